@@ -1,0 +1,54 @@
+"""The one place that turns docker-py and requests errors into swarmcheck's exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import docker.errors
+import requests.exceptions
+
+from swarmcheck.errors import EngineAPIError, EngineUnreachable, NotFound
+
+
+def translate(exc: BaseException, node: str | None = None) -> EngineAPIError:
+    """The swarmcheck exception for a docker-py or transport exception, keeping the explanation."""
+    where = f" on {node}" if node else ""
+    if isinstance(exc, docker.errors.NotFound):
+        return NotFound(
+            f"not found{where}: {exc.explanation}",
+            status_code=404,
+            explanation=str(exc.explanation),
+            node=node,
+        )
+    if isinstance(exc, docker.errors.APIError):
+        code = exc.status_code
+        explanation = str(exc.explanation or exc)
+        return EngineAPIError(
+            f"engine error{where} ({code}): {explanation}",
+            status_code=code,
+            explanation=explanation,
+            node=node,
+        )
+    if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError):
+        return EngineUnreachable(f"engine{where} did not answer: {exc}", node=node)
+    if isinstance(exc, docker.errors.DockerException):
+        return EngineAPIError(f"docker error{where}: {exc}", node=node)
+    raise TypeError(f"not a docker error: {exc!r}")
+
+
+TRANSLATED = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+@contextmanager
+def translated(node: str | None = None) -> Iterator[None]:
+    """Run a block of docker-py calls; any docker or transport error leaves as EngineAPIError."""
+    try:
+        yield
+    except TRANSLATED as exc:
+        raise translate(exc, node) from exc

@@ -1,0 +1,280 @@
+"""A typed facade over docker-py's swarm calls: what suites and checkers read and do.
+
+Returns swarmcheck dataclasses, never docker-py models, and raises only swarmcheck errors.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+from docker.types import EndpointSpec, Healthcheck, RestartPolicy, ServiceMode, UpdateConfig
+
+from swarmcheck.client.errors import translated
+from swarmcheck.errors import NotFound
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One row of `docker node ls`, as a manager sees it."""
+
+    id: str
+    hostname: str
+    role: str
+    availability: str
+    state: str
+    leader: bool
+    reachability: str | None
+    manager_addr: str | None
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """One task of a service, as `docker service ps` shows it."""
+
+    id: str
+    service: str
+    slot: int | None
+    node_id: str
+    state: str
+    desired_state: str
+    container_id: str | None
+    image: str
+    error: str | None
+    timestamp: str
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    id: str
+    name: str
+    replicas: int | None
+    image: str
+    update_state: str | None
+
+
+def _node_info(attrs: dict[str, Any]) -> NodeInfo:
+    manager = attrs.get("ManagerStatus") or {}
+    spec = attrs.get("Spec", {})
+    return NodeInfo(
+        id=attrs["ID"],
+        hostname=attrs.get("Description", {}).get("Hostname", ""),
+        role=spec.get("Role", ""),
+        availability=spec.get("Availability", ""),
+        state=attrs.get("Status", {}).get("State", ""),
+        leader=bool(manager.get("Leader", False)),
+        reachability=manager.get("Reachability"),
+        manager_addr=manager.get("Addr"),
+        labels=dict(spec.get("Labels") or {}),
+        version=int(attrs.get("Version", {}).get("Index", 0)),
+    )
+
+
+def _task_info(attrs: dict[str, Any], service: str) -> TaskInfo:
+    status = attrs.get("Status", {})
+    container = status.get("ContainerStatus", {}) or {}
+    return TaskInfo(
+        id=attrs["ID"],
+        service=service,
+        slot=attrs.get("Slot"),
+        node_id=attrs.get("NodeID", ""),
+        state=status.get("State", ""),
+        desired_state=attrs.get("DesiredState", ""),
+        container_id=container.get("ContainerID"),
+        image=attrs.get("Spec", {}).get("ContainerSpec", {}).get("Image", "").split("@")[0],
+        error=status.get("Err"),
+        timestamp=status.get("Timestamp", ""),
+    )
+
+
+class SwarmClient:
+    """Swarm calls through one node's engine; errors come out as swarmcheck exceptions."""
+
+    def __init__(self, node: str, client: docker.DockerClient) -> None:
+        self.node = node
+        self.docker = client
+
+    # -- swarm ---------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """`docker info`'s Swarm section."""
+        with translated(self.node):
+            return dict(self.docker.info()["Swarm"])
+
+    def join_tokens(self) -> dict[str, str]:
+        with translated(self.node):
+            tokens = self.docker.swarm.attrs["JoinTokens"]
+        return {"worker": tokens["Worker"], "manager": tokens["Manager"]}
+
+    def rotate_join_token(self, kind: str) -> str:
+        """Rotate the worker or manager join token; return the new one."""
+        with translated(self.node):
+            self.docker.swarm.reload()
+            self.docker.swarm.update(
+                rotate_worker_token=kind == "worker", rotate_manager_token=kind == "manager"
+            )
+        return self.join_tokens()[kind]
+
+    def join(self, manager_addr: str, token: str, advertise_addr: str, data_path_addr: str) -> None:
+        with translated(self.node):
+            self.docker.swarm.join(
+                remote_addrs=[manager_addr],
+                join_token=token,
+                listen_addr="0.0.0.0:2377",
+                advertise_addr=advertise_addr,
+                data_path_addr=data_path_addr,
+            )
+
+    def leave(self, force: bool = False) -> None:
+        with translated(self.node):
+            self.docker.swarm.leave(force=force)
+
+    # -- nodes ---------------------------------------------------------------------------
+    def nodes(self) -> list[NodeInfo]:
+        """`docker node ls`: raises EngineAPIError on a worker (the documented refusal)."""
+        with translated(self.node):
+            return [_node_info(n.attrs) for n in self.docker.nodes.list()]
+
+    def update_node(
+        self,
+        node_id: str,
+        role: str | None = None,
+        availability: str | None = None,
+        node_labels: dict[str, str] | None = None,
+    ) -> None:
+        """Change a node's spec, keeping the rest of it (retries a version race once)."""
+        for attempt in range(3):
+            with translated(self.node):
+                node = self.docker.nodes.get(node_id)
+                spec = dict(node.attrs["Spec"])
+                if role is not None:
+                    spec["Role"] = role
+                if availability is not None:
+                    spec["Availability"] = availability
+                if node_labels is not None:
+                    spec["Labels"] = node_labels
+                try:
+                    node.update(spec)
+                    return
+                except docker.errors.APIError as exc:
+                    if "update out of sequence" not in str(exc) or attempt == 2:
+                        raise
+            time.sleep(0.1)
+
+    def remove_node(self, node_id: str, force: bool = False) -> None:
+        with translated(self.node):
+            self.docker.api.remove_node(node_id, force=force)
+
+    # -- services ------------------------------------------------------------------------
+    def create_service(
+        self,
+        name: str,
+        image: str,
+        replicas: int = 1,
+        *,
+        command: list[str] | None = None,
+        healthcheck: bool = False,
+        endpoint_mode: str = "vip",
+        networks: list[str] | None = None,
+        host_port: int | None = None,
+        update_order: str = "stop-first",
+        update_parallelism: int = 1,
+        restart_delay_s: float = 0.5,
+        constraints: list[str] | None = None,
+    ) -> str:
+        """Create a replicated service from a locally loaded image (never resolved at a registry)."""
+        health = None
+        if healthcheck:
+            health = Healthcheck(
+                test=["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"],
+                interval=NS // 2,
+                timeout=NS,
+                retries=3,
+                start_period=NS // 2,
+            )
+        ports = (
+            [
+                {
+                    "Protocol": "tcp",
+                    "TargetPort": 8080,
+                    "PublishedPort": host_port,
+                    "PublishMode": "host",
+                }
+            ]
+            if host_port
+            else None
+        )
+        with translated(self.node):
+            service = self.docker.services.create(
+                image,
+                command=command,
+                name=name,
+                mode=ServiceMode("replicated", replicas=replicas),
+                healthcheck=health,
+                networks=networks or [],
+                endpoint_spec=EndpointSpec(mode=endpoint_mode, ports=None)
+                if not ports
+                else {"Mode": endpoint_mode, "Ports": ports},
+                update_config=UpdateConfig(
+                    parallelism=update_parallelism, order=update_order, delay=0, monitor=NS
+                ),
+                restart_policy=RestartPolicy(condition="any", delay=int(restart_delay_s * NS)),
+                constraints=constraints,
+                stop_grace_period=2 * NS,
+                resolve_image="never",
+            )
+            return str(service.id)
+
+    def service(self, name: str) -> ServiceInfo:
+        with translated(self.node):
+            attrs = self.docker.services.get(name).attrs
+        mode = attrs["Spec"].get("Mode", {})
+        return ServiceInfo(
+            id=attrs["ID"],
+            name=attrs["Spec"]["Name"],
+            replicas=mode.get("Replicated", {}).get("Replicas"),
+            image=attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0],
+            update_state=(attrs.get("UpdateStatus") or {}).get("State"),
+        )
+
+    def services(self) -> list[ServiceInfo]:
+        with translated(self.node):
+            names = [s.name for s in self.docker.services.list()]
+        return [self.service(n) for n in names]
+
+    def scale(self, name: str, replicas: int) -> None:
+        with translated(self.node):
+            self.docker.services.get(name).scale(replicas)
+
+    def update_image(self, name: str, image: str) -> None:
+        """Roll the service to another image (the update follows its UpdateConfig)."""
+        with translated(self.node):
+            service = self.docker.services.get(name)
+            service.update(image=image, resolve_image="never")
+
+    def remove_service(self, name: str) -> None:
+        with translated(self.node):
+            self.docker.services.get(name).remove()
+
+    def tasks(self, name: str) -> list[TaskInfo]:
+        """Every task of the service, history included (`docker service ps`)."""
+        with translated(self.node):
+            raw = self.docker.api.tasks(filters={"service": name})
+        return [_task_info(t, name) for t in raw]
+
+    def running_tasks(self, name: str) -> list[TaskInfo]:
+        return [
+            t for t in self.tasks(name) if t.state == "running" and t.desired_state == "running"
+        ]
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.service(name)
+            return True
+        except NotFound:
+            return False

@@ -1,0 +1,1 @@
+"""Cluster provisioning: host engine, images, node containers, the swarm and its reset."""

@@ -1,0 +1,292 @@
+"""A running swarm of dind nodes: bring-up, the typed view suites use, reset and teardown."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import docker
+
+from swarmcheck import labels
+from swarmcheck.client.errors import translated
+from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
+from swarmcheck.cluster import images, reaper
+from swarmcheck.cluster.network import create_network, node_ip
+from swarmcheck.cluster.node import Node, start_node
+from swarmcheck.cluster.readiness import Stopwatch, wait_until
+from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.errors import EngineAPIError, ProvisioningError, SwarmcheckError
+
+log = logging.getLogger("swarmcheck.cluster")
+
+SWARM_PORT = 2377
+READY_TIMEOUT_S = 60.0
+INNER_BIP = "10.210.0.1/24"
+INNER_POOL = "10.211.0.0/16"
+
+
+@dataclass
+class ClusterImages:
+    """What every cluster of a run uses: the node image and the workload images."""
+
+    node: str
+    workload: tuple[str, ...]
+    workload_tars: tuple[bytes, ...] = field(repr=False)
+
+
+def prepare_images(host: docker.DockerClient, spec: ClusterSpec) -> ClusterImages:
+    """Build (once) or find the node and workload images, and save the workload for loading."""
+    node = spec.engine_image or images.ensure_node_image(host, spec.debian_suite).ref
+    if spec.engine_image:
+        try:
+            host.images.get(spec.engine_image)
+        except docker.errors.ImageNotFound as exc:
+            raise SwarmcheckError(
+                f"--engine-image {spec.engine_image} is not in the local engine and no registry "
+                "can be reached here: `docker load` or `docker build` it first"
+            ) from exc
+    workload = images.ensure_workload_images(host)
+    return ClusterImages(node, workload, images.image_tars(host, workload))
+
+
+@dataclass
+class Cluster:
+    """A swarm of node containers on the run's own network."""
+
+    spec: ClusterSpec
+    run_id: str
+    host: docker.DockerClient = field(repr=False)
+    network: str = ""
+    subnet: str = ""
+    nodes: list[Node] = field(default_factory=list)
+    engine_version: str = ""
+    images: ClusterImages | None = field(default=None, repr=False)
+    timings: dict[str, float] = field(default_factory=dict)
+    dirty: str | None = None
+    """Why this cluster can no longer be trusted (None while it can)."""
+    advertise_addr: Callable[[Node], str] | None = field(default=None, repr=False)
+    """Where managers advertise the control plane (a Toxiproxy proxy); None: their own IP."""
+
+    # -- views ---------------------------------------------------------------------------
+    def node(self, name_or_id: str) -> Node:
+        for node in self.nodes:
+            if name_or_id in (node.name, node.node_id, node.container_name):
+                return node
+        raise SwarmcheckError(f"no node {name_or_id!r} in this cluster: {self.names()}")
+
+    def names(self) -> list[str]:
+        return [n.name for n in self.nodes]
+
+    @property
+    def managers(self) -> list[Node]:
+        return [n for n in self.nodes if n.role == "manager"]
+
+    @property
+    def workers(self) -> list[Node]:
+        return [n for n in self.nodes if n.role == "worker"]
+
+    def swarm(self, node: Node | str) -> SwarmClient:
+        """Swarm calls through one node's engine."""
+        target = self.node(node) if isinstance(node, str) else node
+        return SwarmClient(target.name, target.client)
+
+    def node_list(self, via: Node | None = None, timeout_s: float = 5.0) -> list[NodeInfo]:
+        """`docker node ls` from ``via`` or from the first manager that answers."""
+        candidates = [via] if via else self.managers
+        last: Exception | None = None
+        for node in candidates:
+            client = node.quick_client(timeout_s)
+            try:
+                return SwarmClient(node.name, client).nodes()
+            except EngineAPIError as exc:
+                last = exc
+            finally:
+                client.close()
+        raise EngineAPIError(f"no manager answered `node ls`: {last}")
+
+    def leader(self, timeout_s: float = 5.0) -> Node:
+        """The node the managers report as Leader (raises when none is known)."""
+        for info in self.node_list(timeout_s=timeout_s):
+            if info.leader:
+                return self.node(info.hostname)
+        raise EngineAPIError("no manager reports a leader")
+
+    def wait_leader(self, timeout_s: float = 60.0, exclude: str | None = None) -> Node:
+        """Wait until a manager (other than ``exclude``) is reported Leader by a majority side."""
+
+        def probe() -> Node | None:
+            for node in self.managers:
+                if node.name == exclude:
+                    continue
+                try:
+                    for info in self.node_list(via=node, timeout_s=3):
+                        if info.leader and info.hostname != exclude:
+                            return self.node(info.hostname)
+                except EngineAPIError:
+                    continue
+            return None
+
+        return wait_until(probe, what="a leader", timeout_s=timeout_s, log_tail=self.log_tails)
+
+    def log_tails(self, lines: int = 15) -> str:
+        """The last lines of every node's dockerd log, for errors and reports."""
+        return "\n".join(f"== {n.name} ==\n{n.daemon_log_tail(lines)}" for n in self.nodes)
+
+    # -- bring-up ------------------------------------------------------------------------
+    def up(self, prepared: ClusterImages) -> Cluster:
+        """Start the nodes, form the swarm, load the workload; wait until every node is Ready."""
+        self.images = prepared
+        clock = Stopwatch()
+        self.network, self.subnet = create_network(self.host, self.run_id, self.spec.subnet)
+        names = self.spec.node_names()
+        entrypoint = images.node_entrypoint()
+
+        def boot(index: int) -> tuple[Node, str]:
+            name = names[index]
+            node = start_node(
+                self.host,
+                run_id=self.run_id,
+                name=name,
+                role="manager" if index < self.spec.managers else "worker",
+                image=prepared.node,
+                network=self.network,
+                ip=node_ip(self.subnet, index),
+                entrypoint=entrypoint,
+                inner_bip=INNER_BIP,
+                inner_pool=INNER_POOL,
+            )
+            self.nodes.append(node)
+            version = node.wait_engine()
+            with translated(name):
+                for tar in prepared.workload_tars:
+                    node.client.images.load(tar)
+            return node, version
+
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            booted = list(pool.map(boot, range(len(names))))
+        self.nodes.sort(key=lambda n: names.index(n.name))
+        self.engine_version = booted[0][1]
+        self.timings["nodes_up_s"] = clock()
+        self._form_swarm()
+        self.wait_healthy(READY_TIMEOUT_S)
+        self.timings["ready_s"] = clock()
+        log.info("swarm %s ready in %.1f s: %s", self.run_id, clock(), self.names())
+        return self
+
+    def _addr(self, node: Node) -> str:
+        return self.advertise_addr(node) if self.advertise_addr else f"{node.ip}:{SWARM_PORT}"
+
+    def _form_swarm(self) -> None:
+        first = self.managers[0]
+        with translated(first.name):
+            first.client.swarm.init(
+                advertise_addr=self._addr(first),
+                listen_addr=f"0.0.0.0:{SWARM_PORT}",
+                data_path_addr=first.ip,
+                default_addr_pool=[self.spec.addr_pool],
+                subnet_size=24,
+                dispatcher_heartbeat_period=int(self.spec.heartbeat_s * NS),
+            )
+        tokens = self.swarm(first).join_tokens()
+
+        def join(node: Node) -> None:
+            self.swarm(node).join(self._addr(first), tokens[node.role], self._addr(node), node.ip)
+
+        # Managers one at a time (each raft membership change settles first), workers together.
+        for node in self.managers[1:]:
+            join(node)
+        if self.workers:
+            with ThreadPoolExecutor(max_workers=len(self.workers)) as pool:
+                list(pool.map(join, self.workers))
+
+    def health_problems(self) -> list[str]:
+        """What keeps this swarm from being whole: nodes not Ready, managers not reachable."""
+        try:
+            infos = {i.hostname: i for i in self.node_list()}
+        except EngineAPIError as exc:
+            return [str(exc)]
+        problems = []
+        leaders = [i.hostname for i in infos.values() if i.leader]
+        if len(leaders) != 1:
+            problems.append(f"leaders: {leaders or 'none'}")
+        for node in self.nodes:
+            info = infos.get(node.name)
+            if info is None:
+                problems.append(f"{node.name} is not in the node list")
+                continue
+            node.node_id = info.id
+            if info.state != "ready":
+                problems.append(f"{node.name} is {info.state}")
+            if info.role == "manager" and info.reachability != "reachable":
+                problems.append(f"{node.name} is {info.reachability}")
+        return problems
+
+    def wait_healthy(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Wait until every node is Ready, every manager reachable and one leader is known."""
+        last: list[str] = []
+
+        def probe() -> bool | None:
+            last[:] = self.health_problems()
+            return True if not last else None
+
+        try:
+            wait_until(probe, what="every node Ready", timeout_s=timeout_s)
+        except ProvisioningError as exc:
+            raise ProvisioningError(
+                f"swarm {self.run_id} not healthy after {timeout_s:.0f}s: {'; '.join(last)}",
+                log_tail=self.log_tails(),
+            ) from exc
+
+    # -- between tests -------------------------------------------------------------------
+    def reset(self) -> None:
+        """Remove what tests made (services, secrets, configs, networks, stray containers) and
+        restore node roles, availability and labels, so the next test starts clean."""
+        lead = self.swarm(self.leader())
+        d = lead.docker
+        with translated(lead.node):
+            for service in d.services.list():
+                service.remove()
+            for secret in d.secrets.list():
+                secret.remove()
+            for config in d.configs.list():
+                config.remove()
+            for net in d.networks.list(filters={"scope": "swarm"}):
+                if net.name != "ingress":
+                    net.remove()
+        for info in lead.nodes():
+            node = self.node(info.hostname)
+            if info.role != node.role or info.availability != "active" or info.labels:
+                lead.update_node(info.id, role=node.role, availability="active", node_labels={})
+        for node in self.nodes:
+            with translated(node.name):
+                for container in node.client.containers.list(
+                    all=True, filters={"label": labels.RUN}
+                ):
+                    container.remove(force=True)
+
+    # -- teardown ------------------------------------------------------------------------
+    def down(self) -> reaper.Removed:
+        """Remove every container, network and volume of this cluster."""
+        for node in self.nodes:
+            node.close()
+        return reaper.remove_run(self.host, self.run_id)
+
+
+@contextmanager
+def running_cluster(
+    host: docker.DockerClient, spec: ClusterSpec, prepared: ClusterImages, run_id: str | None = None
+) -> Iterator[Cluster]:
+    """A cluster that is always removed, whether its body passes, fails or is interrupted."""
+    cluster = Cluster(spec=spec, run_id=run_id or labels.new_run_id(), host=host)
+    try:
+        yield cluster.up(prepared)
+    finally:
+        started = time.monotonic()
+        removed = cluster.down()
+        log.info(
+            "cluster %s removed (%s) in %.1f s", cluster.run_id, removed, time.monotonic() - started
+        )

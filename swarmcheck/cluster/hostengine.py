@@ -1,0 +1,116 @@
+"""Make sure a Docker engine answers on this machine: reuse one, or install and start one.
+
+Machines of this kind start with a docker client but no engine, so the set-up starts
+Debian's dockerd in the background (there is no systemd) and waits for it to answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+
+from swarmcheck.client.engine import host_client
+from swarmcheck.errors import EnvironmentProblem
+
+log = logging.getLogger("swarmcheck.engine")
+
+DOCKERD_LOG = Path("/var/log/swarmcheck-dockerd.log")
+# Private 10.x ranges for the host engine's own bridges, so nothing lands in 172.17/16.
+DOCKERD_ARGS = ("--bip=10.198.0.1/24", "--default-address-pool=base=10.197.0.0/16,size=24")
+START_TIMEOUT_S = 60.0
+
+
+def engine_answers() -> bool:
+    """Whether the engine named by DOCKER_HOST (or the local socket) answers a ping."""
+    try:
+        client = host_client(timeout_s=5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except (docker.errors.DockerException, OSError):
+        return False
+
+
+def ensure_engine() -> str:
+    """Return the engine's version, starting an engine first when none answers.
+
+    Raises:
+        EnvironmentProblem: no engine answers and this machine cannot start one.
+    """
+    if not engine_answers():
+        if os.environ.get("DOCKER_HOST"):
+            raise EnvironmentProblem(
+                f"DOCKER_HOST={os.environ['DOCKER_HOST']} does not answer; start that engine "
+                "or unset DOCKER_HOST to let swarmcheck start a local one"
+            )
+        _start_local_engine()
+    client = host_client(timeout_s=10)
+    try:
+        return str(client.version().get("Version", "unknown"))
+    finally:
+        client.close()
+
+
+def _start_local_engine() -> None:
+    if os.geteuid() != 0:
+        raise EnvironmentProblem(
+            "no Docker engine answers and swarmcheck is not root, so it cannot start one: "
+            "start dockerd yourself (or `sudo swarmcheck setup`), or set DOCKER_HOST"
+        )
+    if shutil.which("dockerd") is None:
+        _install_docker_io()
+    log.warning("no Docker engine answers: starting dockerd (log: %s)", DOCKERD_LOG)
+    with DOCKERD_LOG.open("ab") as out:
+        subprocess.Popen(
+            ["dockerd", *DOCKERD_ARGS],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives this process: the engine is shared infrastructure
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if engine_answers():
+            log.warning("dockerd answers")
+            return
+        time.sleep(0.5)
+    tail = _tail(DOCKERD_LOG, 20)
+    raise EnvironmentProblem(
+        f"dockerd was started but did not answer within {START_TIMEOUT_S:.0f}s; "
+        f"last lines of {DOCKERD_LOG}:\n{tail}"
+    )
+
+
+def _install_docker_io() -> None:
+    if shutil.which("apt-get") is None:
+        raise EnvironmentProblem(
+            "no Docker engine answers and there is no dockerd or apt-get to install one: "
+            "install Docker Engine (https://docs.docker.com/engine/install/) and start it"
+        )
+    log.warning("installing Debian's docker.io (once per machine, about a minute)")
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "docker.io"]):
+        done = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            check=False,
+        )
+        if done.returncode != 0:
+            raise EnvironmentProblem(
+                f"`{' '.join(cmd)}` failed ({done.returncode}): {done.stderr.strip()[-800:]}"
+            )
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,240 @@
+"""Images without a registry: the node image (a Docker engine from Debian) and the workload.
+
+Each image carries the hash of its recipe as a label; it is built once and rebuilt only when
+the recipe changes. Nothing is ever pulled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+from swarmcheck import labels
+from swarmcheck.client.errors import translated
+from swarmcheck.errors import ConfigError, ImageBuildError
+
+log = logging.getLogger("swarmcheck.images")
+
+NODE_REPO = "swarmcheck/node"
+WORKLOAD_REPO = "swarmcheck/workload"
+WORKLOAD_VERSIONS = ("v1", "v2")
+WORKLOAD_PORT = 8080
+DEBIAN_ENGINES = {"bookworm": "20.10", "trixie": "26.1", "sid": "28.5"}
+"""Debian suite -> the Docker engine version its docker.io package brings."""
+
+
+def fixtures_dir() -> Path:
+    """The repository's fixtures/ folder (image recipes); SWARMCHECK_FIXTURES overrides it."""
+    override = os.environ.get("SWARMCHECK_FIXTURES")
+    path = Path(override) if override else Path(__file__).resolve().parents[2] / "fixtures"
+    if not (path / "images").is_dir():
+        raise ConfigError(
+            f"image recipes not found under {path}/images: run swarmcheck from its source "
+            "checkout (pip install -e .) or set SWARMCHECK_FIXTURES to the fixtures folder"
+        )
+    return path
+
+
+def node_entrypoint() -> bytes:
+    """The entrypoint script copied into every node container (ours or a user's dind image)."""
+    return (fixtures_dir() / "images" / "node" / "entrypoint.sh").read_bytes()
+
+
+def _recipe_lines(path: Path) -> list[str]:
+    lines = (line.strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _image_recipe(client: docker.DockerClient, ref: str) -> str | None:
+    try:
+        with translated():
+            image = client.images.get(ref)
+    except Exception:
+        return None
+    return (image.labels or {}).get(labels.RECIPE)
+
+
+@dataclass(frozen=True)
+class NodeImage:
+    """A node image and the engine version it runs (known once a node has started)."""
+
+    ref: str
+    built_here: bool
+
+
+def ensure_node_image(client: docker.DockerClient, suite: str = "bookworm") -> NodeImage:
+    """Build (once) a node image with Debian ``suite``'s Docker engine; return its reference."""
+    if suite not in DEBIAN_ENGINES:
+        raise ConfigError(
+            f"unknown Debian suite {suite!r} for the node image; choose one of "
+            f"{', '.join(f'{s} (Docker {v})' for s, v in DEBIAN_ENGINES.items())}, "
+            "or pass --engine-image with a dind-capable image"
+        )
+    packages = _recipe_lines(fixtures_dir() / "images" / "node" / "packages.txt")
+    if suite != "bookworm":
+        packages.append("docker-cli")
+    recipe = _digest("node", suite, *packages)
+    ref = f"{NODE_REPO}:{suite}"
+    if _image_recipe(client, ref) == recipe:
+        return NodeImage(ref=ref, built_here=False)
+    _need_tool("mmdebstrap")
+    log.warning(
+        "building node image %s (Debian %s, Docker %s) with mmdebstrap: once per recipe, 30-90 s",
+        ref,
+        suite,
+        DEBIAN_ENGINES[suite],
+    )
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="swarmcheck-node-") as tmp:
+        rootfs = Path(tmp) / "rootfs.tar"
+        cmd = ["mmdebstrap", "--variant=minbase", f"--include={','.join(packages)}"]
+        if suite == "sid":  # sid's Release file may be past its Valid-Until in mirrors
+            cmd.append('--aptopt=Acquire::Check-Valid-Until "false"')
+        cmd += [suite, str(rootfs)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900)
+        if done.returncode != 0:
+            raise ImageBuildError(
+                f"mmdebstrap failed for the {suite} node image ({done.returncode}):\n"
+                + "\n".join(done.stderr.splitlines()[-15:])
+            )
+        _import(client, rootfs, ref, recipe, ["CMD []"])
+    log.warning("node image %s built in %.0f s", ref, time.monotonic() - started)
+    return NodeImage(ref=ref, built_here=True)
+
+
+def ensure_workload_images(client: docker.DockerClient) -> tuple[str, ...]:
+    """Build (once) the v1 and v2 workload images: busybox httpd answering its version."""
+    folder = fixtures_dir() / "images" / "workload"
+    serve = (folder / "serve.sh").read_bytes()
+    applets = _recipe_lines(folder / "applets.txt")
+    busybox = _static_busybox()
+    recipe = _digest("workload", serve, *applets, hashlib.sha256(busybox.read_bytes()).hexdigest())
+    refs = []
+    for version in WORKLOAD_VERSIONS:
+        ref = f"{WORKLOAD_REPO}:{version}"
+        refs.append(ref)
+        if _image_recipe(client, ref) == recipe:
+            continue
+        log.warning("building workload image %s from busybox-static", ref)
+        data = _workload_tar(busybox, applets, serve, version)
+        _import(
+            client,
+            data,
+            ref,
+            recipe,
+            [
+                "ENV PATH=/bin",
+                f"EXPOSE {WORKLOAD_PORT}",
+                'CMD ["/bin/sh", "/serve.sh"]',
+            ],
+        )
+    return tuple(refs)
+
+
+def _workload_tar(busybox: Path, applets: list[str], serve: bytes, version: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+
+        def add_file(name: str, content: bytes, mode: int) -> None:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(content), mode, 0
+            tar.addfile(info, io.BytesIO(content))
+
+        for folder in ("bin", "www", "tmp"):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
+            tar.addfile(info)
+        add_file("bin/busybox", busybox.read_bytes(), 0o755)
+        for applet in applets:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+        add_file("serve.sh", serve, 0o755)
+        add_file("www/index.html", f"{version}\n".encode(), 0o644)
+        add_file("version", f"{version}\n".encode(), 0o644)
+    return buf.getvalue()
+
+
+def _import(
+    client: docker.DockerClient, src: Path | bytes, ref: str, recipe: str, changes: list[str]
+) -> None:
+    repo, tag = ref.rsplit(":", 1)
+    old = None
+    try:
+        old = client.images.get(ref).id
+    except docker.errors.ImageNotFound:
+        pass
+    changes = [*changes, f"LABEL {labels.RECIPE}={recipe}"]
+    with translated():
+        if isinstance(src, bytes):
+            client.api.import_image_from_data(src, repository=repo, tag=tag, changes=changes)
+        else:
+            client.api.import_image_from_file(str(src), repository=repo, tag=tag, changes=changes)
+    if _image_recipe(client, ref) != recipe:
+        raise ImageBuildError(f"importing {ref} did not produce an image with recipe {recipe}")
+    if old is not None:
+        try:  # the replaced image is now untagged: don't let rebuilds pile up
+            client.images.remove(old, noprune=False)
+        except docker.errors.APIError:
+            pass
+
+
+def _static_busybox() -> Path:
+    path = Path("/bin/busybox")
+    if not path.exists() or b"statically linked" not in _file_kind(path):
+        _apt_install("busybox-static")
+    if not path.exists():
+        raise ImageBuildError(
+            "busybox-static is needed for the workload image: apt-get install busybox-static"
+        )
+    return path
+
+
+def _file_kind(path: Path) -> bytes:
+    # No `file` command needed: a static ELF has no PT_INTERP program header.
+    data = path.read_bytes()[:4096]
+    return b"statically linked" if b"ld-linux" not in data else b"dynamic"
+
+
+def _need_tool(tool: str) -> None:
+    if shutil.which(tool) is None:
+        _apt_install(tool)
+    if shutil.which(tool) is None:
+        raise ImageBuildError(f"{tool} is needed to build images: apt-get install {tool}")
+
+
+def _apt_install(package: str) -> None:
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise ImageBuildError(
+            f"the Debian package {package} is needed and cannot be installed here (needs root and "
+            f"apt-get): install it, or pass --engine-image with a ready dind image"
+        )
+    log.warning("installing Debian package %s", package)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
+        subprocess.run(cmd, capture_output=True, env=env, check=False, timeout=600)
+
+
+def image_tars(client: docker.DockerClient, refs: tuple[str, ...]) -> tuple[bytes, ...]:
+    """`docker save` of each image, to load into every node without a registry."""
+    with translated():
+        return tuple(b"".join(client.api.get_image(ref)) for ref in refs)

@@ -1,0 +1,59 @@
+"""The run's own Docker network: a private 10.x /24 nobody else on this engine uses."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+
+import docker
+from docker.types import IPAMConfig, IPAMPool
+
+from swarmcheck import labels
+from swarmcheck.client.errors import translated
+from swarmcheck.errors import ConfigError, ProvisioningError
+
+CANDIDATES = [f"10.199.{i}.0/24" for i in range(256)]
+
+
+def used_subnets(host: docker.DockerClient) -> set[ipaddress.IPv4Network]:
+    used = set()
+    with translated():
+        for net in host.networks.list():
+            for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+                subnet = cfg.get("Subnet", "")
+                if subnet and ":" not in subnet:
+                    used.add(ipaddress.ip_network(subnet, strict=False))
+    return used
+
+
+def create_network(host: docker.DockerClient, run_id: str, subnet: str | None) -> tuple[str, str]:
+    """Create the run's bridge network; return its name and subnet."""
+    name = f"sc-{run_id}"
+    used = used_subnets(host)
+    if subnet is not None:
+        wanted = ipaddress.ip_network(subnet, strict=False)
+        if any(wanted.overlaps(u) for u in used):
+            raise ConfigError(f"subnet {subnet} overlaps a network on this engine: pick another")
+        choices = [str(wanted)]
+    else:
+        choices = [
+            c for c in CANDIDATES if not any(ipaddress.ip_network(c).overlaps(u) for u in used)
+        ]
+        random.shuffle(choices)
+    for candidate in choices[:5]:
+        net = ipaddress.ip_network(candidate)
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=candidate, gateway=str(net[1]))])
+        try:
+            with translated():
+                host.networks.create(
+                    name, driver="bridge", ipam=ipam, labels=labels.for_run(run_id, "network")
+                )
+            return name, candidate
+        except Exception as exc:  # a concurrent run took it: try the next one
+            last = exc
+    raise ProvisioningError(f"could not create the run's network {name}: {last}")
+
+
+def node_ip(subnet: str, index: int) -> str:
+    """Node i's fixed address (fixed so a restarted node keeps its swarm address)."""
+    return str(ipaddress.ip_network(subnet)[10 + index])

@@ -1,0 +1,165 @@
+"""One swarm node: a Docker-in-Docker container started through testcontainers.
+
+The container runs without --privileged (refused on these machines); the capabilities,
+device rules and the entrypoint in fixtures/images/node make its inner engine work.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+from docker.models.containers import Container
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
+
+from swarmcheck import labels
+from swarmcheck.client.engine import node_client
+from swarmcheck.client.errors import translated
+from swarmcheck.errors import EngineAPIError, ProvisioningError, ReadinessTimeout
+
+# Ryuk, testcontainers' reaper, would have to be pulled from a registry: swarmcheck cleans up
+# by its own labels and sweep instead.
+testcontainers_config.ryuk_disabled = True
+
+ENTRYPOINT_PATH = "/swarmcheck-entrypoint.sh"
+ENGINE_START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Node:
+    """A node container plus a docker-py client for the engine inside it."""
+
+    name: str
+    """Logical name, also the inner hostname: manager1, worker1, ..."""
+    role: str
+    """The role the node was provisioned with: manager or worker."""
+    container_name: str
+    ip: str
+    host: docker.DockerClient = field(repr=False)
+    _client: docker.DockerClient | None = field(default=None, repr=False)
+    node_id: str = ""
+    """The swarm node id, known once the node has joined."""
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """docker-py client for this node's engine (over the run's own network)."""
+        if self._client is None:
+            self._client = node_client(self.ip)
+        return self._client
+
+    def quick_client(self, timeout_s: float = 5.0) -> docker.DockerClient:
+        """A new short-timeout client, for polls that must not hang on a frozen node."""
+        return node_client(self.ip, timeout_s=timeout_s)
+
+    @property
+    def container(self) -> Container:
+        with translated(self.name):
+            return self.host.containers.get(self.container_name)
+
+    def exec(self, cmd: str | list[str], timeout_s: float = 30.0) -> tuple[int, str]:
+        """Run a command in the node container (not in a task); return exit code and output."""
+        argv = ["timeout", str(int(timeout_s)), "sh", "-c", cmd] if isinstance(cmd, str) else cmd
+        with translated(self.name):
+            result = self.container.exec_run(argv, demux=False)
+        out = result.output.decode(errors="replace") if result.output else ""
+        return int(result.exit_code or 0), out
+
+    def daemon_log_tail(self, lines: int = 40) -> str:
+        """The last lines of the node's dockerd log (the container's output)."""
+        try:
+            with translated(self.name):
+                raw = self.container.logs(tail=lines)
+            return str(raw.decode(errors="replace"))
+        except EngineAPIError as exc:
+            return f"(log unavailable: {exc})"
+
+    def wait_engine(self, timeout_s: float = ENGINE_START_TIMEOUT_S) -> str:
+        """Wait until the inner engine answers; return its version."""
+        deadline = time.monotonic() + timeout_s
+        last = ""
+        while True:
+            try:
+                client = self.quick_client(2.0)
+                try:
+                    return str(client.version()["Version"])
+                finally:
+                    client.close()
+            except Exception as exc:  # connection refused while dockerd starts
+                last = str(exc).splitlines()[0][:200]
+            if time.monotonic() > deadline:
+                raise ReadinessTimeout(
+                    f"{self.name}'s engine to answer",
+                    timeout_s,
+                    node=self.name,
+                    log_tail=self.daemon_log_tail(),
+                    last_error=last,
+                )
+            state = self.container.status
+            if state == "exited":
+                self.container.reload()
+                raise ProvisioningError(
+                    f"{self.name}'s container exited while its engine was starting",
+                    node=self.name,
+                    log_tail=self.daemon_log_tail(),
+                )
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def start_node(
+    host: docker.DockerClient,
+    *,
+    run_id: str,
+    name: str,
+    role: str,
+    image: str,
+    network: str,
+    ip: str,
+    entrypoint: bytes,
+    inner_bip: str,
+    inner_pool: str,
+) -> Node:
+    """Create and start one node container; return at once (the engine starts in the background)."""
+    container_name = f"sc-{run_id}-{name}"
+    node_labels = labels.for_run(run_id, "node")
+    volume = f"{container_name}-docker"
+    with translated(name):
+        host.volumes.create(name=volume, labels=labels.for_run(run_id, "volume"))
+    kwargs: dict[str, Any] = {
+        "labels": node_labels,
+        "hostname": name,
+        "entrypoint": ["/bin/sh", ENTRYPOINT_PATH],
+        "cap_add": ["ALL"],
+        "cap_drop": ["SYS_RESOURCE"],
+        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+        "device_cgroup_rules": ["a *:* rwm"],
+        "network": network,
+        "networking_config": {network: host.api.create_endpoint_config(ipv4_address=ip)},
+        "stop_signal": "SIGTERM",
+    }
+    container = (
+        DockerContainer(image)
+        .with_name(container_name)
+        .with_env("SWARMCHECK_NODE", name)
+        .with_env("SWARMCHECK_BIP", inner_bip)
+        .with_env("SWARMCHECK_ADDR_POOL", inner_pool)
+        .with_volume_mapping(volume, "/var/lib/docker", "rw")
+        .with_tmpfs_mount("/run")
+        .with_tmpfs_mount("/tmp")
+        .with_copy_into_container(entrypoint, ENTRYPOINT_PATH, 0o755)
+        .with_kwargs(**kwargs)
+    )
+    try:
+        container.start()
+    except docker.errors.DockerException as exc:
+        raise ProvisioningError(
+            f"could not start node container {container_name}: {exc}", node=name
+        ) from exc
+    return Node(name=name, role=role, container_name=container_name, ip=ip, host=host)

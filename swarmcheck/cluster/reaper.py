@@ -1,0 +1,66 @@
+"""Removal of everything a run made, and a sweep of what killed runs left behind."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import docker
+
+from swarmcheck import labels
+
+log = logging.getLogger("swarmcheck.reaper")
+
+
+@dataclass(frozen=True)
+class Removed:
+    containers: int = 0
+    networks: int = 0
+    volumes: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.containers or self.networks or self.volumes)
+
+    def __str__(self) -> str:
+        return f"{self.containers} containers, {self.networks} networks, {self.volumes} volumes"
+
+
+def remove_run(host: docker.DockerClient, run_id: str) -> Removed:
+    """Remove the containers, then networks and volumes, labelled with ``run_id``."""
+    return _remove(host, lambda lab: lab.get(labels.RUN) == run_id)
+
+
+def sweep_stale(host: docker.DockerClient) -> Removed:
+    """Remove objects of runs whose process is gone (killed, Ctrl-C'd twice, crashed)."""
+    removed = _remove(host, lambda lab: not labels.owner_alive(lab))
+    if removed:
+        log.warning("swept leftovers of earlier runs: %s", removed)
+    return removed
+
+
+def _remove(host: docker.DockerClient, match: object) -> Removed:
+    assert callable(match)
+    flt = {"label": labels.RUN}
+    containers = networks = volumes = 0
+    for c in host.containers.list(all=True, filters=flt):
+        if match(c.labels):
+            try:
+                c.remove(force=True, v=True)
+                containers += 1
+            except docker.errors.NotFound:
+                pass
+    for n in host.networks.list(filters=flt):
+        if match(n.attrs.get("Labels") or {}):
+            try:
+                n.remove()
+                networks += 1
+            except docker.errors.NotFound:
+                pass
+    for v in host.volumes.list(filters=flt):
+        if match(v.attrs.get("Labels") or {}):
+            try:
+                v.remove(force=True)
+                volumes += 1
+            except docker.errors.NotFound:
+                pass
+    return Removed(containers, networks, volumes)

@@ -1,0 +1,55 @@
+"""What cluster to build: pure data plus validation with messages that say how to fix input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from swarmcheck.errors import ConfigError
+
+MAX_NODES = 9
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """The shape of a swarm: node counts, the engine under test and network ranges."""
+
+    managers: int = 3
+    workers: int = 0
+    debian_suite: str = "bookworm"
+    engine_image: str | None = None
+    """A user's dind-capable image; None builds the node image from Debian's packages."""
+    subnet: str | None = None
+    """The node network (a private 10.x /24); None picks a free one."""
+    addr_pool: str = "10.201.0.0/16"
+    """The swarm's default address pool for overlay networks (private 10.x)."""
+    heartbeat_s: float = 1.0
+    """Dispatcher heartbeat period: shorter than the default 5 s, so node loss shows sooner."""
+    control_plane_proxy: bool = False
+    """Advertise each manager through its own Toxiproxy proxy (faults on the control plane)."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.managers < 1:
+            problems.append(f"managers={self.managers}: a swarm needs at least 1 manager")
+        if self.workers < 0:
+            problems.append(f"workers={self.workers}: cannot be negative")
+        if self.managers + self.workers > MAX_NODES:
+            problems.append(
+                f"{self.managers + self.workers} nodes: at most {MAX_NODES} fit on one machine"
+            )
+        for name in ("subnet", "addr_pool"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith("10."):
+                problems.append(f"{name}={value}: use a private 10.x range (e.g. 10.199.7.0/24)")
+        if problems:
+            raise ConfigError("bad cluster spec: " + "; ".join(problems))
+
+    @property
+    def size(self) -> int:
+        return self.managers + self.workers
+
+    def node_names(self) -> list[str]:
+        """Stable node names: manager1..N then worker1..M."""
+        return [f"manager{i + 1}" for i in range(self.managers)] + [
+            f"worker{i + 1}" for i in range(self.workers)
+        ]

@@ -1,0 +1,112 @@
+"""swarmcheck's exception hierarchy: one root, so callers can catch everything we raise.
+
+Three families matter to a person reading a report, and the reporting categories follow them:
+- ``EnvironmentProblem``: this machine cannot run the check (no engine, no IPVS, build failed).
+- ``SwarmPromiseBroken``: Swarm did not do what its documentation promises (a product failure).
+- everything else: swarmcheck itself misbehaved or was misused (framework or input error).
+"""
+
+from __future__ import annotations
+
+
+class SwarmcheckError(Exception):
+    """Root of every exception swarmcheck raises."""
+
+
+class ConfigError(SwarmcheckError):
+    """Bad option, marker or spec; the message says what was wrong and how to fix it."""
+
+
+class EnvironmentProblem(SwarmcheckError):
+    """The machine lacks something swarmcheck needs (engine, privileges, kernel feature)."""
+
+
+class ImageBuildError(EnvironmentProblem):
+    """A node, workload or Toxiproxy image could not be built."""
+
+
+class ProvisioningError(SwarmcheckError):
+    """A node or the swarm could not be brought up."""
+
+    def __init__(self, message: str, node: str | None = None, log_tail: str | None = None) -> None:
+        if log_tail:
+            message = (
+                f"{message}\n--- last lines of {node or 'the node'}'s daemon log ---\n{log_tail}"
+            )
+        super().__init__(message)
+        self.node = node
+        self.log_tail = log_tail
+
+
+class ReadinessTimeout(ProvisioningError):
+    """Waiting for a node, the swarm or a service to become ready took too long."""
+
+    def __init__(
+        self,
+        waited_for: str,
+        timeout_s: float,
+        node: str | None = None,
+        log_tail: str | None = None,
+        last_error: str | None = None,
+    ) -> None:
+        message = f"timed out after {timeout_s:.0f}s waiting for {waited_for}"
+        if last_error:
+            message += f" (last error: {last_error})"
+        super().__init__(message, node=node, log_tail=log_tail)
+        self.waited_for = waited_for
+        self.timeout_s = timeout_s
+
+
+class EngineAPIError(SwarmcheckError):
+    """A Docker Engine API call failed; carries the status code and the engine's explanation."""
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        explanation: str | None = None,
+        node: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.explanation = explanation or message
+        self.node = node
+
+
+class NotFound(EngineAPIError):
+    """The engine says the object does not exist."""
+
+
+class EngineUnreachable(EngineAPIError):
+    """The node's engine did not answer (stopped, paused, partitioned, or timed out)."""
+
+
+class FaultError(SwarmcheckError):
+    """A fault could not be injected or healed."""
+
+    def __init__(self, message: str, fault: str, node: str | None = None) -> None:
+        super().__init__(f"{fault}: {message}")
+        self.fault = fault
+        self.node = node
+
+
+class FaultRecoveryError(FaultError):
+    """Healing failed: the cluster can no longer be trusted and must be replaced."""
+
+
+class SwarmPromiseBroken(SwarmcheckError, AssertionError):
+    """A documented Swarm behaviour did not hold; an AssertionError so pytest reports a failure."""
+
+    def __init__(self, message: str, expected: str | None = None, seen: str | None = None) -> None:
+        parts = [message]
+        if expected is not None:
+            parts.append(f"expected: {expected}")
+        if seen is not None:
+            parts.append(f"seen:     {seen}")
+        super().__init__("\n".join(parts))
+        self.expected = expected
+        self.seen = seen
+
+
+class CheckerError(SwarmcheckError):
+    """A checker could not reach a verdict (bad input), which is never a pass."""

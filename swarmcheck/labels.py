@@ -1,0 +1,52 @@
+"""Labels that mark everything swarmcheck creates, so cleanup and sweeps can find it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+
+NAMESPACE = "io.swarmcheck"
+RUN = f"{NAMESPACE}.run"
+"""Every container, network, volume and image carries the id of the run that made it."""
+OWNER_PID = f"{NAMESPACE}.owner-pid"
+OWNER_HOST = f"{NAMESPACE}.owner-host"
+ROLE = f"{NAMESPACE}.role"
+"""What the object is for: node, toxiproxy, probe, network, volume."""
+RECIPE = f"{NAMESPACE}.recipe"
+"""Images: the hash of the recipe they were built from."""
+
+
+def new_run_id() -> str:
+    """A short random id; short because it ends up in container names."""
+    return secrets.token_hex(4)
+
+
+def for_run(run_id: str, role: str) -> dict[str, str]:
+    """Labels for an object created by this process for run ``run_id``."""
+    return {
+        RUN: run_id,
+        OWNER_PID: str(os.getpid()),
+        OWNER_HOST: socket.gethostname(),
+        ROLE: role,
+    }
+
+
+def owner_alive(labels: dict[str, str]) -> bool:
+    """Whether the process that created an object still runs on this host.
+
+    Objects from another host (a shared engine) are treated as alive: not ours to judge.
+    """
+    if labels.get(OWNER_HOST) != socket.gethostname():
+        return True
+    try:
+        pid = int(labels.get(OWNER_PID, ""))
+    except ValueError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
