@@ -1,0 +1,1 @@
+"""Fault injection: choosing targets, planning schedules, injecting and healing faults."""

@@ -1,0 +1,191 @@
+"""A seeded, replayable chaos schedule for nightly mode: which fault, on whom, when, how long.
+
+Times are drawn on a millisecond grid from ``random.Random(seed)`` only, so the same seed and
+options always give byte-for-byte the same schedule, and a failing night can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from swarmcheck.errors import ConfigError
+from swarmcheck.faults.plan import parse_target
+
+Param = float | str
+
+#: Default targets per fault kind; the schedule picks one of them at random.
+DEFAULT_TARGETS: Mapping[str, tuple[str, ...]] = {
+    "latency": ("follower", "leader"),
+    "bandwidth": ("follower", "leader"),
+    "timeout": ("follower",),
+    "reset_peer": ("follower",),
+    "slow_close": ("follower",),
+    "proxy_down": ("follower", "leader"),
+    "partition_isolate": ("follower", "leader"),
+    "partition_split": ("minority",),
+    "partition_oneway": ("follower",),
+    "kill_node": ("follower",),
+    "stop_node": ("follower", "leader"),
+    "restart_node": ("leader", "follower"),
+    "pause_node": ("leader", "follower"),
+    "kill_dockerd": ("follower", "leader"),
+    "kill_task": ("task",),
+}
+FAULT_KINDS: tuple[str, ...] = tuple(DEFAULT_TARGETS)
+
+
+def _params(kind: str, rng: random.Random) -> dict[str, Param]:
+    """Draw the knobs of one fault (Toxiproxy toxic attributes, partition direction)."""
+    if kind == "latency":
+        latency = rng.randint(100, 1000)
+        return {"latency_ms": latency, "jitter_ms": rng.randint(0, latency // 4)}
+    if kind == "bandwidth":
+        return {"rate_kb": rng.randint(16, 256)}
+    if kind == "timeout":
+        return {"timeout_ms": rng.randint(1000, 5000)}
+    if kind == "reset_peer":
+        return {"timeout_ms": rng.randint(0, 2000)}
+    if kind == "slow_close":
+        return {"delay_ms": rng.randint(500, 5000)}
+    if kind == "partition_oneway":
+        return {"direction": rng.choice(("inbound", "outbound"))}
+    return {}
+
+
+@dataclass(frozen=True)
+class PlannedFault:
+    """One fault: starts ``start_s`` after the run began and is healed ``duration_s`` later."""
+
+    start_s: float
+    duration_s: float
+    kind: str
+    target: str
+    params: Mapping[str, Param]
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A complete chaos plan; ``duration_s`` is the run's budget including the final heal gap."""
+
+    seed: int
+    duration_s: float
+    faults: tuple[PlannedFault, ...]
+
+    def to_json(self) -> str:
+        """Serialise deterministically (sorted keys) so equal schedules give equal bytes."""
+        body = {
+            "seed": self.seed,
+            "duration_s": self.duration_s,
+            "faults": [
+                {
+                    "start_s": f.start_s,
+                    "duration_s": f.duration_s,
+                    "kind": f.kind,
+                    "target": f.target,
+                    "params": dict(f.params),
+                }
+                for f in self.faults
+            ],
+        }
+        return json.dumps(body, sort_keys=True, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Schedule:
+        """Load a schedule saved by ``to_json`` (e.g. to replay a night); ConfigError if bad."""
+        try:
+            body: Any = json.loads(text)
+            faults = tuple(
+                PlannedFault(
+                    start_s=float(f["start_s"]),
+                    duration_s=float(f["duration_s"]),
+                    kind=str(f["kind"]),
+                    target=str(f["target"]),
+                    params=dict(f["params"]),
+                )
+                for f in body["faults"]
+            )
+            schedule = cls(int(body["seed"]), float(body["duration_s"]), faults)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"not a valid chaos schedule: {exc!r}") from exc
+        for f in faults:
+            _check_kinds([f.kind])
+            parse_target(f.target)
+        return schedule
+
+    def timeline_text(self) -> str:
+        """Human-readable timeline, one fault per line."""
+        head = f"chaos schedule seed={self.seed}: {len(self.faults)} faults in {self.duration_s:g}s"
+        lines = [head]
+        for f in self.faults:
+            knobs = " ".join(f"{k}={v}" for k, v in sorted(f.params.items()))
+            line = f"  {f.start_s:8.3f}s -> {f.end_s:8.3f}s  {f.kind:<17} {f.target:<9} {knobs}"
+            lines.append(line.rstrip())
+        return "\n".join(lines)
+
+
+def _check_kinds(kinds: Sequence[str]) -> None:
+    unknown = [k for k in kinds if k not in DEFAULT_TARGETS]
+    if unknown:
+        raise ConfigError(
+            f"unknown fault kind(s) {', '.join(map(repr, unknown))}; "
+            f"valid kinds: {', '.join(FAULT_KINDS)}"
+        )
+
+
+def plan_schedule(
+    seed: int,
+    duration_s: float,
+    kinds: Sequence[str] = FAULT_KINDS,
+    targets: Mapping[str, Sequence[str]] | None = None,
+    *,
+    min_fault_s: float = 5,
+    max_fault_s: float = 20,
+    min_gap_s: float = 10,
+    max_gap_s: float = 25,
+) -> Schedule:
+    """Plan non-overlapping faults separated by gaps, all ending ``min_gap_s`` before the end.
+
+    ``targets`` overrides ``DEFAULT_TARGETS`` per kind. Kinds are put in canonical order first,
+    so the result depends on the set of kinds, not on the order the user typed them.
+    """
+    if not kinds:
+        raise ConfigError(f"no fault kinds selected; valid kinds: {', '.join(FAULT_KINDS)}")
+    _check_kinds(kinds)
+    if not 0 < min_fault_s <= max_fault_s or not 0 <= min_gap_s <= max_gap_s:
+        raise ConfigError(
+            "need 0 < min_fault_s <= max_fault_s and 0 <= min_gap_s <= max_gap_s, got "
+            f"fault {min_fault_s}..{max_fault_s}s, gap {min_gap_s}..{max_gap_s}s"
+        )
+    budget, fmin, fmax, gmin, gmax = (
+        round(s * 1000) for s in (duration_s, min_fault_s, max_fault_s, min_gap_s, max_gap_s)
+    )
+    if budget < 2 * gmin + fmin:
+        raise ConfigError(
+            f"a {duration_s:g}s chaos run cannot fit one fault: it needs at least "
+            f"{(2 * gmin + fmin) / 1000:g}s (gap + shortest fault + final healing gap)"
+        )
+    pool = [k for k in FAULT_KINDS if k in kinds]
+    choices = {k: tuple((targets or {}).get(k, DEFAULT_TARGETS[k])) for k in pool}
+    for kind, options in choices.items():
+        if not options:
+            raise ConfigError(f"fault kind {kind!r} has no targets")
+        for option in options:
+            parse_target(option)
+    rng = random.Random(seed)
+    faults: list[PlannedFault] = []
+    t = min(rng.randint(gmin, gmax), budget - gmin - fmin)
+    while (room := budget - gmin - t) >= fmin:
+        length = min(rng.randint(fmin, fmax), room)
+        kind = rng.choice(pool)
+        target = rng.choice(choices[kind])
+        faults.append(PlannedFault(t / 1000, length / 1000, kind, target, _params(kind, rng)))
+        t += length + rng.randint(gmin, gmax)
+    return Schedule(seed, float(duration_s), tuple(faults))

@@ -1,0 +1,73 @@
+"""Seeded chaos schedule: determinism, non-overlap, budget, round-trip and input errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from swarmcheck.errors import ConfigError
+from swarmcheck.faults.plan import parse_target
+from swarmcheck.faults.schedule import FAULT_KINDS, Schedule, plan_schedule
+
+
+def test_same_seed_same_schedule_different_seed_different() -> None:
+    a, b = plan_schedule(7, 600), plan_schedule(7, 600)
+    assert a == b and a.to_json() == b.to_json()
+    assert plan_schedule(8, 600).to_json() != a.to_json()
+
+
+def test_kind_order_does_not_matter() -> None:
+    kinds = ["latency", "kill_node", "pause_node"]
+    assert plan_schedule(3, 300, kinds) == plan_schedule(3, 300, list(reversed(kinds)))
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_no_overlap_within_budget(seed: int) -> None:
+    s = plan_schedule(seed, 400, min_gap_s=10, max_gap_s=25, min_fault_s=5, max_fault_s=20)
+    assert s.faults
+    ms = [(round(f.start_s * 1000), round(f.end_s * 1000)) for f in s.faults]
+    assert ms[0][0] >= 10_000
+    for (_, end), (start, _) in itertools.pairwise(ms):
+        assert start - end >= 10_000
+    assert ms[-1][1] <= 400_000 - 10_000
+    for f in s.faults:
+        assert 5 <= f.duration_s <= 20 and f.kind in FAULT_KINDS
+        parse_target(f.target)
+
+
+def test_short_run_still_fits_one_fault() -> None:
+    s = plan_schedule(1, 25, max_gap_s=25, max_fault_s=20)
+    assert len(s.faults) == 1 and s.faults[0].end_s <= 15
+
+
+def test_restricted_kinds_targets_and_params() -> None:
+    s = plan_schedule(5, 1000, ["latency", "kill_task"], targets={"latency": ["leader"]})
+    assert {f.kind for f in s.faults} == {"latency", "kill_task"}
+    for f in s.faults:
+        if f.kind == "latency":
+            assert f.target == "leader"
+            assert 0 <= float(f.params["jitter_ms"]) <= float(f.params["latency_ms"]) / 4
+        else:
+            assert f.target == "task" and f.params == {}
+
+
+def test_json_round_trip_and_timeline() -> None:
+    s = plan_schedule(11, 300)
+    back = Schedule.from_json(s.to_json())
+    assert back == s and back.to_json() == s.to_json()
+    text = s.timeline_text()
+    assert text.startswith("chaos schedule seed=11:")
+    assert len(text.splitlines()) == len(s.faults) + 1
+    assert s.faults[0].kind in text.splitlines()[1]
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ConfigError, match=r"unknown fault kind\(s\) 'nuke'; valid kinds: latency"):
+        plan_schedule(1, 300, ["latency", "nuke"])
+    with pytest.raises(ConfigError, match="cannot fit one fault"):
+        plan_schedule(1, 20)
+    with pytest.raises(ConfigError, match="unknown fault target 'boss'"):
+        plan_schedule(1, 300, ["latency"], targets={"latency": ["boss"]})
+    with pytest.raises(ConfigError, match="not a valid chaos schedule"):
+        Schedule.from_json('{"seed": 1}')
