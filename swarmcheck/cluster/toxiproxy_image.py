@@ -1,0 +1,299 @@
+"""The Toxiproxy server image, built locally because no container registry can be assumed.
+
+Recipe: the real Shopify Toxiproxy server, pinned to :data:`TOXIPROXY_VERSION`, compiled as a
+static binary (``CGO_ENABLED=0 go install <module>/cmd/server@v<version>``) and packed as the
+only file of a FROM-scratch image, imported through the engine's ``/images/create`` endpoint
+(``docker import``). Two caches make this cheap after the first time on a machine:
+
+- the binary, under ``$XDG_CACHE_HOME/swarmcheck/toxiproxy/<version>/`` (default ``~/.cache``),
+  so the Go build (about a minute) happens once per machine;
+- the image, tagged ``swarmcheck/toxiproxy:<version>-<recipe hash>`` and labelled
+  ``io.swarmcheck.recipe=<recipe hash>``, so an engine that already has it returns at once.
+
+The recipe hash covers everything that changes the image (version, Go flags, image config), so
+editing the recipe yields a new tag rather than silently reusing a stale image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from swarmcheck.errors import ImageBuildError
+
+log = logging.getLogger("swarmcheck.images")
+
+TOXIPROXY_VERSION = "2.12.0"
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
+TOXIPROXY_PACKAGE = f"{TOXIPROXY_MODULE}/cmd/server"
+IMAGE_REPOSITORY = "swarmcheck/toxiproxy"
+RECIPE_LABEL = "io.swarmcheck.recipe"
+API_PORT = 8474
+#: Suggested name of the command-line option that lets a user supply a ready-made image instead.
+TOXIPROXY_IMAGE_OPTION = "--swarmcheck-toxiproxy-image"
+
+#: Bump when the recipe changes in a way the fields below do not capture.
+_RECIPE_REVISION = 1
+_BINARY_PATH_IN_IMAGE = "toxiproxy"
+# -X sets the version the server reports on GET /version (otherwise "git"), as upstream's
+# goreleaser config does; -s -w strip debug info (16 MB -> about 11 MB); -trimpath drops
+# local paths so the binary does not depend on this machine's layout.
+_GO_FLAGS = (
+    "-trimpath",
+    f"-ldflags=-s -w -X {TOXIPROXY_MODULE}.Version={TOXIPROXY_VERSION}",
+)
+_GO_ENV = {"CGO_ENABLED": "0", "GOOS": "linux"}
+_IMAGE_CHANGES = (
+    'ENTRYPOINT ["/toxiproxy"]',
+    f'CMD ["-host=0.0.0.0","-port={API_PORT}"]',
+    f"EXPOSE {API_PORT}",
+    "ENV LOG_LEVEL=info",
+)
+_GO_BUILD_TIMEOUT_S = 15 * 60
+_MIN_GO = "1.23"  # toxiproxy 2.12.0's go.mod says "go 1.23.0"
+
+
+def _digest(payload: object) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _build_recipe() -> dict[str, object]:
+    """What determines the binary (the Go toolchain version is deliberately left out)."""
+    return {
+        "package": TOXIPROXY_PACKAGE,
+        "version": TOXIPROXY_VERSION,
+        "go_flags": list(_GO_FLAGS),
+        "go_env": _GO_ENV,
+    }
+
+
+def recipe_hash() -> str:
+    """Full hash of the image recipe: build inputs, image layout and image config."""
+    return _digest(
+        {
+            "revision": _RECIPE_REVISION,
+            "build": _build_recipe(),
+            "path": _BINARY_PATH_IN_IMAGE,
+            "changes": list(_IMAGE_CHANGES),
+        }
+    )
+
+
+def image_tag() -> str:
+    """``swarmcheck/toxiproxy:<version>-<12 hex digits of the recipe hash>``."""
+    return f"{IMAGE_REPOSITORY}:{TOXIPROXY_VERSION}-{recipe_hash()[:12]}"
+
+
+def cache_dir() -> Path:
+    """Where built binaries are kept: ``$XDG_CACHE_HOME/swarmcheck/toxiproxy/<version>``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "swarmcheck" / "toxiproxy" / TOXIPROXY_VERSION
+
+
+def ensure_toxiproxy_image(client: docker.DockerClient) -> str:
+    """Return the tag of the Toxiproxy image, building and importing it first if needed.
+
+    Returns at once when the engine already has the tag. Otherwise builds the binary with Go
+    (or reuses the one cached under :func:`cache_dir`) and imports it as a one-file image.
+    Concurrent callers (e.g. pytest-xdist workers) are serialised by a lock file.
+
+    Raises:
+        ImageBuildError: Go is missing or too old, the build or import failed, or the engine's
+            architecture differs from the one Go builds for.
+    """
+    tag = image_tag()
+    if _image_present(client, tag):
+        return tag
+    directory = cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageBuildError(
+            f"cannot create the Toxiproxy cache directory {directory}: {exc}"
+        ) from exc
+    with _locked(directory / ".lock"):
+        if _image_present(client, tag):  # another process built it while we waited
+            return tag
+        binary = _ensure_binary(client, directory, tag)
+        _import(client, binary, tag, directory)
+    return tag
+
+
+def _image_present(client: docker.DockerClient, tag: str) -> bool:
+    """True if the engine has ``tag`` and it carries this recipe's label."""
+    try:
+        image = client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as exc:
+        raise ImageBuildError(f"cannot inspect image {tag}: {exc}") from exc
+    if (image.labels or {}).get(RECIPE_LABEL) == recipe_hash():
+        return True
+    log.warning("%s exists but lacks %s=%s; re-importing it", tag, RECIPE_LABEL, recipe_hash())
+    return False
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _engine_arch(client: docker.DockerClient) -> str:
+    try:
+        arch = client.version().get("Arch")
+    except docker.errors.APIError as exc:
+        raise ImageBuildError(f"cannot ask the engine for its architecture: {exc}") from exc
+    if not isinstance(arch, str) or not arch:
+        raise ImageBuildError("the engine did not report its architecture (version.Arch)")
+    return arch
+
+
+def _go_missing_message(tag: str, why: str) -> str:
+    return (
+        f"the Toxiproxy image {tag} is not on this engine and cannot be built: {why}.\n"
+        f"Either install Go >= {_MIN_GO} (https://go.dev/dl/ ; it must be on PATH as `go`; "
+        "the build needs the Go module proxy, ~1 minute once per machine),\n"
+        "or pass an existing Toxiproxy 2.x server image whose entrypoint is the server, e.g. "
+        f"{TOXIPROXY_IMAGE_OPTION}=ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION} "
+        "(load it first with `docker load` if no registry is reachable)."
+    )
+
+
+def _go_env_value(go: str, name: str) -> str:
+    try:
+        done = subprocess.run(
+            [go, "env", name], capture_output=True, text=True, timeout=60, check=True
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ImageBuildError(f"`{go} env {name}` failed: {exc}") from exc
+    return done.stdout.strip()
+
+
+def _ensure_binary(client: docker.DockerClient, directory: Path, tag: str) -> Path:
+    arch = _engine_arch(client)
+    build_hash = _digest({**_build_recipe(), "arch": arch})[:12]
+    binary = directory / f"toxiproxy-server-linux-{arch}-{build_hash}"
+    if _looks_like_elf(binary):
+        log.info("using the cached Toxiproxy %s binary %s", TOXIPROXY_VERSION, binary)
+        return binary
+
+    go = shutil.which("go")
+    if go is None:
+        raise ImageBuildError(_go_missing_message(tag, "no `go` command on PATH"))
+    go_arch = _go_env_value(go, "GOARCH")
+    if go_arch != arch:
+        raise ImageBuildError(
+            f"the engine runs {arch} but Go builds for {go_arch}; swarmcheck does not "
+            "cross-compile Toxiproxy. " + _go_missing_message(tag, "architecture mismatch")
+        )
+
+    log.info(
+        "building Toxiproxy %s from the Go module proxy (once per machine, ~1 min)...",
+        TOXIPROXY_VERSION,
+    )
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".gobin-") as gobin:
+        env = {**os.environ, **_GO_ENV, "GOBIN": gobin}
+        command = [go, "install", *_GO_FLAGS, f"{TOXIPROXY_PACKAGE}@v{TOXIPROXY_VERSION}"]
+        try:
+            done = subprocess.run(
+                command,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=_GO_BUILD_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ImageBuildError(
+                f"building Toxiproxy with `{' '.join(command)}` took more than "
+                f"{_GO_BUILD_TIMEOUT_S}s (is the Go module proxy reachable?)"
+            ) from exc
+        except OSError as exc:
+            raise ImageBuildError(_go_missing_message(tag, f"cannot run {go}: {exc}")) from exc
+        if done.returncode != 0:
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-20:])
+            raise ImageBuildError(
+                f"building Toxiproxy failed (exit {done.returncode}): `{' '.join(command)}`\n"
+                f"{tail}\n(Go >= {_MIN_GO} and access to the Go module proxy are needed; or "
+                f"pass an existing image with {TOXIPROXY_IMAGE_OPTION}=<image>)"
+            )
+        built = Path(gobin) / "server"
+        if not _looks_like_elf(built):
+            raise ImageBuildError(f"`go install` succeeded but left no binary at {built}")
+        os.replace(built, binary)  # same file system: atomic
+    log.info(
+        "built Toxiproxy %s in %.0fs; cached at %s",
+        TOXIPROXY_VERSION,
+        time.monotonic() - started,
+        binary,
+    )
+    return binary
+
+
+def _looks_like_elf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"\x7fELF" and os.access(path, os.X_OK)
+    except OSError:
+        return False
+
+
+def _write_rootfs_tar(binary: Path, target: Path) -> None:
+    """A root file system holding only ``/toxiproxy`` (static binary: needs nothing else)."""
+    data = binary.read_bytes()
+    info = tarfile.TarInfo(_BINARY_PATH_IN_IMAGE)
+    info.size = len(data)
+    info.mode = 0o755
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    info.mtime = 0  # reproducible tar
+    with tarfile.open(target, "w") as tar:
+        tar.addfile(info, io.BytesIO(data))
+
+
+def _import(client: docker.DockerClient, binary: Path, tag: str, directory: Path) -> None:
+    repository, _, version_tag = tag.rpartition(":")
+    full_hash = recipe_hash()
+    changes = [*_IMAGE_CHANGES, f"LABEL {RECIPE_LABEL}={full_hash}"]
+    log.info("importing %s into the engine", tag)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".rootfs-") as scratch:
+        rootfs = Path(scratch) / "rootfs.tar"
+        _write_rootfs_tar(binary, rootfs)
+        try:
+            # A str src is read as a file path and streamed without a client-side timeout.
+            client.api.import_image(
+                src=str(rootfs), repository=repository, tag=version_tag, changes=changes
+            )
+        except docker.errors.APIError as exc:
+            raise ImageBuildError(f"importing {tag} failed: {exc}") from exc
+    try:
+        labels = client.images.get(tag).labels or {}
+    except docker.errors.APIError as exc:
+        raise ImageBuildError(f"{tag} is missing right after importing it: {exc}") from exc
+    if labels.get(RECIPE_LABEL) != full_hash:
+        raise ImageBuildError(
+            f"imported {tag} but its {RECIPE_LABEL} label is {labels.get(RECIPE_LABEL)!r}, "
+            f"expected {full_hash!r}"
+        )
+    log.info("Toxiproxy image ready: %s", tag)
