@@ -1,0 +1,122 @@
+"""One cluster reused across tests: restored, reset or replaced as tests need.
+
+Bringing a swarm up costs seconds, a reset well under one; so a session keeps one cluster of
+the shape the current test asks for, repairs what a test broke (stopped or paused nodes), and
+replaces it only when it cannot be trusted any more.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import docker
+
+from swarmcheck.cluster.cluster import Cluster, ClusterImages, prepare_images
+from swarmcheck.cluster.readiness import Stopwatch
+from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.errors import SwarmcheckError
+from swarmcheck.labels import new_run_id
+
+log = logging.getLogger("swarmcheck.cluster")
+
+RESTORE_TIMEOUT_S = 60.0
+
+
+class ClusterPool:
+    """Hands out healthy clusters; owns their teardown."""
+
+    def __init__(
+        self,
+        host: docker.DockerClient,
+        make_cluster: Callable[[ClusterSpec], Cluster] | None = None,
+    ) -> None:
+        self.host = host
+        self.current: Cluster | None = None
+        self._images: ClusterImages | None = None
+        self._make = make_cluster or (lambda spec: Cluster(spec=spec, run_id=new_run_id(), host=host))
+        self.bringups: list[float] = []
+        self.resets: list[float] = []
+        self.engine_version = ""
+
+    def images(self, spec: ClusterSpec) -> ClusterImages:
+        if self._images is None:
+            self._images = prepare_images(self.host, spec)
+        return self._images
+
+    def acquire(self, spec: ClusterSpec) -> Cluster:
+        """A healthy cluster of ``spec``: the current one if it fits and can be restored."""
+        cluster = self.current
+        if cluster is not None and (cluster.spec != spec or cluster.dirty):
+            log.warning("replacing cluster %s: %s", cluster.run_id,
+                        cluster.dirty or "the next tests need another shape")
+            self.release()
+        elif cluster is not None:
+            try:
+                restore_nodes(cluster)
+                return cluster
+            except SwarmcheckError as exc:
+                log.warning("cluster %s could not be restored (%s): replacing it",
+                            cluster.run_id, str(exc).splitlines()[0])
+                self.release()
+        return self._bring_up(spec)
+
+    def _bring_up(self, spec: ClusterSpec) -> Cluster:
+        clock = Stopwatch()
+        cluster = self._make(spec)
+        self.current = cluster
+        cluster.up(self.images(spec))
+        self.bringups.append(clock())
+        self.engine_version = cluster.engine_version
+        return cluster
+
+    def after_test(self, cluster: Cluster) -> None:
+        """Reset the cluster for the next test; mark it dirty when that fails."""
+        if cluster is not self.current or cluster.dirty:
+            return
+        clock = Stopwatch()
+        try:
+            restore_nodes(cluster)
+            cluster.reset()
+            self.resets.append(clock())
+        except SwarmcheckError as exc:
+            cluster.dirty = f"reset failed: {str(exc).splitlines()[0]}"
+
+    def release(self) -> None:
+        if self.current is not None:
+            removed = self.current.down()
+            log.info("cluster %s removed: %s", self.current.run_id, removed)
+            self.current = None
+
+    @contextmanager
+    def fresh(self, spec: ClusterSpec) -> Iterator[Cluster]:
+        """A dedicated cluster for one destructive test, removed afterwards."""
+        cluster = self._make(spec)
+        try:
+            clock = Stopwatch()
+            cluster.up(self.images(spec))
+            self.bringups.append(clock())
+            yield cluster
+        finally:
+            cluster.down()
+
+
+def restore_nodes(cluster: Cluster) -> None:
+    """Start stopped node containers, unpause paused ones, then wait for a whole swarm."""
+    touched = []
+    for node in cluster.nodes:
+        container = node.container
+        if container.status == "paused":
+            container.unpause()
+            touched.append(node.name)
+        elif container.status in ("exited", "created"):
+            container.start()
+            touched.append(node.name)
+    if touched:
+        log.warning("restoring nodes a test left down: %s", ", ".join(touched))
+        for name in touched:
+            cluster.node(name).wait_engine()
+    if touched or cluster.health_problems():
+        cluster.wait_healthy(RESTORE_TIMEOUT_S)
+

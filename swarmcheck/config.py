@@ -1,0 +1,50 @@
+"""Run settings, resolved once from options; library code receives them as arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.errors import ConfigError
+
+SWARM_MODES = ("dind", "none")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run was asked to do."""
+
+    swarm: str = "dind"
+    cluster: ClusterSpec = ClusterSpec()
+    reports_dir: Path = Path("reports")
+    faults: bool = False
+    chaos_duration_s: float | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.swarm not in SWARM_MODES:
+            raise ConfigError(
+                f"--swarm={self.swarm!r} is not supported: use --swarm=dind (a local "
+                "Docker-in-Docker swarm) or --swarm=none (run no swarm tests)"
+            )
+        if self.chaos_duration_s is not None and self.chaos_duration_s < 30:
+            raise ConfigError(
+                f"--chaos-duration={self.chaos_duration_s:g}s is too short: a fault, its heal "
+                "and the checks need at least 30 s"
+            )
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '15m', '1h' -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    raw = text.strip().lower()
+    factor = units.get(raw[-1:], None)
+    number = raw[:-1] if factor else raw
+    try:
+        value = float(number) * (factor or 1)
+    except ValueError:
+        raise ConfigError(f"bad duration {text!r}: use seconds or a unit, e.g. 90, 90s, 15m, 1h") from None
+    if value <= 0:
+        raise ConfigError(f"bad duration {text!r}: must be positive")
+    return value

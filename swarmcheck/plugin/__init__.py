@@ -1,0 +1,25 @@
+"""The pytest plugin (entry point `pytest11: swarmcheck`): a thin layer over the library.
+
+Only this package imports pytest. It registers options, markers and fixtures, and turns
+library results into pytest outcomes and Allure labels.
+"""
+
+from __future__ import annotations
+
+from swarmcheck.plugin.allure_hooks import pytest_runtest_makereport, pytest_runtest_setup
+from swarmcheck.plugin.fixtures import figure, fresh_swarm, swarm, swarm_pool, swarm_settings
+from swarmcheck.plugin.options import pytest_addoption
+from swarmcheck.plugin.session import pytest_collection_modifyitems, pytest_configure
+
+__all__ = [
+    "figure",
+    "fresh_swarm",
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_runtest_makereport",
+    "pytest_runtest_setup",
+    "swarm",
+    "swarm_pool",
+    "swarm_settings",
+]

@@ -1,0 +1,108 @@
+"""Session hooks: settings, markers, collection checks, progress on the terminal, cleanup."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.plugin.options import SETTINGS_KEY, settings_from
+
+MARKERS = (
+    "swarmcheck(id, area, doc, title=None): a conformance or chaos check with a stable id, "
+    "its area and the documentation it checks",
+    "swarm(managers=None, workers=None, faults=False): the cluster shape this test needs",
+    "e2e: needs a real Docker engine (the project's own end-to-end tests)",
+)
+
+
+class TerminalLogHandler(logging.Handler):
+    """Shows swarmcheck's progress lines (image builds, bring-ups, sweeps) as they happen."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        super().__init__(logging.WARNING)
+        self.config = config
+
+    def emit(self, record: logging.LogRecord) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            return
+        line = f"[swarmcheck] {record.getMessage()}"
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(line)
+        else:
+            reporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    settings = settings_from(config)
+    config.stash[SETTINGS_KEY] = settings
+    if getattr(config.option, "allure_report_dir", "unset") is None:
+        config.option.allure_report_dir = str(settings.reports_dir / "allure-results")
+    handler = TerminalLogHandler(config)
+    logging.getLogger("swarmcheck").addHandler(handler)
+    logging.getLogger("swarmcheck").setLevel(logging.INFO)
+    config.add_cleanup(lambda: logging.getLogger("swarmcheck").removeHandler(handler))
+    _sigterm_as_interrupt(config)
+
+
+def _sigterm_as_interrupt(config: pytest.Config) -> None:
+    """A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so fixtures remove the cluster."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        return
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
+
+
+def shape_of(item: pytest.Item, default: ClusterSpec) -> ClusterSpec:
+    """The cluster a test needs: the run's default, overridden by its `swarm` marker."""
+    marker = item.get_closest_marker("swarm")
+    if marker is None:
+        return default
+    kw: dict[str, Any] = dict(marker.kwargs)
+    fields = {k: kw[k] for k in ("managers", "workers") if kw.get(k) is not None}
+    if kw.get("faults"):
+        fields["control_plane_proxy"] = True
+    return ClusterSpec(**{**default.__dict__, **fields})
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    """Check suite ids are present and unique; group tests by cluster shape (fewer rebuilds)."""
+    seen: dict[str, str] = {}
+    problems = []
+    for item in items:
+        marker = item.get_closest_marker("swarmcheck")
+        if marker is None:
+            continue
+        test_id = marker.kwargs.get("id")
+        if not test_id or not marker.kwargs.get("doc") or not marker.kwargs.get("area"):
+            problems.append(f"{item.nodeid}: the swarmcheck marker needs id=, area= and doc=")
+            continue
+        if test_id in seen and seen[test_id] != item.nodeid:
+            problems.append(f"{item.nodeid}: id {test_id} is already used by {seen[test_id]}")
+        seen[test_id] = item.nodeid
+    if problems:
+        raise pytest.UsageError("bad suite metadata:\n  " + "\n  ".join(problems))
+    default = config.stash[SETTINGS_KEY].cluster
+    order = {id(item): index for index, item in enumerate(items)}
+
+    def key(item: pytest.Item) -> tuple[int, int, bool, int]:
+        shape = shape_of(item, default)
+        return (shape != default, shape.managers * 100 + shape.workers,
+                shape.control_plane_proxy, order[id(item)])
+
+    items.sort(key=key)
