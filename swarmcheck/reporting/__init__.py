@@ -1,0 +1,43 @@
+"""What a person sees after a run: plots, Allure side files, the HTML report, the terminal summary.
+
+Nothing here imports pytest or allure; every function writes plain files or returns strings.
+"""
+
+from __future__ import annotations
+
+from swarmcheck.reporting.allure_files import (
+    CATEGORY_ENVIRONMENT,
+    CATEGORY_FRAMEWORK,
+    CATEGORY_PRODUCT,
+    CATEGORY_SKIPPED,
+    build_categories,
+    write_categories,
+    write_environment,
+    write_executor,
+)
+from swarmcheck.reporting.html import default_cache_dir, ensure_allure_cli, generate_html
+from swarmcheck.reporting.plot import (
+    AvailabilityFigures,
+    availability_figures,
+    render_availability_svg,
+)
+from swarmcheck.reporting.summary import Outcome, format_summary
+
+__all__ = [
+    "CATEGORY_ENVIRONMENT",
+    "CATEGORY_FRAMEWORK",
+    "CATEGORY_PRODUCT",
+    "CATEGORY_SKIPPED",
+    "AvailabilityFigures",
+    "Outcome",
+    "availability_figures",
+    "build_categories",
+    "default_cache_dir",
+    "ensure_allure_cli",
+    "format_summary",
+    "generate_html",
+    "render_availability_svg",
+    "write_categories",
+    "write_environment",
+    "write_executor",
+]

@@ -1,0 +1,193 @@
+"""Writers for the extra files Allure reads from a results folder.
+
+``environment.properties`` fills the report's Environment widget, ``categories.json`` sorts
+non-passing tests into the three families of :mod:`swarmcheck.errors` (plus deliberate skips),
+and ``executor.json`` names the nightly build in the trend charts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from swarmcheck.errors import (
+    EnvironmentProblem,
+    ImageBuildError,
+    ProvisioningError,
+    ReadinessTimeout,
+)
+
+__all__ = [
+    "CATEGORY_ENVIRONMENT",
+    "CATEGORY_FRAMEWORK",
+    "CATEGORY_PRODUCT",
+    "CATEGORY_SKIPPED",
+    "build_categories",
+    "escape_properties_key",
+    "escape_properties_value",
+    "write_categories",
+    "write_environment",
+    "write_executor",
+]
+
+CATEGORY_PRODUCT = "Broken Swarm promise (product failure)"
+CATEGORY_ENVIRONMENT = "Environment problem"
+CATEGORY_FRAMEWORK = "Framework error"
+CATEGORY_SKIPPED = "Skipped: platform lacks a feature"
+
+# Exceptions that mean "this machine can't"; subclasses loaded at write time are added too.
+# ProvisioningError is not an EnvironmentProblem in errors.py, but a node or swarm that will
+# not come up is, for the person reading the morning report, a problem of the test machine.
+_ENVIRONMENT_ROOTS: tuple[type[BaseException], ...] = (
+    EnvironmentProblem,
+    ImageBuildError,
+    ProvisioningError,
+    ReadinessTimeout,
+)
+
+_PROPERTIES_SPECIALS = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f"}
+
+
+def _escape_properties(text: str, *, is_key: bool) -> str:
+    """Escape like java.util.Properties.store, but ASCII-only so any reader charset works."""
+    out: list[str] = []
+    for index, char in enumerate(text):
+        if char in _PROPERTIES_SPECIALS:
+            out.append(_PROPERTIES_SPECIALS[char])
+        elif char == " ":
+            # A key ends at a blank; a value loses its leading blanks.
+            out.append("\\ " if is_key or index == 0 else " ")
+        elif char in "=:#!":
+            out.append("\\" + char)
+        elif " " < char <= "~":
+            out.append(char)
+        else:
+            out.append(_unicode_escape(char))
+    return "".join(out)
+
+
+def escape_properties_key(text: str) -> str:
+    """Escape ``text`` as a java.util.Properties key."""
+    return _escape_properties(text, is_key=True)
+
+
+def escape_properties_value(text: str) -> str:
+    """Escape ``text`` as a java.util.Properties value."""
+    return _escape_properties(text, is_key=False)
+
+
+def _unicode_escape(char: str) -> str:
+    """``\\uXXXX`` for one code point, as UTF-16 surrogates beyond the BMP, as Java expects."""
+    encoded = char.encode("utf-16-be")
+    units = [int.from_bytes(encoded[i : i + 2], "big") for i in range(0, len(encoded), 2)]
+    return "".join(f"\\u{unit:04X}" for unit in units)
+
+
+def write_environment(results_dir: Path, mapping: Mapping[str, object]) -> Path:
+    """Write ``environment.properties`` (engine version, kernel, node count, ...) for the report."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"{escape_properties_key(str(key))}={escape_properties_value(str(value))}"
+        for key, value in mapping.items()
+    ]
+    path = results_dir / "environment.properties"
+    path.write_text("".join(line + "\n" for line in lines), encoding="ascii")
+    return path
+
+
+def _class_names(roots: Iterable[type[BaseException]]) -> list[str]:
+    """Names of ``roots`` and of every subclass imported so far, sorted for a stable file."""
+    names: set[str] = set()
+    pending = list(roots)
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ not in names:
+            names.add(cls.__name__)
+            pending.extend(cls.__subclasses__())
+    return sorted(names)
+
+
+def _environment_head() -> str:
+    """Java regex for the start of a message raised by an environment exception.
+
+    allure-pytest writes pytest's ``ExceptionInfo.exconly()`` as the message, which starts
+    with the exception's qualified class name (``swarmcheck.errors.ImageBuildError: ...``);
+    a skip reads ``Skipped: <reason>``, so a skip whose reason starts with the class name
+    (``pytest.skip(f"{type(exc).__name__}: {exc}")``) is recognised as well.
+    """
+    names = "|".join(re.escape(name) for name in _class_names(_ENVIRONMENT_ROOTS))
+    return rf"\s*(?:Skipped: )?(?:[\w.]+\.)?(?:{names})\b"
+
+
+def build_categories() -> list[dict[str, Any]]:
+    """The category list, mutually exclusive because Allure files a result under every match.
+
+    Allure full-matches each regex with DOTALL, requires ``flaky`` to equal the result's flag
+    (which the history plugin sets on flip-flopping tests), and files unmatched failures under
+    its own "Product defects"/"Test defects"; so each category is written twice, once per
+    flaky value, under one name, and every failed or broken result lands in exactly one.
+    """
+    env = _environment_head()
+    not_env = f"(?!{env})"
+    specs: list[dict[str, Any]] = [
+        {
+            # Allure's "failed" already means AssertionError (SwarmPromiseBroken is one) or
+            # pytest.fail; only an environment exception forced into a failure is excluded.
+            "name": CATEGORY_PRODUCT,
+            "matchedStatuses": ["failed"],
+            "messageRegex": f"{not_env}.*",
+        },
+        {
+            "name": CATEGORY_ENVIRONMENT,
+            "matchedStatuses": ["broken", "skipped", "failed"],
+            "messageRegex": f"{env}.*",
+        },
+        {
+            "name": CATEGORY_FRAMEWORK,
+            "matchedStatuses": ["broken"],
+            "messageRegex": f"{not_env}.*",
+        },
+        {
+            # xfail results are "skipped" too, with an "XFAIL ..." message: not a missing feature.
+            "name": CATEGORY_SKIPPED,
+            "matchedStatuses": ["skipped"],
+            "messageRegex": f"{not_env}(?!XFAIL).*",
+        },
+    ]
+    return [{**spec, "flaky": flaky} for spec in specs for flaky in (False, True)]
+
+
+def write_categories(results_dir: Path) -> Path:
+    """Write ``categories.json`` so the Categories tab separates product, environment, framework."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / "categories.json"
+    path.write_text(json.dumps(build_categories(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def write_executor(
+    results_dir: Path,
+    name: str,
+    build_name: str,
+    report_url: str | None = None,
+    *,
+    build_order: int | None = None,
+    build_url: str | None = None,
+    executor_type: str = "swarmcheck",
+) -> Path:
+    """Write ``executor.json``: who ran this launch; trend charts label points with it."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {"name": name, "type": executor_type, "buildName": build_name}
+    if build_order is not None:
+        data["buildOrder"] = build_order
+    if build_url is not None:
+        data["buildUrl"] = build_url
+    if report_url is not None:
+        data["reportUrl"] = report_url
+        data["reportName"] = build_name
+    path = results_dir / "executor.json"
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path
