@@ -187,7 +187,10 @@ class SwarmClient:
         restart_delay_s: float = 0.5,
         constraints: list[str] | None = None,
     ) -> str:
-        """Create a replicated service from a locally loaded image (never resolved at a registry)."""
+        """Create a replicated service from a locally loaded image.
+
+        The SDK, unlike the CLI, never resolves the image at a registry.
+        """
         health = None
         if healthcheck:
             health = Healthcheck(
@@ -226,7 +229,6 @@ class SwarmClient:
                 restart_policy=RestartPolicy(condition="any", delay=int(restart_delay_s * NS)),
                 constraints=constraints,
                 stop_grace_period=2 * NS,
-                resolve_image="never",
             )
             return str(service.id)
 
@@ -255,11 +257,21 @@ class SwarmClient:
         """Roll the service to another image (the update follows its UpdateConfig)."""
         with translated(self.node):
             service = self.docker.services.get(name)
-            service.update(image=image, resolve_image="never")
+            service.update(image=image)
 
     def remove_service(self, name: str) -> None:
         with translated(self.node):
             self.docker.services.get(name).remove()
+
+    def create_network(self, name: str, attachable: bool = True) -> str:
+        """An overlay network; attachable so standalone probe containers can join it."""
+        with translated(self.node):
+            return str(self.docker.networks.create(name, driver="overlay",
+                                                   attachable=attachable).id)
+
+    def update_state(self, name: str) -> str | None:
+        """The service's UpdateStatus.State: updating, completed, paused, rollback_*."""
+        return self.service(name).update_state
 
     def tasks(self, name: str) -> list[TaskInfo]:
         """Every task of the service, history included (`docker service ps`)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import docker
+from docker.models.resource import Model
 
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
@@ -19,7 +21,8 @@ from swarmcheck.cluster.network import create_network, node_ip
 from swarmcheck.cluster.node import Node, start_node
 from swarmcheck.cluster.readiness import Stopwatch, wait_until
 from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.errors import EngineAPIError, ProvisioningError, SwarmcheckError
+from swarmcheck.errors import EngineAPIError, NotFound, ProvisioningError, SwarmcheckError
+from swarmcheck.faults.controlplane import ControlPlaneProxy, attach_control_plane_proxy
 
 log = logging.getLogger("swarmcheck.cluster")
 
@@ -70,6 +73,10 @@ class Cluster:
     """Why this cluster can no longer be trusted (None while it can)."""
     advertise_addr: Callable[[Node], str] | None = field(default=None, repr=False)
     """Where managers advertise the control plane (a Toxiproxy proxy); None: their own IP."""
+    control_plane: ControlPlaneProxy | None = field(default=None, repr=False)
+    """The Toxiproxy carrying the managers' control plane (``spec.control_plane_proxy``)."""
+    before_swarm: Callable[[Cluster], None] | None = field(default=None, repr=False)
+    """Called once the nodes are up, just before the swarm forms."""
 
     # -- views ---------------------------------------------------------------------------
     def node(self, name_or_id: str) -> Node:
@@ -132,6 +139,15 @@ class Cluster:
 
         return wait_until(probe, what="a leader", timeout_s=timeout_s, log_tail=self.log_tails)
 
+    def wait_control(self, node: Node, available: bool, timeout_s: float = 30.0) -> None:
+        """Wait until a node's own engine says it is (or is no longer) a manager."""
+        wait_until(
+            lambda: True if node.client.info()["Swarm"]["ControlAvailable"] is available else None,
+            what=f"{node.name} ControlAvailable={available}",
+            timeout_s=timeout_s,
+            node=node.name,
+        )
+
     def log_tails(self, lines: int = 15) -> str:
         """The last lines of every node's dockerd log, for errors and reports."""
         return "\n".join(f"== {n.name} ==\n{n.daemon_log_tail(lines)}" for n in self.nodes)
@@ -171,6 +187,10 @@ class Cluster:
         self.nodes.sort(key=lambda n: names.index(n.name))
         self.engine_version = booted[0][1]
         self.timings["nodes_up_s"] = clock()
+        if self.spec.control_plane_proxy and self.control_plane is None:
+            attach_control_plane_proxy(self)
+        if self.before_swarm is not None:
+            self.before_swarm(self)
         self._form_swarm()
         self.wait_healthy(READY_TIMEOUT_S)
         self.timings["ready_s"] = clock()
@@ -248,25 +268,25 @@ class Cluster:
         lead = self.swarm(self.leader())
         d = lead.docker
         with translated(lead.node):
-            for service in d.services.list():
-                service.remove()
-            for secret in d.secrets.list():
-                secret.remove()
-            for config in d.configs.list():
-                config.remove()
-            for net in d.networks.list(filters={"scope": "swarm"}):
-                if net.name != "ingress":
-                    net.remove()
+            removable = [*d.services.list(), *d.secrets.list(), *d.configs.list()]
+            removable += [n for n in d.networks.list(filters={"scope": "swarm"})
+                          if n.name != "ingress"]
+        for obj in removable:  # services first: networks stay in use until their tasks go
+            wait_until(lambda obj=obj: _removed(obj), what=f"removal of {obj.name}",
+                       timeout_s=15, interval_s=0.1, node=lead.node)
         for info in lead.nodes():
             node = self.node(info.hostname)
             if info.role != node.role or info.availability != "active" or info.labels:
                 lead.update_node(info.id, role=node.role, availability="active", node_labels={})
+        # Standalone containers tests made (probes), and task containers of the removed
+        # services that agents have not cleaned up yet: gone now, not during the next test.
         for node in self.nodes:
             with translated(node.name):
-                for container in node.client.containers.list(
-                    all=True, filters={"label": labels.RUN}
-                ):
-                    container.remove(force=True)
+                for flt in (labels.RUN, "com.docker.swarm.service.id"):
+                    for container in node.client.containers.list(all=True,
+                                                                  filters={"label": flt}):
+                        with contextlib.suppress(docker.errors.NotFound):
+                            container.remove(force=True)
 
     # -- teardown ------------------------------------------------------------------------
     def down(self) -> reaper.Removed:
@@ -274,6 +294,20 @@ class Cluster:
         for node in self.nodes:
             node.close()
         return reaper.remove_run(self.host, self.run_id)
+
+
+def _removed(obj: Model) -> bool | None:
+    """Remove a service, secret, config or network; None (try again) while it is in use."""
+    try:
+        with translated():
+            obj.remove()
+    except NotFound:
+        return True
+    except EngineAPIError as exc:
+        if "not found" in exc.explanation or "No such" in exc.explanation:
+            return True
+        return None
+    return True
 
 
 @contextmanager

@@ -21,10 +21,10 @@ from swarmcheck.client.errors import translated
 from swarmcheck.cluster.node import Node
 
 SCRIPT = r"""
-svc="$1"; port="$2"; pause="$3"
+name="$1"; port="$2"; pause="$3"
 while [ ! -e /tmp/stop ]; do
   read t0 _ < /proc/uptime
-  ips=$(nslookup "tasks.$svc" 2>/dev/null | awk '/^Name:/{f=1} f && /^Address/{print $2}')
+  ips=$(nslookup "$name" 2>/dev/null | awk '/^Name:/{f=1} f && /^Address/{print $2}')
   answer=""
   for ip in $ips; do
     answer=$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout 2 nc -w 1 "$ip" "$port" 2>/dev/null | tail -n 1)
@@ -44,7 +44,11 @@ def boot_clock() -> float:
 
 @dataclass
 class DnsrrProbe:
-    """A probe container on ``node`` that keeps requesting ``service`` until stopped."""
+    """A probe container on ``node`` that keeps requesting ``service`` until stopped.
+
+    By default it resolves ``tasks.<service>`` (every task's address, no IPVS needed);
+    ``via_vip=True`` resolves the service name itself, i.e. goes through its virtual IP.
+    """
 
     node: Node
     network: str
@@ -53,14 +57,19 @@ class DnsrrProbe:
     run_id: str
     pause_s: float = 0.05
     port: int = 8080
+    via_vip: bool = False
     container: Container | None = None
+
+    @property
+    def dns_name(self) -> str:
+        return self.service if self.via_vip else f"tasks.{self.service}"
 
     def start(self) -> DnsrrProbe:
         with translated(self.node.name):
             self.container = self.node.client.containers.run(
                 self.image,
-                ["sh", "-c", SCRIPT, "probe", self.service, str(self.port), str(self.pause_s)],
-                name=f"probe-{self.service}",
+                ["sh", "-c", SCRIPT, "probe", self.dns_name, str(self.port), str(self.pause_s)],
+                name=f"probe-{self.service}{'-vip' if self.via_vip else ''}",
                 network=self.network,
                 detach=True,
                 labels=labels.for_run(self.run_id, "probe"),

@@ -1,0 +1,42 @@
+"""Raft: a dead leader is replaced and the swarm accepts changes again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from swarmcheck.client.swarm import SwarmClient
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.readiness import Stopwatch, wait_until
+from swarmcheck.errors import EngineAPIError
+from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.workload.service import wait_converged
+
+
+@pytest.mark.swarmcheck(id="SC-RAFT-001", area="raft",
+                        doc="https://docs.docker.com/engine/swarm/raft/",
+                        title="stopping the leader's node elects another leader; writes resume")
+def test_leader_failover(swarm: Cluster, web: Callable[..., SwarmClient],
+                         figure: Recorder) -> None:
+    if len(swarm.managers) < 3:
+        pytest.skip(f"needs 3 managers to keep quorum, the cluster has {len(swarm.managers)}")
+    web("web", replicas=2)
+    old = swarm.leader()
+    clock = Stopwatch()
+    old.container.stop(timeout=0)  # restored by the swarm fixture after the test
+    new = swarm.wait_leader(timeout_s=60, exclude=old.name)
+    figure("failover_s", clock())
+    assert new.name != old.name
+    survivor = swarm.swarm(new)
+
+    def scaled() -> bool | None:
+        try:
+            survivor.scale("web", 4)
+            return True
+        except EngineAPIError:
+            return None  # a just-elected leader may still refuse for a moment
+
+    wait_until(scaled, what="a service update to be accepted by the new leader", timeout_s=30)
+    figure("writes_accepted_s", clock())
+    wait_converged(survivor, "web", 4)

@@ -1,0 +1,38 @@
+"""Self-healing: a task whose container disappears is replaced."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from swarmcheck.client.swarm import SwarmClient
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.readiness import Stopwatch, wait_until
+from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.workload.service import wait_converged
+
+
+@pytest.mark.swarmcheck(
+    id="SC-HEAL-001", area="self-healing",
+    doc="https://docs.docker.com/engine/swarm/how-swarm-mode-works/services/",
+    title="a force-removed task container is replaced; the failed task stays in history")
+def test_removed_task_container_is_replaced(swarm: Cluster, web: Callable[..., SwarmClient],
+                                            figure: Recorder) -> None:
+    lead = web("web", replicas=3)
+    victim = lead.running_tasks("web")[0]
+    node = swarm.node(next(n.hostname for n in lead.nodes() if n.id == victim.node_id))
+    clock = Stopwatch()
+    node.client.containers.get(victim.container_id).remove(force=True)
+    wait_until(lambda: True if next(t for t in lead.tasks("web") if t.id == victim.id).state
+               != "running" else None, what="the manager to see the task fail", timeout_s=30)
+    running = wait_converged(lead, "web", 3, timeout_s=30)
+    figure("time_to_heal_s", clock())
+    assert victim.id not in {t.id for t in running}, "the killed task still counts as running"
+    history = {t.id: t for t in lead.tasks("web")}
+    assert victim.id in history, "the failed task vanished from the service's task history"
+    assert history[victim.id].desired_state == "shutdown"
+    assert history[victim.id].state in ("failed", "shutdown", "rejected", "complete"), (
+        f"the replaced task is {history[victim.id].state}"
+    )
+    assert len(history) == 4, f"expected 3 running + 1 failed task, service ps shows {len(history)}"

@@ -1,0 +1,76 @@
+"""The versioned web service suites deploy, and waits on what Swarm promises about it."""
+
+from __future__ import annotations
+
+from swarmcheck.client.swarm import SwarmClient, TaskInfo
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.images import WORKLOAD_REPO
+from swarmcheck.cluster.readiness import wait_until
+from swarmcheck.errors import EngineAPIError
+
+CONVERGE_TIMEOUT_S = 60.0
+
+
+def workload_image(version: str = "v1") -> str:
+    return f"{WORKLOAD_REPO}:{version}"
+
+
+def deploy_web(
+    cluster: Cluster,
+    name: str = "web",
+    replicas: int = 3,
+    version: str = "v1",
+    *,
+    wait: bool = True,
+    **options: object,
+) -> SwarmClient:
+    """Create the web service through the leader; by default wait until it runs N/N.
+
+    Returns the leader's SwarmClient, which suites keep using for the service.
+    """
+    lead = cluster.swarm(cluster.leader())
+    lead.create_service(name, workload_image(version), replicas, **options)  # type: ignore[arg-type]
+    if wait:
+        wait_converged(lead, name, replicas)
+    return lead
+
+
+def wait_converged(
+    client: SwarmClient,
+    name: str,
+    replicas: int,
+    *,
+    image: str | None = None,
+    timeout_s: float = CONVERGE_TIMEOUT_S,
+) -> list[TaskInfo]:
+    """Wait until exactly ``replicas`` tasks run (all on ``image`` if given) and no other task
+    is meant to run; return the running tasks."""
+
+    def probe() -> list[TaskInfo] | None:
+        tasks = client.tasks(name)
+        running = [t for t in tasks if t.state == "running" and t.desired_state == "running"]
+        pending = [t for t in tasks if t.desired_state == "running" and t.state != "running"]
+        if len(running) != replicas or pending:
+            return None
+        if image is not None and any(t.image != image for t in running):
+            return None
+        return running
+
+    return wait_until(probe, what=f"service {name} to run {replicas}/{replicas}"
+                      + (f" on {image}" if image else ""), timeout_s=timeout_s)
+
+
+def containers_of(cluster: Cluster, service: str, service_id: str | None = None
+                  ) -> dict[str, list[str]]:
+    """Container ids of ``service``'s tasks, per node, read from each node's own engine."""
+    found: dict[str, list[str]] = {}
+    service_id = service_id or cluster.swarm(cluster.leader()).service(service).id
+    for node in cluster.nodes:
+        try:
+            containers = node.client.containers.list(
+                all=True, filters={"label": f"com.docker.swarm.service.id={service_id}"}
+            )
+        except Exception as exc:  # docker-py errors are translated below for the message
+            raise EngineAPIError(f"listing containers on {node.name}: {exc}", node=node.name) from exc
+        found[node.name] = [str(c.id) for c in containers]
+    return found
