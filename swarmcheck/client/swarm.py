@@ -6,6 +6,8 @@ Returns swarmcheck dataclasses, never docker-py models, and raises only swarmche
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,7 @@ from docker.types import EndpointSpec, Healthcheck, RestartPolicy, ServiceMode, 
 
 from swarmcheck.client.errors import translated
 from swarmcheck.errors import NotFound
+from swarmcheck.reporting.steps import step
 
 NS = 1_000_000_000
 
@@ -100,6 +103,12 @@ class SwarmClient:
         self.node = node
         self.docker = client
 
+    @contextmanager
+    def _act(self, title: str) -> Iterator[None]:
+        """A change to the swarm: a report step, with docker errors translated."""
+        with step(f"{title} (via {self.node})"), translated(self.node):
+            yield
+
     # -- swarm ---------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """`docker info`'s Swarm section."""
@@ -113,7 +122,7 @@ class SwarmClient:
 
     def rotate_join_token(self, kind: str) -> str:
         """Rotate the worker or manager join token; return the new one."""
-        with translated(self.node):
+        with self._act(f"rotate the {kind} join token"):
             self.docker.swarm.reload()
             self.docker.swarm.update(
                 rotate_worker_token=kind == "worker", rotate_manager_token=kind == "manager"
@@ -121,7 +130,7 @@ class SwarmClient:
         return self.join_tokens()[kind]
 
     def join(self, manager_addr: str, token: str, advertise_addr: str, data_path_addr: str) -> None:
-        with translated(self.node):
+        with self._act(f"join the swarm at {manager_addr} advertising {advertise_addr}"):
             self.docker.swarm.join(
                 remote_addrs=[manager_addr],
                 join_token=token,
@@ -131,7 +140,7 @@ class SwarmClient:
             )
 
     def leave(self, force: bool = False) -> None:
-        with translated(self.node):
+        with self._act("leave the swarm" + (" (force)" if force else "")):
             self.docker.swarm.leave(force=force)
 
     # -- nodes ---------------------------------------------------------------------------
@@ -149,7 +158,9 @@ class SwarmClient:
     ) -> None:
         """Change a node's spec, keeping the rest of it (retries a version race once)."""
         for attempt in range(3):
-            with translated(self.node):
+            change = {"role": role, "availability": availability, "labels": node_labels}
+            with self._act(f"update node {node_id[:10]}: "
+                           + ", ".join(f"{k}={v}" for k, v in change.items() if v is not None)):
                 node = self.docker.nodes.get(node_id)
                 spec = dict(node.attrs["Spec"])
                 if role is not None:
@@ -167,7 +178,7 @@ class SwarmClient:
             time.sleep(0.1)
 
     def remove_node(self, node_id: str, force: bool = False) -> None:
-        with translated(self.node):
+        with self._act(f"remove node {node_id[:10]}"):
             self.docker.api.remove_node(node_id, force=force)
 
     # -- services ------------------------------------------------------------------------
@@ -212,7 +223,7 @@ class SwarmClient:
             if host_port
             else None
         )
-        with translated(self.node):
+        with self._act(f"create service {name}: {replicas} x {image}"):
             service = self.docker.services.create(
                 image,
                 command=command,
@@ -250,22 +261,22 @@ class SwarmClient:
         return [self.service(n) for n in names]
 
     def scale(self, name: str, replicas: int) -> None:
-        with translated(self.node):
+        with self._act(f"scale service {name} to {replicas}"):
             self.docker.services.get(name).scale(replicas)
 
     def update_image(self, name: str, image: str) -> None:
         """Roll the service to another image (the update follows its UpdateConfig)."""
-        with translated(self.node):
+        with self._act(f"update service {name} to {image}"):
             service = self.docker.services.get(name)
             service.update(image=image)
 
     def remove_service(self, name: str) -> None:
-        with translated(self.node):
+        with self._act(f"remove service {name}"):
             self.docker.services.get(name).remove()
 
     def create_network(self, name: str, attachable: bool = True) -> str:
         """An overlay network; attachable so standalone probe containers can join it."""
-        with translated(self.node):
+        with self._act(f"create overlay network {name}"):
             return str(self.docker.networks.create(name, driver="overlay",
                                                    attachable=attachable).id)
 

@@ -22,6 +22,7 @@ from swarmcheck.cluster.node import Node, start_node
 from swarmcheck.cluster.readiness import Stopwatch, wait_until
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import EngineAPIError, NotFound, ProvisioningError, SwarmcheckError
+from swarmcheck.reporting.steps import step
 from swarmcheck.faults.controlplane import ControlPlaneProxy, attach_control_plane_proxy
 
 log = logging.getLogger("swarmcheck.cluster")
@@ -155,6 +156,11 @@ class Cluster:
     # -- bring-up ------------------------------------------------------------------------
     def up(self, prepared: ClusterImages) -> Cluster:
         """Start the nodes, form the swarm, load the workload; wait until every node is Ready."""
+        with step(f"bring up a swarm of {self.spec.managers} managers and "
+                  f"{self.spec.workers} workers"):
+            return self._up(prepared)
+
+    def _up(self, prepared: ClusterImages) -> Cluster:
         self.images = prepared
         clock = Stopwatch()
         self.network, self.subnet = create_network(self.host, self.run_id, self.spec.subnet)
@@ -265,6 +271,10 @@ class Cluster:
     def reset(self) -> None:
         """Remove what tests made (services, secrets, configs, networks, stray containers) and
         restore node roles, availability and labels, so the next test starts clean."""
+        with step("reset the swarm for the next test"):
+            self._reset()
+
+    def _reset(self) -> None:
         lead = self.swarm(self.leader())
         d = lead.docker
         with translated(lead.node):

@@ -40,6 +40,10 @@ class ClusterPool:
         self.resets: list[float] = []
         self.engine_version = ""
 
+    @property
+    def node_image(self) -> str:
+        return self._images.node if self._images else "(not built)"
+
     def images(self, spec: ClusterSpec) -> ClusterImages:
         if self._images is None:
             self._images = prepare_images(self.host, spec)

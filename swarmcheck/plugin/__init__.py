@@ -9,6 +9,7 @@ from __future__ import annotations
 from swarmcheck.plugin.allure_hooks import pytest_runtest_makereport, pytest_runtest_setup
 from swarmcheck.plugin.fixtures import figure, fresh_swarm, swarm, swarm_pool, swarm_settings
 from swarmcheck.plugin.options import pytest_addoption
+from swarmcheck.plugin.report import pytest_sessionfinish, pytest_terminal_summary
 from swarmcheck.plugin.session import pytest_collection_modifyitems, pytest_configure
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "pytest_configure",
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
+    "pytest_sessionfinish",
+    "pytest_terminal_summary",
     "swarm",
     "swarm_pool",
     "swarm_settings",

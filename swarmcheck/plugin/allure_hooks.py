@@ -10,7 +10,8 @@ import pytest
 
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import SwarmcheckError
-from swarmcheck.plugin.fixtures import CLUSTER_KEY, FIGURE_PREFIX
+from swarmcheck.plugin.keys import CLUSTER_KEY, FIGURE_PREFIX
+from swarmcheck.plugin.report import record_outcome
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -31,6 +32,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    record_outcome(item, report)
     if report.when == "call":
         figures = {k[len(FIGURE_PREFIX):]: v for k, v in item.user_properties
                    if isinstance(k, str) and k.startswith(FIGURE_PREFIX)}

@@ -12,12 +12,9 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.pool import ClusterPool
 from swarmcheck.config import Settings
 from swarmcheck.errors import EnvironmentProblem
-from swarmcheck.plugin.options import SETTINGS_KEY
+from swarmcheck.plugin.keys import CLUSTER_KEY, FIGURE_PREFIX, POOL_KEY, SETTINGS_KEY
 from swarmcheck.plugin.session import shape_of
 
-POOL_KEY = pytest.StashKey[ClusterPool]()
-CLUSTER_KEY = pytest.StashKey[Cluster]()
-FIGURE_PREFIX = "figure:"
 
 Recorder = Callable[[str, float | int | str], None]
 

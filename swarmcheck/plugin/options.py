@@ -9,8 +9,8 @@ import pytest
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.config import Settings, parse_duration
 from swarmcheck.errors import ConfigError
+from swarmcheck.plugin.keys import SETTINGS_KEY
 
-SETTINGS_KEY = pytest.StashKey[Settings]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.plugin.options import SETTINGS_KEY, settings_from
+from swarmcheck.plugin.keys import SETTINGS_KEY
+from swarmcheck.plugin.options import settings_from
+from swarmcheck.plugin.report import configure_reports
 
 MARKERS = (
     "swarmcheck(id, area, doc, title=None): a conformance or chaos check with a stable id, "
@@ -40,13 +42,13 @@ class TerminalLogHandler(logging.Handler):
             reporter.write_line(line)
 
 
+@pytest.hookimpl(tryfirst=True)  # before allure and junitxml read their output options
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     settings = settings_from(config)
     config.stash[SETTINGS_KEY] = settings
-    if getattr(config.option, "allure_report_dir", "unset") is None:
-        config.option.allure_report_dir = str(settings.reports_dir / "allure-results")
+    configure_reports(config)
     handler = TerminalLogHandler(config)
     logging.getLogger("swarmcheck").addHandler(handler)
     logging.getLogger("swarmcheck").setLevel(logging.INFO)
