@@ -25,8 +25,10 @@ FLOOR_S = 4.7
 
 
 def fmt(values: list[float]) -> str:
-    return (f"median {statistics.median(values):.2f} s  (min {min(values):.2f}, "
-            f"max {max(values):.2f}, n={len(values)})")
+    return (
+        f"median {statistics.median(values):.2f} s  (min {min(values):.2f}, "
+        f"max {max(values):.2f}, n={len(values)})"
+    )
 
 
 def main() -> int:
@@ -59,16 +61,20 @@ def main() -> int:
 
     print()
     print(f"ready {args.managers}-manager swarm (workload loaded): {fmt(ready)}")
-    print(f"  vs shell floor {FLOOR_S} s: x{statistics.median(ready) / FLOOR_S:.2f} "
-          f"(target <= x1.3 = {1.3 * FLOOR_S:.1f} s)")
+    print(
+        f"  vs shell floor {FLOOR_S} s: x{statistics.median(ready) / FLOOR_S:.2f} "
+        f"(target <= x1.3 = {1.3 * FLOOR_S:.1f} s)"
+    )
     print(f"reset after a 3-replica service + network:    {fmt(resets)}  (target < 1 s)")
     print(f"teardown (containers, network, volumes):      {fmt(teardown)}")
     if args.suite:
         clock = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "pytest", "suites/", "-q",
-                               "-p", "no:cacheprovider"], check=False)
-        print(f"total suite time (one run, exit {done.returncode}): "
-              f"{time.monotonic() - clock:.1f} s")
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "suites/", "-q", "-p", "no:cacheprovider"], check=False
+        )
+        print(
+            f"total suite time (one run, exit {done.returncode}): {time.monotonic() - clock:.1f} s"
+        )
     return 0
 
 

@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     setup = sub.add_parser("setup", help=cmd_setup.__doc__)
-    setup.add_argument("--debian-suite", default="bookworm",
-                       choices=sorted(images.DEBIAN_ENGINES))
+    setup.add_argument("--debian-suite", default="bookworm", choices=sorted(images.DEBIAN_ENGINES))
     setup.add_argument("--engine-image", default=None)
     setup.add_argument("--toxiproxy", action="store_true", help="also build the Toxiproxy image")
     setup.add_argument("--allure", action="store_true", help="also install the Allure CLI")

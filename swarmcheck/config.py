@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from swarmcheck.cluster.spec import ClusterSpec
@@ -16,7 +16,7 @@ class Settings:
     """Everything a run was asked to do."""
 
     swarm: str = "dind"
-    cluster: ClusterSpec = ClusterSpec()
+    cluster: ClusterSpec = field(default_factory=ClusterSpec)
     reports_dir: Path = Path("reports")
     faults: bool = False
     chaos_duration_s: float | None = None
@@ -39,12 +39,14 @@ def parse_duration(text: str) -> float:
     """'90', '90s', '15m', '1h' -> seconds."""
     units = {"s": 1, "m": 60, "h": 3600}
     raw = text.strip().lower()
-    factor = units.get(raw[-1:], None)
+    factor = units.get(raw[-1:])
     number = raw[:-1] if factor else raw
     try:
         value = float(number) * (factor or 1)
     except ValueError:
-        raise ConfigError(f"bad duration {text!r}: use seconds or a unit, e.g. 90, 90s, 15m, 1h") from None
+        raise ConfigError(
+            f"bad duration {text!r}: use seconds or a unit, e.g. 90, 90s, 15m, 1h"
+        ) from None
     if value <= 0:
         raise ConfigError(f"bad duration {text!r}: must be positive")
     return value

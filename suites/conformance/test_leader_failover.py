@@ -14,11 +14,13 @@ from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.workload.service import wait_converged
 
 
-@pytest.mark.swarmcheck(id="SC-RAFT-001", area="raft",
-                        doc="https://docs.docker.com/engine/swarm/raft/",
-                        title="stopping the leader's node elects another leader; writes resume")
-def test_leader_failover(swarm: Cluster, web: Callable[..., SwarmClient],
-                         figure: Recorder) -> None:
+@pytest.mark.swarmcheck(
+    id="SC-RAFT-001",
+    area="raft",
+    doc="https://docs.docker.com/engine/swarm/raft/",
+    title="stopping the leader's node elects another leader; writes resume",
+)
+def test_leader_failover(swarm: Cluster, web: Callable[..., SwarmClient], figure: Recorder) -> None:
     if len(swarm.managers) < 3:
         pytest.skip(f"needs 3 managers to keep quorum, the cluster has {len(swarm.managers)}")
     web("web", replicas=2)

@@ -18,9 +18,12 @@ WORKER_REFUSAL = (
 )
 
 
-@pytest.mark.swarmcheck(id="SC-MEM-001", area="membership",
-                        doc=f"{DOCS}/swarm-tutorial/create-swarm/",
-                        title="the first node is a manager and Leader; docker info says active")
+@pytest.mark.swarmcheck(
+    id="SC-MEM-001",
+    area="membership",
+    doc=f"{DOCS}/swarm-tutorial/create-swarm/",
+    title="the first node is a manager and Leader; docker info says active",
+)
 def test_init_makes_a_leader(fresh_swarm: Cluster) -> None:
     swarm = fresh_swarm  # a swarm just made: earlier tests may have moved leadership
     first = swarm.managers[0]
@@ -35,9 +38,12 @@ def test_init_makes_a_leader(fresh_swarm: Cluster) -> None:
 
 
 @pytest.mark.swarm(workers=1)
-@pytest.mark.swarmcheck(id="SC-MEM-002", area="membership",
-                        doc=f"{DOCS}/swarm-tutorial/add-nodes/",
-                        title="node ls is refused on a worker, with the documented message")
+@pytest.mark.swarmcheck(
+    id="SC-MEM-002",
+    area="membership",
+    doc=f"{DOCS}/swarm-tutorial/add-nodes/",
+    title="node ls is refused on a worker, with the documented message",
+)
 def test_worker_cannot_list_nodes(swarm: Cluster, worker: Node) -> None:
     with pytest.raises(EngineAPIError) as refused:
         swarm.swarm(worker).nodes()
@@ -49,9 +55,12 @@ def test_worker_cannot_list_nodes(swarm: Cluster, worker: Node) -> None:
 
 
 @pytest.mark.swarm(workers=1)
-@pytest.mark.swarmcheck(id="SC-MEM-003", area="membership",
-                        doc=f"{DOCS}/manage-nodes/#promote-or-demote-a-node",
-                        title="a promoted worker can list nodes; a demoted manager cannot")
+@pytest.mark.swarmcheck(
+    id="SC-MEM-003",
+    area="membership",
+    doc=f"{DOCS}/manage-nodes/#promote-or-demote-a-node",
+    title="a promoted worker can list nodes; a demoted manager cannot",
+)
 def test_promote_and_demote(swarm: Cluster, worker: Node, figure: Recorder) -> None:
     lead = swarm.swarm(swarm.leader())
     clock = Stopwatch()
@@ -67,9 +76,12 @@ def test_promote_and_demote(swarm: Cluster, worker: Node, figure: Recorder) -> N
 
 
 @pytest.mark.swarm(workers=1)
-@pytest.mark.swarmcheck(id="SC-MEM-004", area="membership",
-                        doc="https://docs.docker.com/reference/cli/docker/swarm/join-token/",
-                        title="worker and manager join tokens; rotation refuses the old token")
+@pytest.mark.swarmcheck(
+    id="SC-MEM-004",
+    area="membership",
+    doc="https://docs.docker.com/reference/cli/docker/swarm/join-token/",
+    title="worker and manager join tokens; rotation refuses the old token",
+)
 def test_join_token_rotation(swarm: Cluster, worker: Node) -> None:
     lead = swarm.swarm(swarm.leader())
     tokens = lead.join_tokens()
@@ -78,10 +90,16 @@ def test_join_token_rotation(swarm: Cluster, worker: Node) -> None:
     # The worker leaves, so it can try to join again.
     old_id = worker.node_id
     swarm.swarm(worker).leave()
-    wait_until(lambda: True if worker.client.info()["Swarm"]["LocalNodeState"] == "inactive"
-               else None, what=f"{worker.name} to leave", timeout_s=30)
-    wait_until(lambda: True if next(n for n in lead.nodes() if n.id == old_id).state == "down"
-               else None, what=f"{worker.name} to show as down", timeout_s=30)
+    wait_until(
+        lambda: True if worker.client.info()["Swarm"]["LocalNodeState"] == "inactive" else None,
+        what=f"{worker.name} to leave",
+        timeout_s=30,
+    )
+    wait_until(
+        lambda: True if next(n for n in lead.nodes() if n.id == old_id).state == "down" else None,
+        what=f"{worker.name} to show as down",
+        timeout_s=30,
+    )
     lead.remove_node(old_id)
 
     new_token = lead.rotate_join_token("worker")
@@ -93,7 +111,11 @@ def test_join_token_rotation(swarm: Cluster, worker: Node) -> None:
 
     swarm.swarm(worker).join(leader_addr, new_token, worker.ip, worker.ip)
     joined = wait_until(
-        lambda: next((n for n in lead.nodes() if n.hostname == worker.name and n.state == "ready"),
-                     None), what=f"{worker.name} to rejoin with the new token", timeout_s=30)
+        lambda: next(
+            (n for n in lead.nodes() if n.hostname == worker.name and n.state == "ready"), None
+        ),
+        what=f"{worker.name} to rejoin with the new token",
+        timeout_s=30,
+    )
     assert joined.role == "worker"
     worker.node_id = joined.id

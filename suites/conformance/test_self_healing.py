@@ -14,18 +14,28 @@ from swarmcheck.workload.service import wait_converged
 
 
 @pytest.mark.swarmcheck(
-    id="SC-HEAL-001", area="self-healing",
+    id="SC-HEAL-001",
+    area="self-healing",
     doc="https://docs.docker.com/engine/swarm/how-swarm-mode-works/services/",
-    title="a force-removed task container is replaced; the failed task stays in history")
-def test_removed_task_container_is_replaced(swarm: Cluster, web: Callable[..., SwarmClient],
-                                            figure: Recorder) -> None:
+    title="a force-removed task container is replaced; the failed task stays in history",
+)
+def test_removed_task_container_is_replaced(
+    swarm: Cluster, web: Callable[..., SwarmClient], figure: Recorder
+) -> None:
     lead = web("web", replicas=3)
     victim = lead.running_tasks("web")[0]
     node = swarm.node(next(n.hostname for n in lead.nodes() if n.id == victim.node_id))
     clock = Stopwatch()
     node.client.containers.get(victim.container_id).remove(force=True)
-    wait_until(lambda: True if next(t for t in lead.tasks("web") if t.id == victim.id).state
-               != "running" else None, what="the manager to see the task fail", timeout_s=30)
+    wait_until(
+        lambda: (
+            True
+            if next(t for t in lead.tasks("web") if t.id == victim.id).state != "running"
+            else None
+        ),
+        what="the manager to see the task fail",
+        timeout_s=30,
+    )
     running = wait_converged(lead, "web", 3, timeout_s=30)
     figure("time_to_heal_s", clock())
     assert victim.id not in {t.id for t in running}, "the killed task still counts as running"

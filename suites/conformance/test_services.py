@@ -15,10 +15,15 @@ from swarmcheck.workload.service import containers_of, wait_converged
 DOCS = "https://docs.docker.com/engine/swarm/swarm-tutorial"
 
 
-@pytest.mark.swarmcheck(id="SC-SVC-001", area="services", doc=f"{DOCS}/deploy-service/",
-                        title="N replicas converge to N/N, spread over the nodes, per service ps")
-def test_replicas_converge_and_spread(swarm: Cluster, web: Callable[..., SwarmClient],
-                                      figure: Recorder) -> None:
+@pytest.mark.swarmcheck(
+    id="SC-SVC-001",
+    area="services",
+    doc=f"{DOCS}/deploy-service/",
+    title="N replicas converge to N/N, spread over the nodes, per service ps",
+)
+def test_replicas_converge_and_spread(
+    swarm: Cluster, web: Callable[..., SwarmClient], figure: Recorder
+) -> None:
     replicas = 2 * swarm.spec.size
     lead = web("web", replicas=replicas)
     running = wait_converged(lead, "web", replicas)
@@ -38,8 +43,9 @@ def test_replicas_converge_and_spread(swarm: Cluster, web: Callable[..., SwarmCl
     figure("replicas", replicas)
 
 
-@pytest.mark.swarmcheck(id="SC-SVC-002", area="services", doc=f"{DOCS}/scale-service/",
-                        title="scale up and down")
+@pytest.mark.swarmcheck(
+    id="SC-SVC-002", area="services", doc=f"{DOCS}/scale-service/", title="scale up and down"
+)
 def test_scale_up_and_down(swarm: Cluster, web: Callable[..., SwarmClient]) -> None:
     lead = web("web", replicas=1)
     lead.scale("web", 5)
@@ -49,10 +55,15 @@ def test_scale_up_and_down(swarm: Cluster, web: Callable[..., SwarmClient]) -> N
     assert lead.service("web").replicas == 2
 
 
-@pytest.mark.swarmcheck(id="SC-SVC-003", area="services", doc=f"{DOCS}/delete-service/",
-                        title="service rm leaves no container on any node")
-def test_service_rm_leaves_no_container(swarm: Cluster, web: Callable[..., SwarmClient],
-                                        figure: Recorder) -> None:
+@pytest.mark.swarmcheck(
+    id="SC-SVC-003",
+    area="services",
+    doc=f"{DOCS}/delete-service/",
+    title="service rm leaves no container on any node",
+)
+def test_service_rm_leaves_no_container(
+    swarm: Cluster, web: Callable[..., SwarmClient], figure: Recorder
+) -> None:
     lead = web("web", replicas=swarm.spec.size)
     service_id = lead.service("web").id
     lead.remove_service("web")

@@ -159,8 +159,10 @@ class SwarmClient:
         """Change a node's spec, keeping the rest of it (retries a version race once)."""
         for attempt in range(3):
             change = {"role": role, "availability": availability, "labels": node_labels}
-            with self._act(f"update node {node_id[:10]}: "
-                           + ", ".join(f"{k}={v}" for k, v in change.items() if v is not None)):
+            with self._act(
+                f"update node {node_id[:10]}: "
+                + ", ".join(f"{k}={v}" for k, v in change.items() if v is not None)
+            ):
                 node = self.docker.nodes.get(node_id)
                 spec = dict(node.attrs["Spec"])
                 if role is not None:
@@ -277,8 +279,9 @@ class SwarmClient:
     def create_network(self, name: str, attachable: bool = True) -> str:
         """An overlay network; attachable so standalone probe containers can join it."""
         with self._act(f"create overlay network {name}"):
-            return str(self.docker.networks.create(name, driver="overlay",
-                                                   attachable=attachable).id)
+            return str(
+                self.docker.networks.create(name, driver="overlay", attachable=attachable).id
+            )
 
     def update_state(self, name: str) -> str | None:
         """The service's UpdateStatus.State: updating, completed, paused, rollback_*."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -22,8 +23,8 @@ from swarmcheck.cluster.node import Node, start_node
 from swarmcheck.cluster.readiness import Stopwatch, wait_until
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import EngineAPIError, NotFound, ProvisioningError, SwarmcheckError
-from swarmcheck.reporting.steps import step
 from swarmcheck.faults.controlplane import ControlPlaneProxy, attach_control_plane_proxy
+from swarmcheck.reporting.steps import step
 
 log = logging.getLogger("swarmcheck.cluster")
 
@@ -156,8 +157,9 @@ class Cluster:
     # -- bring-up ------------------------------------------------------------------------
     def up(self, prepared: ClusterImages) -> Cluster:
         """Start the nodes, form the swarm, load the workload; wait until every node is Ready."""
-        with step(f"bring up a swarm of {self.spec.managers} managers and "
-                  f"{self.spec.workers} workers"):
+        with step(
+            f"bring up a swarm of {self.spec.managers} managers and {self.spec.workers} workers"
+        ):
             return self._up(prepared)
 
     def _up(self, prepared: ClusterImages) -> Cluster:
@@ -279,11 +281,17 @@ class Cluster:
         d = lead.docker
         with translated(lead.node):
             removable = [*d.services.list(), *d.secrets.list(), *d.configs.list()]
-            removable += [n for n in d.networks.list(filters={"scope": "swarm"})
-                          if n.name != "ingress"]
+            removable += [
+                n for n in d.networks.list(filters={"scope": "swarm"}) if n.name != "ingress"
+            ]
         for obj in removable:  # services first: networks stay in use until their tasks go
-            wait_until(lambda obj=obj: _removed(obj), what=f"removal of {obj.name}",
-                       timeout_s=15, interval_s=0.1, node=lead.node)
+            wait_until(
+                functools.partial(_removed, obj),
+                what=f"removal of {obj.name}",
+                timeout_s=15,
+                interval_s=0.1,
+                node=lead.node,
+            )
         for info in lead.nodes():
             node = self.node(info.hostname)
             if info.role != node.role or info.availability != "active" or info.labels:
@@ -293,8 +301,7 @@ class Cluster:
         for node in self.nodes:
             with translated(node.name):
                 for flt in (labels.RUN, "com.docker.swarm.service.id"):
-                    for container in node.client.containers.list(all=True,
-                                                                  filters={"label": flt}):
+                    for container in node.client.containers.list(all=True, filters={"label": flt}):
                         with contextlib.suppress(docker.errors.NotFound):
                             container.remove(force=True)
 

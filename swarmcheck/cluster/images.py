@@ -6,6 +6,7 @@ the recipe changes. Nothing is ever pulled.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -179,10 +180,8 @@ def _import(
 ) -> None:
     repo, tag = ref.rsplit(":", 1)
     old = None
-    try:
+    with contextlib.suppress(docker.errors.ImageNotFound):
         old = client.images.get(ref).id
-    except docker.errors.ImageNotFound:
-        pass
     changes = [*changes, f"LABEL {labels.RECIPE}={recipe}"]
     with translated():
         if isinstance(src, bytes):
@@ -192,10 +191,9 @@ def _import(
     if _image_recipe(client, ref) != recipe:
         raise ImageBuildError(f"importing {ref} did not produce an image with recipe {recipe}")
     if old is not None:
-        try:  # the replaced image is now untagged: don't let rebuilds pile up
+        # the replaced image is now untagged: don't let rebuilds pile up
+        with contextlib.suppress(docker.errors.APIError):
             client.images.remove(old, noprune=False)
-        except docker.errors.APIError:
-            pass
 
 
 def _static_busybox() -> Path:

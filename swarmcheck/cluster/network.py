@@ -15,8 +15,8 @@ from swarmcheck.errors import ConfigError, ProvisioningError
 CANDIDATES = [f"10.199.{i}.0/24" for i in range(256)]
 
 
-def used_subnets(host: docker.DockerClient) -> set[ipaddress.IPv4Network]:
-    used = set()
+def used_subnets(host: docker.DockerClient) -> set[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    used: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
     with translated():
         for net in host.networks.list():
             for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:

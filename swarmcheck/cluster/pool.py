@@ -35,7 +35,9 @@ class ClusterPool:
         self.host = host
         self.current: Cluster | None = None
         self._images: ClusterImages | None = None
-        self._make = make_cluster or (lambda spec: Cluster(spec=spec, run_id=new_run_id(), host=host))
+        self._make = make_cluster or (
+            lambda spec: Cluster(spec=spec, run_id=new_run_id(), host=host)
+        )
         self.bringups: list[float] = []
         self.resets: list[float] = []
         self.engine_version = ""
@@ -53,16 +55,22 @@ class ClusterPool:
         """A healthy cluster of ``spec``: the current one if it fits and can be restored."""
         cluster = self.current
         if cluster is not None and (cluster.spec != spec or cluster.dirty):
-            log.warning("replacing cluster %s: %s", cluster.run_id,
-                        cluster.dirty or "the next tests need another shape")
+            log.warning(
+                "replacing cluster %s: %s",
+                cluster.run_id,
+                cluster.dirty or "the next tests need another shape",
+            )
             self.release()
         elif cluster is not None:
             try:
                 restore_nodes(cluster)
                 return cluster
             except SwarmcheckError as exc:
-                log.warning("cluster %s could not be restored (%s): replacing it",
-                            cluster.run_id, str(exc).splitlines()[0])
+                log.warning(
+                    "cluster %s could not be restored (%s): replacing it",
+                    cluster.run_id,
+                    str(exc).splitlines()[0],
+                )
                 self.release()
         return self._bring_up(spec)
 
@@ -123,4 +131,3 @@ def restore_nodes(cluster: Cluster) -> None:
             cluster.node(name).wait_engine()
     if touched or cluster.health_problems():
         cluster.wait_healthy(RESTORE_TIMEOUT_S)
-

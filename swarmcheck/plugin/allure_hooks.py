@@ -10,8 +10,8 @@ import pytest
 
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import SwarmcheckError
-from swarmcheck.plugin.keys import CLUSTER_KEY, FIGURE_PREFIX
-from swarmcheck.plugin.report import record_outcome
+from swarmcheck.plugin.keys import CLUSTER_KEY
+from swarmcheck.plugin.report import figures_of, record_outcome
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -34,11 +34,9 @@ def pytest_runtest_makereport(
     report = yield
     record_outcome(item, report)
     if report.when == "call":
-        figures = {k[len(FIGURE_PREFIX):]: v for k, v in item.user_properties
-                   if isinstance(k, str) and k.startswith(FIGURE_PREFIX)}
+        figures = figures_of(item)
         if figures:
-            allure.attach(json.dumps(figures, indent=2), "figures",
-                          allure.attachment_type.JSON)
+            allure.attach(json.dumps(figures, indent=2), "figures", allure.attachment_type.JSON)
     if report.failed and report.when in ("call", "setup"):
         cluster = item.stash.get(CLUSTER_KEY, None)
         if cluster is not None:
@@ -50,21 +48,31 @@ def attach_diagnostics(cluster: Cluster) -> None:
     """The node list, every service's tasks and each node daemon's log tail."""
     try:
         nodes = cluster.node_list()
-        allure.attach("\n".join(
-            f"{n.hostname:10} {n.role:8} {n.state:8} {n.availability:7} "
-            f"{'Leader' if n.leader else (n.reachability or '')}" for n in nodes),
-            "node list", allure.attachment_type.TEXT)
+        allure.attach(
+            "\n".join(
+                f"{n.hostname:10} {n.role:8} {n.state:8} {n.availability:7} "
+                f"{'Leader' if n.leader else (n.reachability or '')}"
+                for n in nodes
+            ),
+            "node list",
+            allure.attachment_type.TEXT,
+        )
         lead = cluster.swarm(cluster.leader())
         lines = []
         for service in lead.services():
             for t in lead.tasks(service.name):
-                lines.append(f"{service.name}.{t.slot} {t.node_id[:10]} {t.image} "
-                             f"{t.desired_state}/{t.state} {t.error or ''}")
-        allure.attach("\n".join(lines) or "(no services)", "service tasks",
-                      allure.attachment_type.TEXT)
+                lines.append(
+                    f"{service.name}.{t.slot} {t.node_id[:10]} {t.image} "
+                    f"{t.desired_state}/{t.state} {t.error or ''}"
+                )
+        allure.attach(
+            "\n".join(lines) or "(no services)", "service tasks", allure.attachment_type.TEXT
+        )
     except SwarmcheckError as exc:
-        allure.attach(f"could not read the cluster state: {exc}", "cluster state",
-                      allure.attachment_type.TEXT)
+        allure.attach(
+            f"could not read the cluster state: {exc}", "cluster state", allure.attachment_type.TEXT
+        )
     for node in cluster.nodes:
-        allure.attach(node.daemon_log_tail(80), f"dockerd log: {node.name}",
-                      allure.attachment_type.TEXT)
+        allure.attach(
+            node.daemon_log_tail(80), f"dockerd log: {node.name}", allure.attachment_type.TEXT
+        )

@@ -15,7 +15,6 @@ from swarmcheck.errors import EnvironmentProblem
 from swarmcheck.plugin.keys import CLUSTER_KEY, FIGURE_PREFIX, POOL_KEY, SETTINGS_KEY
 from swarmcheck.plugin.session import shape_of
 
-
 Recorder = Callable[[str, float | int | str], None]
 
 
@@ -46,8 +45,9 @@ def swarm_pool(pytestconfig: pytest.Config, swarm_settings: Settings) -> Iterato
 
 
 @pytest.fixture
-def swarm(request: pytest.FixtureRequest, swarm_pool: ClusterPool,
-          swarm_settings: Settings) -> Iterator[Cluster]:
+def swarm(
+    request: pytest.FixtureRequest, swarm_pool: ClusterPool, swarm_settings: Settings
+) -> Iterator[Cluster]:
     """A healthy, reset swarm of the shape the test's `swarm` marker asks for (default 3
     managers). Nodes the test stops or pauses are restored afterwards; a cluster that cannot
     be restored is replaced before the next test."""
@@ -58,8 +58,9 @@ def swarm(request: pytest.FixtureRequest, swarm_pool: ClusterPool,
 
 
 @pytest.fixture
-def fresh_swarm(request: pytest.FixtureRequest, swarm_pool: ClusterPool,
-                swarm_settings: Settings) -> Iterator[Cluster]:
+def fresh_swarm(
+    request: pytest.FixtureRequest, swarm_pool: ClusterPool, swarm_settings: Settings
+) -> Iterator[Cluster]:
     """A swarm of its own for a test that damages it beyond repair; removed afterwards."""
     with swarm_pool.fresh(shape_of(request.node, swarm_settings.cluster)) as cluster:
         request.node.stash[CLUSTER_KEY] = cluster

@@ -10,8 +10,7 @@ import pytest
 import swarmcheck
 from swarmcheck.plugin.keys import FIGURE_PREFIX, OUTCOMES_KEY, POOL_KEY, SETTINGS_KEY
 from swarmcheck.reporting.allure_files import write_categories, write_environment
-from swarmcheck.reporting.summary import Outcome, format_summary
-
+from swarmcheck.reporting.summary import Outcome, Status, format_summary
 
 
 def configure_reports(config: pytest.Config) -> None:
@@ -32,21 +31,38 @@ def record_outcome(item: pytest.Item, report: pytest.TestReport) -> None:
     outcomes = item.config.stash[OUTCOMES_KEY]
     if report.when != "call" and not (report.failed or report.skipped):
         return
-    status = "passed" if report.passed else "skipped" if report.skipped else (
-        "failed" if report.when == "call" else "error")
+    status: Status = (
+        "passed"
+        if report.passed
+        else "skipped"
+        if report.skipped
+        else ("failed" if report.when == "call" else "error")
+    )
     reason = None
     if report.skipped and isinstance(report.longrepr, tuple):
         reason = str(report.longrepr[2]).removeprefix("Skipped: ")
     elif report.failed:
         reason = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else None
-    figures = {k[len(FIGURE_PREFIX):]: v for k, v in item.user_properties
-               if isinstance(k, str) and k.startswith(FIGURE_PREFIX)}
     previous = outcomes.get(item.nodeid)
     if previous is not None and previous.status in ("failed", "error"):
         return  # a teardown after a failed call does not hide the failure
-    outcomes[item.nodeid] = Outcome(test_id=marker.kwargs["id"], area=marker.kwargs["area"],
-                                    name=item.name, status=status, reason=reason,
-                                    figures=figures)
+    outcomes[item.nodeid] = Outcome(
+        test_id=marker.kwargs["id"],
+        area=marker.kwargs["area"],
+        name=item.name,
+        status=status,
+        reason=reason,
+        figures=figures_of(item),
+    )
+
+
+def figures_of(item: pytest.Item) -> dict[str, float | str]:
+    """The figures a test recorded with the `figure` fixture."""
+    return {
+        k[len(FIGURE_PREFIX) :]: v
+        for k, v in item.user_properties
+        if isinstance(k, str) and k.startswith(FIGURE_PREFIX) and isinstance(v, float | int | str)
+    }
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -81,7 +97,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     results = getattr(terminalreporter.config.option, "allure_report_dir", None)
     terminalreporter.section("swarmcheck summary")
-    text = format_summary(list(outcomes.values()),
-                          f"{results} (HTML: swarmcheck report)" if results else None)
+    text = format_summary(
+        list(outcomes.values()), f"{results} (HTML: swarmcheck report)" if results else None
+    )
     for line in text.splitlines():
         terminalreporter.write_line(line)

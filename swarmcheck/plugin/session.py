@@ -66,7 +66,11 @@ def _sigterm_as_interrupt(config: pytest.Config) -> None:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread (embedded use): leave signals alone
         return
-    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    config.add_cleanup(restore)
 
 
 def shape_of(item: pytest.Item, default: ClusterSpec) -> ClusterSpec:
@@ -81,8 +85,9 @@ def shape_of(item: pytest.Item, default: ClusterSpec) -> ClusterSpec:
     return ClusterSpec(**{**default.__dict__, **fields})
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     """Check suite ids are present and unique; group tests by cluster shape (fewer rebuilds)."""
     seen: dict[str, str] = {}
     problems = []
@@ -104,7 +109,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     def key(item: pytest.Item) -> tuple[int, int, bool, int]:
         shape = shape_of(item, default)
-        return (shape != default, shape.managers * 100 + shape.workers,
-                shape.control_plane_proxy, order[id(item)])
+        return (
+            shape != default,
+            shape.managers * 100 + shape.workers,
+            shape.control_plane_proxy,
+            order[id(item)],
+        )
 
     items.sort(key=key)

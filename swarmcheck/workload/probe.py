@@ -27,7 +27,8 @@ while [ ! -e /tmp/stop ]; do
   ips=$(nslookup "$name" 2>/dev/null | awk '/^Name:/{f=1} f && /^Address/{print $2}')
   answer=""
   for ip in $ips; do
-    answer=$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout 2 nc -w 1 "$ip" "$port" 2>/dev/null | tail -n 1)
+    answer=$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout 2 nc -w 1 "$ip" "$port" 2>/dev/null \
+      | tail -n 1)
     [ -n "$answer" ] && break
   done
   read t1 _ < /proc/uptime
@@ -104,7 +105,11 @@ def parse(output: str) -> list[Probe]:
         t0, t1 = float(parts[1]), float(parts[2])
         ok = parts[0] == "ok"
         probes.append(
-            Probe(t=t0, ok=ok, latency_ms=(t1 - t0) * 1000 if ok else None,
-                  answer=parts[3] if ok else None)
+            Probe(
+                t=t0,
+                ok=ok,
+                latency_ms=(t1 - t0) * 1000 if ok else None,
+                answer=parts[3] if ok else None,
+            )
         )
     return probes

@@ -56,12 +56,16 @@ def wait_converged(
             return None
         return running
 
-    return wait_until(probe, what=f"service {name} to run {replicas}/{replicas}"
-                      + (f" on {image}" if image else ""), timeout_s=timeout_s)
+    return wait_until(
+        probe,
+        what=f"service {name} to run {replicas}/{replicas}" + (f" on {image}" if image else ""),
+        timeout_s=timeout_s,
+    )
 
 
-def containers_of(cluster: Cluster, service: str, service_id: str | None = None
-                  ) -> dict[str, list[str]]:
+def containers_of(
+    cluster: Cluster, service: str, service_id: str | None = None
+) -> dict[str, list[str]]:
     """Container ids of ``service``'s tasks, per node, read from each node's own engine."""
     found: dict[str, list[str]] = {}
     service_id = service_id or cluster.swarm(cluster.leader()).service(service).id
@@ -71,6 +75,8 @@ def containers_of(cluster: Cluster, service: str, service_id: str | None = None
                 all=True, filters={"label": f"com.docker.swarm.service.id={service_id}"}
             )
         except Exception as exc:  # docker-py errors are translated below for the message
-            raise EngineAPIError(f"listing containers on {node.name}: {exc}", node=node.name) from exc
+            raise EngineAPIError(
+                f"listing containers on {node.name}: {exc}", node=node.name
+            ) from exc
         found[node.name] = [str(c.id) for c in containers]
     return found
