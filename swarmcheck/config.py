@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,6 @@ def parse_duration(text: str) -> float:
         raise ConfigError(
             f"bad duration {text!r}: use seconds or a unit, e.g. 90, 90s, 15m, 1h"
         ) from None
-    if value <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"bad duration {text!r}: must be positive")
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from swarmcheck.errors import ConfigError
@@ -37,10 +38,12 @@ class ClusterSpec:
             problems.append(
                 f"{self.managers + self.workers} nodes: at most {MAX_NODES} fit on one machine"
             )
-        for name in ("subnet", "addr_pool"):
+        for name, prefix in (("subnet", 24), ("addr_pool", None)):
             value = getattr(self, name)
-            if value is not None and not value.startswith("10."):
-                problems.append(f"{name}={value}: use a private 10.x range (e.g. 10.199.7.0/24)")
+            if value is not None:
+                problem = _private_range_problem(value, prefix)
+                if problem:
+                    problems.append(f"{name}={value}: {problem}")
         if problems:
             raise ConfigError("bad cluster spec: " + "; ".join(problems))
 
@@ -53,3 +56,19 @@ class ClusterSpec:
         return [f"manager{i + 1}" for i in range(self.managers)] + [
             f"worker{i + 1}" for i in range(self.workers)
         ]
+
+
+PRIVATE_10 = ipaddress.ip_network("10.0.0.0/8")
+
+
+def _private_range_problem(value: str, prefix: int | None) -> str | None:
+    """Why ``value`` is not a usable private 10.x range (None when it is)."""
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return "not a network in CIDR form; use e.g. 10.199.7.0/24"
+    if not isinstance(net, ipaddress.IPv4Network) or not net.subnet_of(PRIVATE_10):
+        return "use a private 10.x range (e.g. 10.199.7.0/24)"
+    if prefix is not None and net.prefixlen != prefix:
+        return f"use a /{prefix} (e.g. 10.199.7.0/{prefix})"
+    return None

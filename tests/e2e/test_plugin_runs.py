@@ -1,0 +1,357 @@
+"""End to end: the plugin's promises, checked by running pytest on generated tests.
+
+Each test writes a small project (pytest.ini, a conftest with an ``up`` fixture, one test file)
+into its tmp dir and runs ``python -m pytest`` on it in a subprocess, so signals reach a real
+session. The ``up`` fixture writes ``up.json`` (the session's pid and the swarm's run id) once
+the swarm is ready; leftovers are looked up on the host engine by those two labels. Swarms are
+1 manager (plus 1 worker for the broken expectation), a few seconds each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import pytest
+
+from swarmcheck import labels
+from swarmcheck.client.engine import host_client
+from swarmcheck.cluster import hostengine, reaper
+
+pytestmark = pytest.mark.e2e
+
+RUN_TIMEOUT_S = 120.0
+UP_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 90.0
+DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/add-nodes/"
+WORKER_REFUSAL = "This node is not a swarm manager"
+T = TypeVar("T")
+
+CONFTEST = '''
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def up(swarm):
+    """The swarm, announced in up.json (this session's pid and the run id) once ready."""
+    partial = Path("up.json.partial")
+    partial.write_text(json.dumps({"pid": os.getpid(), "run_id": swarm.run_id}))
+    partial.replace("up.json")
+    return swarm
+'''
+
+BROKEN = f'''
+import pytest
+
+
+@pytest.mark.swarmcheck(id="SC-TEST-901", area="membership", doc="{DOC}")
+@pytest.mark.swarm(managers=1, workers=1)
+def test_worker_can_list_nodes(up):
+    assert up.swarm(up.workers[0]).nodes()
+'''
+
+PASSING = """
+import pytest
+
+
+@pytest.mark.swarm(managers=1)
+def test_swarm_answers(up):
+    assert len(up.node_list()) == 1
+"""
+
+SLEEPING = """
+import time
+
+import pytest
+
+
+@pytest.mark.swarm(managers=1)
+def test_sleeps_with_a_swarm(up):
+    time.sleep(120)
+"""
+
+
+@dataclass(frozen=True)
+class Up:
+    """What a session announced once its swarm was ready."""
+
+    pid: int
+    run_id: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    output: str
+
+
+def _default_sigint() -> None:
+    """Child side: a Ctrl-C must raise KeyboardInterrupt even if our parent ignores SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Project:
+    """A tmp dir of generated tests and the pytest sessions started on it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.allure = root / "allure-results"
+        self.log = root / "pytest.log"
+        self.up_file = root / "up.json"
+        self.procs: list[subprocess.Popen[bytes]] = []
+        (root / "pytest.ini").write_text("[pytest]\n")
+        (root / "conftest.py").write_text(CONFTEST)
+
+    def write(self, source: str) -> None:
+        (self.root / "test_generated.py").write_text(textwrap.dedent(source))
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        """Start ``python -m pytest`` here; output goes to ``self.log``."""
+        self.up_file.unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v"]
+        cmd += [f"--alluredir={self.allure}", f"--swarmcheck-reports={self.root / 'reports'}"]
+        with self.log.open("wb") as out:
+            proc = subprocess.Popen(
+                [*cmd, *args],
+                cwd=self.root,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "COLUMNS": "200"},
+                preexec_fn=_default_sigint,
+            )
+        self.procs.append(proc)
+        return proc
+
+    def run(self, *args: str) -> Finished:
+        """Run a session to its end (a hung one is stopped the way Ctrl-C would)."""
+        proc = self.start(*args)
+        try:
+            proc.wait(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            stop(proc)
+            pytest.fail(f"pytest took over {RUN_TIMEOUT_S:.0f} s:\n{self.output}")
+        return Finished(proc.returncode, self.output)
+
+    def wait_up(self, proc: subprocess.Popen[bytes]) -> Up:
+        """Wait until the session's swarm is ready (``up.json`` appears)."""
+        self._wait(proc, "a ready swarm", lambda: self.up_file.exists() or None)
+        up = self.announced()
+        assert up.pid == proc.pid, "up.json was written by another process"
+        return up
+
+    def wait_bringup(self, host: docker.DockerClient, proc: subprocess.Popen[bytes]) -> Up:
+        """Wait until the session has made its first node container (the swarm is not up)."""
+        flt = {"label": [f"{labels.OWNER_PID}={proc.pid}", f"{labels.ROLE}=node"]}
+        node = self._wait(
+            proc, "a node container", lambda: next(iter(host.containers.list(filters=flt)), None)
+        )
+        assert not self.up_file.exists(), "too late: the swarm is up already"
+        return Up(proc.pid, node.labels[labels.RUN])
+
+    def _wait(self, proc: subprocess.Popen[bytes], what: str, probe: Callable[[], T | None]) -> T:
+        deadline = time.monotonic() + UP_TIMEOUT_S
+        while (found := probe()) is None:
+            if proc.poll() is not None:
+                pytest.fail(f"pytest ended ({proc.returncode}) before {what}:\n{self.output}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {what} after {UP_TIMEOUT_S:.0f} s:\n{self.output}")
+            time.sleep(0.05)
+        return found
+
+    def announced(self) -> Up:
+        """The pid and run id the last session wrote to ``up.json``."""
+        return Up(**json.loads(self.up_file.read_text()))
+
+    def allure_result(self, test_name: str) -> dict[str, Any]:
+        for path in self.allure.glob("*-result.json"):
+            result: dict[str, Any] = json.loads(path.read_text())
+            if result.get("name") == test_name:
+                return result
+        raise AssertionError(f"no Allure result for {test_name} in {self.allure}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a session the clean way (SIGTERM unwinds like Ctrl-C), or kill it."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def leftovers(host: docker.DockerClient, up: Up) -> list[str]:
+    """Containers, networks and volumes on the host made by that session or for that swarm."""
+    by_owner = [f"{labels.OWNER_PID}={up.pid}", f"{labels.OWNER_HOST}={socket.gethostname()}"]
+    found: set[str] = set()
+    for flt in ({"label": by_owner}, {"label": f"{labels.RUN}={up.run_id}"}):
+        found.update(f"container {c.name}" for c in host.containers.list(all=True, filters=flt))
+        found.update(f"network {n.name}" for n in host.networks.list(filters=flt))
+        found.update(f"volume {v.name}" for v in host.volumes.list(filters=flt))
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[docker.DockerClient]:
+    hostengine.ensure_engine()
+    client = host_client()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path, host: docker.DockerClient) -> Iterator[Project]:
+    """A project to run sessions on; sessions still running at the end are stopped and
+    whatever they left is swept (after the test's own checks, so nothing is hidden)."""
+    made = Project(tmp_path)
+    yield made
+    for proc in made.procs:
+        stop(proc)
+    reaper.sweep_stale(host)
+
+
+def test_broken_expectation_fails_with_reason_and_attachments(
+    project: Project, host: docker.DockerClient
+) -> None:
+    project.write(BROKEN)
+    done = project.run()
+    up = project.announced()
+
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.output
+    assert WORKER_REFUSAL in done.output, "the engine's refusal is not shown to the reader"
+    summary = "SC-TEST-901 test_worker_can_list_nodes: swarmcheck.errors.EngineAPIError: engine"
+    assert summary in done.output, f"the summary does not say why:\n{done.output[-1500:]}"
+
+    result = project.allure_result("test_worker_can_list_nodes")
+    assert result["status"] in ("failed", "broken")
+    assert WORKER_REFUSAL in result["statusDetails"]["message"]
+    found = {(label["name"], label["value"]) for label in result["labels"]}
+    assert {("swarmcheck_id", "SC-TEST-901"), ("feature", "membership")} <= found
+    assert {"url": DOC, "name": "documentation", "type": "link"} in result["links"]
+    attached = {a["name"]: project.allure / a["source"] for a in result["attachments"]}
+    for name in ("node list", "service tasks", "dockerd log: manager1"):
+        assert name in attached, f"no {name!r} attachment: {sorted(attached)}"
+        assert attached[name].stat().st_size > 0, f"{name!r} attachment is empty"
+
+    assert not leftovers(host, up)
+
+
+def test_passing_run_leaves_nothing(project: Project, host: docker.DockerClient) -> None:
+    project.write(PASSING)
+    done = project.run()
+    up = project.announced()
+
+    assert done.returncode == pytest.ExitCode.OK, done.output
+    assert not leftovers(host, up)
+
+
+@pytest.mark.parametrize(
+    ("sig", "during"),
+    [(signal.SIGINT, "test"), (signal.SIGINT, "bring-up"), (signal.SIGTERM, "test")],
+    ids=["ctrl-c-in-test", "ctrl-c-in-bring-up", "sigterm-in-test"],
+)
+def test_interrupted_run_removes_its_swarm(
+    project: Project, host: docker.DockerClient, sig: signal.Signals, during: str
+) -> None:
+    project.write(SLEEPING)
+    proc = project.start()
+    up = project.wait_up(proc) if during == "test" else project.wait_bringup(host, proc)
+    assert leftovers(host, up), "the running session's swarm is not labelled with its pid"
+
+    proc.send_signal(sig)
+    returncode = proc.wait(timeout=STOP_TIMEOUT_S)
+
+    assert returncode == pytest.ExitCode.INTERRUPTED, project.output
+    assert not leftovers(host, up), project.output
+
+
+@pytest.mark.parametrize("sweeper", ["cli", "next-session"])
+def test_killed_run_is_swept(project: Project, host: docker.DockerClient, sweeper: str) -> None:
+    project.write(SLEEPING)
+    proc = project.start()
+    killed = project.wait_up(proc)
+    proc.kill()
+    proc.wait(timeout=STOP_TIMEOUT_S)
+    assert leftovers(host, killed), "SIGKILL left nothing: the sweep below proves nothing"
+
+    if sweeper == "cli":
+        done = subprocess.run(
+            [sys.executable, "-m", "swarmcheck.cli", "sweep"],
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "swarmcheck: removed" in done.stdout
+    else:
+        project.write(PASSING)
+        finished = project.run()
+        assert finished.returncode == pytest.ExitCode.OK, finished.output
+        assert "swept leftovers of earlier runs" in finished.output
+        assert not leftovers(host, project.announced())
+
+    assert not leftovers(host, killed)
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        ("--swarm=bogus", ("'bogus'", "--swarm=dind", "--swarm=none")),
+        ("--swarm-managers=0", ("managers=0", "at least 1 manager")),
+        ("--swarm-subnet=192.168.1.0/24", ("192.168.1.0/24", "private 10.x range")),
+        ("--chaos-duration=abc", ("--chaos-duration", "'abc'", "e.g. 90, 90s, 15m, 1h")),
+    ],
+)
+def test_bad_option_is_a_usage_error(
+    project: Project, option: str, expected: tuple[str, ...]
+) -> None:
+    project.write(PASSING)
+    done = project.run(option)
+
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.output
+    error = next((line for line in done.output.splitlines() if line.startswith("ERROR:")), "")
+    for text in expected:
+        assert text in error, f"{text!r} missing from the usage error: {done.output}"
+    assert "Traceback" not in done.output
+    assert not project.up_file.exists(), "a swarm was started despite the bad option"
+
+
+def test_marker_without_doc_is_a_usage_error(project: Project) -> None:
+    project.write(
+        """
+        import pytest
+
+
+        @pytest.mark.swarmcheck(id="SC-TEST-902", area="membership")
+        def test_undocumented():
+            pass
+        """
+    )
+    done = project.run()
+
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.output
+    assert "test_generated.py::test_undocumented" in done.output
+    assert "doc=" in done.output
