@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
+from swarmcheck.checkers.availability import Probe, check_availability
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
+from swarmcheck.plugin.chaos import PlotAttacher
+from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.workload.service import deploy_web
 
 
@@ -20,6 +23,26 @@ def web(swarm: Cluster) -> Callable[..., SwarmClient]:
         return deploy_web(swarm, name, replicas, **options)
 
     return make
+
+
+UpdateJudge = Callable[[Sequence[Probe], str], None]
+
+
+@pytest.fixture
+def judge_update(figure: Recorder, attach_availability: PlotAttacher) -> UpdateJudge:
+    """Judge what a probe saw during a rolling update: zero failed probes and answers from
+    both versions (so the probe covered the whole update); plot and figures reported."""
+
+    def judge(probes: Sequence[Probe], title: str) -> None:
+        attach_availability(probes, title)
+        verdict = check_availability(probes, min_success_ratio=1.0)
+        for name, value in verdict.figures.items():
+            figure(name, value)
+        verdict.assert_ok()
+        answers = {p.answer for p in probes if p.ok}
+        assert answers == {"v1", "v2"}, f"answers seen: {answers}"
+
+    return judge
 
 
 @pytest.fixture

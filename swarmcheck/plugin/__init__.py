@@ -7,17 +7,21 @@ library results into pytest outcomes and Allure labels.
 from __future__ import annotations
 
 from swarmcheck.plugin.allure_hooks import pytest_runtest_makereport, pytest_runtest_setup
+from swarmcheck.plugin.chaos import attach_availability, fault_log, pytest_report_header
 from swarmcheck.plugin.fixtures import figure, fresh_swarm, swarm, swarm_pool, swarm_settings
 from swarmcheck.plugin.options import pytest_addoption
 from swarmcheck.plugin.report import pytest_sessionfinish, pytest_terminal_summary
 from swarmcheck.plugin.session import pytest_collection_modifyitems, pytest_configure
 
 __all__ = [
+    "attach_availability",
+    "fault_log",
     "figure",
     "fresh_swarm",
     "pytest_addoption",
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
     "pytest_sessionfinish",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -81,11 +82,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _seed(given: int | None, duration: str | None) -> int | None:
+    """Nightly mode always has a seed: the given one, or a random one that gets reported."""
+    if given is None and duration:
+        return random.randrange(1, 2**31)
+    return given
+
+
 def settings_from(config: pytest.Config) -> Settings:
     """Build Settings from the command line; a bad value stops the run with a usage error."""
     opt = config.getoption
     try:
         duration = opt("--chaos-duration")
+        try:
+            chaos_duration_s = parse_duration(duration) if duration else None
+        except ConfigError as exc:
+            raise ConfigError(f"--chaos-duration={duration}: {exc}") from exc
         reports = opt("--swarmcheck-reports")
         return Settings(
             swarm=opt("--swarm"),
@@ -98,8 +110,8 @@ def settings_from(config: pytest.Config) -> Settings:
             ),
             reports_dir=Path(reports) if reports else config.rootpath / "reports",
             faults=opt("--swarm-faults"),
-            chaos_duration_s=parse_duration(duration) if duration else None,
-            seed=opt("--seed"),
+            chaos_duration_s=chaos_duration_s,
+            seed=_seed(opt("--seed"), duration),
         )
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from exc

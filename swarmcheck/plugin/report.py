@@ -42,7 +42,7 @@ def record_outcome(item: pytest.Item, report: pytest.TestReport) -> None:
     if report.skipped and isinstance(report.longrepr, tuple):
         reason = str(report.longrepr[2]).removeprefix("Skipped: ")
     elif report.failed:
-        reason = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else None
+        reason = failure_reason(report)
     previous = outcomes.get(item.nodeid)
     if previous is not None and previous.status in ("failed", "error"):
         return  # a teardown after a failed call does not hide the failure
@@ -54,6 +54,14 @@ def record_outcome(item: pytest.Item, report: pytest.TestReport) -> None:
         reason=reason,
         figures=figures_of(item),
     )
+
+
+def failure_reason(report: pytest.TestReport) -> str | None:
+    """The exception line ("EngineAPIError: ..."), not the traceback's last "file:line"."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and crash.message:
+        return str(crash.message)
+    return report.longreprtext.strip().splitlines()[-1] if report.longreprtext else None
 
 
 def figures_of(item: pytest.Item) -> dict[str, float | str]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.errors import ConfigError
 from swarmcheck.plugin.keys import SETTINGS_KEY
 from swarmcheck.plugin.options import settings_from
 from swarmcheck.plugin.report import configure_reports
@@ -20,6 +21,7 @@ MARKERS = (
     "swarm(managers=None, workers=None, faults=False): the cluster shape this test needs",
     "e2e: needs a real Docker engine (the project's own end-to-end tests)",
 )
+SWARM_MARKER_ARGS = ("managers", "workers", "faults")
 
 
 class TerminalLogHandler(logging.Handler):
@@ -85,26 +87,50 @@ def shape_of(item: pytest.Item, default: ClusterSpec) -> ClusterSpec:
     return ClusterSpec(**{**default.__dict__, **fields})
 
 
+def swarm_marker_problem(item: pytest.Item, default: ClusterSpec) -> str | None:
+    """What is wrong with a test's `swarm` marker (unknown arguments, an impossible shape)."""
+    marker = item.get_closest_marker("swarm")
+    if marker is None:
+        return None
+    unknown = [f"{k}=" for k in marker.kwargs if k not in SWARM_MARKER_ARGS]
+    if marker.args or unknown:
+        got = ", ".join([*map(repr, marker.args), *unknown])
+        return f"the swarm marker takes only managers=, workers= and faults= (got {got})"
+    try:
+        shape_of(item, default)
+    except ConfigError as exc:
+        return f"swarm marker: {exc}"
+    return None
+
+
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Check suite ids are present and unique; group tests by cluster shape (fewer rebuilds)."""
+    """Check suite ids are present and unique and swarm markers valid; group tests by cluster
+    shape (fewer rebuilds)."""
+    default = config.stash[SETTINGS_KEY].cluster
     seen: dict[str, str] = {}
     problems = []
     for item in items:
+        shape_problem = swarm_marker_problem(item, default)
+        if shape_problem:
+            problems.append(f"{item.nodeid}: {shape_problem}")
         marker = item.get_closest_marker("swarmcheck")
         if marker is None:
             continue
-        test_id = marker.kwargs.get("id")
-        if not test_id or not marker.kwargs.get("doc") or not marker.kwargs.get("area"):
-            problems.append(f"{item.nodeid}: the swarmcheck marker needs id=, area= and doc=")
+        missing = [f"{k}=" for k in ("id", "area", "doc") if not marker.kwargs.get(k)]
+        if missing:
+            problems.append(
+                f"{item.nodeid}: the swarmcheck marker needs id=, area= and doc= "
+                f"(missing: {', '.join(missing)})"
+            )
             continue
+        test_id = str(marker.kwargs["id"])
         if test_id in seen and seen[test_id] != item.nodeid:
             problems.append(f"{item.nodeid}: id {test_id} is already used by {seen[test_id]}")
         seen[test_id] = item.nodeid
     if problems:
         raise pytest.UsageError("bad suite metadata:\n  " + "\n  ".join(problems))
-    default = config.stash[SETTINGS_KEY].cluster
     order = {id(item): index for index, item in enumerate(items)}
 
     def key(item: pytest.Item) -> tuple[int, int, bool, int]:

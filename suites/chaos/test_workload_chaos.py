@@ -1,0 +1,110 @@
+"""Workloads under faults: lost workers, slow control planes, degraded rolling updates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+
+import pytest
+
+from swarmcheck.checkers.convergence import check_converged
+from swarmcheck.client.swarm import SwarmClient
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.observe import ReplicaSampler
+from swarmcheck.cluster.readiness import Stopwatch, wait_until
+from swarmcheck.faults import process, toxics
+from swarmcheck.faults.base import FaultLog
+from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.workload.probe import boot_clock
+from swarmcheck.workload.rolling import rolling_update_under_probe
+from swarmcheck.workload.service import wait_converged
+
+from ..conftest import UpdateJudge
+
+HOWSVC = "https://docs.docker.com/engine/swarm/how-swarm-mode-works/services/"
+RESCHEDULE_BUDGET_S = 30.0
+"""Docker's own test allows 30 s for tasks of a lost node to run elsewhere."""
+
+
+def slow_control_plane(
+    swarm: Cluster, log: FaultLog, stack: ExitStack, latency_ms: int, jitter_ms: int
+) -> None:
+    """Latency on every manager's control-plane proxy, healed when ``stack`` closes."""
+    for manager in swarm.managers:
+        stack.enter_context(toxics.latency(swarm, manager, latency_ms, jitter_ms, log=log))
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-CHAOS-006",
+    area="chaos/workload",
+    doc=HOWSVC,
+    title="a lost worker's tasks are rescheduled on the other nodes",
+)
+def test_lost_worker_tasks_rescheduled(
+    swarm: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+) -> None:
+    replicas = 2 * swarm.spec.size
+    lead = web("web", replicas=replicas)
+    worker = swarm.workers[0]
+    on_worker = [t for t in lead.running_tasks("web") if t.node_id == worker.node_id]
+    assert on_worker, f"no task of web landed on {worker.name}"
+    sampler = ReplicaSampler(swarm, "web")
+    sampler.start()
+    clock = Stopwatch()
+    with process.kill_node(swarm, worker, log=fault_log):
+        killed_at = boot_clock()
+        running = wait_converged(lead, "web", replicas, timeout_s=RESCHEDULE_BUDGET_S + 30)
+        figure("rescheduled_s", clock())
+        assert all(t.node_id != worker.node_id for t in running)
+    verdict = check_converged(sampler.stop(), healed_at=killed_at, deadline_s=RESCHEDULE_BUDGET_S)
+    figure("moved_tasks", len(on_worker))
+    verdict.assert_ok()
+
+
+@pytest.mark.swarm(faults=True)
+@pytest.mark.swarmcheck(
+    id="SC-CHAOS-007",
+    area="chaos/workload",
+    doc=HOWSVC,
+    title="a killed task is replaced while the control plane is slow",
+)
+def test_self_healing_with_slow_control_plane(
+    swarm: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+) -> None:
+    lead = web("web", replicas=3)
+    with ExitStack() as stack:
+        slow_control_plane(swarm, fault_log, stack, latency_ms=500, jitter_ms=50)
+        victim = process.kill_task_container(swarm, "web", log=fault_log)
+        task_id = str(victim.params["task_id"])
+        clock = Stopwatch()
+        victim.start()
+        wait_until(
+            lambda: (
+                True
+                if next(t for t in lead.tasks("web") if t.id == task_id).state != "running"
+                else None
+            ),
+            what="the manager to see the task fail",
+            timeout_s=60,
+        )
+        running = wait_converged(lead, "web", 3, timeout_s=60)
+        figure("time_to_heal_s", clock())
+        assert task_id not in {t.id for t in running}
+
+
+@pytest.mark.swarm(faults=True)
+@pytest.mark.swarmcheck(
+    id="SC-CHAOS-008",
+    area="chaos/workload",
+    doc="https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/",
+    title="a rolling update keeps answering while the control plane is "
+    "degraded (300 ms +/- 100 ms)",
+)
+def test_rolling_update_with_degraded_control_plane(
+    swarm: Cluster, fault_log: FaultLog, figure: Recorder, judge_update: UpdateJudge
+) -> None:
+    with ExitStack() as stack:
+        slow_control_plane(swarm, fault_log, stack, latency_ms=300, jitter_ms=100)
+        probes = rolling_update_under_probe(swarm, figure, update_timeout_s=240)
+    judge_update(probes, "web v1 -> v2 with 300 ms control-plane latency")

@@ -1,0 +1,131 @@
+"""Reading a cluster into checker inputs: leader samples, replica counts, the inventory.
+
+Checkers are pure; this module does the I/O for them. Samplers poll with short-timeout
+clients so a frozen or partitioned node costs a missing sample, never a hung test.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from swarmcheck.checkers.convergence import ReplicaSample
+from swarmcheck.checkers.inventory import Inventory
+from swarmcheck.checkers.leaders import LeaderSample
+from swarmcheck.client.errors import translated
+from swarmcheck.client.swarm import SwarmClient
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.errors import EngineAPIError, SwarmcheckError
+from swarmcheck.workload.probe import boot_clock
+
+
+class LeaderSampler:
+    """Asks every manager, every ``interval_s``, whom it sees as leader (in a thread)."""
+
+    def __init__(self, cluster: Cluster, interval_s: float = 0.5, timeout_s: float = 2.0) -> None:
+        self.cluster = cluster
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.samples: list[LeaderSample] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="leader-sampler", daemon=True)
+
+    def __enter__(self) -> LeaderSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> list[LeaderSample]:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.timeout_s * 3)
+        return list(self.samples)
+
+    def _run(self) -> None:
+        managers = list(self.cluster.managers)
+        with ThreadPoolExecutor(max_workers=len(managers)) as pool:
+            while not self._stop.is_set():
+                t = boot_clock()
+                for sample in pool.map(lambda n: self._ask(n.name, t), managers):
+                    if sample is not None:
+                        self.samples.append(sample)
+                self._stop.wait(self.interval_s)
+
+    def _ask(self, name: str, t: float) -> LeaderSample | None:
+        node = self.cluster.node(name)
+        client = node.quick_client(self.timeout_s)
+        try:
+            infos = SwarmClient(name, client).nodes()
+        except EngineAPIError:
+            return None  # unreachable, frozen or without quorum: no sample this round
+        finally:
+            client.close()
+        leader = next((i.hostname for i in infos if i.leader), None)
+        return LeaderSample(t=t, observer=name, leader=leader, self_claims=leader == name)
+
+
+class ReplicaSampler(threading.Thread):
+    """Counts a service's running tasks every ``interval_s`` through any manager that answers."""
+
+    def __init__(self, cluster: Cluster, service: str, interval_s: float = 0.5) -> None:
+        super().__init__(name=f"replicas-{service}", daemon=True)
+        self.cluster = cluster
+        self.service = service
+        self.interval_s = interval_s
+        self.samples: list[ReplicaSample] = []
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            sample = replica_sample(self.cluster, self.service)
+            if sample is not None:
+                self.samples.append(sample)
+            self._stop.wait(self.interval_s)
+
+    def stop(self) -> list[ReplicaSample]:
+        self._stop.set()
+        self.join(timeout=10)
+        return list(self.samples)
+
+
+def replica_sample(cluster: Cluster, service: str) -> ReplicaSample | None:
+    """Desired and running replicas of ``service`` now, or None if no manager answers."""
+    for node in cluster.managers:
+        client = node.quick_client(3.0)
+        try:
+            swarm = SwarmClient(node.name, client)
+            desired = swarm.service(service).replicas or 0
+            running = len(swarm.running_tasks(service))
+            return ReplicaSample(t=boot_clock(), service=service, desired=desired, running=running)
+        except SwarmcheckError:
+            continue
+        finally:
+            client.close()
+    return None
+
+
+def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:
+    """Services (with a digest of their spec), secrets, configs and swarm networks."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            lead = cluster.swarm(cluster.leader())
+            with translated(lead.node):
+                services = {
+                    s.name: str(s.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"])
+                    + f"|{s.attrs['Spec'].get('Mode')}"
+                    for s in lead.docker.services.list()
+                }
+                secrets = frozenset(s.name for s in lead.docker.secrets.list())
+                configs = frozenset(c.name for c in lead.docker.configs.list())
+                networks = frozenset(
+                    n.name for n in lead.docker.networks.list(filters={"scope": "swarm"})
+                )
+            return Inventory(services=services, secrets=secrets, configs=configs, networks=networks)
+        except EngineAPIError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

@@ -1,0 +1,85 @@
+"""Fixtures for tests that hurt the cluster: a fault log that always heals, and report
+attachments for the fault timeline and the availability plot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+
+import allure
+import pytest
+
+from swarmcheck.checkers.availability import Probe
+from swarmcheck.faults.base import FaultLog
+from swarmcheck.plugin.keys import SETTINGS_KEY
+from swarmcheck.reporting.plot import render_availability_svg
+from swarmcheck.workload.probe import boot_clock
+
+PlotAttacher = Callable[[Sequence[Probe], str], None]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Nightly mode prints its seed first thing, so a killed night can still be replayed."""
+    settings = config.stash[SETTINGS_KEY]
+    if settings.chaos_duration_s is None:
+        return None
+    return (
+        f"swarmcheck nightly chaos: {settings.chaos_duration_s:.0f} s, seed {settings.seed} "
+        f"(replay with --seed {settings.seed})"
+    )
+
+
+def timeline_text(log: FaultLog, t0: float) -> str:
+    """One line per fault: when it started (seconds into the test), how long, apply/heal."""
+    lines = []
+    for w in log.windows():
+        end = "still active" if w.ended_at is None else f"{w.ended_at - t0:7.1f}s"
+        lines.append(
+            f"{w.started_at - t0:7.1f}s -> {end}  {w.kind}({', '.join(w.targets)})"
+            f"  {dict(w.params) or ''}  apply {w.apply_s or 0:.2f}s heal {w.heal_s or 0:.2f}s"
+            + (f"  ERROR {w.error}" if w.error else "")
+        )
+    return "\n".join(lines) or "(no faults)"
+
+
+@pytest.fixture
+def fault_log() -> Iterator[FaultLog]:
+    """Faults of this test record into this log; whatever is still active is healed after
+    the test (pass, fail or Ctrl-C), and the timeline is attached to the report."""
+    log = FaultLog()
+    t0 = boot_clock()
+    try:
+        yield log
+    finally:
+        try:
+            log.heal_all()
+        finally:
+            if len(log):
+                allure.attach(timeline_text(log, t0), "fault timeline", allure.attachment_type.TEXT)
+                allure.attach(
+                    json.dumps([w.to_dict() for w in log.windows()], indent=2),
+                    "fault timeline (json)",
+                    allure.attachment_type.JSON,
+                )
+
+
+@pytest.fixture
+def attach_availability(fault_log: FaultLog) -> PlotAttacher:
+    """Attach an SVG of probe results and latency over time, fault windows shaded."""
+
+    def attach(probes: Sequence[Probe], title: str) -> None:
+        if not probes:
+            return
+        t0 = min(p.t for p in probes)
+        points = [(p.t - t0, p.ok, p.latency_ms) for p in probes]
+        windows = [
+            (w.started_at - t0, (w.ended_at or probes[-1].t) - t0, w.kind)
+            for w in fault_log.windows()
+        ]
+        allure.attach(
+            render_availability_svg(points, windows, title),
+            "availability",
+            allure.attachment_type.SVG,
+        )
+
+    return attach
