@@ -19,7 +19,7 @@ from swarmcheck.workload.probe import boot_clock
 from swarmcheck.workload.rolling import rolling_update_under_probe
 from swarmcheck.workload.service import wait_converged
 
-from ..conftest import UpdateJudge
+from suites.conftest import UpdateJudge
 
 HOWSVC = "https://docs.docker.com/engine/swarm/how-swarm-mode-works/services/"
 RESCHEDULE_BUDGET_S = 30.0

@@ -9,7 +9,7 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.workload.rolling import rolling_update_under_probe
 
-from ..conftest import UpdateJudge
+from suites.conftest import UpdateJudge
 
 DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/"
 

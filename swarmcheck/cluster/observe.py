@@ -6,6 +6,7 @@ clients so a frozen or partitioned node costs a missing sample, never a hung tes
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +50,7 @@ class LeaderSampler:
         with ThreadPoolExecutor(max_workers=len(managers)) as pool:
             while not self._stop.is_set():
                 t = boot_clock()
-                for sample in pool.map(lambda n: self._ask(n.name, t), managers):
+                for sample in pool.map(functools.partial(self._ask, t=t), [m.name for m in managers]):
                     if sample is not None:
                         self.samples.append(sample)
                 self._stop.wait(self.interval_s)

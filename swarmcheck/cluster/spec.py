@@ -58,7 +58,7 @@ class ClusterSpec:
         ]
 
 
-PRIVATE_10 = ipaddress.ip_network("10.0.0.0/8")
+PRIVATE_10 = ipaddress.IPv4Network("10.0.0.0/8")
 
 
 def _private_range_problem(value: str, prefix: int | None) -> str | None:
