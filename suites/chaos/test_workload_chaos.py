@@ -7,6 +7,7 @@ from contextlib import ExitStack
 
 import pytest
 
+from suites.conftest import UpdateJudge
 from swarmcheck.checkers.convergence import check_converged
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
@@ -18,8 +19,6 @@ from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.workload.probe import boot_clock
 from swarmcheck.workload.rolling import rolling_update_under_probe
 from swarmcheck.workload.service import wait_converged
-
-from suites.conftest import UpdateJudge
 
 HOWSVC = "https://docs.docker.com/engine/swarm/how-swarm-mode-works/services/"
 RESCHEDULE_BUDGET_S = 30.0

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from suites.conftest import UpdateJudge
 from swarmcheck.cluster.capabilities import ipvs_missing
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.workload.rolling import rolling_update_under_probe
-
-from suites.conftest import UpdateJudge
 
 DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/"
 

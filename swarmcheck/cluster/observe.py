@@ -46,11 +46,13 @@ class LeaderSampler:
         return list(self.samples)
 
     def _run(self) -> None:
-        managers = list(self.cluster.managers)
-        with ThreadPoolExecutor(max_workers=len(managers)) as pool:
+        names = [m.name for m in self.cluster.managers]
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
             while not self._stop.is_set():
                 t = boot_clock()
-                for sample in pool.map(functools.partial(self._ask, t=t), [m.name for m in managers]):
+                for sample in pool.map(
+                    functools.partial(self._ask, t=t), [m.name for m in managers]
+                ):
                     if sample is not None:
                         self.samples.append(sample)
                 self._stop.wait(self.interval_s)
