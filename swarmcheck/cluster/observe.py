@@ -50,9 +50,7 @@ class LeaderSampler:
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             while not self._stop.is_set():
                 t = boot_clock()
-                for sample in pool.map(
-                    functools.partial(self._ask, t=t), [m.name for m in managers]
-                ):
+                for sample in pool.map(functools.partial(self._ask, t=t), names):
                     if sample is not None:
                         self.samples.append(sample)
                 self._stop.wait(self.interval_s)
