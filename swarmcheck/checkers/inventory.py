@@ -28,7 +28,7 @@ def check_nothing_lost(before: Inventory, after: Inventory) -> Verdict:
     ):
         lost += [f"{kind} {n}" for n in sorted(old - new)]
     changed = [
-        f"service {n} (spec {d[:12]} -> {after.services[n][:12]})"
+        f"service {n} (spec {d} -> {after.services[n]})"
         for n, d in sorted(before.services.items())
         if n in after.services and after.services[n] != d
     ]

@@ -42,17 +42,19 @@ class Node:
     _client: docker.DockerClient | None = field(default=None, repr=False)
     node_id: str = ""
     """The swarm node id, known once the node has joined."""
+    api_version: str | None = None
+    """The engine's API version, known once it has answered (clients then build offline)."""
 
     @property
     def client(self) -> docker.DockerClient:
         """docker-py client for this node's engine (over the run's own network)."""
         if self._client is None:
-            self._client = node_client(self.ip)
+            self._client = node_client(self.ip, api_version=self.api_version)
         return self._client
 
     def quick_client(self, timeout_s: float = 5.0) -> docker.DockerClient:
         """A new short-timeout client, for polls that must not hang on a frozen node."""
-        return node_client(self.ip, timeout_s=timeout_s)
+        return node_client(self.ip, timeout_s=timeout_s, api_version=self.api_version)
 
     @property
     def container(self) -> Container:
@@ -84,7 +86,9 @@ class Node:
             try:
                 client = self.quick_client(2.0)
                 try:
-                    return str(client.version()["Version"])
+                    version = client.version()
+                    self.api_version = str(version["ApiVersion"])
+                    return str(version["Version"])
                 finally:
                     client.close()
             except Exception as exc:  # connection refused while dockerd starts

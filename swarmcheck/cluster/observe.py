@@ -7,9 +7,12 @@ clients so a frozen or partitioned node costs a missing sample, never a hung tes
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from swarmcheck.checkers.convergence import ReplicaSample
 from swarmcheck.checkers.inventory import Inventory
@@ -115,11 +118,7 @@ def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:
         try:
             lead = cluster.swarm(cluster.leader())
             with translated(lead.node):
-                services = {
-                    s.name: str(s.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"])
-                    + f"|{s.attrs['Spec'].get('Mode')}"
-                    for s in lead.docker.services.list()
-                }
+                services = {s.name: _task_digest(s.attrs) for s in lead.docker.services.list()}
                 secrets = frozenset(s.name for s in lead.docker.secrets.list())
                 configs = frozenset(c.name for c in lead.docker.configs.list())
                 networks = frozenset(
@@ -130,3 +129,12 @@ def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def _task_digest(attrs: dict[str, Any]) -> str:
+    """What a service runs (image, command, env, networks...), not how many: chaos tests
+    scale on purpose, and a scale is not a loss."""
+    template = attrs["Spec"]["TaskTemplate"]
+    image = str(template["ContainerSpec"]["Image"]).split("@")[0]
+    body = json.dumps(template, sort_keys=True).encode()
+    return f"{image}#{hashlib.sha256(body).hexdigest()[:12]}"
