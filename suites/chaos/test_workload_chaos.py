@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 
 import pytest
 
 from suites.conftest import UpdateJudge
-from swarmcheck.checkers.convergence import check_converged
+from swarmcheck.checkers.convergence import ReplicaSample, check_converged
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.observe import ReplicaSampler
 from swarmcheck.cluster.readiness import Stopwatch, wait_until
 from swarmcheck.faults import process, toxics
 from swarmcheck.faults.base import FaultLog
@@ -48,15 +48,26 @@ def test_lost_worker_tasks_rescheduled(
     worker = swarm.workers[0]
     on_worker = [t for t in lead.running_tasks("web") if t.node_id == worker.node_id]
     assert on_worker, f"no task of web landed on {worker.name}"
-    sampler = ReplicaSampler(swarm, "web")
-    sampler.start()
+    samples: list[ReplicaSample] = []  # tasks running off the lost worker, over time
     clock = Stopwatch()
     with process.kill_node(swarm, worker, log=fault_log):
         killed_at = boot_clock()
-        running = wait_converged(lead, "web", replicas, timeout_s=RESCHEDULE_BUDGET_S + 30)
+
+        def moved() -> bool | None:
+            running = lead.running_tasks("web")
+            elsewhere = [t for t in running if t.node_id != worker.node_id]
+            samples.append(ReplicaSample(boot_clock(), "web", replicas, len(elsewhere)))
+            return True if len(elsewhere) == replicas == len(running) else None
+
+        wait_until(
+            moved,
+            what=f"{replicas} tasks running off {worker.name}",
+            timeout_s=RESCHEDULE_BUDGET_S + 30,
+        )
         figure("rescheduled_s", clock())
-        assert all(t.node_id != worker.node_id for t in running)
-    verdict = check_converged(sampler.stop(), healed_at=killed_at, deadline_s=RESCHEDULE_BUDGET_S)
+        time.sleep(3)  # and they stay there
+        moved()
+    verdict = check_converged(samples, healed_at=killed_at, deadline_s=RESCHEDULE_BUDGET_S)
     figure("moved_tasks", len(on_worker))
     verdict.assert_ok()
 

@@ -1,4 +1,4 @@
-"""Reading a cluster into checker inputs: leader samples, replica counts, the inventory.
+"""Reading a cluster into checker inputs: leader samples and the inventory.
 
 Checkers are pure; this module does the I/O for them. Samplers poll with short-timeout
 clients so a frozen or partitioned node costs a missing sample, never a hung test.
@@ -14,13 +14,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from swarmcheck.checkers.convergence import ReplicaSample
 from swarmcheck.checkers.inventory import Inventory
 from swarmcheck.checkers.leaders import LeaderSample
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import EngineAPIError, SwarmcheckError
+from swarmcheck.errors import EngineAPIError
 from swarmcheck.workload.probe import boot_clock
 
 
@@ -71,46 +70,6 @@ class LeaderSampler:
         return LeaderSample(t=t, observer=name, leader=leader, self_claims=leader == name)
 
 
-class ReplicaSampler(threading.Thread):
-    """Counts a service's running tasks every ``interval_s`` through any manager that answers."""
-
-    def __init__(self, cluster: Cluster, service: str, interval_s: float = 0.5) -> None:
-        super().__init__(name=f"replicas-{service}", daemon=True)
-        self.cluster = cluster
-        self.service = service
-        self.interval_s = interval_s
-        self.samples: list[ReplicaSample] = []
-        self._stop = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            sample = replica_sample(self.cluster, self.service)
-            if sample is not None:
-                self.samples.append(sample)
-            self._stop.wait(self.interval_s)
-
-    def stop(self) -> list[ReplicaSample]:
-        self._stop.set()
-        self.join(timeout=10)
-        return list(self.samples)
-
-
-def replica_sample(cluster: Cluster, service: str) -> ReplicaSample | None:
-    """Desired and running replicas of ``service`` now, or None if no manager answers."""
-    for node in cluster.managers:
-        client = node.quick_client(3.0)
-        try:
-            swarm = SwarmClient(node.name, client)
-            desired = swarm.service(service).replicas or 0
-            running = len(swarm.running_tasks(service))
-            return ReplicaSample(t=boot_clock(), service=service, desired=desired, running=running)
-        except SwarmcheckError:
-            continue
-        finally:
-            client.close()
-    return None
-
-
 def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:
     """Services (with a digest of their spec), secrets, configs and swarm networks."""
     deadline = time.monotonic() + timeout_s
@@ -135,6 +94,10 @@ def _task_digest(attrs: dict[str, Any]) -> str:
     """What a service runs (image, command, env, networks...), not how many: chaos tests
     scale on purpose, and a scale is not a loss."""
     template = attrs["Spec"]["TaskTemplate"]
-    image = str(template["ContainerSpec"]["Image"]).split("@")[0]
-    body = json.dumps(template, sort_keys=True).encode()
+    container = template.get("ContainerSpec", {})
+    image = str(container.get("Image", "")).split("@")[0]
+    # Only what the user specified: SDK updates (scale) fill in defaults elsewhere.
+    what = {k: container.get(k) for k in ("Image", "Command", "Args", "Env", "Labels", "Mounts")}
+    what["Networks"] = sorted(n.get("Target", "") for n in template.get("Networks") or [])
+    body = json.dumps(what, sort_keys=True, default=str).encode()
     return f"{image}#{hashlib.sha256(body).hexdigest()[:12]}"

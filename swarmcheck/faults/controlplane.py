@@ -1,17 +1,27 @@
 """Routing the managers' control plane through one Toxiproxy, so toxics can slow or cut it.
 
-Before the swarm forms, one Toxiproxy container starts on the cluster's network at the fixed
-address ``.5`` of its subnet (nodes use ``.10`` and up) with one proxy per manager:
-``0.0.0.0:22000+i -> <manager i's IP>:2377``. Managers then init/join with
-``--advertise-addr PROXY_IP:22000+i``, so every connection *to* a manager's swarm port (raft
-from the other managers, dispatcher sessions from workers, joins) passes through its proxy,
-while ``--data-path-addr`` keeps VXLAN (overlay task traffic) direct. Workers advertise their
-own address. The container carries the run's labels, so removing the run removes it.
+Why one address per manager, not one port each: Docker uses the swarm advertise address also
+as the node's *gossip* address (memberlist / networkdb on 7946, which carries overlay service
+discovery and VXLAN peer tables): ``--data-path-addr`` moves only VXLAN. With every manager
+advertising ``PROXY_IP:<port>`` they all gossip as ``PROXY_IP`` and cross-node overlay traffic
+breaks (seen: ``Adv-addr=<proxy ip>`` on every node, ``tasks.<svc>`` resolving to the local
+task only). So:
+
+- one Toxiproxy container runs on the cluster network at ``.5``; a short-lived helper
+  container in its network namespace (node image, NET_ADMIN) adds one address per manager
+  (``.240 + i``) and NATs gossip (TCP+UDP 7946) sent to that address on to the manager;
+- manager i advertises ``<.240+i>:2377``; Toxiproxy listens there and forwards to
+  ``<manager ip>:2377``. Raft, API forwarding, dispatcher sessions and joins to manager i go
+  through its proxy (and its toxics); gossip passes the same container untouched, VXLAN goes
+  node to node (``data_path_addr``). Workers advertise their own address.
+
+Everything carries the run's labels, so removing the run removes it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,20 +38,31 @@ if TYPE_CHECKING:
     from swarmcheck.cluster.node import Node
 
 PROXY_HOST_INDEX = 5
-"""The proxy's address in the cluster subnet (``.5``; the gateway is ``.1``, nodes ``.10+``)."""
-BASE_PORT = 22000
+"""The proxy's own address in the cluster subnet (the gateway is ``.1``, nodes ``.10+``)."""
+MANAGER_ADDR_INDEX = 240
+"""Manager i is advertised at ``.240 + i``: far above what Docker's IPAM hands out first."""
 SWARM_PORT = 2377
+GOSSIP_PORT = 7946
 READY_TIMEOUT_S = 30.0
+SETUP_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
 class ManagerRoute:
-    """One manager's proxy: what it is called and where it listens and forwards."""
+    """One manager's proxy: its name, the address the manager is advertised at, the upstream."""
 
     node: str
     proxy: str
-    port: int
-    upstream: str
+    address: str
+    upstream_ip: str
+
+    @property
+    def listen(self) -> str:
+        return f"{self.address}:{SWARM_PORT}"
+
+    @property
+    def upstream(self) -> str:
+        return f"{self.upstream_ip}:{SWARM_PORT}"
 
 
 @dataclass
@@ -73,7 +94,7 @@ class ControlPlaneProxy:
     def advertise_addr(self, node: Node) -> str:
         """Where ``node`` advertises its swarm port: its proxy (managers) or itself (workers)."""
         route = self.routes.get(node.name)
-        return f"{self.ip}:{route.port}" if route else f"{node.ip}:{SWARM_PORT}"
+        return route.listen if route else f"{node.ip}:{SWARM_PORT}"
 
     def reset(self) -> None:
         """Remove every toxic and enable every proxy."""
@@ -86,12 +107,34 @@ def proxy_ip(subnet: str) -> str:
     return str(ipaddress.ip_network(subnet)[PROXY_HOST_INDEX])
 
 
-def plan_routes(proxy_name_prefix: str, managers: list[tuple[str, str]]) -> dict[str, ManagerRoute]:
-    """Routes for ``(name, ip)`` managers, in order: ports 22000, 22001, ..."""
+def plan_routes(subnet: str, managers: list[tuple[str, str]]) -> dict[str, ManagerRoute]:
+    """Routes for ``(name, ip)`` managers, in order: advertised at .240, .241, ..."""
+    net = ipaddress.ip_network(subnet)
+    if net.num_addresses < 256:
+        raise ConfigError(f"the control-plane proxy needs a /24 or larger, got {subnet}")
     return {
-        name: ManagerRoute(name, f"{proxy_name_prefix}{name}", BASE_PORT + i, f"{ip}:{SWARM_PORT}")
+        name: ManagerRoute(name, f"cp-{name}", str(net[MANAGER_ADDR_INDEX + i]), ip)
         for i, (name, ip) in enumerate(managers)
     }
+
+
+def setup_script(routes: list[ManagerRoute], prefix_len: int) -> str:
+    """Shell run in the proxy's network namespace: add the managers' addresses and NAT their
+    gossip to the real managers (masqueraded, so TCP replies come back the same way)."""
+    lines = ["set -e"]
+    for r in routes:
+        lines.append(f"ip addr add {r.address}/{prefix_len} dev eth0")
+        for proto in ("udp", "tcp"):
+            dnat = (
+                f"-t nat -A PREROUTING -d {r.address} -p {proto} --dport {GOSSIP_PORT} "
+                f"-j DNAT --to-destination {r.upstream_ip}:{GOSSIP_PORT}"
+            )
+            masq = (
+                f"-t nat -A POSTROUTING -d {r.upstream_ip} -p {proto} --dport {GOSSIP_PORT} "
+                "-j MASQUERADE"
+            )
+            lines += [f"iptables -w {dnat}", f"iptables -w {masq}"]
+    return "\n".join(lines)
 
 
 def attach_control_plane_proxy(cluster: Cluster, image: str | None = None) -> ControlPlaneProxy:
@@ -100,13 +143,15 @@ def attach_control_plane_proxy(cluster: Cluster, image: str | None = None) -> Co
     Call after the network exists and the nodes are created, before the swarm forms (the
     cluster does so itself when ``spec.control_plane_proxy`` is set).
     """
-    if not cluster.network or not cluster.subnet or not cluster.managers:
+    if not cluster.network or not cluster.subnet or not cluster.managers or not cluster.images:
         raise ConfigError("attach_control_plane_proxy needs the cluster's network and nodes")
     if cluster.control_plane is not None:
         raise ConfigError(f"cluster {cluster.run_id} already has a control-plane proxy")
     image = image or ensure_toxiproxy_image(cluster.host)
     ip = proxy_ip(cluster.subnet)
     name = f"sc-{cluster.run_id}-toxiproxy"
+    proxy = ControlPlaneProxy(name, ip)
+    proxy.routes = plan_routes(cluster.subnet, [(n.name, n.ip) for n in cluster.managers])
     try:
         with translated("toxiproxy"):
             cluster.host.containers.run(
@@ -118,18 +163,45 @@ def attach_control_plane_proxy(cluster: Cluster, image: str | None = None) -> Co
                 networking_config={
                     cluster.network: cluster.host.api.create_endpoint_config(ipv4_address=ip)
                 },
+                sysctls={"net.ipv4.ip_forward": "1"},
             )
+        _setup_namespace(cluster, name, proxy)
     except (EngineAPIError, docker.errors.DockerException) as exc:
         raise ProvisioningError(f"could not start the control-plane proxy {name}: {exc}") from exc
-    proxy = ControlPlaneProxy(name, ip)
-    proxy.routes = plan_routes("cp-", [(n.name, n.ip) for n in cluster.managers])
     try:
         with proxy.client() as api:
             api.wait_ready(READY_TIMEOUT_S)
             for route in proxy.routes.values():
-                api.create_proxy(route.proxy, f"0.0.0.0:{route.port}", route.upstream)
+                api.create_proxy(route.proxy, route.listen, route.upstream)
     except FaultError as exc:
         raise ProvisioningError(f"control-plane proxy {name} did not come up: {exc}") from exc
     cluster.control_plane = proxy
     cluster.advertise_addr = proxy.advertise_addr
     return proxy
+
+
+def _setup_namespace(cluster: Cluster, proxy_container: str, proxy: ControlPlaneProxy) -> None:
+    """Run ``setup_script`` in the proxy's network namespace from a throw-away helper."""
+    assert cluster.images is not None
+    prefix_len = ipaddress.ip_network(cluster.subnet).prefixlen
+    script = setup_script(list(proxy.routes.values()), prefix_len)
+    with translated("toxiproxy"):
+        helper = cluster.host.containers.run(
+            cluster.images.node,
+            entrypoint=["/bin/sh", "-c", script],
+            name=f"{proxy_container}-setup",
+            detach=True,
+            labels=labels.for_run(cluster.run_id, "toxiproxy-setup"),
+            network_mode=f"container:{proxy_container}",
+            cap_add=["NET_ADMIN", "NET_RAW"],
+        )
+        try:
+            code = int(helper.wait(timeout=SETUP_TIMEOUT_S).get("StatusCode", -1))
+            output = helper.logs().decode(errors="replace").strip()
+        finally:
+            helper.remove(force=True)
+    if code != 0:
+        raise ProvisioningError(
+            f"setting up addresses and gossip NAT in {proxy_container} failed (exit {code}): "
+            f"{output[-500:]}\nscript:\n{shlex.quote(script)}"
+        )

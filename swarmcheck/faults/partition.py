@@ -8,8 +8,9 @@ and Docker's own rules are never edited. Rules drop every IP protocol to or from
 address: raft and the API (TCP 2377), gossip (TCP/UDP 7946), VXLAN (UDP 4789), ICMP.
 
 When managers advertise their control plane through a proxy (see ``controlplane``), peer
-traffic also flows via ``PROXY_IP:PORT_OF_PEER``; that port is dropped too, so a partition
-also cuts the proxied control plane. The rule text is built by pure functions (unit-tested).
+traffic also flows via the address the peer is advertised at; that address is dropped too, so
+a partition also cuts the proxied control plane and gossip. The rule text is built by pure
+functions (unit-tested).
 """
 
 from __future__ import annotations
@@ -37,10 +38,14 @@ Direction = Literal["in", "out", "both"]
 @dataclass(frozen=True)
 class Endpoint:
     """How a node's traffic is recognised: its IP and, if it advertises its control plane
-    through a proxy, the proxy's (ip, port) for it."""
+    through a proxy, the address it is advertised at there (raft and gossip use it)."""
 
     ip: str
-    proxy: tuple[str, int] | None = None
+    alias: str | None = None
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return (self.ip,) if self.alias is None else (self.ip, self.alias)
 
 
 # -- pure rule generation ------------------------------------------------------------------
@@ -48,20 +53,11 @@ def drop_rules(chain: str, peers: Iterable[Endpoint], direction: Direction) -> l
     """iptables argv (without ``iptables -w``) dropping traffic to (out) and/or from (in) peers."""
     rules: list[list[str]] = []
     for peer in peers:
-        if direction in ("out", "both"):
-            rules.append(["-A", chain, "-d", peer.ip, "-j", "DROP"])
-            if peer.proxy:
-                host, port = peer.proxy
-                rules.append(
-                    ["-A", chain, "-d", host, "-p", "tcp", "--dport", str(port), "-j", "DROP"]
-                )
-        if direction in ("in", "both"):
-            rules.append(["-A", chain, "-s", peer.ip, "-j", "DROP"])
-            if peer.proxy:
-                host, port = peer.proxy
-                rules.append(
-                    ["-A", chain, "-s", host, "-p", "tcp", "--sport", str(port), "-j", "DROP"]
-                )
+        for address in peer.addresses:
+            if direction in ("out", "both"):
+                rules.append(["-A", chain, "-d", address, "-j", "DROP"])
+            if direction in ("in", "both"):
+                rules.append(["-A", chain, "-s", address, "-j", "DROP"])
     return rules
 
 
@@ -142,8 +138,8 @@ def endpoint(cluster: Cluster, node: Node) -> Endpoint:
     """A node's Endpoint, including its control-plane proxy address if it advertises one."""
     if cluster.advertise_addr is None:
         return Endpoint(node.ip)
-    host, _, port = cluster.advertise_addr(node).rpartition(":")
-    return Endpoint(node.ip, None if host == node.ip else (host, int(port)))
+    host = cluster.advertise_addr(node).rpartition(":")[0]
+    return Endpoint(node.ip, None if host == node.ip else host)
 
 
 class Partition(Fault):

@@ -145,24 +145,29 @@ class KillDockerd(NodeFault):
     def _inject(self) -> None:
         container = self._container()
         init_pid = int(container.attrs["State"]["Pid"])
+        hostname = str(container.attrs["Config"]["Hostname"])
         with self._engine_call("docker top"):
             processes = container.top()
         pids = [int(row[1]) for row in processes.get("Processes") or [] if _is_dockerd(row[-1])]
         if not pids:
             raise FaultError("no dockerd process in the node container", self.kind, self.node.name)
-        if init_pid in pids:
-            hostname = str(container.attrs["Config"]["Hostname"])
-            method = "host-signal" if _signal_host_pid(init_pid, hostname) else "engine-kill"
-            if method == "engine-kill":
-                with self._engine_call("docker kill"):
-                    container.kill(signal="SIGKILL")
-            self._add_params(method=method, dockerd_is_pid1=True)
+        is_init = init_pid in pids
+        if _signal_host_pid(init_pid if is_init else pids[0], hostname):
+            method = "host-signal"
+        elif is_init:  # the same signal to the same process, delivered by the host engine
+            method = "engine-kill"
+            with self._engine_call("docker kill"):
+                container.kill(signal="SIGKILL")
+        else:
+            method = "exec-kill"
+            code, out = self.node.exec("kill -9 $(pidof dockerd)")
+            if code != 0:
+                raise FaultError(
+                    f"kill -9 dockerd failed: {out.strip()}", self.kind, self.node.name
+                )
+        self._add_params(method=method, dockerd_is_pid1=is_init)
+        if is_init:  # the kernel ends every process of the container with its init
             self._wait_status(DOWN_STATES)
-            return
-        code, out = self.node.exec("kill -9 $(pidof dockerd)")
-        if code != 0:
-            raise FaultError(f"kill -9 dockerd failed: {out.strip()}", self.kind, self.node.name)
-        self._add_params(method="exec-kill", dockerd_is_pid1=False)
 
     def _heal(self) -> None:
         container = self._container()
@@ -172,7 +177,10 @@ class KillDockerd(NodeFault):
         super()._heal()
 
     def _engine_answers(self) -> bool:
-        client = self.node.quick_client(2.0)
+        try:
+            client = self.node.quick_client(2.0)
+        except Exception:  # docker-py wraps connection errors in several types
+            return False
         try:
             client.version()
             return True

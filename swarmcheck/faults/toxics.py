@@ -5,6 +5,7 @@ manager's swarm port: raft messages other managers send it and their answers, AP
 managers forward to it, workers' dispatcher sessions. Its own outgoing connections pass
 through the other managers' proxies and are untouched. Toxics also act on connections already
 open. Latency on both streams adds about twice ``latency_ms`` to a request/answer round trip.
+Gossip (7946) and VXLAN do not pass through Toxiproxy, so toxics never touch them.
 """
 
 from __future__ import annotations

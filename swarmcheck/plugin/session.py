@@ -83,7 +83,10 @@ def shape_of(item: pytest.Item, default: ClusterSpec) -> ClusterSpec:
     kw: dict[str, Any] = dict(marker.kwargs)
     fields = {k: kw[k] for k in ("managers", "workers") if kw.get(k) is not None}
     if kw.get("faults"):
+        # Control-plane faults add up to a second of round trip: keep Docker's default
+        # dispatcher heartbeat (5 s) there, or nodes flap between ready and down.
         fields["control_plane_proxy"] = True
+        fields["heartbeat_s"] = 5.0
     return ClusterSpec(**{**default.__dict__, **fields})
 
 
