@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,7 +27,7 @@ from swarmcheck.cluster.cluster import Cluster, ClusterImages, prepare_images, r
 from swarmcheck.cluster.node import Node
 from swarmcheck.cluster.pool import restore_nodes
 from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.errors import ConfigError, EngineAPIError, FaultError
+from swarmcheck.errors import ConfigError, EngineAPIError, FaultError, SwarmcheckError
 from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.partition import Partition, hook_rules
@@ -36,7 +37,8 @@ pytestmark = pytest.mark.e2e
 DETECT_TIMEOUT_S = 20.0
 FAILOVER_TIMEOUT_S = 30.0
 REJOIN_TIMEOUT_S = 90.0
-FIGURES: dict[str, float | str] = {}
+SWARM_PORT = 2377
+FIGURES: dict[str, float | int | str] = {}
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -63,11 +65,14 @@ def followers(cluster: Cluster, leader: Node) -> list[Node]:
 
 
 def engine_answers(node: Node) -> bool:
-    client = node.quick_client(2.0)
+    try:
+        client = node.quick_client(2.0)  # asks for the API version at once
+    except Exception:  # docker-py wraps the connection error (refused, timed out)
+        return False
     try:
         client.version()
         return True
-    except Exception:
+    except Exception:  # requests' own ConnectionError / Timeout
         return False
     finally:
         client.close()
@@ -138,9 +143,23 @@ def proxied_cluster(host: docker.DockerClient, prepared: ClusterImages) -> Itera
 
 
 def _whole(cluster: Cluster) -> Cluster:
+    """Restore the cluster; a node whose engine answers but which stays Down (its agent never
+    re-registers after a restart: seen now and then with 20.10) is restarted once more."""
     if cluster.dirty:
         pytest.skip(f"cluster is dirty: {cluster.dirty}")
-    restore_nodes(cluster)
+    try:
+        restore_nodes(cluster)
+    except SwarmcheckError as exc:
+        stuck = [n for n in cluster.nodes if f"{n.name} is down" in str(exc).splitlines()[0]]
+        if not stuck:
+            raise
+        warnings.warn(f"restarting nodes stuck Down: {[n.name for n in stuck]}", stacklevel=2)
+        FIGURES["stuck_down_restarts"] = int(FIGURES.get("stuck_down_restarts", 0)) + len(stuck)
+        for node in stuck:
+            node.container.restart(timeout=10)
+            node.close()
+            node.wait_engine()
+        cluster.wait_healthy(REJOIN_TIMEOUT_S)
     return cluster
 
 
@@ -209,9 +228,7 @@ def test_split_heals_when_the_body_raises(plain: Cluster, flog: FaultLog) -> Non
     assert all(hook_rules(n) == [] for n in plain.nodes), "every rule was removed"
 
 
-def test_one_way_leader_to_follower(
-    plain: Cluster, flog: FaultLog, record_property: Any
-) -> None:
+def test_one_way_leader_to_follower(plain: Cluster, flog: FaultLog, record_property: Any) -> None:
     """Dropping only leader -> follower packets still breaks their TCP connections (no
     acknowledgements), so the leader reports the follower unreachable."""
     leader = plain.wait_leader()
@@ -347,8 +364,9 @@ def test_kill_task_container(
                 node.client.containers.get(fault.container_id)
         killed = fault.params["task_id"]
         replaced = poll(
-            lambda: len(ts := lead.running_tasks("victim")) == 3
-            and killed not in {t.id for t in ts},
+            lambda: (
+                len(ts := lead.running_tasks("victim")) == 3 and killed not in {t.id for t in ts}
+            ),
             60,
             "Swarm replaces the killed task",
         )
@@ -364,13 +382,14 @@ def test_managers_advertise_the_proxy_and_data_path_stays_direct(
     proxy = proxied.control_plane
     assert proxy is not None
     for info in proxied.node_list():
-        assert info.manager_addr == f"{proxy.ip}:{proxy.route(info.hostname).port}"
+        assert info.manager_addr == proxy.route(info.hostname).listen
     lead = proxied.swarm(proxied.wait_leader())
     net = lead.docker.networks.create("cpnet", driver="overlay", attachable=True)
     probe_node = proxied.managers[0]
     try:
-        lead.create_service("web", prepared.workload[0], 3, endpoint_mode="dnsrr",
-                            networks=["cpnet"])
+        lead.create_service(
+            "web", prepared.workload[0], 3, endpoint_mode="dnsrr", networks=["cpnet"]
+        )
         poll(lambda: len(lead.running_tasks("web")) == 3, 60, "3 web tasks")
         tasks = lead.running_tasks("web")
         remote = {t.node_id for t in tasks} - {view(proxied, probe_node)[probe_node.name].id}
@@ -383,17 +402,32 @@ def test_managers_advertise_the_proxy_and_data_path_stays_direct(
             'timeout 3 nc -w 2 $ip 8080 | tail -n 1); echo "$ip $a"; done'
         )
         out = probe_node.client.containers.run(
-            prepared.workload[0], ["sh", "-c", script], network="cpnet", remove=True,
+            prepared.workload[0],
+            ["sh", "-c", script],
+            network="cpnet",
+            remove=True,
             labels=labels.for_run(proxied.run_id, "probe"),
         ).decode()
         answers = [line.split() for line in out.splitlines() if line.strip()]
         assert len(answers) == 3 and all(a[1:] == ["v1"] for a in answers), out
+        # Gossip peers are the advertised addresses (NATed on to the managers by the proxy's
+        # namespace); VXLAN is not proxied at all, so answers from other nodes went direct.
         peers = probe_node.client.api.inspect_network(net.id, verbose=True).get("Peers") or []
-        assert peers and all(p["IP"] != proxy.ip for p in peers), peers
+        assert {p["IP"] for p in peers} == {r.address for r in proxy.routes.values()}, peers
     finally:
         lead.remove_service("web")
-        poll(lambda: not lead.tasks("web"), 30, "web tasks gone")
+        poll(lambda: _removed(net), 30, "the overlay network removed")
+
+
+def _removed(net: Any) -> bool:
+    """Remove a network once its tasks are gone (it refuses while endpoints remain)."""
+    try:
         net.remove()
+        return True
+    except docker.errors.NotFound:
+        return True
+    except docker.errors.APIError:
+        return False
 
 
 def test_latency_slows_forwarded_calls(
@@ -437,22 +471,44 @@ def test_connection_toxics(
     proxy = proxied.control_plane
     assert proxy is not None
     target = followers(proxied, proxied.wait_leader())[0]
-    port = proxy.route(target).port
-    assert raw_probe(proxy.ip, port)[0] == "eof"
+    address = proxy.route(target).address
+    assert raw_probe(address, SWARM_PORT)[0] == "eof"
     fault = {
         "timeout": lambda: toxics.timeout(proxied, target, 0, log=flog),
         "reset_peer": lambda: toxics.reset_peer(proxied, target, 0, log=flog),
         "slow_close": lambda: toxics.slow_close(proxied, target, 1000, log=flog),
     }[kind]()
     with fault:
-        outcome, took = raw_probe(proxy.ip, port)
+        outcome, took = raw_probe(address, SWARM_PORT)
     assert (outcome, took >= min_s) == (expected, True), (outcome, took)
-    assert raw_probe(proxy.ip, port) == ("eof", pytest.approx(0, abs=0.5))
+    assert raw_probe(address, SWARM_PORT) == ("eof", pytest.approx(0, abs=0.5))
     with proxy.client() as api:
         assert api.list_toxics(proxy.route(target).proxy) == []
     assert fault.window is not None and fault.window.apply_s is not None
     figure(record_property, f"{kind}.apply_s", fault.window.apply_s)
     figure(record_property, f"{kind}.heal_s", fault.window.heal_s or 0.0)
+
+
+def test_isolate_cuts_the_proxied_control_plane_too(proxied: Cluster, flog: FaultLog) -> None:
+    """With managers advertised at the proxy, isolation also drops their proxy addresses."""
+    proxy = proxied.control_plane
+    assert proxy is not None
+    leader = proxied.wait_leader()
+    target = followers(proxied, leader)[0]
+    with partition.isolate(proxied, target, log=flog) as fault:
+        assert f"-A {fault.chain} -d {proxy.route(leader).address}/32 -j DROP" in _fault_rules(
+            target, fault
+        )
+        poll(
+            lambda: view(proxied, leader)[target.name].reachability == "unreachable",
+            DETECT_TIMEOUT_S,
+            f"majority reports {target.name} unreachable",
+        )
+    poll(
+        lambda: view(proxied, leader)[target.name].reachability == "reachable",
+        REJOIN_TIMEOUT_S,
+        f"{target.name} reachable again",
+    )
 
 
 def test_proxy_down_makes_manager_unreachable(
@@ -464,7 +520,7 @@ def test_proxy_down_makes_manager_unreachable(
     target = followers(proxied, leader)[0]
     with toxics.proxy_down(proxied, target, log=flog) as fault:
         with pytest.raises(ConnectionRefusedError):
-            socket.create_connection((proxy.ip, proxy.route(target).port), timeout=2).close()
+            socket.create_connection((proxy.route(target).address, SWARM_PORT), timeout=2).close()
         detect = poll(
             lambda: view(proxied, leader)[target.name].reachability == "unreachable",
             DETECT_TIMEOUT_S,

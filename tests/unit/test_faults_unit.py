@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from types import SimpleNamespace
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 from swarmcheck.errors import ConfigError, FaultError, FaultRecoveryError
 from swarmcheck.faults.base import Fault, FaultLog, FaultWindow
-from swarmcheck.faults.controlplane import ControlPlaneProxy, plan_routes, proxy_ip
+from swarmcheck.faults.controlplane import ControlPlaneProxy, plan_routes, proxy_ip, setup_script
 from swarmcheck.faults.partition import (
     HOOK_CHAIN,
     Endpoint,
@@ -21,6 +22,7 @@ from swarmcheck.faults.partition import (
     plan_one_way,
     plan_split,
 )
+from swarmcheck.faults.process import _is_dockerd, _signal_host_pid
 
 # -- iptables rules --------------------------------------------------------------------------
 
@@ -36,14 +38,14 @@ def test_drop_rules_both_ways_direct() -> None:
 
 
 def test_drop_rules_cover_the_proxied_control_plane() -> None:
-    peer = Endpoint("10.0.0.11", ("10.0.0.5", 22001))
+    peer = Endpoint("10.0.0.11", "10.0.0.241")
     assert drop_rules("C", [peer], "out") == [
         ["-A", "C", "-d", "10.0.0.11", "-j", "DROP"],
-        ["-A", "C", "-d", "10.0.0.5", "-p", "tcp", "--dport", "22001", "-j", "DROP"],
+        ["-A", "C", "-d", "10.0.0.241", "-j", "DROP"],
     ]
     assert drop_rules("C", [peer], "in") == [
         ["-A", "C", "-s", "10.0.0.11", "-j", "DROP"],
-        ["-A", "C", "-s", "10.0.0.5", "-p", "tcp", "--sport", "22001", "-j", "DROP"],
+        ["-A", "C", "-s", "10.0.0.241", "-j", "DROP"],
     ]
 
 
@@ -107,16 +109,46 @@ def test_one_way_plan_drops_one_direction_only() -> None:
 
 def test_routes_and_advertised_addresses() -> None:
     assert proxy_ip("10.199.7.0/24") == "10.199.7.5"
-    routes = plan_routes("cp-", [("manager1", "10.199.7.10"), ("manager2", "10.199.7.11")])
-    assert routes["manager2"].port == 22001
+    routes = plan_routes(
+        "10.199.7.0/24", [("manager1", "10.199.7.10"), ("manager2", "10.199.7.11")]
+    )
+    assert routes["manager2"].address == "10.199.7.241"
+    assert routes["manager2"].listen == "10.199.7.241:2377"
     assert routes["manager2"].upstream == "10.199.7.11:2377"
     proxy = ControlPlaneProxy("sc-x-toxiproxy", "10.199.7.5", routes)
     manager = SimpleNamespace(name="manager2", ip="10.199.7.11")
     worker = SimpleNamespace(name="worker1", ip="10.199.7.13")
-    assert proxy.advertise_addr(manager) == "10.199.7.5:22001"  # type: ignore[arg-type]
+    assert proxy.advertise_addr(manager) == "10.199.7.241:2377"  # type: ignore[arg-type]
     assert proxy.advertise_addr(worker) == "10.199.7.13:2377"  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="only managers"):
         proxy.route("worker1")
+    with pytest.raises(ConfigError, match="/24"):
+        plan_routes("10.199.7.0/25", [("manager1", "10.199.7.10")])
+
+
+def test_setup_script_adds_addresses_and_nats_gossip() -> None:
+    routes = plan_routes("10.199.7.0/24", [("manager1", "10.199.7.10")])
+    lines = setup_script(list(routes.values()), 24).splitlines()
+    assert lines[0] == "set -e"
+    assert "ip addr add 10.199.7.240/24 dev eth0" in lines
+    for proto in ("udp", "tcp"):
+        assert (
+            f"iptables -w -t nat -A PREROUTING -d 10.199.7.240 -p {proto} --dport 7946 "
+            "-j DNAT --to-destination 10.199.7.10:7946"
+        ) in lines
+        assert (
+            f"iptables -w -t nat -A POSTROUTING -d 10.199.7.10 -p {proto} --dport 7946 "
+            "-j MASQUERADE"
+        ) in lines
+    assert not any("2377" in line for line in lines)  # raft goes through Toxiproxy itself
+
+
+def test_kill_dockerd_only_signals_a_verified_dockerd() -> None:
+    assert _is_dockerd("dockerd --host=unix:///var/run/docker.sock")
+    assert _is_dockerd("/usr/sbin/dockerd")
+    assert not _is_dockerd("containerd --config x") and not _is_dockerd("")
+    assert _signal_host_pid(os.getpid(), "manager1") is False  # python, not dockerd
+    assert _signal_host_pid(2**22 + 12345, "manager1") is False  # no such process
 
 
 # -- windows, log and the Fault life cycle ---------------------------------------------------
