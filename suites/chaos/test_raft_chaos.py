@@ -43,7 +43,7 @@ def accepts_writes(client: SwarmClient, service: str, replicas: int, timeout_s: 
     id="SC-CHAOS-001",
     area="chaos/raft",
     doc=RAFT,
-    title="leader failover while the control plane has 500 ms latency",
+    title="leader failover while the control plane has 500 ms of added round-trip latency",
 )
 def test_failover_with_slow_control_plane(
     swarm: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
@@ -51,13 +51,14 @@ def test_failover_with_slow_control_plane(
     web("web", replicas=2)
     with LeaderSampler(swarm) as sampler, ExitStack() as slow:
         for manager in swarm.managers:
-            slow.enter_context(toxics.latency(swarm, manager, 500, 50, log=fault_log))
+            # 250 ms each way on every manager: +500 ms on every control-plane round trip
+            slow.enter_context(toxics.latency(swarm, manager, 250, 25, log=fault_log))
         old = swarm.leader(timeout_s=15)
         clock = Stopwatch()
         with process.stop_node(swarm, old, log=fault_log):
             new = swarm.wait_leader(timeout_s=90, exclude=old.name)
             figure("failover_s", clock())
-            accepts_writes(swarm.swarm(new), "web", 3, timeout_s=60)
+            accepts_writes(swarm.swarm(new), "web", 3, timeout_s=120)
             figure("writes_accepted_s", clock())
     swarm.wait_healthy(90)
     figure("recovered_s", clock())

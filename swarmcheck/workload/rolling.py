@@ -21,6 +21,7 @@ def rolling_update_under_probe(
     replicas: int = 3,
     via_vip: bool = False,
     update_timeout_s: float = 120.0,
+    converge_timeout_s: float = 60.0,
 ) -> list[Probe]:
     """Deploy web:v1 (healthcheck, start-first, parallelism 1), probe it, update to v2.
 
@@ -38,6 +39,7 @@ def rolling_update_under_probe(
         healthcheck=True,
         update_order="start-first",
         update_parallelism=1,
+        timeout_s=converge_timeout_s,
     )
     probe = DnsrrProbe(
         node=cluster.managers[0],
@@ -51,7 +53,7 @@ def rolling_update_under_probe(
         wait_until(
             lambda: True if sum(p.answer == "v1" for p in probe.results()) >= 10 else None,
             what="10 answers from v1 before the update",
-            timeout_s=60,
+            timeout_s=converge_timeout_s,
         )
         clock = Stopwatch()
         lead.update_image("web", workload_image("v2"))
@@ -61,11 +63,13 @@ def rolling_update_under_probe(
             timeout_s=update_timeout_s,
         )
         figure("update_s", clock())
-        wait_converged(lead, "web", replicas, image=workload_image("v2"))
+        wait_converged(
+            lead, "web", replicas, image=workload_image("v2"), timeout_s=converge_timeout_s
+        )
         wait_until(
             lambda: True if sum(p.answer == "v2" for p in probe.results()) >= 10 else None,
             what="10 answers from v2 after the update",
-            timeout_s=60,
+            timeout_s=converge_timeout_s,
         )
     finally:
         probes = probe.stop()

@@ -22,6 +22,7 @@ def deploy_web(
     version: str = "v1",
     *,
     wait: bool = True,
+    timeout_s: float = CONVERGE_TIMEOUT_S,
     **options: object,
 ) -> SwarmClient:
     """Create the web service through the leader; by default wait until it runs N/N.
@@ -31,7 +32,7 @@ def deploy_web(
     lead = cluster.swarm(cluster.leader())
     lead.create_service(name, workload_image(version), replicas, **options)  # type: ignore[arg-type]
     if wait:
-        wait_converged(lead, name, replicas)
+        wait_converged(lead, name, replicas, timeout_s=timeout_s)
     return lead
 
 
