@@ -19,8 +19,7 @@ from swarmcheck.faults.nemesis import run_schedule
 from swarmcheck.faults.schedule import PlannedFault, plan_schedule
 from swarmcheck.plugin.chaos import PlotAttacher
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.workload.probe import DnsrrProbe
-from swarmcheck.workload.service import deploy_web, wait_converged, workload_image
+from swarmcheck.workload.service import deploy_probed_web, wait_converged
 
 CONVERGE_DEADLINE_S = 90.0
 
@@ -53,18 +52,8 @@ def test_nightly_chaos(
     )
     allure.attach(schedule.to_json(), "planned schedule (json)", allure.attachment_type.JSON)
 
-    lead = swarm.swarm(swarm.leader())
-    lead.create_network("probe-net")
-    deploy_web(swarm, "web", 3, endpoint_mode="dnsrr", networks=["probe-net"], healthcheck=True)
+    _, probe = deploy_probed_web(swarm, 3, pause_s=0.2)
     before = inventory(swarm)
-    probe = DnsrrProbe(
-        node=swarm.managers[0],
-        network="probe-net",
-        service="web",
-        image=workload_image("v1"),
-        run_id=swarm.run_id,
-        pause_s=0.2,
-    ).start()
     slow_heals: list[str] = []
 
     def after_heal(planned: PlannedFault) -> None:

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from swarmcheck.checkers.availability import Probe
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.readiness import Stopwatch, wait_until
-from swarmcheck.workload.probe import DnsrrProbe
-from swarmcheck.workload.service import deploy_web, wait_converged, workload_image
+from swarmcheck.workload.service import deploy_probed_web, wait_converged, workload_image
 
 Figure = Callable[[str, float | int | str], None]
 
@@ -28,27 +27,14 @@ def rolling_update_under_probe(
     Returns every probe. Waits for 10 answers from v1 before and 10 from v2 after, so the
     probe demonstrably covers the whole update.
     """
-    lead = cluster.swarm(cluster.leader())
-    lead.create_network("probe-net")
-    deploy_web(
+    lead, probe = deploy_probed_web(
         cluster,
-        "web",
         replicas,
-        endpoint_mode="vip" if via_vip else "dnsrr",
-        networks=["probe-net"],
-        healthcheck=True,
+        via_vip=via_vip,
+        timeout_s=converge_timeout_s,
         update_order="start-first",
         update_parallelism=1,
-        timeout_s=converge_timeout_s,
     )
-    probe = DnsrrProbe(
-        node=cluster.managers[0],
-        network="probe-net",
-        service="web",
-        image=workload_image("v1"),
-        run_id=cluster.run_id,
-        via_vip=via_vip,
-    ).start()
     try:
         wait_until(
             lambda: True if sum(p.answer == "v1" for p in probe.results()) >= 10 else None,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from swarmcheck.client.swarm import SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.images import WORKLOAD_REPO
 from swarmcheck.cluster.readiness import wait_until
 from swarmcheck.errors import EngineAPIError
+from swarmcheck.workload.probe import DnsrrProbe
 
 CONVERGE_TIMEOUT_S = 60.0
+PROBE_NETWORK = "probe-net"
 
 
 def workload_image(version: str = "v1") -> str:
@@ -23,17 +27,52 @@ def deploy_web(
     *,
     wait: bool = True,
     timeout_s: float = CONVERGE_TIMEOUT_S,
-    **options: object,
+    **options: Any,
 ) -> SwarmClient:
     """Create the web service through the leader; by default wait until it runs N/N.
 
     Returns the leader's SwarmClient, which suites keep using for the service.
     """
     lead = cluster.swarm(cluster.leader())
-    lead.create_service(name, workload_image(version), replicas, **options)  # type: ignore[arg-type]
+    lead.create_service(name, workload_image(version), replicas, **options)
     if wait:
         wait_converged(lead, name, replicas, timeout_s=timeout_s)
     return lead
+
+
+def deploy_probed_web(
+    cluster: Cluster,
+    replicas: int = 3,
+    *,
+    via_vip: bool = False,
+    pause_s: float = 0.05,
+    timeout_s: float = CONVERGE_TIMEOUT_S,
+    **options: Any,
+) -> tuple[SwarmClient, DnsrrProbe]:
+    """The web service on an attachable overlay network, and a started probe requesting it
+    from inside that network (through ``tasks.web``, or the VIP with ``via_vip``)."""
+    lead = cluster.swarm(cluster.leader())
+    lead.create_network(PROBE_NETWORK)
+    deploy_web(
+        cluster,
+        "web",
+        replicas,
+        endpoint_mode="vip" if via_vip else "dnsrr",
+        networks=[PROBE_NETWORK],
+        healthcheck=True,
+        timeout_s=timeout_s,
+        **options,
+    )
+    probe = DnsrrProbe(
+        node=cluster.managers[0],
+        network=PROBE_NETWORK,
+        service="web",
+        image=workload_image("v1"),
+        run_id=cluster.run_id,
+        via_vip=via_vip,
+        pause_s=pause_s,
+    ).start()
+    return lead, probe
 
 
 def wait_converged(

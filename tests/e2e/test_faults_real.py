@@ -20,9 +20,7 @@ import docker
 import pytest
 
 from swarmcheck import labels
-from swarmcheck.client.engine import host_client
 from swarmcheck.client.swarm import NodeInfo
-from swarmcheck.cluster import hostengine
 from swarmcheck.cluster.cluster import Cluster, ClusterImages, prepare_images, running_cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.cluster.pool import restore_nodes
@@ -110,14 +108,7 @@ def raw_probe(ip: str, port: int, wait_s: float = 3.0) -> tuple[str, float]:
             outcome = "reset"
     return outcome, time.monotonic() - started
 
-
-# -- fixtures --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def host() -> Iterator[docker.DockerClient]:
-    hostengine.ensure_engine()
-    client = host_client()
-    yield client
-    client.close()
+    # -- fixtures --------------------------------------------------------------------------------
     if FIGURES:
         print("\n[faults] measured figures:")
         for name, value in FIGURES.items():

@@ -26,8 +26,7 @@ import docker
 import pytest
 
 from swarmcheck import labels
-from swarmcheck.client.engine import host_client
-from swarmcheck.cluster import hostengine, reaper
+from swarmcheck.cluster import reaper
 
 pytestmark = pytest.mark.e2e
 
@@ -211,14 +210,6 @@ def leftovers(host: docker.DockerClient, up: Up) -> list[str]:
         found.update(f"network {n.name}" for n in host.networks.list(filters=flt))
         found.update(f"volume {v.name}" for v in host.volumes.list(filters=flt))
     return sorted(found)
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[docker.DockerClient]:
-    hostengine.ensure_engine()
-    client = host_client()
-    yield client
-    client.close()
 
 
 @pytest.fixture
