@@ -24,6 +24,7 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from swarmcheck.errors import FaultError, FaultRecoveryError
+from swarmcheck.reporting.steps import step
 from swarmcheck.workload.probe import boot_clock
 
 if TYPE_CHECKING:
@@ -198,7 +199,8 @@ class Fault(ABC):
             self._set(FaultWindow(self.kind, self.targets, started, None, self.params))
             log.info("fault %s: injecting %s", self.name, dict(self.params))
             try:
-                self._inject()
+                with step(f"inject fault {self.name} {dict(self.params) or ''}"):
+                    self._inject()
             except BaseException as exc:
                 self._set(replace(self._current(), error=_short(exc)))
                 self.stop()
@@ -222,7 +224,8 @@ class Fault(ABC):
             error: Exception | None = None
             for _ in range(2):
                 try:
-                    self._heal()
+                    with step(f"heal fault {self.name}"):
+                        self._heal()
                     error = None
                     break
                 except KeyboardInterrupt as exc:

@@ -24,7 +24,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     allure.dynamic.feature(kw["area"])
     allure.dynamic.story(kw["id"])
     allure.dynamic.link(kw["doc"], name="documentation")
-    allure.dynamic.title(f"{kw['id']}: {kw.get('title') or item.name}")
+
+
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """The report title: id and what is checked (set now: allure names tests after setup)."""
+    marker = item.get_closest_marker("swarmcheck")
+    if marker is not None:
+        allure.dynamic.title(f"{marker.kwargs['id']}: {marker.kwargs.get('title') or item.name}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -44,8 +50,8 @@ def pytest_runtest_makereport(
     return report
 
 
-def attach_diagnostics(cluster: Cluster) -> None:
-    """The node list, every service's tasks and each node daemon's log tail."""
+def attach_state(cluster: Cluster, suffix: str = "") -> None:
+    """The node list and every service's tasks, as `docker node ls` / `service ps` show them."""
     try:
         nodes = cluster.node_list()
         allure.attach(
@@ -54,7 +60,7 @@ def attach_diagnostics(cluster: Cluster) -> None:
                 f"{'Leader' if n.leader else (n.reachability or '')}"
                 for n in nodes
             ),
-            "node list",
+            f"node list{suffix}",
             allure.attachment_type.TEXT,
         )
         lead = cluster.swarm(cluster.leader())
@@ -66,12 +72,21 @@ def attach_diagnostics(cluster: Cluster) -> None:
                     f"{t.desired_state}/{t.state} {t.error or ''}"
                 )
         allure.attach(
-            "\n".join(lines) or "(no services)", "service tasks", allure.attachment_type.TEXT
+            "\n".join(lines) or "(no services)",
+            f"service tasks{suffix}",
+            allure.attachment_type.TEXT,
         )
     except SwarmcheckError as exc:
         allure.attach(
-            f"could not read the cluster state: {exc}", "cluster state", allure.attachment_type.TEXT
+            f"could not read the cluster state: {exc}",
+            f"cluster state{suffix}",
+            allure.attachment_type.TEXT,
         )
+
+
+def attach_diagnostics(cluster: Cluster) -> None:
+    """On failure: the cluster state and each node daemon's log tail."""
+    attach_state(cluster)
     for node in cluster.nodes:
         allure.attach(
             node.daemon_log_tail(80), f"dockerd log: {node.name}", allure.attachment_type.TEXT

@@ -12,6 +12,7 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.pool import ClusterPool
 from swarmcheck.config import Settings
 from swarmcheck.errors import EnvironmentProblem
+from swarmcheck.plugin.allure_hooks import attach_state
 from swarmcheck.plugin.keys import CLUSTER_KEY, FIGURE_PREFIX, POOL_KEY, SETTINGS_KEY
 from swarmcheck.plugin.session import shape_of
 
@@ -53,7 +54,9 @@ def swarm(
     be restored is replaced before the next test."""
     cluster = swarm_pool.acquire(shape_of(request.node, swarm_settings.cluster))
     request.node.stash[CLUSTER_KEY] = cluster
+    attach_state(cluster, " (before)")
     yield cluster
+    attach_state(cluster, " (after)")
     swarm_pool.after_test(cluster)
 
 
