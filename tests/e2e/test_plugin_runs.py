@@ -184,7 +184,8 @@ class Project:
     def allure_result(self, test_name: str) -> dict[str, Any]:
         for path in self.allure.glob("*-result.json"):
             result: dict[str, Any] = json.loads(path.read_text())
-            if result.get("name") == test_name:
+            # "name" is the report title (id and what is checked); fullName ends in the test
+            if str(result.get("fullName", "")).endswith(f"#{test_name}"):
                 return result
         raise AssertionError(f"no Allure result for {test_name} in {self.allure}")
 
@@ -237,6 +238,7 @@ def test_broken_expectation_fails_with_reason_and_attachments(
 
     result = project.allure_result("test_worker_can_list_nodes")
     assert result["status"] in ("failed", "broken")
+    assert result["name"] == "SC-TEST-901: test_worker_can_list_nodes", "report title"
     assert WORKER_REFUSAL in result["statusDetails"]["message"]
     found = {(label["name"], label["value"]) for label in result["labels"]}
     assert {("swarmcheck_id", "SC-TEST-901"), ("feature", "membership")} <= found
