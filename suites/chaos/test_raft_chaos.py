@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
 
 import pytest
 
@@ -52,10 +51,8 @@ def test_failover_with_slow_control_plane(
     old = swarm.leader()
     stopped = process.stop_node(swarm, old, log=fault_log)
     with LeaderSampler(swarm) as sampler:
-        with ExitStack() as slow:
-            for manager in swarm.managers:
-                # 250 ms each way on every manager: +500 ms on every control-plane round trip
-                slow.enter_context(toxics.latency(swarm, manager, 250, 25, log=fault_log))
+        # 250 ms each way on every manager: +500 ms on every control-plane round trip
+        with toxics.slow_control_plane(swarm, 250, 25, log=fault_log):
             clock = Stopwatch()
             stopped.start()
             new = swarm.wait_leader(timeout_s=90, exclude=old.name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 
 import pytest
 
@@ -26,14 +25,6 @@ SLOW_CONVERGE_S = 180.0
 minute to run (about a second undisturbed); allow three."""
 RESCHEDULE_BUDGET_S = 30.0
 """Docker's own test allows 30 s for tasks of a lost node to run elsewhere."""
-
-
-def slow_control_plane(
-    swarm: Cluster, log: FaultLog, stack: ExitStack, latency_ms: int, jitter_ms: int
-) -> None:
-    """Latency on every manager's control-plane proxy, healed when ``stack`` closes."""
-    for manager in swarm.managers:
-        stack.enter_context(toxics.latency(swarm, manager, latency_ms, jitter_ms, log=log))
 
 
 @pytest.mark.swarm(workers=1)
@@ -86,8 +77,7 @@ def test_self_healing_with_slow_control_plane(
     swarm: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
     lead = web("web", replicas=3)
-    with ExitStack() as stack:
-        slow_control_plane(swarm, fault_log, stack, latency_ms=250, jitter_ms=25)
+    with toxics.slow_control_plane(swarm, 250, 25, log=fault_log):
         victim = process.kill_task_container(swarm, "web", log=fault_log)
         task_id = str(victim.params["task_id"])
         clock = Stopwatch()
@@ -117,8 +107,7 @@ def test_self_healing_with_slow_control_plane(
 def test_rolling_update_with_degraded_control_plane(
     swarm: Cluster, fault_log: FaultLog, figure: Recorder, judge_update: UpdateJudge
 ) -> None:
-    with ExitStack() as stack:
-        slow_control_plane(swarm, fault_log, stack, latency_ms=100, jitter_ms=50)
+    with toxics.slow_control_plane(swarm, 100, 50, log=fault_log):
         probes = rolling_update_under_probe(
             swarm, figure, update_timeout_s=SLOW_CONVERGE_S * 2, converge_timeout_s=SLOW_CONVERGE_S
         )

@@ -10,7 +10,8 @@ Gossip (7946) and VXLAN do not pass through Toxiproxy, so toxics never touch the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
 from swarmcheck.errors import ConfigError, FaultError
@@ -132,3 +133,16 @@ def slow_close(
 def proxy_down(cluster: Cluster, node: Node | str, log: FaultLog | None = None) -> ProxyDown:
     """Take the manager's proxy down: new connections refused, open ones dropped."""
     return ProxyDown(cluster, node, log)
+
+
+@contextmanager
+def slow_control_plane(
+    cluster: Cluster, latency_ms: int, jitter_ms: int = 0, log: FaultLog | None = None
+) -> Iterator[list[ToxicFault]]:
+    """Latency on every manager's control-plane proxy (``latency_ms`` each way, so round trips
+    grow by twice that), healed when the block ends, whatever happens in it."""
+    with ExitStack() as stack:
+        yield [
+            stack.enter_context(latency(cluster, manager, latency_ms, jitter_ms, log=log))
+            for manager in cluster.managers
+        ]
