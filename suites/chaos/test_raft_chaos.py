@@ -16,25 +16,13 @@ from swarmcheck.errors import EngineAPIError
 from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.workload.service import containers_of, wait_converged
+from swarmcheck.workload.service import containers_of, wait_converged, wait_write_accepted
 
 RAFT = "https://docs.docker.com/engine/swarm/raft/"
 ADMIN = "https://docs.docker.com/engine/swarm/admin_guide/"
 NO_LEADER = "does not have a leader"
 """From the documented refusal: "The swarm does not have a leader. It's possible that too
 few managers are online. Make sure more than half of the managers are online." """
-
-
-def accepts_writes(client: SwarmClient, service: str, replicas: int, timeout_s: float) -> None:
-    """Wait until a scale of ``service`` through ``client`` is accepted."""
-
-    def attempt() -> bool:
-        client.scale(service, replicas)  # engine errors: not yet (the last one is reported)
-        return True
-
-    wait_until(
-        attempt, what=f"a write (scale {service} to {replicas}) to be accepted", timeout_s=timeout_s
-    )
 
 
 @pytest.mark.swarm(faults=True)
@@ -57,7 +45,7 @@ def test_failover_with_slow_control_plane(
             stopped.start()
             new = swarm.wait_leader(timeout_s=90, exclude=old.name)
             figure("failover_s", clock())
-            accepts_writes(swarm.swarm(new), "web", 3, timeout_s=120)
+            wait_write_accepted(swarm.swarm(new), "web", 3, timeout_s=120)
             figure("writes_accepted_s", clock())
         # The old leader comes back once the latency is gone: restarted under +500 ms round
         # trips, its TLS handshakes to the other managers time out and gRPC backs off for
@@ -182,7 +170,7 @@ def test_quorum_loss_and_recovery(
     clock = Stopwatch()
     first.stop()  # one manager back: 2 of 3, quorum again
     leader = swarm.wait_leader(timeout_s=90, exclude=second.targets[0])
-    accepts_writes(swarm.swarm(leader), "web", 3, timeout_s=60)
+    wait_write_accepted(swarm.swarm(leader), "web", 3, timeout_s=60)
     figure("quorum_back_s", clock())
     check_nothing_lost(before, inventory(swarm)).assert_ok()
 
@@ -212,7 +200,7 @@ def test_force_new_cluster(fresh_swarm: Cluster, fault_log: FaultLog, figure: Re
         timeout_s=60,
     )
     survivor_client = swarm.swarm(survivor)
-    accepts_writes(survivor_client, "web", 3, timeout_s=60)
+    wait_write_accepted(survivor_client, "web", 3, timeout_s=60)
     figure("recovered_s", clock())
     managers = [
         n for n in survivor_client.nodes() if n.role == "manager" and n.reachability == "reachable"

@@ -17,7 +17,7 @@ from swarmcheck.faults.base import FaultLog
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.workload.probe import boot_clock
 from swarmcheck.workload.rolling import rolling_update_under_probe
-from swarmcheck.workload.service import wait_converged
+from swarmcheck.workload.service import wait_converged, wait_task_stopped
 
 HOWSVC = "https://docs.docker.com/engine/swarm/how-swarm-mode-works/services/"
 SLOW_CONVERGE_S = 180.0
@@ -82,15 +82,7 @@ def test_self_healing_with_slow_control_plane(
         task_id = str(victim.params["task_id"])
         clock = Stopwatch()
         victim.start()
-        wait_until(
-            lambda: (
-                True
-                if next(t for t in lead.tasks("web") if t.id == task_id).state != "running"
-                else None
-            ),
-            what="the manager to see the task fail",
-            timeout_s=60,
-        )
+        wait_task_stopped(lead, "web", task_id, timeout_s=60)
         running = wait_converged(lead, "web", 3, timeout_s=SLOW_CONVERGE_S)
         figure("time_to_heal_s", clock())
         assert task_id not in {t.id for t in running}

@@ -8,10 +8,9 @@ import pytest
 
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.readiness import Stopwatch, wait_until
-from swarmcheck.errors import EngineAPIError
+from swarmcheck.cluster.readiness import Stopwatch
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.workload.service import wait_converged
+from swarmcheck.workload.service import wait_converged, wait_write_accepted
 
 
 @pytest.mark.swarmcheck(
@@ -32,13 +31,7 @@ def test_leader_failover(swarm: Cluster, web: Callable[..., SwarmClient], figure
     assert new.name != old.name
     survivor = swarm.swarm(new)
 
-    def scaled() -> bool | None:
-        try:
-            survivor.scale("web", 4)
-            return True
-        except EngineAPIError:
-            return None  # a just-elected leader may still refuse for a moment
-
-    wait_until(scaled, what="a service update to be accepted by the new leader", timeout_s=30)
+    # a just-elected leader may still refuse for a moment
+    wait_write_accepted(survivor, "web", 4, timeout_s=30)
     figure("writes_accepted_s", clock())
     wait_converged(survivor, "web", 4)

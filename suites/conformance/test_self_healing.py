@@ -8,9 +8,9 @@ import pytest
 
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.readiness import Stopwatch, wait_until
+from swarmcheck.cluster.readiness import Stopwatch
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.workload.service import wait_converged
+from swarmcheck.workload.service import wait_converged, wait_task_stopped
 
 
 @pytest.mark.swarmcheck(
@@ -27,15 +27,7 @@ def test_removed_task_container_is_replaced(
     node = swarm.node(next(n.hostname for n in lead.nodes() if n.id == victim.node_id))
     clock = Stopwatch()
     node.client.containers.get(victim.container_id).remove(force=True)
-    wait_until(
-        lambda: (
-            True
-            if next(t for t in lead.tasks("web") if t.id == victim.id).state != "running"
-            else None
-        ),
-        what="the manager to see the task fail",
-        timeout_s=30,
-    )
+    wait_task_stopped(lead, "web", victim.id, timeout_s=30)
     running = wait_converged(lead, "web", 3, timeout_s=30)
     figure("time_to_heal_s", clock())
     assert victim.id not in {t.id for t in running}, "the killed task still counts as running"

@@ -103,6 +103,29 @@ def wait_converged(
     )
 
 
+def wait_task_stopped(client: SwarmClient, service: str, task_id: str, timeout_s: float) -> None:
+    """Wait until the managers no longer report task ``task_id`` as running."""
+
+    def stopped() -> bool | None:
+        state = next(t.state for t in client.tasks(service) if t.id == task_id)
+        return True if state != "running" else None
+
+    wait_until(stopped, what=f"the managers to see task {task_id[:10]} stop", timeout_s=timeout_s)
+
+
+def wait_write_accepted(client: SwarmClient, service: str, replicas: int, timeout_s: float) -> None:
+    """Retry scaling ``service`` through ``client`` until a manager accepts it (a just-elected
+    or slow leader refuses for a while; the last refusal is in the timeout message)."""
+
+    def attempt() -> bool:
+        client.scale(service, replicas)
+        return True
+
+    wait_until(
+        attempt, what=f"a write (scale {service} to {replicas}) to be accepted", timeout_s=timeout_s
+    )
+
+
 def containers_of(
     cluster: Cluster, service: str, service_id: str | None = None
 ) -> dict[str, list[str]]:
