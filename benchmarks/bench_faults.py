@@ -17,10 +17,10 @@ from collections.abc import Callable
 from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import hostengine
 from swarmcheck.cluster.cluster import Cluster, prepare_images, running_cluster
-from swarmcheck.cluster.readiness import Stopwatch
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import Fault, FaultLog
+from swarmcheck.timing import Stopwatch
 from swarmcheck.workload.service import deploy_web
 
 DOC_ELECTION_S = (10.0, 20.0)

@@ -16,11 +16,11 @@ from swarmcheck.workload.service import deploy_web
 
 
 @pytest.fixture
-def web(swarm: Cluster) -> Callable[..., SwarmClient]:
+def web(cluster: Cluster) -> Callable[..., SwarmClient]:
     """Deploy the versioned web service (waits for N/N); returns the leader's client."""
 
     def make(name: str = "web", replicas: int = 3, **options: object) -> SwarmClient:
-        return deploy_web(swarm, name, replicas, **options)
+        return deploy_web(cluster, name, replicas, **options)
 
     return make
 
@@ -46,14 +46,14 @@ def judge_update(figure: Recorder, attach_availability: PlotAttacher) -> UpdateJ
 
 
 @pytest.fixture
-def worker(swarm: Cluster) -> Iterator[Node]:
+def worker(cluster: Cluster) -> Iterator[Node]:
     """A worker node: a real one, or the last manager demoted for this test (the reset
     after the test promotes it back)."""
-    if swarm.workers:
-        yield swarm.workers[0]
+    if cluster.workers:
+        yield cluster.workers[0]
         return
-    node = swarm.managers[-1]
-    lead = swarm.swarm(swarm.leader())
+    node = cluster.managers[-1]
+    lead = cluster.client(cluster.leader())
     lead.update_node(node.node_id, role="worker")
-    swarm.wait_control(node, available=False)
+    cluster.wait_control(node, available=False)
     yield node

@@ -11,14 +11,14 @@ from swarmcheck.checkers.availability import check_availability
 from swarmcheck.checkers.inventory import check_nothing_lost
 from swarmcheck.checkers.leaders import check_single_leader
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.observe import LeaderSampler, inventory
-from swarmcheck.cluster.readiness import Stopwatch
 from swarmcheck.config import Settings
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.nemesis import run_schedule
 from swarmcheck.faults.schedule import PlannedFault, plan_schedule
 from swarmcheck.plugin.chaos import PlotAttacher
 from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import Stopwatch
+from swarmcheck.workload.observe import LeaderSampler, inventory
 from swarmcheck.workload.service import deploy_probed_web, wait_converged
 
 CONVERGE_DEADLINE_S = 90.0
@@ -32,7 +32,7 @@ CONVERGE_DEADLINE_S = 90.0
     title="seeded random faults; one leader, convergence after every heal, nothing lost",
 )
 def test_nightly_chaos(
-    swarm: Cluster,
+    cluster: Cluster,
     swarm_settings: Settings,
     fault_log: FaultLog,
     figure: Recorder,
@@ -52,20 +52,20 @@ def test_nightly_chaos(
     )
     allure.attach(schedule.to_json(), "planned schedule (json)", allure.attachment_type.JSON)
 
-    _, probe = deploy_probed_web(swarm, 3, pause_s=0.2)
-    before = inventory(swarm)
+    _, probe = deploy_probed_web(cluster, 3, pause_s=0.2)
+    before = inventory(cluster)
     slow_heals: list[str] = []
 
     def after_heal(planned: PlannedFault) -> None:
         clock = Stopwatch()
-        swarm.wait_healthy(CONVERGE_DEADLINE_S)
-        wait_converged(swarm.swarm(swarm.leader()), "web", 3, timeout_s=CONVERGE_DEADLINE_S)
+        cluster.wait_healthy(CONVERGE_DEADLINE_S)
+        wait_converged(cluster.client(cluster.leader()), "web", 3, timeout_s=CONVERGE_DEADLINE_S)
         if clock() > CONVERGE_DEADLINE_S:
             slow_heals.append(f"{planned.kind}: {clock():.0f}s")
         figure(f"recovered_after_{planned.kind}_s", clock())
 
-    with LeaderSampler(swarm) as sampler:
-        run_schedule(swarm, schedule, fault_log, service="web", after_heal=after_heal)
+    with LeaderSampler(cluster) as sampler:
+        run_schedule(cluster, schedule, fault_log, service="web", after_heal=after_heal)
     probes = probe.stop()
     attach_availability(probes, f"nightly chaos, seed {seed}")
     availability = check_availability(probes, min_success_ratio=0.0)
@@ -73,5 +73,5 @@ def test_nightly_chaos(
         figure(name, value)
     figure("faults_run", len(fault_log))
     check_single_leader(sampler.samples).assert_ok()
-    check_nothing_lost(before, inventory(swarm)).assert_ok()
+    check_nothing_lost(before, inventory(cluster)).assert_ok()
     assert not slow_heals, f"slow recoveries: {slow_heals}"

@@ -10,12 +10,12 @@ from swarmcheck.checkers.inventory import check_nothing_lost
 from swarmcheck.checkers.leaders import check_single_leader
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.observe import LeaderSampler, inventory
-from swarmcheck.cluster.readiness import Stopwatch, wait_until
 from swarmcheck.errors import EngineAPIError
 from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.workload.observe import LeaderSampler, inventory
 from swarmcheck.workload.service import containers_of, wait_converged, wait_write_accepted
 
 RAFT = "https://docs.docker.com/engine/swarm/raft/"
@@ -33,28 +33,28 @@ few managers are online. Make sure more than half of the managers are online." "
     title="leader failover while the control plane has 500 ms of added round-trip latency",
 )
 def test_failover_with_slow_control_plane(
-    swarm: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
     web("web", replicas=2)
-    old = swarm.leader()
-    stopped = process.stop_node(swarm, old, log=fault_log)
-    with LeaderSampler(swarm) as sampler:
+    old = cluster.leader()
+    stopped = process.stop_node(cluster, old, log=fault_log)
+    with LeaderSampler(cluster) as sampler:
         # 250 ms each way on every manager: +500 ms on every control-plane round trip
-        with toxics.slow_control_plane(swarm, 250, 25, log=fault_log):
+        with toxics.slow_control_plane(cluster, 250, 25, log=fault_log):
             clock = Stopwatch()
             stopped.start()
-            new = swarm.wait_leader(timeout_s=90, exclude=old.name)
+            new = cluster.wait_leader(timeout_s=90, exclude=old.name)
             figure("failover_s", clock())
-            wait_write_accepted(swarm.swarm(new), "web", 3, timeout_s=120)
+            wait_write_accepted(cluster.client(new), "web", 3, timeout_s=120)
             figure("writes_accepted_s", clock())
         # The old leader comes back once the latency is gone: restarted under +500 ms round
         # trips, its TLS handshakes to the other managers time out and gRPC backs off for
         # minutes (seen here), which is a separate question from failover.
         stopped.stop()
-        swarm.wait_healthy(120)
+        cluster.wait_healthy(120)
         figure("rejoined_s", clock())
     check_single_leader(sampler.samples).assert_ok()
-    assert swarm.leader().name == new.name, "leadership moved back to the restarted node"
+    assert cluster.leader().name == new.name, "leadership moved back to the restarted node"
 
 
 @pytest.mark.swarmcheck(
@@ -63,16 +63,16 @@ def test_failover_with_slow_control_plane(
     doc=RAFT,
     title="a paused leader is replaced; unpaused it rejoins as a follower",
 )
-def test_paused_leader_is_replaced(swarm: Cluster, fault_log: FaultLog, figure: Recorder) -> None:
-    with LeaderSampler(swarm) as sampler:
-        old = swarm.leader()
+def test_paused_leader_is_replaced(cluster: Cluster, fault_log: FaultLog, figure: Recorder) -> None:
+    with LeaderSampler(cluster) as sampler:
+        old = cluster.leader()
         clock = Stopwatch()
-        with process.pause_node(swarm, old, log=fault_log):
-            new = swarm.wait_leader(timeout_s=60, exclude=old.name)
+        with process.pause_node(cluster, old, log=fault_log):
+            new = cluster.wait_leader(timeout_s=60, exclude=old.name)
             figure("failover_s", clock())
-        swarm.wait_healthy(60)
+        cluster.wait_healthy(60)
         figure("rejoined_s", clock())
-    own_view = {i.hostname: i for i in swarm.node_list(via=old)}
+    own_view = {i.hostname: i for i in cluster.node_list(via=old)}
     assert not own_view[old.name].leader, f"{old.name} still calls itself Leader after unpause"
     assert own_view[new.name].leader, f"{old.name} does not see {new.name} as Leader"
     check_single_leader(sampler.samples).assert_ok()
@@ -86,15 +86,15 @@ def test_paused_leader_is_replaced(swarm: Cluster, fault_log: FaultLog, figure: 
     "the isolated one cannot write, it catches up after healing",
 )
 def test_partitioned_manager(
-    swarm: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
     lead = web("web", replicas=2)
-    before = inventory(swarm)
-    leader = swarm.leader()
-    victim = next(m for m in swarm.managers if m.name != leader.name)
-    with LeaderSampler(swarm) as sampler:
+    before = inventory(cluster)
+    leader = cluster.leader()
+    victim = next(m for m in cluster.managers if m.name != leader.name)
+    with LeaderSampler(cluster) as sampler:
         clock = Stopwatch()
-        with partition.isolate(swarm, victim, log=fault_log):
+        with partition.isolate(cluster, victim, log=fault_log):
             wait_until(
                 lambda: (
                     True
@@ -106,14 +106,14 @@ def test_partitioned_manager(
                 timeout_s=60,
             )
             figure("detected_unreachable_s", clock())
-            assert swarm.leader(timeout_s=10).name == leader.name, "the majority lost its leader"
+            assert cluster.leader(timeout_s=10).name == leader.name, "the majority lost its leader"
             lead.scale("web", 3)
             lead.create_service("during", "swarmcheck/workload:v1", 1)
             isolated = SwarmClient(victim.name, victim.quick_client(30))
             with pytest.raises(EngineAPIError):
                 isolated.scale("web", 5)
         figure("healed_at_s", clock())
-        swarm.wait_healthy(90)
+        cluster.wait_healthy(90)
         wait_until(
             lambda: True if SwarmClient(victim.name, victim.client).exists("during") else None,
             what=f"{victim.name} to see the service created meanwhile",
@@ -121,8 +121,8 @@ def test_partitioned_manager(
         )
         figure("caught_up_s", clock())
     check_single_leader(sampler.samples).assert_ok()
-    check_nothing_lost(before, inventory(swarm)).assert_ok()
-    assert swarm.swarm(victim).service("web").replicas == 3, "the isolated write took effect"
+    check_nothing_lost(before, inventory(cluster)).assert_ok()
+    assert cluster.client(victim).service("web").replicas == 3, "the isolated write took effect"
 
 
 @pytest.mark.swarmcheck(
@@ -133,16 +133,16 @@ def test_partitioned_manager(
     "back and writes work, nothing lost",
 )
 def test_quorum_loss_and_recovery(
-    swarm: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
-    if len(swarm.managers) != 3:
-        pytest.skip(f"written for 3 managers, the cluster has {len(swarm.managers)}")
+    if len(cluster.managers) != 3:
+        pytest.skip(f"written for 3 managers, the cluster has {len(cluster.managers)}")
     web("web", replicas=3)
-    before = inventory(swarm)
-    survivor, *others = swarm.managers
-    running_before = containers_of(swarm, "web")[survivor.name]
+    before = inventory(cluster)
+    survivor, *others = cluster.managers
+    running_before = containers_of(cluster, "web")[survivor.name]
     assert running_before, f"no task of web runs on {survivor.name}"
-    first, second = (process.stop_node(swarm, n, log=fault_log) for n in others)
+    first, second = (process.stop_node(cluster, n, log=fault_log) for n in others)
     first.start()
     second.start()
     client = SwarmClient(survivor.name, survivor.quick_client(30))
@@ -169,10 +169,10 @@ def test_quorum_loss_and_recovery(
     )
     clock = Stopwatch()
     first.stop()  # one manager back: 2 of 3, quorum again
-    leader = swarm.wait_leader(timeout_s=90, exclude=second.targets[0])
-    wait_write_accepted(swarm.swarm(leader), "web", 3, timeout_s=60)
+    leader = cluster.wait_leader(timeout_s=90, exclude=second.targets[0])
+    wait_write_accepted(cluster.client(leader), "web", 3, timeout_s=60)
     figure("quorum_back_s", clock())
-    check_nothing_lost(before, inventory(swarm)).assert_ok()
+    check_nothing_lost(before, inventory(cluster)).assert_ok()
 
 
 @pytest.mark.swarmcheck(
@@ -181,30 +181,30 @@ def test_quorum_loss_and_recovery(
     doc=ADMIN,
     title="force-new-cluster on the last manager recovers the swarm",
 )
-def test_force_new_cluster(fresh_swarm: Cluster, fault_log: FaultLog, figure: Recorder) -> None:
-    swarm = fresh_swarm
-    lead = swarm.swarm(swarm.leader())
+def test_force_new_cluster(fresh_cluster: Cluster, fault_log: FaultLog, figure: Recorder) -> None:
+    cluster = fresh_cluster
+    lead = cluster.client(cluster.leader())
     lead.create_service("web", "swarmcheck/workload:v1", 2)
     wait_converged(lead, "web", 2)
-    before = inventory(swarm)
-    survivor = swarm.managers[0]
-    for node in swarm.managers[1:]:
-        process.kill_node(swarm, node, log=fault_log).start()
+    before = inventory(cluster)
+    survivor = cluster.managers[0]
+    for node in cluster.managers[1:]:
+        process.kill_node(cluster, node, log=fault_log).start()
     clock = Stopwatch()
     survivor.client.swarm.init(
         force_new_cluster=True, advertise_addr=f"{survivor.ip}:2377", listen_addr="0.0.0.0:2377"
     )
     wait_until(
-        lambda: True if swarm.swarm(survivor).info()["ControlAvailable"] else None,
+        lambda: True if cluster.client(survivor).info()["ControlAvailable"] else None,
         what="the survivor to manage a new single-manager cluster",
         timeout_s=60,
     )
-    survivor_client = swarm.swarm(survivor)
+    survivor_client = cluster.client(survivor)
     wait_write_accepted(survivor_client, "web", 3, timeout_s=60)
     figure("recovered_s", clock())
     managers = [
         n for n in survivor_client.nodes() if n.role == "manager" and n.reachability == "reachable"
     ]
     assert [m.hostname for m in managers] == [survivor.name]
-    check_nothing_lost(before, inventory(swarm)).assert_ok()
-    swarm.dirty = "force-new-cluster left a one-manager swarm"
+    check_nothing_lost(before, inventory(cluster)).assert_ok()
+    cluster.dirty = "force-new-cluster left a one-manager swarm"

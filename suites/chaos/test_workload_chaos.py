@@ -11,11 +11,10 @@ from suites.conftest import UpdateJudge
 from swarmcheck.checkers.convergence import ReplicaSample, check_converged
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.readiness import Stopwatch, wait_until
 from swarmcheck.faults import process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.workload.probe import boot_clock
+from swarmcheck.timing import Stopwatch, boot_clock, wait_until
 from swarmcheck.workload.rolling import rolling_update_under_probe
 from swarmcheck.workload.service import wait_converged, wait_task_stopped
 
@@ -35,16 +34,16 @@ RESCHEDULE_BUDGET_S = 30.0
     title="a lost worker's tasks are rescheduled on the other nodes",
 )
 def test_lost_worker_tasks_rescheduled(
-    swarm: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
-    replicas = 2 * swarm.spec.size
+    replicas = 2 * cluster.spec.size
     lead = web("web", replicas=replicas)
-    worker = swarm.workers[0]
+    worker = cluster.workers[0]
     on_worker = [t for t in lead.running_tasks("web") if t.node_id == worker.node_id]
     assert on_worker, f"no task of web landed on {worker.name}"
     samples: list[ReplicaSample] = []  # tasks running off the lost worker, over time
     clock = Stopwatch()
-    with process.kill_node(swarm, worker, log=fault_log):
+    with process.kill_node(cluster, worker, log=fault_log):
         killed_at = boot_clock()
 
         def moved() -> bool | None:
@@ -74,11 +73,11 @@ def test_lost_worker_tasks_rescheduled(
     title="a killed task is replaced while the control plane is slow (+500 ms round trip)",
 )
 def test_self_healing_with_slow_control_plane(
-    swarm: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
     lead = web("web", replicas=3)
-    with toxics.slow_control_plane(swarm, 250, 25, log=fault_log):
-        victim = process.kill_task_container(swarm, "web", log=fault_log)
+    with toxics.slow_control_plane(cluster, 250, 25, log=fault_log):
+        victim = process.kill_task_container(cluster, "web", log=fault_log)
         task_id = str(victim.params["task_id"])
         clock = Stopwatch()
         victim.start()
@@ -97,10 +96,13 @@ def test_self_healing_with_slow_control_plane(
     "(+200 ms round trip, jittered)",
 )
 def test_rolling_update_with_degraded_control_plane(
-    swarm: Cluster, fault_log: FaultLog, figure: Recorder, judge_update: UpdateJudge
+    cluster: Cluster, fault_log: FaultLog, figure: Recorder, judge_update: UpdateJudge
 ) -> None:
-    with toxics.slow_control_plane(swarm, 100, 50, log=fault_log):
+    with toxics.slow_control_plane(cluster, 100, 50, log=fault_log):
         probes = rolling_update_under_probe(
-            swarm, figure, update_timeout_s=SLOW_CONVERGE_S * 2, converge_timeout_s=SLOW_CONVERGE_S
+            cluster,
+            figure,
+            update_timeout_s=SLOW_CONVERGE_S * 2,
+            converge_timeout_s=SLOW_CONVERGE_S,
         )
     judge_update(probes, "web v1 -> v2 with +200 ms control-plane round trips")

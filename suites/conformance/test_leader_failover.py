@@ -8,8 +8,8 @@ import pytest
 
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.readiness import Stopwatch
 from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import Stopwatch
 from swarmcheck.workload.service import wait_converged, wait_write_accepted
 
 
@@ -19,17 +19,19 @@ from swarmcheck.workload.service import wait_converged, wait_write_accepted
     doc="https://docs.docker.com/engine/swarm/raft/",
     title="stopping the leader's node elects another leader; writes resume",
 )
-def test_leader_failover(swarm: Cluster, web: Callable[..., SwarmClient], figure: Recorder) -> None:
-    if len(swarm.managers) < 3:
-        pytest.skip(f"needs 3 managers to keep quorum, the cluster has {len(swarm.managers)}")
+def test_leader_failover(
+    cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder
+) -> None:
+    if len(cluster.managers) < 3:
+        pytest.skip(f"needs 3 managers to keep quorum, the cluster has {len(cluster.managers)}")
     web("web", replicas=2)
-    old = swarm.leader()
+    old = cluster.leader()
     clock = Stopwatch()
     old.container.stop(timeout=0)  # restored by the swarm fixture after the test
-    new = swarm.wait_leader(timeout_s=60, exclude=old.name)
+    new = cluster.wait_leader(timeout_s=60, exclude=old.name)
     figure("failover_s", clock())
     assert new.name != old.name
-    survivor = swarm.swarm(new)
+    survivor = cluster.client(new)
 
     # a just-elected leader may still refuse for a moment
     wait_write_accepted(survivor, "web", 4, timeout_s=30)

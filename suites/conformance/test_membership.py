@@ -6,9 +6,9 @@ import pytest
 
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.cluster.readiness import Stopwatch, wait_until
 from swarmcheck.errors import EngineAPIError
 from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import Stopwatch, wait_until
 
 DOCS = "https://docs.docker.com/engine/swarm"
 WORKER_REFUSAL = (
@@ -24,17 +24,17 @@ WORKER_REFUSAL = (
     doc=f"{DOCS}/swarm-tutorial/create-swarm/",
     title="the first node is a manager and Leader; docker info says active",
 )
-def test_init_makes_a_leader(fresh_swarm: Cluster) -> None:
-    swarm = fresh_swarm  # a swarm just made: earlier tests may have moved leadership
-    first = swarm.managers[0]
-    info = swarm.swarm(first).info()
+def test_init_makes_a_leader(fresh_cluster: Cluster) -> None:
+    cluster = fresh_cluster  # a swarm just made: earlier tests may have moved leadership
+    first = cluster.managers[0]
+    info = cluster.client(first).info()
     assert info["LocalNodeState"] == "active", f"docker info Swarm: {info}"
     assert info["ControlAvailable"] is True, "the node that ran `swarm init` is not a manager"
-    me = next(n for n in swarm.node_list(via=first) if n.id == info["NodeID"])
+    me = next(n for n in cluster.node_list(via=first) if n.id == info["NodeID"])
     assert me.role == "manager"
     assert me.leader, f"{first.name} is {me.reachability}, not Leader"
-    assert info["Managers"] == swarm.spec.managers
-    assert info["Nodes"] == swarm.spec.size
+    assert info["Managers"] == cluster.spec.managers
+    assert info["Nodes"] == cluster.spec.size
 
 
 @pytest.mark.swarm(workers=1)
@@ -44,14 +44,14 @@ def test_init_makes_a_leader(fresh_swarm: Cluster) -> None:
     doc=f"{DOCS}/swarm-tutorial/add-nodes/",
     title="node ls is refused on a worker, with the documented message",
 )
-def test_worker_cannot_list_nodes(swarm: Cluster, worker: Node) -> None:
+def test_worker_cannot_list_nodes(cluster: Cluster, worker: Node) -> None:
     with pytest.raises(EngineAPIError) as refused:
-        swarm.swarm(worker).nodes()
+        cluster.client(worker).nodes()
     assert WORKER_REFUSAL in refused.value.explanation, (
         f"unexpected refusal text: {refused.value.explanation!r}"
     )
-    manager_view = swarm.swarm(swarm.managers[0]).nodes()
-    assert len(manager_view) == swarm.spec.size
+    manager_view = cluster.client(cluster.managers[0]).nodes()
+    assert len(manager_view) == cluster.spec.size
 
 
 @pytest.mark.swarm(workers=1)
@@ -61,18 +61,18 @@ def test_worker_cannot_list_nodes(swarm: Cluster, worker: Node) -> None:
     doc=f"{DOCS}/manage-nodes/#promote-or-demote-a-node",
     title="a promoted worker can list nodes; a demoted manager cannot",
 )
-def test_promote_and_demote(swarm: Cluster, worker: Node, figure: Recorder) -> None:
-    lead = swarm.swarm(swarm.leader())
+def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) -> None:
+    lead = cluster.client(cluster.leader())
     clock = Stopwatch()
     lead.update_node(worker.node_id, role="manager")
     # Docker's own test allows 30 s; swarmkit's 64 s (the new certificate takes a while).
-    swarm.wait_control(worker, available=True, timeout_s=64)
+    cluster.wait_control(worker, available=True, timeout_s=64)
     figure("promote_s", clock())
-    assert len(swarm.swarm(worker).nodes()) == swarm.spec.size
+    assert len(cluster.client(worker).nodes()) == cluster.spec.size
     lead.update_node(worker.node_id, role="worker")
-    swarm.wait_control(worker, available=False)
+    cluster.wait_control(worker, available=False)
     with pytest.raises(EngineAPIError, match="not a swarm manager"):
-        swarm.swarm(worker).nodes()
+        cluster.client(worker).nodes()
 
 
 @pytest.mark.swarm(workers=1)
@@ -82,14 +82,14 @@ def test_promote_and_demote(swarm: Cluster, worker: Node, figure: Recorder) -> N
     doc="https://docs.docker.com/reference/cli/docker/swarm/join-token/",
     title="worker and manager join tokens; rotation refuses the old token",
 )
-def test_join_token_rotation(swarm: Cluster, worker: Node) -> None:
-    lead = swarm.swarm(swarm.leader())
+def test_join_token_rotation(cluster: Cluster, worker: Node) -> None:
+    lead = cluster.client(cluster.leader())
     tokens = lead.join_tokens()
     assert tokens["worker"].startswith("SWMTKN-1-") and tokens["manager"].startswith("SWMTKN-1-")
     assert tokens["worker"] != tokens["manager"]
     # The worker leaves, so it can try to join again.
     old_id = worker.node_id
-    swarm.swarm(worker).leave()
+    cluster.client(worker).leave()
     wait_until(
         lambda: True if worker.client.info()["Swarm"]["LocalNodeState"] == "inactive" else None,
         what=f"{worker.name} to leave",
@@ -104,12 +104,12 @@ def test_join_token_rotation(swarm: Cluster, worker: Node) -> None:
 
     new_token = lead.rotate_join_token("worker")
     assert new_token != tokens["worker"], "rotation returned the same token"
-    leader_addr = f"{swarm.leader().ip}:2377"
+    leader_addr = f"{cluster.leader().ip}:2377"
     with pytest.raises(EngineAPIError) as refused:
-        swarm.swarm(worker).join(leader_addr, tokens["worker"], worker.ip, worker.ip)
+        cluster.client(worker).join(leader_addr, tokens["worker"], worker.ip, worker.ip)
     assert "A valid join token is necessary to join this cluster" in refused.value.explanation
 
-    swarm.swarm(worker).join(leader_addr, new_token, worker.ip, worker.ip)
+    cluster.client(worker).join(leader_addr, new_token, worker.ip, worker.ip)
     joined = wait_until(
         lambda: next(
             (n for n in lead.nodes() if n.hostname == worker.name and n.state == "ready"), None

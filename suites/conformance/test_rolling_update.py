@@ -20,9 +20,9 @@ DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/"
     title="a start-first rolling update keeps a DNS-RR service answering",
 )
 def test_rolling_update_keeps_answering(
-    swarm: Cluster, figure: Recorder, judge_update: UpdateJudge
+    cluster: Cluster, figure: Recorder, judge_update: UpdateJudge
 ) -> None:
-    probes = rolling_update_under_probe(swarm, figure)
+    probes = rolling_update_under_probe(cluster, figure)
     judge_update(probes, "web v1 -> v2, probed via tasks.web (DNS-RR)")
 
 
@@ -33,10 +33,10 @@ def test_rolling_update_keeps_answering(
     title="a rolling update keeps a VIP service answering through IPVS",
 )
 def test_rolling_update_through_vip(
-    swarm: Cluster, figure: Recorder, judge_update: UpdateJudge
+    cluster: Cluster, figure: Recorder, judge_update: UpdateJudge
 ) -> None:
-    missing = ipvs_missing(swarm.managers[0])
+    missing = ipvs_missing(cluster.managers[0])
     if missing:
         pytest.skip(missing)
-    probes = rolling_update_under_probe(swarm, figure, via_vip=True)
+    probes = rolling_update_under_probe(cluster, figure, via_vip=True)
     judge_update(probes, "web v1 -> v2, probed via the service VIP")

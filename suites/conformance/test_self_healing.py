@@ -8,8 +8,8 @@ import pytest
 
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.readiness import Stopwatch
 from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import Stopwatch
 from swarmcheck.workload.service import wait_converged, wait_task_stopped
 
 
@@ -20,11 +20,11 @@ from swarmcheck.workload.service import wait_converged, wait_task_stopped
     title="a force-removed task container is replaced; the failed task stays in history",
 )
 def test_removed_task_container_is_replaced(
-    swarm: Cluster, web: Callable[..., SwarmClient], figure: Recorder
+    cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder
 ) -> None:
     lead = web("web", replicas=3)
     victim = lead.running_tasks("web")[0]
-    node = swarm.node(next(n.hostname for n in lead.nodes() if n.id == victim.node_id))
+    node = cluster.node(next(n.hostname for n in lead.nodes() if n.id == victim.node_id))
     clock = Stopwatch()
     node.client.containers.get(victim.container_id).remove(force=True)
     wait_task_stopped(lead, "web", victim.id, timeout_s=30)

@@ -8,8 +8,8 @@ import pytest
 
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.readiness import wait_until
 from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import wait_until
 from swarmcheck.workload.service import containers_of, wait_converged
 
 DOCS = "https://docs.docker.com/engine/swarm/swarm-tutorial"
@@ -22,20 +22,20 @@ DOCS = "https://docs.docker.com/engine/swarm/swarm-tutorial"
     title="N replicas converge to N/N, spread over the nodes, per service ps",
 )
 def test_replicas_converge_and_spread(
-    swarm: Cluster, web: Callable[..., SwarmClient], figure: Recorder
+    cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder
 ) -> None:
-    replicas = 2 * swarm.spec.size
+    replicas = 2 * cluster.spec.size
     lead = web("web", replicas=replicas)
     running = wait_converged(lead, "web", replicas)
     by_node: dict[str, int] = {}
     for task in running:
         assert task.node_id, f"running task {task.id} has no node in service ps"
         by_node[task.node_id] = by_node.get(task.node_id, 0) + 1
-    ids = {n.node_id for n in swarm.nodes}
+    ids = {n.node_id for n in cluster.nodes}
     assert set(by_node) == ids, f"tasks per node {by_node}: not every node got a task"
     assert max(by_node.values()) - min(by_node.values()) <= 1, f"uneven spread {by_node}"
-    on_nodes = containers_of(swarm, "web")
-    for node in swarm.nodes:
+    on_nodes = containers_of(cluster, "web")
+    for node in cluster.nodes:
         assert len(on_nodes[node.name]) == by_node[node.node_id], (
             f"service ps says {by_node[node.node_id]} tasks on {node.name}, its engine runs "
             f"{len(on_nodes[node.name])} containers"
@@ -46,7 +46,7 @@ def test_replicas_converge_and_spread(
 @pytest.mark.swarmcheck(
     id="SC-SVC-002", area="services", doc=f"{DOCS}/scale-service/", title="scale up and down"
 )
-def test_scale_up_and_down(swarm: Cluster, web: Callable[..., SwarmClient]) -> None:
+def test_scale_up_and_down(cluster: Cluster, web: Callable[..., SwarmClient]) -> None:
     lead = web("web", replicas=1)
     lead.scale("web", 5)
     assert len(wait_converged(lead, "web", 5)) == 5
@@ -62,15 +62,15 @@ def test_scale_up_and_down(swarm: Cluster, web: Callable[..., SwarmClient]) -> N
     title="service rm leaves no container on any node",
 )
 def test_service_rm_leaves_no_container(
-    swarm: Cluster, web: Callable[..., SwarmClient], figure: Recorder
+    cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder
 ) -> None:
-    lead = web("web", replicas=swarm.spec.size)
+    lead = web("web", replicas=cluster.spec.size)
     service_id = lead.service("web").id
     lead.remove_service("web")
     assert not lead.exists("web")
 
     def gone() -> bool | None:
-        left = {k: v for k, v in containers_of(swarm, "web", service_id).items() if v}
+        left = {k: v for k, v in containers_of(cluster, "web", service_id).items() if v}
         return True if not left else None
 
     wait_until(gone, what="every task container of the removed service to go", timeout_s=30)

@@ -16,7 +16,7 @@ from docker.types import EndpointSpec, Healthcheck, RestartPolicy, ServiceMode, 
 
 from swarmcheck.client.errors import translated
 from swarmcheck.errors import NotFound
-from swarmcheck.reporting.steps import step
+from swarmcheck.steps import step
 
 NS = 1_000_000_000
 

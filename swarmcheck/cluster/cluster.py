@@ -18,13 +18,13 @@ from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
 from swarmcheck.cluster import images, reaper
+from swarmcheck.cluster.controlplane import ControlPlaneProxy, attach_control_plane_proxy
 from swarmcheck.cluster.network import create_network, node_ip
 from swarmcheck.cluster.node import Node, start_node
-from swarmcheck.cluster.readiness import Stopwatch, wait_until
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import EngineAPIError, NotFound, ProvisioningError, SwarmcheckError
-from swarmcheck.faults.controlplane import ControlPlaneProxy, attach_control_plane_proxy
-from swarmcheck.reporting.steps import step
+from swarmcheck.steps import step
+from swarmcheck.timing import Stopwatch, wait_until
 
 log = logging.getLogger("swarmcheck.cluster")
 
@@ -98,7 +98,7 @@ class Cluster:
     def workers(self) -> list[Node]:
         return [n for n in self.nodes if n.role == "worker"]
 
-    def swarm(self, node: Node | str) -> SwarmClient:
+    def client(self, node: Node | str) -> SwarmClient:
         """Swarm calls through one node's engine."""
         target = self.node(node) if isinstance(node, str) else node
         return SwarmClient(target.name, target.client)
@@ -219,10 +219,10 @@ class Cluster:
                 subnet_size=24,
                 dispatcher_heartbeat_period=int(self.spec.heartbeat_s * NS),
             )
-        tokens = self.swarm(first).join_tokens()
+        tokens = self.client(first).join_tokens()
 
         def join(node: Node) -> None:
-            self.swarm(node).join(self._addr(first), tokens[node.role], self._addr(node), node.ip)
+            self.client(node).join(self._addr(first), tokens[node.role], self._addr(node), node.ip)
 
         # Managers one at a time (each raft membership change settles first), workers together.
         for node in self.managers[1:]:
@@ -277,7 +277,7 @@ class Cluster:
             self._reset()
 
     def _reset(self) -> None:
-        lead = self.swarm(self.leader())
+        lead = self.client(self.leader())
         d = lead.docker
         with translated(lead.node):
             removable = [*d.services.list(), *d.secrets.list(), *d.configs.list()]

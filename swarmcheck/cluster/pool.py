@@ -14,10 +14,10 @@ from contextlib import contextmanager
 import docker
 
 from swarmcheck.cluster.cluster import Cluster, ClusterImages, prepare_images
-from swarmcheck.cluster.readiness import Stopwatch
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import SwarmcheckError
 from swarmcheck.labels import new_run_id
+from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.cluster")
 

@@ -21,15 +21,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.node import Node
 from swarmcheck.errors import FaultError, FaultRecoveryError
-from swarmcheck.reporting.steps import step
-from swarmcheck.workload.probe import boot_clock
-
-if TYPE_CHECKING:
-    from swarmcheck.cluster.cluster import Cluster
-    from swarmcheck.cluster.node import Node
+from swarmcheck.steps import step
+from swarmcheck.timing import boot_clock
 
 log = logging.getLogger("swarmcheck.faults")
 

@@ -65,7 +65,7 @@ def node_views(cluster: Cluster, service: str | None = None) -> tuple[NodeView, 
     tasks: dict[str, set[str]] = {}
     if service:
         try:
-            for t in cluster.swarm(cluster.leader()).running_tasks(service):
+            for t in cluster.client(cluster.leader()).running_tasks(service):
                 tasks.setdefault(t.node_id, set()).add(t.id)
         except EngineAPIError:
             pass

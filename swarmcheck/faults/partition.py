@@ -20,14 +20,12 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.node import Node
 from swarmcheck.errors import ConfigError, FaultError
 from swarmcheck.faults.base import Fault, FaultLog, node_of
-
-if TYPE_CHECKING:
-    from swarmcheck.cluster.cluster import Cluster
-    from swarmcheck.cluster.node import Node
 
 HOOK_CHAIN = "SWARMCHECK"
 HOOKED_FROM = ("INPUT", "OUTPUT", "FORWARD")

@@ -22,17 +22,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from docker.models.containers import Container
 
 from swarmcheck.client.errors import translated
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, FaultError
 from swarmcheck.faults.base import Fault, FaultLog, node_of
-
-if TYPE_CHECKING:
-    from swarmcheck.cluster.cluster import Cluster
-    from swarmcheck.cluster.node import Node
 
 STOP_GRACE_S = 10
 EXIT_WAIT_S = 15.0
@@ -260,7 +257,7 @@ def kill_task_container(
     names = {info.id: info.hostname for info in cluster.node_list(via=manager)}
     want = node_of(cluster, node).name if node is not None else None
     try:
-        tasks = cluster.swarm(manager).running_tasks(service)
+        tasks = cluster.client(manager).running_tasks(service)
     except EngineAPIError as exc:
         raise FaultError(f"cannot list the tasks of {service}: {exc}", "kill_task") from exc
     matches = sorted(

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING
 
+from swarmcheck.client.toxiproxy import Stream, ToxicKind
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.controlplane import ControlPlaneProxy, ManagerRoute
+from swarmcheck.cluster.node import Node
 from swarmcheck.errors import ConfigError, FaultError
 from swarmcheck.faults.base import Fault, FaultLog, ParamValue, node_of
-from swarmcheck.faults.controlplane import ControlPlaneProxy, ManagerRoute
-from swarmcheck.faults.toxiproxy import Stream, ToxicKind
-
-if TYPE_CHECKING:
-    from swarmcheck.cluster.cluster import Cluster
-    from swarmcheck.cluster.node import Node
 
 BOTH: tuple[Stream, ...] = ("upstream", "downstream")
 

@@ -12,16 +12,17 @@ from swarmcheck.plugin.allure_hooks import (
     pytest_runtest_setup,
 )
 from swarmcheck.plugin.chaos import attach_availability, fault_log, pytest_report_header
-from swarmcheck.plugin.fixtures import figure, fresh_swarm, swarm, swarm_pool, swarm_settings
+from swarmcheck.plugin.fixtures import cluster, figure, fresh_cluster, swarm_pool, swarm_settings
 from swarmcheck.plugin.options import pytest_addoption
 from swarmcheck.plugin.report import pytest_sessionfinish, pytest_terminal_summary
 from swarmcheck.plugin.session import pytest_collection_modifyitems, pytest_configure
 
 __all__ = [
     "attach_availability",
+    "cluster",
     "fault_log",
     "figure",
-    "fresh_swarm",
+    "fresh_cluster",
     "pytest_addoption",
     "pytest_collection_modifyitems",
     "pytest_configure",
@@ -31,7 +32,6 @@ __all__ = [
     "pytest_runtest_setup",
     "pytest_sessionfinish",
     "pytest_terminal_summary",
-    "swarm",
     "swarm_pool",
     "swarm_settings",
 ]

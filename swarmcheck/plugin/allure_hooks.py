@@ -63,7 +63,7 @@ def attach_state(cluster: Cluster, suffix: str = "") -> None:
             f"node list{suffix}",
             allure.attachment_type.TEXT,
         )
-        lead = cluster.swarm(cluster.leader())
+        lead = cluster.client(cluster.leader())
         lines = []
         for service in lead.services():
             for t in lead.tasks(service.name):

@@ -13,7 +13,7 @@ from swarmcheck.checkers.availability import Probe
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.plugin.keys import SETTINGS_KEY
 from swarmcheck.reporting.plot import render_availability_svg
-from swarmcheck.workload.probe import boot_clock
+from swarmcheck.timing import boot_clock
 
 PlotAttacher = Callable[[Sequence[Probe], str], None]
 

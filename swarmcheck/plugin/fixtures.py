@@ -46,7 +46,7 @@ def swarm_pool(pytestconfig: pytest.Config, swarm_settings: Settings) -> Iterato
 
 
 @pytest.fixture
-def swarm(
+def cluster(
     request: pytest.FixtureRequest, swarm_pool: ClusterPool, swarm_settings: Settings
 ) -> Iterator[Cluster]:
     """A healthy, reset swarm of the shape the test's `swarm` marker asks for (default 3
@@ -61,7 +61,7 @@ def swarm(
 
 
 @pytest.fixture
-def fresh_swarm(
+def fresh_cluster(
     request: pytest.FixtureRequest, swarm_pool: ClusterPool, swarm_settings: Settings
 ) -> Iterator[Cluster]:
     """A swarm of its own for a test that damages it beyond repair; removed afterwards."""

@@ -7,6 +7,7 @@ import signal
 from types import FrameType
 from typing import Any
 
+import allure
 import pytest
 
 from swarmcheck.cluster.spec import ClusterSpec
@@ -14,6 +15,7 @@ from swarmcheck.errors import ConfigError
 from swarmcheck.plugin.keys import SETTINGS_KEY
 from swarmcheck.plugin.options import settings_from
 from swarmcheck.plugin.report import configure_reports
+from swarmcheck.steps import install_recorder
 
 MARKERS = (
     "swarmcheck(id, area, doc, title=None): a conformance or chaos check with a stable id, "
@@ -55,6 +57,12 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger("swarmcheck").addHandler(handler)
     logging.getLogger("swarmcheck").setLevel(logging.INFO)
     config.add_cleanup(lambda: logging.getLogger("swarmcheck").removeHandler(handler))
+    previous = install_recorder(allure.step)  # library steps become Allure steps
+
+    def restore_recorder() -> None:
+        install_recorder(previous)
+
+    config.add_cleanup(restore_recorder)
     _sigterm_as_interrupt(config)
 
 

@@ -1,6 +1,7 @@
 """What a person sees after a run: plots, Allure side files, the HTML report, the terminal summary.
 
-Nothing here imports pytest or allure; every function writes plain files or returns strings.
+Nothing here imports pytest; every function writes plain files or returns strings (allure is
+used by the plugin, not here).
 """
 
 from __future__ import annotations

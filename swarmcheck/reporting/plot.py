@@ -15,8 +15,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 __all__ = ["AvailabilityFigures", "availability_figures", "render_availability_svg"]
 
-Probe = tuple[float, bool, float | None]
-FaultWindow = tuple[float, float, str]
+PlotPoint = tuple[float, bool, float | None]
+"""(seconds since start, ok, latency in ms) of one probe, as plotted."""
+ShadedSpan = tuple[float, float, str]
+"""(start, end, label) of a fault window, shaded on the plot."""
 
 WIDTH, HEIGHT = 900, 360
 _LEFT, _RIGHT = 64, 884  # plot area x range
@@ -40,7 +42,7 @@ class AvailabilityFigures:
     longest_gap_start: float | None
 
 
-def availability_figures(probes: Sequence[Probe]) -> AvailabilityFigures:
+def availability_figures(probes: Sequence[PlotPoint]) -> AvailabilityFigures:
     """Count probes and failures and find the longest outage.
 
     An outage starts at a failed probe and ends at the next successful one (or at the last
@@ -108,7 +110,7 @@ def _text(x: float, y: float, body: str, size: int = 11, **attrs: str) -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}"{extra}>{_xml_text(body)}</text>'
 
 
-def _segments(probes: Sequence[Probe]) -> list[list[tuple[float, float]]]:
+def _segments(probes: Sequence[PlotPoint]) -> list[list[tuple[float, float]]]:
     """Latency polylines; a failed probe or a missing latency breaks the line."""
     segments: list[list[tuple[float, float]]] = [[]]
     for t, ok, latency in probes:
@@ -119,7 +121,7 @@ def _segments(probes: Sequence[Probe]) -> list[list[tuple[float, float]]]:
     return [s for s in segments if s]
 
 
-def _status_runs(probes: Sequence[Probe]) -> list[tuple[float, float, bool]]:
+def _status_runs(probes: Sequence[PlotPoint]) -> list[tuple[float, float, bool]]:
     """Merge consecutive probes of one status into (start, end, ok) spans, each probe
     covering the time until the next one (the last one a typical interval)."""
     if not probes:

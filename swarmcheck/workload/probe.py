@@ -10,7 +10,6 @@ windows the host records with ``boot_clock()``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from docker.models.containers import Container
@@ -36,11 +35,6 @@ while [ ! -e /tmp/stop ]; do
   sleep "$pause"
 done
 """
-
-
-def boot_clock() -> float:
-    """Seconds since boot: the clock probes write, so host-side events can be compared."""
-    return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
 @dataclass

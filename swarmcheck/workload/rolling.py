@@ -7,15 +7,15 @@ from collections.abc import Callable
 
 from swarmcheck.checkers.availability import Probe
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.readiness import Stopwatch, wait_until
+from swarmcheck.timing import Stopwatch, wait_until
 from swarmcheck.workload.service import deploy_probed_web, wait_converged, workload_image
 
-Figure = Callable[[str, float | int | str], None]
+FigureRecorder = Callable[[str, float | int | str], None]
 
 
 def rolling_update_under_probe(
     cluster: Cluster,
-    figure: Figure,
+    figure: FigureRecorder,
     *,
     replicas: int = 3,
     via_vip: bool = False,

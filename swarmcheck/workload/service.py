@@ -7,8 +7,8 @@ from typing import Any
 from swarmcheck.client.swarm import SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.images import WORKLOAD_REPO
-from swarmcheck.cluster.readiness import wait_until
 from swarmcheck.errors import EngineAPIError
+from swarmcheck.timing import wait_until
 from swarmcheck.workload.probe import DnsrrProbe
 
 CONVERGE_TIMEOUT_S = 60.0
@@ -33,7 +33,7 @@ def deploy_web(
 
     Returns the leader's SwarmClient, which suites keep using for the service.
     """
-    lead = cluster.swarm(cluster.leader())
+    lead = cluster.client(cluster.leader())
     lead.create_service(name, workload_image(version), replicas, **options)
     if wait:
         wait_converged(lead, name, replicas, timeout_s=timeout_s)
@@ -51,7 +51,7 @@ def deploy_probed_web(
 ) -> tuple[SwarmClient, DnsrrProbe]:
     """The web service on an attachable overlay network, and a started probe requesting it
     from inside that network (through ``tasks.web``, or the VIP with ``via_vip``)."""
-    lead = cluster.swarm(cluster.leader())
+    lead = cluster.client(cluster.leader())
     lead.create_network(PROBE_NETWORK)
     deploy_web(
         cluster,
@@ -131,7 +131,7 @@ def containers_of(
 ) -> dict[str, list[str]]:
     """Container ids of ``service``'s tasks, per node, read from each node's own engine."""
     found: dict[str, list[str]] = {}
-    service_id = service_id or cluster.swarm(cluster.leader()).service(service).id
+    service_id = service_id or cluster.client(cluster.leader()).service(service).id
     for node in cluster.nodes:
         try:
             containers = node.client.containers.list(

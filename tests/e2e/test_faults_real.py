@@ -1,4 +1,4 @@
-"""End to end: every fault kind injected into and healed on a real three-manager swarm.
+"""End to end: every fault kind injected into and healed on a real three-manager cluster.
 
 Two clusters per module (each reused by its tests, restored to whole before each test): a
 plain one for partitions and process faults, and one whose control plane runs through
@@ -345,7 +345,7 @@ def test_interrupt_inside_a_fault_block_still_heals(plain: Cluster, flog: FaultL
 def test_kill_task_container(
     plain: Cluster, prepared: ClusterImages, flog: FaultLog, record_property: Any
 ) -> None:
-    lead = plain.swarm(plain.wait_leader())
+    lead = plain.client(plain.wait_leader())
     lead.create_service("victim", prepared.workload[0], 3)
     try:
         poll(lambda: len(lead.running_tasks("victim")) == 3, 60, "3 running tasks")
@@ -374,7 +374,7 @@ def test_managers_advertise_the_proxy_and_data_path_stays_direct(
     assert proxy is not None
     for info in proxied.node_list():
         assert info.manager_addr == proxy.route(info.hostname).listen
-    lead = proxied.swarm(proxied.wait_leader())
+    lead = proxied.client(proxied.wait_leader())
     net = lead.docker.networks.create("cpnet", driver="overlay", attachable=True)
     probe_node = proxied.managers[0]
     try:

@@ -46,12 +46,12 @@ import pytest
 
 
 @pytest.fixture
-def up(swarm):
+def up(cluster):
     """The swarm, announced in up.json (this session's pid and the run id) once ready."""
     partial = Path("up.json.partial")
-    partial.write_text(json.dumps({"pid": os.getpid(), "run_id": swarm.run_id}))
+    partial.write_text(json.dumps({"pid": os.getpid(), "run_id": cluster.run_id}))
     partial.replace("up.json")
-    return swarm
+    return cluster
 '''
 
 BROKEN = f'''
@@ -61,7 +61,7 @@ import pytest
 @pytest.mark.swarmcheck(id="SC-TEST-901", area="membership", doc="{DOC}")
 @pytest.mark.swarm(managers=1, workers=1)
 def test_worker_can_list_nodes(up):
-    assert up.swarm(up.workers[0]).nodes()
+    assert up.client(up.workers[0]).nodes()
 '''
 
 PASSING = """
@@ -203,7 +203,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def leftovers(host: docker.DockerClient, up: Up) -> list[str]:
-    """Containers, networks and volumes on the host made by that session or for that swarm."""
+    """Containers, networks and volumes on the host made by that session or for that cluster."""
     by_owner = [f"{labels.OWNER_PID}={up.pid}", f"{labels.OWNER_HOST}={socket.gethostname()}"]
     found: set[str] = set()
     for flt in ({"label": by_owner}, {"label": f"{labels.RUN}={up.run_id}"}):

@@ -30,9 +30,9 @@ import docker
 import docker.errors
 import pytest
 
+from swarmcheck.client.toxiproxy import ToxiproxyClient
 from swarmcheck.cluster.toxiproxy_image import ensure_toxiproxy_image
 from swarmcheck.errors import ConfigError, FaultError
-from swarmcheck.faults.toxiproxy import ToxiproxyClient
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from swarmcheck.cluster.controlplane import ControlPlaneProxy, plan_routes, proxy_ip, setup_script
 from swarmcheck.errors import ConfigError, FaultError, FaultRecoveryError
 from swarmcheck.faults.base import Fault, FaultLog, FaultWindow
-from swarmcheck.faults.controlplane import ControlPlaneProxy, plan_routes, proxy_ip, setup_script
 from swarmcheck.faults.partition import (
     HOOK_CHAIN,
     Endpoint,

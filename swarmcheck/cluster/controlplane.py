@@ -29,9 +29,9 @@ import docker
 
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
+from swarmcheck.client.toxiproxy import ToxiproxyClient
 from swarmcheck.cluster.toxiproxy_image import API_PORT, ensure_toxiproxy_image
 from swarmcheck.errors import ConfigError, EngineAPIError, FaultError, ProvisioningError
-from swarmcheck.faults.toxiproxy import ToxiproxyClient
 
 if TYPE_CHECKING:
     from swarmcheck.cluster.cluster import Cluster

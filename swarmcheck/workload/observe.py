@@ -20,7 +20,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import EngineAPIError
-from swarmcheck.workload.probe import boot_clock
+from swarmcheck.timing import boot_clock
 
 
 class LeaderSampler:
@@ -75,7 +75,7 @@ def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            lead = cluster.swarm(cluster.leader())
+            lead = cluster.client(cluster.leader())
             with translated(lead.node):
                 services = {s.name: _task_digest(s.attrs) for s in lead.docker.services.list()}
                 secrets = frozenset(s.name for s in lead.docker.secrets.list())

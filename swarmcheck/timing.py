@@ -1,4 +1,9 @@
-"""Waiting with a deadline: poll a condition, keep the last thing seen for the error message."""
+"""Time and waiting, for every layer: one ``wait_until``, a stopwatch and the boot clock.
+
+A leaf module (it imports only ``swarmcheck.errors``): cluster provisioning, workloads,
+faults and suites all wait through ``wait_until``, so every timeout says what was awaited,
+for how long, and the last thing seen.
+"""
 
 from __future__ import annotations
 
@@ -21,18 +26,23 @@ def wait_until(
     interval_s: float = 0.2,
     log_tail: Callable[[], str] | None = None,
     node: str | None = None,
+    transient: tuple[type[BaseException], ...] = (EngineAPIError,),
+    timeout_error: Callable[[str, float, str | None], Exception] | None = None,
 ) -> T:
     """Call ``probe`` until it returns something other than None; return that value.
 
-    Engine errors count as "not yet" (a node restarting, an election in progress); the last
-    one is reported if the deadline passes. ``log_tail`` adds daemon logs to the timeout.
+    Exceptions of the ``transient`` types count as "not yet" (a node restarting, an election
+    in progress); the last one is reported if the deadline passes. ``log_tail`` adds daemon
+    logs to the timeout. ``timeout_error(what, timeout_s, last_error)`` builds the exception
+    raised at the deadline (default: ``ReadinessTimeout``, an environment problem); checks of
+    a documented behaviour pass one that raises ``SwarmPromiseBroken``.
     """
     last_error: list[str] = []
 
     def attempt() -> T | None:
         try:
             return probe()
-        except EngineAPIError as exc:
+        except transient as exc:
             last_error[:] = [str(exc).splitlines()[0][:300]]
             return None
 
@@ -47,12 +57,15 @@ def wait_until(
             return value
     except RetryError:
         pass
+    last = last_error[0] if last_error else None
+    if timeout_error is not None:
+        raise timeout_error(what, timeout_s, last)
     raise ReadinessTimeout(
         what,
         timeout_s,
         node=node,
         log_tail=log_tail() if log_tail else None,
-        last_error=last_error[0] if last_error else None,
+        last_error=last,
     )
 
 
@@ -64,3 +77,8 @@ class Stopwatch:
 
     def __call__(self) -> float:
         return time.monotonic() - self.started
+
+
+def boot_clock() -> float:
+    """Seconds since boot: the clock probes write, so host-side events can be compared."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)

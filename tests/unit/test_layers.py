@@ -1,0 +1,57 @@
+"""The layering of swarmcheck/ holds, and the check catches a lower layer importing a higher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swarmcheck
+from tests.layers import check_layers
+
+PACKAGE = Path(swarmcheck.__file__).parent
+
+
+def test_swarmcheck_keeps_its_layers() -> None:
+    violations = check_layers(PACKAGE)
+    assert not violations, "layering broken:\n" + "\n".join(map(str, violations))
+
+
+def _package(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "swarmcheck"
+    for name, body in {"__init__.py": "", **files}.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    return root
+
+
+def test_a_lower_layer_importing_a_higher_one_is_reported(tmp_path: Path) -> None:
+    root = _package(
+        tmp_path,
+        {
+            "cluster/__init__.py": "",
+            "cluster/cluster.py": "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n    from swarmcheck.faults.base import Fault\n",
+            "faults/__init__.py": "",
+            "faults/base.py": "from swarmcheck.cluster.cluster import Cluster\n",
+        },
+    )
+    violations = check_layers(root)
+    assert [str(v) for v in violations] == [
+        "swarmcheck.cluster.cluster:3 imports swarmcheck.faults.base: "
+        "faults is a higher layer than cluster"
+    ]
+
+
+def test_siblings_in_a_layer_stay_independent(tmp_path: Path) -> None:
+    root = _package(
+        tmp_path,
+        {"labels.py": "from swarmcheck import timing\n", "timing.py": ""},
+    )
+    assert [v.why for v in check_layers(root)] == [
+        "timing and labels share a layer and must stay independent"
+    ]
+
+
+def test_a_module_outside_every_layer_is_reported(tmp_path: Path) -> None:
+    root = _package(tmp_path, {"gadgets.py": ""})
+    assert [v.why for v in check_layers(root)] == ["'gadgets' is in no layer"]
