@@ -1,4 +1,4 @@
-"""The `swarmcheck` command: set-up, sweeping leftovers, and cluster bring-up for debugging."""
+"""The `swarmcheck` command: set-up, sweeping leftovers, the HTML report and the catalog."""
 
 from __future__ import annotations
 
@@ -58,6 +58,50 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog(args: argparse.Namespace) -> int:
+    """Print the catalog: every check, and which documented behaviours they cover."""
+    from pathlib import Path
+
+    from swarmcheck.catalog import (
+        FEATURES,
+        coverage,
+        generated_block,
+        load_catalog,
+        render_json,
+        render_markdown,
+        splice,
+    )
+    from swarmcheck.cluster.capabilities import host_feature
+    from swarmcheck.plugin.catalog import collect_checks
+
+    cov = coverage(load_catalog(), collect_checks(Path(args.suites)))
+    if args.write or args.check:
+        # The file is committed: what it says must not depend on the machine it was made on.
+        block = render_markdown(cov)
+        target = Path(args.write or args.check)
+        document = target.read_text() if target.exists() else ""
+        if args.check:
+            if generated_block(document) != block:
+                print(
+                    f"swarmcheck: {target} does not match the checks in {args.suites}: "
+                    f"run `swarmcheck catalog --suites {args.suites} --write {target}`",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"swarmcheck: {target} is up to date")
+            return 0
+        target.write_text(splice(document, block))
+        print(
+            f"swarmcheck: wrote the catalog into {target}: {len(cov.checks)} checks, "
+            f"{cov.with_checks} of {len(cov.rows)} rows covered"
+        )
+        return 0
+    host = {feature: host_feature(feature) for feature in FEATURES}
+    render = render_json if args.format == "json" else render_markdown
+    sys.stdout.write(render(cov, host))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +118,21 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--results", default="reports/allure-results")
     report.add_argument("--output", default="reports/html")
     report.set_defaults(func=cmd_report)
+    catalog = sub.add_parser("catalog", help=cmd_catalog.__doc__)
+    catalog.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    catalog.add_argument("--suites", default="suites", help="the suites folder (default: suites)")
+    where = catalog.add_mutually_exclusive_group()
+    where.add_argument(
+        "--write",
+        metavar="FILE",
+        help="replace the generated part of FILE (e.g. suites/README.md) with the catalog",
+    )
+    where.add_argument(
+        "--check",
+        metavar="FILE",
+        help="exit 1 when the generated part of FILE does not match the checks",
+    )
+    catalog.set_defaults(func=cmd_catalog)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="swarmcheck: %(message)s")
     try:

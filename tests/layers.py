@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("plugin", "cli"),
+    ("cli",),  # the command line drives pytest through the plugin (`swarmcheck catalog`)
+    ("plugin",),
     ("config",),
     ("reporting",),
     ("faults",),
@@ -22,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("checkers",),
     ("cluster",),
     ("client",),
-    ("labels", "timing", "steps"),
+    ("labels", "timing", "steps", "catalog"),  # leaves: catalog is data and rendering
     ("__init__",),  # the package itself: its version and the root exception
     ("errors",),
 )

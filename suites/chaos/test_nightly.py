@@ -30,6 +30,11 @@ CONVERGE_DEADLINE_S = 90.0
     area="chaos/nightly",
     doc="https://docs.docker.com/engine/swarm/admin_guide/",
     title="seeded random faults; one leader, convergence after every heal, nothing lost",
+    promise=(
+        "Under a random schedule of faults the swarm MUST never have two leaders, MUST "
+        "converge after every heal and MUST NOT lose a service."
+    ),
+    rows=("raft-single-leader", "raft-failover", "heal-node-loss"),
 )
 def test_nightly_chaos(
     cluster: Cluster,

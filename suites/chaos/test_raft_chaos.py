@@ -31,6 +31,11 @@ few managers are online. Make sure more than half of the managers are online." "
     area="chaos/raft",
     doc=RAFT,
     title="leader failover while the control plane has 500 ms of added round-trip latency",
+    promise=(
+        "When the leader stops while every control-plane link is slow, the managers MUST "
+        "elect a new leader and accept writes, and leadership MUST NOT move back."
+    ),
+    rows=("raft-failover",),
 )
 def test_failover_with_slow_control_plane(
     cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
@@ -62,6 +67,11 @@ def test_failover_with_slow_control_plane(
     area="chaos/raft",
     doc=RAFT,
     title="a paused leader is replaced; unpaused it rejoins as a follower",
+    promise=(
+        "When the leader is frozen the other managers MUST elect a new leader, and the "
+        "unfrozen old leader MUST rejoin as a follower with never two leaders."
+    ),
+    rows=("raft-paused-leader",),
 )
 def test_paused_leader_is_replaced(cluster: Cluster, fault_log: FaultLog, figure: Recorder) -> None:
     with LeaderSampler(cluster) as sampler:
@@ -84,6 +94,12 @@ def test_paused_leader_is_replaced(cluster: Cluster, fault_log: FaultLog, figure
     doc=ADMIN,
     title="a partitioned manager: the majority keeps its leader and writes, "
     "the isolated one cannot write, it catches up after healing",
+    promise=(
+        "During a partition the majority MUST keep a leader and accept writes while the "
+        "isolated manager MUST NOT commit any, and after healing it MUST catch up with "
+        "nothing lost."
+    ),
+    rows=("raft-partition",),
 )
 def test_partitioned_manager(
     cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
@@ -131,6 +147,11 @@ def test_partitioned_manager(
     doc=ADMIN,
     title="quorum loss: writes refused, tasks keep running; one manager "
     "back and writes work, nothing lost",
+    promise=(
+        "With a majority of managers down writes MUST be refused while running tasks keep "
+        "running, and one manager back MUST restore writes with nothing lost."
+    ),
+    rows=("q-writes-fail", "q-tasks-keep-running", "q-restore"),
 )
 def test_quorum_loss_and_recovery(
     cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
@@ -180,6 +201,12 @@ def test_quorum_loss_and_recovery(
     area="chaos/raft",
     doc=ADMIN,
     title="force-new-cluster on the last manager recovers the swarm",
+    promise=(
+        "`swarm init --force-new-cluster` on the last manager MUST recover a working swarm "
+        "that keeps its services."
+    ),
+    rows=("q-force-new-cluster",),
+    destructive=True,
 )
 def test_force_new_cluster(fresh_cluster: Cluster, fault_log: FaultLog, figure: Recorder) -> None:
     cluster = fresh_cluster

@@ -32,6 +32,10 @@ RESCHEDULE_BUDGET_S = 30.0
     area="chaos/workload",
     doc=HOWSVC,
     title="a lost worker's tasks are rescheduled on the other nodes",
+    promise=(
+        "A lost worker's tasks MUST be rescheduled on the remaining nodes within Docker's budget."
+    ),
+    rows=("heal-node-loss",),
 )
 def test_lost_worker_tasks_rescheduled(
     cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
@@ -71,6 +75,8 @@ def test_lost_worker_tasks_rescheduled(
     area="chaos/workload",
     doc=HOWSVC,
     title="a killed task is replaced while the control plane is slow (+500 ms round trip)",
+    promise="A killed task MUST be replaced even while the control plane is slow.",
+    rows=("heal-task-replace",),
 )
 def test_self_healing_with_slow_control_plane(
     cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
@@ -94,6 +100,11 @@ def test_self_healing_with_slow_control_plane(
     doc="https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/",
     title="a rolling update keeps answering while the control plane is degraded "
     "(+200 ms round trip, jittered)",
+    promise=(
+        "A start-first rolling update MUST keep a service answering while the control plane "
+        "is degraded."
+    ),
+    rows=("upd-start-first",),
 )
 def test_rolling_update_with_degraded_control_plane(
     cluster: Cluster, fault_log: FaultLog, figure: Recorder, judge_update: UpdateJudge

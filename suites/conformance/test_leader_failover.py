@@ -18,6 +18,11 @@ from swarmcheck.workload.service import wait_converged, wait_write_accepted
     area="raft",
     doc="https://docs.docker.com/engine/swarm/raft/",
     title="stopping the leader's node elects another leader; writes resume",
+    promise=(
+        "When the leader of a three-manager swarm stops, the other managers MUST elect a new "
+        "leader and accept writes again."
+    ),
+    rows=("raft-failover",),
 )
 def test_leader_failover(
     cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder

@@ -23,6 +23,11 @@ WORKER_REFUSAL = (
     area="membership",
     doc=f"{DOCS}/swarm-tutorial/create-swarm/",
     title="the first node is a manager and Leader; docker info says active",
+    promise=(
+        "A node that ran `swarm init` MUST be an active manager and the Leader of the new swarm."
+    ),
+    rows=("mem-init",),
+    destructive=True,
 )
 def test_init_makes_a_leader(fresh_cluster: Cluster) -> None:
     cluster = fresh_cluster  # a swarm just made: earlier tests may have moved leadership
@@ -43,6 +48,11 @@ def test_init_makes_a_leader(fresh_cluster: Cluster) -> None:
     area="membership",
     doc=f"{DOCS}/swarm-tutorial/add-nodes/",
     title="node ls is refused on a worker, with the documented message",
+    promise=(
+        "A worker MUST NOT show cluster state: `node ls` on it MUST be refused with the "
+        "documented message, while managers list every node."
+    ),
+    rows=("mem-join-worker",),
 )
 def test_worker_cannot_list_nodes(cluster: Cluster, worker: Node) -> None:
     with pytest.raises(EngineAPIError) as refused:
@@ -60,6 +70,8 @@ def test_worker_cannot_list_nodes(cluster: Cluster, worker: Node) -> None:
     area="membership",
     doc=f"{DOCS}/manage-nodes/#promote-or-demote-a-node",
     title="a promoted worker can list nodes; a demoted manager cannot",
+    promise="A promoted worker MUST gain control-plane access and a demoted manager MUST lose it.",
+    rows=("raft-promote-demote",),
 )
 def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) -> None:
     lead = cluster.client(cluster.leader())
@@ -81,6 +93,11 @@ def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) ->
     area="membership",
     doc="https://docs.docker.com/reference/cli/docker/swarm/join-token/",
     title="worker and manager join tokens; rotation refuses the old token",
+    promise=(
+        "After a join-token rotation the old token MUST be refused and the new one MUST let a "
+        "node join."
+    ),
+    rows=("tok-rotate",),
 )
 def test_join_token_rotation(cluster: Cluster, worker: Node) -> None:
     lead = cluster.client(cluster.leader())

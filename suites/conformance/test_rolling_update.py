@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from suites.conftest import UpdateJudge
-from swarmcheck.cluster.capabilities import ipvs_missing
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.workload.rolling import rolling_update_under_probe
@@ -18,6 +17,11 @@ DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/"
     area="updates",
     doc=DOC,
     title="a start-first rolling update keeps a DNS-RR service answering",
+    promise=(
+        "A start-first rolling update MUST keep a DNS-RR service answering and end with every "
+        "task on the new image."
+    ),
+    rows=("upd-start-first",),
 )
 def test_rolling_update_keeps_answering(
     cluster: Cluster, figure: Recorder, judge_update: UpdateJudge
@@ -31,12 +35,12 @@ def test_rolling_update_keeps_answering(
     area="updates",
     doc="https://docs.docker.com/engine/swarm/ingress/",
     title="a rolling update keeps a VIP service answering through IPVS",
+    promise="A start-first rolling update MUST keep a service answering through its virtual IP.",
+    rows=("upd-start-first", "net-vip-stable"),
+    needs=("ipvs",),  # without IPVS the cluster fixture skips it, with the reason it found
 )
 def test_rolling_update_through_vip(
     cluster: Cluster, figure: Recorder, judge_update: UpdateJudge
 ) -> None:
-    missing = ipvs_missing(cluster.managers[0])
-    if missing:
-        pytest.skip(missing)
     probes = rolling_update_under_probe(cluster, figure, via_vip=True)
     judge_update(probes, "web v1 -> v2, probed via the service VIP")

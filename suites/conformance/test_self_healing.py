@@ -18,6 +18,11 @@ from swarmcheck.workload.service import wait_converged, wait_task_stopped
     area="self-healing",
     doc="https://docs.docker.com/engine/swarm/how-swarm-mode-works/services/",
     title="a force-removed task container is replaced; the failed task stays in history",
+    promise=(
+        "A task whose container is removed MUST be replaced until the service runs N/N again, "
+        "with the failed task kept in the task history."
+    ),
+    rows=("heal-task-replace",),
 )
 def test_removed_task_container_is_replaced(
     cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder

@@ -20,6 +20,11 @@ DOCS = "https://docs.docker.com/engine/swarm/swarm-tutorial"
     area="services",
     doc=f"{DOCS}/deploy-service/",
     title="N replicas converge to N/N, spread over the nodes, per service ps",
+    promise=(
+        "A replicated service MUST converge to exactly N running tasks spread over the nodes, "
+        "with each node's engine running what `service ps` shows."
+    ),
+    rows=("svc-converge",),
 )
 def test_replicas_converge_and_spread(
     cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder
@@ -44,7 +49,14 @@ def test_replicas_converge_and_spread(
 
 
 @pytest.mark.swarmcheck(
-    id="SC-SVC-002", area="services", doc=f"{DOCS}/scale-service/", title="scale up and down"
+    id="SC-SVC-002",
+    area="services",
+    doc=f"{DOCS}/scale-service/",
+    title="scale up and down",
+    promise=(
+        "Scaling a replicated service up or down MUST bring its running tasks to the new count."
+    ),
+    rows=("svc-scale",),
 )
 def test_scale_up_and_down(cluster: Cluster, web: Callable[..., SwarmClient]) -> None:
     lead = web("web", replicas=1)
@@ -60,6 +72,8 @@ def test_scale_up_and_down(cluster: Cluster, web: Callable[..., SwarmClient]) ->
     area="services",
     doc=f"{DOCS}/delete-service/",
     title="service rm leaves no container on any node",
+    promise="Removing a service MUST remove its tasks and their containers from every node.",
+    rows=("svc-converge",),
 )
 def test_service_rm_leaves_no_container(
     cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder

@@ -6,11 +6,7 @@ library results into pytest outcomes and Allure labels.
 
 from __future__ import annotations
 
-from swarmcheck.plugin.allure_hooks import (
-    pytest_runtest_call,
-    pytest_runtest_makereport,
-    pytest_runtest_setup,
-)
+from swarmcheck.plugin.allure_hooks import pytest_runtest_makereport, pytest_runtest_setup
 from swarmcheck.plugin.chaos import attach_availability, fault_log, pytest_report_header
 from swarmcheck.plugin.fixtures import cluster, figure, fresh_cluster, swarm_pool, swarm_settings
 from swarmcheck.plugin.options import pytest_addoption
@@ -27,7 +23,6 @@ __all__ = [
     "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_report_header",
-    "pytest_runtest_call",
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
     "pytest_sessionfinish",

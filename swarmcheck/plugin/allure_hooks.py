@@ -2,35 +2,66 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Generator
+from pathlib import PurePosixPath
 
 import allure
 import pytest
 
+from swarmcheck.catalog.model import Check
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import SwarmcheckError
 from swarmcheck.plugin.keys import CLUSTER_KEY
 from swarmcheck.plugin.report import figures_of, record_outcome
+from swarmcheck.plugin.session import check_of
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    marker = item.get_closest_marker("swarmcheck")
-    if marker is None:
-        return
-    kw = marker.kwargs
-    allure.dynamic.label("swarmcheck_id", kw["id"])
-    allure.dynamic.tag(kw["id"])
-    allure.dynamic.feature(kw["area"])
-    allure.dynamic.story(kw["id"])
-    allure.dynamic.link(kw["doc"], name="documentation")
+def describe(check: Check, docstring: str | None) -> str:
+    """The Allure description (Markdown): what is checked, the promise, rows and docs."""
+    parts = [
+        f"**{check.id}**: {check.title}",
+        f"**Promise:** {check.promise}",
+        f"**Catalog rows:** {', '.join(check.rows)}",
+        f"**Documentation:** {check.doc}",
+    ]
+    notes = (["destructive"] if check.destructive else []) + [f"needs {n}" for n in check.needs]
+    if notes:
+        parts.append(f"**Notes:** {', '.join(notes)}")
+    if docstring and docstring.strip():
+        parts.append(inspect.cleandoc(docstring))
+    return "\n\n".join(parts)
 
 
-def pytest_runtest_call(item: pytest.Item) -> None:
-    """The report title: id and what is checked (set now: allure names tests after setup)."""
-    marker = item.get_closest_marker("swarmcheck")
-    if marker is not None:
-        allure.dynamic.title(f"{marker.kwargs['id']}: {marker.kwargs.get('title') or item.name}")
+def label_check(item: pytest.Item, check: Check) -> None:
+    """Allure groups checks by area (Behaviors: feature = area, story = id; Suites:
+    parent suite = area, suite = the file) and shows id, promise, rows and the doc link."""
+    allure.dynamic.label("swarmcheck_id", check.id)
+    allure.dynamic.tag(check.id)
+    allure.dynamic.epic(check.suite)
+    allure.dynamic.feature(check.area)
+    allure.dynamic.story(check.id)
+    allure.dynamic.parent_suite(check.area)
+    allure.dynamic.suite(PurePosixPath(check.file).name or check.file)
+    for row in check.rows:
+        allure.dynamic.label("swarmcheck_row", row)
+    allure.dynamic.link(check.doc, name="documentation")
+    allure.dynamic.title(f"{check.id}: {check.title}")
+    function = getattr(item, "function", None)
+    allure.dynamic.description(describe(check, getattr(function, "__doc__", None)))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Labels, title and description once allure-pytest has named the test (it names it at
+    the end of setup), and also when setup skipped or failed."""
+    try:
+        return (yield)
+    finally:
+        check = check_of(item)
+        if check is not None:
+            label_check(item, check)
 
 
 @pytest.hookimpl(wrapper=True)

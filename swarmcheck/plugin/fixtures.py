@@ -8,13 +8,20 @@ import pytest
 
 from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import hostengine, reaper
+from swarmcheck.cluster.capabilities import feature_missing
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.pool import ClusterPool
 from swarmcheck.config import Settings
 from swarmcheck.errors import EnvironmentProblem
 from swarmcheck.plugin.allure_hooks import attach_state
-from swarmcheck.plugin.keys import CLUSTER_KEY, FIGURE_PREFIX, POOL_KEY, SETTINGS_KEY
-from swarmcheck.plugin.session import shape_of
+from swarmcheck.plugin.keys import (
+    CLUSTER_KEY,
+    FEATURES_KEY,
+    FIGURE_PREFIX,
+    POOL_KEY,
+    SETTINGS_KEY,
+)
+from swarmcheck.plugin.session import check_of, shape_of
 
 Recorder = Callable[[str, float | int | str], None]
 
@@ -45,6 +52,29 @@ def swarm_pool(pytestconfig: pytest.Config, swarm_settings: Settings) -> Iterato
         host.close()
 
 
+def _known_missing(item: pytest.Item) -> str | None:
+    """Why the item cannot run, from features already probed in this run (no node needed)."""
+    check = check_of(item)
+    seen = item.config.stash.setdefault(FEATURES_KEY, {})
+    for feature in check.needs if check else ():
+        if seen.get(feature):
+            return seen[feature]
+    return None
+
+
+def _skip_without_features(item: pytest.Item, cluster: Cluster) -> None:
+    """Skip, with the reason found inside a node, when the platform lacks a feature the
+    check needs (`needs=`). Nodes share the host's kernel: each feature is probed once."""
+    check = check_of(item)
+    seen = item.config.stash.setdefault(FEATURES_KEY, {})
+    for feature in check.needs if check else ():
+        if feature not in seen:
+            seen[feature] = feature_missing(feature, cluster.managers[0])
+        reason = seen[feature]
+        if reason:
+            pytest.skip(reason)
+
+
 @pytest.fixture
 def cluster(
     request: pytest.FixtureRequest, swarm_pool: ClusterPool, swarm_settings: Settings
@@ -52,7 +82,15 @@ def cluster(
     """A healthy, reset swarm of the shape the test's `swarm` marker asks for (default 3
     managers). Nodes the test stops or pauses are restored afterwards; a cluster that cannot
     be restored is replaced before the next test."""
+    missing = _known_missing(request.node)
+    if missing:
+        pytest.skip(missing)
     cluster = swarm_pool.acquire(shape_of(request.node, swarm_settings.cluster))
+    try:
+        _skip_without_features(request.node, cluster)
+    except BaseException:
+        swarm_pool.after_test(cluster)
+        raise
     request.node.stash[CLUSTER_KEY] = cluster
     attach_state(cluster, " (before)")
     yield cluster
@@ -65,7 +103,11 @@ def fresh_cluster(
     request: pytest.FixtureRequest, swarm_pool: ClusterPool, swarm_settings: Settings
 ) -> Iterator[Cluster]:
     """A swarm of its own for a test that damages it beyond repair; removed afterwards."""
+    missing = _known_missing(request.node)
+    if missing:
+        pytest.skip(missing)
     with swarm_pool.fresh(shape_of(request.node, swarm_settings.cluster)) as cluster:
+        _skip_without_features(request.node, cluster)
         request.node.stash[CLUSTER_KEY] = cluster
         yield cluster
 

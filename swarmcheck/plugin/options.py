@@ -49,6 +49,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "bookworm (20.10), trixie (26.1), sid (28.5)",
     )
     group.addoption(
+        "--swarm-select",
+        default=None,
+        metavar="ID,AREA,ROW",
+        help="Run only the checks matching any of these comma-separated check ids "
+        "(SC-MEM-002), areas (services) or catalog rows (mem-leave); `swarmcheck catalog` "
+        "lists them. -k matches ids, areas and rows too",
+    )
+    group.addoption(
         "--swarm-subnet",
         default=None,
         metavar="CIDR",

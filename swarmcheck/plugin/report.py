@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 import swarmcheck
-from swarmcheck.plugin.keys import FIGURE_PREFIX, OUTCOMES_KEY, POOL_KEY, SETTINGS_KEY
+from swarmcheck.plugin.keys import (
+    CHECK_KEY,
+    FIGURE_PREFIX,
+    OUTCOMES_KEY,
+    POOL_KEY,
+    SETTINGS_KEY,
+)
 from swarmcheck.reporting.allure_files import write_categories, write_environment
 from swarmcheck.reporting.summary import Outcome, Status, format_summary
 
@@ -25,8 +31,8 @@ def configure_reports(config: pytest.Config) -> None:
 
 def record_outcome(item: pytest.Item, report: pytest.TestReport) -> None:
     """Keep one outcome per suite test: its id, area, status, reason and figures."""
-    marker = item.get_closest_marker("swarmcheck")
-    if marker is None:
+    check = item.stash.get(CHECK_KEY, None)
+    if check is None:
         return
     outcomes = item.config.stash[OUTCOMES_KEY]
     if report.when != "call" and not (report.failed or report.skipped):
@@ -47,8 +53,8 @@ def record_outcome(item: pytest.Item, report: pytest.TestReport) -> None:
     if previous is not None and previous.status in ("failed", "error"):
         return  # a teardown after a failed call does not hide the failure
     outcomes[item.nodeid] = Outcome(
-        test_id=marker.kwargs["id"],
-        area=marker.kwargs["area"],
+        test_id=check.id,
+        area=check.area,
         name=item.name,
         status=status,
         reason=reason,

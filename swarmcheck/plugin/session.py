@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import logging
 import signal
+from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import allure
 import pytest
 
+from swarmcheck.catalog.model import Check, load_catalog, parse_check
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError
-from swarmcheck.plugin.keys import SETTINGS_KEY
+from swarmcheck.plugin.keys import CHECK_KEY, SETTINGS_KEY
 from swarmcheck.plugin.options import settings_from
 from swarmcheck.plugin.report import configure_reports
 from swarmcheck.steps import install_recorder
 
 MARKERS = (
-    "swarmcheck(id, area, doc, title=None): a conformance or chaos check with a stable id, "
-    "its area and the documentation it checks",
+    "swarmcheck(id, area, doc, title, promise, rows, destructive=False, needs=()): a "
+    "conformance or chaos check: its stable id, area, documentation link, what it checks, "
+    "Swarm's promise (one RFC 2119 sentence), the catalog rows it covers, whether it needs a "
+    "swarm of its own or breaks one, and the platform features it needs (e.g. 'ipvs')",
     "swarm(managers=None, workers=None, faults=False): the cluster shape this test needs",
     "e2e: needs a real Docker engine (the project's own end-to-end tests)",
 )
@@ -114,34 +119,103 @@ def swarm_marker_problem(item: pytest.Item, default: ClusterSpec) -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    """Check suite ids are present and unique and swarm markers valid; group tests by cluster
-    shape (fewer rebuilds)."""
+def check_of(item: pytest.Item) -> Check | None:
+    """The item's suite metadata (parsed at collection), or None for a plain test."""
+    return item.stash.get(CHECK_KEY, None)
+
+
+def _definition(item: pytest.Item) -> str:
+    """The test function an item comes from (parametrized items share one check id)."""
+    return item.nodeid.split("[", 1)[0]
+
+
+def suite_marker_problems(item: pytest.Item, rootpath: Path) -> list[str]:
+    """Parse the item's swarmcheck marker into its stash; what is wrong with it, if anything."""
+    marker = item.get_closest_marker("swarmcheck")
+    if marker is None:
+        return []
+    try:
+        check = parse_check(marker.kwargs, marker.args)
+    except ConfigError as exc:
+        return str(exc).splitlines()
+    uses_fresh = "fresh_cluster" in getattr(item, "fixturenames", ())
+    if uses_fresh and not check.destructive:
+        return [
+            "it uses fresh_cluster (a swarm of its own), so its marker must say destructive=True"
+        ]
+    try:
+        file = item.path.relative_to(rootpath).as_posix()
+    except ValueError:
+        file = item.path.as_posix()
+    name = getattr(item, "originalname", item.name)
+    item.stash[CHECK_KEY] = replace(check, file=file, name=name)
+    return []
+
+
+def _check_metadata(items: list[pytest.Item], config: pytest.Config) -> None:
+    """Every suite marker valid, ids unique, swarm markers valid; else one usage error that
+    names each test and what to fix."""
     default = config.stash[SETTINGS_KEY].cluster
-    seen: dict[str, str] = {}
+    seen: dict[str, pytest.Item] = {}
     problems = []
     for item in items:
         shape_problem = swarm_marker_problem(item, default)
         if shape_problem:
             problems.append(f"{item.nodeid}: {shape_problem}")
-        marker = item.get_closest_marker("swarmcheck")
-        if marker is None:
+        problems += [f"{item.nodeid}: {p}" for p in suite_marker_problems(item, config.rootpath)]
+        check = check_of(item)
+        if check is None:
             continue
-        missing = [f"{k}=" for k in ("id", "area", "doc") if not marker.kwargs.get(k)]
-        if missing:
-            problems.append(
-                f"{item.nodeid}: the swarmcheck marker needs id=, area= and doc= "
-                f"(missing: {', '.join(missing)})"
-            )
-            continue
-        test_id = str(marker.kwargs["id"])
-        if test_id in seen and seen[test_id] != item.nodeid:
-            problems.append(f"{item.nodeid}: id {test_id} is already used by {seen[test_id]}")
-        seen[test_id] = item.nodeid
+        first = seen.setdefault(check.id, item)
+        if _definition(first) != _definition(item):
+            problems.append(f"{item.nodeid}: id {check.id} is already used by {first.nodeid}")
+        item.extra_keyword_matches.update(check.keywords)  # pytest -k SC-MEM-002 / area / row
     if problems:
         raise pytest.UsageError("bad suite metadata:\n  " + "\n  ".join(problems))
+
+
+def _select(items: list[pytest.Item], config: pytest.Config) -> None:
+    """--swarm-select=ID,AREA,ROW,...: keep the checks that match any value."""
+    raw = config.getoption("--swarm-select")
+    if not raw:
+        return
+    given = [v.strip() for v in raw.split(",") if v.strip()]
+    if not given:
+        raise pytest.UsageError("--swarm-select is empty: give check ids, areas or rows")
+    wanted = {v.casefold() for v in given}
+    checks = [c for c in map(check_of, items) if c is not None]
+    areas = sorted({c.area for c in checks})
+    known = {
+        v.casefold() for v in (*load_catalog().area_keys, *load_catalog().row_keys, *areas)
+    } | {c.id.casefold() for c in checks}
+    unknown = [v for v in given if v.casefold() not in known]
+    if unknown:
+        raise pytest.UsageError(
+            f"--swarm-select: unknown id, area or row: {', '.join(unknown)}. "
+            f"Areas of the collected checks: {', '.join(areas) or '(none)'}; ids look like "
+            "SC-MEM-002 and must be among the collected checks; rows are listed by "
+            "`swarmcheck catalog`"
+        )
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        check = check_of(item)
+        names = {k.casefold() for k in (check.id, check.area, *check.rows)} if check else set()
+        (keep if names & wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k and -m deselect: every test's metadata is checked
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Check suite metadata and swarm markers; make ids, areas and rows selectable (-k,
+    --swarm-select); group tests by cluster shape (fewer rebuilds)."""
+    _check_metadata(items, config)
+    _select(items, config)
+    default = config.stash[SETTINGS_KEY].cluster
     order = {id(item): index for index, item in enumerate(items)}
 
     def key(item: pytest.Item) -> tuple[int, int, bool, int]:

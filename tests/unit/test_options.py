@@ -1,7 +1,8 @@
 """Bad input gets a message that says what was wrong and how to fix it (no Docker needed).
 
 Durations, settings, cluster specs, probe output, node addresses, and the collection-time
-check of suite markers (run in-process with pytester, Allure off).
+check of swarm markers (run in-process with pytester, Allure off). Suite metadata (the
+swarmcheck marker), -k and --swarm-select: test_suite_metadata.py.
 """
 
 from __future__ import annotations
@@ -139,43 +140,6 @@ def collect(pytester: pytest.Pytester) -> Collect:
         return pytester.runpytest("--collect-only", "-q", "-p", "no:allure_pytest")
 
     return run
-
-
-def suite_test(name: str, test_id: str, **extra: str) -> str:
-    """A test module with one suite test marked ``swarmcheck(id=test_id, ...)``."""
-    kwargs = {"id": test_id, "area": "membership", "doc": "https://docs.docker.com/", **extra}
-    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v)
-    return f"import pytest\n\n@pytest.mark.swarmcheck({args})\ndef {name}():\n    pass\n"
-
-
-def test_valid_suite_markers_collect(collect: Collect) -> None:
-    result = collect(test_a=suite_test("test_one", "SC-OK-001"))
-    assert result.ret == pytest.ExitCode.OK, result.stderr.str()
-
-
-def test_duplicate_ids_name_both_tests(collect: Collect) -> None:
-    result = collect(
-        test_a=suite_test("test_first", "SC-DUP-001"),
-        test_b=suite_test("test_second", "SC-DUP-001"),
-    )
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "*bad suite metadata:*",
-            "*test_b.py::test_second: id SC-DUP-001 is already used by test_a.py::test_first",
-        ]
-    )
-
-
-def test_missing_doc_names_the_test_and_the_argument(collect: Collect) -> None:
-    result = collect(test_a=suite_test("test_undocumented", "SC-DOC-001", doc=""))
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "*test_a.py::test_undocumented: the swarmcheck marker needs id=, area= and doc= "
-            "(missing: doc=)"
-        ]
-    )
 
 
 def test_bad_swarm_marker_names_the_test(collect: Collect) -> None:

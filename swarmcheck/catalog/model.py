@@ -1,0 +1,291 @@
+"""The behaviour catalog and the metadata of a check, with the rules both must follow.
+
+The catalog (``behaviors.json``, shipped with the package) lists the documented Swarm
+behaviours, one row per testable promise. A check in ``suites/`` names the rows it covers in
+its ``@pytest.mark.swarmcheck(...)`` marker; ``parse_check`` turns such a marker into a
+``Check`` or says, for every mistake at once, what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import PurePosixPath
+
+from swarmcheck.errors import ConfigError
+
+ID_PATTERN = re.compile(r"SC-[A-Z]+-\d{3}")
+"""Check ids: ``SC-<AREA>-<NNN>``, stable and never reused."""
+
+RFC2119 = re.compile(r"\b(MUST|SHALL|SHOULD)\b")
+"""A promise states an obligation: MUST (NOT), SHALL (NOT) or SHOULD (NOT)."""
+
+CHAOS_AREA = re.compile(r"chaos/[a-z][a-z0-9-]*")
+"""Chaos checks group under ``chaos/<name>`` areas (chaos/raft, chaos/workload, ...)."""
+
+FEATURES: Mapping[str, str] = {
+    "ipvs": "IPVS in the kernel (the ingress routing mesh and service VIPs balance through it)",
+    "netem": "the netem queueing discipline (tc delay and loss on a node's interfaces)",
+}
+"""Platform features a check may need (``needs=``); without one it skips at run time."""
+
+MARKER_FIELDS = ("id", "area", "doc", "title", "promise", "rows", "destructive", "needs")
+REQUIRED_FIELDS = ("id", "area", "doc", "title", "promise", "rows")
+
+
+@dataclass(frozen=True)
+class Area:
+    key: str  # "membership": what checks use in area= and what -k / --swarm-select match
+    title: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One documented behaviour."""
+
+    key: str  # "mem-leave"
+    area: str
+    promise: str
+    doc: str
+    budget: str  # the time Docker documents or its own tests allow
+    requires: str  # what it needs beyond a three-manager swarm ("" when nothing)
+    fault: bool  # checked by injecting a fault (the chaos suites' natural home)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    areas: tuple[Area, ...]
+    rows: tuple[Row, ...]
+
+    @property
+    def row_keys(self) -> tuple[str, ...]:
+        return tuple(r.key for r in self.rows)
+
+    @property
+    def area_keys(self) -> tuple[str, ...]:
+        return tuple(a.key for a in self.areas)
+
+    def row(self, key: str) -> Row:
+        for row in self.rows:
+            if row.key == key:
+                return row
+        raise KeyError(key)
+
+    def rows_of(self, area: str) -> tuple[Row, ...]:
+        return tuple(r for r in self.rows if r.area == area)
+
+    def is_check_area(self, area: str) -> bool:
+        """Conformance checks use a catalog area, chaos checks ``chaos/<name>``."""
+        return area in self.area_keys or CHAOS_AREA.fullmatch(area) is not None
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check's metadata, as its marker declares it."""
+
+    id: str
+    area: str
+    doc: str
+    title: str
+    promise: str
+    rows: tuple[str, ...]
+    destructive: bool = False
+    needs: tuple[str, ...] = ()
+    file: str = ""  # the test file, relative to the rootdir (or to the suites folder)
+    name: str = ""  # the test function
+
+    @property
+    def suite(self) -> str:
+        """``conformance`` or ``chaos``: the folder under suites/ the check lives in."""
+        parts = PurePosixPath(self.file).parts
+        if len(parts) >= 2:
+            return parts[-2]
+        return "chaos" if self.area.startswith("chaos/") else "conformance"
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """What ``pytest -k`` matches besides the test's name."""
+        extra = ("destructive",) if self.destructive else ()
+        return (self.id, self.area, *self.rows, *extra)
+
+
+def _area(raw: Mapping[str, object]) -> Area:
+    return Area(key=str(raw["key"]), title=str(raw["title"]))
+
+
+def _row(raw: Mapping[str, object]) -> Row:
+    return Row(
+        key=str(raw["row"]),
+        area=str(raw["area"]),
+        promise=str(raw["promise"]),
+        doc=str(raw["doc"]),
+        budget=str(raw.get("budget", "")),
+        requires=str(raw.get("requires", "")),
+        fault=bool(raw.get("fault", False)),
+    )
+
+
+def parse_catalog(text: str) -> Catalog:
+    """A catalog from its JSON text; rows must belong to a listed area and be unique."""
+    data = json.loads(text)
+    catalog = Catalog(
+        areas=tuple(_area(a) for a in data["areas"]),
+        rows=tuple(_row(r) for r in data["rows"]),
+    )
+    keys = catalog.row_keys
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    stray = sorted({r.area for r in catalog.rows} - set(catalog.area_keys))
+    if duplicates or stray:
+        raise ConfigError(f"bad catalog: duplicate rows {duplicates}, unknown areas {stray}")
+    return catalog
+
+
+@cache
+def load_catalog() -> Catalog:
+    """The catalog shipped with swarmcheck (package data)."""
+    text = resources.files("swarmcheck.catalog").joinpath("behaviors.json").read_text("utf-8")
+    return parse_catalog(text)
+
+
+def _unquoted(text: str) -> str:
+    """The text without quoted parts, where a full stop does not end the promise."""
+    return re.sub(r"\"[^\"]*\"|'[^']*'|`[^`]*`", "", text)
+
+
+def _text_problem(name: str, value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return f"{name}= must be a non-empty string (got {value!r})"
+    return None
+
+
+def _id_problems(value: str) -> list[str]:
+    if ID_PATTERN.fullmatch(value):
+        return []
+    return [f"id={value!r} does not look like SC-<AREA>-<NNN>: use e.g. id='SC-MEM-002'"]
+
+
+def _area_problems(value: str, catalog: Catalog) -> list[str]:
+    if catalog.is_check_area(value):
+        return []
+    return [
+        f"area={value!r} is not a catalog area: use one of {', '.join(catalog.area_keys)} "
+        "(or chaos/<name> for a chaos check)"
+    ]
+
+
+def _doc_problems(value: str) -> list[str]:
+    if value.startswith("https://"):
+        return []
+    return [f"doc={value!r} is not a link: give the https:// URL of the page the check follows"]
+
+
+def _promise_problems(value: str) -> list[str]:
+    problems = []
+    if not RFC2119.search(value):
+        problems.append(
+            f"promise={value!r} has no RFC 2119 keyword: say what Swarm promises with MUST, "
+            "MUST NOT, SHOULD or SHALL (e.g. 'A worker MUST NOT be able to list nodes.')"
+        )
+    if re.search(r"[.!?]\s+[A-Z]", _unquoted(value.strip())):
+        problems.append("promise= is more than one sentence: state one promise per check")
+    return problems
+
+
+def _rows_problems(value: object, catalog: Catalog) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return [
+            f"rows= takes a tuple of catalog row keys, e.g. rows=('mem-leave',) (got {value!r})"
+        ]
+    if not value:
+        return ["rows= is empty: name the catalog rows the check covers (`swarmcheck catalog`)"]
+    problems = []
+    for key in value:
+        if key in catalog.row_keys:
+            continue
+        close = difflib.get_close_matches(str(key), catalog.row_keys, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(
+            f"rows= names {key!r}, which is not a catalog row{hint}: "
+            "`swarmcheck catalog --format json` lists the rows"
+        )
+    return problems
+
+
+def _needs_problems(value: object) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return [f"needs= takes a tuple of platform features, e.g. needs=('ipvs',) (got {value!r})"]
+    unknown = [str(v) for v in value if v not in FEATURES]
+    if unknown:
+        return [
+            f"needs= names unknown platform features {', '.join(map(repr, unknown))}: "
+            f"known are {', '.join(FEATURES)}"
+        ]
+    return []
+
+
+def parse_check(
+    kwargs: Mapping[str, object], args: Sequence[object] = (), catalog: Catalog | None = None
+) -> Check:
+    """A Check from a swarmcheck marker's arguments; ConfigError lists every problem, each
+    with its fix, one per line."""
+    catalog = catalog or load_catalog()
+    problems: list[str] = []
+    if args:
+        problems.append(
+            f"the swarmcheck marker takes keyword arguments only (got {', '.join(map(repr, args))})"
+        )
+    unknown = [f"{k}=" for k in kwargs if k not in MARKER_FIELDS]
+    if unknown:
+        problems.append(
+            f"unknown argument {', '.join(unknown)}: the swarmcheck marker takes "
+            + ", ".join(f"{f}=" for f in MARKER_FIELDS)
+        )
+    missing = [f"{k}=" for k in REQUIRED_FIELDS if kwargs.get(k) in (None, "", ())]
+    if missing:
+        problems.append(
+            f"missing {', '.join(missing)}: every check needs "
+            + ", ".join(f"{f}=" for f in REQUIRED_FIELDS)
+        )
+    for name in ("id", "area", "doc", "title", "promise"):
+        value = kwargs.get(name)
+        if value in (None, ""):
+            continue
+        problem = _text_problem(name, value)
+        if problem:
+            problems.append(problem)
+            continue
+        text = str(value)
+        if name == "id":
+            problems += _id_problems(text)
+        elif name == "area":
+            problems += _area_problems(text, catalog)
+        elif name == "doc":
+            problems += _doc_problems(text)
+        elif name == "promise":
+            problems += _promise_problems(text)
+    rows = kwargs.get("rows")
+    if rows not in (None, ()):
+        problems += _rows_problems(rows, catalog)
+    destructive = kwargs.get("destructive", False)
+    if not isinstance(destructive, bool):
+        problems.append(f"destructive= must be True or False (got {destructive!r})")
+    needs = kwargs.get("needs", ())
+    problems += _needs_problems(needs)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    assert isinstance(rows, Sequence) and isinstance(needs, Sequence)
+    return Check(
+        id=str(kwargs["id"]),
+        area=str(kwargs["area"]),
+        doc=str(kwargs["doc"]),
+        title=str(kwargs["title"]),
+        promise=str(kwargs["promise"]).strip(),
+        rows=tuple(str(r) for r in rows),
+        destructive=bool(destructive),
+        needs=tuple(str(n) for n in needs),
+    )
