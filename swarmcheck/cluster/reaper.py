@@ -42,8 +42,10 @@ def _remove(host: docker.DockerClient, match: object) -> Removed:
     assert callable(match)
     flt = {"label": labels.RUN}
     containers = networks = volumes = 0
-    for c in host.containers.list(all=True, filters=flt):
-        if match(c.labels):
+    # sparse: no inspect per container, which fails when another run (another helper, an
+    # xdist worker) removes one of its containers between the list and the inspect.
+    for c in host.containers.list(all=True, filters=flt, sparse=True):
+        if match(c.attrs.get("Labels") or {}):
             try:
                 c.remove(force=True, v=True)
                 containers += 1
