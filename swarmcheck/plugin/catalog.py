@@ -63,7 +63,6 @@ def collect_checks(suites: Path) -> list[Check]:
         "no:allure_pytest",
         "-p",
         "no:junitxml",
-        "--swarm=none",
         str(suites),
     ]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
