@@ -58,7 +58,14 @@ BROKEN = f'''
 import pytest
 
 
-@pytest.mark.swarmcheck(id="SC-TEST-901", area="membership", doc="{DOC}")
+@pytest.mark.swarmcheck(
+    id="SC-TEST-901",
+    area="membership",
+    doc="{DOC}",
+    title="a worker lists the nodes (it must not)",
+    promise="A worker MUST list the nodes (a broken expectation on purpose).",
+    rows=("mem-join-worker",),
+)
 @pytest.mark.swarm(managers=1, workers=1)
 def test_worker_can_list_nodes(up):
     assert up.client(up.workers[0]).nodes()
@@ -238,10 +245,17 @@ def test_broken_expectation_fails_with_reason_and_attachments(
 
     result = project.allure_result("test_worker_can_list_nodes")
     assert result["status"] in ("failed", "broken")
-    assert result["name"] == "SC-TEST-901: test_worker_can_list_nodes", "report title"
+    assert result["name"] == "SC-TEST-901: a worker lists the nodes (it must not)", "report title"
     assert WORKER_REFUSAL in result["statusDetails"]["message"]
     found = {(label["name"], label["value"]) for label in result["labels"]}
-    assert {("swarmcheck_id", "SC-TEST-901"), ("feature", "membership")} <= found
+    assert {
+        ("swarmcheck_id", "SC-TEST-901"),
+        ("feature", "membership"),
+        ("parentSuite", "membership"),
+        ("story", "SC-TEST-901"),
+        ("swarmcheck_row", "mem-join-worker"),
+    } <= found
+    assert "**Promise:** A worker MUST list the nodes" in result["description"]
     assert {"url": DOC, "name": "documentation", "type": "link"} in result["links"]
     attached = {a["name"]: project.allure / a["source"] for a in result["attachments"]}
     for name in ("node list", "service tasks", "dockerd log: manager1"):
