@@ -11,7 +11,7 @@ from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import hostengine, images, reaper
 from swarmcheck.cluster.cluster import prepare_images
 from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.errors import SwarmcheckError
+from swarmcheck.errors import ConfigError, SwarmcheckError
 
 log = logging.getLogger("swarmcheck")
 
@@ -74,6 +74,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     from swarmcheck.cluster.capabilities import host_feature
     from swarmcheck.plugin.catalog import collect_checks
 
+    if (args.write or args.check) and args.format != "markdown":
+        raise ConfigError("--write and --check keep a Markdown page: drop --format json")
     cov = coverage(load_catalog(), collect_checks(Path(args.suites)))
     if args.write or args.check:
         # The file is committed: what it says must not depend on the machine it was made on.
