@@ -5,7 +5,6 @@ from __future__ import annotations
 import docker
 
 DEFAULT_TIMEOUT_S = 30.0
-NODE_API_PORT = 2375
 
 
 def host_client(timeout_s: float = 120.0) -> docker.DockerClient:
@@ -14,13 +13,14 @@ def host_client(timeout_s: float = 120.0) -> docker.DockerClient:
 
 
 def node_client(
-    ip: str, timeout_s: float = DEFAULT_TIMEOUT_S, api_version: str | None = None
+    socket_path: str, timeout_s: float = DEFAULT_TIMEOUT_S, api_version: str | None = None
 ) -> docker.DockerClient:
-    """A client for the engine inside a node container, reached over the run's own network.
+    """A client for the engine inside a node container, through its Unix socket on this host
+    (nodes listen on no TCP port: see swarmcheck.cluster.sockets).
 
     Without ``api_version`` the client asks the engine for it (a network call that can
     fail on a frozen node); pass the version once known so building a client never blocks.
     """
     return docker.DockerClient(
-        base_url=f"tcp://{ip}:{NODE_API_PORT}", timeout=timeout_s, version=api_version or "auto"
+        base_url=f"unix://{socket_path}", timeout=timeout_s, version=api_version or "auto"
     )

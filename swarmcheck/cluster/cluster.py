@@ -17,7 +17,7 @@ from docker.models.resource import Model
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
-from swarmcheck.cluster import images, reaper
+from swarmcheck.cluster import images, reaper, sockets
 from swarmcheck.cluster.controlplane import ControlPlaneProxy, attach_control_plane_proxy
 from swarmcheck.cluster.network import create_network, node_ip
 from swarmcheck.cluster.node import Node, start_node
@@ -165,6 +165,7 @@ class Cluster:
     def _up(self, prepared: ClusterImages) -> Cluster:
         self.images = prepared
         clock = Stopwatch()
+        sockets.check_local_engine(self.host.api.base_url)
         self.network, self.subnet = create_network(self.host, self.run_id, self.spec.subnet)
         names = self.spec.node_names()
         entrypoint = images.node_entrypoint()
@@ -203,6 +204,10 @@ class Cluster:
         self.wait_healthy(READY_TIMEOUT_S)
         self.timings["ready_s"] = clock()
         log.info("swarm %s ready in %.1f s: %s", self.run_id, clock(), self.names())
+        log.info(
+            "reach a node by hand: DOCKER_HOST=unix://%s docker node ls",
+            self.managers[0].api_socket,
+        )
         return self
 
     def _addr(self, node: Node) -> str:

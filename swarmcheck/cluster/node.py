@@ -18,6 +18,7 @@ from testcontainers.core.container import DockerContainer
 from swarmcheck import labels
 from swarmcheck.client.engine import node_client
 from swarmcheck.client.errors import translated
+from swarmcheck.cluster import sockets
 from swarmcheck.errors import EngineAPIError, ProvisioningError, ReadinessTimeout
 
 # Ryuk, testcontainers' reaper, would have to be pulled from a registry: swarmcheck cleans up
@@ -38,6 +39,8 @@ class Node:
     """The role the node was provisioned with: manager or worker."""
     container_name: str
     ip: str
+    api_socket: str
+    """The host path of this node's engine socket (nodes listen on no TCP port)."""
     host: docker.DockerClient = field(repr=False)
     _client: docker.DockerClient | None = field(default=None, repr=False)
     node_id: str = ""
@@ -49,12 +52,12 @@ class Node:
     def client(self) -> docker.DockerClient:
         """docker-py client for this node's engine (over the run's own network)."""
         if self._client is None:
-            self._client = node_client(self.ip, api_version=self.api_version)
+            self._client = node_client(self.api_socket, api_version=self.api_version)
         return self._client
 
     def quick_client(self, timeout_s: float = 5.0) -> docker.DockerClient:
         """A new short-timeout client, for polls that must not hang on a frozen node."""
-        return node_client(self.ip, timeout_s=timeout_s, api_version=self.api_version)
+        return node_client(self.api_socket, timeout_s=timeout_s, api_version=self.api_version)
 
     @property
     def container(self) -> Container:
@@ -134,6 +137,7 @@ def start_node(
     container_name = f"sc-{run_id}-{name}"
     node_labels = labels.for_run(run_id, "node")
     volume = f"{container_name}-docker"
+    api_dir = sockets.node_dir(run_id, name)
     with translated(name):
         host.volumes.create(name=volume, labels=labels.for_run(run_id, "volume"))
     kwargs: dict[str, Any] = {
@@ -154,6 +158,8 @@ def start_node(
         .with_env("SWARMCHECK_NODE", name)
         .with_env("SWARMCHECK_BIP", inner_bip)
         .with_env("SWARMCHECK_ADDR_POOL", inner_pool)
+        .with_env("SWARMCHECK_API_SOCKET", f"{sockets.NODE_MOUNT}/{sockets.SOCKET_NAME}")
+        .with_volume_mapping(str(api_dir), sockets.NODE_MOUNT, "rw")
         .with_volume_mapping(volume, "/var/lib/docker", "rw")
         .with_tmpfs_mount("/run")
         .with_tmpfs_mount("/tmp")
@@ -166,4 +172,11 @@ def start_node(
         raise ProvisioningError(
             f"could not start node container {container_name}: {exc}", node=name
         ) from exc
-    return Node(name=name, role=role, container_name=container_name, ip=ip, host=host)
+    return Node(
+        name=name,
+        role=role,
+        container_name=container_name,
+        ip=ip,
+        api_socket=str(api_dir / sockets.SOCKET_NAME),
+        host=host,
+    )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import docker
 
 from swarmcheck import labels
+from swarmcheck.cluster import sockets
 
 log = logging.getLogger("swarmcheck.reaper")
 
@@ -17,22 +18,29 @@ class Removed:
     containers: int = 0
     networks: int = 0
     volumes: int = 0
+    socket_dirs: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.containers or self.networks or self.volumes)
+        return bool(self.containers or self.networks or self.volumes or self.socket_dirs)
 
     def __str__(self) -> str:
-        return f"{self.containers} containers, {self.networks} networks, {self.volumes} volumes"
+        return (
+            f"{self.containers} containers, {self.networks} networks, {self.volumes} volumes, "
+            f"{self.socket_dirs} node socket directories"
+        )
 
 
 def remove_run(host: docker.DockerClient, run_id: str) -> Removed:
-    """Remove the containers, then networks and volumes, labelled with ``run_id``."""
-    return _remove(host, lambda lab: lab.get(labels.RUN) == run_id)
+    """Remove the containers, then networks and volumes, labelled with ``run_id``, and the
+    run's node socket directory."""
+    removed = _remove(host, lambda lab: lab.get(labels.RUN) == run_id)
+    return replace(removed, socket_dirs=int(sockets.remove_run_dir(run_id)))
 
 
 def sweep_stale(host: docker.DockerClient) -> Removed:
     """Remove objects of runs whose process is gone (killed, Ctrl-C'd twice, crashed)."""
     removed = _remove(host, lambda lab: not labels.owner_alive(lab))
+    removed = replace(removed, socket_dirs=sockets.sweep_run_dirs())
     if removed:
         log.warning("swept leftovers of earlier runs: %s", removed)
     return removed
