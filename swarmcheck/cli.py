@@ -44,6 +44,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     host = host_client()
     removed = reaper.remove_run(host, args.run) if args.run else reaper.sweep_stale(host)
     print(f"swarmcheck: removed {removed}")
+    if args.images:
+        gone, kept = reaper.remove_images(host)
+        print(f"swarmcheck: removed {len(gone)} built images: {', '.join(gone) or 'none'}")
+        if kept:
+            print(f"swarmcheck: kept {len(kept)} images a live run uses: {', '.join(kept)}")
     return 0
 
 
@@ -115,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     setup.set_defaults(func=cmd_setup)
     sweep = sub.add_parser("sweep", help=cmd_sweep.__doc__)
     sweep.add_argument("--run", default=None, help="remove this run id even if it is alive")
+    sweep.add_argument(
+        "--images",
+        action="store_true",
+        help="also remove the images swarmcheck built (node, workload, Toxiproxy)",
+    )
     sweep.set_defaults(func=cmd_sweep)
     report = sub.add_parser("report", help=cmd_report.__doc__)
     report.add_argument("--results", default="reports/allure-results")

@@ -8,7 +8,9 @@ from dataclasses import dataclass, replace
 import docker
 
 from swarmcheck import labels
+from swarmcheck.client.errors import translated
 from swarmcheck.cluster import sockets
+from swarmcheck.errors import EngineAPIError, NotFound
 
 log = logging.getLogger("swarmcheck.reaper")
 
@@ -74,3 +76,26 @@ def _remove(host: docker.DockerClient, match: object) -> Removed:
             except docker.errors.NotFound:
                 pass
     return Removed(containers, networks, volumes)
+
+
+def remove_images(host: docker.DockerClient) -> tuple[list[str], list[str]]:
+    """Remove every image swarmcheck built (labelled with its recipe): (removed, kept in use).
+
+    Images a live run's containers still use are kept; the next `swarmcheck setup` rebuilds
+    what was removed.
+    """
+    removed: list[str] = []
+    in_use: list[str] = []
+    for image in host.images.list(filters={"label": labels.RECIPE}):
+        name = image.tags[0] if image.tags else image.short_id
+        try:
+            with translated():
+                host.images.remove(image.id, force=False, noprune=False)
+            removed.append(name)
+        except NotFound:
+            continue
+        except EngineAPIError as exc:
+            if exc.status_code != 409:  # 409: a container uses it
+                raise
+            in_use.append(name)
+    return removed, in_use

@@ -1,0 +1,157 @@
+"""Stability: run `./run suites` then `./run chaos` N times on one machine, and print a flake table.
+
+Every round records the wall time of each command, every non-passing test with its Allure
+category and the first line of its message (read from the Allure results the round wrote), and
+what swarmcheck left on the engine afterwards (containers, networks, volumes labelled
+io.swarmcheck.run, and node socket directories). It asserts nothing: the table is the result.
+
+    python benchmarks/stability.py --rounds 5 [--only suites|chaos] [-- extra pytest args]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swarmcheck import labels
+from swarmcheck.client.engine import host_client
+from swarmcheck.cluster import sockets
+from swarmcheck.reporting.allure_files import build_categories
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "reports" / "allure-results"
+
+
+@dataclass
+class Failure:
+    round: int
+    job: str
+    test: str
+    status: str
+    category: str
+    first_line: str
+
+
+@dataclass
+class Round:
+    number: int
+    wall_s: dict[str, float] = field(default_factory=dict)
+    exit_codes: dict[str, int] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    leftovers: str = ""
+
+
+def category_of(status: str, message: str, flaky: bool = False) -> str:
+    """The Allure category a result lands in, by the same rules Allure applies."""
+    for category in build_categories():
+        if category["flaky"] != flaky or status not in category["matchedStatuses"]:
+            continue
+        if re.fullmatch(category["messageRegex"], message, flags=re.DOTALL):
+            return str(category["name"])
+    return "(no category)"
+
+
+def failures_in(results: Path, number: int, job: str) -> list[Failure]:
+    """Every failed, broken or skipped result of one job, from its Allure result files."""
+    found = []
+    for path in sorted(results.glob("*-result.json")):
+        data = json.loads(path.read_text())
+        status = data.get("status", "unknown")
+        if status == "passed":
+            continue
+        message = (data.get("statusDetails") or {}).get("message") or ""
+        found.append(
+            Failure(
+                round=number,
+                job=job,
+                test=data.get("fullName") or data.get("name", path.name),
+                status=status,
+                category=category_of(status, message),
+                first_line=(message.strip().splitlines() or [""])[0][:160],
+            )
+        )
+    return found
+
+
+def leftovers() -> str:
+    """What swarmcheck objects exist on the engine right now (after a round: should be none)."""
+    host = host_client()
+    try:
+        flt = {"label": labels.RUN}
+        counts = {
+            "containers": len(host.containers.list(all=True, filters=flt)),
+            "networks": len(host.networks.list(filters=flt)),
+            "volumes": len(host.volumes.list(filters=flt)),
+            "socket dirs": sum(1 for p in sockets.base_dir().iterdir() if p.is_dir()),
+        }
+    finally:
+        host.close()
+    return ", ".join(f"{v} {k}" for k, v in counts.items() if v) or "none"
+
+
+def flake_table(rounds: list[Round]) -> str:
+    """One line per test that did not pass in some round: how often, category, first line."""
+    lines = []
+    by_test: dict[tuple[str, str], list[Failure]] = {}
+    for r in rounds:
+        for f in r.failures:
+            by_test.setdefault((f.job, f.test), []).append(f)
+    lines.append(f"{'job':6} {'test':60} {'rounds':>7}  status/category  first line")
+    for (job, test), fails in sorted(by_test.items()):
+        kinds = Counter(f"{f.status}/{f.category}" for f in fails)
+        lines.append(
+            f"{job:6} {test[-60:]:60} {len(fails):>3}/{len(rounds):<3}  "
+            f"{'; '.join(f'{k} x{n}' for k, n in kinds.items())}  {fails[-1].first_line}"
+        )
+    if not by_test:
+        lines.append("(every test passed in every round)")
+    lines.append("")
+    lines.append(f"{'round':>5} {'suites s':>9} {'chaos s':>8} {'exit':>6}  leftovers")
+    for r in rounds:
+        exits = "/".join(str(r.exit_codes.get(j, "-")) for j in ("suites", "chaos"))
+        lines.append(
+            f"{r.number:>5} {r.wall_s.get('suites', 0):>9.0f} {r.wall_s.get('chaos', 0):>8.0f} "
+            f"{exits:>6}  {r.leftovers}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", choices=("suites", "chaos"), default=None)
+    parser.add_argument("--out", default="reports/stability.json")
+    parser.add_argument("pytest_args", nargs="*")
+    args = parser.parse_args()
+    jobs = [args.only] if args.only else ["suites", "chaos"]
+    rounds: list[Round] = []
+    for number in range(1, args.rounds + 1):
+        current = Round(number)
+        for job in jobs:
+            print(f"stability: round {number}/{args.rounds}: ./run {job}", flush=True)
+            started = time.monotonic()
+            done = subprocess.run(["./run", job, "-q", *args.pytest_args], cwd=ROOT, check=False)
+            current.wall_s[job] = time.monotonic() - started
+            current.exit_codes[job] = done.returncode
+            current.failures += failures_in(RESULTS, number, job)
+        current.leftovers = leftovers()
+        rounds.append(current)
+        print(flake_table(rounds), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(
+        json.dumps([r.__dict__ | {"failures": [f.__dict__ for f in r.failures]} for r in rounds])
+    )
+    unexpected = sum(f.status in ("failed", "broken") for r in rounds for f in r.failures)
+    print(f"stability: {len(rounds)} rounds, {unexpected} unexpected failures (table above)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
