@@ -1,0 +1,291 @@
+"""Node management: drain, pause, node rm, and a node reported down while its engine is gone.
+
+What the nodes' engines run is the evidence: a drained node's engine runs none of the service's
+tasks, a paused node's engine keeps the containers it had.
+
+Shapes: the default cluster (3 managers) for drain and pause (managers run tasks too);
+3 managers + 1 worker (``swarm(workers=1)``) where a worker is the point (node rm, a worker
+joining drained, a worker going down).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from swarmcheck import labels
+from swarmcheck.client.errors import translated
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.errors import EngineAPIError
+from swarmcheck.faults.process import stop_node
+from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.workload.placement import (
+    Placement,
+    create_placed_service,
+    ensure_worker,
+    hold,
+    hold_placement,
+    join_worker,
+    leave_and_remove,
+    promise_timeout,
+    scale_service,
+    wait_placement,
+)
+from swarmcheck.workload.service import deploy_web, workload_image
+
+DRAIN = "https://docs.docker.com/engine/swarm/swarm-tutorial/drain-node/"
+AVAILABILITY = "https://docs.docker.com/engine/swarm/manage-nodes/#change-node-availability"
+NODE_RM = "https://docs.docker.com/reference/cli/docker/node/rm/"
+NOT_DOWN = "node {id} is not down and can't be removed"
+"""cli:node_rm ("Attempt to remove a running node from a swarm"), FailedPrecondition."""
+MUST_DEMOTE = (
+    "node {id} is a cluster manager and is a member of the raft cluster. "
+    "It must be demoted to worker before removal"
+)
+"""cli:node_rm: "A manager node must be demoted to a worker node ... before you can remove it"."""
+NOT_PULLED_BACK_S = 3.0
+"""How long a re-activated node is watched to stay empty (there is no time in the docs: the
+scheduler acts within a second of a change, so 3 s spans many of its passes)."""
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NODE-001",
+    area="node-management",
+    doc=DRAIN,
+    title="drain: tasks move off (without the restart delay), the drained engine runs none, "
+    "standalone containers stay, nothing comes back on reactivation",
+    promise="Swarm MUST replace every task of a drained node on active nodes without applying "
+    "the restart delay, MUST NOT run service tasks on it or touch its standalone containers, "
+    "and MUST NOT move tasks back when it becomes active again.",
+    rows=("node-drain",),
+    destructive=False,
+    needs=(),
+)
+def test_drain_moves_tasks_off(cluster: Cluster, figure: Recorder) -> None:
+    target = cluster.managers[-1]
+    replicas = 2 * cluster.spec.size
+    # A restart delay far longer than the drain budget: replacements that waited for it
+    # would miss the budget (swarmkit skips the delay for tasks leaving a drained node).
+    restart_delay_s = 20.0
+    lead = deploy_web(cluster, "web", replicas, restart_delay_s=restart_delay_s)
+    before = wait_placement(cluster, lead, "web", replicas)
+    assert before.on(target) >= 1, f"{target.name} had no task to move: {before}"
+    with translated(target.name):
+        standalone = target.client.containers.run(
+            workload_image(),
+            name=f"standalone-{cluster.run_id}",
+            labels=labels.for_run(cluster.run_id, "standalone"),
+            detach=True,
+        )
+        standalone.reload()
+    started_at = standalone.attrs["State"]["StartedAt"]
+
+    clock = Stopwatch()
+    lead.update_node(target.node_id, availability="drain")
+    drained = wait_placement(
+        cluster,
+        lead,
+        "web",
+        replicas,
+        also=lambda p: p.on(target) == 0,
+        what=f"every task of the drained {target.name} to run elsewhere, none left on its engine",
+        timeout_s=restart_delay_s - 5,
+    )
+    figure("drain_moved_s", clock())
+    assert target.name not in drained.engines
+    with translated(target.name):
+        standalone.reload()
+    assert standalone.status == "running", (
+        f"the drained node's standalone container is {standalone.status}"
+    )
+    assert standalone.attrs["State"]["StartedAt"] == started_at, (
+        "the standalone container restarted"
+    )
+
+    scale_service(lead, "web", replicas + 3)
+    grown = wait_placement(cluster, lead, "web", replicas + 3)
+    assert grown.on(target) == 0, f"a new task went to the drained {target.name}: {grown}"
+
+    lead.update_node(target.node_id, availability="active")
+    hold_placement(
+        cluster,
+        lead,
+        "web",
+        NOT_PULLED_BACK_S,
+        lambda p: f"tasks moved back to the re-activated {target.name}" if p.on(target) else None,
+    )
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-NODE-002",
+    area="node-management",
+    doc="https://docs.docker.com/reference/cli/docker/swarm/join/#availability",
+    title="a node that joins with availability=drain is drained from the start",
+    promise="Swarm MUST create a node that joins with availability drain already drained, "
+    "and MUST NOT give it service tasks.",
+    rows=("node-drain",),
+    destructive=False,
+    needs=(),
+)
+def test_join_drained(cluster: Cluster) -> None:
+    worker = cluster.workers[0]
+    lead = cluster.client(cluster.leader())
+    create_placed_service(lead, "everywhere", mode="global", replicas=None)
+    wait_placement(cluster, lead, "everywhere", cluster.spec.size)
+    try:
+        leave_and_remove(cluster, worker)
+        new_id = join_worker(cluster, worker, availability="drain")
+        info = next(i for i in lead.nodes() if i.id == new_id)
+        assert info.availability == "drain", f"{worker.name} joined as {info.availability}"
+
+        def problem(p: Placement) -> str | None:
+            if p.on(worker) or p.engines.get(worker.name):
+                return f"the node that joined drained runs a task of the global service: {p}"
+            if p.running != len(cluster.managers):
+                return f"the global service does not run one task per active node: {p}"
+            return None
+
+        hold_placement(cluster, lead, "everywhere", NOT_PULLED_BACK_S, problem)
+    finally:
+        ensure_worker(cluster, worker)
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NODE-003",
+    area="node-management",
+    doc=AVAILABILITY,
+    title="pause: existing tasks keep running, new tasks go to other nodes",
+    promise="Swarm MUST keep the running tasks of a paused node running and MUST place new "
+    "tasks only on other nodes.",
+    rows=("node-pause",),
+    destructive=False,
+    needs=(),
+)
+def test_pause_keeps_tasks_and_takes_no_new(cluster: Cluster) -> None:
+    target = cluster.managers[-1]
+    replicas = cluster.spec.size
+    lead = deploy_web(cluster, "web", replicas)
+    before = wait_placement(cluster, lead, "web", replicas)
+    assert before.on(target) == 1, f"one task per node to begin with: {before}"
+    kept = {t.container_id for t in lead.running_tasks("web") if t.node_id == target.node_id}
+
+    lead.update_node(target.node_id, availability="pause")
+    scale_service(lead, "web", 3 * replicas)
+    after = wait_placement(cluster, lead, "web", 3 * replicas)
+    assert after.on(target) == 1, f"the paused {target.name} got new tasks: {after}"
+    with translated(target.name):
+        running = {
+            c.id
+            for c in target.client.containers.list(
+                filters={"label": "com.docker.swarm.service.name=web"}
+            )
+        }
+    assert running == kept, f"the paused node's task container changed: {kept} -> {running}"
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-NODE-004",
+    area="node-management",
+    doc=NODE_RM,
+    title="node rm: refused for a ready node and for a manager (documented messages), works "
+    "for a down node and with force",
+    promise="Swarm MUST refuse to remove a node that is not down ('is not down and can't be "
+    "removed') and a manager ('must be demoted to worker before removal'), and MUST remove a "
+    "down node without force and any worker with force.",
+    rows=("node-rm",),
+    destructive=False,
+    needs=(),
+)
+def test_node_rm(cluster: Cluster) -> None:
+    worker = cluster.workers[0]
+    manager = cluster.managers[-1]
+    lead = cluster.client(cluster.leader())
+
+    def listed(node_id: str) -> str | None:
+        return next((i.state for i in lead.nodes() if i.id == node_id), None)
+
+    for target, force, message in (
+        (worker.node_id, False, NOT_DOWN),
+        (manager.node_id, False, MUST_DEMOTE),
+        (manager.node_id, True, MUST_DEMOTE),
+    ):
+        with pytest.raises(EngineAPIError) as refused:
+            lead.remove_node(target, force=force)
+        expected = message.format(id=target)
+        assert expected in refused.value.explanation, refused.value.explanation
+        assert refused.value.status_code == 400, refused.value  # gRPC FailedPrecondition
+        assert listed(target) == "ready", f"{target} was removed or disturbed by a refused rm"
+
+    try:
+        # A node that left is down: removed without force (cli:node_rm "Remove a stopped node").
+        old_id = worker.node_id
+        cluster.client(worker).leave()
+        wait_until(
+            lambda: True if listed(old_id) == "down" else None,
+            what=f"{worker.name} to show as down after leaving",
+            timeout_s=30,
+            timeout_error=promise_timeout,
+        )
+        lead.remove_node(old_id)
+        assert listed(old_id) is None, "the down node is still listed after node rm"
+
+        # A ready worker goes with force, at once.
+        new_id = join_worker(cluster, worker)
+        lead.remove_node(new_id, force=True)
+        assert listed(new_id) is None, "the node is still listed after node rm --force"
+    finally:
+        ensure_worker(cluster, worker)
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-NODE-005",
+    area="node-management",
+    doc="https://docs.docker.com/engine/swarm/manage-nodes/#list-nodes",
+    title="a worker whose engine stops is down after the heartbeat grace, ready once back",
+    promise="Swarm MUST report a worker whose daemon stopped as down within three heartbeat "
+    "periods (plus jitter) and as ready again once its daemon is back.",
+    rows=("node-status-down",),
+    destructive=False,
+    needs=(),
+)
+def test_stopped_worker_is_down_then_ready(cluster: Cluster, figure: Recorder) -> None:
+    worker = cluster.workers[0]
+    lead = cluster.client(cluster.leader())
+    with translated(lead.node):
+        period_ns = lead.docker.swarm.attrs["Spec"]["Dispatcher"]["HeartbeatPeriod"]
+    period_s = period_ns / 1e9
+    # swarmkit: a node is down after 3 x the heartbeat period (+-0.5 s epsilon) without a
+    # heartbeat; a few seconds more for the manager to notice and for this poll.
+    down_budget_s = 3 * (period_s + 0.5) + 5
+
+    def state() -> str:
+        return next(i.state for i in lead.nodes() if i.id == worker.node_id)
+
+    clock = Stopwatch()
+    outage = stop_node(cluster, worker, grace_s=5).start()
+    figure("engine_stopped_s", clock())
+    try:
+        wait_until(
+            lambda: True if state() == "down" else None,
+            what=f"{worker.name} to be reported down",
+            timeout_s=down_budget_s,
+            interval_s=0.2,
+            timeout_error=promise_timeout,
+        )
+        figure("down_after_stop_s", clock())
+        figure("heartbeat_period_s", period_s)
+    finally:
+        outage.stop()
+    clock = Stopwatch()
+    # The agent reconnects with a backoff of at most 8 s (swarmkit agent).
+    wait_until(
+        lambda: True if state() == "ready" else None,
+        what=f"{worker.name} to be ready again",
+        timeout_s=30,
+        timeout_error=promise_timeout,
+    )
+    figure("ready_again_s", clock())
+    hold(1.0, lambda: None if state() == "ready" else f"{worker.name} flapped to {state()}")
