@@ -243,6 +243,16 @@ def hold_placement(
     return last[0]
 
 
+def send_spec(client: SwarmClient, service_id: str, spec: dict[str, Any], version: int) -> None:
+    """POST a whole service spec as an update of ``version`` (no defaults added, no merge)."""
+    with translated(client.node):
+        api = client.docker.api
+        response = api._post_json(
+            api._url("/services/{0}/update", service_id), data=spec, params={"version": version}
+        )
+        api._raise_for_status(response)
+
+
 def update_spec(
     client: SwarmClient, service: str, change: Callable[[dict[str, Any]], None]
 ) -> None:
@@ -255,15 +265,22 @@ def update_spec(
     """
     with translated(client.node):
         current = client.docker.api.inspect_service(service)
-        spec = current["Spec"]
-        change(spec)
-        api = client.docker.api
-        response = api._post_json(
-            api._url("/services/{0}/update", current["ID"]),
-            data=spec,
-            params={"version": current["Version"]["Index"]},
-        )
-        api._raise_for_status(response)
+    spec = current["Spec"]
+    change(spec)
+    send_spec(client, current["ID"], spec, current["Version"]["Index"])
+
+
+def engine_images(cluster: Cluster, service_id: str) -> Counter[str]:
+    """The images of a service's running task containers, counted over every node's engine."""
+    images: Counter[str] = Counter()
+    label = f"com.docker.swarm.service.id={service_id}"
+    for node in cluster.nodes:
+        with translated(node.name):
+            for container in node.client.containers.list(
+                filters={"label": label, "status": "running"}
+            ):
+                images[str(container.attrs["Config"]["Image"]).split("@")[0]] += 1
+    return images
 
 
 def scale_service(client: SwarmClient, service: str, replicas: int) -> None:
