@@ -124,7 +124,7 @@ def _describe(events: list[Event]) -> str:
 )
 def test_service_events(cluster: Cluster) -> None:
     since = time.time_ns()
-    lead = deploy_web(cluster, "ev", 1)
+    lead = deploy_web(cluster, "ev", 1, update_parallelism=0)
     scale_service(lead, "ev", 2)
     wait_placement(cluster, lead, "ev", 2)
 
@@ -259,7 +259,7 @@ def test_object_events(cluster: Cluster) -> None:
 @pytest.mark.swarmcheck(
     id="SC-EVT-004",
     area="events",
-    doc=f"{EVENTS}#filtering-events",
+    doc=f"{EVENTS}#filter",
     title="a worker reports no swarm-scoped events; scope=local excludes them on a manager",
     promise="A worker MUST NOT report swarm-scoped events (only its local ones), and a "
     "manager's events filtered on scope=local MUST NOT include swarm-scoped events.",

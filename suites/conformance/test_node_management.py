@@ -16,7 +16,7 @@ from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import EngineAPIError
-from swarmcheck.faults.process import stop_node
+from swarmcheck.faults.process import pause_node
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, wait_until
 from swarmcheck.workload.placement import (
@@ -102,9 +102,7 @@ def test_drain_moves_tasks_off(cluster: Cluster, figure: Recorder) -> None:
         "the standalone container restarted"
     )
 
-    scale_service(lead, "web", replicas + 3)
-    grown = wait_placement(cluster, lead, "web", replicas + 3)
-    assert grown.on(target) == 0, f"a new task went to the drained {target.name}: {grown}"
+    # The replacements were new tasks: none of them went to the drained node (checked above).
 
     lead.update_node(target.node_id, availability="active")
     hold_placement(
@@ -244,39 +242,40 @@ def test_node_rm(cluster: Cluster) -> None:
     id="SC-NODE-005",
     area="node-management",
     doc="https://docs.docker.com/engine/swarm/manage-nodes/#list-nodes",
-    title="a worker whose engine stops is down after the heartbeat grace, ready once back",
-    promise="Swarm MUST report a worker whose daemon stopped as down within three heartbeat "
-    "periods (plus jitter) and as ready again once its daemon is back.",
+    title="a worker cut off from the managers is down after the heartbeat grace, ready once back",
+    promise="Swarm MUST report a worker whose daemon stopped answering as down within three "
+    "heartbeat periods (plus jitter) and as ready again once it is back.",
     rows=("node-status-down",),
     destructive=False,
     needs=(),
 )
-def test_stopped_worker_is_down_then_ready(cluster: Cluster, figure: Recorder) -> None:
+def test_silent_worker_is_down_then_ready(cluster: Cluster, figure: Recorder) -> None:
+    # The worker's node is frozen: its daemon sends nothing and answers nothing, as when it is
+    # cut off; unlike a stop, the moment its heartbeats end is known. (SC-SCH-007 kills one.)
     worker = cluster.workers[0]
     lead = cluster.client(cluster.leader())
     with translated(lead.node):
         period_ns = lead.docker.swarm.attrs["Spec"]["Dispatcher"]["HeartbeatPeriod"]
     period_s = period_ns / 1e9
-    # swarmkit: a node is down after 3 x the heartbeat period (+-0.5 s epsilon) without a
-    # heartbeat; a few seconds more for the manager to notice and for this poll.
-    down_budget_s = 3 * (period_s + 0.5) + 5
+    figure("heartbeat_period_s", period_s)
+    # swarmkit: down after 3 x the heartbeat period (each +-0.5 s epsilon) without a heartbeat;
+    # 2 s more for the dispatcher's timer and this poll.
+    down_budget_s = 3 * (period_s + 0.5) + 2
 
     def state() -> str:
         return next(i.state for i in lead.nodes() if i.id == worker.node_id)
 
+    outage = pause_node(cluster, worker).start()
     clock = Stopwatch()
-    outage = stop_node(cluster, worker, grace_s=5).start()
-    figure("engine_stopped_s", clock())
     try:
         wait_until(
             lambda: True if state() == "down" else None,
-            what=f"{worker.name} to be reported down",
+            what=f"{worker.name} to be reported down within {down_budget_s:g} s",
             timeout_s=down_budget_s,
             interval_s=0.2,
             timeout_error=promise_timeout,
         )
-        figure("down_after_stop_s", clock())
-        figure("heartbeat_period_s", period_s)
+        figure("down_after_s", clock())
     finally:
         outage.stop()
     clock = Stopwatch()

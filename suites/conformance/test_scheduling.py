@@ -41,6 +41,9 @@ MAX_REPLICAS_ERR = "no suitable node (max replicas per node limit exceed)"
 STILL_PENDING_S = 5.0
 """How long a pending task is watched to stay pending: moby's test looks after only 250 ms;
 5 s spans many scheduler passes (it batches changes every 100 ms or so)."""
+NOT_MOVED_S = 3.0
+"""How long a node that came back is watched to stay empty: the docs give no time; the
+scheduler reacts to a node change within a second, so 3 s spans several of its passes."""
 
 
 @pytest.mark.swarm(workers=1)
@@ -290,6 +293,7 @@ def test_no_rebalance_after_node_returns(cluster: Cluster, figure: Recorder) -> 
     start = wait_placement(cluster, lead, "web", replicas)
     assert start.on(worker) == 1, f"one task per node to begin with: {start}"
 
+    clock = Stopwatch()
     crash = kill_node(cluster, worker).start()  # the worker's engine dies with its containers
     try:
         # Its task is replaced on a manager once the worker is marked down.
@@ -302,6 +306,7 @@ def test_no_rebalance_after_node_returns(cluster: Cluster, figure: Recorder) -> 
             what=f"the task of the dead {worker.name} to be replaced on the managers",
             timeout_s=60,
         )
+        figure("replaced_after_kill_s", clock())
     finally:
         crash.stop()
     clock = Stopwatch()
@@ -330,7 +335,7 @@ def test_no_rebalance_after_node_returns(cluster: Cluster, figure: Recorder) -> 
         return None
 
     # ADMIN: "the swarm does not automatically give a workload to the idle node".
-    hold_placement(cluster, lead, "web", STILL_PENDING_S, problem)
+    hold_placement(cluster, lead, "web", NOT_MOVED_S, problem)
 
     force_update(lead, "web")
     spread = wait_placement(

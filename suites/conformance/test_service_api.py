@@ -78,7 +78,8 @@ def test_duplicate_name_conflict(cluster: Cluster) -> None:
     needs=(),
 )
 def test_stale_version_update_refused(cluster: Cluster) -> None:
-    lead = deploy_web(cluster, "web", 2)
+    # All tasks updated at once (parallelism 0): the check is about the API, not the rollout.
+    lead = deploy_web(cluster, "web", 2, update_parallelism=0)
     stale = lead.docker.api.inspect_service("web")
     scale_service(lead, "web", 3)  # someone else's write: the version moves on
     wait_converged(lead, "web", 3)
