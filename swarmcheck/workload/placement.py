@@ -136,7 +136,8 @@ class Placement:
             for n in nodes
         )
         pending = f"; {len(self.pending)} not running" if self.pending else ""
-        return f"{per_node}{pending}"
+        silent = f"; no answer from {', '.join(sorted(self.silent))}" if self.silent else ""
+        return f"{per_node or 'nothing running'}{pending}{silent}"
 
 
 def engine_counts(cluster: Cluster, service_id: str) -> tuple[dict[str, int], set[str]]:
