@@ -1,0 +1,261 @@
+"""Autolock: a restarted manager stays locked until unlocked with the current key, every
+manager keeps its keys encrypted at rest, workers never lock, the key rotates, autolock turns
+off again.
+
+Everything runs on the shared 3-manager + 1-worker swarm. Only followers and the worker are
+restarted (restarting the leader costs a 10-20 s election); autolock is switched off again and
+every manager's key left plain before the next test (``pki.autolocked``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.node import Node
+from swarmcheck.errors import EngineAPIError, SwarmPromiseBroken
+from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.workload import pki
+
+LOCK_DOC = "https://docs.docker.com/engine/swarm/swarm_manager_locking/"
+NEEDS_UNLOCK = "Swarm is encrypted and needs to be unlocked before it can be used"
+LEAVE_LOCKED = "Swarm is encrypted and locked. Please unlock it first"
+WRONG_KEY = "swarm could not be unlocked: invalid key provided"
+NOT_LOCKED = "swarm is not locked"
+# moby's tests wait up to 30 s for a manager's key file to be (de|re)encrypted after a change.
+KEY_FILE_BUDGET_S = 30.0
+# The locked state is what the engine comes up in: moby checks it right after the restart.
+LOCKED_AFTER_RESTART_S = 5.0
+
+pytestmark = pytest.mark.swarm(workers=1)
+
+
+@pytest.fixture
+def autolock(cluster: Cluster) -> Iterator[pki.Autolock]:
+    """Autolock on for the test (through the leader); off again, every manager unlocked."""
+    with pki.autolocked(cluster) as lock:
+        pki.wait_keys_sealed(
+            cluster.managers,
+            sealed=True,
+            timeout_s=KEY_FILE_BUDGET_S,
+            timeout_error=pki.promise_timeout,
+        )
+        yield lock
+
+
+def _follower(cluster: Cluster) -> Node:
+    leader = cluster.leader()
+    return next(n for n in cluster.managers if n.name != leader.name)
+
+
+def _refusal(action: Callable[[], object], what: str) -> EngineAPIError:
+    """Run ``action``, which Swarm must refuse; return the engine's error."""
+    try:
+        action()
+    except EngineAPIError as exc:
+        return exc
+    raise SwarmPromiseBroken(f"{what} was accepted", expected="refused", seen="accepted")
+
+
+def _restart_expect(node: Node, state: str) -> None:
+    """Restart the node's engine and expect ``state`` (locked / active) as it comes back."""
+    pki.restart_node(node)
+    wait_until(
+        lambda: True if pki.local_state(node) == state else None,
+        what=f"{node.name} to come back {state} after a restart",
+        timeout_s=LOCKED_AFTER_RESTART_S,
+        timeout_error=pki.promise_timeout,
+    )
+
+
+def _wrong_key(key: str) -> str:
+    """A well-formed unlock key that differs from ``key`` in its first payload character (the
+    last one can differ in unused base64 bits only, which decode to the same key)."""
+    body = key.removeprefix(pki.UNLOCK_KEY_PREFIX)
+    return pki.UNLOCK_KEY_PREFIX + ("B" if body[0] == "A" else "A") + body[1:]
+
+
+def _unlocked_member(cluster: Cluster, node: Node) -> None:
+    """``node`` is an active manager again: its engine lists the whole swarm."""
+    info = cluster.client(node).info()
+    assert info["LocalNodeState"] == "active" and info["ControlAvailable"] is True, info
+    cluster.wait_healthy()
+    assert len(cluster.client(node).nodes()) == cluster.spec.size
+
+
+@pytest.mark.swarmcheck(
+    id="SC-LOCK-001",
+    area="autolock",
+    doc=f"{LOCK_DOC}#unlock-a-swarm",
+    title="with autolock a restarted manager comes back locked; only its key unlocks it",
+    promise=(
+        "With autolock on, a manager whose engine restarts MUST come back locked, refuse "
+        'control requests ("Swarm is encrypted and needs to be unlocked") and a plain leave, '
+        'refuse a wrong key (401 "invalid key provided") staying locked, and become an active '
+        'manager again with the unlock key; an unlocked node MUST answer "swarm is not locked".'
+    ),
+    rows=("lock-autolock-restart",),
+    destructive=False,
+    needs=(),
+)
+def test_restarted_manager_is_locked(
+    cluster: Cluster, autolock: pki.Autolock, figure: Recorder
+) -> None:
+    assert autolock.key.startswith(pki.UNLOCK_KEY_PREFIX), autolock.key
+    node = _follower(cluster)
+    refused = _refusal(lambda: pki.unlock(node, autolock.key), "unlocking an unlocked node")
+    assert (refused.status_code, refused.explanation) == (409, NOT_LOCKED), refused
+
+    _restart_expect(node, "locked")
+    engine = cluster.client(node)
+    refused = _refusal(engine.services, "a service list on a locked manager")
+    assert refused.status_code == 503 and NEEDS_UNLOCK in refused.explanation, refused
+    refused = _refusal(engine.leave, "a plain leave of a locked manager")
+    assert refused.status_code == 503 and LEAVE_LOCKED in refused.explanation, refused
+    refused = _refusal(lambda: pki.unlock(node, _wrong_key(autolock.key)), "a wrong unlock key")
+    assert (refused.status_code, refused.explanation) == (401, WRONG_KEY), refused
+    assert pki.local_state(node) == "locked", "a wrong key changed the locked state"
+
+    clock = Stopwatch()
+    pki.unlock(node, autolock.key)
+    _unlocked_member(cluster, node)
+    figure("unlock_to_whole_swarm_s", clock())
+
+
+@pytest.mark.swarmcheck(
+    id="SC-LOCK-002",
+    area="autolock",
+    doc=f"{LOCK_DOC}#enable-or-disable-autolock-on-an-existing-swarm",
+    title="autolock set through any manager reaches every manager: keys encrypted at rest, "
+    "one unlock key",
+    promise=(
+        "Turning autolock on through any manager MUST encrypt every manager's TLS key at rest "
+        "(within 30 s) and give every manager the same unlock key, while workers keep theirs."
+    ),
+    rows=("lock-cluster-propagation",),
+    destructive=False,
+    needs=(),
+)
+def test_autolock_reaches_every_manager(cluster: Cluster) -> None:
+    via = _follower(cluster)
+    assert pki.unlock_key(via.client) == "", "an unlock key while autolock is off"
+    with pki.autolocked(cluster, via=via) as lock:
+        pki.wait_keys_sealed(
+            cluster.managers,
+            sealed=True,
+            timeout_s=KEY_FILE_BUDGET_S,
+            timeout_error=pki.promise_timeout,
+        )
+        for manager in cluster.managers:
+            assert pki.unlock_key(manager.client) == lock.key, f"{manager.name} has another key"
+        for worker in cluster.workers:
+            assert not pki.tls_key_sealed(worker), f"{worker.name}'s key is encrypted"
+
+
+@pytest.mark.swarmcheck(
+    id="SC-LOCK-003",
+    area="autolock",
+    doc=LOCK_DOC,
+    title="workers never lock: a restarted worker comes back active without a key",
+    promise=(
+        "Autolock MUST lock managers only: a worker MUST keep its TLS key unencrypted and come "
+        "back active, with no unlock, after its engine restarts."
+    ),
+    rows=("lock-roles",),
+    destructive=False,
+    needs=(),
+)
+def test_workers_never_lock(cluster: Cluster, autolock: pki.Autolock, worker: Node) -> None:
+    assert not pki.tls_key_sealed(worker), f"{worker.name}'s TLS key is encrypted"
+    _restart_expect(worker, "active")
+    cluster.wait_healthy()
+
+
+@pytest.mark.swarmcheck(
+    id="SC-LOCK-004",
+    area="autolock",
+    doc=f"{LOCK_DOC}#rotate-the-unlock-key",
+    title="a rotated unlock key: the old key no longer unlocks a restarted manager, the new one "
+    "does",
+    promise=(
+        "`docker swarm unlock-key --rotate` MUST produce a new key, re-encrypt every manager's "
+        'keys with it, and then a restarted manager MUST refuse the old key ("invalid key '
+        'provided") and accept the new one.'
+    ),
+    rows=("lock-rotate-key",),
+    destructive=False,
+    needs=(),
+)
+def test_rotated_unlock_key(cluster: Cluster, autolock: pki.Autolock) -> None:
+    leader = cluster.leader()
+    old_key = autolock.key
+    before = {n.name: pki.pem_header(pki.tls_key(n), "kek-version") for n in cluster.managers}
+    pki.update_swarm_spec(
+        leader.client, node=leader.name, rotate_unlock_key=True, title="rotate the unlock key"
+    )
+    new_key = pki.unlock_key(leader.client)
+    autolock.keys.append(new_key)
+    assert new_key != old_key and new_key.startswith(pki.UNLOCK_KEY_PREFIX), new_key
+
+    # docs: keep the old key for a few minutes, a manager may still need it until it has
+    # re-encrypted its keys; wait for that (moby waits for "successfully rotated KEK").
+    def reencrypted() -> bool | None:
+        now = {n.name: pki.pem_header(pki.tls_key(n), "kek-version") for n in cluster.managers}
+        return True if all(now[name] != before[name] for name in now) else None
+
+    wait_until(
+        reencrypted,
+        what="every manager to re-encrypt its TLS key with the new unlock key",
+        timeout_s=KEY_FILE_BUDGET_S,
+        timeout_error=pki.promise_timeout,
+    )
+    node = _follower(cluster)
+    _restart_expect(node, "locked")
+    refused = _refusal(lambda: pki.unlock(node, old_key), "the old unlock key")
+    assert (refused.status_code, refused.explanation) == (401, WRONG_KEY), refused
+    assert pki.local_state(node) == "locked"
+    pki.unlock(node, new_key)
+    _unlocked_member(cluster, node)
+
+
+@pytest.mark.swarmcheck(
+    id="SC-LOCK-005",
+    area="autolock",
+    doc=f"{LOCK_DOC}#enable-or-disable-autolock-on-an-existing-swarm",
+    title="autolock off: keys decrypted on every manager, a restarted manager comes back "
+    "active; on and off again works",
+    promise=(
+        "Turning autolock off MUST decrypt every manager's keys at rest (within 30 s) and drop "
+        "the unlock key, after which a restarted manager MUST come back active without a key; "
+        "autolock MUST turn on and off again."
+    ),
+    rows=("lock-toggle",),
+    destructive=False,
+    needs=(),
+)
+def test_autolock_off(cluster: Cluster, autolock: pki.Autolock) -> None:
+    leader = cluster.leader()
+    for round_ in range(2):
+        if round_:  # on again, then off again
+            pki.set_autolock(leader.client, True, leader.name)
+            autolock.keys.append(pki.unlock_key(leader.client))
+            pki.wait_keys_sealed(
+                cluster.managers,
+                sealed=True,
+                timeout_s=KEY_FILE_BUDGET_S,
+                timeout_error=pki.promise_timeout,
+            )
+        pki.set_autolock(leader.client, False, leader.name)
+        assert pki.unlock_key(leader.client) == "", "an unlock key while autolock is off"
+        pki.wait_keys_sealed(
+            cluster.managers,
+            sealed=False,
+            timeout_s=KEY_FILE_BUDGET_S,
+            timeout_error=pki.promise_timeout,
+        )
+    node = _follower(cluster)
+    _restart_expect(node, "active")
+    _unlocked_member(cluster, node)

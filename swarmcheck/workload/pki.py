@@ -1,0 +1,406 @@
+"""Swarm's PKI and autolock as the nodes hold them, and the swarm-spec writes that drive them.
+
+Checks of join tokens, CA rotation, certificate settings and autolock look at what each node
+keeps on its own disk (the root CA, its certificate chain, its TLS key: sealed or not) rather
+than only at what a manager reports. Swarm-spec changes always send the whole current spec:
+the Engine API replaces the spec on update, so a partial one (docker-py's ``Swarm.update()``)
+silently resets autolock, the dispatcher heartbeat and the certificate expiry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import docker
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from swarmcheck.client.errors import translated
+from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
+from swarmcheck.cluster.node import Node
+from swarmcheck.errors import EngineAPIError, SwarmPromiseBroken
+from swarmcheck.steps import step
+from swarmcheck.timing import wait_until
+
+CERT_DIR = "/var/lib/docker/swarm/certificates"
+ROOT_CA_FILE = f"{CERT_DIR}/swarm-root-ca.crt"
+NODE_CERT_FILE = f"{CERT_DIR}/swarm-node.crt"
+NODE_KEY_FILE = f"{CERT_DIR}/swarm-node.key"
+
+TOKEN_PREFIX = "SWMTKN"
+TOKEN_VERSION = "1"
+CA_DIGEST_LEN = 50
+"""Characters of the CA digest field: a SHA-256 in base 36, zero-padded."""
+SECRET_LEN = 25
+"""Characters of the secret field: a random 128-bit number in base 36, zero-padded."""
+UNLOCK_KEY_PREFIX = "SWMKEY-1-"
+BASE36 = string.digits + string.ascii_lowercase
+
+T = TypeVar("T")
+
+SEALED_KEY_PEM = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
+PLAIN_KEY_PEM = "-----BEGIN PRIVATE KEY-----"
+
+
+def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> SwarmPromiseBroken:
+    """``wait_until(timeout_error=...)`` for a documented behaviour: a timeout is a broken
+    promise, not a slow machine."""
+    seen = f"still not so after {timeout_s:g} s" + (
+        f" (last error: {last_error})" if last_error else ""
+    )
+    return SwarmPromiseBroken(f"Swarm did not deliver: {what}", expected=what, seen=seen)
+
+
+# -- join tokens ----------------------------------------------------------------------------
+def base36(number: int) -> str:
+    """``number`` in base 36 with Docker's digits (0-9 then a-z)."""
+    if number < 0:
+        raise ValueError(f"negative number: {number}")
+    digits = ""
+    while True:
+        number, rest = divmod(number, 36)
+        digits = BASE36[rest] + digits
+        if number == 0:
+            return digits
+
+
+def ca_digest_field(root_ca_pem: str) -> str:
+    """The CA digest a join token carries for this root CA: the SHA-256 of the root CA
+    certificate (its PEM bytes), in base 36, zero-padded to 50 characters."""
+    digest = hashlib.sha256(root_ca_pem.encode()).hexdigest()
+    return base36(int(digest, 16)).rjust(CA_DIGEST_LEN, "0")
+
+
+def digest_hex(ca_digest: str) -> str:
+    """The hexadecimal SHA-256 a base-36 CA digest field stands for (64 characters)."""
+    return format(int(ca_digest, 36), "064x")
+
+
+@dataclass(frozen=True)
+class JoinToken:
+    """A join token, ``SWMTKN-1-<CA digest>-<secret>``."""
+
+    ca_digest: str
+    secret: str
+
+    @classmethod
+    def parse(cls, token: str) -> JoinToken:
+        """Split a token; ValueError when it does not have the documented form."""
+        parts = token.split("-")
+        if len(parts) != 4 or parts[0] != TOKEN_PREFIX or parts[1] != TOKEN_VERSION:
+            raise ValueError(f"not a {TOKEN_PREFIX}-{TOKEN_VERSION}-<digest>-<secret> token")
+        digest, secret = parts[2], parts[3]
+        for name, value, length in (
+            ("CA digest", digest, CA_DIGEST_LEN),
+            ("secret", secret, SECRET_LEN),
+        ):
+            if len(value) != length or any(ch not in BASE36 for ch in value):
+                raise ValueError(f"{name} field {value!r} is not {length} base-36 characters")
+        return cls(digest, secret)
+
+    def with_ca_digest(self, ca_digest: str) -> JoinToken:
+        return JoinToken(ca_digest, self.secret)
+
+    def __str__(self) -> str:
+        return f"{TOKEN_PREFIX}-{TOKEN_VERSION}-{self.ca_digest}-{self.secret}"
+
+
+# -- what a node keeps on disk --------------------------------------------------------------
+def read_node_file(node: Node, path: str) -> str:
+    """A file from the node's own filesystem (the swarm state of its engine)."""
+    code, out = node.exec(["cat", path])
+    if code != 0:
+        raise EngineAPIError(f"cannot read {path} on {node.name}: {out.strip()}", node=node.name)
+    return out
+
+
+def root_ca_pem(node: Node) -> str:
+    """The root CA certificate the node trusts (PEM, exactly as stored)."""
+    return read_node_file(node, ROOT_CA_FILE)
+
+
+def _read_pem(node: Node, path: str, parse: Callable[[str], T]) -> T:
+    """Read and parse a PEM file of the node's swarm state. The engine rewrites these files
+    (renewal, rotation, autolock), and a read can land mid-way: it is tried again."""
+    return wait_until(
+        lambda: parse(read_node_file(node, path)),
+        what=f"a readable {path} on {node.name}",
+        timeout_s=5,
+        interval_s=0.1,
+        transient=(ValueError, EngineAPIError),
+    )
+
+
+def node_chain(node: Node) -> list[x509.Certificate]:
+    """The node's TLS certificate, followed by any intermediate it presents."""
+    return _read_pem(
+        node, NODE_CERT_FILE, lambda pem: x509.load_pem_x509_certificates(pem.encode())
+    )
+
+
+def node_certificate(node: Node) -> x509.Certificate:
+    return node_chain(node)[0]
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key signed ``cert`` (all swarm roots are named CN=swarm-ca, so the
+    name alone says nothing)."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def public_key_der(key: CertificatePublicKeyTypes) -> bytes:
+    """A public key as DER SubjectPublicKeyInfo bytes: comparable across certificates."""
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def organizational_unit(cert: x509.Certificate) -> str:
+    """The role a node certificate grants: swarm-manager or swarm-worker."""
+    values = cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)
+    return str(values[0].value) if values else ""
+
+
+def key_sealed(key_pem: str) -> bool:
+    """Whether a stored TLS key is encrypted (autolock) or plain; ValueError if neither."""
+    if key_pem.startswith(SEALED_KEY_PEM):
+        return True
+    if key_pem.startswith(PLAIN_KEY_PEM):
+        return False
+    raise ValueError(f"not a PEM private key: {key_pem[:40]!r}")
+
+
+def pem_header(key_pem: str, name: str) -> str | None:
+    """A ``Name: value`` header of the PEM block (swarm keeps ``kek-version`` there)."""
+    for line in key_pem.splitlines()[1:]:
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+def _checked_key(key_pem: str) -> str:
+    """``key_pem`` if it is a whole PEM private key; ValueError otherwise."""
+    key_sealed(key_pem)
+    if "-----END " not in key_pem:
+        raise ValueError(f"a truncated PEM private key: {key_pem[:40]!r}")
+    return key_pem
+
+
+def tls_key(node: Node) -> str:
+    """The node's TLS key file (PEM, with swarm's headers)."""
+    return _read_pem(node, NODE_KEY_FILE, _checked_key)
+
+
+def tls_key_sealed(node: Node) -> bool:
+    """Whether the node's TLS key is encrypted at rest (what autolock promises on managers)."""
+    return key_sealed(tls_key(node))
+
+
+# -- swarm spec writes ----------------------------------------------------------------------
+def swarm_spec(client: docker.DockerClient) -> dict[str, Any]:
+    """The current swarm spec, as ``GET /swarm`` returns it."""
+    return dict(client.api.inspect_swarm()["Spec"])
+
+
+def update_swarm_spec(
+    client: docker.DockerClient,
+    change: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    node: str = "",
+    rotate_worker_token: bool = False,
+    rotate_manager_token: bool = False,
+    rotate_unlock_key: bool = False,
+    title: str = "update the swarm spec",
+) -> None:
+    """Read the whole swarm spec, apply ``change`` to it, and send it whole (POST
+    /swarm/update with the version read): settings the change does not touch stay as they are.
+    """
+    with step(f"{title} (via {node or 'a manager'})"), translated(node or None):
+        current = client.api.inspect_swarm()
+        spec = current["Spec"]
+        if change is not None:
+            change(spec)
+        client.api.update_swarm(
+            version=current["Version"]["Index"],
+            swarm_spec=spec,
+            rotate_worker_token=rotate_worker_token,
+            rotate_manager_token=rotate_manager_token,
+            rotate_manager_unlock_key=rotate_unlock_key,
+        )
+
+
+def force_ca_rotation(client: docker.DockerClient, node: str = "") -> None:
+    """What ``docker swarm ca --rotate`` sends: the spec with ``CAConfig.ForceRotate`` + 1."""
+
+    def bump(spec: dict[str, Any]) -> None:
+        ca = spec.setdefault("CAConfig", {})
+        ca["ForceRotate"] = int(ca.get("ForceRotate") or 0) + 1
+
+    update_swarm_spec(client, bump, node=node, title="rotate the root CA (ForceRotate + 1)")
+
+
+def set_autolock(client: docker.DockerClient, enabled: bool, node: str = "") -> None:
+    """``docker swarm update --autolock=<enabled>``, keeping the rest of the spec."""
+
+    def lock(spec: dict[str, Any]) -> None:
+        spec.setdefault("EncryptionConfig", {})["AutoLockManagers"] = enabled
+
+    update_swarm_spec(client, lock, node=node, title=f"set autolock {enabled}")
+
+
+def unlock_key(client: docker.DockerClient) -> str:
+    """``docker swarm unlock-key``: the current key ("" while autolock is off)."""
+    with translated():
+        return str(client.api.get_unlock_key()["UnlockKey"])
+
+
+# -- nodes ----------------------------------------------------------------------------------
+def local_state(node: Node) -> str:
+    """The node's own view: ``docker info``'s LocalNodeState (active, locked, pending, ...)."""
+    with translated(node.name):
+        return str(node.client.info()["Swarm"]["LocalNodeState"])
+
+
+def restart_node(node: Node, stop_timeout_s: int = 5) -> None:
+    """Restart the node's Docker daemon (its container; the swarm state on its volume stays)
+    and wait until the engine answers."""
+    with step(f"restart {node.name}'s engine"), translated(node.name):
+        node.container.restart(timeout=stop_timeout_s)
+    node.wait_engine()
+
+
+def rejoin_as_worker(cluster: Cluster, node: Node) -> None:
+    """Bring ``node`` back as a worker of ``cluster`` with a fresh identity: leave whatever
+    state it is in, drop its stale entries, join with the current token, wait for a whole
+    swarm."""
+    with step(f"rejoin {node.name} as a worker"):
+        if node.container.status != "running":
+            with translated(node.name):
+                node.container.start()
+            node.wait_engine()
+        client = cluster.client(node)
+        leader = cluster.leader()
+        lead = cluster.client(leader)
+        info = client.info()
+        if info["LocalNodeState"] == "active":
+            listed = [n for n in lead.nodes() if n.id == info["NodeID"]]
+            if listed and (listed[0].role, listed[0].state) == ("worker", "ready"):
+                cluster.wait_healthy()  # already back (the block joined it again)
+                return
+        if info["LocalNodeState"] != "inactive":
+            client.leave(force=True)
+        for stale in lead.nodes():
+            if stale.hostname == node.name:
+                lead.remove_node(stale.id, force=True)
+        client.join(f"{leader.ip}:{SWARM_PORT}", lead.join_tokens()["worker"], node.ip, node.ip)
+        cluster.wait_healthy()
+
+
+@contextmanager
+def detached(cluster: Cluster, node: Node) -> Iterator[None]:
+    """``node`` (a worker) outside the swarm for the block: it leaves and its entry is
+    removed; afterwards it joins again as a worker, whatever the block did."""
+    with step(f"detach {node.name} from the swarm"):
+        old_id = node.node_id
+        cluster.client(node).leave()
+        wait_until(
+            lambda: True if local_state(node) == "inactive" else None,
+            what=f"{node.name} to leave",
+            timeout_s=30,
+        )
+        cluster.client(cluster.leader()).remove_node(old_id, force=True)
+    try:
+        yield
+    finally:
+        rejoin_as_worker(cluster, node)
+
+
+# -- autolock -------------------------------------------------------------------------------
+@dataclass
+class Autolock:
+    """Autolock switched on for a block; every unlock key handed out, newest last (a check
+    that rotates the key appends the new one, so the clean-up can unlock with any)."""
+
+    keys: list[str]
+
+    @property
+    def key(self) -> str:
+        return self.keys[-1]
+
+
+def wait_keys_sealed(
+    nodes: list[Node],
+    sealed: bool,
+    timeout_s: float,
+    timeout_error: Callable[[str, float, str | None], Exception] | None = None,
+) -> None:
+    """Wait until every node's TLS key on disk is encrypted (``sealed``) or plain."""
+    names = ", ".join(n.name for n in nodes)
+
+    def settled() -> bool | None:
+        return True if all(tls_key_sealed(n) is sealed for n in nodes) else None
+
+    wait_until(
+        settled,
+        what=f"the TLS key of {names} to be {'encrypted' if sealed else 'plain'} on disk",
+        timeout_s=timeout_s,
+        timeout_error=timeout_error,
+    )
+
+
+def unlock(node: Node, key: str) -> None:
+    """``docker swarm unlock`` on the node's own engine."""
+    with step(f"unlock {node.name}"), translated(node.name):
+        node.client.api.unlock_swarm(key)
+
+
+def autolock_off(cluster: Cluster, keys: list[str]) -> None:
+    """Leave ``cluster`` as the reset expects it: every manager running and unlocked (with
+    whichever of ``keys`` works), autolock off, every manager's TLS key plain on disk again
+    (so a later restart does not lock), the swarm whole."""
+    with step("turn autolock off and unlock every manager"):
+        for node in cluster.managers:
+            if node.container.status != "running":
+                with translated(node.name):
+                    node.container.start()
+                node.wait_engine()
+            for key in reversed(keys):
+                if local_state(node) != "locked":
+                    break
+                try:
+                    unlock(node, key)
+                except EngineAPIError:
+                    continue
+        leader = cluster.wait_leader()
+        set_autolock(leader.client, False, leader.name)
+        wait_keys_sealed(cluster.managers, sealed=False, timeout_s=30)
+        cluster.wait_healthy()
+
+
+@contextmanager
+def autolocked(cluster: Cluster, via: Node | None = None) -> Iterator[Autolock]:
+    """Autolock on (through ``via``'s engine, by default the leader's) for the block, and off
+    again afterwards; a swarm that cannot be brought back is marked dirty (replaced)."""
+    node = via or cluster.leader()
+    set_autolock(node.client, True, node.name)
+    lock = Autolock([unlock_key(node.client)])
+    try:
+        yield lock
+    finally:
+        try:
+            autolock_off(cluster, lock.keys)
+        except Exception as exc:
+            cluster.dirty = f"autolock could not be turned off: {str(exc).splitlines()[0]}"
+            raise
