@@ -273,7 +273,7 @@ def local_state(node: Node) -> str:
         return str(node.client.info()["Swarm"]["LocalNodeState"])
 
 
-def restart_node(node: Node, stop_timeout_s: int = 5) -> None:
+def restart_node(node: Node, stop_timeout_s: int = 3) -> None:
     """Restart the node's Docker daemon (its container; the swarm state on its volume stays)
     and wait until the engine answers."""
     with step(f"restart {node.name}'s engine"), translated(node.name):
