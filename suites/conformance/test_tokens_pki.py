@@ -332,29 +332,19 @@ def _wait_rotation_done(info: Callable[[], dict[str, Any]], old_root_pem: str) -
     )
 
 
-def _reissued_by_new_key(node: Node, old_root: x509.Certificate) -> bytes | None:
-    """The key (DER) that signed ``node``'s certificate, once that is no longer the old root's
-    and the old root vouches for it (the cross-signed new root in the chain); None before."""
-    chain = pki.node_chain(node)
-    if pki.issued_by(chain[0], old_root):
-        return None
-    for cross in chain[1:]:
-        if pki.issued_by(chain[0], cross) and pki.issued_by(cross, old_root):
-            return pki.public_key_der(cross.public_key())
-    return None
-
-
 @pytest.mark.swarmcheck(
     id="SC-PKI-002",
     area="tokens-pki",
     doc=f"{PKI_DOC}#rotating-the-ca-certificate",
-    title="a CA rotation stays in progress while a node is down; it finishes when it is back",
+    title="a rotation to a given CA stays in progress while a node is down, finishes on that CA "
+    "when it is back; the CA key is never shown",
     promise=(
-        "Swarm MUST keep a root CA rotation in progress, still trusting the old root, while a "
-        "node has no certificate from the new root (it is down), even after every up node got "
-        "one, and MUST finish it once that node is back."
+        "Rotating to a given CA certificate and key, Swarm MUST re-issue the up nodes' "
+        "certificates from it but keep the rotation in progress, still trusting the old root, "
+        "while a node is down, MUST finish it on exactly that CA once the node is back, and "
+        "MUST never show the signing key in the swarm's inspect output."
     ),
-    rows=("pki-rotation-needs-all-nodes",),
+    rows=("pki-rotation-needs-all-nodes", "pki-ca-rotate"),
     destructive=False,
     needs=(),
 )
@@ -362,22 +352,19 @@ def test_rotation_waits_for_every_node(cluster: Cluster, worker: Node) -> None:
     leader, api = _leader_api(cluster)
     lead = cluster.client(leader)
     old_root_pem = lead.info()["Cluster"]["TLSInfo"]["TrustRoot"]
-    old_root = x509.load_pem_x509_certificate(old_root_pem.encode())
-    up = cluster.managers
+    given_pem, given_key = pki.new_root_ca()
+    given = x509.load_pem_x509_certificate(given_pem.encode())
     with translated(worker.name):
         worker.container.stop(timeout=2)
     try:
-        pki.force_ca_rotation(api, node=leader.name)
-        keys = {
-            node.name: wait_until(
-                functools.partial(_reissued_by_new_key, node, old_root),
-                what=f"{node.name} (up) to get a certificate from the new root",
+        pki.rotate_ca_to(api, given_pem, given_key, node=leader.name)
+        for node in cluster.managers:  # every node that is up
+            wait_until(
+                functools.partial(_issued_by_or_none, node, given),
+                what=f"{node.name} (up) to get a certificate from the given CA",
                 timeout_s=ROTATION_BUDGET_S,
                 timeout_error=pki.promise_timeout,
             )
-            for node in up
-        }
-        assert len(set(keys.values())) == 1, "the up nodes got certificates from several roots"
         deadline = time.monotonic() + HELD_BY_DOWN_NODE_S
         while time.monotonic() < deadline:
             state = lead.info()["Cluster"]
@@ -396,11 +383,20 @@ def test_rotation_waits_for_every_node(cluster: Cluster, worker: Node) -> None:
             worker.container.start()
         worker.wait_engine()
     new_root_pem = _wait_rotation_done(lead.info, old_root_pem)
-    new_root = x509.load_pem_x509_certificate(new_root_pem.encode())
-    assert pki.public_key_der(new_root.public_key()) in keys.values(), (
-        "the rotation finished on another root than the one the up nodes got"
+    assert x509.load_pem_x509_certificate(new_root_pem.encode()) == given, (
+        "the rotation finished on another root than the given CA certificate"
     )
-    assert pki.issued_by(pki.node_certificate(worker), new_root)
+    wait_until(
+        functools.partial(_issued_by_or_none, worker, given),
+        what=f"{worker.name} (back) to get a certificate from the given CA",
+        timeout_s=ROTATION_BUDGET_S,
+        timeout_error=pki.promise_timeout,
+    )
+    with translated(leader.name):
+        shown = api.api.inspect_swarm()
+    key_body = given_key.splitlines()[1]
+    assert key_body not in str(shown), "the swarm's inspect output shows the CA signing key"
+    assert not shown["Spec"]["CAConfig"].get("SigningCAKey"), shown["Spec"]["CAConfig"]
 
 
 def _validity(cert: x509.Certificate, issued_after: datetime) -> timedelta:

@@ -9,6 +9,7 @@ silently resets autolock, the dispatcher heartbeat and the certificate expiry.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import string
 from collections.abc import Callable, Iterator
@@ -19,8 +20,13 @@ from typing import Any, TypeVar
 import docker
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
 
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
@@ -159,11 +165,6 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def public_key_der(key: CertificatePublicKeyTypes) -> bytes:
-    """A public key as DER SubjectPublicKeyInfo bytes: comparable across certificates."""
-    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-
-
 def organizational_unit(cert: x509.Certificate) -> str:
     """The role a node certificate grants: swarm-manager or swarm-worker."""
     values = cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)
@@ -258,6 +259,55 @@ def set_autolock(client: docker.DockerClient, enabled: bool, node: str = "") -> 
         spec.setdefault("EncryptionConfig", {})["AutoLockManagers"] = enabled
 
     update_swarm_spec(client, lock, node=node, title=f"set autolock {enabled}")
+
+
+def rotate_ca_to(client: docker.DockerClient, cert_pem: str, key_pem: str, node: str = "") -> None:
+    """What ``docker swarm ca --rotate --ca-cert C --ca-key K`` sends: the spec with this
+    signing CA and ``CAConfig.ForceRotate`` + 1."""
+
+    def use(spec: dict[str, Any]) -> None:
+        ca = spec.setdefault("CAConfig", {})
+        ca.update(SigningCACert=cert_pem, SigningCAKey=key_pem)
+        ca["ForceRotate"] = int(ca.get("ForceRotate") or 0) + 1
+
+    update_swarm_spec(client, use, node=node, title="rotate the root CA to a given certificate")
+
+
+def new_root_ca(common_name: str = "swarm-ca", days: int = 20 * 365) -> tuple[str, str]:
+    """A fresh self-signed root CA (ECDSA P-256, like the ones swarm makes): PEM certificate
+    and PEM key, for ``rotate_ca_to``. Swarm refuses a root that expires within a year (its
+    own live 20 years)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption())
+    return cert.public_bytes(Encoding.PEM).decode(), key_pem.decode()
 
 
 def unlock_key(client: docker.DockerClient) -> str:
