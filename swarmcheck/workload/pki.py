@@ -165,12 +165,6 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def organizational_unit(cert: x509.Certificate) -> str:
-    """The role a node certificate grants: swarm-manager or swarm-worker."""
-    values = cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)
-    return str(values[0].value) if values else ""
-
-
 def key_sealed(key_pem: str) -> bool:
     """Whether a stored TLS key is encrypted (autolock) or plain; ValueError if neither."""
     if key_pem.startswith(SEALED_KEY_PEM):
