@@ -108,7 +108,7 @@ def create_service(
 ) -> str:
     """Create a replicated workload service with short timings; return its ID.
 
-    Restart after 0.5 s, stop grace 1 s, updates of every task at once with a 0.5 s monitor:
+    Restart after 0.5 s, stop grace 0.2 s, updates of every task at once with a 0.5 s monitor:
     the checks wait on Swarm's behaviour, not on Docker's default delays. ``options`` go to
     docker-py's ``services.create`` (secrets, configs, networks, endpoint_spec, env, ...).
     """
@@ -116,7 +116,7 @@ def create_service(
         "mode": ServiceMode("replicated", replicas=replicas),
         "restart_policy": RestartPolicy(condition="any", delay=NS // 2),
         "update_config": UpdateConfig(parallelism=0, delay=0, monitor=NS // 2),
-        "stop_grace_period": NS,
+        "stop_grace_period": NS // 5,
     }
     with step(f"create service {name}: {replicas} x {version}"), translated(client.node):
         service = client.docker.services.create(
@@ -179,6 +179,17 @@ def task_address(task: dict[str, Any], network_id: str) -> str | None:
         if attachment["Network"]["ID"] == network_id and attachment.get("Addresses"):
             return str(attachment["Addresses"][0]).split("/")[0]
     return None
+
+
+def running_addresses(client: SwarmClient, name: str, net_id: str) -> set[str]:
+    """The addresses on one network of the service's tasks that run and are meant to."""
+    found = set()
+    for task in raw_tasks(client, name).values():
+        if task["DesiredState"] == "running" and task["Status"]["State"] == "running":
+            address = task_address(task, net_id)
+            if address:
+                found.add(address)
+    return found
 
 
 def service_vips(client: SwarmClient, name: str) -> dict[str, str]:
@@ -302,18 +313,64 @@ class NetProbe:
         return out or None
 
 
-def start_probe(cluster: Cluster, node: Node, network: str, name: str = "netprobe") -> NetProbe:
-    """Start a probe container on ``node`` in ``network`` (the reset removes it)."""
+def wait_resolves(
+    probe: NetProbe, name: str, want: Callable[[], set[str]], timeout_s: float = 30.0
+) -> set[str]:
+    """Wait until the probe's DNS answers ``name`` with exactly the (non-empty) set ``want()``
+    gives; return it. A timeout is a broken promise, with the last answer seen."""
+    last: dict[str, set[str]] = {}
+
+    def answered() -> set[str] | None:
+        last["want"], last["seen"] = want(), probe.resolve(name)
+        return last["want"] if last["want"] and last["seen"] == last["want"] else None
+
+    try:
+        return wait_until(
+            answered,
+            what=f"DNS to answer {name} with {sorted(last.get('want', set()))}",
+            timeout_s=timeout_s,
+            timeout_error=promise_timeout,
+        )
+    except SwarmPromiseBroken as exc:
+        raise SwarmPromiseBroken(
+            f"DNS on {probe.node.name} did not answer {name} as expected in {timeout_s:.0f} s",
+            expected=str(sorted(last.get("want", set()))),
+            seen=str(sorted(last.get("seen", set()))),
+        ) from exc
+
+
+@contextmanager
+def probe_container(
+    cluster: Cluster,
+    node: Node,
+    network: str,
+    name: str = "netprobe",
+    command: list[str] | None = None,
+) -> Iterator[NetProbe]:
+    """A probe container on ``node`` in ``network``, removed on exit (a network a container
+    is attached to cannot be removed, so it must go before the reset removes networks).
+    By default it only sleeps; ``command=[]`` runs the workload's own web server instead."""
     with step(f"start probe {name} on {node.name} in {network}"), translated(node.name):
         container = node.client.containers.run(
             workload_image(),
-            ["sleep", "600"],
+            ["sleep", "600"] if command is None else command or None,
             name=name,
             network=network,
             detach=True,
             labels=labels.for_run(cluster.run_id, "probe"),
         )
-    return NetProbe(node=node, container=container)
+    try:
+        yield NetProbe(node=node, container=container)
+    finally:
+        with suppress(docker.errors.DockerException):
+            container.remove(force=True)
+
+
+def container_networks(node: Node, container_id: str) -> dict[str, dict[str, Any]]:
+    """The networks a container is connected to on its node's engine, by network name."""
+    with translated(node.name):
+        attrs = node.client.api.inspect_container(container_id)
+    return dict(attrs["NetworkSettings"]["Networks"] or {})
 
 
 def http_from_host(ip: str, port: int, timeout_s: float = 2.0) -> str | None:

@@ -1,0 +1,889 @@
+"""Networking: the ingress network, published ports (ingress and host mode), DNS-RR, service
+discovery and VIPs, service networks, the address pool and attachable overlays.
+
+What a client sees is checked from where a client would be: DNS answers and HTTP from a probe
+container on the overlay, TCP from the test host to the node addresses (the run's own
+containers). The routing mesh and traffic through a VIP need IPVS in the kernel: those checks
+are complete and skip with the reason they detect where it is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from docker.types import EndpointSpec
+
+from suites.conftest import UpdateJudge
+from swarmcheck import labels
+from swarmcheck.client.errors import translated
+from swarmcheck.client.swarm import SwarmClient
+from swarmcheck.cluster.capabilities import ipvs_missing
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.errors import EngineAPIError
+from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import wait_until
+from swarmcheck.workload.netcheck import (
+    WEB_PORT,
+    container_networks,
+    create_service,
+    http_from_host,
+    probe_container,
+    promise_timeout,
+    raw_tasks,
+    refused,
+    running_addresses,
+    service_vips,
+    spare_swarm,
+    task_address,
+    task_network_ids,
+    update_service_spec,
+    wait_resolves,
+    wait_tasks,
+)
+from swarmcheck.workload.rolling import rolling_update_under_probe
+from swarmcheck.workload.service import wait_converged, workload_image
+from swarmcheck.workload.tasks import node_of_task, task_container
+
+NET = "https://docs.docker.com/engine/swarm/networking/"
+MESH = "https://docs.docker.com/engine/swarm/ingress/"
+SERVICES = "https://docs.docker.com/engine/swarm/services/"
+
+DNS_TIMEOUT_S = 30.0  # moby's NetworkPoll: 30 s
+MESH_TIMEOUT_S = 30.0  # moby polls the routing mesh up to 30 s
+REDEPLOY_TIMEOUT_S = 30.0  # moby's defaultReconciliationTimeout
+NETWORK_RM_TIMEOUT_S = 60.0  # moby retries an in-use network's removal for up to 1 min
+
+NO_INGRESS = "service needs ingress network, but no ingress network is present"
+DNSRR_INGRESS = "port published with ingress mode can't be used with dnsrr mode"
+
+
+def lead_of(cluster: Cluster) -> SwarmClient:
+    return cluster.client(cluster.leader())
+
+
+def ingress_port(published: int | None, target: int = WEB_PORT) -> dict[str, Any]:
+    port: dict[str, Any] = {"Protocol": "tcp", "TargetPort": target, "PublishMode": "ingress"}
+    if published is not None:
+        port["PublishedPort"] = published
+    return port
+
+
+def host_port(published: int, target: int = WEB_PORT) -> dict[str, Any]:
+    return {
+        "Protocol": "tcp",
+        "TargetPort": target,
+        "PublishedPort": published,
+        "PublishMode": "host",
+    }
+
+
+def endpoint_ports(client: SwarmClient, name: str) -> list[dict[str, Any]]:
+    """The ports Swarm allocated for the service (``Endpoint.Ports``)."""
+    with translated(client.node):
+        endpoint = client.docker.services.get(name).attrs.get("Endpoint") or {}
+    return list(endpoint.get("Ports") or [])
+
+
+def skip_without_ipvs(cluster: Cluster) -> None:
+    missing = ipvs_missing(cluster.managers[0])
+    if missing:
+        pytest.skip(missing)
+
+
+# -- the ingress network -----------------------------------------------------------------------
+@pytest.mark.swarmcheck(
+    id="SC-NET-001",
+    area="networking",
+    doc=f"{NET}#customize-ingress",
+    title="one ingress overlay; a second is refused; it cannot go while a service publishes",
+    promise=(
+        "Swarm MUST run exactly one swarm-scoped overlay network with Ingress=true named "
+        'ingress, MUST refuse a second one ("is already present") and MUST refuse to remove it '
+        "while a service publishes ports through it."
+    ),
+    rows=("net-ingress",),
+    destructive=False,
+    needs=(),
+)
+def test_ingress_network(cluster: Cluster) -> None:
+    lead = lead_of(cluster)
+    d = lead.docker
+    with translated():
+        ingresses = [n for n in d.networks.list() if n.attrs.get("Ingress")]
+    assert [n.name for n in ingresses] == ["ingress"], f"ingress networks: {ingresses}"
+    attrs = ingresses[0].attrs
+    assert (attrs["Driver"], attrs["Scope"]) == ("overlay", "swarm"), attrs
+    # What every node's engine knows, not only the managers' view.
+    for node in cluster.nodes:
+        with translated(node.name):
+            local = node.client.networks.get("ingress").attrs
+        assert (local["Id"], local["Ingress"]) == (attrs["Id"], True), f"{node.name}: {local}"
+
+    second = refused(
+        lambda: d.networks.create("ingress-2", driver="overlay", ingress=True),
+        "a second ingress network",
+    )
+    assert f"ingress network ({attrs['Id']}) is already present" in second.explanation, second
+
+    service_id = create_service(lead, "pub", 1, endpoint_spec=EndpointSpec(ports={30901: 8080}))
+    removal = refused(ingresses[0].remove, "removing the ingress while pub publishes a port")
+    assert (
+        f"ingress network cannot be removed because service {service_id} depends on it"
+        in removal.explanation
+    ), removal.explanation
+    with translated():
+        assert d.networks.get("ingress").id == attrs["Id"], "the refused removal removed it"
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-002",
+    area="networking",
+    doc=f"{NET}#customize-ingress",
+    title="without ingress: publishing refused, other services run; --ingress recreates it",
+    promise=(
+        "With no ingress network Swarm MUST refuse to create or update a service that publishes "
+        f'ingress ports ("{NO_INGRESS}") while running services that publish nothing and DNS-RR '
+        "services, and MUST accept a new overlay created with --ingress as the ingress."
+    ),
+    rows=("net-ingress", "net-dnsrr"),
+    destructive=True,
+    needs=(),
+)
+def test_no_ingress_network(cluster: Cluster) -> None:
+    # Removing the ingress of a swarm whose nodes ran ingress tasks leaves a stale ingress
+    # sandbox on them (seen on 20.10 without IPVS): this runs on a spare swarm of its own.
+    with spare_swarm(cluster, "noingress") as node:
+        spare = SwarmClient(node.name, node.client)
+        d = node.client
+        with translated():
+            d.networks.get("ingress").remove()
+        for name, spec in (
+            ("pub", EndpointSpec(ports={30902: 8080})),
+            ("pub-auto", EndpointSpec(ports={None: 8080})),
+        ):
+            err = refused(
+                lambda s=spec, n=name: create_service(spare, n, 1, endpoint_spec=s),
+                f"creating {name}, which publishes an ingress port, with no ingress network",
+            )
+            assert NO_INGRESS in err.explanation, err.explanation
+        create_service(spare, "plain", 1)
+        create_service(spare, "rr", 1, endpoint_spec=EndpointSpec(mode="dnsrr"))
+        wait_converged(spare, "plain", 1)
+        wait_converged(spare, "rr", 1)
+
+        def publish(spec: dict[str, Any]) -> None:
+            spec["EndpointSpec"] = {"Mode": "vip", "Ports": [ingress_port(30903)]}
+
+        err = refused(
+            lambda: update_service_spec(spare, "plain", publish, "publish 30903"),
+            "publishing an ingress port on plain with no ingress network",
+        )
+        assert NO_INGRESS in err.explanation, err.explanation
+
+        with translated():
+            new = d.networks.create("my-ingress", driver="overlay", ingress=True)
+            attrs = d.networks.get(new.id).attrs
+        assert attrs["Ingress"] is True, attrs
+        create_service(spare, "pub", 1, endpoint_spec=EndpointSpec(ports={30902: 8080}))
+        ports = endpoint_ports(spare, "pub")
+        assert [(p["PublishedPort"], p["PublishMode"]) for p in ports] == [(30902, "ingress")]
+        vips = service_vips(spare, "pub")
+        assert new.id in vips, f"pub has no VIP on the new ingress: {vips}"
+
+
+# -- published ports ---------------------------------------------------------------------------
+@pytest.mark.swarmcheck(
+    id="SC-NET-003",
+    area="networking",
+    doc=f"{SERVICES}#publish-ports",
+    title="published ports: endpoint record, 30000-32767 for unnumbered, conflicts refused",
+    promise=(
+        "Swarm MUST record published ports in the service endpoint, MUST give an unnumbered one "
+        "a port from 30000-32767, MUST refuse one published port for two targets and a port "
+        'another service publishes ("is already in use by service"), and MUST replace the '
+        "mapping on update, releasing the old port."
+    ),
+    rows=("net-publish",),
+    destructive=False,
+    needs=(),
+)
+def test_published_ports(cluster: Cluster) -> None:
+    lead = lead_of(cluster)
+    first_id = create_service(lead, "first", 1, endpoint_spec=EndpointSpec(ports={30911: 8080}))
+    create_service(lead, "auto", 1, endpoint_spec=EndpointSpec(ports={None: 8080}))
+
+    # Ports are allocated asynchronously, right after the create call returns.
+    def allocated(name: str) -> list[dict[str, Any]]:
+        return wait_until(
+            lambda: endpoint_ports(lead, name) or None,
+            what=f"{name} to get its published port",
+            timeout_s=10,
+            timeout_error=promise_timeout,
+        )
+
+    record = [
+        (p["Protocol"], p["TargetPort"], p["PublishedPort"], p["PublishMode"])
+        for p in allocated("first")
+    ]
+    assert record == [("tcp", 8080, 30911, "ingress")], f"first's Endpoint.Ports: {record}"
+    auto = allocated("auto")
+    assert len(auto) == 1 and 30000 <= auto[0].get("PublishedPort", 0) <= 32767, (
+        f"an unnumbered port got {auto}"
+    )
+
+    taken = refused(
+        lambda: create_service(lead, "second", 1, endpoint_spec=EndpointSpec(ports={30911: 8080})),
+        "a second service on published port 30911",
+    )
+    assert (
+        f"port '30911' is already in use by service 'first' ({first_id}) as an ingress port"
+        in taken.explanation
+    ), taken.explanation
+    auto_port = auto[0]["PublishedPort"]
+    taken = refused(
+        lambda: create_service(
+            lead, "second", 1, endpoint_spec=EndpointSpec(ports={auto_port: 8080})
+        ),
+        f"a second service on the dynamically assigned port {auto_port}",
+    )
+    assert "is already in use by service 'auto'" in taken.explanation, taken.explanation
+    twice = refused(
+        lambda: create_service(
+            lead,
+            "twice",
+            1,
+            endpoint_spec={"Ports": [ingress_port(30912, 8080), ingress_port(30912, 8081)]},
+        ),
+        "one published port for two targets",
+    )
+    assert "EndpointSpec: duplicate published ports provided" in twice.explanation, twice
+
+    # Re-adding the same mapping changes nothing; a new mapping replaces the old one.
+    def same(spec: dict[str, Any]) -> None:
+        spec["EndpointSpec"] = {"Mode": "vip", "Ports": [ingress_port(30911)]}
+
+    update_service_spec(lead, "first", same, "publish 30911:8080 again")
+    assert endpoint_ports(lead, "first") == [ingress_port(30911)]
+
+    def move(spec: dict[str, Any]) -> None:
+        spec["EndpointSpec"] = {"Mode": "vip", "Ports": [ingress_port(30913)]}
+
+    update_service_spec(lead, "first", move, "publish 30913:8080 instead of 30911")
+    wait_until(
+        lambda: True if endpoint_ports(lead, "first") == [ingress_port(30913)] else None,
+        what="first's endpoint to show only 30913",
+        timeout_s=10,
+        timeout_error=promise_timeout,
+    )
+    create_service(lead, "second", 1, endpoint_spec=EndpointSpec(ports={30911: 8080}))
+    assert [p["PublishedPort"] for p in endpoint_ports(lead, "second")] == [30911]
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-004",
+    area="networking",
+    doc=f"{MESH}#publish-a-port-for-a-service",
+    title="routing mesh: every node answers on a published port, across moves and port changes",
+    promise=(
+        "Every node MUST accept connections on an ingress-published port and hand them to a "
+        "running task, including nodes that run none, after the task moves and after a port "
+        "change (the old port released), and MUST release the port when the service is removed."
+    ),
+    rows=("net-routing-mesh",),
+    destructive=False,
+    needs=("ipvs",),
+)
+def test_routing_mesh(cluster: Cluster) -> None:
+    skip_without_ipvs(cluster)
+    lead = lead_of(cluster)
+    create_service(lead, "mesh", 1, endpoint_spec=EndpointSpec(ports={30921: 8080}))
+    task = wait_converged(lead, "mesh", 1)[0]
+
+    def everywhere(port: int, answer: str | None) -> dict[str, str | None] | None:
+        seen = {n.name: http_from_host(n.ip, port) for n in cluster.nodes}
+        return seen if all(a == answer for a in seen.values()) else None
+
+    def expect(port: int, answer: str | None, what: str) -> None:
+        wait_until(
+            lambda: everywhere(port, answer),
+            what=what,
+            timeout_s=MESH_TIMEOUT_S,
+            timeout_error=promise_timeout,
+        )
+
+    expect(30921, "v1", "every node to answer v1 on 30921, one running a task")
+    first = node_of_task(cluster, task)
+    lead.update_node(first.node_id, availability="drain")
+    moved = wait_converged(lead, "mesh", 1)[0]
+    assert moved.node_id != first.node_id, "the drained node still runs the task"
+    expect(30921, "v1", f"every node to answer on 30921 after the task left {first.name}")
+
+    def move(spec: dict[str, Any]) -> None:
+        spec["EndpointSpec"] = {"Mode": "vip", "Ports": [ingress_port(30922)]}
+
+    update_service_spec(lead, "mesh", move, "publish 30922 instead of 30921")
+    expect(30922, "v1", "every node to answer on the new port 30922")
+    expect(30921, None, "the old port 30921 to be released on every node")
+    lead.remove_service("mesh")
+    expect(30922, None, "port 30922 to be released on every node after service rm")
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-005",
+    area="networking",
+    doc=f"{MESH}#bypass-the-routing-mesh",
+    title="host-mode publish binds on the task's node only; one such task per node",
+    promise=(
+        "A host-mode published port MUST be bound on the nodes running a task of the service "
+        "(0.0.0.0:<port> on the task container) and on no other node, and Swarm MUST NOT place "
+        "two tasks with the same host port on one node."
+    ),
+    rows=("net-host-mode",),
+    destructive=False,
+    needs=(),
+)
+def test_host_mode_publish(cluster: Cluster) -> None:
+    lead = lead_of(cluster)
+    size = cluster.spec.size
+    replicas = size - 1  # leaves a node without a task
+    create_service(lead, "edge", replicas, endpoint_spec={"Ports": [host_port(30931)]})
+    tasks = wait_converged(lead, "edge", replicas)
+    assert endpoint_ports(lead, "edge") == [host_port(30931)]
+    with_task = set()
+    for task in tasks:
+        node, container = task_container(cluster, task)
+        with_task.add(node.name)
+        bindings = container.attrs["NetworkSettings"]["Ports"].get("8080/tcp") or []
+        assert {"HostIp": "0.0.0.0", "HostPort": "30931"} in bindings, (
+            f"task {task.id[:10]} on {node.name}: port bindings {bindings}"
+        )
+    assert len(with_task) == replicas, f"two tasks with host port 30931 on one node: {with_task}"
+
+    def answers() -> dict[str, str | None] | None:
+        seen = {n.name: http_from_host(n.ip, 30931) for n in cluster.nodes}
+        wanted = {n.name: "v1" if n.name in with_task else None for n in cluster.nodes}
+        return seen if seen == wanted else None
+
+    wait_until(
+        answers,
+        what=f"port 30931 to answer on {sorted(with_task)} and nowhere else",
+        timeout_s=10,
+        timeout_error=promise_timeout,
+    )
+
+    # One more task than nodes: it cannot be placed (only one task per node for the port).
+    lead.scale("edge", size + 1)
+
+    def stuck() -> list[dict[str, Any]] | None:
+        tasks = [t for t in raw_tasks(lead, "edge").values() if t["DesiredState"] == "running"]
+        pending = [t for t in tasks if t["Status"]["State"] == "pending"]
+        running = [t for t in tasks if t["Status"]["State"] == "running"]
+        errors = " ".join(t["Status"].get("Err", "") for t in pending)
+        if len(running) == size and len(pending) == 1 and "host-mode port" in errors:
+            return pending
+        return None
+
+    pending = wait_until(
+        stuck,
+        what=f"{size} running tasks and 1 pending with a host-mode port conflict",
+        timeout_s=REDEPLOY_TIMEOUT_S,
+        timeout_error=promise_timeout,
+    )
+    assert f"host-mode port already in use on {size} nodes" in pending[0]["Status"]["Err"]
+    per_node = [t.node_id for t in lead.running_tasks("edge")]
+    assert len(per_node) == len(set(per_node)) == size, f"tasks per node: {per_node}"
+
+
+# -- DNS-RR, discovery and VIPs ----------------------------------------------------------------
+@pytest.mark.swarmcheck(
+    id="SC-NET-006",
+    area="networking",
+    doc=f"{MESH}#configure-an-external-load-balancer-with-dnsrr",
+    title="a DNS-RR service gets no VIP; DNS-RR with an ingress port is refused",
+    promise=(
+        "Swarm MUST allocate no virtual IP to a DNS-RR service on a network where a VIP service "
+        f'gets one, MUST refuse DNS-RR with an ingress-published port ("{DNSRR_INGRESS}"), and '
+        "MUST accept DNS-RR with a host-mode published port."
+    ),
+    rows=("net-dnsrr",),
+    destructive=False,
+    needs=(),
+)
+def test_dnsrr_has_no_vip(cluster: Cluster) -> None:
+    lead = lead_of(cluster)
+    err = refused(
+        lambda: create_service(
+            lead, "rr-pub", 1, endpoint_spec=EndpointSpec(mode="dnsrr", ports={30941: 8080})
+        ),
+        "a DNS-RR service with an ingress-published port",
+    )
+    assert err.status_code == 400 and DNSRR_INGRESS in err.explanation, err
+    net = lead.create_network("app-net")
+    create_service(lead, "rr", 1, networks=["app-net"], endpoint_spec=EndpointSpec(mode="dnsrr"))
+    create_service(lead, "vip", 1, networks=["app-net"])
+    wait_until(
+        lambda: service_vips(lead, "vip") or None,
+        what="the VIP service to get its virtual IP",
+        timeout_s=10,
+        timeout_error=promise_timeout,
+    )
+    assert net in service_vips(lead, "vip")
+    # Once rr's task has its address on app-net, the allocator has been through rr too.
+    wait_until(
+        lambda: any(task_address(t, net) for t in raw_tasks(lead, "rr").values()) or None,
+        what="rr's task to get its address on app-net",
+        timeout_s=10,
+        timeout_error=promise_timeout,
+    )
+    rr_vips = service_vips(lead, "rr")
+    assert rr_vips == {}, f"the DNS-RR service has VIPs: {rr_vips}"
+    create_service(lead, "rr-host", 1, endpoint_spec={"Mode": "dnsrr", "Ports": [host_port(30942)]})
+    wait_until(
+        lambda: True if endpoint_ports(lead, "rr-host") == [host_port(30942)] else None,
+        what="the DNS-RR service rr-host to publish 30942 in host mode",
+        timeout_s=10,
+        timeout_error=promise_timeout,
+    )
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-007",
+    area="networking",
+    doc=f"{NET}#configure-service-discovery",
+    title="DNS: name -> VIP, tasks.<name> -> running task IPs; tasks reachable across nodes",
+    promise=(
+        "On a shared overlay the embedded DNS MUST resolve a VIP service's name to its VIP, a "
+        "DNS-RR service's name and tasks.<service> to exactly the running tasks' addresses "
+        "(following scaling), and a container on another node MUST reach every task address."
+    ),
+    rows=("net-discovery",),
+    destructive=False,
+    needs=(),
+)
+def test_service_discovery(cluster: Cluster) -> None:
+    lead = lead_of(cluster)
+    net = lead.create_network("disc")
+    probe_node = cluster.nodes[0]
+    elsewhere = [f"node.hostname!={probe_node.name}"]
+    create_service(lead, "web", 2, networks=["disc"], constraints=elsewhere)
+    create_service(
+        lead,
+        "rr",
+        2,
+        networks=["disc"],
+        constraints=elsewhere,
+        endpoint_spec=EndpointSpec(mode="dnsrr"),
+    )
+    wait_converged(lead, "web", 2)
+    wait_converged(lead, "rr", 2)
+    vip = service_vips(lead, "web")[net]
+    with probe_container(cluster, probe_node, "disc") as probe:
+
+        def tasks_of(service: str) -> Callable[[], set[str]]:
+            return lambda: running_addresses(lead, service, net)
+
+        web_tasks = wait_resolves(probe, "tasks.web", tasks_of("web"), DNS_TIMEOUT_S)
+        assert len(web_tasks) == 2, web_tasks
+        wait_resolves(probe, "web", lambda: {vip}, DNS_TIMEOUT_S)
+        rr_tasks = wait_resolves(probe, "rr", tasks_of("rr"), DNS_TIMEOUT_S)
+        wait_resolves(probe, "tasks.rr", tasks_of("rr"), DNS_TIMEOUT_S)
+        # The probe's node runs no task: every answer crossed the overlay to another node.
+        for address in sorted(web_tasks | rr_tasks):
+            assert probe.http(address) == "v1", f"no answer from task {address} over the overlay"
+
+        # Scaled down, the removed task's record goes (a stale record would send clients to
+        # an address nobody answers on).
+        lead.scale("web", 1)
+        wait_converged(lead, "web", 1)
+        seen = wait_resolves(probe, "tasks.web", tasks_of("web"), DNS_TIMEOUT_S)
+        assert len(seen) == 1 and seen < web_tasks, f"tasks.web after scaling to 1: {seen}"
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-008",
+    area="networking",
+    doc=f"{NET}#configure-service-discovery",
+    title="a service's VIP and its DNS answer stay the same across a rolling update",
+    promise=(
+        "A service's virtual IP on a network MUST be allocated once and stay the same, in the "
+        "service endpoint and in DNS, across a rolling update that replaces every task."
+    ),
+    rows=("net-vip-stable",),
+    destructive=False,
+    needs=(),
+)
+def test_vip_stable_across_update(cluster: Cluster) -> None:
+    lead = lead_of(cluster)
+    net = lead.create_network("app-net")
+    create_service(lead, "web", 2, networks=["app-net"])
+    wait_converged(lead, "web", 2)
+    before = service_vips(lead, "web")
+    vip = before.get(net)
+    assert vip, f"web has no VIP on app-net: {before}"
+    old = {t.container_id for t in lead.running_tasks("web")}
+
+    def to_v2(spec: dict[str, Any]) -> None:
+        spec["TaskTemplate"]["ContainerSpec"]["Image"] = workload_image("v2")
+
+    def replaced(task: dict[str, Any]) -> bool:
+        image = str(task["Spec"]["ContainerSpec"]["Image"])
+        new = task["Status"]["ContainerStatus"]["ContainerID"] not in old
+        return new and image.startswith(workload_image("v2"))
+
+    with probe_container(cluster, cluster.nodes[0], "app-net") as probe:
+        wait_resolves(probe, "web", lambda: {vip}, DNS_TIMEOUT_S)
+        update_service_spec(lead, "web", to_v2, "image v2")
+        wait_tasks(
+            lead,
+            "web",
+            2,
+            "web's tasks replaced by v2 tasks",
+            replaced,
+            timeout_s=REDEPLOY_TIMEOUT_S,
+        )
+        after = service_vips(lead, "web")
+        assert after == before, f"VIPs before the update {before}, after {after}"
+        wait_resolves(probe, "web", lambda: {vip}, DNS_TIMEOUT_S)
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-009",
+    area="networking",
+    doc=f"{NET}#configure-service-discovery",
+    title="traffic through the VIP keeps answering through a start-first update (needs IPVS)",
+    promise=(
+        "Requests to a service's VIP SHOULD keep being answered, by v1 then v2, through a "
+        "start-first rolling update, and the VIP MUST stay the same."
+    ),
+    rows=("net-vip-stable",),
+    destructive=False,
+    needs=("ipvs",),
+)
+def test_vip_traffic_across_update(
+    cluster: Cluster, figure: Recorder, judge_update: UpdateJudge
+) -> None:
+    skip_without_ipvs(cluster)
+    probes = rolling_update_under_probe(cluster, figure, via_vip=True)
+    judge_update(probes, "web v1 -> v2, probed via the service VIP")
+
+
+# -- service networks, pool, attachable --------------------------------------------------------
+@pytest.mark.swarmcheck(
+    id="SC-NET-010",
+    area="networking",
+    doc=f"{SERVICES}#connect-the-service-to-an-overlay-network",
+    title="network-add/rm redeploys tasks on exactly the new networks; in-use removal refused",
+    promise=(
+        "Adding or removing a service network MUST redeploy the tasks attached to exactly the "
+        "new set (and drop the VIP on a removed network), and Swarm MUST refuse to remove an "
+        'overlay a service uses ("is in use by") until its tasks are gone.'
+    ),
+    rows=("net-service-networks",),
+    destructive=False,
+    needs=(),
+)
+def test_service_networks_add_remove(cluster: Cluster) -> None:
+    lead = lead_of(cluster)
+    nets = {name: lead.create_network(name) for name in ("a", "b")}
+    service_id = create_service(lead, "web", 2, networks=["a"])
+    tasks = wait_converged(lead, "web", 2)
+
+    def set_networks(names: list[str]) -> Callable[[dict[str, Any]], None]:
+        def change(spec: dict[str, Any]) -> None:
+            spec["TaskTemplate"]["Networks"] = [{"Target": nets[n]} for n in names]
+
+        return change
+
+    def redeployed(want: set[str], old: set[str | None]) -> Callable[[dict[str, Any]], bool]:
+        def accept(task: dict[str, Any]) -> bool:
+            new = task["Status"]["ContainerStatus"]["ContainerID"] not in old
+            return new and task_network_ids(task) == want
+
+        return accept
+
+    for names in (["a", "b"], ["b"]):
+        old = {t.container_id for t in tasks}
+        update_service_spec(lead, "web", set_networks(names), f"networks {names}")
+        want = {nets[n] for n in names}
+        tasks = wait_tasks(
+            lead,
+            "web",
+            2,
+            f"web's tasks redeployed on exactly networks {names}",
+            redeployed(want, old),
+            timeout_s=REDEPLOY_TIMEOUT_S,
+        )
+        for task in tasks:  # what the engines run
+            node = node_of_task(cluster, task)
+            attached = set(container_networks(node, task.container_id or ""))
+            assert attached == set(names), f"task {task.id[:10]} on {node.name}: {attached}"
+        wait_until(
+            lambda w=want: True if set(service_vips(lead, "web")) == w else None,
+            what=f"web's VIPs to be on exactly networks {names}",
+            timeout_s=10,
+            timeout_error=promise_timeout,
+        )
+
+    in_use = refused(lambda: lead.docker.networks.get("b").remove(), "removing b while web uses it")
+    assert f"network {nets['b']} is in use by service {service_id}" in in_use.explanation, in_use
+
+    def removed(name: str) -> bool | None:
+        try:
+            with translated():
+                lead.docker.networks.get(name).remove()
+        except EngineAPIError as exc:
+            if "is in use by" not in exc.explanation:
+                raise
+            return None
+        return True
+
+    # a: no longer in the service; removable once the old tasks' attachments are released.
+    wait_until(
+        lambda: removed("a"),
+        what="network a to become removable after web left it",
+        timeout_s=NETWORK_RM_TIMEOUT_S,
+        timeout_error=promise_timeout,
+    )
+    lead.remove_service("web")
+    wait_until(
+        lambda: removed("b"),
+        what="network b to become removable after web was removed",
+        timeout_s=NETWORK_RM_TIMEOUT_S,
+        timeout_error=promise_timeout,
+    )
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-011",
+    area="networking",
+    doc=f"{NET}#customize-the-default-address-pool",
+    title="ingress and overlay subnets come from the init address pool with its subnet size",
+    promise=(
+        "Swarm MUST carve the ingress and every overlay subnet, and the addresses of tasks on "
+        "them, from the default address pool with the subnet size given at init, and report "
+        "both (and the default data path port 4789) in the cluster info."
+    ),
+    rows=("net-addr-pool",),
+    destructive=False,
+    needs=(),
+)
+def test_address_pool(cluster: Cluster) -> None:
+    lead = lead_of(cluster)
+    pool = ipaddress.ip_network(cluster.spec.addr_pool)
+    swarm = lead.info()["Cluster"]
+    assert swarm.get("DefaultAddrPool") == [str(pool)], swarm
+    assert swarm.get("SubnetSize") == 24, swarm
+    assert swarm.get("DataPathPort") == 4789, swarm
+
+    def subnet(name: str) -> ipaddress.IPv4Network | None:
+        with translated():
+            configs = lead.docker.networks.get(name).attrs["IPAM"].get("Config") or []
+        return ipaddress.IPv4Network(configs[0]["Subnet"]) if configs else None
+
+    ingress = subnet("ingress")
+    assert ingress and ingress.subnet_of(pool) and ingress.prefixlen == 24, ingress
+    lead.create_network("pooled")
+    create_service(lead, "web", 1, networks=["pooled"])
+    # The subnet is allocated lazily, once a service attaches.
+    pooled = wait_until(
+        lambda: subnet("pooled"),
+        what="the pooled network to get a subnet",
+        timeout_s=10,
+        timeout_error=promise_timeout,
+    )
+    assert pooled.subnet_of(pool) and pooled.prefixlen == 24, f"pooled got {pooled}"
+    assert not pooled.overlaps(ingress), f"pooled {pooled} overlaps ingress {ingress}"
+    task = wait_converged(lead, "web", 1)[0]
+    container = task_container(cluster, task)[1]
+    address = container.attrs["NetworkSettings"]["Networks"]["pooled"]["IPAddress"]
+    assert ipaddress.ip_address(address) in pooled, f"task address {address} not in {pooled}"
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-012",
+    area="networking",
+    doc="https://docs.docker.com/reference/cli/docker/swarm/init/",
+    title="init with a custom pool, subnet size and data path port: subnets in order, VXLAN port",
+    promise=(
+        "A swarm initialised with --default-addr-pool, --default-addr-pool-mask-length and "
+        "--data-path-port MUST report them, MUST give the ingress the pool's first subnet and "
+        "the next overlay the one after it, and MUST carry overlay traffic on that UDP port."
+    ),
+    rows=("net-addr-pool",),
+    destructive=True,
+    needs=(),
+)
+def test_init_address_pool_and_data_path_port(cluster: Cluster) -> None:
+    with spare_swarm(
+        cluster,
+        "pool",
+        default_addr_pool=["10.203.0.0/16"],
+        subnet_size=26,
+        data_path_port=7777,
+    ) as node:
+        spare = SwarmClient(node.name, node.client)
+        swarm = spare.info()["Cluster"]
+        assert (swarm["DefaultAddrPool"], swarm["SubnetSize"], swarm["DataPathPort"]) == (
+            ["10.203.0.0/16"],
+            26,
+            7777,
+        ), swarm
+        with translated():
+            ingress = node.client.networks.get("ingress").attrs["IPAM"]["Config"][0]["Subnet"]
+        assert ingress == "10.203.0.0/26", f"ingress got {ingress}"
+        spare.create_network("next")
+        create_service(spare, "web", 1, networks=["next"])
+        task = wait_converged(spare, "web", 1)[0]
+        with translated():
+            subnet = node.client.networks.get("next").attrs["IPAM"]["Config"][0]["Subnet"]
+        assert subnet == "10.203.0.64/26", f"the next overlay got {subnet}"
+        # The engine's VXLAN device for the overlay sends to the configured port.
+        _, out = node.exec(
+            "for ns in /run/docker/netns/*; do nsenter --net=$ns ip -d link show type vxlan; "
+            "done 2>/dev/null"
+        )
+        ports = {int(p) for p in re.findall(r"dstport (\d+)", out)}
+        assert ports == {7777}, f"VXLAN devices use ports {ports or 'none'} (task {task.id[:10]})"
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-013",
+    area="networking",
+    doc=f"{NET}#attach-a-standalone-container-to-an-overlay-network",
+    title="attachable overlay: standalone containers join it across nodes; failed attach cleans",
+    promise=(
+        "An overlay created attachable MUST accept standalone containers on any node, which "
+        "MUST reach each other over it, MUST stay attachable, and an attach that fails on a "
+        "duplicate static IP MUST release what it took so the network can be removed."
+    ),
+    rows=("net-attachable",),
+    destructive=False,
+    needs=(),
+)
+def test_attachable_overlay(cluster: Cluster) -> None:
+    lead = lead_of(cluster)
+    lead.create_network("att", attachable=True)
+    first, second = cluster.nodes[0], cluster.nodes[1]
+    with (
+        probe_container(cluster, second, "att", name="att-server", command=[]) as server,
+        probe_container(cluster, first, "att", name="att-client") as client,
+    ):
+        address = container_networks(second, str(server.container.id))["att"]["IPAddress"]
+        wait_until(
+            lambda: client.http(address),
+            what=f"a standalone container on {first.name} to reach one on {second.name}",
+            timeout_s=DNS_TIMEOUT_S,
+            timeout_error=promise_timeout,
+        )
+        assert client.http(address) == "v1"
+        wait_resolves(client, "att-server", lambda: {address}, DNS_TIMEOUT_S)
+        for node in (first, second):
+            with translated(node.name):
+                attrs = node.client.networks.get("att").attrs
+            assert attrs["Attachable"] is True, f"{node.name}: {attrs}"
+        with translated():
+            assert lead.docker.networks.get("att").attrs["Attachable"] is True
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-014",
+    area="networking",
+    doc=f"{NET}#attach-a-standalone-container-to-an-overlay-network",
+    title="after a forced swarm leave, standalone containers are off the attachable overlay",
+    promise=(
+        "When a node leaves the swarm, standalone containers it attached to an attachable "
+        "overlay MUST be disconnected from it and the network MUST be gone from that node."
+    ),
+    rows=("net-attachable",),
+    destructive=True,
+    needs=(),
+)
+def test_attachable_overlay_after_leave(cluster: Cluster) -> None:
+    with spare_swarm(cluster, "leaver") as node:
+        with translated(node.name):
+            node.client.networks.create("att", driver="overlay", attachable=True)
+        with probe_container(cluster, node, "att", name="att-leaver") as probe:
+            assert "att" in container_networks(node, str(probe.container.id))
+            with translated(node.name):
+                node.client.swarm.leave(force=True)
+
+            def detached() -> bool | None:
+                networks = container_networks(node, str(probe.container.id))
+                with translated(node.name):
+                    local = node.client.networks.list(names=["att"])
+                return True if "att" not in networks and not local else None
+
+            wait_until(
+                detached,
+                what="the container to be off att and att gone from the node",
+                timeout_s=10,
+                timeout_error=promise_timeout,
+            )
+            node.client.containers.get(probe.container.id).remove(force=True)
+
+
+@pytest.mark.swarmcheck(
+    id="SC-NET-015",
+    area="networking",
+    doc=f"{NET}#attach-a-standalone-container-to-an-overlay-network",
+    title="a standalone attach refused for a duplicate static IP leaves the network removable",
+    promise=(
+        "An attach to an attachable overlay that fails because its static IP is taken MUST "
+        "fail and MUST release what it took, so the network can be removed once the holder "
+        "of the address is gone."
+    ),
+    rows=("net-attachable",),
+    destructive=False,
+    needs=(),
+)
+def test_failed_attach_releases_resources(cluster: Cluster) -> None:
+    # The refusal comes after the engine's 20 s wait for the network attachment ("context
+    # deadline exceeded" on 20.10): this check costs about 20 s by design.
+    lead = lead_of(cluster)
+    first = cluster.nodes[0]
+    with translated():
+        lead.docker.networks.create(
+            "fixed",
+            driver="overlay",
+            attachable=True,
+            ipam={"Config": [{"Subnet": "10.212.0.0/24"}]},
+        )
+    d = first.client
+
+    def run_at(name: str, ip: str) -> Any:
+        return d.containers.run(
+            workload_image(),
+            ["sleep", "600"],
+            name=name,
+            detach=True,
+            network="fixed",
+            networking_config={"fixed": d.api.create_endpoint_config(ipv4_address=ip)},
+            labels=labels.for_run(cluster.run_id, "probe"),
+        )
+
+    with translated(first.name):
+        holder = run_at("fixed-1", "10.212.0.33")
+    refused(lambda: run_at("fixed-2", "10.212.0.33"), "a second container on 10.212.0.33")
+    for name in ("fixed-2", holder.name):  # fixed-2 should not exist at all
+        with contextlib.suppress(EngineAPIError), translated(first.name):
+            d.containers.get(name).remove(force=True)
+
+    def removable() -> bool | None:
+        try:
+            with translated():
+                lead.docker.networks.get("fixed").remove()
+        except EngineAPIError:
+            return None
+        return True
+
+    wait_until(
+        removable,
+        what="the fixed network to be removable after the failed attach",
+        timeout_s=NETWORK_RM_TIMEOUT_S,
+        timeout_error=promise_timeout,
+    )
