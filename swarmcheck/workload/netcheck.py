@@ -16,6 +16,7 @@ import base64
 import copy
 import itertools
 import re
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -29,7 +30,7 @@ from docker.types import RestartPolicy, ServiceMode, UpdateConfig
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, SwarmClient, TaskInfo
-from swarmcheck.cluster import images
+from swarmcheck.cluster import images, sockets
 from swarmcheck.cluster.cluster import INNER_BIP, INNER_POOL, SWARM_PORT, Cluster
 from swarmcheck.cluster.network import node_ip
 from swarmcheck.cluster.node import Node, start_node
@@ -432,3 +433,4 @@ def spare_swarm(cluster: Cluster, name: str, **init: Any) -> Iterator[Node]:
             cluster.host.containers.get(node.container_name).remove(force=True, v=True)
         with suppress(docker.errors.DockerException):
             cluster.host.volumes.get(f"{node.container_name}-docker").remove(force=True)
+        shutil.rmtree(sockets.run_dir(cluster.run_id) / name, ignore_errors=True)
