@@ -200,11 +200,6 @@ def service_vips(client: SwarmClient, name: str) -> dict[str, str]:
     return {v["NetworkID"]: v["Addr"].split("/")[0] for v in endpoint.get("VirtualIPs") or []}
 
 
-def network_id(client: SwarmClient, name: str) -> str:
-    with translated(client.node):
-        return str(client.docker.networks.get(name).id)
-
-
 # -- files inside a task -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class TaskFile:
@@ -245,27 +240,32 @@ def task_file(cluster: Cluster, task: TaskInfo, path: str) -> TaskFile:
     if code != 0 or "@@mounts@@" not in out:
         raise SwarmcheckError(f"could not read {path} in task {task.id[:10]}: {out[-300:]}")
     head, mounts = out.split("@@mounts@@", 1)
-    fs_type = _fs_type(mounts, path)
+    where = mount_type_of(mounts, path)
     if head.strip() == "ABSENT":
-        return TaskFile(path=path, exists=False, fs_type=fs_type)
+        return TaskFile(path=path, exists=False, fs_type=where)
     listing, rest = head.split("@@content@@", 1)
     content = rest.lstrip("\n").rsplit("@@end@@", 1)[0]
     fields = listing.split()
-    perms = fields[0]
-    mode = sum(1 << (8 - i) for i, char in enumerate(perms[1:10]) if char != "-")
+    kind, mode = parse_permissions(fields[0])
     return TaskFile(
         path=path,
         exists=True,
-        kind=_KINDS.get(perms[0], "other"),
+        kind=kind,
         mode=mode,
         uid=int(fields[2]),
         gid=int(fields[3]),
         content=content,
-        fs_type=fs_type,
+        fs_type=where,
     )
 
 
-def _fs_type(mounts: str, path: str) -> str:
+def parse_permissions(perms: str) -> tuple[str, int]:
+    """``-rw-r-----`` (from ``ls -l``) -> ("file", 0o640); set-id and sticky bits are not read."""
+    mode = sum(1 << (8 - i) for i, char in enumerate(perms[1:10]) if char not in "-ST")
+    return _KINDS.get(perms[:1], "other"), mode
+
+
+def mount_type_of(mounts: str, path: str) -> str:
     """The type of the innermost mount holding ``path``, from /proc/mounts text."""
     best, best_type = "", ""
     for line in mounts.splitlines():
@@ -283,6 +283,20 @@ def _fs_type(mounts: str, path: str) -> str:
 _ADDRESS = re.compile(r"^Address(?: \d+)?:\s*([0-9.]+)\s*$")
 
 
+def parse_nslookup(out: str) -> set[str]:
+    """The IPv4 answers in busybox ``nslookup`` output (the server's own address, printed
+    before any ``Name:`` line, is not an answer)."""
+    answers: set[str] = set()
+    in_answer = False
+    for line in out.splitlines():
+        if line.startswith("Name:"):
+            in_answer = True
+        match = _ADDRESS.match(line)
+        if in_answer and match:
+            answers.add(match.group(1))
+    return answers
+
+
 @dataclass
 class NetProbe:
     """A standalone container on an attachable overlay network: asks DNS, talks to tasks."""
@@ -294,16 +308,7 @@ class NetProbe:
         """The IPv4 addresses the network's DNS gives for ``name`` (empty: no answer)."""
         with translated(self.node.name):
             result = self.container.exec_run(["nslookup", name])
-        out = result.output.decode(errors="replace") if result.output else ""
-        answers: set[str] = set()
-        in_answer = False
-        for line in out.splitlines():
-            if line.startswith("Name:"):
-                in_answer = True
-            match = _ADDRESS.match(line)
-            if in_answer and match:
-                answers.add(match.group(1))
-        return answers
+        return parse_nslookup(result.output.decode(errors="replace") if result.output else "")
 
     def http(self, ip: str, port: int = WEB_PORT) -> str | None:
         """The last line of ``GET /`` sent to ip:port over the overlay (None: no answer)."""
