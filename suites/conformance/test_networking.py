@@ -31,7 +31,6 @@ from swarmcheck.workload.netcheck import (
     create_service,
     http_from_host,
     probe_container,
-    promise_timeout,
     raw_tasks,
     refused,
     running_addresses,
@@ -43,6 +42,7 @@ from swarmcheck.workload.netcheck import (
     wait_resolves,
     wait_tasks,
 )
+from swarmcheck.workload.placement import promise_timeout
 from swarmcheck.workload.service import wait_converged, workload_image
 from swarmcheck.workload.tasks import node_of_task, task_container
 

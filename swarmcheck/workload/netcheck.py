@@ -37,6 +37,7 @@ from swarmcheck.cluster.node import Node, start_node
 from swarmcheck.errors import EngineAPIError, SwarmcheckError, SwarmPromiseBroken
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
+from swarmcheck.workload.placement import promise_timeout
 from swarmcheck.workload.service import workload_image
 from swarmcheck.workload.tasks import exec_in_task
 
@@ -45,15 +46,6 @@ WEB_PORT = 8080
 
 
 # -- promises ----------------------------------------------------------------------------------
-def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> SwarmPromiseBroken:
-    """``wait_until(timeout_error=...)`` for documented behaviour: a timeout is a broken promise."""
-    return SwarmPromiseBroken(
-        f"Swarm did not deliver within {timeout_s:.0f} s: {what}",
-        expected=what,
-        seen=f"still not the case (last error: {last_error})" if last_error else "still not so",
-    )
-
-
 def refused(action: Callable[[], object], what: str) -> EngineAPIError:
     """Run ``action``, which Swarm must refuse; return the engine's error.
 

@@ -10,7 +10,6 @@ from swarmcheck.workload.netcheck import (
     mount_type_of,
     parse_nslookup,
     parse_permissions,
-    promise_timeout,
     refused,
 )
 
@@ -98,10 +97,3 @@ def test_refused_returns_the_engine_error_and_breaks_the_promise_when_accepted()
     assert refused(refuse, "a duplicate").status_code == 409
     with pytest.raises(SwarmPromiseBroken, match="a duplicate was accepted"):
         refused(lambda: None, "a duplicate")
-
-
-def test_a_timeout_of_a_documented_wait_is_a_broken_promise() -> None:
-    error = promise_timeout("tasks.web to resolve", 30.0, "engine error (500)")
-    assert isinstance(error, SwarmPromiseBroken) and isinstance(error, AssertionError)
-    assert "30 s" in str(error) and "tasks.web to resolve" in str(error)
-    assert "engine error (500)" in str(error)
