@@ -432,26 +432,37 @@ def task_history_limit(client: SwarmClient, limit: int) -> Iterator[int]:
 
 # -- clean-up --------------------------------------------------------------------------------
 def remove_services_settled(cluster: Cluster, timeout_s: float = 20.0) -> None:
-    """Remove every service and wait until the engines have removed their task containers.
+    """Remove every service and its task containers, and wait until the engines list none.
 
     Crash-looping services leave exited containers the agents are still removing after the
-    service is gone; removing them at the same time fails (404/409). Waiting here lets the
-    cluster's reset find nothing left to race with.
+    service is gone; a reset removing them at the same time fails (404, or 409 "removal
+    already in progress"). Here those answers mean "gone soon": the wait ends when no task
+    container is left to race with.
     """
     lead = cluster.client(cluster.leader())
-    with step("remove the services and wait for their containers to go"):
+    with step("remove the services and their task containers"):
         with translated(lead.node):
             for service in lead.docker.services.list():
                 with contextlib.suppress(docker.errors.NotFound):
                     service.remove()
 
         def settled() -> bool | None:
+            left = 0
             for node in cluster.nodes:
+                api = node.client.api
                 with translated(node.name):
-                    if node.client.api.containers(
+                    listed = api.containers(
                         all=True, filters={"label": "com.docker.swarm.service.id"}
-                    ):
-                        return None
-            return True
+                    )
+                for container in listed:
+                    left += 1
+                    with contextlib.suppress(EngineAPIError), translated(node.name):
+                        api.remove_container(container["Id"], force=True)
+            return True if left == 0 else None
 
-        wait_until(settled, what="the engines to remove the task containers", timeout_s=timeout_s)
+        wait_until(
+            settled,
+            what="the engines to remove the task containers",
+            timeout_s=timeout_s,
+            interval_s=0.1,
+        )
