@@ -3,8 +3,9 @@ task history the managers keep.
 
 Every check reads what the node engines ran (containers, their exit codes, start and finish
 times, health) next to what the managers record (tasks and their states). Timings are short
-(restart delays of 0.2-2 s, health intervals of 0.5 s) and each behaviour is told apart from
-its absence by a twin service that behaves differently in the same time.
+(restart delays of 0.2-2 s, health intervals of 0.5 s). Where the promise is that something
+does NOT happen (no restart, no more attempts), a twin service that does restart, created at
+the same time, shows that the wait was long enough for it to have happened.
 """
 
 from __future__ import annotations

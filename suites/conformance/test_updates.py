@@ -104,10 +104,6 @@ def assert_answers(cluster: Cluster, containers: list[EngineContainer], version:
     assert set(answers.values()) == {version}, f"the tasks answer {answers}, expected {version}"
 
 
-def wait_status(client: SwarmClient, service: str, wanted: str, budget_s: float) -> UpdateStatus:
-    return wait_update_state(client, service, wanted, timeout_s=budget_s)
-
-
 def wait_events(client: SwarmClient, service_id: str, since: float, last: str) -> list[str]:
     """The service's ``updatestate.new`` events since ``since``, once ``last`` is among them
     (the engine publishes an event just after the state it reports changes)."""
@@ -241,7 +237,7 @@ def test_failed_update_pauses(cluster: Cluster) -> None:
     # The failing version keeps the v1 image (its tasks are told apart by creation time), so
     # only the working v2 the update resumes with runs v2 containers.
     update_service(lead, "web", set_container_spec(Command=CRASH), "a version that exits 1")
-    status = wait_status(lead, "web", "paused", 2 * BATCH_BUDGET_S)
+    status = wait_update_state(lead, "web", "paused", timeout_s=2 * BATCH_BUDGET_S)
 
     failing = new_tasks(lead, "web", V1, began)
     named = [t for t in failing if t.id in status.message]
@@ -282,7 +278,7 @@ def test_failed_update_pauses(cluster: Cluster) -> None:
         spec["UpdateConfig"]["Parallelism"] = 0  # the rest at once
 
     update_service(lead, "web", resume, "v2 that works")
-    resumed = wait_status(lead, "web", "completed", 2 * BATCH_BUDGET_S)
+    resumed = wait_update_state(lead, "web", "completed", timeout_s=2 * BATCH_BUDGET_S)
     assert resumed.started_at and status.started_at and resumed.started_at > status.started_at, (
         "the new update did not reset UpdateStatus"
     )
@@ -389,7 +385,7 @@ def test_failed_rollback_pauses(cluster: Cluster) -> None:
         set_container_spec(Env=["SLOT={{.Task.Slot}}"], Command=new_command),
         "a version that fails in slot 1",
     )
-    status = wait_status(lead, "web", "rollback_paused", 3 * BATCH_BUDGET_S)
+    status = wait_update_state(lead, "web", "rollback_paused", timeout_s=3 * BATCH_BUDGET_S)
     rollback_tasks = [
         t for t in new_tasks(lead, "web", V1, began) if list(t.command) == old_command
     ]
@@ -436,7 +432,7 @@ def test_manual_rollback(cluster: Cluster) -> None:
     wait_engines_run(cluster, "web", replicas, V1)
     began = time.time()
     update_service(lead, "web", set_container_spec(Image=V2), "image v1 -> v2")
-    wait_status(lead, "web", "completed", replicas * BATCH_BUDGET_S)
+    wait_update_state(lead, "web", "completed", timeout_s=replicas * BATCH_BUDGET_S)
     wait_engines_run(cluster, "web", replicas, V2)
     forward = new_tasks(lead, "web", V2, began)
     starts = started_at(cluster, "web")
@@ -450,7 +446,7 @@ def test_manual_rollback(cluster: Cluster) -> None:
     assert (status.state, status.message) == ("rollback_started", "manually requested rollback"), (
         f"right after `docker service rollback`: {status}"
     )
-    wait_status(lead, "web", "rollback_completed", BATCH_BUDGET_S)
+    wait_update_state(lead, "web", "rollback_completed", timeout_s=BATCH_BUDGET_S)
     assert_answers(cluster, wait_engines_run(cluster, "web", replicas, V1), "v1")
     back = new_tasks(lead, "web", V1, back_began)
     starts = started_at(cluster, "web")
@@ -533,8 +529,8 @@ def test_update_monitor_window(cluster: Cluster) -> None:
             set_container_spec(Command=["sh", "-c", f"sleep {after_s}; exit 1"]),
             f"a version that exits 1 after {after_s} s",
         )
-    early = wait_status(lead, "early", "paused", BATCH_BUDGET_S)
-    late = wait_status(lead, "late", "completed", BATCH_BUDGET_S)
+    early = wait_update_state(lead, "early", "paused", timeout_s=BATCH_BUDGET_S)
+    late = wait_update_state(lead, "late", "completed", timeout_s=BATCH_BUDGET_S)
     (early_task, *_) = new_tasks(lead, "early", V1, began)
     assert early.message.endswith(early_task.id), f"pause message: {early.message!r}"
 
@@ -596,7 +592,7 @@ def test_force_update_replaces_every_task(cluster: Cluster) -> None:
         spec["TaskTemplate"]["ForceUpdate"] = int(spec["TaskTemplate"].get("ForceUpdate", 0)) + 1
 
     update_service(lead, "web", force, "force (docker service update --force)")
-    wait_status(lead, "web", "completed", BATCH_BUDGET_S)
+    wait_update_state(lead, "web", "completed", timeout_s=BATCH_BUDGET_S)
     after = wait_engines_run(cluster, "web", replicas, V1)
     assert not before & {c.id for c in after}, "an old container still runs after --force"
     running = {t.id for t in task_records(lead, "web") if t.state == "running"}
