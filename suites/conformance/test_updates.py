@@ -60,6 +60,7 @@ V1, V2 = workload_image("v1"), workload_image("v2")
 BATCH_BUDGET_S = 30.0
 QUICK_RESTART = RestartPolicy(condition="any", delay=NS // 5)
 CRASH = ["sh", "-c", "exit 1"]
+FLAGS = "/tmp/swarmcheck-flags"
 
 
 @pytest.fixture(autouse=True)
@@ -102,6 +103,19 @@ def wait_engines_run(
 def assert_answers(cluster: Cluster, containers: list[EngineContainer], version: str) -> None:
     answers = {c.id[:12]: answer_of(cluster, c) for c in containers}
     assert set(answers.values()) == {version}, f"the tasks answer {answers}, expected {version}"
+
+
+@contextlib.contextmanager
+def node_folder(cluster: Cluster, path: str) -> Iterator[str]:
+    """A folder on every node (for a bind mount), removed with what it holds afterwards."""
+    for node in cluster.nodes:
+        node.exec(["mkdir", "-p", path])
+    try:
+        yield path
+    finally:
+        for node in cluster.nodes:
+            with contextlib.suppress(SwarmcheckError):
+                node.exec(["rm", "-rf", path])
 
 
 def wait_events(client: SwarmClient, service_id: str, since: float, last: str) -> list[str]:
@@ -362,45 +376,54 @@ def test_failed_update_rolls_back(cluster: Cluster) -> None:
 def test_failed_rollback_pauses(cluster: Cluster) -> None:
     replicas = 2
     lead = leader_client(cluster)
-    # The previous version crashes 2 s after starting, inside the rollback's monitor window.
-    old_command = ["sh", "-c", "sleep 2; exit 1"]
-    service_id = create_service(
-        lead,
-        "web",
-        replicas=replicas,
-        command=old_command,
-        update=UpdateConfig(parallelism=0, monitor=3 * NS, failure_action="rollback"),
-        # No FailureAction: pause is the documented default for rollbacks too (docker-py's
-        # RollbackConfig would send "continue").
-        rollback={"Parallelism": 0, "Monitor": 4 * NS},
-        restart=QUICK_RESTART,
-    )
-    began = time.time()
-    # The new version fails in slot 1 only: the other slots run it when the rollback starts,
-    # so the rollback has tasks to replace, and its replacements then fail.
-    new_command = ["sh", "-c", '[ "$SLOT" = 1 ] && exit 1; exec sleep 600']
-    update_service(
-        lead,
-        "web",
-        set_container_spec(Env=["SLOT={{.Task.Slot}}"], Command=new_command),
-        "a version that fails in slot 1",
-    )
-    status = wait_update_state(lead, "web", "rollback_paused", timeout_s=3 * BATCH_BUDGET_S)
-    rollback_tasks = [
-        t for t in new_tasks(lead, "web", V1, began) if list(t.command) == old_command
-    ]
-    named = [t for t in rollback_tasks if t.id in status.message]
-    assert named, f"rollback_paused message {status.message!r} names no task of the rollback"
-    assert status.message.endswith(f"due to failure or early termination of task {named[0].id}")
-    time.sleep(1)  # a rollback of the rollback would follow at once
-    events = update_state_events(lead, service_id, began)
-    assert events == ["updating", "rollback_started", "rollback_paused"], (
-        f"update states after the rollback failed: {events}"
-    )
-    final = update_status(lead, "web")
-    assert final.state == "rollback_paused", f"the paused rollback moved on: {final}"
-    spec = service_attrs(lead, "web")["Spec"]["TaskTemplate"]["ContainerSpec"]
-    assert spec.get("Command") == old_command, f"the spec is no longer the previous one: {spec}"
+    # The previous version runs until a flag file appears on the nodes; from then on its new
+    # containers exit 1 at once (its environment broke), those already running keep running.
+    old_command = ["sh", "-c", "[ -e /flags/broken ] && exit 1; exec sleep 600"]
+    with node_folder(cluster, FLAGS) as flags:
+        service_id = create_service(
+            lead,
+            "web",
+            replicas=replicas,
+            command=old_command,
+            mounts=[f"{flags}:/flags:ro"],
+            update=UpdateConfig(parallelism=0, monitor=3 * NS, failure_action="rollback"),
+            # No FailureAction: pause is the documented default for rollbacks too (docker-py's
+            # RollbackConfig would send "continue").
+            rollback={"Parallelism": 0, "Monitor": 3 * NS},
+            restart=QUICK_RESTART,
+        )
+        wait_engines_run(cluster, "web", replicas, V1)
+        for node in cluster.nodes:
+            node.exec(["touch", f"{flags}/broken"])
+        began = time.time()
+        # The new version fails in slot 1 only: the other slots run it when the rollback
+        # starts, so the rollback has tasks to replace, and its replacements fail.
+        new_command = ["sh", "-c", '[ "$SLOT" = 1 ] && exit 1; exec sleep 600']
+        update_service(
+            lead,
+            "web",
+            set_container_spec(Env=["SLOT={{.Task.Slot}}"], Command=new_command),
+            "a version that fails in slot 1",
+        )
+        status = wait_update_state(lead, "web", "rollback_paused", timeout_s=3 * BATCH_BUDGET_S)
+        rollback_tasks = [
+            t for t in new_tasks(lead, "web", V1, began) if list(t.command) == old_command
+        ]
+        named = [t for t in rollback_tasks if t.id in status.message]
+        assert named, f"rollback_paused message {status.message!r} names no task of the rollback"
+        assert status.message.endswith(
+            f"due to failure or early termination of task {named[0].id}"
+        ), f"rollback_paused message: {status.message!r}"
+        time.sleep(1)  # a rollback of the rollback would follow at once
+        events = update_state_events(lead, service_id, began)
+        assert events == ["updating", "rollback_started", "rollback_paused"], (
+            f"update states after the rollback failed: {events}"
+        )
+        final = update_status(lead, "web")
+        assert final.state == "rollback_paused", f"the paused rollback moved on: {final}"
+        spec = service_attrs(lead, "web")["Spec"]["TaskTemplate"]["ContainerSpec"]
+        assert spec.get("Command") == old_command, f"the spec is not the previous one: {spec}"
+        remove_services_settled(cluster)  # before the folder the tasks mount goes
 
 
 @pytest.mark.swarmcheck(
