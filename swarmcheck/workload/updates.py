@@ -387,12 +387,23 @@ def exec_in_container(
     return int(result.exit_code or 0), (result.output or b"").decode(errors="replace").strip()
 
 
-def answer_of(cluster: Cluster, container: EngineContainer) -> str:
-    """What the workload in ``container`` answers on its port (its version: v1, v2)."""
-    code, out = exec_in_container(
-        cluster, container, ["wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]
-    )
-    return out if code == 0 else f"<no answer: exit {code}: {out}>"
+def answer_of(cluster: Cluster, container: EngineContainer, attempts: int = 10) -> str:
+    """What the workload in ``container`` answers on its port (its version: v1, v2).
+
+    A container that just started may not listen yet, and an engine can lose the output of a
+    command that exits at once: ask again (0.2 s apart) until an answer comes.
+    """
+    answer = ""
+    for attempt in range(attempts):
+        code, out = exec_in_container(
+            cluster, container, ["wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]
+        )
+        if code == 0 and out:
+            return out
+        answer = f"<no answer: exit {code}: {out}>"
+        if attempt < attempts - 1:
+            time.sleep(0.2)
+    return answer
 
 
 # -- the swarm's task history limit --------------------------------------------------------
