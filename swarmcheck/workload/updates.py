@@ -31,6 +31,7 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import EngineAPIError, NotFound, SwarmPromiseBroken
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
+from swarmcheck.workload.placement import promise_timeout
 from swarmcheck.workload.service import workload_image
 
 NS = 1_000_000_000
@@ -67,14 +68,12 @@ def wait_promise(
     interval_s: float = 0.1,
 ) -> T:
     """``wait_until`` for a documented behaviour: at the deadline the promise is broken
-    (SwarmPromiseBroken with what was last seen), not the environment."""
+    (placement's ``promise_timeout``, with what was last seen added), not the environment."""
 
-    def broken(_what: str, timeout: float, last_error: str | None) -> SwarmPromiseBroken:
-        observed = seen()
-        if last_error:
-            observed += f" (last API error: {last_error})"
+    def broken(what_: str, timeout: float, last_error: str | None) -> SwarmPromiseBroken:
+        base = promise_timeout(what_, timeout, last_error)
         return SwarmPromiseBroken(
-            f"Swarm did not {what} within {timeout:.0f} s", expected=what, seen=observed
+            str(base).splitlines()[0], expected=base.expected, seen=f"{seen()}; {base.seen}"
         )
 
     return wait_until(
