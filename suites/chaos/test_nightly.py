@@ -12,9 +12,10 @@ from swarmcheck.checkers.inventory import check_nothing_lost
 from swarmcheck.checkers.leaders import check_single_leader
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.config import Settings
+from swarmcheck.errors import ConfigError
 from swarmcheck.faults.base import FaultLog
-from swarmcheck.faults.nemesis import run_schedule
-from swarmcheck.faults.schedule import PlannedFault, plan_schedule
+from swarmcheck.faults.runner import assert_played, run_schedule
+from swarmcheck.faults.schedule import PlannedFault, Schedule, plan_schedule
 from swarmcheck.plugin.chaos import PlotAttacher
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch
@@ -22,9 +23,34 @@ from swarmcheck.workload.observe import LeaderSampler, inventory
 from swarmcheck.workload.service import deploy_probed_web, wait_converged
 
 CONVERGE_DEADLINE_S = 90.0
+REPLICAS = 3
+MANAGER_TARGETS = frozenset({"leader", "follower", "manager", "minority", "majority"})
+"""Targets that only ever select managers: the worker running the probe is never hit."""
+MIN_SUCCESS_RATIO = 0.9
+"""Availability the web service keeps through the night, seen by a client on the worker.
+
+Why it can be high: every planned fault disturbs at most a minority of the managers (one of
+three) while 3 replicas run across four nodes, so at least one task stays reachable and the
+probe moves to the next task address when one refuses. Why not 1.0: a request to a task on a
+node that has just been frozen, stopped or cut off waits out its 2 s timeout before the next
+address is tried, and the probe's node keeps resolving such tasks until gossip drops them.
+Measured here (seed 7, 100 s, three faults): see the report's ``success_ratio`` figure.
+"""
 
 
-@pytest.mark.swarm(faults=True)
+def _probe_is_safe(schedule: Schedule) -> None:
+    """The probe runs on the worker; refuse a schedule that could stop, pause or cut it off
+    (the default targets never do: they hit managers, and kill_task removes one task)."""
+    risky = [
+        f"{f.kind} on {f.target}"
+        for f in schedule.faults
+        if f.kind != "kill_task" and f.target not in MANAGER_TARGETS
+    ]
+    if risky:
+        raise ConfigError(f"these faults could hit the probe's worker: {risky}")
+
+
+@pytest.mark.swarm(managers=3, workers=1, faults=True)
 @pytest.mark.swarmcheck(
     id="SC-CHAOS-100",
     area="chaos/nightly",
@@ -50,6 +76,7 @@ def test_nightly_chaos(
             "optionally --seed N to replay a night"
         )
     schedule = plan_schedule(seed, duration)
+    _probe_is_safe(schedule)
     figure("seed", seed)
     figure("faults_planned", len(schedule.faults))
     allure.attach(
@@ -57,26 +84,34 @@ def test_nightly_chaos(
     )
     allure.attach(schedule.to_json(), "planned schedule (json)", allure.attachment_type.JSON)
 
-    _, probe = deploy_probed_web(cluster, 3, pause_s=0.2)
+    _, probe = deploy_probed_web(cluster, REPLICAS, pause_s=0.2, probe_on=cluster.workers[0])
     before = inventory(cluster)
     slow_heals: list[str] = []
 
-    def after_heal(planned: PlannedFault) -> None:
+    def after_heal(index: int, planned: PlannedFault) -> None:
         clock = Stopwatch()
         cluster.wait_healthy(CONVERGE_DEADLINE_S)
-        wait_converged(cluster.client(cluster.leader()), "web", 3, timeout_s=CONVERGE_DEADLINE_S)
+        wait_converged(
+            cluster.client(cluster.leader()), "web", REPLICAS, timeout_s=CONVERGE_DEADLINE_S
+        )
         if clock() > CONVERGE_DEADLINE_S:
-            slow_heals.append(f"{planned.kind}: {clock():.0f}s")
-        figure(f"recovered_after_{planned.kind}_s", clock())
+            slow_heals.append(f"fault {index} ({planned.kind}): {clock():.0f}s")
+        figure(f"fault{index:02d}_{planned.kind}_recovered_s", clock())
 
-    with LeaderSampler(cluster) as sampler:
-        run_schedule(cluster, schedule, fault_log, service="web", after_heal=after_heal)
-    probes = probe.stop()
-    attach_availability(probes, f"nightly chaos, seed {seed}")
-    availability = check_availability(probes, min_success_ratio=0.0)
+    try:
+        with LeaderSampler(cluster) as sampler:
+            played = run_schedule(
+                cluster, schedule, fault_log, service="web", after_heal=after_heal
+            )
+    finally:
+        probes = probe.stop()
+        attach_availability(probes, f"nightly chaos, seed {seed}")
+    figure("faults_run", sum(p.error is None for p in played))
+    assert_played(schedule, played, fault_log.windows())
+    availability = check_availability(probes, min_success_ratio=MIN_SUCCESS_RATIO)
     for name, value in availability.figures.items():
         figure(name, value)
-    figure("faults_run", len(fault_log))
     check_single_leader(sampler.samples).assert_ok()
+    availability.assert_ok()
     check_nothing_lost(before, inventory(cluster)).assert_ok()
     assert not slow_heals, f"slow recoveries: {slow_heals}"

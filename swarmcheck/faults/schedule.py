@@ -2,6 +2,8 @@
 
 Times are drawn on a millisecond grid from ``random.Random(seed)`` only, so the same seed and
 options always give byte-for-byte the same schedule, and a failing night can be replayed.
+Which kinds exist, their default targets and how their parameters are drawn come from the
+registry in ``faults.kinds``.
 """
 
 from __future__ import annotations
@@ -13,47 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from swarmcheck.errors import ConfigError
+from swarmcheck.faults.kinds import FAULT_KINDS, KINDS, Param
 from swarmcheck.faults.plan import parse_target
 
-Param = float | str
-
-#: Default targets per fault kind; the schedule picks one of them at random.
-DEFAULT_TARGETS: Mapping[str, tuple[str, ...]] = {
-    "latency": ("follower", "leader"),
-    "bandwidth": ("follower", "leader"),
-    "timeout": ("follower",),
-    "reset_peer": ("follower",),
-    "slow_close": ("follower",),
-    "proxy_down": ("follower", "leader"),
-    "partition_isolate": ("follower", "leader"),
-    "partition_split": ("minority",),
-    "partition_oneway": ("follower",),
-    "kill_node": ("follower",),
-    "stop_node": ("follower", "leader"),
-    "restart_node": ("leader", "follower"),
-    "pause_node": ("leader", "follower"),
-    "kill_dockerd": ("follower", "leader"),
-    "kill_task": ("task",),
-}
-FAULT_KINDS: tuple[str, ...] = tuple(DEFAULT_TARGETS)
-
-
-def _params(kind: str, rng: random.Random) -> dict[str, Param]:
-    """Draw the knobs of one fault (Toxiproxy toxic attributes, partition direction)."""
-    if kind == "latency":
-        latency = rng.randint(100, 1000)
-        return {"latency_ms": latency, "jitter_ms": rng.randint(0, latency // 4)}
-    if kind == "bandwidth":
-        return {"rate_kb": rng.randint(16, 256)}
-    if kind == "timeout":
-        return {"timeout_ms": rng.randint(1000, 5000)}
-    if kind == "reset_peer":
-        return {"timeout_ms": rng.randint(0, 2000)}
-    if kind == "slow_close":
-        return {"delay_ms": rng.randint(500, 5000)}
-    if kind == "partition_oneway":
-        return {"direction": rng.choice(("inbound", "outbound"))}
-    return {}
+__all__ = ["FAULT_KINDS", "PlannedFault", "Schedule", "plan_schedule"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +83,12 @@ class Schedule:
         for f in faults:
             _check_kinds([f.kind])
             parse_target(f.target)
+            wanted = set(KINDS[f.kind].params)
+            if set(f.params) != wanted:
+                raise ConfigError(
+                    f"not a valid chaos schedule: a {f.kind} fault takes parameters "
+                    f"{sorted(wanted)}, this one has {sorted(f.params)}"
+                )
         return schedule
 
     def timeline_text(self) -> str:
@@ -132,7 +103,7 @@ class Schedule:
 
 
 def _check_kinds(kinds: Sequence[str]) -> None:
-    unknown = [k for k in kinds if k not in DEFAULT_TARGETS]
+    unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise ConfigError(
             f"unknown fault kind(s) {', '.join(map(repr, unknown))}; "
@@ -153,8 +124,9 @@ def plan_schedule(
 ) -> Schedule:
     """Plan non-overlapping faults separated by gaps, all ending ``min_gap_s`` before the end.
 
-    ``targets`` overrides ``DEFAULT_TARGETS`` per kind. Kinds are put in canonical order first,
-    so the result depends on the set of kinds, not on the order the user typed them.
+    ``targets`` overrides a kind's default targets (``FaultKind.targets``). Kinds are put in
+    registry order first, so the result depends on the set of kinds, not on the order the
+    user typed them.
     """
     if not kinds:
         raise ConfigError(f"no fault kinds selected; valid kinds: {', '.join(FAULT_KINDS)}")
@@ -173,7 +145,7 @@ def plan_schedule(
             f"{(2 * gmin + fmin) / 1000:g}s (gap + shortest fault + final healing gap)"
         )
     pool = [k for k in FAULT_KINDS if k in kinds]
-    choices = {k: tuple((targets or {}).get(k, DEFAULT_TARGETS[k])) for k in pool}
+    choices = {k: tuple((targets or {}).get(k, KINDS[k].targets)) for k in pool}
     for kind, options in choices.items():
         if not options:
             raise ConfigError(f"fault kind {kind!r} has no targets")
@@ -186,6 +158,6 @@ def plan_schedule(
         length = min(rng.randint(fmin, fmax), room)
         kind = rng.choice(pool)
         target = rng.choice(choices[kind])
-        faults.append(PlannedFault(t / 1000, length / 1000, kind, target, _params(kind, rng)))
+        faults.append(PlannedFault(t / 1000, length / 1000, kind, target, KINDS[kind].draw(rng)))
         t += length + rng.randint(gmin, gmax)
     return Schedule(seed, float(duration_s), tuple(faults))

@@ -7,6 +7,7 @@ from typing import Any
 from swarmcheck.client.swarm import SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.images import WORKLOAD_REPO
+from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError
 from swarmcheck.timing import wait_until
 from swarmcheck.workload.probe import DnsrrProbe
@@ -47,10 +48,12 @@ def deploy_probed_web(
     via_vip: bool = False,
     pause_s: float = 0.05,
     timeout_s: float = CONVERGE_TIMEOUT_S,
+    probe_on: Node | None = None,
     **options: Any,
 ) -> tuple[SwarmClient, DnsrrProbe]:
     """The web service on an attachable overlay network, and a started probe requesting it
-    from inside that network (through ``tasks.web``, or the VIP with ``via_vip``)."""
+    from inside that network (through ``tasks.web``, or the VIP with ``via_vip``), on
+    ``probe_on`` (default: the first manager)."""
     lead = cluster.client(cluster.leader())
     lead.create_network(PROBE_NETWORK)
     deploy_web(
@@ -64,7 +67,7 @@ def deploy_probed_web(
         **options,
     )
     probe = DnsrrProbe(
-        node=cluster.managers[0],
+        node=probe_on or cluster.managers[0],
         network=PROBE_NETWORK,
         service="web",
         image=workload_image("v1"),
