@@ -5,7 +5,6 @@ Returns swarmcheck dataclasses, never docker-py models, and raises only swarmche
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,10 +14,13 @@ import docker
 from docker.types import EndpointSpec, Healthcheck, RestartPolicy, ServiceMode, UpdateConfig
 
 from swarmcheck.client.errors import translated
-from swarmcheck.errors import NotFound
+from swarmcheck.errors import EngineAPIError, NotFound
 from swarmcheck.steps import step
+from swarmcheck.timing import wait_until
 
 NS = 1_000_000_000
+UPDATE_RACE_TIMEOUT_S = 5.0
+"""How long a node update may keep losing version races before it is an error."""
 
 
 @dataclass(frozen=True)
@@ -156,28 +158,45 @@ class SwarmClient:
         availability: str | None = None,
         node_labels: dict[str, str] | None = None,
     ) -> None:
-        """Change a node's spec, keeping the rest of it (retries a version race once)."""
-        for attempt in range(3):
-            change = {"role": role, "availability": availability, "labels": node_labels}
-            with self._act(
-                f"update node {node_id[:10]}: "
-                + ", ".join(f"{k}={v}" for k, v in change.items() if v is not None)
-            ):
-                node = self.docker.nodes.get(node_id)
-                spec = dict(node.attrs["Spec"])
-                if role is not None:
-                    spec["Role"] = role
-                if availability is not None:
-                    spec["Availability"] = availability
-                if node_labels is not None:
-                    spec["Labels"] = node_labels
-                try:
+        """Change a node's spec, keeping the rest of it (read again while another update
+        races it: "update out of sequence")."""
+        change = {"role": role, "availability": availability, "labels": node_labels}
+        title = f"update node {node_id[:10]}: " + ", ".join(
+            f"{k}={v}" for k, v in change.items() if v is not None
+        )
+
+        def attempt() -> bool | None:
+            try:
+                with self._act(title):
+                    node = self.docker.nodes.get(node_id)
+                    spec = dict(node.attrs["Spec"])
+                    if role is not None:
+                        spec["Role"] = role
+                    if availability is not None:
+                        spec["Availability"] = availability
+                    if node_labels is not None:
+                        spec["Labels"] = node_labels
                     node.update(spec)
-                    return
-                except docker.errors.APIError as exc:
-                    if "update out of sequence" not in str(exc) or attempt == 2:
-                        raise
-            time.sleep(0.1)
+            except EngineAPIError as exc:
+                if "update out of sequence" in exc.explanation:
+                    return None  # another writer bumped the version: read it again
+                raise
+            return True
+
+        def racing(what: str, timeout_s: float, last_error: str | None) -> Exception:
+            return EngineAPIError(
+                f"{what} kept failing with 'update out of sequence' for {timeout_s:g}s",
+                node=self.node,
+            )
+
+        wait_until(
+            attempt,
+            what=title,
+            timeout_s=UPDATE_RACE_TIMEOUT_S,
+            interval_s=0.1,
+            transient=(),  # every other refusal is the engine's answer
+            timeout_error=racing,
+        )
 
     def remove_node(self, node_id: str, force: bool = False) -> None:
         with self._act(f"remove node {node_id[:10]}"):

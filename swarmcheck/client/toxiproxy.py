@@ -25,7 +25,6 @@ resolution is not covered by ``requests``' timeouts.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from urllib.parse import quote
 import requests
 
 from swarmcheck.errors import ConfigError, FaultError
+from swarmcheck.timing import wait_until
 
 ToxicKind = Literal["latency", "bandwidth", "timeout", "reset_peer", "slow_close"]
 Stream = Literal["upstream", "downstream"]
@@ -162,21 +162,21 @@ class ToxiproxyClient:
 
         Raises FaultError if it has not answered within ``timeout_s`` seconds.
         """
-        deadline = time.monotonic() + timeout_s
-        last_error = "no attempt made"
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise FaultError(
-                    f"server at {self.base_url} not ready after {timeout_s:g}s "
-                    f"(last error: {last_error})",
-                    _FAULT,
-                )
-            try:
-                return self._version(max(0.05, min(self.timeout_s, remaining)))
-            except FaultError as exc:
-                last_error = str(exc)
-                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+        def not_ready(what: str, waited_s: float, last_error: str | None) -> Exception:
+            return FaultError(
+                f"server at {self.base_url} not ready after {waited_s:g}s "
+                f"(last error: {last_error or 'no answer'})",
+                _FAULT,
+            )
+
+        return wait_until(
+            lambda: self._version(max(0.05, min(self.timeout_s, timeout_s))),
+            what=f"Toxiproxy at {self.base_url}",
+            timeout_s=timeout_s,
+            transient=(FaultError,),  # refused or unanswered while the server starts
+            timeout_error=not_ready,
+        )
 
     def reset(self) -> None:
         """``POST /reset``: remove every toxic and enable every proxy (heals everything)."""

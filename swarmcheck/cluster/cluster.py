@@ -22,7 +22,13 @@ from swarmcheck.cluster.controlplane import ControlPlaneProxy, attach_control_pl
 from swarmcheck.cluster.network import create_network, node_ip
 from swarmcheck.cluster.node import Node, start_node
 from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.errors import EngineAPIError, NotFound, ProvisioningError, SwarmcheckError
+from swarmcheck.errors import (
+    EngineAPIError,
+    EnvironmentProblem,
+    NotFound,
+    ProvisioningError,
+    SwarmcheckError,
+)
 from swarmcheck.steps import step
 from swarmcheck.timing import Stopwatch, wait_until
 
@@ -48,11 +54,14 @@ def prepare_images(host: docker.DockerClient, spec: ClusterSpec) -> ClusterImage
     node = spec.engine_image or images.ensure_node_image(host, spec.debian_suite).ref
     if spec.engine_image:
         try:
-            host.images.get(spec.engine_image)
-        except docker.errors.ImageNotFound as exc:
-            raise SwarmcheckError(
+            with translated("the host"):
+                host.images.get(spec.engine_image)
+        except NotFound as exc:
+            raise EnvironmentProblem(
                 f"--engine-image {spec.engine_image} is not in the local engine and no registry "
-                "can be reached here: `docker load` or `docker build` it first"
+                f"can be reached here: load it first (`docker load -i IMAGE.tar`, or `docker "
+                f"build -t {spec.engine_image} ...` on this machine), or leave --engine-image "
+                "out to build the node image from Debian's packages"
             ) from exc
     workload = images.ensure_workload_images(host)
     return ClusterImages(node, workload, images.image_tars(host, workload))
@@ -304,11 +313,12 @@ class Cluster:
         # Standalone containers tests made (probes), and task containers of the removed
         # services that agents have not cleaned up yet: gone now, not during the next test.
         for node in self.nodes:
-            with translated(node.name):
-                for flt in (labels.RUN, "com.docker.swarm.service.id"):
-                    for container in node.client.containers.list(all=True, filters={"label": flt}):
-                        with contextlib.suppress(docker.errors.NotFound):
-                            container.remove(force=True)
+            for flt in (labels.RUN, "com.docker.swarm.service.id"):
+                with translated(node.name):
+                    containers = node.client.containers.list(all=True, filters={"label": flt})
+                for container in containers:
+                    with contextlib.suppress(NotFound), translated(node.name):
+                        container.remove(force=True)
 
     # -- teardown ------------------------------------------------------------------------
     def down(self) -> reaper.Removed:

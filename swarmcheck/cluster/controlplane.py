@@ -25,8 +25,6 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import docker
-
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.toxiproxy import ToxiproxyClient
@@ -166,7 +164,7 @@ def attach_control_plane_proxy(cluster: Cluster, image: str | None = None) -> Co
                 sysctls={"net.ipv4.ip_forward": "1"},
             )
         _setup_namespace(cluster, name, proxy)
-    except (EngineAPIError, docker.errors.DockerException) as exc:
+    except EngineAPIError as exc:
         raise ProvisioningError(f"could not start the control-plane proxy {name}: {exc}") from exc
     try:
         with proxy.client() as api:

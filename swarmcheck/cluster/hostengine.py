@@ -10,13 +10,13 @@ import logging
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
-import docker
-
 from swarmcheck.client.engine import host_client
-from swarmcheck.errors import EnvironmentProblem
+from swarmcheck.client.errors import translated
+from swarmcheck.cluster.debian import apt_install
+from swarmcheck.errors import EngineAPIError, EnvironmentProblem
+from swarmcheck.timing import wait_until
 
 log = logging.getLogger("swarmcheck.engine")
 
@@ -29,13 +29,19 @@ START_TIMEOUT_S = 60.0
 def engine_answers() -> bool:
     """Whether the engine named by DOCKER_HOST (or the local socket) answers a ping."""
     try:
+        return _ping()
+    except EngineAPIError:
+        return False
+
+
+def _ping() -> bool:
+    """True once the host engine answers a ping; EngineAPIError while it does not."""
+    with translated("the host"):
         client = host_client(timeout_s=5)
         try:
             return bool(client.ping())
         finally:
             client.close()
-    except (docker.errors.DockerException, OSError):
-        return False
 
 
 def ensure_engine() -> str:
@@ -51,11 +57,12 @@ def ensure_engine() -> str:
                 "or unset DOCKER_HOST to let swarmcheck start a local one"
             )
         _start_local_engine()
-    client = host_client(timeout_s=10)
-    try:
-        return str(client.version().get("Version", "unknown"))
-    finally:
-        client.close()
+    with translated("the host"):
+        client = host_client(timeout_s=10)
+        try:
+            return str(client.version().get("Version", "unknown"))
+        finally:
+            client.close()
 
 
 def _start_local_engine() -> None:
@@ -75,17 +82,22 @@ def _start_local_engine() -> None:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives this process: the engine is shared infrastructure
         )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if engine_answers():
-            log.warning("dockerd answers")
-            return
-        time.sleep(0.5)
-    tail = _tail(DOCKERD_LOG, 20)
-    raise EnvironmentProblem(
-        f"dockerd was started but did not answer within {START_TIMEOUT_S:.0f}s; "
-        f"last lines of {DOCKERD_LOG}:\n{tail}"
+
+    def not_answering(what: str, timeout_s: float, last_error: str | None) -> Exception:
+        return EnvironmentProblem(
+            f"dockerd was started but did not answer within {timeout_s:.0f}s "
+            f"(last error: {last_error}); last lines of {DOCKERD_LOG}:\n{_tail(DOCKERD_LOG, 20)}"
+        )
+
+    wait_until(
+        lambda: _ping() or None,
+        what="the host's dockerd to answer",
+        timeout_s=START_TIMEOUT_S,
+        interval_s=0.5,
+        transient=(EngineAPIError,),  # refused or timed out while dockerd starts
+        timeout_error=not_answering,
     )
+    log.warning("dockerd answers")
 
 
 def _install_docker_io() -> None:
@@ -95,18 +107,10 @@ def _install_docker_io() -> None:
             "install Docker Engine (https://docs.docker.com/engine/install/) and start it"
         )
     log.warning("installing Debian's docker.io (once per machine, about a minute)")
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "docker.io"]):
-        done = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-            check=False,
-        )
-        if done.returncode != 0:
-            raise EnvironmentProblem(
-                f"`{' '.join(cmd)}` failed ({done.returncode}): {done.stderr.strip()[-800:]}"
-            )
+    apt_install(
+        "docker.io",
+        why="install Docker Engine (https://docs.docker.com/engine/install/) and start it",
+    )
 
 
 def _tail(path: Path, lines: int) -> str:

@@ -1,12 +1,11 @@
 """Images without a registry: the node image (a Docker engine from Debian) and the workload.
 
-Each image carries the hash of its recipe as a label; it is built once and rebuilt only when
-the recipe changes. Nothing is ever pulled.
+Each image carries the hash of its recipe as a label (``cluster.recipes``); it is built once
+and rebuilt only when the recipe changes. Nothing is ever pulled.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import logging
@@ -14,15 +13,15 @@ import os
 import shutil
 import subprocess
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 
-from swarmcheck import labels
 from swarmcheck.client.errors import translated
+from swarmcheck.cluster.debian import apt_install
+from swarmcheck.cluster.recipes import digest, ensure_image
 from swarmcheck.errors import ConfigError, ImageBuildError
 
 log = logging.getLogger("swarmcheck.images")
@@ -57,23 +56,6 @@ def _recipe_lines(path: Path) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def _digest(*parts: bytes | str) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode() if isinstance(part, str) else part)
-        h.update(b"\0")
-    return h.hexdigest()[:16]
-
-
-def _image_recipe(client: docker.DockerClient, ref: str) -> str | None:
-    try:
-        with translated():
-            image = client.images.get(ref)
-    except Exception:
-        return None
-    return (image.labels or {}).get(labels.RECIPE)
-
-
 @dataclass(frozen=True)
 class NodeImage:
     """A node image and the engine version it runs (known once a node has started)."""
@@ -93,20 +75,19 @@ def ensure_node_image(client: docker.DockerClient, suite: str = "bookworm") -> N
     packages = _recipe_lines(fixtures_dir() / "images" / "node" / "packages.txt")
     if suite != "bookworm":
         packages.append("docker-cli")
-    recipe = _digest("node", suite, *packages)
     ref = f"{NODE_REPO}:{suite}"
-    if _image_recipe(client, ref) == recipe:
-        return NodeImage(ref=ref, built_here=False)
-    _need_tool("mmdebstrap")
-    log.warning(
-        "building node image %s (Debian %s, Docker %s) with mmdebstrap: once per recipe, 30-90 s",
-        ref,
-        suite,
-        DEBIAN_ENGINES[suite],
-    )
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="swarmcheck-node-") as tmp:
-        rootfs = Path(tmp) / "rootfs.tar"
+
+    def build(scratch: Path) -> Path:
+        _need_tool("mmdebstrap")
+        log.warning(
+            "building node image %s (Debian %s, Docker %s) with mmdebstrap: once per recipe, "
+            "30-90 s",
+            ref,
+            suite,
+            DEBIAN_ENGINES[suite],
+        )
+        started = time.monotonic()
+        rootfs = scratch / "rootfs.tar"
         cmd = ["mmdebstrap", "--variant=minbase", f"--include={','.join(packages)}"]
         if suite == "sid":  # sid's Release file may be past its Valid-Until in mirrors
             cmd.append('--aptopt=Acquire::Check-Valid-Until "false"')
@@ -117,9 +98,12 @@ def ensure_node_image(client: docker.DockerClient, suite: str = "bookworm") -> N
                 f"mmdebstrap failed for the {suite} node image ({done.returncode}):\n"
                 + "\n".join(done.stderr.splitlines()[-15:])
             )
-        _import(client, rootfs, ref, recipe, ["CMD []"])
-    log.warning("node image %s built in %.0f s", ref, time.monotonic() - started)
-    return NodeImage(ref=ref, built_here=True)
+        log.warning("node image %s built in %.0f s", ref, time.monotonic() - started)
+        return rootfs
+
+    recipe = digest("node", suite, *packages)[:16]
+    built = ensure_image(client, ref, recipe, ["CMD []"], build)
+    return NodeImage(ref=ref, built_here=built)
 
 
 def ensure_workload_images(client: docker.DockerClient) -> tuple[str, ...]:
@@ -128,26 +112,20 @@ def ensure_workload_images(client: docker.DockerClient) -> tuple[str, ...]:
     serve = (folder / "serve.sh").read_bytes()
     applets = _recipe_lines(folder / "applets.txt")
     busybox = _static_busybox()
-    recipe = _digest("workload", serve, *applets, hashlib.sha256(busybox.read_bytes()).hexdigest())
+    recipe = digest("workload", serve, *applets, hashlib.sha256(busybox.read_bytes()).hexdigest())[
+        :16
+    ]
+    changes = ["ENV PATH=/bin", f"EXPOSE {WORKLOAD_PORT}", 'CMD ["/bin/sh", "/serve.sh"]']
     refs = []
     for version in WORKLOAD_VERSIONS:
         ref = f"{WORKLOAD_REPO}:{version}"
         refs.append(ref)
-        if _image_recipe(client, ref) == recipe:
-            continue
-        log.warning("building workload image %s from busybox-static", ref)
-        data = _workload_tar(busybox, applets, serve, version)
-        _import(
-            client,
-            data,
-            ref,
-            recipe,
-            [
-                "ENV PATH=/bin",
-                f"EXPOSE {WORKLOAD_PORT}",
-                'CMD ["/bin/sh", "/serve.sh"]',
-            ],
-        )
+
+        def build(scratch: Path, ref: str = ref, version: str = version) -> bytes:
+            log.warning("building workload image %s from busybox-static", ref)
+            return _workload_tar(busybox, applets, serve, version)
+
+        ensure_image(client, ref, recipe, changes, build)
     return tuple(refs)
 
 
@@ -175,36 +153,18 @@ def _workload_tar(busybox: Path, applets: list[str], serve: bytes, version: str)
     return buf.getvalue()
 
 
-def _import(
-    client: docker.DockerClient, src: Path | bytes, ref: str, recipe: str, changes: list[str]
-) -> None:
-    repo, tag = ref.rsplit(":", 1)
-    old = None
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        old = client.images.get(ref).id
-    changes = [*changes, f"LABEL {labels.RECIPE}={recipe}"]
-    with translated():
-        if isinstance(src, bytes):
-            client.api.import_image_from_data(src, repository=repo, tag=tag, changes=changes)
-        else:
-            client.api.import_image_from_file(str(src), repository=repo, tag=tag, changes=changes)
-    if _image_recipe(client, ref) != recipe:
-        raise ImageBuildError(f"importing {ref} did not produce an image with recipe {recipe}")
-    if old is not None:
-        # the replaced image is now untagged: don't let rebuilds pile up
-        with contextlib.suppress(docker.errors.APIError):
-            client.images.remove(old, noprune=False)
-
-
 def _static_busybox() -> Path:
     path = Path("/bin/busybox")
     if not path.exists() or b"statically linked" not in _file_kind(path):
-        _apt_install("busybox-static")
+        apt_install("busybox-static", why=_BUILD_HINT)
     if not path.exists():
         raise ImageBuildError(
             "busybox-static is needed for the workload image: apt-get install busybox-static"
         )
     return path
+
+
+_BUILD_HINT = "install it, or pass --engine-image with a ready dind image"
 
 
 def _file_kind(path: Path) -> bytes:
@@ -215,21 +175,9 @@ def _file_kind(path: Path) -> bytes:
 
 def _need_tool(tool: str) -> None:
     if shutil.which(tool) is None:
-        _apt_install(tool)
+        apt_install(tool, why=_BUILD_HINT)
     if shutil.which(tool) is None:
         raise ImageBuildError(f"{tool} is needed to build images: apt-get install {tool}")
-
-
-def _apt_install(package: str) -> None:
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        raise ImageBuildError(
-            f"the Debian package {package} is needed and cannot be installed here (needs root and "
-            f"apt-get): install it, or pass --engine-image with a ready dind image"
-        )
-    log.warning("installing Debian package %s", package)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
-        subprocess.run(cmd, capture_output=True, env=env, check=False, timeout=600)
 
 
 def image_tars(client: docker.DockerClient, refs: tuple[str, ...]) -> tuple[bytes, ...]:

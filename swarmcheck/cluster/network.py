@@ -10,7 +10,7 @@ from docker.types import IPAMConfig, IPAMPool
 
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
-from swarmcheck.errors import ConfigError, ProvisioningError
+from swarmcheck.errors import ConfigError, EngineAPIError, ProvisioningError
 
 CANDIDATES = [f"10.199.{i}.0/24" for i in range(256)]
 
@@ -49,7 +49,7 @@ def create_network(host: docker.DockerClient, run_id: str, subnet: str | None) -
                     name, driver="bridge", ipam=ipam, labels=labels.for_run(run_id, "network")
                 )
             return name, candidate
-        except Exception as exc:  # a concurrent run took it: try the next one
+        except EngineAPIError as exc:  # a concurrent run took it: try the next one
             last = exc
     raise ProvisioningError(f"could not create the run's network {name}: {last}")
 

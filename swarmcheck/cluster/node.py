@@ -6,7 +6,6 @@ device rules and the entrypoint in fixtures/images/node make its inner engine wo
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,8 @@ from swarmcheck import labels
 from swarmcheck.client.engine import node_client
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster import sockets
-from swarmcheck.errors import EngineAPIError, ProvisioningError, ReadinessTimeout
+from swarmcheck.errors import EngineAPIError, ProvisioningError
+from swarmcheck.timing import wait_until
 
 # Ryuk, testcontainers' reaper, would have to be pulled from a registry: swarmcheck cleans up
 # by its own labels and sweep instead.
@@ -82,37 +82,40 @@ class Node:
             return f"(log unavailable: {exc})"
 
     def wait_engine(self, timeout_s: float = ENGINE_START_TIMEOUT_S) -> str:
-        """Wait until the inner engine answers; return its version."""
-        deadline = time.monotonic() + timeout_s
-        last = ""
-        while True:
+        """Wait until the inner engine answers; return its version.
+
+        Raises ProvisioningError at once if the container exits meanwhile, ReadinessTimeout
+        (with the daemon's log) if the engine has not answered within ``timeout_s``.
+        """
+
+        def version() -> str:
             try:
-                client = self.quick_client(2.0)
-                try:
-                    version = client.version()
-                    self.api_version = str(version["ApiVersion"])
-                    return str(version["Version"])
-                finally:
-                    client.close()
-            except Exception as exc:  # connection refused while dockerd starts
-                last = str(exc).splitlines()[0][:200]
-            if time.monotonic() > deadline:
-                raise ReadinessTimeout(
-                    f"{self.name}'s engine to answer",
-                    timeout_s,
-                    node=self.name,
-                    log_tail=self.daemon_log_tail(),
-                    last_error=last,
-                )
-            state = self.container.status
-            if state == "exited":
-                self.container.reload()
-                raise ProvisioningError(
-                    f"{self.name}'s container exited while its engine was starting",
-                    node=self.name,
-                    log_tail=self.daemon_log_tail(),
-                )
-            time.sleep(0.1)
+                with translated(self.name):
+                    client = self.quick_client(2.0)
+                    try:
+                        answer = client.version()
+                    finally:
+                        client.close()
+            except EngineAPIError:
+                if self.container.status == "exited":
+                    raise ProvisioningError(
+                        f"{self.name}'s container exited while its engine was starting",
+                        node=self.name,
+                        log_tail=self.daemon_log_tail(),
+                    ) from None
+                raise
+            self.api_version = str(answer["ApiVersion"])
+            return str(answer["Version"])
+
+        return wait_until(
+            version,
+            what=f"{self.name}'s engine to answer",
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            node=self.name,
+            log_tail=self.daemon_log_tail,
+            transient=(EngineAPIError,),  # connection refused while dockerd starts
+        )
 
     def close(self) -> None:
         if self._client is not None:
@@ -167,8 +170,9 @@ def start_node(
         .with_kwargs(**kwargs)
     )
     try:
-        container.start()
-    except docker.errors.DockerException as exc:
+        with translated(name):
+            container.start()
+    except EngineAPIError as exc:
         raise ProvisioningError(
             f"could not start node container {container_name}: {exc}", node=name
         ) from exc

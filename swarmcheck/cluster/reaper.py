@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import docker
 
@@ -48,34 +51,37 @@ def sweep_stale(host: docker.DockerClient) -> Removed:
     return removed
 
 
-def _remove(host: docker.DockerClient, match: object) -> Removed:
-    assert callable(match)
+def _remove(host: docker.DockerClient, match: Callable[[dict[str, str]], bool]) -> Removed:
     flt = {"label": labels.RUN}
-    containers = networks = volumes = 0
     # sparse: no inspect per container, which fails when another run (another helper, an
     # xdist worker) removes one of its containers between the list and the inspect.
-    for c in host.containers.list(all=True, filters=flt, sparse=True):
-        if match(c.attrs.get("Labels") or {}):
-            try:
-                c.remove(force=True, v=True)
-                containers += 1
-            except docker.errors.NotFound:
-                pass
-    for n in host.networks.list(filters=flt):
-        if match(n.attrs.get("Labels") or {}):
-            try:
-                n.remove()
-                networks += 1
-            except docker.errors.NotFound:
-                pass
-    for v in host.volumes.list(filters=flt):
-        if match(v.attrs.get("Labels") or {}):
-            try:
-                v.remove(force=True)
-                volumes += 1
-            except docker.errors.NotFound:
-                pass
-    return Removed(containers, networks, volumes)
+    with translated("the host"):
+        listed = host.containers.list(all=True, filters=flt, sparse=True)
+    containers = [c for c in listed if match(_labels(c.attrs))]
+    removed_containers = sum(
+        _gone(functools.partial(c.remove, force=True, v=True)) for c in containers
+    )
+    with translated("the host"):
+        networks = [n for n in host.networks.list(filters=flt) if match(_labels(n.attrs))]
+    removed_networks = sum(_gone(n.remove) for n in networks)
+    with translated("the host"):
+        volumes = [v for v in host.volumes.list(filters=flt) if match(_labels(v.attrs))]
+    removed_volumes = sum(_gone(functools.partial(v.remove, force=True)) for v in volumes)
+    return Removed(removed_containers, removed_networks, removed_volumes)
+
+
+def _labels(attrs: dict[str, Any]) -> dict[str, str]:
+    return dict(attrs.get("Labels") or {})
+
+
+def _gone(remove: Callable[[], object]) -> bool:
+    """Remove one object; False if it was already gone (another sweep got there first)."""
+    try:
+        with translated("the host"):
+            remove()
+    except NotFound:
+        return False
+    return True
 
 
 def remove_images(host: docker.DockerClient) -> tuple[list[str], list[str]]:
@@ -86,7 +92,9 @@ def remove_images(host: docker.DockerClient) -> tuple[list[str], list[str]]:
     """
     removed: list[str] = []
     in_use: list[str] = []
-    for image in host.images.list(filters={"label": labels.RECIPE}):
+    with translated("the host"):
+        built = host.images.list(filters={"label": labels.RECIPE})
+    for image in built:
         name = image.tags[0] if image.tags else image.short_id
         try:
             with translated():

@@ -3,7 +3,8 @@
 Recipe: the real Shopify Toxiproxy server, pinned to :data:`TOXIPROXY_VERSION`, compiled as a
 static binary (``CGO_ENABLED=0 go install <module>/cmd/server@v<version>``) and packed as the
 only file of a FROM-scratch image, imported through the engine's ``/images/create`` endpoint
-(``docker import``). Two caches make this cheap after the first time on a machine:
+(``docker import``, see ``cluster.recipes``). Two caches make this cheap after the first time
+on a machine:
 
 - the binary, under ``$XDG_CACHE_HOME/swarmcheck/toxiproxy/<version>/`` (default ``~/.cache``),
   so the Go build (about a minute) happens once per machine;
@@ -16,9 +17,6 @@ editing the recipe yields a new tag rather than silently reusing a stale image.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import io
 import json
 import logging
@@ -28,13 +26,14 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import docker.errors
 
-from swarmcheck.errors import ImageBuildError
+from swarmcheck.cache import cache_dir as swarmcheck_cache
+from swarmcheck.client.errors import translated
+from swarmcheck.cluster.recipes import digest, ensure_image
+from swarmcheck.errors import EngineAPIError, ImageBuildError
 
 log = logging.getLogger("swarmcheck.images")
 
@@ -42,7 +41,6 @@ TOXIPROXY_VERSION = "2.12.0"
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
 TOXIPROXY_PACKAGE = f"{TOXIPROXY_MODULE}/cmd/server"
 IMAGE_REPOSITORY = "swarmcheck/toxiproxy"
-RECIPE_LABEL = "io.swarmcheck.recipe"
 API_PORT = 8474
 #: Suggested name of the command-line option that lets a user supply a ready-made image instead.
 TOXIPROXY_IMAGE_OPTION = "--swarmcheck-toxiproxy-image"
@@ -69,7 +67,7 @@ _MIN_GO = "1.23"  # toxiproxy 2.12.0's go.mod says "go 1.23.0"
 
 
 def _digest(payload: object) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return digest(json.dumps(payload, sort_keys=True))
 
 
 def _build_recipe() -> dict[str, object]:
@@ -101,67 +99,39 @@ def image_tag() -> str:
 
 def cache_dir() -> Path:
     """Where built binaries are kept: ``$XDG_CACHE_HOME/swarmcheck/toxiproxy/<version>``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "swarmcheck" / "toxiproxy" / TOXIPROXY_VERSION
+    return swarmcheck_cache("toxiproxy", TOXIPROXY_VERSION)
 
 
 def ensure_toxiproxy_image(client: docker.DockerClient) -> str:
     """Return the tag of the Toxiproxy image, building and importing it first if needed.
 
-    Returns at once when the engine already has the tag. Otherwise builds the binary with Go
-    (or reuses the one cached under :func:`cache_dir`) and imports it as a one-file image.
-    Concurrent callers (e.g. pytest-xdist workers) are serialised by a lock file.
+    Returns at once when the engine already has the tag with this recipe. Otherwise builds the
+    binary with Go (or reuses the one cached under :func:`cache_dir`) and imports it as a
+    one-file image; concurrent callers build it once (``recipes.ensure_image``).
 
     Raises:
         ImageBuildError: Go is missing or too old, the build or import failed, or the engine's
             architecture differs from the one Go builds for.
     """
     tag = image_tag()
-    if _image_present(client, tag):
-        return tag
-    directory = cache_dir()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ImageBuildError(
-            f"cannot create the Toxiproxy cache directory {directory}: {exc}"
-        ) from exc
-    with _locked(directory / ".lock"):
-        if _image_present(client, tag):  # another process built it while we waited
-            return tag
-        binary = _ensure_binary(client, directory, tag)
-        _import(client, binary, tag, directory)
+
+    def build(scratch: Path) -> Path:
+        binary = _ensure_binary(client, cache_dir(), tag)
+        rootfs = scratch / "rootfs.tar"
+        _write_rootfs_tar(binary, rootfs)
+        log.info("importing %s into the engine", tag)
+        return rootfs
+
+    if ensure_image(client, tag, recipe_hash(), _IMAGE_CHANGES, build):
+        log.info("Toxiproxy image ready: %s", tag)
     return tag
-
-
-def _image_present(client: docker.DockerClient, tag: str) -> bool:
-    """True if the engine has ``tag`` and it carries this recipe's label."""
-    try:
-        image = client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        return False
-    except docker.errors.APIError as exc:
-        raise ImageBuildError(f"cannot inspect image {tag}: {exc}") from exc
-    if (image.labels or {}).get(RECIPE_LABEL) == recipe_hash():
-        return True
-    log.warning("%s exists but lacks %s=%s; re-importing it", tag, RECIPE_LABEL, recipe_hash())
-    return False
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _engine_arch(client: docker.DockerClient) -> str:
     try:
-        arch = client.version().get("Arch")
-    except docker.errors.APIError as exc:
+        with translated():
+            arch = client.version().get("Arch")
+    except EngineAPIError as exc:
         raise ImageBuildError(f"cannot ask the engine for its architecture: {exc}") from exc
     if not isinstance(arch, str) or not arch:
         raise ImageBuildError("the engine did not report its architecture (version.Arch)")
@@ -270,30 +240,3 @@ def _write_rootfs_tar(binary: Path, target: Path) -> None:
     info.mtime = 0  # reproducible tar
     with tarfile.open(target, "w") as tar:
         tar.addfile(info, io.BytesIO(data))
-
-
-def _import(client: docker.DockerClient, binary: Path, tag: str, directory: Path) -> None:
-    repository, _, version_tag = tag.rpartition(":")
-    full_hash = recipe_hash()
-    changes = [*_IMAGE_CHANGES, f"LABEL {RECIPE_LABEL}={full_hash}"]
-    log.info("importing %s into the engine", tag)
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".rootfs-") as scratch:
-        rootfs = Path(scratch) / "rootfs.tar"
-        _write_rootfs_tar(binary, rootfs)
-        try:
-            # A str src is read as a file path and streamed without a client-side timeout.
-            client.api.import_image(
-                src=str(rootfs), repository=repository, tag=version_tag, changes=changes
-            )
-        except docker.errors.APIError as exc:
-            raise ImageBuildError(f"importing {tag} failed: {exc}") from exc
-    try:
-        labels = client.images.get(tag).labels or {}
-    except docker.errors.APIError as exc:
-        raise ImageBuildError(f"{tag} is missing right after importing it: {exc}") from exc
-    if labels.get(RECIPE_LABEL) != full_hash:
-        raise ImageBuildError(
-            f"imported {tag} but its {RECIPE_LABEL} label is {labels.get(RECIPE_LABEL)!r}, "
-            f"expected {full_hash!r}"
-        )
-    log.info("Toxiproxy image ready: %s", tag)

@@ -228,7 +228,7 @@ class Fault(ABC):
                     break
                 except KeyboardInterrupt as exc:
                     interrupted = exc
-                except Exception as exc:
+                except Exception as exc:  # whatever the cause, the cluster is no longer trusted
                     error = exc
                     break
             else:

@@ -187,8 +187,8 @@ def _guarded(run: Callable[[Node], str | None]) -> Callable[[Node], str | None]:
     def wrapper(node: Node) -> str | None:
         try:
             return run(node)
-        except Exception as exc:
-            return f"{node.name}: {exc}"
+        except Exception as exc:  # any cause (engine, bug): it is reported with the others
+            return f"{node.name}: {type(exc).__name__}: {exc}"
 
     return wrapper
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +29,7 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, FaultError
 from swarmcheck.faults.base import Fault, FaultLog, node_of
+from swarmcheck.timing import wait_until
 
 STOP_GRACE_S = 10
 EXIT_WAIT_S = 15.0
@@ -67,15 +67,28 @@ class NodeFault(Fault):
         return container
 
     def _wait_status(self, wanted: tuple[str, ...], timeout_s: float = EXIT_WAIT_S) -> None:
-        deadline = time.monotonic() + timeout_s
-        while (status := self._container().status) not in wanted:
-            if time.monotonic() > deadline:
-                raise FaultError(
-                    f"container is {status!r}, not {'/'.join(wanted)}, after {timeout_s:g}s",
-                    self.kind,
-                    self.node.name,
-                )
-            time.sleep(0.05)
+        seen: list[str] = []
+
+        def reached() -> bool | None:
+            seen[:] = [self._container().status]
+            return True if seen[0] in wanted else None
+
+        def stuck(what: str, waited_s: float, last_error: str | None) -> Exception:
+            return FaultError(
+                f"container is {seen[0] if seen else '?'!r}, not {'/'.join(wanted)}, after "
+                f"{waited_s:g}s" + (f" (last error: {last_error})" if last_error else ""),
+                self.kind,
+                self.node.name,
+            )
+
+        wait_until(
+            reached,
+            what=f"{self.node.name}'s container to be {'/'.join(wanted)}",
+            timeout_s=timeout_s,
+            interval_s=0.05,
+            transient=(),  # _container() already turns engine errors into FaultError
+            timeout_error=stuck,
+        )
 
     def _heal(self) -> None:
         """Unpause or start the container as needed, then wait for its engine."""
@@ -175,16 +188,15 @@ class KillDockerd(NodeFault):
 
     def _engine_answers(self) -> bool:
         try:
-            client = self.node.quick_client(2.0)
-        except Exception:  # docker-py wraps connection errors in several types
+            with translated(self.node.name):
+                client = self.node.quick_client(2.0)
+                try:
+                    client.version()
+                finally:
+                    client.close()
+        except EngineAPIError:
             return False
-        try:
-            client.version()
-            return True
-        except Exception:
-            return False
-        finally:
-            client.close()
+        return True
 
 
 class KillTaskContainer(Fault):

@@ -13,7 +13,6 @@ single-file ``index.html`` in the report folder for the next run to pick up.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import shutil
@@ -21,9 +20,11 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from swarmcheck.cache import cache_dir as swarmcheck_cache
+from swarmcheck.cache import file_lock
 from swarmcheck.errors import ConfigError, EnvironmentProblem
 
 __all__ = [
@@ -44,8 +45,9 @@ _TAIL_LINES = 25
 
 
 def default_cache_dir() -> Path:
-    """``~/.cache/swarmcheck/allure``: where the Allure command line is installed."""
-    return Path.home() / ".cache" / "swarmcheck" / "allure"
+    """``$XDG_CACHE_HOME/swarmcheck/allure`` (``~/.cache/...``): where the Allure command line
+    is installed."""
+    return swarmcheck_cache("allure")
 
 
 def allure_binary(cache_dir: Path) -> Path:
@@ -102,17 +104,6 @@ def _check_java() -> None:
     _run([java, "-version"], 60, "java -version")
 
 
-@contextlib.contextmanager
-def _install_lock(cache_dir: Path) -> Iterator[None]:
-    """Serialise installs, so parallel workers do not run npm into one folder at once."""
-    with (cache_dir / ".install.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _usable(binary: Path) -> bool:
     return binary.is_file() and os.access(binary, os.X_OK)
 
@@ -120,7 +111,7 @@ def _usable(binary: Path) -> bool:
 def ensure_allure_cli(cache_dir: Path | None = None) -> Path:
     """Return the Allure launcher, installing ``allure-commandline@2`` with npm if needed.
 
-    ``cache_dir`` defaults to ``~/.cache/swarmcheck/allure``. Raises EnvironmentProblem
+    ``cache_dir`` defaults to :func:`default_cache_dir`. Raises EnvironmentProblem
     naming what to install when Java or npm is missing, or when the install fails.
     """
     cache_dir = (cache_dir or default_cache_dir()).expanduser()
@@ -135,7 +126,8 @@ def ensure_allure_cli(cache_dir: Path | None = None) -> Path:
             "it: install Node.js with npm (Debian/Ubuntu: apt-get install -y npm)"
         )
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with _install_lock(cache_dir):
+    # parallel workers must not run npm into one folder at once
+    with file_lock(cache_dir / ".install.lock"):
         if not _usable(binary):  # another process may have installed it while we waited
             log.info("installing the Allure command line (%s) into %s", ALLURE_PACKAGE, cache_dir)
             started = time.monotonic()

@@ -10,7 +10,6 @@ import functools
 import hashlib
 import json
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,7 +19,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import EngineAPIError
-from swarmcheck.timing import boot_clock
+from swarmcheck.timing import boot_clock, wait_until
 
 
 class LeaderSampler:
@@ -72,22 +71,25 @@ class LeaderSampler:
 
 def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:
     """Services (with a digest of their spec), secrets, configs and swarm networks."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            lead = cluster.client(cluster.leader())
-            with translated(lead.node):
-                services = {s.name: _task_digest(s.attrs) for s in lead.docker.services.list()}
-                secrets = frozenset(s.name for s in lead.docker.secrets.list())
-                configs = frozenset(c.name for c in lead.docker.configs.list())
-                networks = frozenset(
-                    n.name for n in lead.docker.networks.list(filters={"scope": "swarm"})
-                )
-            return Inventory(services=services, secrets=secrets, configs=configs, networks=networks)
-        except EngineAPIError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+
+    def read() -> Inventory:
+        lead = cluster.client(cluster.leader())
+        with translated(lead.node):
+            services = {s.name: _task_digest(s.attrs) for s in lead.docker.services.list()}
+            secrets = frozenset(s.name for s in lead.docker.secrets.list())
+            configs = frozenset(c.name for c in lead.docker.configs.list())
+            networks = frozenset(
+                n.name for n in lead.docker.networks.list(filters={"scope": "swarm"})
+            )
+        return Inventory(services=services, secrets=secrets, configs=configs, networks=networks)
+
+    return wait_until(
+        read,
+        what="the swarm's inventory from the leader",
+        timeout_s=timeout_s,
+        interval_s=0.5,
+        transient=(EngineAPIError,),  # no leader yet, or it is busy: ask again
+    )
 
 
 def _task_digest(attrs: dict[str, Any]) -> str:

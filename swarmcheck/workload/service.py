@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.images import WORKLOAD_REPO
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError
 from swarmcheck.timing import wait_until
 from swarmcheck.workload.probe import DnsrrProbe
 
@@ -136,13 +136,9 @@ def containers_of(
     found: dict[str, list[str]] = {}
     service_id = service_id or cluster.client(cluster.leader()).service(service).id
     for node in cluster.nodes:
-        try:
+        with translated(node.name):
             containers = node.client.containers.list(
                 all=True, filters={"label": f"com.docker.swarm.service.id={service_id}"}
             )
-        except Exception as exc:  # docker-py errors are translated below for the message
-            raise EngineAPIError(
-                f"listing containers on {node.name}: {exc}", node=node.name
-            ) from exc
         found[node.name] = [str(c.id) for c in containers]
     return found
