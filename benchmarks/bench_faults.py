@@ -1,5 +1,6 @@
-"""Benchmark: time to apply and to heal each fault kind, and failover / recovery times
-against Docker's documented defaults (a new leader 10-20 s after the leader dies).
+"""Benchmark: time to apply and to heal each fault kind of the registry (``faults.kinds``),
+and failover / recovery times against Docker's documented defaults (a new leader 10-20 s
+after the leader dies).
 
 Prints figures (medians of several runs); asserts nothing.
 
@@ -9,37 +10,34 @@ Prints figures (medians of several runs); asserts nothing.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
 
 from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import hostengine
-from swarmcheck.cluster.cluster import Cluster, prepare_images, running_cluster
+from swarmcheck.cluster.cluster import prepare_images, running_cluster
 from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.faults import partition, process, toxics
-from swarmcheck.faults.base import Fault, FaultLog
+from swarmcheck.faults import process
+from swarmcheck.faults.base import FaultLog
+from swarmcheck.faults.kinds import FAULT_KINDS, KINDS
+from swarmcheck.faults.runner import build_fault
+from swarmcheck.faults.schedule import PlannedFault
 from swarmcheck.timing import Stopwatch
 from swarmcheck.workload.service import deploy_web
 
 DOC_ELECTION_S = (10.0, 20.0)
 
-KINDS: dict[str, Callable[[Cluster, str, FaultLog], Fault]] = {
-    "latency 500ms": lambda c, n, lg: toxics.latency(c, n, 500, 50, log=lg),
-    "bandwidth 64KB/s": lambda c, n, lg: toxics.bandwidth(c, n, 64, log=lg),
-    "timeout (black hole)": lambda c, n, lg: toxics.timeout(c, n, 0, log=lg),
-    "reset_peer": lambda c, n, lg: toxics.reset_peer(c, n, 0, log=lg),
-    "slow_close": lambda c, n, lg: toxics.slow_close(c, n, 1000, log=lg),
-    "proxy_down": lambda c, n, lg: toxics.proxy_down(c, n, log=lg),
-    "partition isolate": lambda c, n, lg: partition.isolate(c, n, log=lg),
-    "partition one-way": lambda c, n, lg: partition.one_way(c, n, c.managers[0].name, log=lg),
-    "pause node": lambda c, n, lg: process.pause_node(c, n, log=lg),
-    "stop node": lambda c, n, lg: process.stop_node(c, n, log=lg),
-    "kill node": lambda c, n, lg: process.kill_node(c, n, log=lg),
-    "restart node": lambda c, n, lg: process.restart_node(c, n, log=lg),
-    "kill -9 dockerd": lambda c, n, lg: process.kill_dockerd(c, n, log=lg),
-}
+PARAMS_SEED = 0
+"""Parameters of each kind are drawn as a schedule would, from this fixed seed."""
+
+
+def planned(name: str, hold_s: float) -> PlannedFault:
+    """One fault of kind ``name`` on a follower (or the kind's own target: a task, a minority)."""
+    kind = KINDS[name]
+    target = "follower" if "follower" in kind.targets else kind.targets[0]
+    return PlannedFault(0.0, hold_s, name, target, kind.draw(random.Random(PARAMS_SEED)))
 
 
 def med(values: list[float]) -> str:
@@ -57,15 +55,14 @@ def main() -> int:
     spec = ClusterSpec(control_plane_proxy=True)
     with running_cluster(host, spec, prepare_images(host, spec)) as cluster:
         deploy_web(cluster, "web", 3)
-        print(
-            f"{'fault (on a follower manager)':28} {'apply':>22} {'heal':>22} {'whole again':>22}"
-        )
-        for kind, make in KINDS.items():
+        print(f"{'fault (on a follower)':28} {'apply':>22} {'heal':>22} {'whole again':>22}")
+        for kind in FAULT_KINDS:
             apply_s, heal_s, whole_s = [], [], []
-            for _ in range(args.runs):
+            plan = planned(kind, args.hold)
+            label = " ".join([kind, *(f"{v}" for v in plan.params.values())])
+            for run in range(args.runs):
                 log = FaultLog()
-                victim = next(m.name for m in cluster.managers if m.name != cluster.leader().name)
-                fault = make(cluster, victim, log)
+                fault = build_fault(cluster, plan, random.Random(run), log, service="web")
                 with fault:
                     time.sleep(args.hold)
                 window = log.windows()[-1]
@@ -74,7 +71,7 @@ def main() -> int:
                 clock = Stopwatch()
                 cluster.wait_healthy(120)
                 whole_s.append(clock())
-            print(f"{kind:28} {med(apply_s):>22} {med(heal_s):>22} {med(whole_s):>22}", flush=True)
+            print(f"{label:28} {med(apply_s):>22} {med(heal_s):>22} {med(whole_s):>22}", flush=True)
         failover, recovery = [], []
         for _ in range(args.failovers):
             log = FaultLog()

@@ -29,6 +29,8 @@ from swarmcheck.errors import ConfigError, EngineAPIError, FaultError, Swarmchec
 from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.partition import Partition, hook_rules
+from swarmcheck.faults.runner import assert_played, run_schedule
+from swarmcheck.faults.schedule import PlannedFault, Schedule
 
 pytestmark = pytest.mark.e2e
 
@@ -523,3 +525,46 @@ def test_proxy_down_makes_manager_unreachable(
     figure(record_property, "proxy_down.detected_unreachable_s", detect)
     figure(record_property, "proxy_down.heal_s", fault.window.heal_s)
     figure(record_property, "proxy_down.whole_after_heal_s", time.monotonic() - started)
+
+
+# -- the schedule runner ---------------------------------------------------------------------
+def test_runner_plays_a_schedule_of_registry_kinds(
+    proxied: Cluster, prepared: ClusterImages, flog: FaultLog, record_property: Any
+) -> None:
+    """A short schedule (a toxic, a one-way cut, a paused follower, a removed task) played on a
+    real swarm: each fault is built from the registry, healed, and what ran matches the plan."""
+    plan = (
+        ("latency", "leader", {"latency_ms": 200, "jitter_ms": 20}),
+        ("partition_oneway", "follower", {"direction": "inbound"}),
+        ("pause_node", "follower", {}),
+        ("kill_task", "task", {}),
+    )
+    schedule = Schedule(
+        seed=5,
+        duration_s=60,
+        faults=tuple(
+            PlannedFault(1.0 + 4.0 * i, 2.0, kind, target, params)
+            for i, (kind, target, params) in enumerate(plan)
+        ),
+    )
+    leader = proxied.wait_leader()
+    lead = proxied.client(leader)
+    lead.create_service("victim", prepared.workload[0], 3)
+    healed: list[tuple[int, float]] = []
+
+    def after_heal(index: int, planned: PlannedFault) -> None:
+        started = time.monotonic()
+        proxied.wait_healthy(REJOIN_TIMEOUT_S)
+        healed.append((index, time.monotonic() - started))
+
+    try:
+        poll(lambda: len(lead.running_tasks("victim")) == 3, 60, "3 running tasks")
+        played = run_schedule(proxied, schedule, flog, service="victim", after_heal=after_heal)
+        assert_played(schedule, played, flog.windows())
+    finally:
+        lead.remove_service("victim")
+    assert [index for index, _ in healed] == [1, 2, 3, 4]
+    cut = flog.windows()[1].params  # inbound: what the leader sends the follower is dropped
+    assert cut["src"] == leader.name and cut["dst"] != leader.name, cut
+    for index, seconds in healed:
+        figure(record_property, f"runner.fault{index}_whole_after_heal_s", seconds)
