@@ -30,7 +30,7 @@ from pathlib import Path
 
 import docker
 
-from swarmcheck.cache import cache_dir as swarmcheck_cache
+from swarmcheck.cache import cache_dir
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.recipes import digest, ensure_image
 from swarmcheck.errors import EngineAPIError, ImageBuildError
@@ -97,16 +97,16 @@ def image_tag() -> str:
     return f"{IMAGE_REPOSITORY}:{TOXIPROXY_VERSION}-{recipe_hash()[:12]}"
 
 
-def cache_dir() -> Path:
+def binary_cache_dir() -> Path:
     """Where built binaries are kept: ``$XDG_CACHE_HOME/swarmcheck/toxiproxy/<version>``."""
-    return swarmcheck_cache("toxiproxy", TOXIPROXY_VERSION)
+    return cache_dir("toxiproxy", TOXIPROXY_VERSION)
 
 
 def ensure_toxiproxy_image(client: docker.DockerClient) -> str:
     """Return the tag of the Toxiproxy image, building and importing it first if needed.
 
     Returns at once when the engine already has the tag with this recipe. Otherwise builds the
-    binary with Go (or reuses the one cached under :func:`cache_dir`) and imports it as a
+    binary with Go (or reuses the one cached under :func:`binary_cache_dir`) and imports it as a
     one-file image; concurrent callers build it once (``recipes.ensure_image``).
 
     Raises:
@@ -116,7 +116,7 @@ def ensure_toxiproxy_image(client: docker.DockerClient) -> str:
     tag = image_tag()
 
     def build(scratch: Path) -> Path:
-        binary = _ensure_binary(client, cache_dir(), tag)
+        binary = _ensure_binary(client, binary_cache_dir(), tag)
         rootfs = scratch / "rootfs.tar"
         _write_rootfs_tar(binary, rootfs)
         log.info("importing %s into the engine", tag)

@@ -22,7 +22,7 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import ConfigError, EngineAPIError
 from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import Fault, FaultLog
-from swarmcheck.faults.plan import Target
+from swarmcheck.faults.targets import Target
 
 Param = float | str
 """A planned fault's parameter as a schedule stores it (JSON numbers or strings)."""
@@ -77,7 +77,7 @@ class FaultKind:
 
     name: str
     targets: tuple[str, ...]
-    """Default targets (roles, see ``faults.plan``); the planner picks one at random."""
+    """Default targets (roles, see ``faults.targets``); the planner picks one at random."""
     build: Builder
     """Builds the (not yet started) fault on the nodes the runner selected."""
     draw: Drawer = _no_params

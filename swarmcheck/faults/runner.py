@@ -15,8 +15,8 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import ConfigError, EngineAPIError, FaultError, SwarmcheckError
 from swarmcheck.faults.base import Fault, FaultLog, FaultWindow
 from swarmcheck.faults.kinds import BuildRequest, fault_kind
-from swarmcheck.faults.plan import NodeView, parse_target, select
 from swarmcheck.faults.schedule import PlannedFault, Schedule
+from swarmcheck.faults.targets import NodeView, parse_target, select
 
 log = logging.getLogger("swarmcheck.faults.runner")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from swarmcheck.errors import ConfigError
 from swarmcheck.faults.kinds import FAULT_KINDS, KINDS, Param
-from swarmcheck.faults.plan import parse_target
+from swarmcheck.faults.targets import parse_target
 
 __all__ = ["FAULT_KINDS", "PlannedFault", "Schedule", "plan_schedule"]
 

@@ -38,7 +38,7 @@ done
 
 
 @dataclass
-class DnsrrProbe:
+class ServiceProbe:
     """A probe container on ``node`` that keeps requesting ``service`` until stopped.
 
     By default it resolves ``tasks.<service>`` (every task's address, no IPVS needed);
@@ -59,7 +59,7 @@ class DnsrrProbe:
     def dns_name(self) -> str:
         return self.service if self.via_vip else f"tasks.{self.service}"
 
-    def start(self) -> DnsrrProbe:
+    def start(self) -> ServiceProbe:
         with translated(self.node.name):
             self.container = self.node.client.containers.run(
                 self.image,

@@ -10,7 +10,7 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.images import WORKLOAD_REPO
 from swarmcheck.cluster.node import Node
 from swarmcheck.timing import wait_until
-from swarmcheck.workload.probe import DnsrrProbe
+from swarmcheck.workload.probe import ServiceProbe
 
 CONVERGE_TIMEOUT_S = 60.0
 PROBE_NETWORK = "probe-net"
@@ -50,7 +50,7 @@ def deploy_probed_web(
     timeout_s: float = CONVERGE_TIMEOUT_S,
     probe_on: Node | None = None,
     **options: Any,
-) -> tuple[SwarmClient, DnsrrProbe]:
+) -> tuple[SwarmClient, ServiceProbe]:
     """The web service on an attachable overlay network, and a started probe requesting it
     from inside that network (through ``tasks.web``, or the VIP with ``via_vip``), on
     ``probe_on`` (default: the first manager)."""
@@ -66,7 +66,7 @@ def deploy_probed_web(
         timeout_s=timeout_s,
         **options,
     )
-    probe = DnsrrProbe(
+    probe = ServiceProbe(
         node=probe_on or cluster.managers[0],
         network=PROBE_NETWORK,
         service="web",

@@ -20,9 +20,9 @@ from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError, FaultError
 from swarmcheck.faults.base import FaultLog, FaultWindow
 from swarmcheck.faults.kinds import FAULT_KINDS, KINDS, fault_kind
-from swarmcheck.faults.plan import parse_target
 from swarmcheck.faults.runner import PlayedFault, assert_played, build_fault, check_played
 from swarmcheck.faults.schedule import PlannedFault, Schedule, plan_schedule
+from swarmcheck.faults.targets import parse_target
 
 SUBNET = "10.199.250.0/24"
 

@@ -9,8 +9,8 @@ import pytest
 
 from swarmcheck.errors import ConfigError
 from swarmcheck.faults.kinds import FAULT_KINDS
-from swarmcheck.faults.plan import parse_target
 from swarmcheck.faults.schedule import Schedule, plan_schedule
+from swarmcheck.faults.targets import parse_target
 
 
 def test_same_seed_same_schedule_different_seed_different() -> None:

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from swarmcheck.errors import ConfigError
-from swarmcheck.faults.plan import NodeView, Target, parse_target, select
+from swarmcheck.faults.targets import NodeView, Target, parse_target, select
 
 
 def cluster(managers: int = 3, workers: int = 2) -> tuple[NodeView, ...]:
