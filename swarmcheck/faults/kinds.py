@@ -98,27 +98,36 @@ def _draw_latency(rng: random.Random) -> dict[str, Param]:
     return {"latency_ms": latency, "jitter_ms": rng.randint(0, latency // 4)}
 
 
-def _draw_bandwidth(rng: random.Random) -> dict[str, Param]:
-    return {"rate_kb": rng.randint(16, 256)}
-
-
-def _draw_timeout(rng: random.Random) -> dict[str, Param]:
-    return {"timeout_ms": rng.randint(1000, 5000)}
-
-
-def _draw_reset_peer(rng: random.Random) -> dict[str, Param]:
-    return {"timeout_ms": rng.randint(0, 2000)}
-
-
-def _draw_slow_close(rng: random.Random) -> dict[str, Param]:
-    return {"delay_ms": rng.randint(500, 5000)}
-
-
 def _draw_direction(rng: random.Random) -> dict[str, Param]:
     return {"direction": rng.choice(("inbound", "outbound"))}
 
 
-# -- builders that need more than one call -----------------------------------------------------
+# -- builders ----------------------------------------------------------------------------------
+def _on_node(make: Callable[..., Fault]) -> Builder:
+    """A builder for faults made as ``make(cluster, node, log=...)`` on the selected node."""
+    return lambda r: make(r.cluster, r.node, log=r.log)
+
+
+def _one_knob_toxic(
+    name: str,
+    targets: tuple[str, ...],
+    make: Callable[..., Fault],
+    knob: str,
+    low: int,
+    high: int,
+) -> FaultKind:
+    """A Toxiproxy fault on the selected manager with one knob (ms, or KB/s) drawn uniformly
+    from ``low..high``."""
+    return FaultKind(
+        name,
+        targets,
+        lambda r: make(r.cluster, r.node, r.number(knob), log=r.log),
+        lambda rng: {knob: rng.randint(low, high)},
+        (knob,),
+        needs_proxy=True,
+    )
+
+
 def _one_way(req: BuildRequest) -> Fault:
     """Cut one direction between the target and the leader (or, when the target is the
     leader, another node): ``outbound`` drops what the target sends, ``inbound`` what it gets."""
@@ -154,48 +163,20 @@ _REGISTRY: tuple[FaultKind, ...] = (
         ("latency_ms", "jitter_ms"),
         needs_proxy=True,
     ),
-    FaultKind(
-        "bandwidth",
-        ("follower", "leader"),
-        lambda r: toxics.bandwidth(r.cluster, r.node, r.number("rate_kb"), log=r.log),
-        _draw_bandwidth,
-        ("rate_kb",),
-        needs_proxy=True,
-    ),
-    FaultKind(
-        "timeout",
-        ("follower",),
-        lambda r: toxics.timeout(r.cluster, r.node, r.number("timeout_ms"), log=r.log),
-        _draw_timeout,
-        ("timeout_ms",),
-        needs_proxy=True,
-    ),
-    FaultKind(
-        "reset_peer",
-        ("follower",),
-        lambda r: toxics.reset_peer(r.cluster, r.node, r.number("timeout_ms"), log=r.log),
-        _draw_reset_peer,
-        ("timeout_ms",),
-        needs_proxy=True,
-    ),
-    FaultKind(
-        "slow_close",
-        ("follower",),
-        lambda r: toxics.slow_close(r.cluster, r.node, r.number("delay_ms"), log=r.log),
-        _draw_slow_close,
-        ("delay_ms",),
-        needs_proxy=True,
-    ),
+    _one_knob_toxic("bandwidth", ("follower", "leader"), toxics.bandwidth, "rate_kb", 16, 256),
+    _one_knob_toxic("timeout", ("follower",), toxics.timeout, "timeout_ms", 1000, 5000),
+    _one_knob_toxic("reset_peer", ("follower",), toxics.reset_peer, "timeout_ms", 0, 2000),
+    _one_knob_toxic("slow_close", ("follower",), toxics.slow_close, "delay_ms", 500, 5000),
     FaultKind(
         "proxy_down",
         ("follower", "leader"),
-        lambda r: toxics.proxy_down(r.cluster, r.node, log=r.log),
+        _on_node(toxics.proxy_down),
         needs_proxy=True,
     ),
     FaultKind(
         "partition_isolate",
         ("follower", "leader"),
-        lambda r: partition.isolate(r.cluster, r.node, log=r.log),
+        _on_node(partition.isolate),
     ),
     FaultKind(
         "partition_split",
@@ -215,22 +196,22 @@ _REGISTRY: tuple[FaultKind, ...] = (
     FaultKind(
         "stop_node",
         ("follower", "leader"),
-        lambda r: process.stop_node(r.cluster, r.node, log=r.log),
+        _on_node(process.stop_node),
     ),
     FaultKind(
         "restart_node",
         ("leader", "follower"),
-        lambda r: process.restart_node(r.cluster, r.node, log=r.log),
+        _on_node(process.restart_node),
     ),
     FaultKind(
         "pause_node",
         ("leader", "follower"),
-        lambda r: process.pause_node(r.cluster, r.node, log=r.log),
+        _on_node(process.pause_node),
     ),
     FaultKind(
         "kill_dockerd",
         ("follower", "leader"),
-        lambda r: process.kill_dockerd(r.cluster, r.node, log=r.log),
+        _on_node(process.kill_dockerd),
     ),
     FaultKind("kill_task", ("task",), _kill_task, needs_service=True),
 )
