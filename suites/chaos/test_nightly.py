@@ -26,15 +26,18 @@ CONVERGE_DEADLINE_S = 90.0
 REPLICAS = 3
 MANAGER_TARGETS = frozenset({"leader", "follower", "manager", "minority", "majority"})
 """Targets that only ever select managers: the worker running the probe is never hit."""
-MIN_SUCCESS_RATIO = 0.9
+MIN_SUCCESS_RATIO = 0.95
 """Availability the web service keeps through the night, seen by a client on the worker.
 
 Why it can be high: every planned fault disturbs at most a minority of the managers (one of
-three) while 3 replicas run across four nodes, so at least one task stays reachable and the
-probe moves to the next task address when one refuses. Why not 1.0: a request to a task on a
-node that has just been frozen, stopped or cut off waits out its 2 s timeout before the next
-address is tried, and the probe's node keeps resolving such tasks until gossip drops them.
-Measured here (seed 7, 100 s, three faults): see the report's ``success_ratio`` figure.
+three) while 3 replicas run across four nodes, so at least one task stays reachable, and the
+probe moves to the next task address when one refuses; a probe fails only when every address
+it resolved fails. Why not 1.0: a task on a node that has just been frozen, stopped or cut off
+costs a 2 s timeout per request until gossip drops it from ``tasks.web``, and on a loaded
+machine a whole round can time out. Measured here: 452 of 452 probes answered (seed 7, 100 s:
+an isolated follower, a one-way cut, a removed task) and 778 of 778 (seed 12, 200 s: three
+node stops, a killed node, a minority split, latency and a black-holed control plane), longest
+gap 1.4 s.
 """
 
 
