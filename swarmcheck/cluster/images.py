@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import tarfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.cluster.debian import apt_install
 from swarmcheck.cluster.recipes import digest, ensure_image
 from swarmcheck.errors import ConfigError, ImageBuildError
+from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.images")
 
@@ -86,7 +86,7 @@ def ensure_node_image(client: docker.DockerClient, suite: str = "bookworm") -> N
             suite,
             DEBIAN_ENGINES[suite],
         )
-        started = time.monotonic()
+        clock = Stopwatch()
         rootfs = scratch / "rootfs.tar"
         cmd = ["mmdebstrap", "--variant=minbase", f"--include={','.join(packages)}"]
         if suite == "sid":  # sid's Release file may be past its Valid-Until in mirrors
@@ -98,7 +98,7 @@ def ensure_node_image(client: docker.DockerClient, suite: str = "bookworm") -> N
                 f"mmdebstrap failed for the {suite} node image ({done.returncode}):\n"
                 + "\n".join(done.stderr.splitlines()[-15:])
             )
-        log.warning("node image %s built in %.0f s", ref, time.monotonic() - started)
+        log.warning("node image %s built in %.0f s", ref, clock())
         return rootfs
 
     recipe = digest("node", suite, *packages)[:16]

@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 import docker
@@ -34,6 +33,7 @@ from swarmcheck.cache import cache_dir
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.recipes import digest, ensure_image
 from swarmcheck.errors import EngineAPIError, ImageBuildError
+from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.images")
 
@@ -181,7 +181,7 @@ def _ensure_binary(client: docker.DockerClient, directory: Path, tag: str) -> Pa
         "building Toxiproxy %s from the Go module proxy (once per machine, ~1 min)...",
         TOXIPROXY_VERSION,
     )
-    started = time.monotonic()
+    clock = Stopwatch()
     with tempfile.TemporaryDirectory(dir=directory, prefix=".gobin-") as gobin:
         env = {**os.environ, **_GO_ENV, "GOBIN": gobin}
         command = [go, "install", *_GO_FLAGS, f"{TOXIPROXY_PACKAGE}@v{TOXIPROXY_VERSION}"]
@@ -215,7 +215,7 @@ def _ensure_binary(client: docker.DockerClient, directory: Path, tag: str) -> Pa
     log.info(
         "built Toxiproxy %s in %.0fs; cached at %s",
         TOXIPROXY_VERSION,
-        time.monotonic() - started,
+        clock(),
         binary,
     )
     return binary

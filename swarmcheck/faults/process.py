@@ -311,5 +311,5 @@ def _signal_host_pid(pid: int, hostname: str) -> bool:
             return False
         os.kill(pid, signal.SIGKILL)
         return True
-    except (OSError, PermissionError):
+    except OSError:  # PermissionError included: the process is not ours to see
         return False

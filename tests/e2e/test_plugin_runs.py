@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,8 +26,10 @@ from typing import Any, TypeVar
 import docker
 import pytest
 
+import swarmcheck
 from swarmcheck import labels
 from swarmcheck.cluster import reaper
+from swarmcheck.reporting.allure_files import CATEGORY_ENVIRONMENT
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +43,7 @@ T = TypeVar("T")
 CONFTEST = '''
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -80,6 +84,16 @@ def test_swarm_answers(up):
     assert len(up.node_list()) == 1
 """
 
+MARKED = f"""
+import pytest
+
+
+@pytest.mark.swarmcheck(id="SC-TEST-903", area="membership", doc="{DOC}")
+@pytest.mark.swarm(managers=1)
+def test_marked_swarm_answers(up):
+    assert len(up.node_list()) == 1
+"""
+
 SLEEPING = """
 import time
 
@@ -104,6 +118,13 @@ class Up:
 class Finished:
     returncode: int
     output: str
+
+
+def _source_path() -> str:
+    """PYTHONPATH for sessions: the swarmcheck under test first (this checkout, not whichever
+    copy is pip-installed), then whatever the caller had."""
+    here = str(Path(swarmcheck.__file__).resolve().parents[1])
+    return os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
 
 
 def _default_sigint() -> None:
@@ -142,7 +163,7 @@ class Project:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "COLUMNS": "200"},
+                env={**os.environ, "COLUMNS": "200", "PYTHONPATH": _source_path()},
                 preexec_fn=_default_sigint,
             )
         self.procs.append(proc)
@@ -362,3 +383,28 @@ def test_marker_without_doc_is_a_usage_error(project: Project) -> None:
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.output
     assert "test_generated.py::test_undocumented" in done.output
     assert "doc=" in done.output
+
+
+def test_engine_image_not_loaded_is_an_environment_problem(project: Project) -> None:
+    """A user's --engine-image that the engine does not have: the report names the image and
+    the fix, and files it under "Environment problem", not as a framework error."""
+    image = "swarmcheck/not-loaded:none"
+    project.write(MARKED)
+    done = project.run(f"--engine-image={image}")
+
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.output
+    result = project.allure_result("test_marked_swarm_answers")
+    message = result["statusDetails"]["message"]
+    assert result["status"] == "broken", result
+    assert message.startswith(
+        f"swarmcheck.errors.EnvironmentProblem: --engine-image {image} is not in the local engine"
+    ), message
+    assert "docker load" in message
+    categories = json.loads((project.allure / "categories.json").read_text())
+    matched = {
+        c["name"]
+        for c in categories
+        if result["status"] in c["matchedStatuses"]
+        and re.fullmatch(c["messageRegex"], message, re.DOTALL)
+    }
+    assert matched == {CATEGORY_ENVIRONMENT}, matched
