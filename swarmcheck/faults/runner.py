@@ -17,6 +17,7 @@ from swarmcheck.faults.base import Fault, FaultLog, FaultWindow
 from swarmcheck.faults.kinds import BuildRequest, fault_kind
 from swarmcheck.faults.schedule import PlannedFault, Schedule
 from swarmcheck.faults.targets import NodeView, parse_target, select
+from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.faults.runner")
 
@@ -127,11 +128,11 @@ def run_schedule(
     :func:`check_played` turns that into a failure. Injection and healing errors propagate.
     """
     rng = random.Random(schedule.seed)
-    started = time.monotonic()
+    clock = Stopwatch()
     played: list[PlayedFault] = []
     total = len(schedule.faults)
     for index, planned in enumerate(schedule.faults, 1):
-        delay = planned.start_s - (time.monotonic() - started)
+        delay = planned.start_s - clock()
         if delay > 0:
             time.sleep(delay)
         try:
