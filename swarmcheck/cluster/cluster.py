@@ -315,7 +315,9 @@ class Cluster:
         for node in self.nodes:
             for flt in (labels.RUN, "com.docker.swarm.service.id"):
                 with translated(node.name):
-                    containers = node.client.containers.list(all=True, filters={"label": flt})
+                    containers = node.client.containers.list(
+                        all=True, filters={"label": flt}, ignore_removed=True
+                    )
                 for container in containers:
                     with contextlib.suppress(NotFound), translated(node.name):
                         container.remove(force=True)
