@@ -46,7 +46,14 @@ class CannedCluster(Cluster):
         self.subnet = SUBNET
         for index, name in enumerate(self.spec.node_names()):
             role = "manager" if name.startswith("manager") else "worker"
-            node = Node(name, role, f"sc-unit-{name}", f"10.199.250.{10 + index}", None)  # type: ignore[arg-type]
+            node = Node(
+                name=name,
+                role=role,
+                container_name=f"sc-unit-{name}",
+                ip=f"10.199.250.{10 + index}",
+                api_socket=f"/nonexistent/sc-unit/{name}.sock",
+                host=None,  # type: ignore[arg-type]
+            )
             node.node_id = f"id-{name}"
             self.nodes.append(node)
         if proxied:
