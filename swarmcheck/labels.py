@@ -37,16 +37,25 @@ def owner_alive(labels: dict[str, str]) -> bool:
 
     Objects from another host (a shared engine) are treated as alive: not ours to judge.
     """
-    if labels.get(OWNER_HOST) != socket.gethostname():
-        return True
+    pid: int | None
     try:
         pid = int(labels.get(OWNER_PID, ""))
     except ValueError:
+        pid = None
+    return process_alive(pid, labels.get(OWNER_HOST))
+
+
+def process_alive(pid: int | None, host: str | None) -> bool:
+    """Whether process ``pid`` of ``host`` still runs; True for another host's (not ours to
+    judge), False when the pid is unknown."""
+    if host != socket.gethostname():
+        return True
+    if pid is None:
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # alive, and someone else's
         return True
     return True

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+from swarmcheck import labels
 from swarmcheck.errors import EnvironmentProblem
 
 log = logging.getLogger("swarmcheck.cluster")
@@ -93,15 +94,7 @@ def _owner_alive(owner_file: Path) -> bool:
         pid = int(pid_text)
     except (OSError, ValueError):
         return False  # no owner file: a run that never got going, or a stranger's leftover
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return labels.process_alive(pid, host)
 
 
 def check_local_engine(base_url: str) -> None:
