@@ -52,9 +52,11 @@ def base_dir() -> Path:
 def run_dir(run_id: str) -> Path:
     """The run's directory (created with its owner file on first use)."""
     path = base_dir() / run_id
-    if not path.exists():
+    try:
         path.mkdir(mode=0o700)
-        (path / "owner").write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    except FileExistsError:
+        return path  # made already, e.g. by another node of this run booting in parallel
+    (path / "owner").write_text(f"{os.getpid()} {socket.gethostname()}\n")
     return path
 
 

@@ -88,7 +88,14 @@ MARKED = f"""
 import pytest
 
 
-@pytest.mark.swarmcheck(id="SC-TEST-903", area="membership", doc="{DOC}")
+@pytest.mark.swarmcheck(
+    id="SC-TEST-903",
+    area="membership",
+    doc="{DOC}",
+    title="a one-manager swarm lists its node",
+    promise="A manager MUST list the nodes of its swarm.",
+    rows=("mem-join-worker",),
+)
 @pytest.mark.swarm(managers=1)
 def test_marked_swarm_answers(up):
     assert len(up.node_list()) == 1
