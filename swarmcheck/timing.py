@@ -1,4 +1,5 @@
-"""Time and waiting, for every layer: one ``wait_until``, a stopwatch and the boot clock.
+"""Time and waiting, for every layer: ``wait_until`` (until something holds), ``hold``
+(something keeps holding), a stopwatch and the boot clock.
 
 A leaf module (it imports only ``swarmcheck.errors``): cluster provisioning, workloads,
 faults and suites all wait through ``wait_until``, so every timeout says what was awaited,
@@ -13,7 +14,7 @@ from typing import TypeVar
 
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from swarmcheck.errors import EngineAPIError, ReadinessTimeout
+from swarmcheck.errors import EngineAPIError, ReadinessTimeout, SwarmPromiseBroken
 
 T = TypeVar("T")
 
@@ -67,6 +68,21 @@ def wait_until(
         log_tail=log_tail() if log_tail else None,
         last_error=last,
     )
+
+
+def hold(window_s: float, problem: Callable[[], str | None], interval_s: float = 0.5) -> None:
+    """Watch something for ``window_s``: ``problem()`` names what is wrong (or returns None)
+    at every look, the first problem is a broken promise. For behaviours that must persist
+    ("still pending", "not moved back"), where no single look proves anything. ``problem``
+    may also raise a ``SwarmPromiseBroken`` of its own (with expected/seen)."""
+    clock = Stopwatch()
+    while True:
+        wrong = problem()
+        if wrong:
+            raise SwarmPromiseBroken(wrong)
+        if clock() >= window_s:
+            return
+        time.sleep(interval_s)
 
 
 class Stopwatch:

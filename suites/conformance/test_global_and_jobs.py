@@ -17,12 +17,11 @@ from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import EngineAPIError
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.timing import Stopwatch, hold, wait_until
 from swarmcheck.workload.placement import (
     create_placed_service,
     ensure_worker,
     force_update,
-    hold,
     join_worker,
     leave_and_remove,
     promise_timeout,

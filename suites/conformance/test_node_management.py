@@ -18,12 +18,11 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import EngineAPIError
 from swarmcheck.faults.process import pause_node
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.timing import Stopwatch, hold, wait_until
 from swarmcheck.workload.placement import (
     Placement,
     create_placed_service,
     ensure_worker,
-    hold,
     hold_placement,
     join_worker,
     leave_and_remove,

@@ -16,12 +16,11 @@ import pytest
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.faults.process import kill_node
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.timing import Stopwatch, hold, wait_until
 from swarmcheck.workload.placement import (
     Placement,
     create_placed_service,
     force_update,
-    hold,
     hold_placement,
     observe,
     promise_timeout,

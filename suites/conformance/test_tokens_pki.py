@@ -9,7 +9,6 @@ with a new root, and spec changes are undone in ``finally``.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +22,7 @@ from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, SwarmPromiseBroken
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.timing import Stopwatch, hold, wait_until
 from swarmcheck.workload import pki
 from swarmcheck.workload.service import wait_converged, workload_image
 from swarmcheck.workload.tasks import running_task_containers
@@ -365,19 +364,19 @@ def test_rotation_waits_for_every_node(cluster: Cluster, worker: Node) -> None:
                 timeout_s=ROTATION_BUDGET_S,
                 timeout_error=pki.promise_timeout,
             )
-        deadline = time.monotonic() + HELD_BY_DOWN_NODE_S
-        while time.monotonic() < deadline:
+
+        def rotation_finished() -> str | None:
             state = lead.info()["Cluster"]
-            if not state["RootRotationInProgress"] or (
-                state["TLSInfo"]["TrustRoot"] != old_root_pem
-            ):
-                raise SwarmPromiseBroken(
-                    "the root rotation finished while a node was down",
-                    expected="RootRotationInProgress true and the old TrustRoot while "
-                    f"{worker.name} is down",
-                    seen=f"in progress: {state['RootRotationInProgress']}",
-                )
-            time.sleep(0.5)
+            if state["RootRotationInProgress"] and state["TLSInfo"]["TrustRoot"] == old_root_pem:
+                return None
+            raise SwarmPromiseBroken(
+                "the root rotation finished while a node was down",
+                expected="RootRotationInProgress true and the old TrustRoot while "
+                f"{worker.name} is down",
+                seen=f"in progress: {state['RootRotationInProgress']}",
+            )
+
+        hold(HELD_BY_DOWN_NODE_S, rotation_finished)
     finally:
         with translated(worker.name):
             worker.container.start()

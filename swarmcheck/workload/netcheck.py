@@ -360,7 +360,7 @@ def probe_container(
     try:
         yield NetProbe(node=node, container=container)
     finally:
-        with suppress(docker.errors.DockerException):
+        with suppress(EngineAPIError), translated(node.name):  # gone already, or its node is
             container.remove(force=True)
 
 
@@ -426,8 +426,9 @@ def spare_swarm(cluster: Cluster, name: str, **init: Any) -> Iterator[Node]:
         yield node
     finally:
         node.close()
-        with suppress(docker.errors.DockerException):
+        # best effort: what stays is removed with the run, by its labels
+        with suppress(EngineAPIError), translated(name):
             cluster.host.containers.get(node.container_name).remove(force=True, v=True)
-        with suppress(docker.errors.DockerException):
+        with suppress(EngineAPIError), translated(name):
             cluster.host.volumes.get(f"{node.container_name}-docker").remove(force=True)
         shutil.rmtree(sockets.run_dir(cluster.run_id) / name, ignore_errors=True)

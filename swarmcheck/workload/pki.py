@@ -445,6 +445,6 @@ def autolocked(cluster: Cluster, via: Node | None = None) -> Iterator[Autolock]:
     finally:
         try:
             autolock_off(cluster, lock.keys)
-        except Exception as exc:
+        except Exception as exc:  # whatever the cause, a swarm left locked is not reused
             cluster.dirty = f"autolock could not be turned off: {str(exc).splitlines()[0]}"
             raise

@@ -9,7 +9,6 @@ engine runs: a placement only counts when both agree.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, EngineUnreachable, SwarmPromiseBroken
 from swarmcheck.steps import step
-from swarmcheck.timing import wait_until
+from swarmcheck.timing import hold, wait_until
 from swarmcheck.workload.service import workload_image
 
 PLACEMENT_BUDGET_S = 30.0
@@ -208,20 +207,6 @@ def wait_placement(
         return SwarmPromiseBroken(f"Swarm did not deliver: {what_}", expected=what_, seen=seen)
 
     return wait_until(settled, what=goal, timeout_s=timeout_s, interval_s=0.3, timeout_error=broken)
-
-
-def hold(window_s: float, problem: Callable[[], str | None], interval_s: float = 0.5) -> None:
-    """Watch something for ``window_s``: ``problem()`` names what is wrong (or returns None)
-    at every look, the first problem is a broken promise. For behaviours that must persist
-    ("still pending", "not moved back"), where no single look proves anything."""
-    deadline = time.monotonic() + window_s
-    while True:
-        wrong = problem()
-        if wrong:
-            raise SwarmPromiseBroken(wrong)
-        if time.monotonic() >= deadline:
-            return
-        time.sleep(interval_s)
 
 
 def hold_placement(

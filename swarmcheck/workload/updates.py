@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import docker.errors
 from docker.types import Healthcheck, RestartPolicy, ServiceMode
 
 from swarmcheck.client.errors import translated
@@ -454,9 +453,10 @@ def remove_services_settled(cluster: Cluster, timeout_s: float = 20.0) -> None:
     lead = cluster.client(cluster.leader())
     with step("remove the services and their task containers"):
         with translated(lead.node):
-            for service in lead.docker.services.list():
-                with contextlib.suppress(docker.errors.NotFound):
-                    service.remove()
+            services = lead.docker.services.list()
+        for service in services:
+            with contextlib.suppress(NotFound), translated(lead.node):
+                service.remove()
 
         def settled() -> bool | None:
             left = 0
