@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import time
@@ -294,33 +293,50 @@ class Cluster:
         lead = self.client(self.leader())
         d = lead.docker
         with translated(lead.node):
-            removable = [*d.services.list(), *d.secrets.list(), *d.configs.list()]
-            removable += [
-                n for n in d.networks.list(filters={"scope": "swarm"}) if n.name != "ingress"
-            ]
-        for obj in removable:  # services first: networks stay in use until their tasks go
+            services = d.services.list()
+        self._remove_all(services, lead.node)
+        # Standalone containers tests made (probes) hold endpoints on attachable networks:
+        # they go before the networks, or a network removal waits for them in vain.
+        self._remove_containers(labels.RUN)
+        with translated(lead.node):
+            rest = [*d.secrets.list(), *d.configs.list()]
+            rest += [n for n in d.networks.list(filters={"scope": "swarm"}) if n.name != "ingress"]
+        self._remove_all(rest, lead.node)
+        for info in lead.nodes():
+            node = self.node(info.hostname)
+            if info.role != node.role or info.availability != "active" or info.labels:
+                lead.update_node(info.id, role=node.role, availability="active", node_labels={})
+        # Task containers of the removed services that agents have not cleaned up yet: gone
+        # now, not during the next test.
+        self._remove_containers("com.docker.swarm.service.id")
+
+    @staticmethod
+    def _remove_all(objects: list[Model], via: str) -> None:
+        for obj in objects:
             wait_until(
                 functools.partial(_removed, obj),
                 what=f"removal of {obj.name}",
                 timeout_s=15,
                 interval_s=0.1,
-                node=lead.node,
+                node=via,
             )
-        for info in lead.nodes():
-            node = self.node(info.hostname)
-            if info.role != node.role or info.availability != "active" or info.labels:
-                lead.update_node(info.id, role=node.role, availability="active", node_labels={})
-        # Standalone containers tests made (probes), and task containers of the removed
-        # services that agents have not cleaned up yet: gone now, not during the next test.
+
+    def _remove_containers(self, label: str) -> None:
+        """Remove every container with ``label`` on every node's engine. Listed without
+        inspecting each (an agent may be removing one at the same moment); one already gone,
+        or whose removal the agent has already started (409), needs nothing more."""
         for node in self.nodes:
-            for flt in (labels.RUN, "com.docker.swarm.service.id"):
-                with translated(node.name):
-                    containers = node.client.containers.list(
-                        all=True, filters={"label": flt}, ignore_removed=True
-                    )
-                for container in containers:
-                    with contextlib.suppress(NotFound), translated(node.name):
-                        container.remove(force=True)
+            with translated(node.name):
+                found = node.client.api.containers(all=True, filters={"label": label})
+            for container in found:
+                try:
+                    with translated(node.name):
+                        node.client.api.remove_container(container["Id"], force=True)
+                except NotFound:
+                    continue
+                except EngineAPIError as exc:
+                    if exc.status_code != 409:
+                        raise
 
     # -- teardown ------------------------------------------------------------------------
     def down(self) -> reaper.Removed:
