@@ -1,58 +1,623 @@
-"""Membership and roles: init, worker refusal, promote/demote, join tokens."""
+"""Membership: init, join, leave, pending joins, bad input, roles and join tokens.
+
+Most checks take the worker out of the shared swarm and put it back afterwards (fixtures
+``rejoins`` and ``outside``), so they need the 3-manager + 1-worker shape.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
 
+from swarmcheck import labels
+from swarmcheck.client.errors import translated
+from swarmcheck.client.swarm import NodeInfo, SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError
+from swarmcheck.errors import EngineAPIError, EngineUnreachable
+from swarmcheck.faults import process
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.workload.membership import (
+    EventRecord,
+    advertise_address,
+    cert_ou,
+    entries_of,
+    forget_node,
+    join_address,
+    judge_ping_header,
+    lead_client,
+    leave_swarm,
+    local_swarm,
+    manager_views,
+    ping_swarm_header,
+    promise_timeout,
+    recorded_once,
+    restore_membership,
+    unused_address,
+    wait_local_state,
+)
+from swarmcheck.workload.service import wait_converged, workload_image
 
 DOCS = "https://docs.docker.com/engine/swarm"
+CLI = "https://docs.docker.com/reference/cli/docker"
 WORKER_REFUSAL = (
     "This node is not a swarm manager. Worker nodes can't be used to view or modify "
     "cluster state. Please run this command on a manager node or promote the current node "
     "to a manager."
 )
+MANAGER_LEAVE = (
+    "You are attempting to leave the swarm on a node that is participating as a manager. "
+)
+LAST_MANAGER = "Removing the last manager erases all current state of the swarm."
+DEMOTE_LAST = "attempting to demote the last manager of the swarm"
+ADVERTISE_UNREACHABLE = (
+    "could not connect to prospective new cluster member using its advertised address"
+)
+JOIN_TIMEOUT = (
+    "Timeout was reached before node joined. The attempt to join the swarm will continue in "
+    'the background. Use the "docker info" command to see the current swarm status of your '
+    "node."
+)
+TASK_LABEL = "com.docker.swarm.service.id"
+LISTEN_8080 = ":1F90 [0-9A-F]+:0000 0A"
+"""A listening socket on port 8080 in /proc/net/tcp{,6} (port and state in hex)."""
 
 
+# -- fixtures --------------------------------------------------------------------------------
+@pytest.fixture
+def rejoins(cluster: Cluster, worker: Node) -> Iterator[Node]:
+    """The worker; whatever the check does to its membership, it is back in the swarm as a
+    worker afterwards."""
+    try:
+        yield worker
+    finally:
+        restore_membership(cluster, worker)
+
+
+@pytest.fixture
+def outside(cluster: Cluster, rejoins: Node) -> Node:
+    """The worker, out of the swarm (LocalNodeState inactive, its entry removed); back in the
+    swarm after the check."""
+    leave_swarm(cluster, rejoins)
+    return rejoins
+
+
+def standalone(cluster: Cluster, node: Node, name: str) -> Any:
+    """A standalone (non-service) container on ``node``'s engine, removed by the reset."""
+    with translated(node.name):
+        return node.client.containers.run(
+            workload_image(),
+            name=name,
+            detach=True,
+            labels=labels.for_run(cluster.run_id, "standalone"),
+        )
+
+
+def refusal(call: Any, *args: Any, **kwargs: Any) -> EngineAPIError:
+    """The engine's refusal of ``call(*args, **kwargs)``; fails the check if it was accepted."""
+    try:
+        with translated():
+            call(*args, **kwargs)
+    except EngineAPIError as exc:
+        return exc
+    raise AssertionError(f"{getattr(call, '__name__', call)}{args or ''}{kwargs} was accepted")
+
+
+# -- a swarm of one node: init, then what its last manager may not do -------------------------
+@dataclass
+class SoloSwarm(EventRecord):
+    """The worker leaves, makes a swarm of its own (`swarm init`), tries to demote itself and
+    to leave without force, then leaves with force and rejoins the cluster."""
+
+    node: Node | None = None
+    header_outside: str | None = None
+    init_s: float | None = None
+    info: dict[str, Any] | None = None
+    own_view: list[NodeInfo] | None = None
+    header_manager: str | None = None
+    demote_refused: EngineAPIError | None = None
+    view_after_demote: list[NodeInfo] | None = None
+    leave_refused: EngineAPIError | None = None
+    info_after_refused_leave: dict[str, Any] | None = None
+    info_after_forced_leave: dict[str, Any] | None = None
+
+
+def run_solo_swarm(cluster: Cluster, node: Node, rec: SoloSwarm) -> None:
+    rec.node = node
+    try:
+        leave_swarm(cluster, node)
+        rec.header_outside = ping_swarm_header(node)
+        own = SwarmClient(node.name, node.client)
+        clock = Stopwatch()
+        with translated(node.name):
+            node.client.swarm.init(
+                advertise_addr=f"{node.ip}:2377",
+                listen_addr="0.0.0.0:2377",
+                data_path_addr=node.ip,
+            )
+        rec.init_s = clock()
+        rec.note(f"{node.name}: swarm init returned after {rec.init_s:.1f}s")
+        rec.info = local_swarm(node)
+        rec.own_view = own.nodes()
+        rec.header_manager = ping_swarm_header(node)
+        with translated(node.name):
+            me = node.client.nodes.get(rec.info["NodeID"])
+        spec = {**me.attrs["Spec"], "Role": "worker"}
+        rec.demote_refused = refusal(me.update, spec)
+        rec.note(f"demoting the only manager: {rec.demote_refused.explanation}")
+        rec.view_after_demote = own.nodes()
+        rec.leave_refused = refusal(node.client.swarm.leave)
+        rec.note(f"leave without force: {rec.leave_refused.explanation}")
+        rec.info_after_refused_leave = local_swarm(node)
+        own.leave(force=True)
+        rec.info_after_forced_leave = local_swarm(node)
+        rec.note(f"forced leave: {rec.info_after_forced_leave['LocalNodeState']}")
+    finally:
+        restore_membership(cluster, node)
+
+
+@pytest.fixture
+def solo(cluster: Cluster, worker: Node) -> SoloSwarm:
+    return recorded_once(
+        cluster, "solo-swarm", lambda rec: run_solo_swarm(cluster, worker, rec), SoloSwarm()
+    )
+
+
+@pytest.mark.swarm(workers=1)
 @pytest.mark.swarmcheck(
     id="SC-MEM-001",
     area="membership",
     doc=f"{DOCS}/swarm-tutorial/create-swarm/",
-    title="the first node is a manager and Leader; docker info says active",
-    promise=(
-        "A node that ran `swarm init` MUST be an active manager and the Leader of the new swarm."
-    ),
+    title="swarm init: an active manager and Leader; /_ping says active/manager",
+    promise="After `swarm init` the engine MUST report LocalNodeState active, ControlAvailable "
+    "true and no root rotation, list itself as the Leader manager, and its /_ping Swarm header "
+    "MUST change from inactive to active/manager.",
     rows=("mem-init",),
-    destructive=True,
+    destructive=False,
+    needs=(),
 )
-def test_init_makes_a_leader(fresh_cluster: Cluster) -> None:
-    cluster = fresh_cluster  # a swarm just made: earlier tests may have moved leadership
-    first = cluster.managers[0]
-    info = cluster.client(first).info()
+def test_init_makes_an_active_leader(solo: SoloSwarm, figure: Recorder) -> None:
+    solo.need(solo.node, solo.info, solo.own_view, solo.init_s)
+    assert solo.node and solo.info and solo.own_view is not None and solo.init_s is not None
+    figure("init_s", solo.init_s)
+    figure(
+        "ping_header_before",
+        judge_ping_header(solo.node, solo.header_outside, "inactive"),
+    )
+    info = solo.info
     assert info["LocalNodeState"] == "active", f"docker info Swarm: {info}"
     assert info["ControlAvailable"] is True, "the node that ran `swarm init` is not a manager"
-    me = next(n for n in cluster.node_list(via=first) if n.id == info["NodeID"])
-    assert me.role == "manager"
-    assert me.leader, f"{first.name} is {me.reachability}, not Leader"
-    assert info["Managers"] == cluster.spec.managers
-    assert info["Nodes"] == cluster.spec.size
+    assert info["Cluster"]["RootRotationInProgress"] is False, f"cluster: {info['Cluster']}"
+    assert (info["Managers"], info["Nodes"]) == (1, 1), f"docker info Swarm: {info}"
+    [me] = solo.own_view
+    assert me.id == info["NodeID"], f"node ls lists {me}, not the node itself"
+    assert (me.role, me.leader, me.state) == ("manager", True, "ready"), f"node ls: {me}"
+    figure("ping_header_after", judge_ping_header(solo.node, solo.header_manager, "active/manager"))
 
 
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-RAFT-008",
+    area="raft",
+    doc=f"{DOCS}/admin_guide/#add-manager-nodes-for-fault-tolerance",
+    title="demoting the last manager is refused (400) and it stays manager",
+    promise="The swarm MUST refuse to demote its last manager with HTTP 400 and the node MUST "
+    "stay a manager.",
+    rows=("raft-demote-last",),
+    destructive=False,
+    needs=(),
+)
+def test_last_manager_cannot_be_demoted(solo: SoloSwarm) -> None:
+    solo.need(solo.demote_refused, solo.view_after_demote, solo.info)
+    assert solo.demote_refused and solo.view_after_demote and solo.info
+    refused = solo.demote_refused
+    assert refused.status_code == 400, f"status {refused.status_code}: {refused.explanation}"
+    assert DEMOTE_LAST in refused.explanation, f"refusal: {refused.explanation!r}"
+    [me] = solo.view_after_demote
+    assert (me.role, me.leader) == ("manager", True), f"after the refused demotion: {me}"
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-MEM-008",
+    area="membership",
+    doc=f"{DOCS}/manage-nodes/#leave-the-swarm",
+    title="a manager may not leave without force (503, documented warning); force leaves",
+    promise="A manager MUST refuse `swarm leave` without force with HTTP 503 and the warning "
+    "that it participates as a manager (for the last manager: that leaving erases the swarm's "
+    "state) and stay in the swarm, and a forced leave MUST succeed.",
+    rows=("mem-leave",),
+    destructive=False,
+    needs=(),
+)
+def test_manager_leave_needs_force(cluster: Cluster, solo: SoloSwarm) -> None:
+    # One of three managers: refused, nothing changes.
+    follower = next(m for m in cluster.managers if m.name != cluster.leader().name)
+    refused = refusal(follower.client.swarm.leave)
+    assert refused.status_code == 503, f"status {refused.status_code}: {refused.explanation}"
+    assert refused.explanation.startswith(MANAGER_LEAVE), f"refusal: {refused.explanation!r}"
+    assert LAST_MANAGER not in refused.explanation, f"not the last manager: {refused.explanation}"
+    info = local_swarm(follower)
+    assert (info["LocalNodeState"], info["ControlAvailable"]) == ("active", True), info
+    assert cluster.health_problems() == [], "a refused leave changed the swarm"
+
+    # The last manager: refused with the warning that its state would be erased; force leaves.
+    solo.need(solo.leave_refused, solo.info_after_refused_leave, solo.info_after_forced_leave)
+    assert solo.leave_refused and solo.info_after_refused_leave and solo.info_after_forced_leave
+    last = solo.leave_refused
+    assert last.status_code == 503, f"status {last.status_code}: {last.explanation}"
+    assert last.explanation.startswith(MANAGER_LEAVE), f"refusal: {last.explanation!r}"
+    assert LAST_MANAGER in last.explanation, f"refusal: {last.explanation!r}"
+    assert solo.info_after_refused_leave["LocalNodeState"] == "active"
+    assert solo.info_after_forced_leave["LocalNodeState"] == "inactive"
+
+
+# -- join -------------------------------------------------------------------------------------
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-MEM-005",
+    area="membership",
+    doc=f"{DOCS}/join-nodes/#join-as-a-worker-node",
+    title="a worker-token join: active, no control plane; every manager lists a ready worker",
+    promise="A node joining with the worker token MUST become active without control-plane "
+    "access, and every manager MUST list it as a ready, active worker without ManagerStatus.",
+    rows=("mem-join-worker",),
+    destructive=False,
+    needs=(),
+)
+def test_worker_join(cluster: Cluster, outside: Node) -> None:
+    node = outside
+    token = lead_client(cluster).join_tokens()["worker"]
+    cluster.client(node).join(
+        join_address(cluster), token, advertise_address(cluster, node), node.ip
+    )
+    info = local_swarm(node)
+    assert (info["LocalNodeState"], info["ControlAvailable"]) == ("active", False), info
+
+    def listed_everywhere() -> dict[str, dict[str, Any]] | None:
+        seen = {}
+        for manager in cluster.managers:
+            with translated(manager.name):
+                seen[manager.name] = manager.client.nodes.get(info["NodeID"]).attrs
+        return seen if all(a["Status"]["State"] == "ready" for a in seen.values()) else None
+
+    # moby waits at most 5 s for the ready count (TestAPISwarmServicesUpdate)
+    seen = wait_until(
+        listed_everywhere,
+        what=f"every manager to list {node.name} ready",
+        timeout_s=5,
+        timeout_error=promise_timeout(f"every manager lists {node.name} as a ready worker"),
+    )
+    for manager, attrs in seen.items():
+        assert attrs["Spec"]["Role"] == "worker", f"{manager}: role {attrs['Spec']['Role']}"
+        assert attrs["Spec"]["Availability"] == "active", f"{manager}: {attrs['Spec']}"
+        assert attrs.get("ManagerStatus") is None, f"{manager}: {attrs.get('ManagerStatus')}"
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-MEM-006",
+    area="membership",
+    doc=f"{DOCS}/join-nodes/#join-as-a-manager-node",
+    title="a manager-token join: reachable non-leader, the leader stays, all know its address",
+    promise="A node joining with the manager token MUST gain control-plane access and show as a "
+    "reachable manager that is not the leader, the existing leader MUST keep leadership, and "
+    "every node MUST list the new manager's address among its remote managers.",
+    rows=("mem-join-manager",),
+    destructive=False,
+    needs=(),
+)
+def test_manager_join(cluster: Cluster, outside: Node) -> None:
+    node = outside
+    leader_before = cluster.leader()
+    token = lead_client(cluster).join_tokens()["manager"]
+    cluster.client(node).join(
+        join_address(cluster), token, advertise_address(cluster, node), node.ip
+    )
+    info = local_swarm(node)
+    assert (info["LocalNodeState"], info["ControlAvailable"]) == ("active", True), info
+    managers = [*cluster.managers, node]
+
+    def settled() -> dict[str, list[NodeInfo]] | None:
+        views = manager_views(cluster, managers)
+        entries = [entries_of(v, node.name) for v in views.values()]
+        ok = all(len(e) == 1 and e[0].reachability == "reachable" for e in entries)
+        return views if ok else None
+
+    # the role manager reconciles every 5 s; moby allows 30 s for cluster changes
+    views = wait_until(
+        settled,
+        what=f"every manager to list {node.name} as a reachable manager",
+        timeout_s=30,
+        timeout_error=promise_timeout(f"{node.name} listed as a reachable manager everywhere"),
+    )
+    for observer, view in views.items():
+        [entry] = entries_of(view, node.name)
+        assert entry.role == "manager" and not entry.leader, f"{observer} lists {entry}"
+        leaders = [i.hostname for i in view if i.leader]
+        assert leaders == [leader_before.name], f"{observer} names leader(s) {leaders}"
+
+    addresses = {advertise_address(cluster, m) for m in managers}
+
+    def remote_managers_known() -> bool | None:
+        known = {m.name: {r["Addr"] for r in local_swarm(m)["RemoteManagers"]} for m in managers}
+        return True if all(k == addresses for k in known.values()) else None
+
+    wait_until(
+        remote_managers_known,
+        what="every node's RemoteManagers to list the four managers",
+        timeout_s=30,
+        timeout_error=promise_timeout(f"RemoteManagers == {sorted(addresses)} on every node"),
+    )
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-MEM-007",
+    area="membership",
+    doc=f"{DOCS}/admin_guide/#configure-the-manager-to-advertise-on-a-static-ip-address",
+    title="a manager advertising an address the swarm cannot reach is refused; raft unchanged",
+    promise="A manager join whose advertised address the cluster cannot connect back to MUST "
+    "fail with the documented error and MUST NOT change the raft member list.",
+    rows=("mem-manager-advertise",),
+    destructive=False,
+    needs=(),
+)
+def test_unreachable_advertise_address_is_refused(cluster: Cluster, outside: Node) -> None:
+    node = outside
+    members_before = {
+        name: sorted(i.id for i in view if i.reachability is not None)
+        for name, view in manager_views(cluster).items()
+    }
+    leader_before = cluster.leader().name
+    token = lead_client(cluster).join_tokens()["manager"]
+    nowhere = unused_address(cluster)  # inside the run's own node network; nothing answers
+    with pytest.raises(EngineAPIError) as refused:
+        cluster.client(node).join(join_address(cluster), token, f"{nowhere}:2377", node.ip)
+    assert ADVERTISE_UNREACHABLE in refused.value.explanation, refused.value.explanation
+    assert local_swarm(node)["LocalNodeState"] == "inactive"
+    members_after = {
+        name: sorted(i.id for i in view if i.reachability is not None)
+        for name, view in manager_views(cluster).items()
+    }
+    assert members_after == members_before, "the refused join changed the raft members"
+    for manager in cluster.managers:
+        assert local_swarm(manager)["Managers"] == len(cluster.managers)
+    assert cluster.leader().name == leader_before
+
+
+# -- leave ------------------------------------------------------------------------------------
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-MEM-009",
+    area="membership",
+    doc=f"{DOCS}/manage-nodes/#leave-the-swarm",
+    title="a worker leaves (inactive, /_ping inactive); ten back-to-back join/leave cycles work",
+    promise="A worker's `swarm leave` MUST make it inactive at once, and a node MUST be able to "
+    "join and leave again ten times back to back.",
+    rows=("mem-leave",),
+    destructive=False,
+    needs=(),
+)
+def test_worker_leave_and_rejoin_cycles(cluster: Cluster, rejoins: Node, figure: Recorder) -> None:
+    node = rejoins
+    me = cluster.client(node)
+    me.leave()
+    assert local_swarm(node)["LocalNodeState"] == "inactive"
+    figure("ping_header_after_leave", judge_ping_header(node, ping_swarm_header(node), "inactive"))
+    token = lead_client(cluster).join_tokens()["worker"]
+    where, advertise = join_address(cluster), advertise_address(cluster, node)
+    clock = Stopwatch()
+    for cycle in range(10):  # moby: TestSwarmJoinLeave
+        me.join(where, token, advertise, node.ip)
+        joined = local_swarm(node)["LocalNodeState"]
+        assert joined == "active", f"cycle {cycle + 1}: {joined} after join"
+        me.leave()
+        left = local_swarm(node)["LocalNodeState"]
+        assert left == "inactive", f"cycle {cycle + 1}: {left} after leave"
+    figure("ten_cycles_s", clock())
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-MEM-010",
+    area="membership",
+    doc=f"{CLI}/swarm/leave/",
+    title="a forced leave removes the node's task containers and keeps standalone ones",
+    promise="A node that leaves the swarm with force MUST remove its service-task containers "
+    "and MUST keep its standalone containers running.",
+    rows=("mem-leave",),
+    destructive=False,
+    needs=(),
+)
+def test_leave_removes_task_containers(cluster: Cluster, rejoins: Node) -> None:
+    node = rejoins
+    lead = lead_client(cluster)
+    service_id = lead.create_service(
+        "pinned", workload_image(), 2, constraints=[f"node.id=={node.node_id}"]
+    )
+    wait_converged(lead, "pinned", 2)
+    task_filter = {"label": f"{TASK_LABEL}={service_id}"}
+    with translated(node.name):
+        tasks = node.client.containers.list(filters=task_filter)
+    assert len(tasks) == 2, f"{node.name}'s engine runs {len(tasks)} task containers, not 2"
+    kept = standalone(cluster, node, "standalone-kept")
+
+    cluster.client(node).leave(force=True)
+
+    def task_containers_gone() -> bool | None:
+        with translated(node.name):
+            left = node.client.containers.list(all=True, filters=task_filter)
+        return True if not left else None
+
+    # moby: TestAPISwarmLeaveRemovesContainer waits up to 30 s
+    wait_until(
+        task_containers_gone,
+        what=f"the task containers on {node.name} to be removed",
+        timeout_s=30,
+        timeout_error=promise_timeout("no task container left on the node that left"),
+    )
+    with translated(node.name):
+        kept.reload()
+    assert kept.status == "running", f"the standalone container is {kept.status}"
+
+
+# -- pending joins ----------------------------------------------------------------------------
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-MEM-012",
+    area="membership",
+    doc=f"{CLI}/swarm/join/",
+    title="a join to an unreachable manager times out (~20 s) pending; force leave: inactive",
+    promise="A join to a manager that cannot be reached MUST return the documented timeout "
+    "error after about 20 s and leave the node pending, and a forced leave from pending MUST "
+    "make it inactive and keep its standalone containers.",
+    rows=("mem-pending-join",),
+    destructive=False,
+    needs=(),
+)
+def test_pending_join_then_forced_leave(cluster: Cluster, outside: Node, figure: Recorder) -> None:
+    node = outside
+    kept = standalone(cluster, node, "standalone-pending")
+    token = lead_client(cluster).join_tokens()["worker"]
+    nowhere = unused_address(cluster)  # inside the run's own node network; nothing answers
+    client = SwarmClient(node.name, node.quick_client(45))  # the engine waits 20 s
+    clock = Stopwatch()
+    with pytest.raises(EngineAPIError) as timed_out:
+        client.join(f"{nowhere}:2377", token, advertise_address(cluster, node), node.ip)
+    figure("join_returned_s", clock())
+    assert not isinstance(timed_out.value, EngineUnreachable), "the engine never answered"
+    assert timed_out.value.explanation == JOIN_TIMEOUT, timed_out.value.explanation
+    assert timed_out.value.status_code == 503, timed_out.value
+    assert local_swarm(node)["LocalNodeState"] == "pending"
+    for observer, view in manager_views(cluster).items():
+        assert not entries_of(view, node.name), f"{observer} lists the pending node"
+
+    cluster.client(node).leave(force=True)
+    assert local_swarm(node)["LocalNodeState"] == "inactive"
+    with translated(node.name):
+        kept.reload()
+    assert kept.status == "running", f"the standalone container is {kept.status}"
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-MEM-013",
+    area="membership",
+    doc=f"{CLI}/swarm/join/",
+    title="a daemon restarted while its join is pending comes back inactive",
+    promise="A node whose engine restarts while a join is pending MUST come back inactive.",
+    rows=("mem-pending-join",),
+    destructive=False,
+    needs=(),
+)
+def test_pending_join_does_not_survive_a_restart(cluster: Cluster, outside: Node) -> None:
+    node = outside
+    token = lead_client(cluster).join_tokens()["worker"]
+    nowhere = unused_address(cluster)
+    # Give up waiting after 3 s: the engine goes on joining in the background, as documented.
+    impatient = SwarmClient(node.name, node.quick_client(3))
+    with pytest.raises(EngineUnreachable):
+        impatient.join(f"{nowhere}:2377", token, advertise_address(cluster, node), node.ip)
+    wait_local_state(node, "pending", timeout_s=10)
+    # dockerd with a pending join does not stop on SIGTERM: killed after 2 s, then started
+    with process.restart_node(cluster, node, grace_s=2):
+        pass
+    state = wait_until(
+        lambda: local_swarm(node)["LocalNodeState"], what=f"{node.name} to answer", timeout_s=60
+    )
+    assert state == "inactive", f"{node.name} is {state} after the restart"
+
+
+# -- bad input --------------------------------------------------------------------------------
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-MEM-014",
+    area="membership",
+    doc=f"{CLI}/swarm/init/",
+    title="init/join with empty, 0.0.0.0 or already bound addresses is refused; stays inactive",
+    promise="The engine MUST reject init and join requests with an empty listen or remote "
+    "address, a 0.0.0.0 advertise or data path address, or a listen port already in use, with "
+    "the documented errors, and MUST stay inactive.",
+    rows=("mem-input-validation",),
+    destructive=False,
+    needs=(),
+)
+def test_bad_addresses_are_refused(cluster: Cluster, outside: Node) -> None:
+    node = outside
+    swarm = node.client.swarm
+    token = lead_client(cluster).join_tokens()["worker"]
+    cases: list[tuple[str, EngineAPIError, int | None, str | None]] = [
+        ("init, empty ListenAddr", refusal(swarm.init, listen_addr=""), 400, None),
+        (
+            "join, empty RemoteAddrs entry",
+            refusal(swarm.join, remote_addrs=[""], join_token=token, listen_addr="0.0.0.0:2377"),
+            400,
+            None,
+        ),
+        (
+            "init, AdvertiseAddr 0.0.0.0",
+            refusal(swarm.init, advertise_addr="0.0.0.0", listen_addr="0.0.0.0:2377"),
+            400,
+            "advertise address must be a non-zero IP address",
+        ),
+        (
+            "init, DataPathAddr 0.0.0.0",
+            refusal(
+                swarm.init,
+                advertise_addr=node.ip,
+                listen_addr="0.0.0.0:2377",
+                data_path_addr="0.0.0.0",
+            ),
+            400,
+            "data path address must be a non-zero IP address",
+        ),
+    ]
+    # A standalone httpd on the node's own network stack holds port 8080.
+    with translated(node.name):
+        node.client.containers.run(
+            workload_image(),
+            detach=True,
+            network_mode="host",
+            labels=labels.for_run(cluster.run_id, "standalone"),
+        )
+    wait_until(
+        lambda: (
+            True
+            if node.exec(f"cat /proc/net/tcp /proc/net/tcp6 | grep -Eqi '{LISTEN_8080}'")[0] == 0
+            else None
+        ),
+        what=f"port 8080 to be listening on {node.name}",
+        timeout_s=10,
+    )
+    busy = refusal(swarm.init, advertise_addr=node.ip, listen_addr="0.0.0.0:8080")
+    cases.append(("init, listen port already bound", busy, None, "address already in use"))
+    problems = []
+    for case, refused, status, text in cases:
+        if status is not None and refused.status_code != status:
+            problems.append(f"{case}: status {refused.status_code}, not {status}")
+        if text is not None and text not in refused.explanation:
+            problems.append(f"{case}: {refused.explanation!r} lacks {text!r}")
+    assert not problems, "\n".join(problems)
+    assert local_swarm(node)["LocalNodeState"] == "inactive"
+
+
+# -- roles and tokens -------------------------------------------------------------------------
 @pytest.mark.swarm(workers=1)
 @pytest.mark.swarmcheck(
     id="SC-MEM-002",
     area="membership",
     doc=f"{DOCS}/swarm-tutorial/add-nodes/",
     title="node ls is refused on a worker, with the documented message",
-    promise=(
-        "A worker MUST NOT show cluster state: `node ls` on it MUST be refused with the "
-        "documented message, while managers list every node."
-    ),
+    promise="A worker MUST refuse control-plane requests such as `node ls` with the documented "
+    "message, while managers MUST answer them.",
     rows=("mem-join-worker",),
+    destructive=False,
+    needs=(),
 )
 def test_worker_cannot_list_nodes(cluster: Cluster, worker: Node) -> None:
     with pytest.raises(EngineAPIError) as refused:
@@ -67,72 +632,76 @@ def test_worker_cannot_list_nodes(cluster: Cluster, worker: Node) -> None:
 @pytest.mark.swarm(workers=1)
 @pytest.mark.swarmcheck(
     id="SC-MEM-003",
-    area="membership",
+    area="raft",
     doc=f"{DOCS}/manage-nodes/#promote-or-demote-a-node",
-    title="a promoted worker can list nodes; a demoted manager cannot",
-    promise="A promoted worker MUST gain control-plane access and a demoted manager MUST lose it.",
+    title="promote: control plane and a swarm-manager certificate; demote: both gone",
+    promise="Promoting a worker MUST give it control-plane access and a certificate with OU "
+    "swarm-manager, and demoting it MUST take both away (OU swarm-worker).",
     rows=("raft-promote-demote",),
+    destructive=False,
+    needs=(),
 )
 def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) -> None:
     lead = cluster.client(cluster.leader())
+    assert cert_ou(worker) == "swarm-worker"
     clock = Stopwatch()
     lead.update_node(worker.node_id, role="manager")
     # Docker's own test allows 30 s; swarmkit's 64 s (the new certificate takes a while).
     cluster.wait_control(worker, available=True, timeout_s=64)
     figure("promote_s", clock())
     assert len(cluster.client(worker).nodes()) == cluster.spec.size
+    wait_until(
+        lambda: True if cert_ou(worker) == "swarm-manager" else None,
+        what=f"{worker.name}'s certificate OU to become swarm-manager",
+        timeout_s=64,
+        timeout_error=promise_timeout("the promoted node's certificate says swarm-manager"),
+    )
+    clock = Stopwatch()
     lead.update_node(worker.node_id, role="worker")
-    cluster.wait_control(worker, available=False)
+    cluster.wait_control(worker, available=False, timeout_s=64)
+    figure("demote_s", clock())
     with pytest.raises(EngineAPIError, match="not a swarm manager"):
         cluster.client(worker).nodes()
+    wait_until(
+        lambda: True if cert_ou(worker) == "swarm-worker" else None,
+        what=f"{worker.name}'s certificate OU to become swarm-worker",
+        timeout_s=64,
+        timeout_error=promise_timeout("the demoted node's certificate says swarm-worker"),
+    )
 
 
 @pytest.mark.swarm(workers=1)
 @pytest.mark.swarmcheck(
     id="SC-MEM-004",
-    area="membership",
-    doc="https://docs.docker.com/reference/cli/docker/swarm/join-token/",
+    area="tokens-pki",
+    doc=f"{CLI}/swarm/join-token/",
     title="worker and manager join tokens; rotation refuses the old token",
-    promise=(
-        "After a join-token rotation the old token MUST be refused and the new one MUST let a "
-        "node join."
-    ),
+    promise="The swarm MUST issue distinct worker and manager join tokens, and after a rotation "
+    "it MUST refuse the old worker token and accept the new one.",
     rows=("tok-rotate",),
+    destructive=False,
+    needs=(),
 )
-def test_join_token_rotation(cluster: Cluster, worker: Node) -> None:
-    lead = cluster.client(cluster.leader())
+def test_join_token_rotation(cluster: Cluster, outside: Node) -> None:
+    node = outside
+    lead = lead_client(cluster)
     tokens = lead.join_tokens()
     assert tokens["worker"].startswith("SWMTKN-1-") and tokens["manager"].startswith("SWMTKN-1-")
     assert tokens["worker"] != tokens["manager"]
-    # The worker leaves, so it can try to join again.
-    old_id = worker.node_id
-    cluster.client(worker).leave()
-    wait_until(
-        lambda: True if worker.client.info()["Swarm"]["LocalNodeState"] == "inactive" else None,
-        what=f"{worker.name} to leave",
-        timeout_s=30,
-    )
-    wait_until(
-        lambda: True if next(n for n in lead.nodes() if n.id == old_id).state == "down" else None,
-        what=f"{worker.name} to show as down",
-        timeout_s=30,
-    )
-    lead.remove_node(old_id)
-
     new_token = lead.rotate_join_token("worker")
     assert new_token != tokens["worker"], "rotation returned the same token"
-    leader_addr = f"{cluster.leader().ip}:2377"
+    where, advertise = join_address(cluster), advertise_address(cluster, node)
     with pytest.raises(EngineAPIError) as refused:
-        cluster.client(worker).join(leader_addr, tokens["worker"], worker.ip, worker.ip)
+        cluster.client(node).join(where, tokens["worker"], advertise, node.ip)
     assert "A valid join token is necessary to join this cluster" in refused.value.explanation
+    forget_node(cluster, node.name)
 
-    cluster.client(worker).join(leader_addr, new_token, worker.ip, worker.ip)
+    cluster.client(node).join(where, new_token, advertise, node.ip)
     joined = wait_until(
         lambda: next(
-            (n for n in lead.nodes() if n.hostname == worker.name and n.state == "ready"), None
+            (n for n in lead.nodes() if n.hostname == node.name and n.state == "ready"), None
         ),
-        what=f"{worker.name} to rejoin with the new token",
+        what=f"{node.name} to rejoin with the new token",
         timeout_s=30,
     )
     assert joined.role == "worker"
-    worker.node_id = joined.id
