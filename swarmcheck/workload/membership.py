@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from swarmcheck.checkers.leaders import LeaderSample
 from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import NodeInfo, SwarmClient
+from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, SwarmcheckError, SwarmPromiseBroken
@@ -124,10 +124,80 @@ def lead_client(cluster: Cluster, timeout_s: float = 30.0) -> SwarmClient:
 
 
 def manager_views(
-    cluster: Cluster, managers: Sequence[Node] | None = None
+    cluster: Cluster, managers: Sequence[Node] | None = None, timeout_s: float = 10.0
 ) -> dict[str, list[NodeInfo]]:
     """`docker node ls` as each manager (by default every provisioned manager) sees it."""
-    return {m.name: cluster.client(m).nodes() for m in managers or cluster.managers}
+    views = {}
+    for manager in managers or cluster.managers:
+        client = manager.quick_client(timeout_s)
+        try:
+            views[manager.name] = SwarmClient(manager.name, client).nodes()
+        finally:
+            client.close()
+    return views
+
+
+def view_problems(
+    views: dict[str, list[NodeInfo]],
+    managers: int,
+    workers: int,
+    leader: str | None = None,
+) -> list[str]:
+    """What keeps the managers' views from the steady state Raft promises: exactly one leader
+    that every manager names (``leader`` if given), ManagerStatus on managers only, managers
+    reachable, every node ready and active, and ``managers``/``workers`` counts everywhere."""
+    problems = []
+    named = set()
+    for observer, view in views.items():
+        leaders = [i.hostname for i in view if i.leader]
+        if len(leaders) != 1:
+            problems.append(f"{observer} sees leader(s) {leaders or 'none'}")
+        named.update(leaders)
+        counts = (
+            sum(i.role == "manager" for i in view),
+            sum(i.role == "worker" for i in view),
+        )
+        if counts != (managers, workers):
+            problems.append(f"{observer} counts {counts[0]} managers, {counts[1]} workers")
+        for i in view:
+            if (i.role == "manager") != (i.reachability is not None):
+                problems.append(f"{observer}: {i.hostname} is a {i.role} with {i.reachability=}")
+            elif i.role == "manager" and i.reachability != "reachable":
+                problems.append(f"{observer}: manager {i.hostname} is {i.reachability}")
+            if (i.state, i.availability) != ("ready", "active"):
+                problems.append(f"{observer}: {i.hostname} is {i.state}/{i.availability}")
+    if len(named) > 1:
+        problems.append(f"the managers name different leaders: {sorted(named)}")
+    if leader is not None and named and named != {leader}:
+        problems.append(f"the leader is {sorted(named)}, not {leader}")
+    return problems
+
+
+def wait_views(
+    cluster: Cluster,
+    settled: Callable[[dict[str, list[NodeInfo]]], list[str]],
+    *,
+    what: str,
+    timeout_s: float,
+    managers: Sequence[Node] | None = None,
+) -> dict[str, list[NodeInfo]]:
+    """Poll every manager's node list until ``settled(views)`` finds no problem; return the
+    views. A timeout is a broken promise showing the last problems seen."""
+    last: list[str] = []
+
+    def probe() -> dict[str, list[NodeInfo]] | None:
+        views = manager_views(cluster, managers, timeout_s=5)
+        last[:] = settled(views)
+        return views if not last else None
+
+    def broken(waited: str, timeout: float, error: str | None) -> Exception:
+        return SwarmPromiseBroken(
+            f"waited {timeout:g} s for {waited}",
+            expected=what,
+            seen="; ".join(last) or error or "no manager answered",
+        )
+
+    return wait_until(probe, what=what, timeout_s=timeout_s, interval_s=0.3, timeout_error=broken)
 
 
 def entries_of(view: Sequence[NodeInfo], hostname: str) -> list[NodeInfo]:
@@ -145,6 +215,21 @@ def join_address(cluster: Cluster) -> str:
 def advertise_address(cluster: Cluster, node: Node) -> str:
     """Where ``node`` advertises its control plane (its own IP, or its proxy)."""
     return cluster.advertise_addr(node) if cluster.advertise_addr else f"{node.ip}:{SWARM_PORT}"
+
+
+def set_dispatcher_heartbeat(cluster: Cluster, period_s: float) -> float:
+    """Set the swarm's dispatcher heartbeat period (it applies live); return the previous one.
+
+    Read-modify-write of the whole swarm spec: a partial update would reset other settings.
+    """
+    lead = lead_client(cluster)
+    with translated(lead.node):
+        current = lead.docker.api.inspect_swarm()
+        spec = current["Spec"]
+        previous = int(spec["Dispatcher"]["HeartbeatPeriod"]) / NS
+        spec["Dispatcher"]["HeartbeatPeriod"] = int(period_s * NS)
+        lead.docker.api.update_swarm(version=current["Version"]["Index"], swarm_spec=spec)
+    return previous
 
 
 def unused_address(cluster: Cluster) -> str:

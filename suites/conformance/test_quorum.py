@@ -1,0 +1,494 @@
+"""Quorum: one manager down, then two (quorum lost), then one back; a manager demoted while it
+was down; and a forced new cluster on the last manager.
+
+The managers' sequence (3 managers + 1 worker) is one recorded event judged by several checks,
+one promise each: a follower stops (the leader keeps writing), the other follower stops (no
+quorum: writes refused, tasks keep running), the first comes back (a leader again), and the
+second, demoted while down, comes back as a worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from swarmcheck.checkers.inventory import Inventory, check_nothing_lost
+from swarmcheck.client.errors import translated
+from swarmcheck.client.swarm import NodeInfo, SwarmClient
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.node import Node
+from swarmcheck.errors import EngineAPIError, EngineUnreachable
+from swarmcheck.faults import process
+from swarmcheck.faults.base import Fault, FaultLog
+from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.workload.membership import (
+    EventRecord,
+    advertise_address,
+    join_address,
+    leave_swarm,
+    local_swarm,
+    manager_views,
+    promise_timeout,
+    recorded_once,
+    view_problems,
+    wait_views,
+)
+from swarmcheck.workload.observe import inventory
+from swarmcheck.workload.service import wait_converged, workload_image
+
+ADMIN = "https://docs.docker.com/engine/swarm/admin_guide"
+NO_LEADER = (
+    "The swarm does not have a leader. It's possible that too few managers are online. "
+    "Make sure more than half of the managers are online."
+)
+"""The documented refusal without quorum (swarmkit's lostQuorumMessage)."""
+BEFORE_NO_LEADER = ("deadline exceeded", "lost leader status", "client gave up")
+"""What a write may meet while the leader is still stepping down: a request deadline (the docs
+show "context deadline exceeded"), a leader losing its status under the proposal, or no answer
+within the probe's own 5 s."""
+LOSS_BUDGET_S = 60.0
+"""moby's TestAPISwarmRaftQuorum polls 2 x 30 s for the refusal."""
+SETTLE_BUDGET_S = 30.0
+"""moby polls each cluster-health check for up to 30 s (defaultReconciliationTimeout)."""
+TASK_LABEL = "com.docker.swarm.service.id"
+
+
+@dataclass(frozen=True)
+class Write:
+    name: str
+    started_s: float
+    ended_s: float
+    error: str | None
+
+
+@dataclass
+class QuorumEvent(EventRecord):
+    leader: str | None = None
+    first: str | None = None
+    second: str | None = None
+    worker: str | None = None
+    before: Inventory | None = None
+    # one follower down
+    views_one_down: dict[str, list[NodeInfo]] | None = None
+    write_one_down: Write | None = None
+    unreachable_s: float | None = None
+    # two down: no quorum
+    service_id: str | None = None
+    containers_before: dict[str, list[str]] | None = None
+    snapshots: list[tuple[float, dict[str, list[str]]]] = field(default_factory=list)
+    lost_s: float | None = None
+    writes: list[Write] = field(default_factory=list)
+    refused_s: float | None = None
+    scale_error: str | None = None
+    scale_accepted: bool | None = None
+    # the first back
+    back_s: float | None = None
+    leader_again_s: float | None = None
+    write_after: Write | None = None
+    after: Inventory | None = None
+    configs_after: set[str] | None = None
+    # the second demoted while down, then back
+    demoted: bool | None = None
+    second_control: bool | None = None
+    second_back_s: float | None = None
+    views_demoted: dict[str, list[NodeInfo]] | None = None
+
+
+def _write(node: Node, name: str, rec: QuorumEvent, timeout_s: float) -> Write:
+    """Create a config through ``node``; a client-side timeout is recorded as such."""
+    client = node.quick_client(timeout_s)
+    started = rec.now()
+    error = None
+    try:
+        with translated(node.name):
+            client.configs.create(name=name, data=b"quorum check")
+    except EngineUnreachable:
+        error = f"client gave up after {timeout_s:g} s"
+    except EngineAPIError as exc:
+        error = exc.explanation
+    finally:
+        client.close()
+    return Write(name, started, rec.now(), error)
+
+
+def _task_containers(node: Node, service_id: str) -> list[str]:
+    with translated(node.name):
+        found = node.client.containers.list(
+            filters={"label": f"{TASK_LABEL}={service_id}", "status": "running"}
+        )
+    return sorted(str(c.id) for c in found)
+
+
+def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
+    leader = cluster.leader()
+    first, second = (m for m in cluster.managers if m.name != leader.name)
+    worker = cluster.workers[0]
+    rec.leader, rec.first, rec.second, rec.worker = (
+        leader.name,
+        first.name,
+        second.name,
+        worker.name,
+    )
+    lead = cluster.client(leader)
+    # The service runs on the leader and the worker only: the nodes that stay up.
+    for node in (leader, worker):
+        lead.update_node(node.node_id, node_labels={"quorum": "stays"})
+    rec.service_id = lead.create_service(
+        "web", workload_image(), 2, constraints=["node.labels.quorum==stays"]
+    )
+    wait_converged(lead, "web", 2)
+    with translated(leader.name):
+        lead.docker.configs.create(name="before-loss", data=b"created before the quorum loss")
+    rec.before = inventory(cluster)
+    faults: list[Fault] = []
+    try:
+        # One follower down: the leader stays, writes go on.
+        faults.append(process.stop_node(cluster, first).start())
+        rec.note(f"{first.name} (follower) stopped")
+        rec.write_one_down = _write(leader, "one-manager-down", rec, 10)
+        rec.views_one_down = manager_views(cluster, [leader, second])
+        wait_until(
+            lambda: (
+                True
+                if {i.hostname: i for i in lead.nodes()}[first.name].reachability == "unreachable"
+                else None
+            ),
+            what=f"the leader to list {first.name} as unreachable",
+            timeout_s=SETTLE_BUDGET_S,
+            timeout_error=promise_timeout(f"{first.name} reported unreachable"),
+        )
+        rec.unreachable_s = rec.now()
+        rec.note(f"{first.name} listed unreachable")
+
+        # Both followers down: no quorum.
+        rec.containers_before = {
+            n.name: _task_containers(n, rec.service_id) for n in (leader, worker)
+        }
+        faults.append(process.stop_node(cluster, second).start())
+        rec.lost_s = rec.now()
+        rec.note(f"{second.name} stopped too: 1 of 3 managers up")
+
+        def refused() -> bool | None:
+            write = _write(leader, f"no-quorum-{len(rec.writes)}", rec, 5)
+            rec.writes.append(write)
+            rec.snapshots.append(
+                (
+                    rec.now(),
+                    {n.name: _task_containers(n, rec.service_id or "") for n in (leader, worker)},
+                )
+            )
+            return True if write.error and NO_LEADER in write.error else None
+
+        wait_until(
+            refused,
+            what="a write to be refused for lack of a leader",
+            timeout_s=LOSS_BUDGET_S,
+            interval_s=0.5,
+            timeout_error=promise_timeout(f"a write refused with {NO_LEADER!r}"),
+        )
+        rec.refused_s = rec.now()
+        rec.note("writes refused: no leader")
+        try:
+            SwarmClient(leader.name, leader.quick_client(25)).scale("web", 3)
+            rec.scale_accepted = True
+        except EngineAPIError as exc:
+            rec.scale_accepted = False
+            rec.scale_error = exc.explanation
+        rec.snapshots.append(
+            (rec.now(), {n.name: _task_containers(n, rec.service_id) for n in (leader, worker)})
+        )
+
+        # The first follower back: a majority again.
+        faults[0].stop()
+        rec.back_s = rec.now()
+        rec.note(f"{first.name} started again")
+        views = wait_views(
+            cluster,
+            lambda v: [] if all(any(i.leader for i in view) for view in v.values()) else ["none"],
+            what=f"a leader again among {leader.name} and {first.name}",
+            timeout_s=SETTLE_BUDGET_S,
+            managers=[leader, first],
+        )
+        rec.leader_again_s = rec.now()
+        new_leader = cluster.node(next(i.hostname for i in views[leader.name] if i.leader))
+        rec.note(f"{new_leader.name} leads")
+
+        def accepted() -> Write | None:
+            write = _write(new_leader, "after-restore", rec, 25)
+            return write if write.error is None else None
+
+        rec.write_after = wait_until(
+            accepted,
+            what="a write to be accepted again",
+            timeout_s=SETTLE_BUDGET_S,
+            timeout_error=promise_timeout("writes accepted once a majority is back"),
+        )
+        rec.after = inventory(cluster)
+        with translated(new_leader.name):
+            rec.configs_after = {c.name for c in new_leader.client.configs.list()}
+
+        # The second follower, still down, is demoted; started again it is a worker.
+        def demote() -> bool | None:
+            cluster.client(new_leader).update_node(second.node_id, role="worker")
+            return True
+
+        rec.demoted = wait_until(demote, what=f"{second.name}'s demotion", timeout_s=30)
+        rec.note(f"{second.name} demoted while down")
+        faults[1].stop()
+        rec.second_back_s = rec.now()
+        # swarmkit: TestDemoteDownedManager allows 64 s
+        cluster.wait_control(second, available=False, timeout_s=64)
+        rec.second_control = bool(local_swarm(second)["ControlAvailable"])
+        rec.views_demoted = wait_views(
+            cluster,
+            lambda v: view_problems(v, 2, 2),
+            what=f"2 managers and 2 workers ({second.name} a worker), one leader",
+            timeout_s=SETTLE_BUDGET_S,
+            managers=[leader, first],
+        )
+        rec.note(f"{second.name} is back as a worker")
+    finally:
+        for fault in faults:
+            fault.stop()
+
+
+@pytest.fixture
+def quorum(cluster: Cluster) -> QuorumEvent:
+    if len(cluster.managers) != 3 or not cluster.workers:
+        pytest.skip(
+            f"written for 3 managers and a worker, the cluster has {len(cluster.managers)} "
+            f"managers and {len(cluster.workers)} workers"
+        )
+    return recorded_once(
+        cluster, "quorum-loss", lambda rec: run_quorum_event(cluster, rec), QuorumEvent()
+    )
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-RAFT-009",
+    area="raft",
+    doc=f"{ADMIN}/#monitor-swarm-health",
+    title="one follower of three stopped: same leader, writes accepted, it shows unreachable",
+    promise="Stopping one follower of three managers MUST NOT change the leader or block "
+    "writes, and the stopped manager MUST be reported unreachable.",
+    rows=("raft-follower-down",),
+    destructive=False,
+    needs=(),
+)
+def test_follower_down(quorum: QuorumEvent, figure: Recorder) -> None:
+    quorum.need(quorum.views_one_down, quorum.write_one_down, quorum.unreachable_s)
+    assert quorum.views_one_down and quorum.write_one_down and quorum.unreachable_s
+    for observer, view in quorum.views_one_down.items():
+        leaders = [i.hostname for i in view if i.leader]
+        assert leaders == [quorum.leader], f"{observer} names {leaders} with a follower down"
+    write = quorum.write_one_down
+    assert write.error is None, f"a write with one follower down was refused: {write.error}"
+    figure("write_s", write.ended_s - write.started_s)
+    figure("unreachable_after_s", quorum.unreachable_s)
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-QRM-001",
+    area="quorum",
+    doc=f"{ADMIN}/#maintain-the-quorum-of-managers",
+    title="2 of 3 managers down: writes refused with 'The swarm does not have a leader...'",
+    promise="With a majority of managers down, the surviving manager MUST step down and refuse "
+    "control-plane writes with the documented 'does not have a leader' error (a deadline "
+    "error MAY come first), and MUST NOT accept any write.",
+    rows=("q-writes-fail",),
+    destructive=False,
+    needs=(),
+)
+def test_writes_fail_without_quorum(quorum: QuorumEvent, figure: Recorder) -> None:
+    quorum.need(quorum.lost_s, quorum.refused_s, quorum.configs_after)
+    assert quorum.lost_s is not None and quorum.refused_s is not None
+    assert quorum.configs_after is not None
+    figure("refused_after_s", quorum.refused_s - quorum.lost_s)
+    accepted = [w for w in quorum.writes if w.error is None]
+    assert not accepted, f"writes accepted without quorum: {accepted}"
+    odd = [
+        w
+        for w in quorum.writes
+        if w.error and NO_LEADER not in w.error and not any(e in w.error for e in BEFORE_NO_LEADER)
+    ]
+    assert not odd, f"writes refused with undocumented errors: {odd}"
+    # A write refused for lack of a leader never reached raft: it must not appear later.
+    refused = {w.name for w in quorum.writes if w.error and NO_LEADER in w.error}
+    committed = sorted(refused & quorum.configs_after)
+    assert not committed, f"writes refused without a leader were committed later: {committed}"
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-QRM-002",
+    area="quorum",
+    doc=f"{ADMIN}/#maintain-the-quorum-of-managers",
+    title="without quorum, running task containers keep running unchanged; scaling is refused",
+    promise="Task containers already running MUST keep running in the same containers while "
+    "quorum is lost, and scaling MUST be refused.",
+    rows=("q-tasks-keep-running",),
+    destructive=False,
+    needs=(),
+)
+def test_tasks_keep_running_without_quorum(quorum: QuorumEvent, figure: Recorder) -> None:
+    quorum.need(quorum.containers_before, quorum.scale_accepted, quorum.lost_s)
+    assert quorum.containers_before is not None and quorum.lost_s is not None
+    before = quorum.containers_before
+    assert all(before.values()), f"a node ran no task before the loss: {before}"
+    assert quorum.snapshots, "no snapshot of the containers during the loss"
+    for t, seen in quorum.snapshots:
+        assert seen == before, (
+            f"{t:.1f}s into the event the task containers were {seen}, not {before}"
+        )
+    figure("observed_without_quorum_s", quorum.snapshots[-1][0] - quorum.lost_s)
+    assert quorum.scale_accepted is False, "scaling was accepted without quorum"
+    figure("scale_refusal", quorum.scale_error or "")
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-QRM-003",
+    area="quorum",
+    doc=f"{ADMIN}/#recover-from-losing-the-quorum",
+    title="one stopped manager back: a leader again, writes accepted, nothing lost",
+    promise="Bringing a stopped manager back MUST restore a leader and accept writes, with every "
+    "object created before the quorum loss intact.",
+    rows=("q-restore",),
+    destructive=False,
+    needs=(),
+)
+def test_quorum_restored(quorum: QuorumEvent, figure: Recorder) -> None:
+    quorum.need(quorum.back_s, quorum.leader_again_s, quorum.write_after, quorum.after)
+    assert quorum.back_s is not None and quorum.leader_again_s is not None
+    assert quorum.before and quorum.after and quorum.write_after
+    figure("leader_after_s", quorum.leader_again_s - quorum.back_s)
+    figure("write_accepted_after_s", quorum.write_after.ended_s - quorum.back_s)
+    check_nothing_lost(quorum.before, quorum.after).assert_ok()
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-RAFT-010",
+    area="raft",
+    doc="https://docs.docker.com/engine/swarm/manage-nodes/#promote-or-demote-a-node",
+    title="a manager demoted while down comes back a worker; N-1 managers, one leader",
+    promise="A manager demoted while it is down MUST come back as a worker when restarted, "
+    "leaving N-1 managers with one leader.",
+    rows=("raft-demote-downed",),
+    destructive=False,
+    needs=(),
+)
+def test_demoted_while_down(quorum: QuorumEvent, figure: Recorder) -> None:
+    quorum.need(quorum.demoted, quorum.second_control, quorum.views_demoted)
+    assert quorum.views_demoted is not None
+    assert quorum.second_control is False
+    for observer, view in quorum.views_demoted.items():
+        [entry] = [i for i in view if i.hostname == quorum.second]
+        assert (entry.role, entry.reachability) == ("worker", None), f"{observer}: {entry}"
+
+
+# -- forced new cluster -----------------------------------------------------------------------
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-QRM-004",
+    area="quorum",
+    doc=f"{ADMIN}/#recover-from-losing-the-quorum",
+    title="--force-new-cluster on the last manager: services and tasks kept, managers can join",
+    promise="`swarm init --force-new-cluster` on a surviving manager MUST give a single-manager "
+    "swarm that keeps its services, its workers and their running tasks, runs every replica, "
+    "accepts a new manager and scales.",
+    rows=("q-force-new-cluster",),
+    destructive=True,
+    needs=(),
+)
+def test_force_new_cluster(fresh_cluster: Cluster, figure: Recorder) -> None:
+    cluster = fresh_cluster
+    survivor, *lost = cluster.managers
+    worker = cluster.workers[0]
+    lead = cluster.client(cluster.leader())
+    service_id = lead.create_service("web", workload_image(), 4)
+    wait_converged(lead, "web", 4)
+    with translated(lead.node):
+        lead.docker.configs.create(name="before-loss", data=b"kept by the new cluster")
+    before = inventory(cluster)
+    on_worker = _task_containers(worker, service_id)
+    on_survivor = _task_containers(survivor, service_id)
+    assert on_worker, f"no task of web runs on {worker.name}"
+    for node in lost:  # never healed: the cluster is removed after the check
+        process.kill_node(cluster, node, log=FaultLog()).start()
+
+    clock = Stopwatch()
+    with translated(survivor.name):
+        survivor.client.swarm.init(
+            force_new_cluster=True,
+            advertise_addr=advertise_address(cluster, survivor),
+            listen_addr="0.0.0.0:2377",
+        )
+    figure("init_s", clock())
+    own = cluster.client(survivor)
+    info = own.info()
+    assert (info["LocalNodeState"], info["ControlAvailable"]) == ("active", True), info
+    members = [i for i in own.nodes() if i.reachability is not None]
+    assert [(m.hostname, m.leader) for m in members] == [(survivor.name, True)], members
+    check_nothing_lost(before, inventory(cluster)).assert_ok()
+    # "worker nodes are still part of the swarm, and services are still running": the worker
+    # is listed ready and runs the same task containers. (The survivor's own task containers
+    # are replaced by new ones on engine 20.10 when it re-forms the swarm; the docs do not
+    # promise they stay.)
+    wait_views(
+        cluster,
+        lambda v: [
+            f"{i.hostname} is a {i.state} {i.role}"
+            for i in v[survivor.name]
+            if i.hostname == worker.name and (i.role, i.state) != ("worker", "ready")
+        ],
+        what=f"{worker.name} a ready worker of the new cluster",
+        timeout_s=30,
+        managers=[survivor],
+    )
+    assert _task_containers(worker, service_id) == on_worker, "the worker's tasks were replaced"
+    figure("survivor_tasks_kept", _task_containers(survivor, service_id) == on_survivor)
+
+    def running(replicas: int) -> bool | None:
+        on_engines = sum(len(_task_containers(n, service_id)) for n in (survivor, worker))
+        return True if on_engines == replicas else None
+
+    # moby: TestAPISwarmForceNewCluster counts the containers within 30 s
+    wait_until(
+        lambda: running(4),
+        what="4 tasks running on the nodes that are up",
+        timeout_s=30,
+        timeout_error=promise_timeout("the forced cluster runs the service's 4 tasks"),
+    )
+    figure("tasks_running_s", clock())
+
+    # A new manager joins: the worker leaves and joins with the new cluster's manager token.
+    leave_swarm(cluster, worker, force=True)
+    token = own.join_tokens()["manager"]
+    cluster.client(worker).join(
+        join_address(cluster), token, advertise_address(cluster, worker), worker.ip
+    )
+    wait_views(
+        cluster,
+        lambda v: (
+            []
+            if sorted(i.hostname for i in v[survivor.name] if i.reachability == "reachable")
+            == sorted([survivor.name, worker.name])
+            else [f"reachable managers: {[i.hostname for i in v[survivor.name] if i.reachability]}"]
+        ),
+        what=f"{worker.name} a reachable manager of the new cluster",
+        timeout_s=30,
+        managers=[survivor],
+    )
+    own.scale("web", 5)
+    wait_until(
+        lambda: running(5),
+        what="5 tasks running after scaling",
+        timeout_s=30,
+        timeout_error=promise_timeout("the forced cluster scales to 5 running tasks"),
+    )
+    figure("recovered_s", clock())
