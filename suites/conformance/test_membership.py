@@ -37,6 +37,7 @@ from swarmcheck.workload.membership import (
     promise_timeout,
     recorded_once,
     restore_membership,
+    rotate_join_token,
     unused_address,
     wait_local_state,
 )
@@ -688,7 +689,7 @@ def test_join_token_rotation(cluster: Cluster, outside: Node) -> None:
     tokens = lead.join_tokens()
     assert tokens["worker"].startswith("SWMTKN-1-") and tokens["manager"].startswith("SWMTKN-1-")
     assert tokens["worker"] != tokens["manager"]
-    new_token = lead.rotate_join_token("worker")
+    new_token = rotate_join_token(cluster, "worker")
     assert new_token != tokens["worker"], "rotation returned the same token"
     where, advertise = join_address(cluster), advertise_address(cluster, node)
     with pytest.raises(EngineAPIError) as refused:

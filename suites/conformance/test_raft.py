@@ -27,6 +27,7 @@ from swarmcheck.faults.base import Fault
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, wait_until
 from swarmcheck.workload.membership import (
+    DEFAULT_HEARTBEAT_S,
     EventRecord,
     NodeStateSample,
     NodeStateSampler,
@@ -46,8 +47,6 @@ ELECTION_BUDGET_S = 64.0
 """A new leader: 10-20 s by the raft timing; moby's tests allow 30 s, swarmkit's 64 s."""
 SETTLE_BUDGET_S = 30.0
 """moby polls each cluster-health check for up to 30 s (defaultReconciliationTimeout)."""
-DEFAULT_HEARTBEAT_S = 5.0
-"""Docker's default dispatcher heartbeat period (`swarm init --dispatcher-heartbeat 5s`)."""
 NO_LEADER_ERRORS = ("does not have a leader", "deadline exceeded", "lost leader status")
 """How a manager refuses a write while there is no leader: the documented "The swarm does not
 have a leader...", a request deadline, or a leader stepping down under the proposal."""

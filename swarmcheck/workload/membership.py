@@ -22,6 +22,7 @@ from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, SwarmcheckError, SwarmPromiseBroken
+from swarmcheck.steps import step
 from swarmcheck.timing import boot_clock, wait_until
 
 R = TypeVar("R")
@@ -31,6 +32,8 @@ PING_HEADER_API = (1, 42)
 ``GET /_ping`` (unversioned: for any API version a client asks for). Older engines do not."""
 
 NODE_CERT = "/var/lib/docker/swarm/certificates/swarm-node.crt"
+DEFAULT_HEARTBEAT_S = 5.0
+"""Docker's default dispatcher heartbeat period (`swarm init --dispatcher-heartbeat 5s`)."""
 
 
 # -- promises --------------------------------------------------------------------------------
@@ -226,10 +229,29 @@ def set_dispatcher_heartbeat(cluster: Cluster, period_s: float) -> float:
     with translated(lead.node):
         current = lead.docker.api.inspect_swarm()
         spec = current["Spec"]
-        previous = int(spec["Dispatcher"]["HeartbeatPeriod"]) / NS
-        spec["Dispatcher"]["HeartbeatPeriod"] = int(period_s * NS)
+        dispatcher = spec.setdefault("Dispatcher", {})
+        previous = int(dispatcher.get("HeartbeatPeriod") or DEFAULT_HEARTBEAT_S * NS) / NS
+        dispatcher["HeartbeatPeriod"] = int(period_s * NS)
         lead.docker.api.update_swarm(version=current["Version"]["Index"], swarm_spec=spec)
     return previous
+
+
+def rotate_join_token(cluster: Cluster, role: str) -> str:
+    """Rotate the ``role`` join token, keeping every other swarm setting; return the new token.
+
+    A read-modify-write of the whole spec: docker-py's ``Swarm.update`` sends a partial spec,
+    which resets the settings it leaves out (the dispatcher heartbeat, autolock) to defaults.
+    """
+    lead = lead_client(cluster)
+    with step(f"rotate the {role} join token (via {lead.node})"), translated(lead.node):
+        current = lead.docker.api.inspect_swarm()
+        lead.docker.api.update_swarm(
+            version=current["Version"]["Index"],
+            swarm_spec=current["Spec"],
+            rotate_worker_token=role == "worker",
+            rotate_manager_token=role == "manager",
+        )
+    return lead.join_tokens()[role]
 
 
 def unused_address(cluster: Cluster) -> str:
