@@ -120,6 +120,7 @@ class SoloSwarm(EventRecord):
     info: dict[str, Any] | None = None
     own_view: list[NodeInfo] | None = None
     header_manager: str | None = None
+    write_accepted: bool | None = None
     demote_refused: EngineAPIError | None = None
     view_after_demote: list[NodeInfo] | None = None
     leave_refused: EngineAPIError | None = None
@@ -145,6 +146,8 @@ def run_solo_swarm(cluster: Cluster, node: Node, rec: SoloSwarm) -> None:
         rec.info = local_swarm(node)
         rec.own_view = own.nodes()
         rec.header_manager = ping_swarm_header(node)
+        with translated(node.name):
+            rec.write_accepted = bool(node.client.configs.create(name="solo", data=b"1").id)
         with translated(node.name):
             me = node.client.nodes.get(rec.info["NodeID"])
         spec = {**me.attrs["Spec"], "Role": "worker"}
@@ -175,8 +178,8 @@ def solo(cluster: Cluster, worker: Node) -> SoloSwarm:
     doc=f"{DOCS}/swarm-tutorial/create-swarm/",
     title="swarm init: an active manager and Leader; /_ping says active/manager",
     promise="After `swarm init` the engine MUST report LocalNodeState active, ControlAvailable "
-    "true and no root rotation, list itself as the Leader manager, and its /_ping Swarm header "
-    "MUST change from inactive to active/manager.",
+    "true and no root rotation, list itself as the Leader manager and accept writes, and its "
+    "/_ping Swarm header MUST change from inactive to active/manager.",
     rows=("mem-init",),
     destructive=False,
     needs=(),
@@ -197,6 +200,7 @@ def test_init_makes_an_active_leader(solo: SoloSwarm, figure: Recorder) -> None:
     [me] = solo.own_view
     assert me.id == info["NodeID"], f"node ls lists {me}, not the node itself"
     assert (me.role, me.leader, me.state) == ("manager", True, "ready"), f"node ls: {me}"
+    assert solo.write_accepted, "the new manager did not accept a write"
     figure("ping_header_after", judge_ping_header(solo.node, solo.header_manager, "active/manager"))
 
 
@@ -321,6 +325,7 @@ def test_manager_join(cluster: Cluster, outside: Node) -> None:
     )
     info = local_swarm(node)
     assert (info["LocalNodeState"], info["ControlAvailable"]) == ("active", True), info
+    assert len(cluster.client(node).nodes()) == cluster.spec.size, "the new manager's node ls"
     managers = [*cluster.managers, node]
 
     def settled() -> dict[str, list[NodeInfo]] | None:

@@ -9,6 +9,7 @@ entries of a node that left are removed), with the role it was provisioned with.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import threading
 import time
@@ -25,7 +26,7 @@ from swarmcheck.errors import EngineAPIError, SwarmcheckError, SwarmPromiseBroke
 from swarmcheck.steps import step
 from swarmcheck.timing import boot_clock, wait_until
 
-R = TypeVar("R")
+log = logging.getLogger("swarmcheck.workload")
 
 PING_HEADER_API = (1, 42)
 """Engines whose API goes up to 1.42 (Docker 23.0) or later send the ``Swarm`` header on
@@ -475,6 +476,7 @@ def recorded_once(cluster: Cluster, name: str, record: Callable[[E], None], blan
     except Exception as exc:
         blank.failure = exc
         blank.note(f"the event ended early: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    log.info("recorded event %s on %s:\n%s", name, cluster.run_id, blank.story())
     with _RECORDS_LOCK:
         _RECORDS[key] = blank
     return blank
