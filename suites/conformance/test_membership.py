@@ -34,13 +34,13 @@ from swarmcheck.workload.membership import (
     local_swarm,
     manager_views,
     ping_swarm_header,
-    promise_timeout,
     recorded_once,
     restore_membership,
     rotate_join_token,
     unused_address,
     wait_local_state,
 )
+from swarmcheck.workload.placement import promise_timeout
 from swarmcheck.workload.service import wait_converged, workload_image
 
 DOCS = "https://docs.docker.com/engine/swarm"
@@ -295,7 +295,7 @@ def test_worker_join(cluster: Cluster, outside: Node) -> None:
         listed_everywhere,
         what=f"every manager to list {node.name} ready",
         timeout_s=5,
-        timeout_error=promise_timeout(f"every manager lists {node.name} as a ready worker"),
+        timeout_error=promise_timeout,
     )
     for manager, attrs in seen.items():
         assert attrs["Spec"]["Role"] == "worker", f"{manager}: role {attrs['Spec']['Role']}"
@@ -339,7 +339,7 @@ def test_manager_join(cluster: Cluster, outside: Node) -> None:
         settled,
         what=f"every manager to list {node.name} as a reachable manager",
         timeout_s=30,
-        timeout_error=promise_timeout(f"{node.name} listed as a reachable manager everywhere"),
+        timeout_error=promise_timeout,
     )
     for observer, view in views.items():
         [entry] = entries_of(view, node.name)
@@ -357,7 +357,7 @@ def test_manager_join(cluster: Cluster, outside: Node) -> None:
         remote_managers_known,
         what="every node's RemoteManagers to list the four managers",
         timeout_s=30,
-        timeout_error=promise_timeout(f"RemoteManagers == {sorted(addresses)} on every node"),
+        timeout_error=promise_timeout,
     )
 
 
@@ -465,7 +465,7 @@ def test_leave_removes_task_containers(cluster: Cluster, rejoins: Node) -> None:
         task_containers_gone,
         what=f"the task containers on {node.name} to be removed",
         timeout_s=30,
-        timeout_error=promise_timeout("no task container left on the node that left"),
+        timeout_error=promise_timeout,
     )
     with translated(node.name):
         kept.reload()
@@ -660,7 +660,7 @@ def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) ->
         lambda: True if cert_ou(worker) == "swarm-manager" else None,
         what=f"{worker.name}'s certificate OU to become swarm-manager",
         timeout_s=64,
-        timeout_error=promise_timeout("the promoted node's certificate says swarm-manager"),
+        timeout_error=promise_timeout,
     )
     clock = Stopwatch()
     lead.update_node(worker.node_id, role="worker")
@@ -672,7 +672,7 @@ def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) ->
         lambda: True if cert_ou(worker) == "swarm-worker" else None,
         what=f"{worker.name}'s certificate OU to become swarm-worker",
         timeout_s=64,
-        timeout_error=promise_timeout("the demoted node's certificate says swarm-worker"),
+        timeout_error=promise_timeout,
     )
 
 

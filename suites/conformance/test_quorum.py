@@ -32,13 +32,13 @@ from swarmcheck.workload.membership import (
     leave_swarm,
     local_swarm,
     manager_views,
-    promise_timeout,
     recorded_once,
     set_dispatcher_heartbeat,
     view_problems,
     wait_views,
 )
 from swarmcheck.workload.observe import inventory
+from swarmcheck.workload.placement import promise_timeout
 from swarmcheck.workload.service import wait_converged, workload_image
 
 ADMIN = "https://docs.docker.com/engine/swarm/admin_guide"
@@ -160,7 +160,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
             ),
             what=f"the leader to list {first.name} as unreachable",
             timeout_s=SETTLE_BUDGET_S,
-            timeout_error=promise_timeout(f"{first.name} reported unreachable"),
+            timeout_error=promise_timeout,
         )
         rec.unreachable_s = rec.now()
         rec.note(f"{first.name} listed unreachable")
@@ -189,7 +189,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
             what="a write to be refused for lack of a leader",
             timeout_s=LOSS_BUDGET_S,
             interval_s=0.5,
-            timeout_error=promise_timeout(f"a write refused with {NO_LEADER!r}"),
+            timeout_error=promise_timeout,
         )
         rec.refused_s = rec.now()
         rec.note("writes refused: no leader")
@@ -226,7 +226,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
             accepted,
             what="a write to be accepted again",
             timeout_s=SETTLE_BUDGET_S,
-            timeout_error=promise_timeout("writes accepted once a majority is back"),
+            timeout_error=promise_timeout,
         )
         rec.after = inventory(cluster)
         with translated(new_leader.name):
@@ -457,7 +457,7 @@ def test_force_new_cluster(fresh_cluster: Cluster, figure: Recorder) -> None:
         lambda: running(4),
         what="4 tasks running on the nodes that are up",
         timeout_s=30,
-        timeout_error=promise_timeout("the forced cluster runs the service's 4 tasks"),
+        timeout_error=promise_timeout,
     )
     figure("tasks_running_s", clock())
 
@@ -503,6 +503,6 @@ def test_force_new_cluster(fresh_cluster: Cluster, figure: Recorder) -> None:
         lambda: running(5),
         what="5 tasks running after scaling",
         timeout_s=30,
-        timeout_error=promise_timeout("the forced cluster scales to 5 running tasks"),
+        timeout_error=promise_timeout,
     )
     figure("recovered_s", clock())

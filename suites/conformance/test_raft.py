@@ -33,12 +33,12 @@ from swarmcheck.workload.membership import (
     NodeStateSampler,
     local_swarm,
     manager_views,
-    promise_timeout,
     recorded_once,
     set_dispatcher_heartbeat,
     view_problems,
     wait_views,
 )
+from swarmcheck.workload.placement import promise_timeout
 from swarmcheck.workload.service import wait_converged, workload_image
 from swarmcheck.workload.tasks import running_task_containers
 
@@ -245,7 +245,7 @@ def run_failover(cluster: Cluster, rec: Failover) -> None:
                     lambda: True if prober.acknowledged() else None,
                     what="a write to be acknowledged after the election",
                     timeout_s=SETTLE_BUDGET_S,
-                    timeout_error=promise_timeout("writes accepted once a new leader exists"),
+                    timeout_error=promise_timeout,
                 )
             rec.note(f"{len(rec.writes)} writes sent, {prober.acknowledged()} acknowledged")
             stop.stop()

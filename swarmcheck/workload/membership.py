@@ -25,6 +25,7 @@ from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, SwarmcheckError, SwarmPromiseBroken
 from swarmcheck.steps import step
 from swarmcheck.timing import boot_clock, wait_until
+from swarmcheck.workload.placement import promise_timeout
 
 log = logging.getLogger("swarmcheck.workload")
 
@@ -35,22 +36,6 @@ PING_HEADER_API = (1, 42)
 NODE_CERT = "/var/lib/docker/swarm/certificates/swarm-node.crt"
 DEFAULT_HEARTBEAT_S = 5.0
 """Docker's default dispatcher heartbeat period (`swarm init --dispatcher-heartbeat 5s`)."""
-
-
-# -- promises --------------------------------------------------------------------------------
-def promise_timeout(expected: str) -> Callable[[str, float, str | None], Exception]:
-    """A ``wait_until(timeout_error=...)`` factory: a documented wait that timed out is a broken
-    promise (a product failure), not an environment problem."""
-
-    def make(what: str, timeout_s: float, last_error: str | None) -> Exception:
-        return SwarmPromiseBroken(
-            f"waited {timeout_s:g} s for {what}",
-            expected=expected,
-            seen=f"not within {timeout_s:g} s"
-            + (f"; last error: {last_error}" if last_error else ""),
-        )
-
-    return make
 
 
 # -- what one engine says --------------------------------------------------------------------
@@ -108,7 +93,7 @@ def wait_local_state(node: Node, state: str, timeout_s: float = 10.0) -> dict[st
         probe,
         what=f"{node.name} LocalNodeState={state}",
         timeout_s=timeout_s,
-        timeout_error=promise_timeout(f"{node.name} reports LocalNodeState {state}"),
+        timeout_error=promise_timeout,
     )
 
 
