@@ -262,14 +262,21 @@ def forget_node(cluster: Cluster, hostname: str, keep_id: str = "") -> list[str]
     """Force-remove every node entry named ``hostname`` except ``keep_id`` (entries a node
     leaves behind when it leaves); return the removed ids."""
     lead = lead_client(cluster)
-    stale = [i.id for i in lead.nodes() if i.hostname == hostname and i.id != keep_id]
-    for node_id in stale:
+    stale = [i for i in lead.nodes() if i.hostname == hostname and i.id != keep_id]
+    for entry in stale:
+        if entry.role == "manager":  # a manager that left: out of raft first, then removable
+
+            def demoted(node_id: str = entry.id) -> bool:
+                lead.update_node(node_id, role="worker")
+                return True
+
+            wait_until(demoted, what=f"the demotion of {hostname}'s old entry", timeout_s=30)
         try:
-            lead.remove_node(node_id, force=True)
+            lead.remove_node(entry.id, force=True)
         except EngineAPIError as exc:
             if exc.status_code != 404:
                 raise
-    return stale
+    return [e.id for e in stale]
 
 
 def leave_swarm(cluster: Cluster, node: Node, force: bool = False) -> None:
@@ -324,6 +331,14 @@ def restore_membership(cluster: Cluster, node: Node) -> None:
     if mine.role != node.role:
         lead.update_node(mine.id, role=node.role)
         cluster.wait_control(node, available=node.role == "manager", timeout_s=64)
+        # The node holds its new role for good (a restart keeps it) once its certificate
+        # says so: ControlAvailable changes first.
+        wait_until(
+            lambda: True if cert_ou(node) == f"swarm-{node.role}" else None,
+            what=f"{node.name}'s certificate to say swarm-{node.role}",
+            timeout_s=64,
+            transient=(EngineAPIError, SwarmcheckError),
+        )
     forget_node(cluster, node.name, keep_id=mine.id)
 
 
