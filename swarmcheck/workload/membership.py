@@ -264,10 +264,14 @@ def forget_node(cluster: Cluster, hostname: str, keep_id: str = "") -> list[str]
     lead = lead_client(cluster)
     stale = [i for i in lead.nodes() if i.hostname == hostname and i.id != keep_id]
     for entry in stale:
-        if entry.role == "manager":  # a manager that left: out of raft first, then removable
+        if entry.reachability is not None:  # a raft member that left: out of raft first
 
             def demoted(node_id: str = entry.id) -> bool:
-                lead.update_node(node_id, role="worker")
+                try:
+                    lead.update_node(node_id, role="worker")
+                except EngineAPIError as exc:
+                    if "can't find manager in raft memberlist" not in exc.explanation:
+                        raise
                 return True
 
             wait_until(demoted, what=f"the demotion of {hostname}'s old entry", timeout_s=30)
