@@ -484,7 +484,7 @@ def test_leave_removes_task_containers(cluster: Cluster, rejoins: Node) -> None:
 
     def task_containers_gone() -> bool | None:
         with translated(node.name):
-            left = node.client.containers.list(all=True, filters=task_filter)
+            left = node.client.containers.list(all=True, filters=task_filter, sparse=True)
         return True if not left else None
 
     # moby: TestAPISwarmLeaveRemovesContainer waits up to 30 s

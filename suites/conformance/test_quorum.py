@@ -119,7 +119,7 @@ def _write(node: Node, name: str, rec: QuorumEvent, timeout_s: float) -> Write:
 def _task_containers(node: Node, service_id: str) -> list[str]:
     with translated(node.name):
         found = node.client.containers.list(
-            filters={"label": f"{TASK_LABEL}={service_id}", "status": "running"}
+            filters={"label": f"{TASK_LABEL}={service_id}", "status": "running"}, sparse=True
         )
     return sorted(str(c.id) for c in found)
 
