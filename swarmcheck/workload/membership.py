@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from cryptography.x509.oid import NameOID
 
 from swarmcheck.checkers.leaders import LeaderSample
 from swarmcheck.client.errors import translated
@@ -23,8 +24,8 @@ from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, SwarmcheckError, SwarmPromiseBroken
-from swarmcheck.steps import step
 from swarmcheck.timing import boot_clock, wait_until
+from swarmcheck.workload import pki
 from swarmcheck.workload.placement import promise_timeout
 
 log = logging.getLogger("swarmcheck.workload")
@@ -33,7 +34,6 @@ PING_HEADER_API = (1, 42)
 """Engines whose API goes up to 1.42 (Docker 23.0) or later send the ``Swarm`` header on
 ``GET /_ping`` (unversioned: for any API version a client asks for). Older engines do not."""
 
-NODE_CERT = "/var/lib/docker/swarm/certificates/swarm-node.crt"
 DEFAULT_HEARTBEAT_S = 5.0
 """Docker's default dispatcher heartbeat period (`swarm init --dispatcher-heartbeat 5s`)."""
 
@@ -99,11 +99,11 @@ def wait_local_state(node: Node, state: str, timeout_s: float = 10.0) -> dict[st
 
 def cert_ou(node: Node) -> str:
     """The OU of the node's swarm TLS certificate: its role as the CA signed it."""
-    code, out = node.exec(f"openssl x509 -in {NODE_CERT} -noout -subject -nameopt multiline")
-    match = re.search(r"organizationalUnitName\s*=\s*(\S+)", out)
-    if code != 0 or match is None:
-        raise SwarmcheckError(f"cannot read the OU of {node.name}'s {NODE_CERT}: {out.strip()}")
-    return match.group(1)
+    subject = pki.node_certificate(node).subject
+    units = subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    if len(units) != 1:
+        raise SwarmcheckError(f"{node.name}'s certificate subject has no single OU: {subject}")
+    return str(units[0].value)
 
 
 # -- what the managers say -------------------------------------------------------------------
@@ -208,35 +208,35 @@ def advertise_address(cluster: Cluster, node: Node) -> str:
 
 def set_dispatcher_heartbeat(cluster: Cluster, period_s: float) -> float:
     """Set the swarm's dispatcher heartbeat period (it applies live); return the previous one.
-
-    Read-modify-write of the whole swarm spec: a partial update would reset other settings.
-    """
+    The whole spec is written back, so no other setting changes."""
     lead = lead_client(cluster)
-    with translated(lead.node):
-        current = lead.docker.api.inspect_swarm()
-        spec = current["Spec"]
+    previous: list[float] = []
+
+    def change(spec: dict[str, Any]) -> None:
         dispatcher = spec.setdefault("Dispatcher", {})
-        previous = int(dispatcher.get("HeartbeatPeriod") or DEFAULT_HEARTBEAT_S * NS) / NS
+        previous.append(int(dispatcher.get("HeartbeatPeriod") or DEFAULT_HEARTBEAT_S * NS) / NS)
         dispatcher["HeartbeatPeriod"] = int(period_s * NS)
-        lead.docker.api.update_swarm(version=current["Version"]["Index"], swarm_spec=spec)
-    return previous
+
+    pki.update_swarm_spec(
+        lead.docker, change, node=lead.node, title=f"set the dispatcher heartbeat to {period_s:g} s"
+    )
+    return previous[0]
 
 
 def rotate_join_token(cluster: Cluster, role: str) -> str:
     """Rotate the ``role`` join token, keeping every other swarm setting; return the new token.
 
-    A read-modify-write of the whole spec: docker-py's ``Swarm.update`` sends a partial spec,
-    which resets the settings it leaves out (the dispatcher heartbeat, autolock) to defaults.
+    docker-py's ``Swarm.update`` (and so ``SwarmClient.rotate_join_token``) sends a partial
+    spec, which resets the settings it leaves out (the dispatcher heartbeat, autolock).
     """
     lead = lead_client(cluster)
-    with step(f"rotate the {role} join token (via {lead.node})"), translated(lead.node):
-        current = lead.docker.api.inspect_swarm()
-        lead.docker.api.update_swarm(
-            version=current["Version"]["Index"],
-            swarm_spec=current["Spec"],
-            rotate_worker_token=role == "worker",
-            rotate_manager_token=role == "manager",
-        )
+    pki.update_swarm_spec(
+        lead.docker,
+        node=lead.node,
+        rotate_worker_token=role == "worker",
+        rotate_manager_token=role == "manager",
+        title=f"rotate the {role} join token",
+    )
     return lead.join_tokens()[role]
 
 
