@@ -6,12 +6,15 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from swarmcheck.checkers.availability import Probe, check_availability
+from swarmcheck.checkers.availability import Probe, address_failures, check_availability
+from swarmcheck.checkers.rolling import check_rolling_update
+from swarmcheck.checkers.verdict import assert_all
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.plugin.chaos import PlotAttacher
 from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.workload.rolling import RollingUpdateRun
 from swarmcheck.workload.service import deploy_web
 
 
@@ -40,6 +43,35 @@ def judge_update(figure: Recorder, attach_availability: PlotAttacher) -> UpdateJ
             figure(name, value)
         verdict.assert_ok()
         answers = {p.answer for p in probes if p.ok}
+        assert answers == {"v1", "v2"}, f"answers seen: {answers}"
+
+    return judge
+
+
+RollingJudge = Callable[[RollingUpdateRun, str], None]
+
+
+@pytest.fixture
+def judge_rolling(figure: Recorder, attach_availability: PlotAttacher) -> RollingJudge:
+    """Judge a start-first rolling update: the client saw zero failed probes and answers from
+    both versions, and the tasks kept start-first semantics (never fewer than N healthy, at
+    most N + parallelism running, every slot's new task running before its old one stopped,
+    per the managers and the engines). Plot, probe and per-address figures reported."""
+
+    def judge(run: RollingUpdateRun, title: str) -> None:
+        attach_availability(run.probes, title)
+        availability = check_availability(run.probes, min_success_ratio=1.0)
+        order = check_rolling_update(
+            run.samples, run.handovers, run.replicas, run.parallelism, order="start-first"
+        )
+        for verdict in (availability, order):
+            for name, value in verdict.figures.items():
+                figure(name, value)
+        per_address = address_failures(run.attempts)
+        figure("addresses", len(per_address))
+        figure("address_failures", sum(failed for _, failed in per_address.values()))
+        assert_all([order, availability])
+        answers = {p.answer for p in run.probes if p.ok}
         assert answers == {"v1", "v2"}, f"answers seen: {answers}"
 
     return judge

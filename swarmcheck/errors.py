@@ -1,9 +1,15 @@
 """swarmcheck's exception hierarchy: one root, so callers can catch everything we raise.
 
 Three families matter to a person reading a report, and the reporting categories follow them:
-- ``EnvironmentProblem``: this machine cannot run the check (no engine, no IPVS, build failed).
-- ``SwarmPromiseBroken``: Swarm did not do what its documentation promises (a product failure).
+- ``EnvironmentProblem`` (and ``ProvisioningError``, ``ReadinessTimeout``): this machine cannot
+  run the check (no engine, no IPVS, a build failed, a node container could not start).
+- ``SwarmPromiseBroken``: Swarm did not do what its documentation promises (a product failure):
+  a checker's verdict, a wait for a documented behaviour that timed out (``PromiseTimeout``), a
+  documented operation the swarm under test refused or failed (``SwarmRefused``).
 - everything else: swarmcheck itself misbehaved or was misused (framework or input error).
+
+A ``SwarmPromiseBroken`` is an ``AssertionError``, so pytest and Allure report it as a failed
+check; the other families are "broken" (an error, not a verdict).
 """
 
 from __future__ import annotations
@@ -110,3 +116,39 @@ class SwarmPromiseBroken(SwarmcheckError, AssertionError):
 
 class CheckerError(SwarmcheckError):
     """A checker could not reach a verdict (bad input), which is never a pass."""
+
+
+class PromiseTimeout(SwarmPromiseBroken):
+    """A wait for a documented Swarm behaviour (a leader, convergence, a replaced task, a whole
+    swarm) did not see it within the budget: the promise is broken, not the machine.
+
+    The signature fits ``wait_until(..., timeout_error=PromiseTimeout)``.
+    """
+
+    def __init__(
+        self,
+        waited_for: str,
+        timeout_s: float,
+        last_error: str | None = None,
+        *,
+        log_tail: str | None = None,
+    ) -> None:
+        message = f"timed out after {timeout_s:.0f}s waiting for {waited_for} (documented)"
+        if last_error:
+            message += f" (last seen: {last_error})"
+        if log_tail:
+            message += f"\n--- last lines of the nodes' daemon logs ---\n{log_tail}"
+        super().__init__(message)
+        self.waited_for = waited_for
+        self.timeout_s = timeout_s
+        self.last_error = last_error
+
+
+class SwarmRefused(EngineAPIError, SwarmPromiseBroken):
+    """An engine of the swarm under test answered a documented swarm operation with an error
+    (it refused or failed it). Still an ``EngineAPIError``, so code that expects a refusal
+    (``pytest.raises(EngineAPIError)``) keeps catching it; unexpected, it is a product failure."""
+
+
+class SwarmNotFound(NotFound, SwarmRefused):
+    """The swarm under test says a swarm object (service, node, task) does not exist."""

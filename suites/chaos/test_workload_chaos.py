@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from suites.conftest import UpdateJudge
+from suites import budgets
+from suites.conftest import RollingJudge
 from swarmcheck.checkers.convergence import ReplicaSample, check_converged
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
@@ -15,15 +16,24 @@ from swarmcheck.faults import process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, boot_clock, wait_until
-from swarmcheck.workload.rolling import rolling_update_under_probe
+from swarmcheck.workload.rolling import watched_rolling_update
 from swarmcheck.workload.service import wait_converged, wait_task_stopped
 
 HOWSVC = "https://docs.docker.com/engine/swarm/how-swarm-mode-works/services/"
-SLOW_CONVERGE_S = 180.0
-"""Measured here: with +500 ms on every control-plane round trip, two new tasks take about a
-minute to run (about a second undisturbed); allow three."""
-RESCHEDULE_BUDGET_S = 30.0
-"""Docker's own test allows 30 s for tasks of a lost node to run elsewhere."""
+SLOW_HEAL_S = 90.0
+"""Loose on purpose, for +500 ms on every control-plane round trip. Undisturbed, a killed task
+is replaced in about 1.5 s (SC-HEAL-001; Docker's budget is 30 s). Here every step crosses a
+slow link: the agent's report of the dead task, the raft commits of the new task and of its
+assignment, the assignment pushed to the agent, its running state reported and committed;
+and the agents' sessions run through the same proxies. Measured here: 26 s (several runs:
+see the report's time_to_heal_s). 90 s is about three times the measurement; a replacement
+that does not come in that time is not a slow network."""
+SLOW_UPDATE_S = 90.0
+"""Loose on purpose, for +200 ms (+/-100) per control-plane round trip: three start-first
+batches each need a task placed, started, healthy and reported. Measured here: 27 s
+(8 s undisturbed); about three times that."""
+SLOW_CONVERGE_S = 60.0
+"""The same latency: N/N reached and seen on the engines after the update completed."""
 
 
 @pytest.mark.swarm(workers=1)
@@ -59,12 +69,12 @@ def test_lost_worker_tasks_rescheduled(
         wait_until(
             moved,
             what=f"{replicas} tasks running off {worker.name}",
-            timeout_s=RESCHEDULE_BUDGET_S + 30,
+            timeout_s=budgets.RESCHEDULED_S + 30,  # judged below against the budget
         )
         figure("rescheduled_s", clock())
         time.sleep(3)  # and they stay there
         moved()
-    verdict = check_converged(samples, healed_at=killed_at, deadline_s=RESCHEDULE_BUDGET_S)
+    verdict = check_converged(samples, healed_at=killed_at, deadline_s=budgets.RESCHEDULED_S)
     figure("moved_tasks", len(on_worker))
     verdict.assert_ok()
 
@@ -87,8 +97,9 @@ def test_self_healing_with_slow_control_plane(
         task_id = str(victim.params["task_id"])
         clock = Stopwatch()
         victim.start()
-        wait_task_stopped(lead, "web", task_id, timeout_s=60)
-        running = wait_converged(lead, "web", 3, timeout_s=SLOW_CONVERGE_S)
+        wait_task_stopped(lead, "web", task_id, timeout_s=SLOW_HEAL_S)
+        figure("task_stopped_s", clock())
+        running = wait_converged(lead, "web", 3, timeout_s=SLOW_HEAL_S - clock())
         figure("time_to_heal_s", clock())
         assert task_id not in {t.id for t in running}
 
@@ -107,13 +118,17 @@ def test_self_healing_with_slow_control_plane(
     rows=("upd-start-first",),
 )
 def test_rolling_update_with_degraded_control_plane(
-    cluster: Cluster, fault_log: FaultLog, figure: Recorder, judge_update: UpdateJudge
+    cluster: Cluster, fault_log: FaultLog, figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
+    """SC-UPD-001's check (zero failed probes, start-first kept per the managers and the
+    engines) while every control-plane round trip is 200 ms (+/-100) slower."""
     with toxics.slow_control_plane(cluster, 100, 50, log=fault_log):
-        probes = rolling_update_under_probe(
+        run = watched_rolling_update(
             cluster,
             figure,
-            update_timeout_s=SLOW_CONVERGE_S * 2,
+            replicas=3,
+            order="start-first",
+            update_timeout_s=SLOW_UPDATE_S,
             converge_timeout_s=SLOW_CONVERGE_S,
         )
-    judge_update(probes, "web v1 -> v2 with +200 ms control-plane round trips")
+    judge_rolling(run, "web v1 -> v2 with +200 ms control-plane round trips")

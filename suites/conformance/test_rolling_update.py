@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from suites.conftest import UpdateJudge
+from suites.conftest import RollingJudge
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.workload.rolling import rolling_update_under_probe
+from swarmcheck.workload.rolling import watched_rolling_update
 
 DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/"
 
@@ -24,10 +24,13 @@ DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/"
     rows=("upd-start-first",),
 )
 def test_rolling_update_keeps_answering(
-    cluster: Cluster, figure: Recorder, judge_update: UpdateJudge
+    cluster: Cluster, figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
-    probes = rolling_update_under_probe(cluster, figure)
-    judge_update(probes, "web v1 -> v2, probed via tasks.web (DNS-RR)")
+    """3 replicas, start-first, parallelism 1: a client inside the swarm never misses an
+    answer, and the tasks (managers and engines, sampled every 0.2 s) show start-first: an
+    engine that updates stop-first fails here even though the client would not notice."""
+    run = watched_rolling_update(cluster, figure, replicas=3, order="start-first")
+    judge_rolling(run, "web v1 -> v2, probed via tasks.web (DNS-RR)")
 
 
 @pytest.mark.swarmcheck(
@@ -40,7 +43,7 @@ def test_rolling_update_keeps_answering(
     needs=("ipvs",),  # without IPVS the cluster fixture skips it, with the reason it found
 )
 def test_rolling_update_through_vip(
-    cluster: Cluster, figure: Recorder, judge_update: UpdateJudge
+    cluster: Cluster, figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
-    probes = rolling_update_under_probe(cluster, figure, via_vip=True)
-    judge_update(probes, "web v1 -> v2, probed via the service VIP")
+    run = watched_rolling_update(cluster, figure, replicas=3, order="start-first", via_vip=True)
+    judge_rolling(run, "web v1 -> v2, probed via the service VIP")

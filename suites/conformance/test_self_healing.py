@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
+from suites import budgets
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch
-from swarmcheck.workload.service import wait_converged, wait_task_stopped
+from swarmcheck.workload.service import running_containers, wait_converged, wait_task_stopped
 
 
 @pytest.mark.swarmcheck(
@@ -30,12 +31,16 @@ def test_removed_task_container_is_replaced(
     lead = web("web", replicas=3)
     victim = lead.running_tasks("web")[0]
     node = cluster.node(next(n.hostname for n in lead.nodes() if n.id == victim.node_id))
+    before = running_containers(cluster, "web")
     clock = Stopwatch()
     node.client.containers.get(victim.container_id).remove(force=True)
-    wait_task_stopped(lead, "web", victim.id, timeout_s=30)
-    running = wait_converged(lead, "web", 3, timeout_s=30)
+    wait_task_stopped(lead, "web", victim.id, timeout_s=budgets.TASK_REPLACED_S)
+    running = wait_converged(lead, "web", 3, timeout_s=budgets.TASK_REPLACED_S)  # engines agree
     figure("time_to_heal_s", clock())
     assert victim.id not in {t.id for t in running}, "the killed task still counts as running"
+    others = frozenset().union(*before.values()) - {victim.container_id}
+    after = frozenset().union(*running_containers(cluster, "web").values())
+    assert others <= after, f"other tasks' containers were touched: {sorted(others - after)}"
     history = {t.id: t for t in lead.tasks("web")}
     assert victim.id in history, "the failed task vanished from the service's task history"
     assert history[victim.id].desired_state == "shutdown"

@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
+from swarmcheck.checkers.containers import check_scaled
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.errors import PromiseTimeout
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import wait_until
-from swarmcheck.workload.service import containers_of, wait_converged
+from swarmcheck.workload.service import containers_of, running_containers, wait_converged
 
 DOCS = "https://docs.docker.com/engine/swarm/swarm-tutorial"
 
@@ -39,11 +41,15 @@ def test_replicas_converge_and_spread(
     ids = {n.node_id for n in cluster.nodes}
     assert set(by_node) == ids, f"tasks per node {by_node}: not every node got a task"
     assert max(by_node.values()) - min(by_node.values()) <= 1, f"uneven spread {by_node}"
-    on_nodes = containers_of(cluster, "web")
+    on_nodes = containers_of(cluster, "web", running_only=True)
     for node in cluster.nodes:
         assert len(on_nodes[node.name]) == by_node[node.node_id], (
             f"service ps says {by_node[node.node_id]} tasks on {node.name}, its engine runs "
-            f"{len(on_nodes[node.name])} containers"
+            f"{len(on_nodes[node.name])} containers of the service"
+        )
+        mine = {t.container_id for t in running if t.node_id == node.node_id}
+        assert mine == set(on_nodes[node.name]), (
+            f"{node.name} runs {sorted(on_nodes[node.name])}, service ps places {sorted(mine)}"
         )
     figure("replicas", replicas)
 
@@ -59,11 +65,18 @@ def test_replicas_converge_and_spread(
     rows=("svc-scale",),
 )
 def test_scale_up_and_down(cluster: Cluster, web: Callable[..., SwarmClient]) -> None:
+    """Scaling changes only the difference, as the engines show: up from 1 to 5 keeps the
+    running container and adds 4; down to 2 stops 3 of those 5 and starts none."""
     lead = web("web", replicas=1)
+    one = running_containers(cluster, "web")
     lead.scale("web", 5)
-    assert len(wait_converged(lead, "web", 5)) == 5
+    wait_converged(lead, "web", 5)
+    five = running_containers(cluster, "web")
+    check_scaled(one, five, 5).assert_ok()
     lead.scale("web", 2)
-    assert len(wait_converged(lead, "web", 2)) == 2
+    wait_converged(lead, "web", 2)
+    two = running_containers(cluster, "web")
+    check_scaled(five, two, 2).assert_ok()
     assert lead.service("web").replicas == 2
 
 
@@ -87,4 +100,11 @@ def test_service_rm_leaves_no_container(
         left = {k: v for k, v in containers_of(cluster, "web", service_id).items() if v}
         return True if not left else None
 
-    wait_until(gone, what="every task container of the removed service to go", timeout_s=30)
+    # Docker's own tests wait up to 30 s for a removed service's tasks to go (ServicePoll
+    # allows 15 s, defaultReconciliationTimeout 30 s).
+    wait_until(
+        gone,
+        what="every task container of the removed service to go",
+        timeout_s=30,
+        timeout_error=PromiseTimeout,
+    )

@@ -26,23 +26,54 @@ def answer_histogram(probes: Sequence[Probe]) -> dict[str, int]:
     return dict(sorted(Counter(p.answer for p in probes if p.ok and p.answer is not None).items()))
 
 
-def longest_gap(probes: Sequence[Probe]) -> tuple[float, float, float]:
-    """(length, start, end) of the longest stretch without a successful probe.
+@dataclass(frozen=True)
+class AddressProbe:
+    """One request of a probe round to one task address: did that address answer?"""
 
-    Measured between consecutive successes, plus from the first probe to the first success
-    and from the last success to the last probe; the whole run if nothing succeeded.
+    t: float
+    address: str
+    ok: bool
+    answer: str | None = None
+
+
+def gap_between_successes(points: Sequence[tuple[float, bool]]) -> tuple[float, float, float]:
+    """(length, start, end) of the longest stretch without a successful probe: the one
+    definition of "longest gap" (the checker, the figures and the plot all use it).
+
+    ``points`` are (time, ok). A gap runs from a success to the next success: the service was
+    last seen answering at its start and first seen answering again at its end, so it is the
+    longest time without evidence that the service was available. The run's edges count too:
+    from the first probe to the first success, from the last success to the last probe; the
+    whole run if nothing succeeded. With no failure at all it is the longest probe interval.
     """
-    ordered = sorted(probes, key=lambda p: p.t)
-    marks = [p.t for p in ordered if p.ok]
-    if not ordered[0].ok or not marks:
-        marks.insert(0, ordered[0].t)
-    if not ordered[-1].ok:
-        marks.append(ordered[-1].t)
-    best = (0.0, ordered[0].t, ordered[0].t)
+    ordered = sorted(points, key=lambda p: p[0])
+    if not ordered:
+        return (0.0, 0.0, 0.0)
+    marks = [t for t, ok in ordered if ok]
+    if not ordered[0][1] or not marks:
+        marks.insert(0, ordered[0][0])
+    if not ordered[-1][1]:
+        marks.append(ordered[-1][0])
+    best = (0.0, ordered[0][0], ordered[0][0])
     for a, b in itertools.pairwise(marks):
         if b - a > best[0]:
             best = (b - a, a, b)
     return best
+
+
+def longest_gap(probes: Sequence[Probe]) -> tuple[float, float, float]:
+    """(length, start, end) of the longest stretch without a successful probe
+    (``gap_between_successes``)."""
+    return gap_between_successes([(p.t, p.ok) for p in probes])
+
+
+def address_failures(attempts: Sequence[AddressProbe]) -> dict[str, tuple[int, int]]:
+    """Per task address: (requests that answered, requests that did not)."""
+    counts: dict[str, tuple[int, int]] = {}
+    for a in attempts:
+        ok, failed = counts.get(a.address, (0, 0))
+        counts[a.address] = (ok + a.ok, failed + (not a.ok))
+    return dict(sorted(counts.items()))
 
 
 def check_availability(

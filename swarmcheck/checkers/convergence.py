@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from swarmcheck.checkers.verdict import Figure, Verdict
+from swarmcheck.client.swarm import TaskInfo
 from swarmcheck.errors import CheckerError
 
 
@@ -90,3 +91,40 @@ def check_converged(
         expected=f"running == desired within {deadline_s:.1f}s of healing, and staying so",
         seen="; ".join(p.split(": ", 1)[1] for p in problems),
     )
+
+
+def engine_disagreements(
+    running: Sequence[TaskInfo], engines: Mapping[str, frozenset[str] | None]
+) -> list[str]:
+    """Where the engines contradict the managers' running tasks (empty: they agree).
+
+    ``engines`` maps a swarm node id to the running containers of the service its engine
+    lists (None: no answer). Every task the managers report running must have its container
+    running on the node it is placed on, and no engine may run other containers of the
+    service (a task the managers lost track of, or an old one still stopping). An engine that
+    does not answer cannot confirm the tasks placed on it.
+    """
+    problems: list[str] = []
+    claimed: set[str] = set()
+    for task in running:
+        seen = engines.get(task.node_id)
+        where = f"node {task.node_id[:10]}"
+        if task.node_id not in engines:
+            problems.append(f"task {task.id[:10]} is placed on {where}, not a node of the cluster")
+        elif seen is None:
+            problems.append(f"task {task.id[:10]}: the engine of {where} did not answer")
+        elif not task.container_id or task.container_id not in seen:
+            problems.append(
+                f"task {task.id[:10]} is running per the managers, but its container "
+                f"{(task.container_id or 'none')[:12]} is not running on {where}"
+            )
+        if task.container_id:
+            claimed.add(task.container_id)
+    for node_id, seen in sorted(engines.items()):
+        extra = (seen or frozenset()) - claimed
+        if extra:
+            problems.append(
+                f"node {node_id[:10]} runs {len(extra)} container(s) of the service that no "
+                f"running task owns: {', '.join(sorted(c[:12] for c in extra))}"
+            )
+    return problems

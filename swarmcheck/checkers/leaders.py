@@ -1,8 +1,22 @@
-"""Single-leader check: Raft promises at most one leader at a time.
+"""Single-leader check: Raft promises at most one leader per term, and Swarm one leader.
 
-Observers may disagree briefly during an election (a stale follower still names the old
-leader); that is allowed. What is not allowed is two nodes each claiming to be the leader
-themselves within the same sample round.
+Every manager's `node ls` names whom it sees as Leader; the sampler asks them all in rounds.
+Two managers naming different leaders in the same round is a split, with one exception Raft
+allows: a deposed leader that has not stepped down yet. Leadership is per term, and a leader
+learns that a newer term exists only from a message of that term, so for a while it can still
+believe it leads (and answer `node ls` from its own store, naming itself) while the others
+already name its successor. That exception is bounded by Raft's timing in Swarm:
+
+- a deposed leader that hears the new leader steps down at its first message, which comes
+  within one heartbeat (HeartbeatTick, 1 s);
+- one cut off from the majority steps down by CheckQuorum when an election timeout passes
+  without hearing from a majority: at most 2 x ElectionTick (20 s) after it lost contact,
+  while the majority elects a successor at the earliest 1 x ElectionTick (10 s) after it.
+
+So the two can overlap by at most one ElectionTick (10 ticks of 1 s: moby's RaftElectionTick,
+swarmkit's TickInterval; catalog row raft-partition). ``DEPOSED_GRACE_S`` is that bound. Only
+the deposed leader's own view may name it, only while every other view names one successor,
+and not for longer than the bound; anything else is a split.
 """
 
 from __future__ import annotations
@@ -10,22 +24,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from swarmcheck.checkers.verdict import Verdict
+from swarmcheck.checkers.verdict import Figure, Verdict
 from swarmcheck.errors import CheckerError
+
+ELECTION_TICK_S = 10.0
+"""Swarm's raft election timeout: ElectionTick 10 x TickInterval 1 s (not configurable here)."""
+DEPOSED_GRACE_S = ELECTION_TICK_S
+"""Longest a deposed leader may still name itself while the others name its successor."""
 
 
 @dataclass(frozen=True)
 class LeaderSample:
-    """At time ``t`` reachable manager ``observer`` named ``leader`` (None: no leader known)."""
+    """At time ``t`` reachable manager ``observer`` named ``leaders`` (every node its view
+    marks Leader; empty: none). ``leader`` is the first of them (None: no leader known)."""
 
     t: float
     observer: str
     leader: str | None
     self_claims: bool = False
+    leaders: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.leaders and self.leader is not None:
+            object.__setattr__(self, "leaders", (self.leader,))
+        if self.self_claims and self.observer not in self.leaders:
+            object.__setattr__(self, "leaders", (*self.leaders, self.observer))
 
     @property
     def claims_leadership(self) -> bool:
-        return self.self_claims or self.leader == self.observer
+        return self.observer in self.leaders
 
 
 def _rounds(samples: Sequence[LeaderSample], window_s: float) -> list[list[LeaderSample]]:
@@ -45,39 +72,96 @@ def _rounds(samples: Sequence[LeaderSample], window_s: float) -> list[list[Leade
     return rounds
 
 
-def check_single_leader(samples: Sequence[LeaderSample], window_s: float = 1.0) -> Verdict:
-    """Fail if in any round two different managers each claim to be the leader."""
+def _deposed(round_: list[LeaderSample], named: set[str], former: set[str]) -> str | None:
+    """The deposed leader this disagreement is excused by, if it is one: a former leader
+    named only by its own view while every other view names the same single successor."""
+    if len(named) != 2:
+        return None
+    for stale in named & former:
+        successor = next(iter(named - {stale}))
+        namers = [s for s in round_ if stale in s.leaders]
+        others = [s for s in round_ if s.observer != stale]
+        if [s.observer for s in namers] == [stale] and all(
+            s.leaders == (successor,) for s in others
+        ):
+            return stale
+    return None
+
+
+def check_single_leader(
+    samples: Sequence[LeaderSample],
+    window_s: float = 1.0,
+    deposed_grace_s: float = DEPOSED_GRACE_S,
+) -> Verdict:
+    """Fail if in any round two leaders are named, except a deposed leader still naming
+    itself for at most ``deposed_grace_s`` (see the module docstring)."""
     if not samples:
         raise CheckerError("check_single_leader got no samples; cannot judge leadership")
-    if window_s < 0:
-        raise CheckerError(f"window_s must be >= 0, got {window_s}")
+    if window_s < 0 or deposed_grace_s < 0:
+        raise CheckerError(
+            f"window_s and deposed_grace_s must be >= 0: {window_s}, {deposed_grace_s}"
+        )
     rounds = _rounds(samples, window_s)
+    t0 = rounds[0][0].t
     split: list[str] = []
-    disagreements = leaderless = 0
+    excused = leaderless = 0
+    former: set[str] = set()
+    established: str | None = None
+    episode: tuple[str, float] | None = None  # deposed leader, first round it was excused
+    longest = 0.0
     for r in rounds:
-        claims = sorted({s.observer for s in r if s.claims_leadership})
-        named = {s.leader for s in r}
-        disagreements += len(named - {None}) > 1
-        leaderless += named == {None}
-        if len(claims) > 1:
-            who = ", ".join(f"{s.observer} at t={s.t:.1f}s" for s in r if s.claims_leadership)
-            split.append(f"{' and '.join(claims)} both claimed leadership ({who})")
-    figures = {
+        named = {leader for s in r for leader in s.leaders}
+        leaderless += not named
+        views = ", ".join(f"{s.observer} names {'+'.join(s.leaders) or 'none'}" for s in r)
+        doubled = [s for s in r if len(s.leaders) > 1]
+        if doubled:
+            split.append(f"t={r[0].t - t0:.1f}s: one view lists two leaders ({views})")
+            continue
+        if len(named) <= 1:
+            episode = None
+            if named and established not in named:
+                if established is not None:
+                    former.add(established)
+                established = next(iter(named))
+            continue
+        stale = _deposed(r, named, former | ({established} if established else set()))
+        if stale is None:
+            split.append(f"t={r[0].t - t0:.1f}s: {' and '.join(sorted(named))} ({views})")
+            episode = None
+            continue
+        if episode is None or episode[0] != stale:
+            episode = (stale, r[0].t)
+        lasted = r[0].t - episode[1]
+        longest = max(longest, lasted)
+        excused += 1
+        if lasted > deposed_grace_s:
+            split.append(
+                f"t={r[0].t - t0:.1f}s: deposed leader {stale} still names itself {lasted:.1f}s "
+                f"after the others named its successor (Raft allows {deposed_grace_s:.0f}s; "
+                f"{views})"
+            )
+    figures: dict[str, Figure] = {
         "samples": len(samples),
         "rounds": len(rounds),
         "split_brain_rounds": len(split),
-        "disagreeing_rounds": disagreements,
+        "deposed_leader_rounds": excused,
+        "deposed_leader_s": round(longest, 1),
         "leaderless_rounds": leaderless,
     }
     if not split:
         return Verdict(
-            "single_leader", True, f"one leader at most in all {len(rounds)} rounds", figures
+            "single_leader",
+            True,
+            f"one leader in all {len(rounds)} rounds"
+            + (f" (a deposed leader lagged {longest:.1f}s)" if excused else ""),
+            figures,
         )
     return Verdict(
         "single_leader",
         False,
         f"two leaders at once in {len(split)} of {len(rounds)} rounds; first: {split[0]}",
         figures,
-        expected="at most one manager claims to be leader in each sample round",
+        expected="one leader named by every manager in each sample round (a deposed leader "
+        f"may name itself for up to {deposed_grace_s:.0f}s)",
         seen="; ".join(split[:5]) + (" ..." if len(split) > 5 else ""),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from swarmcheck.errors import SwarmPromiseBroken
@@ -27,3 +27,17 @@ class Verdict:
             raise SwarmPromiseBroken(
                 f"{self.name}: {self.summary}", expected=self.expected, seen=self.seen
             )
+
+
+def assert_all(verdicts: Sequence[Verdict]) -> None:
+    """Raise one ``SwarmPromiseBroken`` naming every failed verdict (none failed: return)."""
+    failed = [v for v in verdicts if not v.ok]
+    if not failed:
+        return
+    if len(failed) == 1:
+        failed[0].assert_ok()
+    raise SwarmPromiseBroken(
+        "; ".join(f"{v.name}: {v.summary}" for v in failed),
+        expected="; ".join(f"{v.name}: {v.expected}" for v in failed if v.expected),
+        seen="; ".join(f"{v.name}: {v.seen}" for v in failed if v.seen),
+    )

@@ -1,4 +1,10 @@
-"""The one place that turns docker-py and requests errors into swarmcheck's exceptions."""
+"""The one place that turns docker-py and requests errors into swarmcheck's exceptions.
+
+Errors of swarm operations (``swarm=True``: what ``SwarmClient`` sends to an engine of the swarm
+under test) become ``SwarmRefused``/``SwarmNotFound`` when the engine answered with an error: the
+swarm refused or failed a documented operation, a product failure unless a check expected it.
+An engine that did not answer stays ``EngineUnreachable`` (no verdict on the product).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,25 @@ from contextlib import contextmanager
 import docker.errors
 import requests.exceptions
 
-from swarmcheck.errors import EngineAPIError, EngineUnreachable, NotFound
+from swarmcheck.errors import (
+    EngineAPIError,
+    EngineUnreachable,
+    NotFound,
+    SwarmNotFound,
+    SwarmRefused,
+)
 
 
-def translate(exc: BaseException, node: str | None = None) -> EngineAPIError:
-    """The swarmcheck exception for a docker-py or transport exception, keeping the explanation."""
+def translate(
+    exc: BaseException, node: str | None = None, *, swarm: bool = False
+) -> EngineAPIError:
+    """The swarmcheck exception for a docker-py or transport exception, keeping the explanation.
+
+    ``swarm``: the call was a swarm operation on an engine of the swarm under test.
+    """
     where = f" on {node}" if node else ""
     if isinstance(exc, docker.errors.NotFound):
-        return NotFound(
+        return (SwarmNotFound if swarm else NotFound)(
             f"not found{where}: {exc.explanation}",
             status_code=404,
             explanation=str(exc.explanation),
@@ -24,7 +41,7 @@ def translate(exc: BaseException, node: str | None = None) -> EngineAPIError:
     if isinstance(exc, docker.errors.APIError):
         code = exc.status_code
         explanation = str(exc.explanation or exc)
-        return EngineAPIError(
+        return (SwarmRefused if swarm and code is not None else EngineAPIError)(
             f"engine error{where} ({code}): {explanation}",
             status_code=code,
             explanation=explanation,
@@ -46,9 +63,10 @@ TRANSLATED = (
 
 
 @contextmanager
-def translated(node: str | None = None) -> Iterator[None]:
-    """Run a block of docker-py calls; any docker or transport error leaves as EngineAPIError."""
+def translated(node: str | None = None, *, swarm: bool = False) -> Iterator[None]:
+    """Run a block of docker-py calls; any docker or transport error leaves as EngineAPIError
+    (``SwarmRefused`` for a swarm operation the engine answered with an error)."""
     try:
         yield
     except TRANSLATED as exc:
-        raise translate(exc, node) from exc
+        raise translate(exc, node, swarm=swarm) from exc

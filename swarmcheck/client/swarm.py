@@ -1,11 +1,14 @@
 """A typed facade over docker-py's swarm calls: what suites and checkers read and do.
 
-Returns swarmcheck dataclasses, never docker-py models, and raises only swarmcheck errors.
+Returns swarmcheck dataclasses, never docker-py models, and raises only swarmcheck errors: an
+error the engine answers a swarm call with is ``SwarmRefused`` (a product failure unless the
+check expects the refusal), one it does not answer is ``EngineUnreachable``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,36 +101,65 @@ def _task_info(attrs: dict[str, Any], service: str) -> TaskInfo:
     )
 
 
-class SwarmClient:
-    """Swarm calls through one node's engine; errors come out as swarmcheck exceptions."""
+EngineView = Callable[[str], Mapping[str, frozenset[str] | None]]
+"""service name -> for each swarm node id, the ids of the service's containers that node's own
+engine runs (None: that engine did not answer)."""
 
-    def __init__(self, node: str, client: docker.DockerClient) -> None:
+
+class SwarmClient:
+    """Swarm calls through one node's engine; errors come out as swarmcheck exceptions.
+
+    ``engines`` (given by the cluster) reads what every node's own engine runs, so waits on
+    what the managers report can be checked against the engines.
+    """
+
+    def __init__(
+        self, node: str, client: docker.DockerClient, engines: EngineView | None = None
+    ) -> None:
         self.node = node
         self.docker = client
+        self.engines = engines
 
     @contextmanager
     def _act(self, title: str) -> Iterator[None]:
         """A change to the swarm: a report step, with docker errors translated."""
-        with step(f"{title} (via {self.node})"), translated(self.node):
+        with step(f"{title} (via {self.node})"), translated(self.node, swarm=True):
             yield
 
     # -- swarm ---------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """`docker info`'s Swarm section."""
-        with translated(self.node):
+        with translated(self.node, swarm=True):
             return dict(self.docker.info()["Swarm"])
 
     def join_tokens(self) -> dict[str, str]:
-        with translated(self.node):
+        with translated(self.node, swarm=True):
             tokens = self.docker.swarm.attrs["JoinTokens"]
         return {"worker": tokens["Worker"], "manager": tokens["Manager"]}
 
+    def swarm_spec(self) -> tuple[int, dict[str, Any]]:
+        """The swarm's current spec and its version (`docker swarm inspect`)."""
+        with translated(self.node, swarm=True):
+            attrs = self.docker.api.inspect_swarm()
+        return int(attrs["Version"]["Index"]), dict(attrs["Spec"])
+
     def rotate_join_token(self, kind: str) -> str:
-        """Rotate the worker or manager join token; return the new one."""
+        """Rotate the worker or manager join token; return the new one.
+
+        A swarm update replaces the whole spec (fields left out go back to their defaults), so
+        the current spec is sent back unchanged with only the rotate flag: docker-py's
+        ``Swarm.update(rotate_...=True)`` builds a partial spec and would reset, for example,
+        the dispatcher heartbeat set at init.
+        """
+        if kind not in ("worker", "manager"):
+            raise ValueError(f"kind must be worker or manager, got {kind!r}")
         with self._act(f"rotate the {kind} join token"):
-            self.docker.swarm.reload()
-            self.docker.swarm.update(
-                rotate_worker_token=kind == "worker", rotate_manager_token=kind == "manager"
+            version, spec = self.swarm_spec()
+            self.docker.api.update_swarm(
+                version=version,
+                swarm_spec=spec,
+                rotate_worker_token=kind == "worker",
+                rotate_manager_token=kind == "manager",
             )
         return self.join_tokens()[kind]
 
@@ -148,7 +180,7 @@ class SwarmClient:
     # -- nodes ---------------------------------------------------------------------------
     def nodes(self) -> list[NodeInfo]:
         """`docker node ls`: raises EngineAPIError on a worker (the documented refusal)."""
-        with translated(self.node):
+        with translated(self.node, swarm=True):
             return [_node_info(n.attrs) for n in self.docker.nodes.list()]
 
     def update_node(
@@ -265,7 +297,7 @@ class SwarmClient:
             return str(service.id)
 
     def service(self, name: str) -> ServiceInfo:
-        with translated(self.node):
+        with translated(self.node, swarm=True):
             attrs = self.docker.services.get(name).attrs
         mode = attrs["Spec"].get("Mode", {})
         return ServiceInfo(
@@ -277,19 +309,53 @@ class SwarmClient:
         )
 
     def services(self) -> list[ServiceInfo]:
-        with translated(self.node):
+        with translated(self.node, swarm=True):
             names = [s.name for s in self.docker.services.list()]
         return [self.service(n) for n in names]
 
+    def _update_spec(self, name: str, change: Callable[[dict[str, Any]], None]) -> None:
+        """Read the service's stored spec as it is, apply ``change``, send it back whole.
+
+        As `docker service scale` / `update` do. docker-py's ``Service.scale``/``update`` read
+        the spec with the engine's defaults inserted and send those back: engine 20.10 then
+        sees a changed task template and replaces every task (seen here on a scale from 1 to
+        3), which is not the change asked for.
+        """
+        attrs = self.docker.api.inspect_service(name)
+        spec = copy.deepcopy(attrs["Spec"])
+        change(spec)
+        self.docker.api.update_service(
+            attrs["ID"],
+            attrs["Version"]["Index"],
+            task_template=spec["TaskTemplate"],
+            name=spec["Name"],
+            labels=spec.get("Labels"),
+            mode=spec.get("Mode"),
+            update_config=spec.get("UpdateConfig"),
+            rollback_config=spec.get("RollbackConfig"),
+            endpoint_spec=spec.get("EndpointSpec"),
+        )
+
     def scale(self, name: str, replicas: int) -> None:
+        """Change only the replica count (`docker service scale`)."""
+
+        def change(spec: dict[str, Any]) -> None:
+            replicated = (spec.get("Mode") or {}).get("Replicated")
+            if replicated is None:
+                raise ValueError(f"service {name} is not replicated: {spec.get('Mode')}")
+            spec["Mode"] = {"Replicated": {**replicated, "Replicas": replicas}}
+
         with self._act(f"scale service {name} to {replicas}"):
-            self.docker.services.get(name).scale(replicas)
+            self._update_spec(name, change)
 
     def update_image(self, name: str, image: str) -> None:
         """Roll the service to another image (the update follows its UpdateConfig)."""
+
+        def change(spec: dict[str, Any]) -> None:
+            spec["TaskTemplate"]["ContainerSpec"]["Image"] = image
+
         with self._act(f"update service {name} to {image}"):
-            service = self.docker.services.get(name)
-            service.update(image=image)
+            self._update_spec(name, change)
 
     def remove_service(self, name: str) -> None:
         with self._act(f"remove service {name}"):
@@ -308,7 +374,7 @@ class SwarmClient:
 
     def tasks(self, name: str) -> list[TaskInfo]:
         """Every task of the service, history included (`docker service ps`)."""
-        with translated(self.node):
+        with translated(self.node, swarm=True):
             raw = self.docker.api.tasks(filters={"service": name})
         return [_task_info(t, name) for t in raw]
 

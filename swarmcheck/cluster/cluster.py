@@ -18,6 +18,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
 from swarmcheck.cluster import images, reaper, sockets
 from swarmcheck.cluster.controlplane import ControlPlaneProxy, attach_control_plane_proxy
+from swarmcheck.cluster.health import Health, Member, View, current_managers, swarm_health
 from swarmcheck.cluster.network import create_network, node_ip
 from swarmcheck.cluster.node import Node, start_node
 from swarmcheck.cluster.spec import ClusterSpec
@@ -25,8 +26,9 @@ from swarmcheck.errors import (
     EngineAPIError,
     EnvironmentProblem,
     NotFound,
-    ProvisioningError,
+    PromiseTimeout,
     SwarmcheckError,
+    SwarmRefused,
 )
 from swarmcheck.steps import step
 from swarmcheck.timing import Stopwatch, wait_until
@@ -35,6 +37,9 @@ log = logging.getLogger("swarmcheck.cluster")
 
 SWARM_PORT = 2377
 READY_TIMEOUT_S = 60.0
+HEALTH_ASK_TIMEOUT_S = 3.0
+"""A manager that does not answer `node ls` within this is not whole (frozen, cut off)."""
+ENGINE_ASK_TIMEOUT_S = 5.0
 INNER_BIP = "10.210.0.1/24"
 INNER_POOL = "10.211.0.0/16"
 
@@ -107,9 +112,36 @@ class Cluster:
         return [n for n in self.nodes if n.role == "worker"]
 
     def client(self, node: Node | str) -> SwarmClient:
-        """Swarm calls through one node's engine."""
+        """Swarm calls through one node's engine (able to read every engine, see
+        ``running_service_containers``)."""
         target = self.node(node) if isinstance(node, str) else node
-        return SwarmClient(target.name, target.client)
+        return SwarmClient(target.name, target.client, engines=self.running_service_containers)
+
+    def running_service_containers(
+        self, service: str, timeout_s: float = ENGINE_ASK_TIMEOUT_S
+    ) -> dict[str, frozenset[str] | None]:
+        """For each node (by swarm node ID), the ids of the running containers of ``service``
+        its own engine lists; None for an engine that did not answer."""
+
+        def ask(node: Node) -> frozenset[str] | None:
+            client = node.quick_client(timeout_s)
+            try:
+                with translated(node.name):
+                    found = client.api.containers(
+                        filters={
+                            "label": f"com.docker.swarm.service.name={service}",
+                            "status": "running",
+                        }
+                    )
+                return frozenset(str(c["Id"]) for c in found)
+            except EngineAPIError:
+                return None
+            finally:
+                client.close()
+
+        with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
+            found = list(pool.map(ask, self.nodes))
+        return {n.node_id or n.name: f for n, f in zip(self.nodes, found, strict=True)}
 
     def node_list(self, via: Node | None = None, timeout_s: float = 5.0) -> list[NodeInfo]:
         """`docker node ls` from ``via`` or from the first manager that answers."""
@@ -126,14 +158,21 @@ class Cluster:
         raise EngineAPIError(f"no manager answered `node ls`: {last}")
 
     def leader(self, timeout_s: float = 5.0) -> Node:
-        """The node the managers report as Leader (raises when none is known)."""
-        for info in self.node_list(timeout_s=timeout_s):
+        """The node the managers report as Leader.
+
+        Raises EngineAPIError when no manager answers, SwarmRefused when the one that answers
+        names no leader (an EngineAPIError too, so waits treat it as "not yet").
+        """
+        infos = self.node_list(timeout_s=timeout_s)
+        for info in infos:
             if info.leader:
                 return self.node(info.hostname)
-        raise EngineAPIError("no manager reports a leader")
+        raise SwarmRefused(f"no manager reports a leader: {[i.hostname for i in infos]}")
 
     def wait_leader(self, timeout_s: float = 60.0, exclude: str | None = None) -> Node:
-        """Wait until a manager (other than ``exclude``) is reported Leader by a majority side."""
+        """Wait until a manager (other than ``exclude``) is reported Leader by a manager that
+        answers; a timeout is a broken promise (``PromiseTimeout``): a swarm with a majority
+        of managers up elects a leader."""
 
         def probe() -> Node | None:
             for node in self.managers:
@@ -147,7 +186,8 @@ class Cluster:
                     continue
             return None
 
-        return wait_until(probe, what="a leader", timeout_s=timeout_s, log_tail=self.log_tails)
+        what = "a leader" + (f" other than {exclude}" if exclude else "")
+        return wait_until(probe, what=what, timeout_s=timeout_s, timeout_error=PromiseTimeout)
 
     def wait_control(self, node: Node, available: bool, timeout_s: float = 30.0) -> None:
         """Wait until a node's own engine says it is (or is no longer) a manager."""
@@ -155,7 +195,7 @@ class Cluster:
             lambda: True if node.client.info()["Swarm"]["ControlAvailable"] is available else None,
             what=f"{node.name} ControlAvailable={available}",
             timeout_s=timeout_s,
-            node=node.name,
+            timeout_error=PromiseTimeout,
         )
 
     def log_tails(self, lines: int = 15) -> str:
@@ -223,7 +263,7 @@ class Cluster:
 
     def _form_swarm(self) -> None:
         first = self.managers[0]
-        with translated(first.name):
+        with translated(first.name, swarm=True):
             first.client.swarm.init(
                 advertise_addr=self._addr(first),
                 listen_addr=f"0.0.0.0:{SWARM_PORT}",
@@ -244,43 +284,72 @@ class Cluster:
             with ThreadPoolExecutor(max_workers=len(self.workers)) as pool:
                 list(pool.map(join, self.workers))
 
+    def views(self, timeout_s: float = HEALTH_ASK_TIMEOUT_S) -> dict[str, View]:
+        """`node ls` from every node that holds the manager role now (its error if it fails).
+
+        Asks the nodes provisioned as managers first, then any other node their answers list
+        as a manager (a promoted worker); a provisioned manager that is now a worker (demoted
+        by a test) is not asked again.
+        """
+        asked: dict[str, View] = {}
+
+        def ask(node: Node) -> View:
+            client = node.quick_client(timeout_s)
+            try:
+                return SwarmClient(node.name, client).nodes()
+            except EngineAPIError as exc:
+                return (str(exc).splitlines() or ["no answer"])[0][:200]
+            finally:
+                client.close()
+
+        pending = [n for n in self.nodes if n.role == "manager"]
+        while pending:
+            with ThreadPoolExecutor(max_workers=len(pending)) as pool:
+                asked.update(zip([n.name for n in pending], pool.map(ask, pending), strict=True))
+            now = current_managers(asked)
+            pending = [n for n in self.nodes if n.name in now and n.name not in asked]
+        now = current_managers(asked)
+        # A provisioned manager every answering view lists as a worker is not a manager now.
+        return {k: v for k, v in asked.items() if k in now or not now}
+
+    def health(self) -> Health:
+        """Whether the swarm is whole, judged from every current manager's view (see
+        ``cluster.health``). Learns the swarm IDs of nodes that have none yet; never replaces
+        one (a test that makes a node rejoin sets its new ID itself)."""
+        health = swarm_health([Member(n.name, n.node_id) for n in self.nodes], self.views())
+        for name, node_id in health.learned_ids.items():
+            node = self.node(name)
+            if not node.node_id:
+                node.node_id = node_id
+        return health
+
     def health_problems(self) -> list[str]:
-        """What keeps this swarm from being whole: nodes not Ready, managers not reachable."""
-        try:
-            infos = {i.hostname: i for i in self.node_list()}
-        except EngineAPIError as exc:
-            return [str(exc)]
-        problems = []
-        leaders = [i.hostname for i in infos.values() if i.leader]
-        if len(leaders) != 1:
-            problems.append(f"leaders: {leaders or 'none'}")
-        for node in self.nodes:
-            info = infos.get(node.name)
-            if info is None:
-                problems.append(f"{node.name} is not in the node list")
-                continue
-            node.node_id = info.id
-            if info.state != "ready":
-                problems.append(f"{node.name} is {info.state}")
-            if info.role == "manager" and info.reachability != "reachable":
-                problems.append(f"{node.name} is {info.reachability}")
-        return problems
+        """What keeps this swarm from being whole (empty when it is whole)."""
+        return list(self.health().problems)
 
     def wait_healthy(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Wait until every node is Ready, every manager reachable and one leader is known."""
+        """Wait until the swarm is whole: every node listed once under its ID and Ready, every
+        manager reachable and answering, one leader that every manager names.
+
+        A swarm that does not get whole within ``timeout_s`` broke a documented promise (nodes
+        join and are Ready within seconds; moby waits 5 s for the ready count, 30 s in its
+        post-chaos ``checkClusterHealth``): ``PromiseTimeout``, with the problems last seen.
+        """
         last: list[str] = []
 
         def probe() -> bool | None:
             last[:] = self.health_problems()
             return True if not last else None
 
-        try:
-            wait_until(probe, what="every node Ready", timeout_s=timeout_s)
-        except ProvisioningError as exc:
-            raise ProvisioningError(
-                f"swarm {self.run_id} not healthy after {timeout_s:.0f}s: {'; '.join(last)}",
-                log_tail=self.log_tails(),
-            ) from exc
+        def broken(what: str, waited_s: float, _: str | None) -> PromiseTimeout:
+            return PromiseTimeout(what, waited_s, "; ".join(last), log_tail=self.log_tails())
+
+        wait_until(
+            probe,
+            what=f"swarm {self.run_id} to be whole",
+            timeout_s=timeout_s,
+            timeout_error=broken,
+        )
 
     # -- between tests -------------------------------------------------------------------
     def reset(self) -> None:

@@ -3,6 +3,11 @@
 Bringing a swarm up costs seconds, a reset well under one; so a session keeps one cluster of
 the shape the current test asks for, repairs what a test broke (stopped or paused nodes), and
 replaces it only when it cannot be trusted any more.
+
+An engine that cannot form a healthy swarm at all (it never elects a leader, a node never
+gets Ready) would make every test pay a full bring-up and its timeout again. After
+``MAX_FAILED_BRINGUPS`` failed bring-ups of one shape, the remaining tests of that shape fail at
+once with the first failure's reason and exception type (so with its report category).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from swarmcheck.timing import Stopwatch
 log = logging.getLogger("swarmcheck.cluster")
 
 RESTORE_TIMEOUT_S = 60.0
+MAX_FAILED_BRINGUPS = 2
 
 
 class ClusterPool:
@@ -41,6 +47,8 @@ class ClusterPool:
         self.bringups: list[float] = []
         self.resets: list[float] = []
         self.engine_version = ""
+        self.failed_bringups: dict[ClusterSpec, list[Exception]] = {}
+        """Why bring-ups of each shape failed, oldest first."""
 
     @property
     def node_image(self) -> str:
@@ -75,10 +83,30 @@ class ClusterPool:
         return self._bring_up(spec)
 
     def _bring_up(self, spec: ClusterSpec) -> Cluster:
+        cluster = self._up(spec)
+        self.current = cluster
+        return cluster
+
+    def _up(self, spec: ClusterSpec) -> Cluster:
+        """A new cluster of ``spec``; a failed bring-up is removed at once and remembered."""
+        failures = self.failed_bringups.setdefault(spec, [])
+        if len(failures) >= MAX_FAILED_BRINGUPS:
+            raise given_up(failures)
         clock = Stopwatch()
         cluster = self._make(spec)
-        self.current = cluster
-        cluster.up(self.images(spec))
+        try:
+            cluster.up(self.images(spec))
+        except BaseException as exc:  # removed on Ctrl-C too; only failures count
+            if isinstance(exc, Exception):
+                failures.append(exc)
+                log.warning(
+                    "bring-up %d of a swarm of %s failed: %s",
+                    len(failures),
+                    shape(spec),
+                    (str(exc).splitlines() or [type(exc).__name__])[0],
+                )
+            cluster.down()
+            raise
         self.bringups.append(clock())
         self.engine_version = cluster.engine_version
         return cluster
@@ -104,14 +132,36 @@ class ClusterPool:
     @contextmanager
     def fresh(self, spec: ClusterSpec) -> Iterator[Cluster]:
         """A dedicated cluster for one destructive test, removed afterwards."""
-        cluster = self._make(spec)
+        cluster = self._up(spec)
         try:
-            clock = Stopwatch()
-            cluster.up(self.images(spec))
-            self.bringups.append(clock())
             yield cluster
         finally:
             cluster.down()
+
+
+def shape(spec: ClusterSpec) -> str:
+    return f"{spec.managers} managers, {spec.workers} workers" + (
+        " (control plane through Toxiproxy)" if spec.control_plane_proxy else ""
+    )
+
+
+def given_up(failures: list[Exception]) -> Exception:
+    """The first failure again (same type, so the same report category), saying that this
+    shape is not tried any more."""
+    first = failures[0]
+    head = (str(first).splitlines() or [type(first).__name__])[0]
+    rest = "\n".join(str(first).splitlines()[1:])
+    message = (
+        f"not bringing up a swarm of this shape again: {len(failures)} bring-ups failed, "
+        f"the first with: {head}" + (f"\n{rest}" if rest else "")
+    )
+    # Built without calling the type's __init__ (whose arguments differ per type): the same
+    # attributes, a new message.
+    again = type(first).__new__(type(first), message)
+    again.__dict__.update(first.__dict__)
+    again.args = (message,)
+    again.__cause__ = first
+    return again
 
 
 def restore_nodes(cluster: Cluster) -> None:

@@ -18,6 +18,7 @@ from swarmcheck.errors import (
     ImageBuildError,
     ProvisioningError,
     ReadinessTimeout,
+    SwarmPromiseBroken,
 )
 
 __all__ = [
@@ -39,14 +40,17 @@ CATEGORY_FRAMEWORK = "Framework error"
 CATEGORY_SKIPPED = "Skipped: platform lacks a feature"
 
 # Exceptions that mean "this machine can't"; subclasses loaded at write time are added too.
-# ProvisioningError is not an EnvironmentProblem in errors.py, but a node or swarm that will
-# not come up is, for the person reading the morning report, a problem of the test machine.
+# ProvisioningError is not an EnvironmentProblem in errors.py, but a node that will not start
+# is, for the person reading the morning report, a problem of the test machine. A swarm that
+# does not form once its engines answer is not: that is a SwarmPromiseBroken (a timeout of a
+# documented behaviour, PromiseTimeout), and the product family always wins.
 _ENVIRONMENT_ROOTS: tuple[type[BaseException], ...] = (
     EnvironmentProblem,
     ImageBuildError,
     ProvisioningError,
     ReadinessTimeout,
 )
+_PRODUCT_ROOTS: tuple[type[BaseException], ...] = (SwarmPromiseBroken,)
 
 _PROPERTIES_SPECIALS = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f"}
 
@@ -118,7 +122,10 @@ def _environment_head() -> str:
     a skip reads ``Skipped: <reason>``, so a skip whose reason starts with the class name
     (``pytest.skip(f"{type(exc).__name__}: {exc}")``) is recognised as well.
     """
-    names = "|".join(re.escape(name) for name in _class_names(_ENVIRONMENT_ROOTS))
+    product = set(_class_names(_PRODUCT_ROOTS))
+    names = "|".join(
+        re.escape(name) for name in _class_names(_ENVIRONMENT_ROOTS) if name not in product
+    )
     return rf"\s*(?:Skipped: )?(?:[\w.]+\.)?(?:{names})\b"
 
 
@@ -134,8 +141,9 @@ def build_categories() -> list[dict[str, Any]]:
     not_env = f"(?!{env})"
     specs: list[dict[str, Any]] = [
         {
-            # Allure's "failed" already means AssertionError (SwarmPromiseBroken is one) or
-            # pytest.fail; only an environment exception forced into a failure is excluded.
+            # Allure's "failed" already means AssertionError (SwarmPromiseBroken is one, so
+            # are its PromiseTimeout and SwarmRefused) or pytest.fail; only an environment
+            # exception forced into a failure is excluded.
             "name": CATEGORY_PRODUCT,
             "matchedStatuses": ["failed"],
             "messageRegex": f"{not_env}.*",

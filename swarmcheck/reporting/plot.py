@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
+from swarmcheck.checkers.availability import gap_between_successes
+
 __all__ = ["AvailabilityFigures", "availability_figures", "render_availability_svg"]
 
 PlotPoint = tuple[float, bool, float | None]
@@ -38,33 +40,19 @@ class AvailabilityFigures:
     probes: int
     failures: int
     success_ratio: float | None  # None when there were no probes
-    longest_gap_s: float  # longest stretch without a successful probe, from a failure on
+    longest_gap_s: float  # longest stretch without a successful probe, success to success
     longest_gap_start: float | None
 
 
 def availability_figures(probes: Sequence[PlotPoint]) -> AvailabilityFigures:
-    """Count probes and failures and find the longest outage.
-
-    An outage starts at a failed probe and ends at the next successful one (or at the last
-    probe, when none succeeded afterwards).
-    """
+    """Count probes and failures and find the longest gap, as the availability checker
+    defines it (``checkers.availability.gap_between_successes``): from the last success
+    before an outage to the first success after it."""
     ordered = sorted(probes, key=lambda p: p[0])
     failures = sum(1 for _, ok, _ in ordered if not ok)
-    longest, longest_start = 0.0, None
-    run_start: float | None = None
-    for t, ok, _ in ordered:
-        if not ok and run_start is None:
-            run_start = t
-        elif ok and run_start is not None:
-            if longest_start is None or t - run_start > longest:
-                longest, longest_start = t - run_start, run_start
-            run_start = None
-    if run_start is not None:
-        end = ordered[-1][0]
-        if longest_start is None or end - run_start > longest:
-            longest, longest_start = end - run_start, run_start
+    gap, start, _ = gap_between_successes([(t, ok) for t, ok, _ in ordered])
     ratio = (len(ordered) - failures) / len(ordered) if ordered else None
-    return AvailabilityFigures(len(ordered), failures, ratio, longest, longest_start)
+    return AvailabilityFigures(len(ordered), failures, ratio, gap, start if ordered else None)
 
 
 def _nice_step(span: float, target_ticks: int) -> float:

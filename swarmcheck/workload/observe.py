@@ -10,20 +10,24 @@ import functools
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from swarmcheck.checkers.containers import ContainerSample
 from swarmcheck.checkers.inventory import Inventory
 from swarmcheck.checkers.leaders import LeaderSample
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError
 from swarmcheck.timing import boot_clock, wait_until
 
 
 class LeaderSampler:
-    """Asks every manager, every ``interval_s``, whom it sees as leader (in a thread)."""
+    """Asks every manager, every ``interval_s``, whom it sees as leader (in a thread); each
+    round's samples share one time ``t``, so the checker compares views of one moment."""
 
     def __init__(self, cluster: Cluster, interval_s: float = 0.5, timeout_s: float = 2.0) -> None:
         self.cluster = cluster
@@ -65,8 +69,72 @@ class LeaderSampler:
             return None  # unreachable, frozen or without quorum: no sample this round
         finally:
             client.close()
-        leader = next((i.hostname for i in infos if i.leader), None)
-        return LeaderSample(t=t, observer=name, leader=leader, self_claims=leader == name)
+        # Every node this view marks Leader: a view naming two is a split in itself.
+        leaders = tuple(sorted(i.hostname for i in infos if i.leader))
+        return LeaderSample(
+            t=t,
+            observer=name,
+            leader=leaders[0] if leaders else None,
+            self_claims=name in leaders,
+            leaders=leaders,
+        )
+
+
+class ContainerSampler:
+    """Lists, every ``interval_s`` (in a thread), the running containers of ``service`` on each
+    of ``nodes`` through that node's own engine; an engine that does not answer in time gives a
+    sample with ``containers=None``."""
+
+    def __init__(
+        self,
+        nodes: Sequence[Node],
+        service: str,
+        interval_s: float = 2.0,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.nodes = list(nodes)
+        self.service = service
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.samples: list[ContainerSample] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="container-sampler", daemon=True)
+
+    def __enter__(self) -> ContainerSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> list[ContainerSample]:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.timeout_s * 3)
+        return list(self.samples)
+
+    def _run(self) -> None:
+        with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
+            while not self._stop.is_set():
+                t = boot_clock()
+                self.samples += pool.map(functools.partial(self._ask, t=t), self.nodes)
+                self._stop.wait(self.interval_s)
+
+    def _ask(self, node: Node, t: float) -> ContainerSample:
+        client = node.quick_client(self.timeout_s)
+        try:
+            with translated(node.name):
+                found = client.api.containers(
+                    filters={
+                        "label": f"com.docker.swarm.service.name={self.service}",
+                        "status": "running",
+                    }
+                )
+            return ContainerSample(t, node.name, frozenset(str(c["Id"]) for c in found))
+        except EngineAPIError:
+            return ContainerSample(t, node.name, None)
+        finally:
+            client.close()
 
 
 def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:

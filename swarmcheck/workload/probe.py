@@ -1,21 +1,25 @@
 """An availability probe that uses a service the way a client would, from inside the swarm.
 
 The ingress routing mesh and service VIPs need IPVS, which some kernels lack. This probe
-needs neither: it runs in a container on an attachable overlay network, resolves the
-service's DNS-RR task names (`tasks.<service>`) before every request and moves to the next
-task address when one refuses, as a client-side load balancer would. Times come from
+needs neither: it runs in a container on an attachable overlay network and, every round,
+resolves the service's DNS-RR task names (`tasks.<service>`) and sends a request to every
+address they list. The round succeeds when any address answers, as a client-side load
+balancer that moves to the next task would; every address tried is recorded with its
+outcome, so a task Swarm still lists but that does not answer shows too. (A client that
+retries on the next address cannot tell a start-first update from a stop-first one over
+several replicas: ``checkers.rolling`` judges the order from the tasks.) Times come from
 /proc/uptime (the kernel's boot clock, shared with the host), so they line up with fault
 windows the host records with ``boot_clock()``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from docker.models.containers import Container
 
 from swarmcheck import labels
-from swarmcheck.checkers.availability import Probe
+from swarmcheck.checkers.availability import AddressProbe, Probe
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.node import Node
 
@@ -24,14 +28,21 @@ name="$1"; port="$2"; pause="$3"
 while [ ! -e /tmp/stop ]; do
   read t0 _ < /proc/uptime
   ips=$(nslookup "$name" 2>/dev/null | awk '/^Name:/{f=1} f && /^Address/{print $2}')
-  answer=""
+  first=""; t1=""; n=0
   for ip in $ips; do
+    n=$((n + 1))
+    read ta _ < /proc/uptime
     answer=$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout 2 nc -w 1 "$ip" "$port" 2>/dev/null \
       | tail -n 1)
-    [ -n "$answer" ] && break
+    if [ -n "$answer" ]; then
+      echo "addr $ta $ip ok $answer"
+      if [ -z "$first" ]; then first="$answer $ip"; read t1 _ < /proc/uptime; fi
+    else
+      echo "addr $ta $ip fail -"
+    fi
   done
-  read t1 _ < /proc/uptime
-  if [ -n "$answer" ]; then echo "ok $t0 $t1 $answer $ip"; else echo "fail $t0 $t1 - -"; fi
+  if [ -n "$first" ]; then echo "ok $t0 $t1 $first $n"; else read t1 _ < /proc/uptime; \
+    echo "fail $t0 $t1 - - $n"; fi
   sleep "$pause"
 done
 """
@@ -54,6 +65,8 @@ class ServiceProbe:
     port: int = 8080
     via_vip: bool = False
     container: Container | None = None
+    attempts: list[AddressProbe] = field(default_factory=list)
+    """Every request to one address, once stopped."""
 
     @property
     def dns_name(self) -> str:
@@ -71,26 +84,47 @@ class ServiceProbe:
             )
         return self
 
-    def results(self) -> list[Probe]:
-        """Every probe so far, parsed from the container's output."""
+    def output(self) -> str:
         assert self.container is not None, "probe not started"
         with translated(self.node.name):
-            out = self.container.logs(stdout=True, stderr=False).decode(errors="replace")
-        return parse(out)
+            return str(self.container.logs(stdout=True, stderr=False).decode(errors="replace"))
+
+    def results(self) -> list[Probe]:
+        """Every probe round so far, parsed from the container's output."""
+        return parse(self.output())
+
+    def address_results(self) -> list[AddressProbe]:
+        """Every request to one task address so far (a round sends one per address)."""
+        return parse_addresses(self.output())
 
     def stop(self) -> list[Probe]:
-        """Stop probing and remove the container; return every probe."""
+        """Stop probing and remove the container; return every probe round (the per-address
+        requests stay readable through ``attempts``)."""
         assert self.container is not None, "probe not started"
         with translated(self.node.name):
             self.container.exec_run(["touch", "/tmp/stop"])
             self.container.wait(timeout=10)
-            probes = self.results()
+            out = self.output()
             self.container.remove(force=True)
-        return probes
+        self.attempts = parse_addresses(out)
+        return parse(out)
+
+
+def parse_addresses(output: str) -> list[AddressProbe]:
+    """Lines `addr T IP ok|fail ANSWER` -> AddressProbe(t, address, ok, answer)."""
+    attempts = []
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) < 5 or parts[0] != "addr" or parts[3] not in ("ok", "fail"):
+            continue
+        ok = parts[3] == "ok"
+        attempts.append(AddressProbe(float(parts[1]), parts[2], ok, parts[4] if ok else None))
+    return attempts
 
 
 def parse(output: str) -> list[Probe]:
-    """Lines `ok|fail T0 T1 ANSWER IP` -> Probe(t=T0, ok, latency_ms, answer)."""
+    """Round lines `ok|fail T0 T1 ANSWER IP N` -> Probe(t=T0, ok, latency_ms, answer): T1 is
+    when the first address answered (the latency a client that stops there would see)."""
     probes = []
     for line in output.splitlines():
         parts = line.split()

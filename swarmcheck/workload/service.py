@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from swarmcheck.checkers.convergence import engine_disagreements
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.images import WORKLOAD_REPO
 from swarmcheck.cluster.node import Node
-from swarmcheck.timing import wait_until
+from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmPromiseBroken
+from swarmcheck.timing import Stopwatch, wait_until
 from swarmcheck.workload.probe import ServiceProbe
 
 CONVERGE_TIMEOUT_S = 60.0
@@ -85,60 +88,163 @@ def wait_converged(
     *,
     image: str | None = None,
     timeout_s: float = CONVERGE_TIMEOUT_S,
+    check_engines: bool = True,
 ) -> list[TaskInfo]:
-    """Wait until exactly ``replicas`` tasks run (all on ``image`` if given) and no other task
-    is meant to run; return the running tasks."""
+    """Wait until exactly ``replicas`` tasks run (all on ``image`` if given), no other task
+    is meant to run, and the engines agree; return the running tasks.
+
+    "Run" means what Swarm does, not only what the managers report: when ``client`` can read
+    the engines (clients from ``Cluster.client`` can), every running task's container must be
+    running on its node's engine and no engine may run other containers of the service
+    (``checkers.convergence.engine_disagreements``). A timeout is a broken promise
+    (``PromiseTimeout``) saying what was last seen.
+    """
+    seen: list[str] = []
 
     def probe() -> list[TaskInfo] | None:
         tasks = client.tasks(name)
         running = [t for t in tasks if t.state == "running" and t.desired_state == "running"]
         pending = [t for t in tasks if t.desired_state == "running" and t.state != "running"]
         if len(running) != replicas or pending:
+            seen[:] = [_task_summary(running, pending, replicas)]
             return None
         if image is not None and any(t.image != image for t in running):
+            images = sorted({t.image for t in running})
+            seen[:] = [f"{replicas}/{replicas} running, on {', '.join(images)}"]
             return None
+        if check_engines and client.engines is not None:
+            disagree = engine_disagreements(running, client.engines(name))
+            if disagree:
+                seen[:] = [
+                    f"{replicas}/{replicas} running per the managers, but " + "; ".join(disagree)
+                ]
+                return None
         return running
+
+    def broken(what: str, waited_s: float, last_error: str | None) -> PromiseTimeout:
+        last = "; ".join([*seen, *([f"last error: {last_error}"] if last_error else [])])
+        return PromiseTimeout(what, waited_s, last or None)
 
     return wait_until(
         probe,
         what=f"service {name} to run {replicas}/{replicas}" + (f" on {image}" if image else ""),
         timeout_s=timeout_s,
+        timeout_error=broken,
     )
 
 
+def _task_summary(running: list[TaskInfo], pending: list[TaskInfo], replicas: int) -> str:
+    """ "2/3 running, 1 pending (no suitable node ...)": what a convergence wait last saw."""
+    text = f"{len(running)}/{replicas} running"
+    if pending:
+        states: dict[str, int] = {}
+        for t in pending:
+            states[t.state] = states.get(t.state, 0) + 1
+        errors = sorted({t.error for t in pending if t.error})
+        text += ", not yet running: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+        if errors:
+            text += f" ({'; '.join(errors)[:300]})"
+    return text
+
+
 def wait_task_stopped(client: SwarmClient, service: str, task_id: str, timeout_s: float) -> None:
-    """Wait until the managers no longer report task ``task_id`` as running."""
+    """Wait until the managers no longer report task ``task_id`` as running (a task gone from
+    the history is not running either)."""
 
     def stopped() -> bool | None:
-        state = next(t.state for t in client.tasks(service) if t.id == task_id)
+        state = next((t.state for t in client.tasks(service) if t.id == task_id), None)
         return True if state != "running" else None
 
-    wait_until(stopped, what=f"the managers to see task {task_id[:10]} stop", timeout_s=timeout_s)
+    wait_until(
+        stopped,
+        what=f"the managers to see task {task_id[:10]} stop",
+        timeout_s=timeout_s,
+        timeout_error=PromiseTimeout,
+    )
 
 
 def wait_write_accepted(client: SwarmClient, service: str, replicas: int, timeout_s: float) -> None:
     """Retry scaling ``service`` through ``client`` until a manager accepts it (a just-elected
-    or slow leader refuses for a while; the last refusal is in the timeout message)."""
+    or slow leader refuses for a while; the last refusal is in the timeout message).
+
+    Accepted is not done: callers wait for the new count to run (``wait_converged``)."""
 
     def attempt() -> bool:
         client.scale(service, replicas)
         return True
 
     wait_until(
-        attempt, what=f"a write (scale {service} to {replicas}) to be accepted", timeout_s=timeout_s
+        attempt,
+        what=f"a write (scale {service} to {replicas}) to be accepted",
+        timeout_s=timeout_s,
+        timeout_error=PromiseTimeout,
     )
 
 
+def expect_write_refused(
+    client: SwarmClient, service: str, replicas: int, refusal: str, timeout_s: float
+) -> tuple[str, float]:
+    """Try scaling ``service`` until the swarm refuses with ``refusal`` in its message; return
+    that message and the seconds it took.
+
+    A write the swarm accepts is a broken promise at once (``SwarmPromiseBroken``): it is
+    called where writes cannot commit (no quorum). Other errors (a deadline, the old leader
+    still stepping down) mean "not refused the documented way yet"; a timeout is a
+    ``PromiseTimeout`` naming the last one.
+    """
+    clock = Stopwatch()
+
+    def refused() -> str | None:
+        try:
+            client.scale(service, replicas)
+        except EngineAPIError as exc:
+            return exc.explanation if refusal in exc.explanation else None
+        raise SwarmPromiseBroken(
+            f"the swarm accepted a write (scale {service} to {replicas}) it had to refuse",
+            expected=f"a refusal saying {refusal!r}",
+            seen="the write succeeded",
+        )
+
+    message = wait_until(
+        refused,
+        what=f"a write to be refused with {refusal!r}",
+        timeout_s=timeout_s,
+        interval_s=1.0,
+        transient=(EngineAPIError,),
+        timeout_error=PromiseTimeout,
+    )
+    return message, clock()
+
+
+def running_containers(
+    cluster: Cluster, service: str, nodes: Sequence[Node] | None = None
+) -> dict[str, frozenset[str]]:
+    """Ids of the running containers of ``service``'s tasks, per node name, read from each
+    node's own engine (raises EngineAPIError if an engine does not answer)."""
+    found: dict[str, frozenset[str]] = {}
+    for node in nodes if nodes is not None else cluster.nodes:
+        with translated(node.name):
+            containers = node.client.containers.list(
+                filters={"label": f"com.docker.swarm.service.name={service}", "status": "running"}
+            )
+        found[node.name] = frozenset(str(c.id) for c in containers)
+    return found
+
+
 def containers_of(
-    cluster: Cluster, service: str, service_id: str | None = None
+    cluster: Cluster, service: str, service_id: str | None = None, *, running_only: bool = False
 ) -> dict[str, list[str]]:
-    """Container ids of ``service``'s tasks, per node, read from each node's own engine."""
+    """Container ids of ``service``'s tasks, per node, read from each node's own engine:
+    every container (exited ones too) unless ``running_only``."""
     found: dict[str, list[str]] = {}
     service_id = service_id or cluster.client(cluster.leader()).service(service).id
+    filters: dict[str, str] = {"label": f"com.docker.swarm.service.id={service_id}"}
+    if running_only:
+        filters["status"] = "running"
     for node in cluster.nodes:
         with translated(node.name):
             containers = node.client.containers.list(
-                all=True, filters={"label": f"com.docker.swarm.service.id={service_id}"}
+                all=not running_only, filters=filters, sparse=True
             )
         found[node.name] = [str(c.id) for c in containers]
     return found

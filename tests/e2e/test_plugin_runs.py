@@ -34,6 +34,9 @@ from swarmcheck.reporting.allure_files import CATEGORY_ENVIRONMENT
 pytestmark = pytest.mark.e2e
 
 RUN_TIMEOUT_S = 120.0
+SUITE_RUN_TIMEOUT_S = 420.0
+REPO = Path(__file__).resolve().parents[2]
+"""This checkout: sessions import its swarmcheck and run its suites (not an installed copy)."""
 UP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 90.0
 DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/add-nodes/"
@@ -176,14 +179,14 @@ class Project:
         self.procs.append(proc)
         return proc
 
-    def run(self, *args: str) -> Finished:
+    def run(self, *args: str, timeout_s: float = RUN_TIMEOUT_S) -> Finished:
         """Run a session to its end (a hung one is stopped the way Ctrl-C would)."""
         proc = self.start(*args)
         try:
-            proc.wait(timeout=RUN_TIMEOUT_S)
+            proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             stop(proc)
-            pytest.fail(f"pytest took over {RUN_TIMEOUT_S:.0f} s:\n{self.output}")
+            pytest.fail(f"pytest took over {timeout_s:.0f} s:\n{self.output}")
         return Finished(proc.returncode, self.output)
 
     def wait_up(self, proc: subprocess.Popen[bytes]) -> Up:
@@ -268,11 +271,12 @@ def test_broken_expectation_fails_with_reason_and_attachments(
 
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.output
     assert WORKER_REFUSAL in done.output, "the engine's refusal is not shown to the reader"
-    summary = "SC-TEST-901 test_worker_can_list_nodes: swarmcheck.errors.EngineAPIError: engine"
+    # The swarm refused a documented operation the check relied on: a product failure.
+    summary = "SC-TEST-901 test_worker_can_list_nodes: swarmcheck.errors.SwarmRefused: engine"
     assert summary in done.output, f"the summary does not say why:\n{done.output[-1500:]}"
 
     result = project.allure_result("test_worker_can_list_nodes")
-    assert result["status"] in ("failed", "broken")
+    assert result["status"] == "failed"
     assert result["name"] == "SC-TEST-901: a worker lists the nodes (it must not)", "report title"
     assert WORKER_REFUSAL in result["statusDetails"]["message"]
     found = {(label["name"], label["value"]) for label in result["labels"]}
@@ -415,3 +419,64 @@ def test_engine_image_not_loaded_is_an_environment_problem(project: Project) -> 
         and re.fullmatch(c["messageRegex"], message, re.DOTALL)
     }
     assert matched == {CATEGORY_ENVIRONMENT}, matched
+
+
+BREAKAGE = """
+\"\"\"Negative controls for suite checks: make the engine under test break the promise.\"\"\"
+import pytest
+
+from swarmcheck.client import swarm as swarm_client
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    create = swarm_client.SwarmClient.create_service
+
+    def ignoring_start_first(self, *args, **kwargs):
+        # An engine that ignores --update-order start-first: the swarm updates stop-first.
+        kwargs["update_order"] = "stop-first"
+        return create(self, *args, **kwargs)
+
+    swarm_client.SwarmClient.create_service = ignoring_start_first
+
+
+def pytest_collection_finish(session):
+    import suites.conformance.test_membership as membership
+
+    # A wrong expected message: the exact-text comparison must notice.
+    membership.WORKER_REFUSAL = "Worker nodes can list the nodes of this cluster."
+"""
+SUITE_CHECKS = {
+    "test_rolling_update_keeps_answering": (
+        "suites/conformance/test_rolling_update.py",
+        (
+            "swarmcheck.errors.SwarmPromiseBroken: rolling_update: the update did not keep "
+            "start-first",
+            "(stop-first order)",
+            "fewer than 3 healthy tasks",
+        ),
+    ),
+    "test_worker_cannot_list_nodes": (
+        "suites/conformance/test_membership.py",
+        ("AssertionError: unexpected refusal text", "This node is not a swarm manager"),
+    ),
+}
+
+
+def test_suite_checks_fail_when_the_engine_breaks_the_promise(project: Project) -> None:
+    """SC-UPD-001 against a swarm that updates stop-first, SC-MEM-002 expecting a wrong
+    refusal text: both suite checks, run as they are, fail with a message that says why."""
+    (project.root / "breakage.py").write_text(BREAKAGE)
+    targets = [f"{REPO / path}::{name}" for name, (path, _) in SUITE_CHECKS.items()]
+    done = project.run(
+        *targets, "-p", "breakage", "--swarm-managers=1", timeout_s=SUITE_RUN_TIMEOUT_S
+    )
+
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.output
+    assert "2 failed" in done.output, done.output[-3000:]
+    for name, (_, expected) in SUITE_CHECKS.items():
+        result = project.allure_result(name)
+        message = result["statusDetails"]["message"]
+        assert result["status"] == "failed", f"{name}: {result['status']}: {message}"
+        for text in expected:
+            assert text in message, f"{name}: {text!r} not in the failure:\n{message}"

@@ -165,7 +165,8 @@ def test_svg_is_valid_xml_with_shaded_windows_and_labels() -> None:
     assert root.find(f"{SVG_NS}polyline") is not None
     caption = texts[-1]
     assert "120 probes" in caption and "12 failed" in caption and "90.0%" in caption
-    assert "longest gap 6.0 s" in caption
+    # the last success before the outage (19.5 s) to the first after it (26.0 s)
+    assert "longest gap 6.5 s" in caption and "(from t=19.5 s)" in caption
 
 
 def test_svg_with_no_probes_renders() -> None:
@@ -192,7 +193,8 @@ def test_availability_figures_longest_gap() -> None:
     probes += [(5.0, False, None), (5.5, True, 1.0)]
     figures = availability_figures(probes)
     assert (figures.probes, figures.failures) == (6, 3)
-    assert figures.longest_gap_s == 3.0 and figures.longest_gap_start == 1.0
+    # as the availability checker defines it: from the success before to the success after
+    assert figures.longest_gap_s == 4.0 and figures.longest_gap_start == 0.0
     assert availability_figures([]).success_ratio is None
 
 
@@ -238,6 +240,9 @@ def test_categories_json_has_the_four_categories(tmp_path: Path) -> None:
     ("status", "message", "expected"),
     [
         ("failed", "swarmcheck.errors.SwarmPromiseBroken: replicas not healed\nexpected: 3", 0),
+        ("failed", "swarmcheck.errors.PromiseTimeout: timed out after 30s waiting for a leader", 0),
+        ("failed", "swarmcheck.errors.SwarmRefused: engine error on manager1 (503): no leader", 0),
+        ("failed", "swarmcheck.errors.SwarmNotFound: not found on manager1: service web", 0),
         ("failed", "AssertionError: assert 2 == 3", 0),
         ("failed", "Failed: DID NOT RAISE", 0),
         ("broken", "swarmcheck.errors.EnvironmentProblem: kernel lacks IPVS", 1),

@@ -1,0 +1,45 @@
+"""Time budgets of documented Swarm behaviours, with where each comes from.
+
+A wait that runs past its budget is a broken promise (``PromiseTimeout``), so every budget is
+Docker's own (its documentation, or the timeout its own tests use) or, where a fault slows
+the cluster on purpose, a measured figure with the margin argued next to it. The catalog rows
+are those of shared/reference/swarm-behaviors.md.
+"""
+
+from __future__ import annotations
+
+ELECTION_S = 30.0
+"""A new leader after the leader dies: Docker documents 10-20 s (raft ElectionTick 10 ticks of
+1 s, randomized to [10 s, 20 s)); moby's TestAPISwarmLeaderElection allows 30 s (raft-failover).
+Measured here: 12-16 s."""
+
+WRITE_AFTER_ELECTION_S = 30.0
+"""A just-elected leader refuses writes for a moment; moby's defaultReconciliationTimeout."""
+
+REJOIN_S = 30.0
+"""A restarted or unfrozen manager back as a follower, the swarm whole again: moby polls the
+restarted cluster's health for 30 s (TestAPISwarmRestartCluster, checkClusterHealth)."""
+
+TASK_REPLACED_S = 30.0
+"""A killed task's replacement running: restart delay (0.5 s here) plus a container start;
+moby's TestAPISwarmServicesStateReporting allows 30 s (heal-task-replace). Measured: ~1.5 s."""
+
+RESCHEDULED_S = 30.0
+"""Tasks of a lost node running elsewhere: moby's TestAPISwarmServicesMultipleAgents allows
+30 s (heal-node-loss)."""
+
+QUORUM_REFUSAL_S = 60.0
+"""Writes refused with "does not have a leader" once a majority of managers is down: the
+leader steps down after ElectionTick (CheckQuorum), calls in flight time out after 20 s;
+moby allows 2 x 30 s (TestAPISwarmRaftQuorum, q-writes-fail)."""
+
+QUORUM_RESTORED_S = 30.0
+"""A leader again once a majority is back: moby polls 30 s (q-restore)."""
+
+FORCE_NEW_CLUSTER_S = 30.0
+"""`swarm init --force-new-cluster` is synchronous (the engine waits up to 20 s); its services'
+tasks running again within 30 s (q-force-new-cluster)."""
+
+CONVERGE_S = 60.0
+"""A service reaching N/N after a change: moby's ServicePoll allows 15 s on amd64 and 90 s on
+arm; 60 s leaves room for six clusters sharing two cores."""

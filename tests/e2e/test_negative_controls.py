@@ -1,0 +1,261 @@
+"""Negative controls: break a promised behaviour on a real swarm and see the check fail.
+
+A check is only worth its failure (Jepsen checks its checkers the same way). Each test here
+uses a real mechanism to make the swarm do what the promise rules out, runs the check the
+suites use, and expects it to fail with a message that says what broke:
+
+- rolling update: the service asks for stop-first (what an engine that ignores
+  ``--update-order start-first`` does): with 3 replicas only the task samples can tell, with 1
+  the probe sees the outage too;
+- convergence: a placement constraint no node satisfies; a task container frozen (the
+  managers still report the task running, the engine does not run it);
+- whole swarm: a paused manager; a manager that left and formed its own swarm (a node back
+  under a new ID, two leaders: the whole-swarm and single-leader checks);
+- nothing lost, kept running, scaled by difference, write refused: a service removed, a task
+  container killed, a scale that replaces every task, a write the swarm can commit.
+
+One three-manager cluster serves the module (tests reset it); the destructive test runs
+last. ``tests/e2e/test_plugin_runs.py`` runs suite checks themselves against a broken engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sized
+
+import docker
+import pytest
+
+from swarmcheck.checkers.availability import check_availability
+from swarmcheck.checkers.containers import check_kept_running, check_scaled
+from swarmcheck.checkers.inventory import check_nothing_lost
+from swarmcheck.checkers.leaders import check_single_leader
+from swarmcheck.checkers.rolling import check_rolling_update
+from swarmcheck.client.errors import translated
+from swarmcheck.client.swarm import NS
+from swarmcheck.cluster.cluster import Cluster, prepare_images, running_cluster
+from swarmcheck.cluster.pool import restore_nodes
+from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.errors import PromiseTimeout, SwarmPromiseBroken
+from swarmcheck.timing import wait_until
+from swarmcheck.workload.observe import ContainerSampler, LeaderSampler, inventory
+from swarmcheck.workload.rolling import RollingUpdateRun, watched_rolling_update
+from swarmcheck.workload.service import (
+    deploy_web,
+    expect_write_refused,
+    running_containers,
+    wait_converged,
+)
+from swarmcheck.workload.tasks import task_container
+
+pytestmark = pytest.mark.e2e
+
+HEARTBEAT_S = 1.0  # ClusterSpec's dispatcher heartbeat, set at init
+
+
+def no_figures(name: str, value: float | int | str) -> None:
+    del name, value
+
+
+def wait_for_samples(samples: Sized, count: int) -> None:
+    wait_until(
+        lambda: True if len(samples) >= count else None, what=f"{count} samples", timeout_s=15
+    )
+
+
+@pytest.fixture(scope="module")
+def shared(host: docker.DockerClient) -> Iterator[Cluster]:
+    spec = ClusterSpec(managers=3, heartbeat_s=HEARTBEAT_S)
+    with running_cluster(host, spec, prepare_images(host, spec)) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def swarm(shared: Cluster) -> Iterator[Cluster]:
+    """The shared cluster, whole and reset after the test."""
+    if shared.dirty:
+        pytest.skip(f"the shared cluster is dirty: {shared.dirty}")
+    restore_nodes(shared)
+    yield shared
+    if not shared.dirty:
+        restore_nodes(shared)
+        shared.reset()
+
+
+def stop_first(swarm: Cluster, replicas: int) -> RollingUpdateRun:
+    """A rolling update of a service that asks for stop-first, sampled like SC-UPD-001."""
+    return watched_rolling_update(swarm, no_figures, replicas=replicas, order="stop-first")
+
+
+# -- rolling update ----------------------------------------------------------------------------
+def test_rolling_check_fails_for_stop_first(swarm: Cluster) -> None:
+    run = stop_first(swarm, replicas=3)
+    verdict = check_rolling_update(run.samples, run.handovers, 3, 1, order="start-first")
+
+    assert not verdict.ok, f"a stop-first update passed as start-first: {verdict.summary}"
+    assert "did not keep start-first" in verdict.summary
+    assert "(stop-first order)" in verdict.summary, verdict.summary
+    assert "fewer than 3 healthy tasks" in verdict.summary, verdict.summary
+    # The checker tells the orders apart: the same update is a correct stop-first one.
+    as_asked = check_rolling_update(run.samples, run.handovers, 3, 1, order="stop-first")
+    assert as_asked.ok, as_asked.summary
+
+
+def test_probe_and_rolling_check_fail_for_stop_first_single_replica(swarm: Cluster) -> None:
+    run = stop_first(swarm, replicas=1)
+    availability = check_availability(run.probes, min_success_ratio=1.0)
+    order = check_rolling_update(run.samples, run.handovers, 1, 1, order="start-first")
+
+    assert not availability.ok, f"one replica stopped first, yet {availability.summary}"
+    assert "probes failed" in availability.summary and "longest gap" in availability.summary
+    assert int(availability.figures["failures"]) > 0
+    assert not order.ok and "fewer than 1 healthy tasks" in order.summary, order.summary
+
+
+# -- convergence -------------------------------------------------------------------------------
+def test_convergence_fails_for_an_unsatisfiable_constraint(swarm: Cluster) -> None:
+    lead = deploy_web(swarm, "web", 2, wait=False, constraints=["node.labels.nowhere==true"])
+    with pytest.raises(PromiseTimeout) as broken:
+        wait_converged(lead, "web", 2, timeout_s=8)
+
+    message = str(broken.value)
+    assert "service web to run 2/2" in message, message
+    assert "0/2 running" in message and "2 pending" in message, message
+    assert "no suitable node" in message, message
+
+
+def test_convergence_fails_when_the_engine_does_not_run_a_reported_task(swarm: Cluster) -> None:
+    lead = deploy_web(swarm, "web", 3)
+    task = lead.running_tasks("web")[0]
+    node, container = task_container(swarm, task)
+    container.pause()  # frozen: no longer running; the managers still report the task running
+    try:
+        with pytest.raises(PromiseTimeout) as broken:
+            wait_converged(lead, "web", 3, timeout_s=5)
+        assert [t.id for t in lead.running_tasks("web") if t.id == task.id], "Swarm noticed"
+    finally:
+        container.unpause()
+    message = str(broken.value)
+    assert "3/3 running per the managers, but" in message, message
+    assert f"task {task.id[:10]} is running per the managers" in message, message
+    assert f"not running on node {node.node_id[:10]}" in message, message
+    wait_converged(lead, "web", 3, timeout_s=10)  # unfrozen: the same check passes
+
+
+# -- what the engines keep running -------------------------------------------------------------
+def test_kept_running_check_fails_when_a_task_container_goes(swarm: Cluster) -> None:
+    deploy_web(swarm, "web", 3)
+    before = running_containers(swarm, "web")
+    task = swarm.client(swarm.leader()).running_tasks("web")[0]
+    with ContainerSampler(swarm.nodes, "web", interval_s=0.5) as sampler:
+        wait_for_samples(sampler.samples, 2 * len(swarm.nodes))
+        node, container = task_container(swarm, task)
+        container.remove(force=True)
+        wait_for_samples(sampler.samples, 5 * len(swarm.nodes))
+    verdict = check_kept_running(before, sampler.samples)
+
+    assert not verdict.ok, verdict.summary
+    assert f"{node.name} at t=" in verdict.summary
+    assert f"stopped {container.id[:12]}" in verdict.summary, verdict.summary
+
+
+def test_scaled_check_fails_when_scaling_replaces_every_task(swarm: Cluster) -> None:
+    lead = deploy_web(swarm, "web", 1)
+    before = running_containers(swarm, "web")
+    # docker-py's Service.scale re-sends the spec with the engine's defaults inserted: the
+    # engine takes it for a new task template and replaces the running task too.
+    lead.docker.services.get("web").scale(3)
+    wait_converged(lead, "web", 3)
+    verdict = check_scaled(before, running_containers(swarm, "web"), 3)
+
+    assert not verdict.ok, verdict.summary
+    assert "scaling up from 1 stopped" in verdict.summary, verdict.summary
+    assert "3 new containers, not 2" in verdict.summary, verdict.summary
+
+
+def test_nothing_lost_check_fails_when_a_service_goes(swarm: Cluster) -> None:
+    lead = deploy_web(swarm, "web", 1)
+    deploy_web(swarm, "other", 1)
+    before = inventory(swarm)
+    lead.remove_service("other")
+    verdict = check_nothing_lost(before, inventory(swarm))
+
+    assert not verdict.ok and verdict.summary == "lost: service other", verdict.summary
+
+
+def test_write_refusal_check_fails_when_the_write_is_accepted(swarm: Cluster) -> None:
+    lead = deploy_web(swarm, "web", 1)
+    with pytest.raises(SwarmPromiseBroken) as broken:
+        expect_write_refused(lead, "web", 2, "does not have a leader", timeout_s=10)
+
+    assert "accepted a write (scale web to 2) it had to refuse" in str(broken.value)
+
+
+# -- swarm spec --------------------------------------------------------------------------------
+def test_token_rotation_keeps_the_swarm_spec(swarm: Cluster) -> None:
+    lead = swarm.client(swarm.leader())
+    _, spec = lead.swarm_spec()
+    assert spec["Dispatcher"]["HeartbeatPeriod"] == HEARTBEAT_S * NS, "not the spec set at init"
+    old = lead.join_tokens()
+
+    new = lead.rotate_join_token("worker")
+
+    _, after = lead.swarm_spec()
+    assert new != old["worker"] and lead.join_tokens()["manager"] == old["manager"]
+    assert after == spec, f"rotating a token changed the swarm spec: {spec} -> {after}"
+
+
+def test_partial_swarm_update_resets_the_heartbeat(swarm: Cluster) -> None:
+    """The control for the test above: docker-py's own rotation does reset it."""
+    lead = swarm.client(swarm.leader())
+    version, spec = lead.swarm_spec()
+    try:
+        lead.docker.swarm.update(rotate_worker_token=True)
+        _, after = lead.swarm_spec()
+        assert after["Dispatcher"]["HeartbeatPeriod"] != HEARTBEAT_S * NS, after["Dispatcher"]
+    finally:
+        version, _ = lead.swarm_spec()
+        lead.docker.api.update_swarm(version=version, swarm_spec=spec)
+    assert lead.swarm_spec()[1] == spec
+
+
+# -- whole swarm and leaders -------------------------------------------------------------------
+def test_whole_swarm_check_fails_for_a_paused_manager(swarm: Cluster) -> None:
+    follower = next(m for m in swarm.managers if m.name != swarm.leader().name)
+    follower.container.pause()
+    try:
+        with pytest.raises(PromiseTimeout) as broken:
+            swarm.wait_healthy(timeout_s=8)
+    finally:
+        follower.container.unpause()
+    message = str(broken.value).splitlines()[0]
+    assert f"swarm {swarm.run_id} to be whole" in message, message
+    assert f"{follower.name} did not answer `node ls`" in message, message
+    swarm.wait_healthy(60)  # unpaused: whole again
+
+
+def test_checks_fail_for_a_manager_that_forms_its_own_swarm(swarm: Cluster) -> None:
+    """Destructive (runs last): manager3 leaves and initialises a swarm of its own. Each side
+    has a real Leader: to the checks that is the same swarm split in two."""
+    leader = swarm.leader()
+    rogue = next(m for m in reversed(swarm.managers) if m.name != leader.name)
+    swarm.dirty = "a manager left to form its own swarm"
+    with LeaderSampler(swarm, interval_s=0.3) as sampler:
+        wait_for_samples(sampler.samples, 6)
+        swarm.client(rogue).leave(force=True)
+        with translated(rogue.name, swarm=True):
+            rogue.client.swarm.init(advertise_addr=f"{rogue.ip}:2377", listen_addr="0.0.0.0:2377")
+
+        def rogue_leads() -> bool | None:
+            mine = [s for s in sampler.samples if s.observer == rogue.name]
+            return True if mine and mine[-1].leaders == (rogue.name,) else None
+
+        wait_until(rogue_leads, what=f"{rogue.name} to name itself leader", timeout_s=30)
+    split = check_single_leader(sampler.samples)
+    health = swarm.health()
+
+    assert not split.ok, split.summary
+    assert rogue.name in split.summary and "two leaders at once" in split.summary, split.summary
+    problems = "\n".join(health.problems)
+    assert f"{rogue.name} is in the node list under a new ID" in problems, problems
+    assert f"{rogue.name} lists 1 nodes, the cluster has 3" in problems, problems
+    assert "managers disagree on the leader" in problems, problems
