@@ -133,7 +133,9 @@ class PromiseTimeout(SwarmPromiseBroken):
         *,
         log_tail: str | None = None,
     ) -> None:
-        message = f"timed out after {timeout_s:.0f}s waiting for {waited_for} (documented)"
+        message = (
+            f"timed out after {timeout_s:.0f}s waiting for {waited_for}, a documented behaviour"
+        )
         if last_error:
             message += f" (last seen: {last_error})"
         if log_tail:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -407,3 +410,102 @@ def test_generate_html_twice_carries_history(tmp_path: Path) -> None:
     assert [c["name"] for c in categories["children"]] == [CATEGORY_PRODUCT]
     environment = embedded_report_file(index, "widgets/environment.json")
     assert {"name": "kernel", "values": ["6.1 (no IPVS)"]} in environment
+
+
+# --- categories of real results ------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+CATEGORIZED = '''
+"""One test per way a check can end; each raises what swarmcheck raises in that case."""
+import docker.errors
+import pytest
+import requests
+
+from swarmcheck.client.errors import translate
+from swarmcheck.cluster.pool import given_up
+from swarmcheck.errors import PromiseTimeout, ProvisioningError
+from swarmcheck.timing import wait_until
+
+
+def test_promise_timeout():
+    # a wait for a documented behaviour (a leader) that never came
+    wait_until(lambda: None, what="a leader", timeout_s=0.1, timeout_error=PromiseTimeout)
+
+
+def test_swarm_refused():
+    # an engine of the swarm under test answered a documented operation with an error
+    response = requests.Response()
+    response.status_code = 503
+    refused = docker.errors.APIError(
+        "503", response=response, explanation="rpc error: The swarm does not have a leader"
+    )
+    raise translate(refused, "manager1", swarm=True)
+
+
+def test_swarm_never_whole_twice():
+    # the pool gave up on a shape whose swarm never formed
+    raise given_up([PromiseTimeout("a whole swarm", 60.0, "manager1 sees 0 leaders")] * 2)
+
+
+def test_node_could_not_start():
+    raise ProvisioningError("could not start node container sc-1-manager1: no space", "manager1")
+
+
+def test_engine_never_answered():
+    wait_until(lambda: None, what="manager1's engine to answer", timeout_s=0.1)
+
+
+def test_bug_in_swarmcheck():
+    {}["replicas"]
+
+
+def test_platform_lacks_a_feature():
+    pytest.skip("the kernel has no IPVS (/proc/net/ip_vs is missing)")
+'''
+EXPECTED_CATEGORY = {
+    "test_promise_timeout": CATEGORY_PRODUCT,
+    "test_swarm_refused": CATEGORY_PRODUCT,
+    "test_swarm_never_whole_twice": CATEGORY_PRODUCT,
+    "test_node_could_not_start": CATEGORY_ENVIRONMENT,
+    "test_engine_never_answered": CATEGORY_ENVIRONMENT,
+    "test_bug_in_swarmcheck": CATEGORY_FRAMEWORK,
+    "test_platform_lacks_a_feature": CATEGORY_SKIPPED,
+}
+
+
+@pytest.fixture(scope="module")
+def allure_categories(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """Run CATEGORIZED with allure-pytest, then the Allure CLI with swarmcheck's categories;
+    return, per test name, the categories the report files it under."""
+    if not have_allure_prerequisites():
+        pytest.skip("needs Java and npm (or a cached Allure CLI) to generate the HTML report")
+    root = tmp_path_factory.mktemp("categorized")
+    (root / "test_categorized.py").write_text(CATEGORIZED)
+    results = root / "results"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--alluredir={results}",
+         f"--swarmcheck-reports={root / 'reports'}", "test_categorized.py"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "1 passed" not in done.stdout and "6 failed, 1 skipped" in done.stdout, done.stdout
+    write_categories(results)
+    report = root / "report"
+    generate_html(results, report, single_file=False)
+    tree = json.loads((report / "data" / "categories.json").read_text(encoding="utf-8"))
+    found: dict[str, list[str]] = {}
+    for category in tree["children"]:
+        for group in category["children"]:  # one group per message
+            for leaf in group.get("children", [group]):
+                found.setdefault(leaf["name"], []).append(category["name"])
+    return found
+
+
+@pytest.mark.parametrize(("test_name", "category"), sorted(EXPECTED_CATEGORY.items()))
+def test_real_results_land_in_their_category(
+    allure_categories: dict[str, list[str]], test_name: str, category: str
+) -> None:
+    assert allure_categories.get(test_name) == [category], allure_categories
