@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -37,11 +38,12 @@ LATENCY_MARGIN_S = 5.0
 """Loose on purpose, for +500 ms on every control-plane round trip: an election needs a vote
 round trip and the first read of the new leader is forwarded over the slow link; measured
 here the failover took 15.8 s under that latency (12.6 s without), well inside 30 s + 5 s."""
-SLOW_CONVERGE_S = 90.0
-"""Loose on purpose, for +500 ms on every control-plane round trip: every step that places
-and starts a task (status report, raft commits of the task, the assignment, the running
-state) crosses the slow links. Measured here: a replaced task ran after 26 s with that
-latency (1.5 s without); 90 s is about three times that."""
+UNKNOWN_NODES_NOTE = """Loose on purpose: the accepted write is judged seen running only once
+the +500 ms latency is lifted. Right after a failover the new leader holds every node as
+"unknown" for six heartbeats (30 s here) before it trusts or downs it; under that latency it
+assigned the new task to the stopped node and held a replacement back until the old task was
+known to stop. Measured here, twice: 0/3 and 1/3 tasks running 90 s after the write was
+accepted, 3/3 within seconds of lifting the latency. Docker documents no time for this."""
 SLOW_REJOIN_S = 120.0
 """Loose on purpose: a manager restarted while the control plane was slow had its TLS
 handshakes time out and gRPC backs off between retries (seen here: back 16 s after the latency
@@ -51,8 +53,9 @@ PARTITION_CATCH_UP_S = 90.0
 back on their reconnect backoff (up to 2 min in gRPC's defaults); measured here: whole again
 and caught up 32 s after healing. Docker documents no bound (raft-partition suggests 30 s)."""
 QUORUM_OUTAGE_S = 30.0
-"""How long quorum stays lost, at least: the catalog's q-tasks-keep-running suggests watching
-the containers through the outage (e.g. 60 s); 30 s gives ten samples, every 2 s."""
+"""How long the containers are watched once the swarm refuses writes: the catalog's
+q-tasks-keep-running suggests watching through the outage (e.g. 60 s); 30 s gives fifteen
+samples per node, every 2 s."""
 
 
 @pytest.mark.swarm(faults=True)
@@ -88,8 +91,10 @@ def test_failover_with_slow_control_plane(
             lead = cluster.client(new)
             wait_write_accepted(lead, "web", 3, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
             figure("writes_accepted_s", clock())
-            wait_converged(lead, "web", 3, timeout_s=SLOW_CONVERGE_S)
-            figure("write_running_s", clock())
+        # Seen running once the latency is lifted (see UNKNOWN_NODES_NOTE).
+        lifted = Stopwatch()
+        wait_converged(lead, "web", 3, timeout_s=budgets.CONVERGE_S)
+        figure("write_running_after_heal_s", lifted())
         # The old leader comes back once the latency is gone: restarted under +500 ms round
         # trips, its TLS handshakes to the other managers time out and gRPC backs off for
         # minutes (seen here), which is a separate question from failover.
@@ -217,10 +222,11 @@ def test_partitioned_manager(
 def test_quorum_loss_and_recovery(
     cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
-    """2 of 3 managers stop. Every write is refused with the documented message (one that
-    succeeds fails the check at once) and the tasks on the nodes still up (the surviving
-    manager and the worker) keep running in the same containers, sampled every 2 s through
-    the outage. One manager back: a leader, a write seen running, nothing lost."""
+    """2 of 3 managers stop at once. Writes are refused with the documented message (one that
+    succeeds fails the check at once; none refused that way takes effect later); from then on
+    the tasks on the nodes still up (the surviving manager and the worker) keep running in
+    the same containers, sampled every 2 s for 30 s. One manager back: a leader, a write seen
+    running, nothing lost."""
     if len(cluster.managers) != 3:
         pytest.skip(f"written for 3 managers, the cluster has {len(cluster.managers)}")
     replicas = 2 * cluster.spec.size
@@ -228,21 +234,23 @@ def test_quorum_loss_and_recovery(
     before = inventory(cluster)
     survivor, *others = cluster.managers
     up = [survivor, *cluster.workers]
-    running_before = running_containers(cluster, "web", up)
-    assert all(running_before.values()), f"a node still up runs no task: {running_before}"
-    outage = Stopwatch()
     first, second = (process.stop_node(cluster, n, log=fault_log) for n in others)
+    outage = Stopwatch()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # at once: no time to reschedule between
+        list(pool.map(lambda fault: fault.start(), (first, second)))
+    client = SwarmClient(survivor.name, survivor.quick_client(30))
+    attempts = expect_write_refused(
+        client, "web", replicas + 1, NO_LEADER, timeout_s=budgets.QUORUM_REFUSAL_S
+    )
+    figure("refused_after_s", outage())
+    figure("writes_timed_out", sum(not a.refused for a in attempts))
+    # From here the swarm itself says it has no leader: nothing may stop or start a task.
+    running = running_containers(cluster, "web", up)
+    assert all(running.values()), f"a node still up runs no task of web: {running}"
     with ContainerSampler(up, "web") as kept:
-        first.start()
-        second.start()
-        client = SwarmClient(survivor.name, survivor.quick_client(30))
-        expect_write_refused(
-            client, "web", replicas + 1, NO_LEADER, timeout_s=budgets.QUORUM_REFUSAL_S
-        )
-        figure("refused_after_s", outage())
-        time.sleep(max(0.0, QUORUM_OUTAGE_S - outage()))
+        time.sleep(QUORUM_OUTAGE_S)
     figure("outage_s", outage())
-    verdict = check_kept_running(running_before, kept.samples)
+    verdict = check_kept_running(running, kept.samples)
     figure("kept_running_samples", len(kept.samples))
     verdict.assert_ok()
 
@@ -251,7 +259,14 @@ def test_quorum_loss_and_recovery(
     leader = cluster.wait_leader(timeout_s=budgets.QUORUM_RESTORED_S, exclude=second.targets[0])
     figure("quorum_back_s", back())
     lead = cluster.client(leader)
-    assert lead.service("web").replicas == replicas, "a write refused without quorum took effect"
+    # A write refused with the documented message never took effect. One that timed out may
+    # have: its proposal can sit in the old leader's log and commit once a majority is back
+    # (Raft: the outcome of a timed-out request is unknown), so its count is allowed too.
+    now = lead.service("web").replicas
+    refused = [a.replicas for a in attempts if a.refused]
+    assert now not in refused, f"a write refused with {NO_LEADER!r} took effect: {now} replicas"
+    allowed = {replicas, *(a.replicas for a in attempts if not a.refused)}
+    assert now in allowed, f"web has {now} replicas, none of the writes asked for that"
     wait_write_accepted(lead, "web", replicas - 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
     wait_converged(lead, "web", replicas - 2, timeout_s=budgets.CONVERGE_S)
     figure("write_running_s", back())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from swarmcheck.checkers.convergence import engine_disagreements
@@ -12,7 +13,7 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.images import WORKLOAD_REPO
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmPromiseBroken
-from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.timing import wait_until
 from swarmcheck.workload.probe import ServiceProbe
 
 CONVERGE_TIMEOUT_S = 60.0
@@ -104,7 +105,10 @@ def wait_converged(
     def probe() -> list[TaskInfo] | None:
         tasks = client.tasks(name)
         running = [t for t in tasks if t.state == "running" and t.desired_state == "running"]
-        pending = [t for t in tasks if t.desired_state == "running" and t.state != "running"]
+        # "ready": a replacement held back (restart delay, or its old task not stopped yet)
+        pending = [
+            t for t in tasks if t.desired_state in ("running", "ready") and t.state != "running"
+        ]
         if len(running) != replicas or pending:
             seen[:] = [_task_summary(running, pending, replicas)]
             return None
@@ -142,6 +146,9 @@ def _task_summary(running: list[TaskInfo], pending: list[TaskInfo], replicas: in
             states[t.state] = states.get(t.state, 0) + 1
         errors = sorted({t.error for t in pending if t.error})
         text += ", not yet running: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+        held = sum(t.desired_state == "ready" for t in pending)
+        if held:
+            text += f" ({held} held back until their old tasks stop)"
         if errors:
             text += f" ({'; '.join(errors)[:300]})"
     return text
@@ -181,39 +188,54 @@ def wait_write_accepted(client: SwarmClient, service: str, replicas: int, timeou
     )
 
 
+@dataclass(frozen=True)
+class WriteAttempt:
+    """One write tried where it had to be refused: the replica count it asked for and the
+    engine's answer (``refused``: the documented refusal; otherwise the outcome is unknown,
+    e.g. a deadline: Raft may still commit a proposal whose caller timed out)."""
+
+    replicas: int
+    answer: str
+    refused: bool
+
+
 def expect_write_refused(
     client: SwarmClient, service: str, replicas: int, refusal: str, timeout_s: float
-) -> tuple[str, float]:
+) -> list[WriteAttempt]:
     """Try scaling ``service`` until the swarm refuses with ``refusal`` in its message; return
-    that message and the seconds it took.
+    every attempt, the documented refusal last.
 
-    A write the swarm accepts is a broken promise at once (``SwarmPromiseBroken``): it is
-    called where writes cannot commit (no quorum). Other errors (a deadline, the old leader
-    still stepping down) mean "not refused the documented way yet"; a timeout is a
-    ``PromiseTimeout`` naming the last one.
+    Attempt i asks for ``replicas + i``, so the count the service ends with tells which
+    attempt, if any, took effect. A write the swarm accepts is a broken promise at once
+    (``SwarmPromiseBroken``): this is called where writes cannot commit (no quorum). Other
+    errors (a deadline while the old leader steps down) mean "not refused the documented way
+    yet"; a timeout is a ``PromiseTimeout`` naming the last one.
     """
-    clock = Stopwatch()
+    attempts: list[WriteAttempt] = []
 
-    def refused() -> str | None:
+    def refused() -> bool | None:
+        asked = replicas + len(attempts)
         try:
-            client.scale(service, replicas)
+            client.scale(service, asked)
         except EngineAPIError as exc:
-            return exc.explanation if refusal in exc.explanation else None
+            attempts.append(WriteAttempt(asked, exc.explanation, refusal in exc.explanation))
+            if attempts[-1].refused:
+                return True
+            raise
         raise SwarmPromiseBroken(
-            f"the swarm accepted a write (scale {service} to {replicas}) it had to refuse",
+            f"the swarm accepted a write (scale {service} to {asked}) it had to refuse",
             expected=f"a refusal saying {refusal!r}",
             seen="the write succeeded",
         )
 
-    message = wait_until(
+    wait_until(
         refused,
         what=f"a write to be refused with {refusal!r}",
         timeout_s=timeout_s,
         interval_s=1.0,
-        transient=(EngineAPIError,),
         timeout_error=PromiseTimeout,
     )
-    return message, clock()
+    return attempts
 
 
 def running_containers(
