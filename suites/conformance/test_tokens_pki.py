@@ -58,6 +58,7 @@ def _leader_api(cluster: Cluster) -> tuple[Node, docker.DockerClient]:
 
 def _join(cluster: Cluster, node: Node, token: str) -> None:
     cluster.client(node).join(f"{cluster.leader().ip}:{SWARM_PORT}", token, node.ip, node.ip)
+    cluster.rejoined(node)  # a new member on purpose: its new swarm ID is its ID from now on
 
 
 def _join_refused(cluster: Cluster, node: Node, token: str) -> EngineAPIError:

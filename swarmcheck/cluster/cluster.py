@@ -323,6 +323,18 @@ class Cluster:
                 node.node_id = node_id
         return health
 
+    def rejoined(self, node: Node) -> str:
+        """Record that ``node`` joined the swarm again on purpose (a new member, a new swarm
+        ID): the ID its own engine now reports becomes its ID. Health checks never adopt a new
+        ID by themselves: a node that comes back under another ID without a test saying so is
+        not the same node healed."""
+        with translated(node.name):
+            node_id = str(node.client.info()["Swarm"]["NodeID"])
+        if not node_id:
+            raise SwarmcheckError(f"{node.name} is in no swarm: it has no swarm ID to record")
+        node.node_id = node_id
+        return node_id
+
     def health_problems(self) -> list[str]:
         """What keeps this swarm from being whole (empty when it is whole)."""
         return list(self.health().problems)

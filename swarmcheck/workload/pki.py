@@ -341,6 +341,7 @@ def rejoin_as_worker(cluster: Cluster, node: Node) -> None:
         if info["LocalNodeState"] == "active":
             listed = [n for n in lead.nodes() if n.id == info["NodeID"]]
             if listed and (listed[0].role, listed[0].state) == ("worker", "ready"):
+                cluster.rejoined(node)
                 cluster.wait_healthy()  # already back (the block joined it again)
                 return
         if info["LocalNodeState"] != "inactive":
@@ -349,6 +350,7 @@ def rejoin_as_worker(cluster: Cluster, node: Node) -> None:
             if stale.hostname == node.name:
                 lead.remove_node(stale.id, force=True)
         client.join(f"{leader.ip}:{SWARM_PORT}", lead.join_tokens()["worker"], node.ip, node.ip)
+        cluster.rejoined(node)
         cluster.wait_healthy()
 
 
