@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import (
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, SwarmPromiseBroken
+from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmPromiseBroken
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 
@@ -58,10 +58,7 @@ PLAIN_KEY_PEM = "-----BEGIN PRIVATE KEY-----"
 def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> SwarmPromiseBroken:
     """``wait_until(timeout_error=...)`` for a documented behaviour: a timeout is a broken
     promise, not a slow machine."""
-    seen = f"still not so after {timeout_s:g} s" + (
-        f" (last error: {last_error})" if last_error else ""
-    )
-    return SwarmPromiseBroken(f"Swarm did not deliver: {what}", expected=what, seen=seen)
+    return PromiseTimeout(what, timeout_s, last_error)  # the one factory (swarmcheck.errors)
 
 
 # -- join tokens ----------------------------------------------------------------------------

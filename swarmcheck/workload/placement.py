@@ -20,7 +20,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, EngineUnreachable, SwarmPromiseBroken
+from swarmcheck.errors import EngineAPIError, EngineUnreachable, PromiseTimeout, SwarmPromiseBroken
 from swarmcheck.steps import step
 from swarmcheck.timing import hold, wait_until
 from swarmcheck.workload.service import workload_image
@@ -35,10 +35,7 @@ STOP_GRACE_NS = NS
 
 def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> SwarmPromiseBroken:
     """``wait_until``'s timeout for a documented behaviour: a broken promise, not a slow host."""
-    seen = f"still not so after {timeout_s:g} s" + (
-        f" (last error: {last_error})" if last_error else ""
-    )
-    return SwarmPromiseBroken(f"Swarm did not deliver: {what}", expected=what, seen=seen)
+    return PromiseTimeout(what, timeout_s, last_error)  # the one factory (swarmcheck.errors)
 
 
 def create_placed_service(
