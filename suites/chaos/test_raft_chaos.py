@@ -37,7 +37,7 @@ few managers are online. Make sure more than half of the managers are online." "
 LATENCY_MARGIN_S = 5.0
 """Loose on purpose, for +500 ms on every control-plane round trip: an election needs a vote
 round trip and the first read of the new leader is forwarded over the slow link; measured
-here the failover took 15.8 s under that latency (12.6 s without), well inside 30 s + 5 s."""
+here the failover took 12-18 s under that latency in five runs (12-16 s without)."""
 UNKNOWN_NODES_NOTE = """Loose on purpose: the accepted write is judged seen running only once
 the +500 ms latency is lifted. Right after a failover the new leader holds every node as
 "unknown" for six heartbeats (30 s here) before it trusts or downs it; under that latency it
@@ -51,7 +51,8 @@ was lifted); Docker documents no bound for this."""
 PARTITION_CATCH_UP_S = 90.0
 """Loose on purpose: after a partition heals, the isolated manager's gRPC connections come
 back on their reconnect backoff (up to 2 min in gRPC's defaults); measured here: whole again
-and caught up 32 s after healing. Docker documents no bound (raft-partition suggests 30 s)."""
+and caught up 14-32 s after healing in three runs. Docker documents no bound (raft-partition
+suggests 30 s, which the slowest run passed)."""
 QUORUM_OUTAGE_S = 30.0
 """How long the containers are watched once the swarm refuses writes: the catalog's
 q-tasks-keep-running suggests watching through the outage (e.g. 60 s); 30 s gives fifteen
