@@ -12,6 +12,7 @@ import requests
 
 from swarmcheck.client.errors import translate
 from swarmcheck.client.swarm import NodeInfo
+from swarmcheck.cluster import pool as pool_module
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.health import Member, current_managers, swarm_health
 from swarmcheck.cluster.pool import MAX_FAILED_BRINGUPS, ClusterPool
@@ -137,7 +138,10 @@ def failing_pool(error: Exception) -> tuple[ClusterPool, list[FailingCluster]]:
     ],
     ids=["never-whole", "node-would-not-start"],
 )
-def test_after_two_failed_bringups_a_shape_fails_at_once(error: Exception) -> None:
+def test_after_two_failed_bringups_a_shape_fails_at_once(
+    error: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pool_module.log, "disabled", True)  # its warnings would reach the terminal
     pool, made = failing_pool(error)
     spec = ClusterSpec(managers=3)
     for _ in range(MAX_FAILED_BRINGUPS):
