@@ -226,8 +226,9 @@ def set_dispatcher_heartbeat(cluster: Cluster, period_s: float) -> float:
 def rotate_join_token(cluster: Cluster, role: str) -> str:
     """Rotate the ``role`` join token, keeping every other swarm setting; return the new token.
 
-    docker-py's ``Swarm.update`` (and so ``SwarmClient.rotate_join_token``) sends a partial
-    spec, which resets the settings it leaves out (the dispatcher heartbeat, autolock).
+    docker-py's ``Swarm.update`` sends a partial spec, which resets the settings it leaves out
+    (the dispatcher heartbeat, autolock); this, like ``SwarmClient.rotate_join_token``, sends
+    the whole current spec back.
     """
     lead = lead_client(cluster)
     pki.update_swarm_spec(
@@ -412,10 +413,16 @@ class NodeStateSampler:
             return
         finally:
             client.close()
-        leader = next((i.hostname for i in infos if i.leader), None)
+        # every node this view marks Leader (a view naming two is a split in itself)
+        leaders = tuple(sorted(i.hostname for i in infos if i.leader))
+        leader = leaders[0] if leaders else None
         self.leader_samples.append(
             LeaderSample(
-                t=t_boot, observer=node.name, leader=leader, self_claims=leader == node.name
+                t=t_boot,
+                observer=node.name,
+                leader=leader,
+                self_claims=node.name in leaders,
+                leaders=leaders,
             )
         )
         for info in infos:
