@@ -19,9 +19,12 @@ class Settings:
     swarm: str = "dind"
     cluster: ClusterSpec = field(default_factory=ClusterSpec)
     reports_dir: Path = Path("reports")
-    faults: bool = False
+    select: str | None = None
+    """--swarm-select: check ids, areas or catalog rows to keep (comma-separated)."""
     chaos_duration_s: float | None = None
     seed: int | None = None
+    asked: tuple[str, ...] = ()
+    """The swarmcheck options given (command line or ini): the run asked for swarmcheck."""
 
     def __post_init__(self) -> None:
         if self.swarm not in SWARM_MODES:
@@ -31,8 +34,8 @@ class Settings:
             )
         if self.chaos_duration_s is not None and self.chaos_duration_s < 30:
             raise ConfigError(
-                f"--chaos-duration={self.chaos_duration_s:g}s is too short: a fault, its heal "
-                "and the checks need at least 30 s"
+                f"--swarm-chaos-duration={self.chaos_duration_s:g}s is too short: a fault, its "
+                "heal and the checks need at least 30 s"
             )
 
 

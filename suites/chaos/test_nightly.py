@@ -75,8 +75,8 @@ def test_nightly_chaos(
     duration, seed = swarm_settings.chaos_duration_s, swarm_settings.seed
     if duration is None or seed is None:
         pytest.skip(
-            "nightly chaos mode is off: run with --chaos-duration (e.g. 15m) and "
-            "optionally --seed N to replay a night"
+            "nightly chaos mode is off: run with --swarm-chaos-duration (e.g. 15m) and "
+            "optionally --swarm-seed N to replay a night"
         )
     schedule = plan_schedule(seed, duration)
     _probe_is_safe(schedule)

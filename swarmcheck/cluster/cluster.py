@@ -62,10 +62,10 @@ def prepare_images(host: docker.DockerClient, spec: ClusterSpec) -> ClusterImage
                 host.images.get(spec.engine_image)
         except NotFound as exc:
             raise EnvironmentProblem(
-                f"--engine-image {spec.engine_image} is not in the local engine and no registry "
-                f"can be reached here: load it first (`docker load -i IMAGE.tar`, or `docker "
-                f"build -t {spec.engine_image} ...` on this machine), or leave --engine-image "
-                "out to build the node image from Debian's packages"
+                f"the engine image {spec.engine_image} is not in the local engine and no "
+                "registry can be reached here: load it first (`docker load -i IMAGE.tar`, or "
+                f"`docker build -t {spec.engine_image} ...` on this machine), or leave out "
+                f"{images.ENGINE_IMAGE_OPTIONS} to build the node image from Debian's packages"
             ) from exc
     workload = images.ensure_workload_images(host)
     return ClusterImages(node, workload, images.image_tars(host, workload))

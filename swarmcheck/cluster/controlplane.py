@@ -28,8 +28,19 @@ from typing import TYPE_CHECKING
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.toxiproxy import ToxiproxyClient
-from swarmcheck.cluster.toxiproxy_image import API_PORT, ensure_toxiproxy_image
-from swarmcheck.errors import ConfigError, EngineAPIError, FaultError, ProvisioningError
+from swarmcheck.cluster.toxiproxy_image import (
+    API_PORT,
+    TOXIPROXY_IMAGE_OPTION,
+    ensure_toxiproxy_image,
+)
+from swarmcheck.errors import (
+    ConfigError,
+    EngineAPIError,
+    EnvironmentProblem,
+    FaultError,
+    NotFound,
+    ProvisioningError,
+)
 
 if TYPE_CHECKING:
     from swarmcheck.cluster.cluster import Cluster
@@ -145,7 +156,8 @@ def attach_control_plane_proxy(cluster: Cluster, image: str | None = None) -> Co
         raise ConfigError("attach_control_plane_proxy needs the cluster's network and nodes")
     if cluster.control_plane is not None:
         raise ConfigError(f"cluster {cluster.run_id} already has a control-plane proxy")
-    image = image or ensure_toxiproxy_image(cluster.host)
+    image = image or cluster.spec.toxiproxy_image or ensure_toxiproxy_image(cluster.host)
+    _need_local_image(cluster, image)
     ip = proxy_ip(cluster.subnet)
     name = f"sc-{cluster.run_id}-toxiproxy"
     proxy = ControlPlaneProxy(name, ip)
@@ -176,6 +188,18 @@ def attach_control_plane_proxy(cluster: Cluster, image: str | None = None) -> Co
     cluster.control_plane = proxy
     cluster.advertise_addr = proxy.advertise_addr
     return proxy
+
+
+def _need_local_image(cluster: Cluster, image: str) -> None:
+    """A user's Toxiproxy image must already be in the engine: nothing can be pulled here."""
+    try:
+        with translated("the host"):
+            cluster.host.images.get(image)
+    except NotFound:
+        raise EnvironmentProblem(
+            f"the Toxiproxy image {image} is not in the local engine and no registry can be "
+            f"reached here: `docker load` it first, or drop {TOXIPROXY_IMAGE_OPTION} to build one"
+        ) from None
 
 
 def _setup_namespace(cluster: Cluster, proxy_container: str, proxy: ControlPlaneProxy) -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import shutil
-import subprocess
 import tarfile
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import docker
@@ -22,6 +21,8 @@ from swarmcheck.client.errors import translated
 from swarmcheck.cluster.debian import apt_install
 from swarmcheck.cluster.recipes import digest, ensure_image
 from swarmcheck.errors import ConfigError, ImageBuildError
+from swarmcheck.progress import run_with_progress
+from swarmcheck.recipes import recipe as recipe_file
 from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.images")
@@ -32,26 +33,17 @@ WORKLOAD_VERSIONS = ("v1", "v2")
 WORKLOAD_PORT = 8080
 DEBIAN_ENGINES = {"bookworm": "20.10", "trixie": "26.1", "sid": "28.5"}
 """Debian suite -> the Docker engine version its docker.io package brings."""
-
-
-def fixtures_dir() -> Path:
-    """The repository's fixtures/ folder (image recipes); SWARMCHECK_FIXTURES overrides it."""
-    override = os.environ.get("SWARMCHECK_FIXTURES")
-    path = Path(override) if override else Path(__file__).resolve().parents[2] / "fixtures"
-    if not (path / "images").is_dir():
-        raise ConfigError(
-            f"image recipes not found under {path}/images: run swarmcheck from its source "
-            "checkout (pip install -e .) or set SWARMCHECK_FIXTURES to the fixtures folder"
-        )
-    return path
+ENGINE_IMAGE_OPTIONS = "pytest --swarm-engine-image, or swarmcheck setup --engine-image"
+"""How a user names a ready dind image (the plugin's option, the set-up command's)."""
+MMDEBSTRAP_TIMEOUT_S = 900.0
 
 
 def node_entrypoint() -> bytes:
     """The entrypoint script copied into every node container (ours or a user's dind image)."""
-    return (fixtures_dir() / "images" / "node" / "entrypoint.sh").read_bytes()
+    return recipe_file("node", "entrypoint.sh").read_bytes()
 
 
-def _recipe_lines(path: Path) -> list[str]:
+def _recipe_lines(path: Traversable) -> list[str]:
     lines = (line.strip() for line in path.read_text().splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 
@@ -70,9 +62,9 @@ def ensure_node_image(client: docker.DockerClient, suite: str = "bookworm") -> N
         raise ConfigError(
             f"unknown Debian suite {suite!r} for the node image; choose one of "
             f"{', '.join(f'{s} (Docker {v})' for s, v in DEBIAN_ENGINES.items())}, "
-            "or pass --engine-image with a dind-capable image"
+            f"or give a dind-capable image instead ({ENGINE_IMAGE_OPTIONS})"
         )
-    packages = _recipe_lines(fixtures_dir() / "images" / "node" / "packages.txt")
+    packages = _recipe_lines(recipe_file("node", "packages.txt"))
     if suite != "bookworm":
         packages.append("docker-cli")
     ref = f"{NODE_REPO}:{suite}"
@@ -92,13 +84,17 @@ def ensure_node_image(client: docker.DockerClient, suite: str = "bookworm") -> N
         if suite == "sid":  # sid's Release file may be past its Valid-Until in mirrors
             cmd.append('--aptopt=Acquire::Check-Valid-Until "false"')
         cmd += [suite, str(rootfs)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900)
+        done = run_with_progress(cmd, f"mmdebstrap ({suite})", log, timeout_s=MMDEBSTRAP_TIMEOUT_S)
         if done.returncode != 0:
-            raise ImageBuildError(
-                f"mmdebstrap failed for the {suite} node image ({done.returncode}):\n"
-                + "\n".join(done.stderr.splitlines()[-15:])
+            why = (
+                f"timed out after {MMDEBSTRAP_TIMEOUT_S:.0f} s"
+                if done.timed_out
+                else f"exit {done.returncode}"
             )
-        log.warning("node image %s built in %.0f s", ref, clock())
+            raise ImageBuildError(
+                f"mmdebstrap failed for the {suite} node image ({why}):\n{done.tail}"
+            )
+        log.warning("node image %s: root file system in %.0f s, importing it", ref, clock())
         return rootfs
 
     recipe = digest("node", suite, *packages)[:16]
@@ -108,9 +104,8 @@ def ensure_node_image(client: docker.DockerClient, suite: str = "bookworm") -> N
 
 def ensure_workload_images(client: docker.DockerClient) -> tuple[str, ...]:
     """Build (once) the v1 and v2 workload images: busybox httpd answering its version."""
-    folder = fixtures_dir() / "images" / "workload"
-    serve = (folder / "serve.sh").read_bytes()
-    applets = _recipe_lines(folder / "applets.txt")
+    serve = recipe_file("workload", "serve.sh").read_bytes()
+    applets = _recipe_lines(recipe_file("workload", "applets.txt"))
     busybox = _static_busybox()
     recipe = digest("workload", serve, *applets, hashlib.sha256(busybox.read_bytes()).hexdigest())[
         :16
@@ -164,7 +159,7 @@ def _static_busybox() -> Path:
     return path
 
 
-_BUILD_HINT = "install it, or pass --engine-image with a ready dind image"
+_BUILD_HINT = f"install it, or give a ready dind image ({ENGINE_IMAGE_OPTIONS})"
 
 
 def _file_kind(path: Path) -> bytes:

@@ -9,6 +9,7 @@ import docker
 from docker.types import IPAMConfig, IPAMPool
 
 from swarmcheck import labels
+from swarmcheck.cache import cache_dir, file_lock
 from swarmcheck.client.errors import translated
 from swarmcheck.errors import ConfigError, EngineAPIError, ProvisioningError
 
@@ -27,7 +28,18 @@ def used_subnets(host: docker.DockerClient) -> set[ipaddress.IPv4Network | ipadd
 
 
 def create_network(host: docker.DockerClient, run_id: str, subnet: str | None) -> tuple[str, str]:
-    """Create the run's bridge network; return its name and subnet."""
+    """Create the run's bridge network; return its name and subnet.
+
+    Choosing a free subnet and creating the network happen under one machine-wide lock, so
+    runs that start together (pytest-xdist workers, parallel sessions) never pick the same
+    one; a network made meanwhile by something else is caught by the engine's own overlap
+    check and the next candidate is tried.
+    """
+    with file_lock(cache_dir() / "subnets.lock"):
+        return _create_network(host, run_id, subnet)
+
+
+def _create_network(host: docker.DockerClient, run_id: str, subnet: str | None) -> tuple[str, str]:
     name = f"sc-{run_id}"
     used = used_subnets(host)
     if subnet is not None:

@@ -6,6 +6,7 @@ device rules and the entrypoint in fixtures/images/node make its inner engine wo
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,36 @@ from swarmcheck.cluster import sockets
 from swarmcheck.errors import EngineAPIError, ProvisioningError
 from swarmcheck.timing import wait_until
 
-# Ryuk, testcontainers' reaper, would have to be pulled from a registry: swarmcheck cleans up
-# by its own labels and sweep instead.
-testcontainers_config.ryuk_disabled = True
+
+class _WithoutRyuk:
+    """Ryuk, testcontainers' reaper, would have to be pulled from a registry: swarmcheck
+    cleans up by its own labels and sweep instead. The setting is global in testcontainers,
+    so it is switched off only while swarmcheck starts its own containers (threads of one
+    bring-up share the switch) and restored afterwards: a project's own testcontainers use
+    keeps its Ryuk."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: object = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                # the raw field (None: not yet read from the environment), not the property,
+                # which would cache the environment's value on the way
+                self._saved = vars(testcontainers_config).get("_ryuk_disabled")
+                testcontainers_config.ryuk_disabled = True
+            self._users += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                vars(testcontainers_config)["_ryuk_disabled"] = self._saved
+
+
+without_ryuk = _WithoutRyuk()
 
 ENTRYPOINT_PATH = "/swarmcheck-entrypoint.sh"
 ENGINE_START_TIMEOUT_S = 60.0
@@ -170,7 +198,7 @@ def start_node(
         .with_kwargs(**kwargs)
     )
     try:
-        with translated(name):
+        with translated(name), without_ryuk:
             container.start()
     except EngineAPIError as exc:
         raise ProvisioningError(

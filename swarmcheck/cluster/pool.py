@@ -73,7 +73,10 @@ class ClusterPool:
             try:
                 restore_nodes(cluster)
                 return cluster
-            except SwarmcheckError as exc:
+            except BaseException as exc:
+                if not isinstance(exc, SwarmcheckError):
+                    cluster.dirty = f"restore interrupted: {type(exc).__name__}"
+                    raise
                 log.warning(
                     "cluster %s could not be restored (%s): replacing it",
                     cluster.run_id,
@@ -122,9 +125,14 @@ class ClusterPool:
             self.resets.append(clock())
         except SwarmcheckError as exc:
             cluster.dirty = f"reset failed: {str(exc).splitlines()[0]}"
+        except BaseException as exc:  # interrupted (a test timeout, Ctrl-C) or a bug: the
+            cluster.dirty = f"reset interrupted: {type(exc).__name__}"  # state is unknown
+            raise
 
     def release(self) -> None:
         if self.current is not None:
+            # interrupted half-way, the next acquire removes what is left
+            self.current.dirty = self.current.dirty or "it is being removed"
             removed = self.current.down()
             log.info("cluster %s removed: %s", self.current.run_id, removed)
             self.current = None

@@ -19,6 +19,8 @@ class ClusterSpec:
     debian_suite: str = "bookworm"
     engine_image: str | None = None
     """A user's dind-capable image; None builds the node image from Debian's packages."""
+    toxiproxy_image: str | None = None
+    """A user's Toxiproxy server image; None builds one (Go) for control-plane faults."""
     subnet: str | None = None
     """The node network (a private 10.x /24); None picks a free one."""
     addr_pool: str = "10.201.0.0/16"

@@ -33,6 +33,7 @@ from swarmcheck.cache import cache_dir
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.recipes import digest, ensure_image
 from swarmcheck.errors import EngineAPIError, ImageBuildError
+from swarmcheck.progress import run_with_progress
 from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.images")
@@ -42,8 +43,8 @@ TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
 TOXIPROXY_PACKAGE = f"{TOXIPROXY_MODULE}/cmd/server"
 IMAGE_REPOSITORY = "swarmcheck/toxiproxy"
 API_PORT = 8474
-#: Suggested name of the command-line option that lets a user supply a ready-made image instead.
-TOXIPROXY_IMAGE_OPTION = "--swarmcheck-toxiproxy-image"
+#: The pytest option (ini swarm_toxiproxy_image) that supplies a ready-made image instead.
+TOXIPROXY_IMAGE_OPTION = "--swarm-toxiproxy-image"
 
 #: Bump when the recipe changes in a way the fields below do not capture.
 _RECIPE_REVISION = 1
@@ -177,42 +178,37 @@ def _ensure_binary(client: docker.DockerClient, directory: Path, tag: str) -> Pa
             "cross-compile Toxiproxy. " + _go_missing_message(tag, "architecture mismatch")
         )
 
-    log.info(
-        "building Toxiproxy %s from the Go module proxy (once per machine, ~1 min)...",
+    log.warning(
+        "building Toxiproxy %s from the Go module proxy (once per machine, ~1 min)",
         TOXIPROXY_VERSION,
     )
     clock = Stopwatch()
     with tempfile.TemporaryDirectory(dir=directory, prefix=".gobin-") as gobin:
         env = {**os.environ, **_GO_ENV, "GOBIN": gobin}
-        command = [go, "install", *_GO_FLAGS, f"{TOXIPROXY_PACKAGE}@v{TOXIPROXY_VERSION}"]
+        # -v names each package as it is compiled: the progress lines show how far it got
+        command = [go, "install", "-v", *_GO_FLAGS, f"{TOXIPROXY_PACKAGE}@v{TOXIPROXY_VERSION}"]
         try:
-            done = subprocess.run(
-                command,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=_GO_BUILD_TIMEOUT_S,
-                check=False,
+            done = run_with_progress(
+                command, "building Toxiproxy", log, timeout_s=_GO_BUILD_TIMEOUT_S, env=env
             )
-        except subprocess.TimeoutExpired as exc:
+        except OSError as exc:
+            raise ImageBuildError(_go_missing_message(tag, f"cannot run {go}: {exc}")) from exc
+        if done.timed_out:
             raise ImageBuildError(
                 f"building Toxiproxy with `{' '.join(command)}` took more than "
                 f"{_GO_BUILD_TIMEOUT_S}s (is the Go module proxy reachable?)"
-            ) from exc
-        except OSError as exc:
-            raise ImageBuildError(_go_missing_message(tag, f"cannot run {go}: {exc}")) from exc
+            )
         if done.returncode != 0:
-            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-20:])
             raise ImageBuildError(
                 f"building Toxiproxy failed (exit {done.returncode}): `{' '.join(command)}`\n"
-                f"{tail}\n(Go >= {_MIN_GO} and access to the Go module proxy are needed; or "
-                f"pass an existing image with {TOXIPROXY_IMAGE_OPTION}=<image>)"
+                f"{done.tail}\n(Go >= {_MIN_GO} and access to the Go module proxy are needed; "
+                f"or pass an existing image with {TOXIPROXY_IMAGE_OPTION}=<image>)"
             )
         built = Path(gobin) / "server"
         if not _looks_like_elf(built):
             raise ImageBuildError(f"`go install` succeeded but left no binary at {built}")
         os.replace(built, binary)  # same file system: atomic
-    log.info(
+    log.warning(
         "built Toxiproxy %s in %.0fs; cached at %s",
         TOXIPROXY_VERSION,
         clock(),

@@ -7,9 +7,10 @@ injection begins and closes once healing has finished, so it covers every instan
 the fault could have been in effect.
 
 Healing is what makes a reused cluster trustworthy, hence the rules here: ``stop()`` is
-idempotent, runs even when ``start()`` failed half-way, survives a KeyboardInterrupt while it
-runs (it finishes, then re-raises), and when it fails it marks the cluster dirty
-(``cluster.dirty``) and raises :class:`FaultRecoveryError` so the pool replaces the cluster.
+idempotent, runs even when ``start()`` failed half-way, survives an interrupt while it runs
+(Ctrl-C, SIGTERM or a test timeout: it finishes, then re-raises), and when it fails it marks
+the cluster dirty (``cluster.dirty``) and raises :class:`FaultRecoveryError` so the pool
+replaces the cluster.
 """
 
 from __future__ import annotations
@@ -114,7 +115,9 @@ class FaultLog:
 
     def heal_all(self) -> list[FaultWindow]:
         """Heal every active fault, newest first, then retry the failures once (a partition on a
-        paused node heals only after the pause does). Returns the windows closed here.
+        paused node heals only after the pause does). Returns the windows closed here. An
+        interrupt (Ctrl-C, a test timeout) while healing one fault does not leave the others
+        active: they are healed too, then the interrupt is re-raised.
 
         Raises FaultRecoveryError naming every fault that would not heal; their clusters are
         marked dirty.
@@ -122,6 +125,7 @@ class FaultLog:
         healed: list[FaultWindow] = []
         pending = list(reversed(self.active()))
         failures: list[tuple[Fault, BaseException]] = []
+        interrupted: BaseException | None = None
         for attempt in range(2):
             failures = []
             for fault in pending:
@@ -129,8 +133,14 @@ class FaultLog:
                     healed.append(fault.stop(_mark_dirty=attempt == 1))
                 except FaultRecoveryError as exc:
                     failures.append((fault, exc))
+                except Exception:
+                    raise
+                except BaseException as exc:  # stop() healed it and re-raised: heal the rest
+                    interrupted = exc
             pending = [f for f, _ in failures]
             if not pending:
+                if interrupted is not None:
+                    raise interrupted
                 return healed
         detail = "; ".join(f"{f.name}: {exc}" for f, exc in failures)
         raise FaultRecoveryError(
@@ -209,8 +219,9 @@ class Fault(ABC):
     def stop(self, *, _mark_dirty: bool = True) -> FaultWindow:
         """Heal the fault (no-op when not active); return its closed window.
 
-        A KeyboardInterrupt during healing does not abandon it: healing is retried once and
-        the interrupt re-raised afterwards. Raises FaultRecoveryError if healing fails.
+        An interrupt during healing (Ctrl-C, SIGTERM, pytest-timeout's signal) does not abandon
+        it: healing is retried once and the interrupt re-raised afterwards. Raises
+        FaultRecoveryError if healing fails.
         """
         with self._lock:
             if not self._armed:
@@ -226,11 +237,11 @@ class Fault(ABC):
                         self._heal()
                     error = None
                     break
-                except KeyboardInterrupt as exc:
-                    interrupted = exc
                 except Exception as exc:  # whatever the cause, the cluster is no longer trusted
                     error = exc
                     break
+                except BaseException as exc:  # Ctrl-C, SIGTERM, a test timeout: heal anyway
+                    interrupted = exc
             else:
                 error = FaultError("healing interrupted twice", self.kind)
             if error is not None:

@@ -10,8 +10,15 @@ from swarmcheck.plugin.allure_hooks import pytest_runtest_makereport, pytest_run
 from swarmcheck.plugin.chaos import attach_availability, fault_log, pytest_report_header
 from swarmcheck.plugin.fixtures import cluster, figure, fresh_cluster, swarm_pool, swarm_settings
 from swarmcheck.plugin.options import pytest_addoption
-from swarmcheck.plugin.report import pytest_sessionfinish, pytest_terminal_summary
-from swarmcheck.plugin.session import pytest_collection_modifyitems, pytest_configure
+from swarmcheck.plugin.session import (
+    pytest_collection_finish,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_runtestloop,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
+from swarmcheck.plugin.xdist import pytest_xdist_make_scheduler
 
 __all__ = [
     "attach_availability",
@@ -20,13 +27,16 @@ __all__ = [
     "figure",
     "fresh_cluster",
     "pytest_addoption",
+    "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
+    "pytest_runtestloop",
     "pytest_sessionfinish",
     "pytest_terminal_summary",
+    "pytest_xdist_make_scheduler",
     "swarm_pool",
     "swarm_settings",
 ]

@@ -13,8 +13,8 @@ import pytest
 from swarmcheck.catalog.model import Check
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import SwarmcheckError
-from swarmcheck.plugin.keys import CLUSTER_KEY
-from swarmcheck.plugin.report import figures_of, record_outcome
+from swarmcheck.plugin.keys import CLUSTER_KEY, POOL_KEY, REPORT_ATTR, SWARM_ITEM_KEY
+from swarmcheck.plugin.report import figures_of
 from swarmcheck.plugin.session import check_of
 
 
@@ -69,9 +69,11 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    record_outcome(item, report)
+    if not item.stash.get(SWARM_ITEM_KEY, False):
+        return report  # not ours: a plain test's report stays as pytest made it
+    setattr(report, REPORT_ATTR, report_info(item))
     if report.when == "call":
-        figures = figures_of(item)
+        figures = figures_of(item.user_properties)
         if figures:
             allure.attach(json.dumps(figures, indent=2), "figures", allure.attachment_type.JSON)
     if report.failed and report.when in ("call", "setup"):
@@ -79,6 +81,18 @@ def pytest_runtest_makereport(
         if cluster is not None:
             attach_diagnostics(cluster)
     return report
+
+
+def report_info(item: pytest.Item) -> dict[str, object]:
+    """What a swarm test's report carries to whoever reports (the xdist controller too):
+    the check's id, area and name, and the engine under test. Plain data: it travels."""
+    check = check_of(item)
+    pool = item.config.stash.get(POOL_KEY, None)
+    return {
+        "check": {"id": check.id, "area": check.area, "name": item.name} if check else None,
+        "engine": pool.engine_version if pool else "",
+        "node_image": pool.node_image if pool and pool.engine_version else "",
+    }
 
 
 def attach_state(cluster: Cluster, suffix: str = "") -> None:

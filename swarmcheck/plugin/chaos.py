@@ -25,7 +25,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return None
     return (
         f"swarmcheck nightly chaos: {settings.chaos_duration_s:.0f} s, seed {settings.seed} "
-        f"(replay with --seed {settings.seed})"
+        f"(replay with --swarm-seed {settings.seed})"
     )
 
 

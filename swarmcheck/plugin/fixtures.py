@@ -92,10 +92,14 @@ def cluster(
         swarm_pool.after_test(cluster)
         raise
     request.node.stash[CLUSTER_KEY] = cluster
-    attach_state(cluster, " (before)")
-    yield cluster
-    attach_state(cluster, " (after)")
-    swarm_pool.after_test(cluster)
+    try:
+        attach_state(cluster, " (before)")
+        yield cluster
+        attach_state(cluster, " (after)")
+    finally:
+        # also when interrupted (a pytest-timeout signal during the attachments): the reset
+        # runs, and a reset that cannot finish marks the cluster for replacement
+        swarm_pool.after_test(cluster)
 
 
 @pytest.fixture

@@ -18,5 +18,14 @@ CHECK_KEY = pytest.StashKey[Check]()
 """An item's suite metadata, parsed from its swarmcheck marker at collection."""
 FEATURES_KEY = pytest.StashKey[dict[str, str | None]]()
 """Platform features seen in this run: None when present, else why they are missing."""
+ACTIVE_KEY = pytest.StashKey[str]()
+"""Set once swarmcheck has switched itself on for the session: why (options, swarm tests)."""
+SWARM_ITEM_KEY = pytest.StashKey[bool]()
+"""An item that belongs to swarmcheck (swarm markers or fixtures)."""
+RUN_KEY = pytest.StashKey[dict[str, str]]()
+"""What the reporting process learnt about the engine under test (from workers' reports)."""
+REPORT_ATTR = "swarmcheck"
+"""Test reports of swarm tests carry this attribute (a dict: check id, area, engine...); it
+travels with the report from an xdist worker to the controller."""
 FIGURE_PREFIX = "figure:"
 """user_properties entries with this prefix are measured figures (JUnit, Allure, summary)."""

@@ -1,8 +1,16 @@
-"""Command-line options and their translation into Settings (bad input -> UsageError)."""
+"""Command-line options, their ini equivalents, and their translation into Settings.
+
+Every option starts with ``--swarm`` (pytest-xdist's ``-n``, pytest-timeout's ``--timeout``
+and swarmcheck's ``--swarm-*`` never collide with a project's own options) and has an ini key
+of the same name with underscores (``--swarm-seed`` / ``swarm_seed``), so a nightly job keeps
+its defaults in pyproject.toml or pytest.ini. The command line wins over the ini file. Bad
+input stops the run with a usage error naming the option (or ini key) and the fix.
+"""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,115 +19,160 @@ from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.config import Settings, parse_duration
 from swarmcheck.errors import ConfigError
 
+GROUP = "swarmcheck"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One swarmcheck option: its flag, its ini key, and how it reads."""
+
+    flag: str
+    metavar: str
+    help: str
+    default: str | None = None
+    """The built-in default, as the text a user would write (None: unset)."""
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def ini(self) -> str:
+        return self.dest
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--swarm", "MODE", "where swarm tests run: dind (a local Docker-in-Docker swarm) "
+           "or none (skip every swarm test)", "dind"),
+    Option("--swarm-managers", "N", "managers in the default cluster", "3"),
+    Option("--swarm-workers", "N", "workers in the default cluster", "0"),
+    Option("--swarm-debian-suite", "SUITE", "Debian suite of the built node image, which "
+           "picks the engine under test: bookworm (20.10), trixie (26.1), sid (28.5)",
+           "bookworm"),
+    Option("--swarm-engine-image", "IMAGE", "a dind-capable image already in the local engine, "
+           "used for the nodes instead of the built one"),
+    Option("--swarm-toxiproxy-image", "IMAGE", "a Toxiproxy 2.x server image already in the "
+           "local engine, used for control-plane faults instead of building one with Go"),
+    Option("--swarm-subnet", "CIDR", "the node network, a private 10.x /24 (default: a free "
+           "10.199.x.0/24; not with pytest-xdist, where every worker needs its own)"),
+    Option("--swarm-select", "ID,AREA,ROW", "run only the checks matching any of these "
+           "comma-separated check ids (SC-MEM-002), areas (services) or catalog rows "
+           "(mem-leave); -k matches ids, areas and rows too"),
+    Option("--swarm-reports", "DIR", "where the Allure results and junit.xml go unless "
+           "--alluredir / --junitxml say otherwise (default: reports/ under the rootdir)"),
+    Option("--swarm-chaos-duration", "DURATION", "nightly chaos mode: run a seeded random "
+           "fault schedule this long (e.g. 15m)"),
+    Option("--swarm-seed", "N", "seed of the nightly chaos schedule (default: random, printed "
+           "and reported)"),
+)  # fmt: skip
+BY_FLAG = {o.flag: o for o in OPTIONS}
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("swarmcheck", "Docker Swarm conformance and chaos")
-    group.addoption(
-        "--swarm",
-        default="dind",
-        metavar="MODE",
-        help="Where suites run: dind (a local Docker-in-Docker swarm, default) or none",
+    group = parser.getgroup(
+        GROUP,
+        "swarmcheck (Docker Swarm conformance and chaos; each option has an ini key of the "
+        "same name with underscores, e.g. swarm_seed; the command line wins)",
     )
-    group.addoption(
-        "--swarm-managers",
-        type=int,
-        default=3,
-        metavar="N",
-        help="Managers in the default cluster (default 3)",
-    )
-    group.addoption(
-        "--swarm-workers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="Workers in the default cluster (default 0)",
-    )
-    group.addoption(
-        "--engine-image",
-        default=None,
-        metavar="IMAGE",
-        help="A dind-capable image (already in the local engine) to use for nodes "
-        "instead of building one from Debian packages",
-    )
-    group.addoption(
-        "--debian-suite",
-        default="bookworm",
-        metavar="SUITE",
-        help="Debian suite of the built node image, which picks the engine: "
-        "bookworm (20.10), trixie (26.1), sid (28.5)",
-    )
-    group.addoption(
-        "--swarm-select",
-        default=None,
-        metavar="ID,AREA,ROW",
-        help="Run only the checks matching any of these comma-separated check ids "
-        "(SC-MEM-002), areas (services) or catalog rows (mem-leave); `swarmcheck catalog` "
-        "lists them. -k matches ids, areas and rows too",
-    )
-    group.addoption(
-        "--swarm-subnet",
-        default=None,
-        metavar="CIDR",
-        help="The node network, a private 10.x /24 (default: a free 10.199.x.0/24)",
-    )
-    group.addoption(
-        "--swarmcheck-reports",
-        default=None,
-        metavar="DIR",
-        help="Where reports go (default: reports/ under the rootdir)",
-    )
-    group.addoption(
-        "--swarm-faults",
-        action="store_true",
-        default=False,
-        help="Route each manager's control plane through Toxiproxy (chaos suites "
-        "turn this on for their own clusters)",
-    )
-    group.addoption(
-        "--chaos-duration",
-        default=None,
-        metavar="DURATION",
-        help="Nightly chaos mode: run a seeded random fault schedule this long (e.g. 10m)",
-    )
-    group.addoption(
-        "--seed",
-        type=int,
-        default=None,
-        metavar="N",
-        help="Seed of the chaos schedule (default: random, printed and reported)",
-    )
+    for o in OPTIONS:
+        default = f"; default {o.default}" if o.default is not None else ""
+        group.addoption(
+            o.flag, dest=o.dest, default=None, metavar=o.metavar, help=f"{o.help}{default}"
+        )
+        parser.addini(o.ini, f"swarmcheck: {o.help} (as {o.flag})", type="string", default="")
 
 
-def _seed(given: int | None, duration: str | None) -> int | None:
+@dataclass(frozen=True)
+class Given:
+    """Where a value came from: the command line, the ini file, or neither (the default)."""
+
+    value: str | None
+    source: str
+    """``--swarm-seed`` or ``ini swarm_seed`` (for messages), or ``default``."""
+
+
+def given(config: pytest.Config, flag: str) -> Given:
+    """The value of a swarmcheck option: command line, else ini, else the built-in default."""
+    option = BY_FLAG[flag]
+    cli = config.getoption(option.dest, None)
+    if cli is not None:
+        return Given(str(cli), flag)
+    ini = config.getini(option.ini)
+    if ini not in ("", None):
+        return Given(str(ini).strip(), f"ini {option.ini}")
+    return Given(option.default, "default")
+
+
+def asked(config: pytest.Config) -> list[str]:
+    """The swarmcheck options this run was given (command line or ini): a swarm session."""
+    return [g.source for g in (given(config, o.flag) for o in OPTIONS) if g.source != "default"]
+
+
+def _int(config: pytest.Config, flag: str) -> int | None:
+    g = given(config, flag)
+    if g.value is None:
+        return None
+    try:
+        return int(g.value)
+    except ValueError:
+        raise ConfigError(f"{g.source}={g.value!r}: not a whole number") from None
+
+
+def _path(config: pytest.Config, flag: str) -> Path | None:
+    """A path option: relative to the current directory on the command line, to the ini
+    file's folder in the ini file."""
+    g = given(config, flag)
+    if g.value is None:
+        return None
+    path = Path(g.value).expanduser()
+    if g.source.startswith("ini") and config.inipath is not None and not path.is_absolute():
+        path = config.inipath.parent / path
+    return path
+
+
+def _seed(given_seed: int | None, duration: float | None) -> int | None:
     """Nightly mode always has a seed: the given one, or a random one that gets reported."""
-    if given is None and duration:
+    if given_seed is None and duration is not None:
         return random.randrange(1, 2**31)
-    return given
+    return given_seed
+
+
+def _cluster(config: pytest.Config) -> ClusterSpec:
+    """The default cluster; a bad shape names the options (or ini keys) it came from."""
+    managers, workers = _int(config, "--swarm-managers"), _int(config, "--swarm-workers")
+    assert managers is not None and workers is not None  # they have defaults
+    try:
+        return ClusterSpec(
+            managers=managers,
+            workers=workers,
+            debian_suite=given(config, "--swarm-debian-suite").value or "bookworm",
+            engine_image=given(config, "--swarm-engine-image").value,
+            toxiproxy_image=given(config, "--swarm-toxiproxy-image").value,
+            subnet=given(config, "--swarm-subnet").value,
+        )
+    except ConfigError as exc:
+        flags = ("--swarm-managers", "--swarm-workers", "--swarm-subnet")
+        sources = [g.source for g in (given(config, f) for f in flags) if g.source != "default"]
+        raise ConfigError(f"{exc} (from {', '.join(sources) or 'the defaults'})") from exc
 
 
 def settings_from(config: pytest.Config) -> Settings:
-    """Build Settings from the command line; a bad value stops the run with a usage error."""
-    opt = config.getoption
+    """Build Settings from the command line and ini file; a bad value is a usage error."""
     try:
-        duration = opt("--chaos-duration")
+        duration = given(config, "--swarm-chaos-duration")
         try:
-            chaos_duration_s = parse_duration(duration) if duration else None
+            chaos_duration_s = parse_duration(duration.value) if duration.value else None
         except ConfigError as exc:
-            raise ConfigError(f"--chaos-duration={duration}: {exc}") from exc
-        reports = opt("--swarmcheck-reports")
+            raise ConfigError(f"{duration.source}={duration.value}: {exc}") from exc
+        reports = _path(config, "--swarm-reports")
         return Settings(
-            swarm=opt("--swarm"),
-            cluster=ClusterSpec(
-                managers=opt("--swarm-managers"),
-                workers=opt("--swarm-workers"),
-                debian_suite=opt("--debian-suite"),
-                engine_image=opt("--engine-image"),
-                subnet=opt("--swarm-subnet"),
-            ),
-            reports_dir=Path(reports) if reports else config.rootpath / "reports",
-            faults=opt("--swarm-faults"),
+            swarm=given(config, "--swarm").value or "dind",
+            cluster=_cluster(config),
+            reports_dir=reports or config.rootpath / "reports",
+            select=given(config, "--swarm-select").value,
             chaos_duration_s=chaos_duration_s,
-            seed=_seed(opt("--seed"), duration),
+            seed=_seed(_int(config, "--swarm-seed"), chaos_duration_s),
+            asked=tuple(asked(config)),
         )
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from exc

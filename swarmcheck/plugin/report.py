@@ -1,40 +1,208 @@
-"""Run-level reporting: JUnit and Allure defaults, environment and categories, the summary."""
+"""Run-level reporting: JUnit and Allure defaults, outcomes, the side files, the summary.
+
+Outcomes are read from test reports (``pytest_runtest_logreport``), not from items: under
+pytest-xdist the reports are all the controller gets (a swarm test's report carries the
+check's id and area in its ``swarmcheck`` attribute, and its figures in user_properties), and
+with pytest-rerunfailures a failed attempt arrives as a "rerun" report, so the outcome that
+counts is the last attempt's.
+"""
 
 from __future__ import annotations
 
+import os
 import platform
+import shutil
+import time
 from pathlib import Path
+from typing import Any
 
+import allure_commons
 import pytest
+from _pytest.junitxml import LogXML, xml_key
 
 import swarmcheck
 from swarmcheck.plugin.keys import (
-    CHECK_KEY,
     FIGURE_PREFIX,
     OUTCOMES_KEY,
-    POOL_KEY,
+    REPORT_ATTR,
+    RUN_KEY,
     SETTINGS_KEY,
 )
-from swarmcheck.reporting.allure_files import write_categories, write_environment
+from swarmcheck.plugin.roles import is_worker
+from swarmcheck.reporting.allure_files import (
+    executor_from_env,
+    write_categories,
+    write_environment,
+    write_executor,
+)
 from swarmcheck.reporting.summary import Outcome, Status, format_summary
 
+PENDING_JUNIT_KEY = pytest.StashKey[LogXML]()
+RERUNS_KEY = pytest.StashKey[dict[str, int]]()
+STARTED_KEY = pytest.StashKey[float]()
+"""Wall-clock start of this process's session (the controller cleans results older than it)."""
 
-def configure_reports(config: pytest.Config) -> None:
-    """Allure results and JUnit XML under reports/ unless the user chose other places."""
-    reports = config.stash[SETTINGS_KEY].reports_dir
-    if getattr(config.option, "allure_report_dir", "unset") is None:
-        config.option.allure_report_dir = str(reports / "allure-results")
-    if getattr(config.option, "xmlpath", "unset") is None:
-        config.option.xmlpath = str(reports / "junit.xml")
+
+# -- defaults for Allure and JUnit ---------------------------------------------------------
+
+
+def prepare_reports(config: pytest.Config, *, decided: bool) -> None:
+    """At configure time; ``decided``: swarmcheck is switched on already (options given).
+
+    Otherwise JUnit's writer, which must see every report from the start, is made now for the
+    default path and kept aside: it writes nothing unless the session turns out to be a swarm
+    session (``enable_report_defaults``); else ``settle_reports`` drops it unused.
+    """
     config.stash[OUTCOMES_KEY] = {}
-
-
-def record_outcome(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Keep one outcome per suite test: its id, area, status, reason and figures."""
-    check = item.stash.get(CHECK_KEY, None)
-    if check is None:
+    config.stash[RERUNS_KEY] = {}
+    config.stash[RUN_KEY] = {}
+    config.stash[STARTED_KEY] = time.time()
+    if decided or is_worker(config) or config.option.collectonly:
         return
-    outcomes = item.config.stash[OUTCOMES_KEY]
+    if not _junit_default_applies(config):
+        return
+    xml = _logxml(config, _reports(config) / "junit.xml")
+    config.pluginmanager.register(xml, "swarmcheck-junitxml")
+    config.stash[PENDING_JUNIT_KEY] = xml
+
+
+def _reports(config: pytest.Config) -> Path:
+    return config.stash[SETTINGS_KEY].reports_dir
+
+
+def _junit_default_applies(config: pytest.Config) -> bool:
+    return (
+        config.pluginmanager.has_plugin("junitxml")
+        and getattr(config.option, "xmlpath", "unset") is None
+    )
+
+
+def _allure_default_applies(config: pytest.Config) -> bool:
+    return (
+        config.pluginmanager.has_plugin("allure_pytest")
+        and getattr(config.option, "allure_report_dir", "unset") is None
+    )
+
+
+def _logxml(config: pytest.Config, path: Path) -> LogXML:
+    """A JUnit writer configured as junitxml's own pytest_configure makes one."""
+    return LogXML(
+        str(path),
+        config.option.junitprefix,
+        config.getini("junit_suite_name"),
+        config.getini("junit_logging"),
+        config.getini("junit_duration_report"),
+        config.getini("junit_family"),
+        config.getini("junit_log_passing_tests"),
+    )
+
+
+def enable_report_defaults(config: pytest.Config, *, early: bool, controller: bool) -> None:
+    """Allure results and JUnit XML under reports/ unless the user chose other places.
+
+    ``early``: at configure time (before Allure and junitxml read their options: setting the
+    options is enough). Later (a swarm test was collected, or an xdist worker reported one),
+    the writers are put in place here. Under xdist only the controller cleans old results
+    (``--clean-alluredir``): before the workers start when it knows early, else it removes
+    only what is older than this session, so no worker's fresh results are lost.
+    """
+    if config.option.collectonly:
+        return  # nothing runs, so nothing to report
+    reports = _reports(config)
+    if _allure_default_applies(config):
+        results = reports / "allure-results"
+        config.option.allure_report_dir = str(results)
+        clean = bool(getattr(config.option, "clean_alluredir", False))
+        if is_worker(config):
+            config.option.clean_alluredir = False
+            if not early:
+                _register_allure(config, results, clean=False)
+        elif controller:
+            if not early and clean:
+                _remove_older_than(results, config.stash[STARTED_KEY])
+        elif not early:
+            _register_allure(config, results, clean=clean)
+    if not is_worker(config) and _junit_default_applies(config):
+        path = reports / "junit.xml"
+        config.option.xmlpath = str(path)
+        pending = config.stash.get(PENDING_JUNIT_KEY, None)
+        if pending is not None:
+            del config.stash[PENDING_JUNIT_KEY]
+            config.stash[xml_key] = pending  # junitxml's unconfigure unregisters it
+        elif not early:
+            xml = _logxml(config, path)
+            xml.pytest_sessionstart()
+            config.pluginmanager.register(xml, "swarmcheck-junitxml")
+            config.stash[xml_key] = xml
+
+
+def settle_reports(config: pytest.Config) -> None:
+    """The run is over and swarmcheck was never switched on: the JUnit writer kept aside
+    leaves without writing a file."""
+    pending = config.stash.get(PENDING_JUNIT_KEY, None)
+    if pending is not None:
+        del config.stash[PENDING_JUNIT_KEY]
+        config.pluginmanager.unregister(pending)
+
+
+def _register_allure(config: pytest.Config, results: Path, *, clean: bool) -> None:
+    """What allure-pytest's own pytest_configure does when --alluredir is given."""
+    from allure_commons.logger import AllureFileLogger
+    from allure_pytest.listener import AllureListener
+
+    listener = AllureListener(config)
+    config.pluginmanager.register(listener, "allure_listener")
+    allure_commons.plugin_manager.register(listener)
+    file_logger = AllureFileLogger(str(results.absolute()), clean)  # type: ignore[no-untyped-call]
+    allure_commons.plugin_manager.register(file_logger)
+
+    def cleanup() -> None:
+        for plugin in (listener, file_logger):
+            name = allure_commons.plugin_manager.get_name(plugin)
+            if name is not None:
+                allure_commons.plugin_manager.unregister(name=name)
+
+    config.add_cleanup(cleanup)
+
+
+def _remove_older_than(folder: Path, started: float) -> None:
+    """--clean-alluredir after workers began writing: drop only what earlier runs left."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        try:
+            if entry.lstat().st_mtime >= started:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError:
+            continue
+
+
+# -- outcomes ----------------------------------------------------------------------------
+
+
+def record_outcome(config: pytest.Config, report: pytest.TestReport) -> None:
+    """Keep one outcome per check (id, area, status, reason, figures, reruns); learn the
+    engine under test from the report."""
+    info = getattr(report, REPORT_ATTR, None)
+    if not isinstance(info, dict):
+        return
+    run = config.stash[RUN_KEY]
+    for key in ("engine", "node_image"):
+        if info.get(key):
+            run[key] = str(info[key])
+    check = info.get("check")
+    if not isinstance(check, dict):
+        return
+    outcomes = config.stash[OUTCOMES_KEY]
+    reruns = config.stash[RERUNS_KEY]
+    if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt failed, another follows
+        reruns[report.nodeid] = reruns.get(report.nodeid, 0) + 1
+        outcomes.pop(report.nodeid, None)
+        return
     if report.when != "call" and not (report.failed or report.skipped):
         return
     status: Status = (
@@ -49,16 +217,17 @@ def record_outcome(item: pytest.Item, report: pytest.TestReport) -> None:
         reason = str(report.longrepr[2]).removeprefix("Skipped: ")
     elif report.failed:
         reason = failure_reason(report)
-    previous = outcomes.get(item.nodeid)
+    previous = outcomes.get(report.nodeid)
     if previous is not None and previous.status in ("failed", "error"):
         return  # a teardown after a failed call does not hide the failure
-    outcomes[item.nodeid] = Outcome(
-        test_id=check.id,
-        area=check.area,
-        name=item.name,
+    outcomes[report.nodeid] = Outcome(
+        test_id=str(check["id"]),
+        area=str(check["area"]),
+        name=str(check["name"]),
         status=status,
         reason=reason,
-        figures=figures_of(item),
+        figures=figures_of(report.user_properties),
+        reruns=reruns.get(report.nodeid, 0),
     )
 
 
@@ -70,28 +239,31 @@ def failure_reason(report: pytest.TestReport) -> str | None:
     return report.longreprtext.strip().splitlines()[-1] if report.longreprtext else None
 
 
-def figures_of(item: pytest.Item) -> dict[str, float | str]:
-    """The figures a test recorded with the `figure` fixture."""
+def figures_of(properties: Any) -> dict[str, float | str]:
+    """The figures a test recorded with the `figure` fixture (from its user_properties)."""
     return {
         k[len(FIGURE_PREFIX) :]: v
-        for k, v in item.user_properties
+        for k, v in properties
         if isinstance(k, str) and k.startswith(FIGURE_PREFIX) and isinstance(v, float | int | str)
     }
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The Allure environment (what was tested, on what) and the result categories."""
-    config = session.config
+# -- end of the session ----------------------------------------------------------------------
+
+
+def write_side_files(config: pytest.Config) -> None:
+    """The Allure environment (what was tested, on what), result categories and executor
+    (which CI build): written once, by the process that reports (the xdist controller)."""
     results = getattr(config.option, "allure_report_dir", None)
-    if not results or not config.stash.get(OUTCOMES_KEY, None):
+    if is_worker(config) or not results or not config.stash.get(OUTCOMES_KEY, None):
         return
     settings = config.stash[SETTINGS_KEY]
-    pool = config.stash.get(POOL_KEY, None)
+    run = config.stash[RUN_KEY]
     spec = settings.cluster
     env: dict[str, object] = {
         "swarmcheck": swarmcheck.__version__,
-        "engine under test": pool.engine_version if pool else "(no swarm started)",
-        "node image": pool.node_image if pool else "(none)",
+        "engine under test": run.get("engine", "(no swarm started)"),
+        "node image": run.get("node_image", "(none)"),
         "kernel": platform.release(),
         "managers": spec.managers,
         "workers": spec.workers,
@@ -103,9 +275,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path.mkdir(parents=True, exist_ok=True)
     write_environment(path, env)
     write_categories(path)
+    executor = executor_from_env(os.environ)
+    write_executor(
+        path,
+        executor.name,
+        executor.build_name,
+        executor.report_url,
+        build_order=executor.build_order,
+        build_url=executor.build_url,
+        executor_type=executor.type,
+    )
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+def print_summary(terminalreporter: pytest.TerminalReporter) -> None:
     outcomes = terminalreporter.config.stash.get(OUTCOMES_KEY, {})
     if not outcomes:
         return

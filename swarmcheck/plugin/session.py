@@ -1,24 +1,29 @@
-"""Session hooks: settings, markers, collection checks, progress on the terminal, cleanup."""
+"""Session hooks: settings, markers, collection checks, switching on, outcomes, summary."""
 
 from __future__ import annotations
 
-import logging
-import signal
+from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-import allure
 import pytest
 
 from swarmcheck.catalog.model import Check, load_catalog, parse_check
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError
-from swarmcheck.plugin.keys import CHECK_KEY, SETTINGS_KEY
+from swarmcheck.plugin.activation import activate, active, is_swarm_item
+from swarmcheck.plugin.keys import CHECK_KEY, REPORT_ATTR, SETTINGS_KEY, SWARM_ITEM_KEY
 from swarmcheck.plugin.options import settings_from
-from swarmcheck.plugin.report import configure_reports
-from swarmcheck.steps import install_recorder
+from swarmcheck.plugin.report import (
+    prepare_reports,
+    print_summary,
+    record_outcome,
+    settle_reports,
+    write_side_files,
+)
+from swarmcheck.plugin.roles import is_controller, is_worker
+from swarmcheck.plugin.xdist import write_groups
 
 MARKERS = (
     "swarmcheck(id, area, doc, title, promise, rows, destructive=False, needs=()): a "
@@ -31,61 +36,64 @@ MARKERS = (
 SWARM_MARKER_ARGS = ("managers", "workers", "faults")
 
 
-class TerminalLogHandler(logging.Handler):
-    """Shows swarmcheck's progress lines (image builds, bring-ups, sweeps) as they happen."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        super().__init__(logging.WARNING)
-        self.config = config
-
-    def emit(self, record: logging.LogRecord) -> None:
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        capture = self.config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
-            return
-        line = f"[swarmcheck] {record.getMessage()}"
-        if capture is not None:
-            with capture.global_and_fixture_disabled():
-                reporter.write_line(line)
-        else:
-            reporter.write_line(line)
-
-
 @pytest.hookimpl(tryfirst=True)  # before allure and junitxml read their output options
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     settings = settings_from(config)
     config.stash[SETTINGS_KEY] = settings
-    configure_reports(config)
-    handler = TerminalLogHandler(config)
-    logging.getLogger("swarmcheck").addHandler(handler)
-    logging.getLogger("swarmcheck").setLevel(logging.INFO)
-    config.add_cleanup(lambda: logging.getLogger("swarmcheck").removeHandler(handler))
-    previous = install_recorder(allure.step)  # library steps become Allure steps
-
-    def restore_recorder() -> None:
-        install_recorder(previous)
-
-    config.add_cleanup(restore_recorder)
-    _sigterm_as_interrupt(config)
+    if settings.cluster.subnet and (is_controller(config) or is_worker(config)):
+        raise pytest.UsageError(
+            f"--swarm-subnet={settings.cluster.subnet} (or ini swarm_subnet) cannot be used "
+            "with pytest-xdist: every worker brings up its own swarm on its own network. Drop "
+            "it: swarmcheck picks a free 10.199.x.0/24 for each cluster"
+        )
+    prepare_reports(config, decided=bool(settings.asked))
+    config.pluginmanager.register(ReportWatcher(config), "swarmcheck-reports")
+    if settings.asked:
+        activate(config, f"options given: {', '.join(settings.asked)}", early=True)
 
 
-def _sigterm_as_interrupt(config: pytest.Config) -> None:
-    """A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so fixtures remove the cluster."""
+class ReportWatcher:
+    """Reads every test report: outcomes for the summary; under xdist, the controller
+    switches swarmcheck on when the first report of a swarm test comes in."""
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if getattr(report, REPORT_ATTR, None) is not None and not active(self.config):
+            activate(self.config, "workers run swarm tests", early=False)
+        record_outcome(self.config, report)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker sends the collection to the controller
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Switch on when the session runs a swarm test; an xdist worker tells the controller
+    how its swarm tests group by cluster shape."""
+    config = session.config
+    swarm_items = [item for item in session.items if item.stash.get(SWARM_ITEM_KEY, False)]
+    if swarm_items:
+        activate(config, "the session collects swarm tests", early=False)
+        if is_worker(config):
+            write_groups(config, swarm_items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (embedded use): leave signals alone
-        return
+        return (yield)
+    finally:
+        if not active(session.config):
+            settle_reports(session.config)
 
-    def restore() -> None:
-        signal.signal(signal.SIGTERM, previous)
 
-    config.add_cleanup(restore)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    write_side_files(session.config)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    print_summary(terminalreporter)
 
 
 def shape_of(item: pytest.Item, default: ClusterSpec) -> ClusterSpec:
@@ -176,7 +184,7 @@ def _check_metadata(items: list[pytest.Item], config: pytest.Config) -> None:
 
 def _select(items: list[pytest.Item], config: pytest.Config) -> None:
     """--swarm-select=ID,AREA,ROW,...: keep the checks that match any value."""
-    raw = config.getoption("--swarm-select")
+    raw = config.stash[SETTINGS_KEY].select
     if not raw:
         return
     given = [v.strip() for v in raw.split(",") if v.strip()]
@@ -215,6 +223,12 @@ def pytest_collection_modifyitems(
     --swarm-select); group tests by cluster shape (fewer rebuilds)."""
     _check_metadata(items, config)
     _select(items, config)
+    swarm = False
+    for item in items:
+        if is_swarm_item(item):
+            item.stash[SWARM_ITEM_KEY] = swarm = True
+    if not swarm:
+        return  # a plain session keeps its order
     default = config.stash[SETTINGS_KEY].cluster
     order = {id(item): index for index, item in enumerate(items)}
 

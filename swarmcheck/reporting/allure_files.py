@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,11 @@ __all__ = [
     "CATEGORY_FRAMEWORK",
     "CATEGORY_PRODUCT",
     "CATEGORY_SKIPPED",
+    "Executor",
     "build_categories",
     "escape_properties_key",
     "escape_properties_value",
+    "executor_from_env",
     "write_categories",
     "write_environment",
     "write_executor",
@@ -199,3 +204,58 @@ def write_executor(
     path = results_dir / "executor.json"
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+@dataclass(frozen=True)
+class Executor:
+    """Who ran a launch, as ``executor.json`` says it: Allure's trend charts label each point
+    with ``build_name`` (and order points by ``build_order``), so a night is recognisable."""
+
+    name: str
+    type: str
+    build_name: str
+    build_url: str | None = None
+    build_order: int | None = None
+    report_url: str | None = None
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def executor_from_env(env: Mapping[str, str], now: datetime | None = None) -> Executor:
+    """The CI build this run belongs to, from the variables GitHub Actions, GitLab CI and
+    Jenkins set; elsewhere the host and the start time (UTC) name the run."""
+    if env.get("GITHUB_ACTIONS") == "true":
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        repo, run_id = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
+        number = env.get("GITHUB_RUN_NUMBER", "")
+        return Executor(
+            name="GitHub Actions",
+            type="github",
+            build_name=f"{env.get('GITHUB_WORKFLOW', repo)} #{number}".strip(),
+            build_url=f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None,
+            build_order=_number(number),
+        )
+    if env.get("GITLAB_CI") == "true":
+        number = env.get("CI_PIPELINE_IID") or env.get("CI_PIPELINE_ID", "")
+        job = env.get("CI_JOB_NAME")
+        return Executor(
+            name="GitLab CI",
+            type="gitlab",
+            build_name=f"{env.get('CI_PROJECT_PATH', 'pipeline')} #{number}"
+            + (f" {job}" if job else ""),
+            build_url=env.get("CI_JOB_URL") or env.get("CI_PIPELINE_URL"),
+            build_order=_number(number),
+        )
+    if env.get("JENKINS_URL") or env.get("JENKINS_HOME"):
+        number = env.get("BUILD_NUMBER", "")
+        return Executor(
+            name="Jenkins",
+            type="jenkins",
+            build_name=f"{env.get('JOB_NAME', 'build')} #{number}",
+            build_url=env.get("BUILD_URL"),
+            build_order=_number(number),
+        )
+    started = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    return Executor(name="swarmcheck", type="local", build_name=f"{socket.gethostname()} {started}")

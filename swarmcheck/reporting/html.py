@@ -12,12 +12,9 @@ single-file ``index.html`` in the report folder for the next run to pick up.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -26,6 +23,7 @@ from pathlib import Path
 from swarmcheck.cache import cache_dir as swarmcheck_cache
 from swarmcheck.cache import file_lock
 from swarmcheck.errors import ConfigError, EnvironmentProblem
+from swarmcheck.progress import run_with_progress
 
 __all__ = [
     "ALLURE_PACKAGE",
@@ -61,34 +59,24 @@ def _tail(output: str) -> str:
 
 
 def _run(cmd: Sequence[str], timeout_s: float, what: str) -> str:
-    """Run ``cmd`` in its own process group; kill the whole group when it overruns."""
+    """Run ``cmd`` in its own process group (a progress line every few seconds); kill the
+    whole group when it overruns. Returns the output's tail."""
     log.debug("running: %s", " ".join(cmd))
     try:
-        proc = subprocess.Popen(
-            list(cmd),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
+        done = run_with_progress(cmd, what, log, timeout_s=timeout_s, tail_lines=_TAIL_LINES)
     except OSError as exc:
         raise EnvironmentProblem(f"{what}: could not start {cmd[0]}: {exc}") from exc
-    try:
-        output, _ = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
+    if done.timed_out:
         raise EnvironmentProblem(
-            f"{what} did not finish within {timeout_s:.0f}s; last output:\n{_tail(output)}"
-        ) from None
-    if proc.returncode != 0:
-        raise EnvironmentProblem(
-            f"{what} failed (exit code {proc.returncode}); last output:\n{_tail(output)}"
+            f"{what} did not finish within {timeout_s:.0f}s; last output:\n"
+            f"{done.tail or '(no output)'}"
         )
-    return output
+    if done.returncode != 0:
+        raise EnvironmentProblem(
+            f"{what} failed (exit code {done.returncode}); last output:\n"
+            f"{done.tail or '(no output)'}"
+        )
+    return done.tail
 
 
 def _check_java() -> None:
@@ -129,7 +117,11 @@ def ensure_allure_cli(cache_dir: Path | None = None) -> Path:
     # parallel workers must not run npm into one folder at once
     with file_lock(cache_dir / ".install.lock"):
         if not _usable(binary):  # another process may have installed it while we waited
-            log.info("installing the Allure command line (%s) into %s", ALLURE_PACKAGE, cache_dir)
+            log.warning(
+                "installing the Allure command line (%s) into %s: once, about a minute",
+                ALLURE_PACKAGE,
+                cache_dir,
+            )
             started = time.monotonic()
             _run(
                 [
@@ -144,7 +136,7 @@ def ensure_allure_cli(cache_dir: Path | None = None) -> Path:
                 INSTALL_TIMEOUT_S,
                 f"npm install {ALLURE_PACKAGE}",
             )
-            log.info("installed the Allure command line in %.1fs", time.monotonic() - started)
+            log.warning("installed the Allure command line in %.0fs", time.monotonic() - started)
     if not _usable(binary):
         raise EnvironmentProblem(
             f"npm installed {ALLURE_PACKAGE} into {cache_dir} but {binary} is missing"

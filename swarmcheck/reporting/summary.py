@@ -24,6 +24,8 @@ class Outcome:
     status: Status
     reason: str | None = None
     figures: Mapping[str, float | str] = field(default_factory=dict)
+    reruns: int = 0
+    """Failed attempts pytest-rerunfailures repeated before this, the final outcome."""
 
 
 def _clip(text: str, width: int = WIDTH) -> str:
@@ -111,6 +113,13 @@ def format_summary(outcomes: Sequence[Outcome], report_path: Path | str | None) 
         for o in problems:
             tag = "ERROR " if o.status == "error" else ""
             lines.append(_clip(f"  {tag}{_label(o)}: {_first_line(o.reason)}"))
+
+    retried = [o for o in outcomes if o.reruns]
+    if retried:
+        lines.append("rerun (final outcome counted above):")
+        for o in retried:
+            times = f"{o.reruns} rerun{'s' if o.reruns != 1 else ''}"
+            lines.append(_clip(f"  {_label(o)}: {o.status} after {times}"))
 
     measured = [o for o in outcomes if o.figures]
     if measured:

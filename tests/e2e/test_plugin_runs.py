@@ -165,7 +165,7 @@ class Project:
         """Start ``python -m pytest`` here; output goes to ``self.log``."""
         self.up_file.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v"]
-        cmd += [f"--alluredir={self.allure}", f"--swarmcheck-reports={self.root / 'reports'}"]
+        cmd += [f"--alluredir={self.allure}", f"--swarm-reports={self.root / 'reports'}"]
         with self.log.open("wb") as out:
             proc = subprocess.Popen(
                 [*cmd, *args],
@@ -361,7 +361,10 @@ def test_killed_run_is_swept(project: Project, host: docker.DockerClient, sweepe
         ("--swarm=bogus", ("'bogus'", "--swarm=dind", "--swarm=none")),
         ("--swarm-managers=0", ("managers=0", "at least 1 manager")),
         ("--swarm-subnet=192.168.1.0/24", ("192.168.1.0/24", "private 10.x range")),
-        ("--chaos-duration=abc", ("--chaos-duration", "'abc'", "e.g. 90, 90s, 15m, 1h")),
+        (
+            "--swarm-chaos-duration=abc",
+            ("--swarm-chaos-duration", "'abc'", "e.g. 90, 90s, 15m, 1h"),
+        ),
     ],
 )
 def test_bad_option_is_a_usage_error(

@@ -73,7 +73,7 @@ def test_unknown_swarm_mode_lists_the_supported_ones() -> None:
 
 def test_too_short_chaos_duration_says_the_minimum() -> None:
     message = config_error(lambda: Settings(chaos_duration_s=10))
-    assert "--chaos-duration=10s is too short" in message
+    assert "--swarm-chaos-duration=10s is too short" in message
     assert "at least 30 s" in message
 
 
