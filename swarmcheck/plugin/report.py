@@ -18,7 +18,7 @@ from typing import Any
 
 import allure_commons
 import pytest
-from _pytest.junitxml import LogXML, xml_key
+from _pytest.junitxml import LogXML, mangle_test_address, xml_key
 
 import swarmcheck
 from swarmcheck.plugin.keys import (
@@ -35,10 +35,12 @@ from swarmcheck.reporting.allure_files import (
     write_environment,
     write_executor,
 )
+from swarmcheck.reporting.junit import fold_reruns
 from swarmcheck.reporting.summary import Outcome, Status, format_summary
 
 PENDING_JUNIT_KEY = pytest.StashKey[LogXML]()
-RERUNS_KEY = pytest.StashKey[dict[str, int]]()
+RERUNS_KEY = pytest.StashKey[dict[str, list[str]]]()
+"""Swarm tests pytest-rerunfailures ran again: nodeid -> why each failed attempt failed."""
 STARTED_KEY = pytest.StashKey[float]()
 """Wall-clock start of this process's session (the controller cleans results older than it)."""
 
@@ -194,14 +196,14 @@ def record_outcome(config: pytest.Config, report: pytest.TestReport) -> None:
     for key in ("engine", "node_image"):
         if info.get(key):
             run[key] = str(info[key])
-    check = info.get("check")
-    if not isinstance(check, dict):
-        return
     outcomes = config.stash[OUTCOMES_KEY]
     reruns = config.stash[RERUNS_KEY]
     if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt failed, another follows
-        reruns[report.nodeid] = reruns.get(report.nodeid, 0) + 1
+        reruns.setdefault(report.nodeid, []).append(failure_reason(report) or "failed")
         outcomes.pop(report.nodeid, None)
+        return
+    check = info.get("check")
+    if not isinstance(check, dict):
         return
     if report.when != "call" and not (report.failed or report.skipped):
         return
@@ -227,7 +229,7 @@ def record_outcome(config: pytest.Config, report: pytest.TestReport) -> None:
         status=status,
         reason=reason,
         figures=figures_of(report.user_properties),
-        reruns=reruns.get(report.nodeid, 0),
+        reruns=len(reruns.get(report.nodeid, ())),
     )
 
 
@@ -285,6 +287,21 @@ def write_side_files(config: pytest.Config) -> None:
         build_url=executor.build_url,
         executor_type=executor.type,
     )
+
+
+def fold_junit_reruns(config: pytest.Config) -> None:
+    """One JUnit testcase per rerun swarm test, with its final outcome (reporting/junit.py)."""
+    xmlpath = getattr(config.option, "xmlpath", None)
+    reruns = config.stash.get(RERUNS_KEY, {})
+    if is_worker(config) or not xmlpath or not reruns:
+        return
+    prefix = config.option.junitprefix
+    attempts = {}
+    for nodeid, messages in reruns.items():
+        names = mangle_test_address(nodeid)
+        classnames = ([prefix] if prefix else []) + names[:-1]
+        attempts[(".".join(classnames), names[-1])] = messages
+    fold_reruns(Path(xmlpath), attempts)
 
 
 def print_summary(terminalreporter: pytest.TerminalReporter) -> None:

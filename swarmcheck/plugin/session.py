@@ -16,6 +16,7 @@ from swarmcheck.plugin.activation import activate, active, is_swarm_item
 from swarmcheck.plugin.keys import CHECK_KEY, REPORT_ATTR, SETTINGS_KEY, SWARM_ITEM_KEY
 from swarmcheck.plugin.options import settings_from
 from swarmcheck.plugin.report import (
+    fold_junit_reruns,
     prepare_reports,
     print_summary,
     record_outcome,
@@ -88,8 +89,10 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
             settle_reports(session.config)
 
 
+@pytest.hookimpl(trylast=True)  # after junitxml has written its file
 def pytest_sessionfinish(session: pytest.Session) -> None:
     write_side_files(session.config)
+    fold_junit_reruns(session.config)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -53,11 +53,16 @@ import pytest
 
 
 @pytest.fixture
-def up(cluster):
-    """The swarm, announced in up.json (this session's pid and the run id) once ready."""
-    partial = Path("up.json.partial")
+def up(cluster, request):
+    """The swarm, announced in up.json (this session's pid and the run id) once ready; every
+    test's swarm is also appended to swarms.jsonl (with its subnet and the test)."""
+    partial = Path(f"up.json.{os.getpid()}")
     partial.write_text(json.dumps({"pid": os.getpid(), "run_id": cluster.run_id}))
     partial.replace("up.json")
+    line = {"pid": os.getpid(), "run_id": cluster.run_id, "subnet": cluster.subnet,
+            "network": cluster.network, "test": request.node.name}
+    with open("swarms.jsonl", "a") as out:
+        out.write(json.dumps(line) + "\\n")
     return cluster
 '''
 
@@ -102,6 +107,57 @@ import pytest
 @pytest.mark.swarm(managers=1)
 def test_marked_swarm_answers(up):
     assert len(up.node_list()) == 1
+"""
+
+RERUN_AFTER_A_MESS = """
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.swarm(managers=1)
+def test_flaky_leaves_a_mess(up):
+    engine = up.managers[0].client
+    if not Path("attempted").exists():
+        Path("attempted").write_text("1")
+        engine.secrets.create(name="left-behind", data=b"x")
+        raise AssertionError("the first attempt fails, leaving a secret behind")
+    assert engine.secrets.list() == [], "the rerun did not start from a reset swarm"
+"""
+
+TIMED_OUT_WITH_A_FAULT = """
+import time
+
+import pytest
+
+from swarmcheck.faults import process
+
+
+@pytest.mark.timeout(10, method="signal", func_only=True)
+@pytest.mark.swarm(managers=1, workers=1)
+def test_hangs_with_a_paused_worker(up, fault_log):
+    process.pause_node(up, up.workers[0], log=fault_log).start()
+    time.sleep(120)
+
+
+@pytest.mark.swarm(managers=1, workers=1)
+def test_next_one_gets_a_whole_swarm(up):
+    assert up.workers[0].container.status == "running", "the paused worker was not healed"
+    assert {(n.state, n.availability) for n in up.node_list()} == {("ready", "active")}
+"""
+
+TWO_SHAPES = """
+import pytest
+
+
+@pytest.mark.swarm(managers=1)
+def test_one_manager(up):
+    assert len(up.node_list()) == 1
+
+
+@pytest.mark.swarm(managers=1, workers=1)
+def test_one_manager_one_worker(up):
+    assert len(up.node_list()) == 2
 """
 
 SLEEPING = """
@@ -215,9 +271,25 @@ class Project:
             time.sleep(0.05)
         return found
 
+    def swarms(self) -> list[dict[str, str]]:
+        """Every swarm a test of this project got (swarms.jsonl), in order."""
+        path = self.root / "swarms.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines]
+
     def announced(self) -> Up:
         """The pid and run id the last session wrote to ``up.json``."""
         return Up(**json.loads(self.up_file.read_text()))
+
+    def fixture_attachment(self, name: str) -> str:
+        """An attachment a fixture made at teardown (Allure keeps it in a container)."""
+        for path in self.allure.glob("*-container.json"):
+            container = json.loads(path.read_text())
+            for after in container.get("afters", []):
+                for attachment in after.get("attachments", []):
+                    if attachment["name"] == name:
+                        return (self.allure / attachment["source"]).read_text()
+        raise AssertionError(f"no fixture attachment {name!r} in {self.allure}")
 
     def allure_result(self, test_name: str) -> dict[str, Any]:
         for path in self.allure.glob("*-result.json"):
@@ -400,18 +472,18 @@ def test_marker_without_doc_is_a_usage_error(project: Project) -> None:
 
 
 def test_engine_image_not_loaded_is_an_environment_problem(project: Project) -> None:
-    """A user's --engine-image that the engine does not have: the report names the image and
+    """A user's --swarm-engine-image that the engine does not have: the report names the image and
     the fix, and files it under "Environment problem", not as a framework error."""
     image = "swarmcheck/not-loaded:none"
     project.write(MARKED)
-    done = project.run(f"--engine-image={image}")
+    done = project.run(f"--swarm-engine-image={image}")
 
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.output
     result = project.allure_result("test_marked_swarm_answers")
     message = result["statusDetails"]["message"]
     assert result["status"] == "broken", result
     assert message.startswith(
-        f"swarmcheck.errors.EnvironmentProblem: --engine-image {image} is not in the local engine"
+        f"swarmcheck.errors.EnvironmentProblem: the engine image {image} is not in the local engine"
     ), message
     assert "docker load" in message
     categories = json.loads((project.allure / "categories.json").read_text())
@@ -483,3 +555,53 @@ def test_suite_checks_fail_when_the_engine_breaks_the_promise(project: Project) 
         assert result["status"] == "failed", f"{name}: {result['status']}: {message}"
         for text in expected:
             assert text in message, f"{name}: {text!r} not in the failure:\n{message}"
+
+
+def test_rerun_starts_from_a_reset_swarm(project: Project, host: docker.DockerClient) -> None:
+    """pytest-rerunfailures: the failed attempt's mess is reset away before the rerun; the
+    summary shows the final outcome."""
+    pytest.importorskip("pytest_rerunfailures", reason="pytest-rerunfailures is in the dev extra")
+    project.write(RERUN_AFTER_A_MESS)
+    done = project.run("--reruns", "1")
+
+    assert done.returncode == pytest.ExitCode.OK, done.output
+    assert "1 passed, 1 rerun" in done.output
+    swarms = project.swarms()
+    assert len(swarms) == 2 and swarms[0]["run_id"] == swarms[1]["run_id"], "not reused"
+    assert not leftovers(host, project.announced())
+
+
+def test_timed_out_test_heals_its_fault_and_gives_the_swarm_back(
+    project: Project, host: docker.DockerClient
+) -> None:
+    """pytest-timeout (signal method) fails a test that hangs with a paused node: the fault is
+    healed, and the next test gets a whole swarm (the same one reset, or a replacement)."""
+    pytest.importorskip("pytest_timeout", reason="pytest-timeout is in the dev extra")
+    project.write(TIMED_OUT_WITH_A_FAULT)
+    done = project.run(timeout_s=2 * RUN_TIMEOUT_S)  # two tests, a heal and a reset
+
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.output
+    assert "Timeout" in done.output and "1 failed, 1 passed" in done.output, done.output
+    (window,) = json.loads(project.fixture_attachment("fault timeline (json)"))
+    assert window["kind"] == "pause_node" and window["ended_at"] is not None, window
+    assert window["error"] is None, window
+    assert not leftovers(host, project.announced())
+
+
+def test_xdist_workers_bring_up_their_own_swarms(
+    project: Project, host: docker.DockerClient
+) -> None:
+    """-n 2: one swarm per worker (own run id, network and subnet), one summary, one JUnit."""
+    pytest.importorskip("xdist", reason="pytest-xdist is in the dev extra")
+    project.write(TWO_SHAPES)
+    done = project.run("-n", "2")
+
+    assert done.returncode == pytest.ExitCode.OK, done.output
+    swarms = project.swarms()
+    assert len({s["pid"] for s in swarms}) == 2, f"not one worker each: {swarms}"
+    for field in ("run_id", "network", "subnet"):
+        assert len({s[field] for s in swarms}) == 2, f"two workers share a {field}: {swarms}"
+    assert done.output.count("generated xml file") == 1
+    assert (project.root / "reports" / "junit.xml").is_file()
+    for swarm in swarms:
+        assert not leftovers(host, Up(int(swarm["pid"]), swarm["run_id"]))

@@ -239,6 +239,28 @@ def test_interrupt_during_heal_finishes_healing_then_reraises() -> None:
     assert fault.calls == ["inject", "heal", "heal"] and not fault.active
 
 
+class TimedOut(BaseException):
+    """What pytest-timeout's signal method raises in the test (pytest's Failed: an
+    OutcomeException, a BaseException but not an Exception)."""
+
+
+def test_timeout_during_heal_finishes_healing_then_reraises() -> None:
+    fault = FakeFault(FaultLog(), heal_raises=[TimedOut()]).start()
+    with pytest.raises(TimedOut):
+        fault.stop()
+    assert fault.calls == ["inject", "heal", "heal"] and not fault.active
+    assert fault.cluster.dirty is None
+
+
+def test_heal_all_heals_every_fault_when_one_heal_is_interrupted() -> None:
+    log = FaultLog()
+    first = FakeFault(log, "first").start()
+    FakeFault(log, "interrupted", heal_raises=[TimedOut()]).start()  # healed first (newest)
+    with pytest.raises(TimedOut):
+        log.heal_all()
+    assert log.active() == [] and first.calls == ["inject", "heal"]
+
+
 def test_heal_all_newest_first_and_retries_failures() -> None:
     log = FaultLog()
     order: list[str] = []
