@@ -121,12 +121,24 @@ def create_service(
 def update_service_spec(
     client: SwarmClient, name: str, change: Callable[[dict[str, Any]], None], what: str
 ) -> None:
-    """Change a service by read-modify-write of its whole spec (keeps everything not changed)."""
-    with step(f"update service {name}: {what}"), translated(client.node):
-        service = client.docker.services.get(name)
-        spec = copy.deepcopy(service.attrs["Spec"])
-        change(spec)
-        raw_post(client.docker, f"/services/{service.id}/update", spec, version=service.version)
+    """Change a service by read-modify-write of its whole spec (keeps everything not changed).
+
+    Swarm bumps a service's version on its own too (the update status of a rollout that just
+    ended): a write that lost that race ("update out of sequence") is read and made again.
+    """
+    with step(f"update service {name}: {what}"):
+        for attempt in range(3):
+            try:
+                with translated(client.node):
+                    service = client.docker.services.get(name)
+                    spec = copy.deepcopy(service.attrs["Spec"])
+                    change(spec)
+                    path = f"/services/{service.id}/update"
+                    raw_post(client.docker, path, spec, version=service.version)
+                return
+            except EngineAPIError as exc:
+                if "update out of sequence" not in str(exc) or attempt == 2:
+                    raise
 
 
 def raw_tasks(client: SwarmClient, name: str) -> dict[str, dict[str, Any]]:
