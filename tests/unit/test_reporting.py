@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,11 @@ from swarmcheck.reporting import (
     write_executor,
 )
 from swarmcheck.reporting import html as html_mod
-from swarmcheck.reporting.allure_files import escape_properties_key, escape_properties_value
+from swarmcheck.reporting.allure_files import (
+    escape_properties_key,
+    escape_properties_value,
+    executor_from_env,
+)
 from swarmcheck.reporting.summary import format_figure
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -509,3 +514,73 @@ def test_real_results_land_in_their_category(
     allure_categories: dict[str, list[str]], test_name: str, category: str
 ) -> None:
     assert allure_categories.get(test_name) == [category], allure_categories
+
+
+# --- executor from the CI environment ----------------------------------------------------
+
+
+def test_executor_names_the_github_actions_run() -> None:
+    executor = executor_from_env(
+        {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_REPOSITORY": "acme/swarm",
+            "GITHUB_RUN_ID": "987",
+            "GITHUB_RUN_NUMBER": "41",
+            "GITHUB_WORKFLOW": "swarm nightly",
+        }
+    )
+    assert executor.type == "github" and executor.build_name == "swarm nightly #41"
+    assert executor.build_url == "https://github.com/acme/swarm/actions/runs/987"
+    assert executor.build_order == 41
+
+
+def test_executor_names_the_gitlab_pipeline_and_jenkins_build() -> None:
+    gitlab = executor_from_env(
+        {
+            "GITLAB_CI": "true",
+            "CI_PIPELINE_IID": "7",
+            "CI_PROJECT_PATH": "acme/swarm",
+            "CI_JOB_NAME": "nightly",
+            "CI_JOB_URL": "https://gitlab.example/acme/swarm/-/jobs/5",
+        }
+    )
+    assert (gitlab.type, gitlab.build_name, gitlab.build_order) == (
+        "gitlab",
+        "acme/swarm #7 nightly",
+        7,
+    )
+    assert gitlab.build_url == "https://gitlab.example/acme/swarm/-/jobs/5"
+    jenkins = executor_from_env(
+        {
+            "JENKINS_URL": "https://ci.example/",
+            "JOB_NAME": "swarm-nightly",
+            "BUILD_NUMBER": "12",
+            "BUILD_URL": "https://ci.example/job/swarm-nightly/12/",
+        }
+    )
+    assert (jenkins.type, jenkins.build_name, jenkins.build_order) == (
+        "jenkins",
+        "swarm-nightly #12",
+        12,
+    )
+
+
+def test_executor_elsewhere_is_the_host_and_start_time() -> None:
+    local = executor_from_env({}, now=datetime(2026, 11, 26, 2, 0, tzinfo=UTC))
+    assert local.type == "local" and local.build_name.endswith(" 2026-11-26 02:00 UTC")
+    assert local.build_url is None and local.build_order is None
+
+
+def test_side_files_name_the_night(tmp_path: Path) -> None:
+    """The plugin writes executor.json next to the results (here through write_executor)."""
+    executor = executor_from_env({"JENKINS_URL": "x", "JOB_NAME": "n", "BUILD_NUMBER": "3"})
+    path = write_executor(
+        tmp_path,
+        executor.name,
+        executor.build_name,
+        build_order=executor.build_order,
+        executor_type=executor.type,
+    )
+    data = json.loads(path.read_text())
+    assert data == {"name": "Jenkins", "type": "jenkins", "buildName": "n #3", "buildOrder": 3}
