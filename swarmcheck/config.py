@@ -8,6 +8,7 @@ from pathlib import Path
 
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError
+from swarmcheck.faults.schedule import Schedule
 
 SWARM_MODES = ("dind", "none")
 
@@ -23,6 +24,10 @@ class Settings:
     """--swarm-select: check ids, areas or catalog rows to keep (comma-separated)."""
     chaos_duration_s: float | None = None
     seed: int | None = None
+    chaos_faults: tuple[str, ...] | None = None
+    """--swarm-chaos-faults: the fault kinds the nightly schedule may draw (None: every kind)."""
+    chaos_schedule: Schedule | None = None
+    """--swarm-chaos-schedule: a night to replay as it was planned."""
     asked: tuple[str, ...] = ()
     """The swarmcheck options given (command line or ini): the run asked for swarmcheck."""
 

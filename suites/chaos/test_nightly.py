@@ -11,11 +11,10 @@ from swarmcheck.checkers.availability import check_availability
 from swarmcheck.checkers.inventory import check_nothing_lost
 from swarmcheck.checkers.leaders import check_single_leader
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.config import Settings
 from swarmcheck.errors import ConfigError
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.runner import assert_played, run_schedule
-from swarmcheck.faults.schedule import PlannedFault, Schedule, plan_schedule
+from swarmcheck.faults.schedule import PlannedFault, Schedule
 from swarmcheck.plugin.chaos import PlotAttacher
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch
@@ -67,18 +66,19 @@ def _probe_is_safe(schedule: Schedule) -> None:
 )
 def test_nightly_chaos(
     cluster: Cluster,
-    swarm_settings: Settings,
+    chaos_schedule: Schedule | None,
     fault_log: FaultLog,
     figure: Recorder,
     attach_availability: PlotAttacher,
 ) -> None:
-    duration, seed = swarm_settings.chaos_duration_s, swarm_settings.seed
-    if duration is None or seed is None:
+    if chaos_schedule is None:
         pytest.skip(
-            "nightly chaos mode is off: run with --swarm-chaos-duration (e.g. 15m) and "
-            "optionally --swarm-seed N to replay a night"
+            "nightly chaos mode is off: run with --swarm-chaos-duration (e.g. 15m), optionally "
+            "--swarm-seed N or --swarm-chaos-faults KIND,...; replay a night with "
+            "--swarm-chaos-schedule FILE"
         )
-    schedule = plan_schedule(seed, duration)
+    schedule = chaos_schedule
+    seed = schedule.seed
     _probe_is_safe(schedule)
     figure("seed", seed)
     figure("faults_planned", len(schedule.faults))

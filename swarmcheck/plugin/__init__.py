@@ -7,7 +7,12 @@ library results into pytest outcomes and Allure labels.
 from __future__ import annotations
 
 from swarmcheck.plugin.allure_hooks import pytest_runtest_makereport, pytest_runtest_setup
-from swarmcheck.plugin.chaos import attach_availability, fault_log, pytest_report_header
+from swarmcheck.plugin.chaos import (
+    attach_availability,
+    chaos_schedule,
+    fault_log,
+    pytest_report_header,
+)
 from swarmcheck.plugin.fixtures import cluster, figure, fresh_cluster, swarm_pool, swarm_settings
 from swarmcheck.plugin.options import pytest_addoption
 from swarmcheck.plugin.session import (
@@ -22,6 +27,7 @@ from swarmcheck.plugin.xdist import pytest_xdist_make_scheduler
 
 __all__ = [
     "attach_availability",
+    "chaos_schedule",
     "cluster",
     "fault_log",
     "figure",

@@ -11,6 +11,7 @@ import pytest
 
 from swarmcheck.checkers.availability import Probe
 from swarmcheck.faults.base import FaultLog
+from swarmcheck.faults.schedule import FAULT_KINDS, Schedule, plan_schedule
 from swarmcheck.plugin.keys import SETTINGS_KEY
 from swarmcheck.reporting.plot import render_availability_svg
 from swarmcheck.timing import boot_clock
@@ -21,12 +22,33 @@ PlotAttacher = Callable[[Sequence[Probe], str], None]
 def pytest_report_header(config: pytest.Config) -> str | None:
     """Nightly mode prints its seed first thing, so a killed night can still be replayed."""
     settings = config.stash[SETTINGS_KEY]
+    if settings.chaos_schedule is not None:
+        replay = settings.chaos_schedule
+        return (
+            f"swarmcheck nightly chaos: replaying a schedule of {len(replay.faults)} faults in "
+            f"{replay.duration_s:.0f} s (seed {replay.seed})"
+        )
     if settings.chaos_duration_s is None:
         return None
+    kinds = f", kinds {','.join(settings.chaos_faults)}" if settings.chaos_faults else ""
     return (
-        f"swarmcheck nightly chaos: {settings.chaos_duration_s:.0f} s, seed {settings.seed} "
-        f"(replay with --swarm-seed {settings.seed})"
+        f"swarmcheck nightly chaos: {settings.chaos_duration_s:.0f} s, seed {settings.seed}"
+        f"{kinds} (replay with --swarm-seed {settings.seed}, or with the schedule JSON attached "
+        "to the report: --swarm-chaos-schedule FILE)"
     )
+
+
+@pytest.fixture
+def chaos_schedule(pytestconfig: pytest.Config) -> Schedule | None:
+    """The nightly schedule to play: the one given to replay (--swarm-chaos-schedule), else
+    one planned from the seed, the duration and the allowed kinds; None outside nightly mode."""
+    settings = pytestconfig.stash[SETTINGS_KEY]
+    if settings.chaos_schedule is not None:
+        return settings.chaos_schedule
+    if settings.chaos_duration_s is None or settings.seed is None:
+        return None
+    kinds = settings.chaos_faults or FAULT_KINDS
+    return plan_schedule(settings.seed, settings.chaos_duration_s, kinds)
 
 
 def timeline_text(log: FaultLog, t0: float) -> str:

@@ -18,6 +18,7 @@ import pytest
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.config import Settings, parse_duration
 from swarmcheck.errors import ConfigError
+from swarmcheck.faults.schedule import FAULT_KINDS, Schedule
 
 GROUP = "swarmcheck"
 
@@ -64,6 +65,10 @@ OPTIONS: tuple[Option, ...] = (
            "fault schedule this long (e.g. 15m)"),
     Option("--swarm-seed", "N", "seed of the nightly chaos schedule (default: random, printed "
            "and reported)"),
+    Option("--swarm-chaos-faults", "KIND,...", "nightly chaos mode: draw only these fault kinds "
+           f"(default: all: {', '.join(FAULT_KINDS)})"),
+    Option("--swarm-chaos-schedule", "FILE", "replay a night: the schedule JSON attached to its "
+           "report (\"planned schedule (json)\"); it fixes duration, seed and faults"),
 )  # fmt: skip
 BY_FLAG = {o.flag: o for o in OPTIONS}
 
@@ -156,6 +161,51 @@ def _cluster(config: pytest.Config) -> ClusterSpec:
         raise ConfigError(f"{exc} (from {', '.join(sources) or 'the defaults'})") from exc
 
 
+def _fault_kinds(config: pytest.Config) -> tuple[str, ...] | None:
+    """--swarm-chaos-faults: the kinds the nightly schedule may draw (None: all)."""
+    g = given(config, "--swarm-chaos-faults")
+    if g.value is None:
+        return None
+    kinds = tuple(dict.fromkeys(k.strip() for k in g.value.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in FAULT_KINDS]
+    if unknown or not kinds:
+        raise ConfigError(
+            f"{g.source}={g.value!r}: "
+            + (f"unknown fault kind(s) {', '.join(unknown)}; " if unknown else "no kind given; ")
+            + f"choose among {', '.join(FAULT_KINDS)}"
+        )
+    return kinds
+
+
+def _schedule(config: pytest.Config) -> Schedule | None:
+    """--swarm-chaos-schedule FILE: the night to replay; the file fixes duration, seed, faults."""
+    path = _path(config, "--swarm-chaos-schedule")
+    if path is None:
+        return None
+    source = given(config, "--swarm-chaos-schedule").source
+    fixed = [
+        g.source
+        for g in (given(config, f) for f in ("--swarm-chaos-duration", "--swarm-seed"))
+        if g.source != "default"
+    ] + [g.source for g in [given(config, "--swarm-chaos-faults")] if g.source != "default"]
+    if fixed:
+        raise ConfigError(
+            f"{source}={path} replays a night as it was planned: drop {', '.join(fixed)} "
+            "(the schedule fixes duration, seed and fault kinds)"
+        )
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{source}={path}: cannot read it ({exc.strerror or exc})") from exc
+    try:
+        return Schedule.from_json(text)
+    except ConfigError as exc:
+        raise ConfigError(
+            f'{source}={path}: {exc}. Use the "planned schedule (json)" attachment of the '
+            "night's nightly-chaos test, saved as it is"
+        ) from exc
+
+
 def settings_from(config: pytest.Config) -> Settings:
     """Build Settings from the command line and ini file; a bad value is a usage error."""
     try:
@@ -165,13 +215,20 @@ def settings_from(config: pytest.Config) -> Settings:
         except ConfigError as exc:
             raise ConfigError(f"{duration.source}={duration.value}: {exc}") from exc
         reports = _path(config, "--swarm-reports")
+        seed = _int(config, "--swarm-seed")
+        faults = _fault_kinds(config)
+        schedule = _schedule(config)
+        if schedule is not None:
+            chaos_duration_s, seed = schedule.duration_s, schedule.seed
         return Settings(
             swarm=given(config, "--swarm").value or "dind",
             cluster=_cluster(config),
             reports_dir=reports or config.rootpath / "reports",
             select=given(config, "--swarm-select").value,
             chaos_duration_s=chaos_duration_s,
-            seed=_seed(_int(config, "--swarm-seed"), chaos_duration_s),
+            seed=_seed(seed, chaos_duration_s),
+            chaos_faults=faults,
+            chaos_schedule=schedule,
             asked=tuple(asked(config)),
         )
     except ConfigError as exc:
