@@ -102,3 +102,21 @@ def _chunk(name: str) -> str:
     if found.group(1) == "small":
         return f"small#{int(found.group(2)) // 7}"
     return "with_worker"
+
+
+@pytest.mark.parametrize("explicit", [False, True], ids=["swarm-tests-found", "option-given"])
+def test_clean_alluredir_keeps_this_runs_results_only(
+    pytester: pytest.Pytester, explicit: bool
+) -> None:
+    """Under xdist the controller cleans old results: before the workers start when an option
+    says swarmcheck is on, else (it learns late) only what is older than this session."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_shapes=TESTS)
+    results = pytester.path / "reports" / "allure-results"
+    results.mkdir(parents=True)
+    (results / "old-result.json").write_text("{}")
+    args = ["-p", "no:cacheprovider", "-n", "2", "--clean-alluredir"]
+    result = pytester.runpytest_subprocess(*args, *(["--swarm=dind"] if explicit else []))
+    result.assert_outcomes(passed=19)
+    assert not (results / "old-result.json").exists()
+    assert len(list(results.glob("*-result.json"))) == 19
