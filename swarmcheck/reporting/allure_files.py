@@ -225,7 +225,7 @@ def _number(text: str | None) -> int | None:
 
 def executor_from_env(env: Mapping[str, str], now: datetime | None = None) -> Executor:
     """The CI build this run belongs to, from the variables GitHub Actions, GitLab CI and
-    Jenkins set; elsewhere the host and the start time (UTC) name the run."""
+    Jenkins set; elsewhere the host and the start time (UTC) name and order the run."""
     if env.get("GITHUB_ACTIONS") == "true":
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
         repo, run_id = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
@@ -257,5 +257,11 @@ def executor_from_env(env: Mapping[str, str], now: datetime | None = None) -> Ex
             build_url=env.get("BUILD_URL"),
             build_order=_number(number),
         )
-    started = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    return Executor(name="swarmcheck", type="local", build_name=f"{socket.gethostname()} {started}")
+    started = now or datetime.now(UTC)
+    return Executor(
+        name="swarmcheck",
+        type="local",
+        build_name=f"{socket.gethostname()} {started:%Y-%m-%d %H:%M} UTC",
+        # the trend labels points "#<order>": the start time reads as a date (202611260200)
+        build_order=int(f"{started:%Y%m%d%H%M}"),
+    )

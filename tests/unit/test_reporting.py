@@ -569,7 +569,7 @@ def test_executor_names_the_gitlab_pipeline_and_jenkins_build() -> None:
 def test_executor_elsewhere_is_the_host_and_start_time() -> None:
     local = executor_from_env({}, now=datetime(2026, 11, 26, 2, 0, tzinfo=UTC))
     assert local.type == "local" and local.build_name.endswith(" 2026-11-26 02:00 UTC")
-    assert local.build_url is None and local.build_order is None
+    assert local.build_url is None and local.build_order == 202611260200
 
 
 def test_side_files_name_the_night(tmp_path: Path) -> None:
