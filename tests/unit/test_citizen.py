@@ -227,6 +227,7 @@ OLD_NAMES = re.compile(
     r"(?<![\w-])--(chaos-duration|seed|swarmcheck-reports|swarm-faults|"
     r"swarmcheck-toxiproxy-image)\b"
 )
+SETUP_NAMES = re.compile(r"(?<![\w-])--(engine-image|debian-suite)\b")
 SWARM_FLAG = re.compile(r"(?<![\w-])--swarm(?:-[a-z]+)*")
 
 
@@ -244,6 +245,10 @@ def test_texts_name_only_options_that_exist() -> None:
         text = path.read_text()
         for match in OLD_NAMES.finditer(text):
             problems.append(f"{path.relative_to(ROOT)}: old option {match.group(0)}")
+        for number, line in enumerate(text.splitlines(), 1):
+            # `swarmcheck setup --engine-image/--debian-suite` exist; pytest's are --swarm-*
+            if SETUP_NAMES.search(line) and "setup" not in line and path.name != "cli.py":
+                problems.append(f"{path.relative_to(ROOT)}:{number}: pytest option without --swarm")
         for match in SWARM_FLAG.finditer(text):
             if match.group(0) not in BY_FLAG:
                 problems.append(f"{path.relative_to(ROOT)}: unknown option {match.group(0)}")
