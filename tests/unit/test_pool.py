@@ -76,14 +76,20 @@ def test_a_reset_cut_short_replaces_the_cluster(pool: ClusterPool) -> None:
 
 def test_an_interrupted_bring_up_is_not_reused(pool: ClusterPool) -> None:
     spec = ClusterSpec(managers=1)
-    pool._make = lambda s: _interrupting(s, "up")  # type: ignore[method-assign]
+    made: list[Any] = []
+
+    def make(s: ClusterSpec) -> Any:
+        made.append(_interrupting(s, "up"))
+        return made[-1]
+
+    pool._make = make  # type: ignore[method-assign]
     with pytest.raises(TimedOut):
         pool.acquire(spec)
-    broken: Any = pool.current
-    assert broken is not None and broken.dirty
+    (broken,) = made
+    assert pool.current is None and broken.removed, "an interrupted bring-up is removed at once"
 
     pool._make = lambda s: FakeCluster(s, 9)  # type: ignore[assignment,return-value]
-    assert pool.acquire(spec) is not broken and broken.removed
+    assert pool.acquire(spec) is not broken
 
 
 def test_an_interrupted_restore_is_not_reused(pool: ClusterPool) -> None:

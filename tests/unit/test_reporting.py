@@ -493,7 +493,7 @@ def allure_categories(tmp_path_factory: pytest.TempPathFactory) -> dict[str, lis
     }
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--alluredir={results}",
-         f"--swarmcheck-reports={root / 'reports'}", "test_categorized.py"],
+         f"--swarm-reports={root / 'reports'}", "test_categorized.py"],
         cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert "1 passed" not in done.stdout and "6 failed, 1 skipped" in done.stdout, done.stdout
