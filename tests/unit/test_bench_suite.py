@@ -15,7 +15,9 @@ def test_area_times_from_allure_results(tmp_path: Path) -> None:
         ("c", "services", 40_000, 45_500),
     ):
         (tmp_path / f"{name}-result.json").write_text(
-            json.dumps({"labels": [{"name": "feature", "value": area}], "start": start, "stop": stop})
+            json.dumps(
+                {"labels": [{"name": "feature", "value": area}], "start": start, "stop": stop}
+            )
         )
     areas, span = area_times(tmp_path)
     assert areas == {"raft": (2, 40.0), "services": (1, 5.5)}
