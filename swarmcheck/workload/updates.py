@@ -328,6 +328,12 @@ class EngineContainer:
     def running(self) -> bool:
         return self.status == "running"
 
+    @property
+    def exited(self) -> bool:
+        """It ran and ended: its exit code means something (a container the agent created
+        but has not started yet is not running either, and reports exit code 0)."""
+        return self.status in ("exited", "dead")
+
 
 def engine_containers(cluster: Cluster, service: str) -> list[EngineContainer]:
     """Every container of ``service``'s tasks on every node's engine, running or not (one
