@@ -109,6 +109,43 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    """Run the suites once per engine and write the compatibility matrix (check x engine)."""
+    import signal
+    from pathlib import Path
+
+    from swarmcheck.cluster.engines import looks_like_engine, parse_engines
+    from swarmcheck.reporting.matrix_runner import DEFAULT_SUITES, run_matrix
+
+    engines = [*parse_engines(args.engines, "--engines"), *args.engine_image]
+    unknown = [e for e in engines if not looks_like_engine(e)]
+    if unknown:
+        raise ConfigError(
+            f"--engines: {', '.join(unknown)} is neither a Debian suite "
+            f"({', '.join(sorted(images.DEBIAN_ENGINES))}) nor an image reference (repo:tag)"
+        )
+    if len(set(engines)) != len(engines):
+        raise ConfigError(f"--engines names an engine twice: {', '.join(engines)}")
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)  # a CI timeout: each run still removes its swarm
+    result = run_matrix(
+        engines,
+        Path(args.reports),
+        suites=args.suites or DEFAULT_SUITES,
+        extra=args.pytest_args,
+        html=not args.no_html,
+        confirm=args.confirm,
+    )
+    print(f"swarmcheck: compatibility matrix in {result.markdown} and {result.page}")
+    if result.html is not None:
+        print(f"swarmcheck: HTML report (every engine, and the matrix) at {result.html}")
+    print(f"swarmcheck: {len(result.differences)} differences between engines")
+    return result.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +182,48 @@ def main(argv: list[str] | None = None) -> int:
         help="exit 1 when the generated part of FILE does not match the checks",
     )
     catalog.set_defaults(func=cmd_catalog)
+    matrix = sub.add_parser(
+        "matrix",
+        help=cmd_matrix.__doc__,
+        description="Run the suites once per engine, each in its own pytest process with its "
+        "own reports under REPORTS/matrix/<engine>/, then write the compatibility matrix "
+        "(REPORTS/matrix.md, matrix.html, and a page in the HTML report REPORTS/matrix/html). "
+        "Arguments after -- go to every pytest run.",
+    )
+    matrix.add_argument(
+        "--engines",
+        default="bookworm,trixie,sid",
+        help="comma-separated engines: Debian suites (bookworm = Docker 20.10, trixie = 26.1, "
+        "sid = 28.5) or dind images already in the local engine (default: %(default)s)",
+    )
+    matrix.add_argument(
+        "--swarm-engine-image",
+        dest="engine_image",
+        action="append",
+        default=[],
+        metavar="IMAGE",
+        help="one more engine: a dind-capable image (repeatable)",
+    )
+    matrix.add_argument(
+        "--suites",
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="what to run (default: suites/conformance suites/release)",
+    )
+    matrix.add_argument("--reports", default="reports", help="where reports go (default: reports)")
+    matrix.add_argument("--no-html", action="store_true", help="skip the Allure HTML report")
+    matrix.add_argument(
+        "--confirm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="re-run the checks that differed between engines N more times on every engine and "
+        "compare their most common status and median figures (a difference the re-runs do not "
+        "confirm is listed apart, as noise); default 0",
+    )
+    matrix.add_argument("pytest_args", nargs="*", help=argparse.SUPPRESS)
+    matrix.set_defaults(func=cmd_matrix)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="swarmcheck: %(message)s")
     try:

@@ -6,11 +6,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from swarmcheck.cluster.engines import previous_engine
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError
 from swarmcheck.faults.schedule import Schedule
 
-SWARM_MODES = ("dind", "none")
+SWARM_MODES = ("dind", "existing", "none")
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,38 @@ class Settings:
     """--swarm-chaos-schedule: a night to replay as it was planned."""
     asked: tuple[str, ...] = ()
     """The swarmcheck options given (command line or ini): the run asked for swarmcheck."""
+    upgrade_from: str | None = None
+    """The older engine of mixed-version and upgrade checks (None: the one before ours)."""
+    existing: tuple[str, ...] = ()
+    """--swarm=existing: where the swarm's engines answer (Docker contexts or engine URLs)."""
+    existing_tls: str | None = None
+    """A folder with ca.pem, cert.pem and key.pem for the engine URLs (as DOCKER_CERT_PATH)."""
+    allow_destructive: bool = False
+    """Run destructive checks and faults on an existing swarm too."""
+
+    @property
+    def old_engine(self) -> str | None:
+        """The engine mixed-version and upgrade checks start from: --swarm-upgrade-from, else
+        the Debian suite before the engine under test (None when there is none)."""
+        return self.upgrade_from or previous_engine(self.cluster.engine)
 
     def __post_init__(self) -> None:
         if self.swarm not in SWARM_MODES:
             raise ConfigError(
                 f"--swarm={self.swarm!r} is not supported: use --swarm=dind (a local "
-                "Docker-in-Docker swarm) or --swarm=none (run no swarm tests)"
+                "Docker-in-Docker swarm), --swarm=existing (a swarm you give with "
+                "--swarm-existing) or --swarm=none (run no swarm tests)"
+            )
+        if self.swarm == "existing" and not self.existing:
+            raise ConfigError(
+                "--swarm=existing needs --swarm-existing: the swarm's Docker contexts or engine "
+                "URLs, one per node or one per manager (e.g. --swarm-existing=lab1,lab2,lab3 or "
+                "--swarm-existing=tcp://10.0.0.5:2376,... --swarm-existing-tls=CERT_DIR)"
+            )
+        if self.existing and self.swarm != "existing":
+            raise ConfigError(
+                "--swarm-existing is given but --swarm is not 'existing': add --swarm=existing "
+                "to run against that swarm"
             )
         if self.chaos_duration_s is not None and self.chaos_duration_s < 30:
             raise ConfigError(

@@ -154,3 +154,9 @@ class SwarmRefused(EngineAPIError, SwarmPromiseBroken):
 
 class SwarmNotFound(NotFound, SwarmRefused):
     """The swarm under test says a swarm object (service, node, task) does not exist."""
+
+
+class NotOnExistingSwarm(EnvironmentProblem):
+    """A check needs what only a swarm swarmcheck made offers (a node's container to stop,
+    pause or run a command in, an engine nobody gave an address for): on an existing swarm the
+    plugin skips the check with this reason."""

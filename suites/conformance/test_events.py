@@ -171,7 +171,7 @@ def test_service_events(cluster: Cluster) -> None:
     "availability.old when availability changes, remove when a node is removed and create "
     "when a node joins.",
     rows=("svc-events",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_node_events(cluster: Cluster) -> None:

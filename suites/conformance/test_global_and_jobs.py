@@ -81,7 +81,7 @@ def _assert_exited_zero(cluster: Cluster, client: SwarmClient, service: str) -> 
     promise="Swarm MUST run exactly one task of a global service on every available node, "
     "including a node that joins after the service was created.",
     rows=("svc-global",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_global_service_one_per_node(cluster: Cluster, figure: Recorder) -> None:

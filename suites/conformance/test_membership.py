@@ -712,7 +712,7 @@ def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) ->
     promise="The swarm MUST issue distinct worker and manager join tokens, and after a rotation "
     "it MUST refuse the old worker token and accept the new one.",
     rows=("tok-rotate",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_join_token_rotation(cluster: Cluster, outside: Node) -> None:

@@ -122,7 +122,7 @@ def test_drain_moves_tasks_off(cluster: Cluster, figure: Recorder) -> None:
     promise="Swarm MUST create a node that joins with availability drain already drained, "
     "and MUST NOT give it service tasks.",
     rows=("node-drain",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_join_drained(cluster: Cluster) -> None:
@@ -192,7 +192,7 @@ def test_pause_keeps_tasks_and_takes_no_new(cluster: Cluster) -> None:
     "removed') and a manager ('must be demoted to worker before removal'), and MUST remove a "
     "down node without force and any worker with force.",
     rows=("node-rm",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_node_rm(cluster: Cluster) -> None:

@@ -112,7 +112,7 @@ def _token_digests(tokens: dict[str, str]) -> set[str]:
         "unchanged, and MUST admit a node presenting the worker token as a worker."
     ),
     rows=("tok-join-token-required",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_join_needs_a_valid_token(cluster: Cluster, worker: Node) -> None:
@@ -202,7 +202,7 @@ def test_token_with_another_ca_digest_is_refused(cluster: Cluster, worker: Node)
         "MUST keep both tokens, and nodes already in the swarm MUST keep running tasks."
     ),
     rows=("tok-rotate",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_rotation_changes_only_the_rotated_token(cluster: Cluster, worker: Node) -> None:
@@ -256,7 +256,7 @@ def test_rotation_changes_only_the_rotated_token(cluster: Cluster, worker: Node)
         "the join tokens so that the previous ones no longer admit a node."
     ),
     rows=("pki-ca-rotate",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_ca_rotation(cluster: Cluster, worker: Node, figure: Recorder) -> None:
@@ -345,7 +345,7 @@ def _wait_rotation_done(info: Callable[[], dict[str, Any]], old_root_pem: str) -
         "MUST never show the signing key in the swarm's inspect output."
     ),
     rows=("pki-rotation-needs-all-nodes", "pki-ca-rotate"),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_rotation_waits_for_every_node(cluster: Cluster, worker: Node) -> None:
@@ -417,7 +417,7 @@ def _validity(cert: x509.Certificate, issued_after: datetime) -> timedelta:
         "`docker swarm ca --rotate --cert-expiry D` MUST issue certificates valid for D."
     ),
     rows=("pki-cluster-settings",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_certificate_settings(cluster: Cluster, worker: Node) -> None:
@@ -502,7 +502,7 @@ def _issued_by_or_none(node: Node, root: x509.Certificate) -> x509.Certificate |
         "for D."
     ),
     rows=("pki-cluster-settings",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_cert_expiry_update_applies(cluster: Cluster, worker: Node) -> None:
@@ -549,7 +549,7 @@ def test_cert_expiry_update_applies(cluster: Cluster, worker: Node) -> None:
         "does not become an active member again."
     ),
     rows=("pki-removed-node-locked-out",),
-    destructive=False,
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
 def test_removed_node_is_locked_out(cluster: Cluster, worker: Node, figure: Recorder) -> None:

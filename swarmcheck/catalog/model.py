@@ -28,6 +28,10 @@ RFC2119 = re.compile(r"\b(MUST|SHALL|SHOULD)\b")
 CHAOS_AREA = re.compile(r"chaos/[a-z][a-z0-9-]*")
 """Chaos checks group under ``chaos/<name>`` areas (chaos/raft, chaos/workload, ...)."""
 
+RELEASE_AREA = "release"
+"""Release checks (suites/release): the catalog's promises across engine versions (mixed
+swarms, a rolling engine upgrade); they name the rows they re-check on such swarms."""
+
 FEATURES: Mapping[str, str] = {
     "ipvs": "IPVS in the kernel (the ingress routing mesh and service VIPs balance through it)",
     "netem": "the netem queueing discipline (tc delay and loss on a node's interfaces)",
@@ -80,8 +84,11 @@ class Catalog:
         return tuple(r for r in self.rows if r.area == area)
 
     def is_check_area(self, area: str) -> bool:
-        """Conformance checks use a catalog area, chaos checks ``chaos/<name>``."""
-        return area in self.area_keys or CHAOS_AREA.fullmatch(area) is not None
+        """Conformance checks use a catalog area, chaos checks ``chaos/<name>``, release
+        checks ``release``."""
+        return (
+            area in self.area_keys or area == RELEASE_AREA or CHAOS_AREA.fullmatch(area) is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -101,10 +108,13 @@ class Check:
 
     @property
     def suite(self) -> str:
-        """``conformance`` or ``chaos``: the folder under suites/ the check lives in."""
+        """``conformance``, ``chaos`` or ``release``: the folder under suites/ the check
+        lives in."""
         parts = PurePosixPath(self.file).parts
         if len(parts) >= 2:
             return parts[-2]
+        if self.area == RELEASE_AREA:
+            return RELEASE_AREA
         return "chaos" if self.area.startswith("chaos/") else "conformance"
 
     @property
@@ -174,7 +184,7 @@ def _area_problems(value: str, catalog: Catalog) -> list[str]:
         return []
     return [
         f"area={value!r} is not a catalog area: use one of {', '.join(catalog.area_keys)} "
-        "(or chaos/<name> for a chaos check)"
+        "(or chaos/<name> for a chaos check, release for a check across engine versions)"
     ]
 
 

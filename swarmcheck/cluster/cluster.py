@@ -51,6 +51,12 @@ class ClusterImages:
     node: str
     workload: tuple[str, ...]
     workload_tars: tuple[bytes, ...] = field(repr=False)
+    engines: dict[str, str] = field(default_factory=dict)
+    """Node images of other engines (mixed-version swarms, upgrades): engine -> image."""
+
+    def image_for(self, engine: str | None) -> str:
+        """The node image of ``engine`` (the run's node image when it is not another one)."""
+        return self.engines.get(engine, self.node) if engine else self.node
 
 
 def prepare_images(host: docker.DockerClient, spec: ClusterSpec) -> ClusterImages:
@@ -82,6 +88,8 @@ class Cluster:
     subnet: str = ""
     nodes: list[Node] = field(default_factory=list)
     engine_version: str = ""
+    engine_versions: dict[str, str] = field(default_factory=dict)
+    """Each node's engine version, by node name (they differ in a mixed-version swarm)."""
     images: ClusterImages | None = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict)
     dirty: str | None = None
@@ -216,6 +224,7 @@ class Cluster:
         sockets.check_local_engine(self.host.api.base_url)
         self.network, self.subnet = create_network(self.host, self.run_id, self.spec.subnet)
         names = self.spec.node_names()
+        engines = self.spec.node_engines()
         entrypoint = images.node_entrypoint()
 
         def boot(index: int) -> tuple[Node, str]:
@@ -225,7 +234,7 @@ class Cluster:
                 run_id=self.run_id,
                 name=name,
                 role="manager" if index < self.spec.managers else "worker",
-                image=prepared.node,
+                image=prepared.image_for(engines[index]),
                 network=self.network,
                 ip=node_ip(self.subnet, index),
                 entrypoint=entrypoint,
@@ -243,6 +252,7 @@ class Cluster:
             booted = list(pool.map(boot, range(len(names))))
         self.nodes.sort(key=lambda n: names.index(n.name))
         self.engine_version = booted[0][1]
+        self.engine_versions = {node.name: version for node, version in booted}
         self.timings["nodes_up_s"] = clock()
         if self.spec.control_plane_proxy and self.control_plane is None:
             attach_control_plane_proxy(self)

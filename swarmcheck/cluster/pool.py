@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import docker
 
 from swarmcheck.cluster.cluster import Cluster, ClusterImages, prepare_images
+from swarmcheck.cluster.engines import add_engine_images
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import SwarmcheckError
 from swarmcheck.labels import new_run_id
@@ -57,6 +58,8 @@ class ClusterPool:
     def images(self, spec: ClusterSpec) -> ClusterImages:
         if self._images is None:
             self._images = prepare_images(self.host, spec)
+        if spec.engines:  # a mixed-version swarm: every engine's node image
+            add_engine_images(self.host, self._images, spec)
         return self._images
 
     def acquire(self, spec: ClusterSpec) -> Cluster:

@@ -29,6 +29,9 @@ class ClusterSpec:
     """Dispatcher heartbeat period: shorter than the default 5 s, so node loss shows sooner."""
     control_plane_proxy: bool = False
     """Advertise each manager through its own Toxiproxy proxy (faults on the control plane)."""
+    engines: tuple[str, ...] = ()
+    """Per-node engines in node order (managers, then workers), each a Debian suite or a
+    dind image: a mixed-version swarm. Empty: every node runs the run's engine."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -40,6 +43,13 @@ class ClusterSpec:
             problems.append(
                 f"{self.managers + self.workers} nodes: at most {MAX_NODES} fit on one machine"
             )
+        if self.engines and len(self.engines) != self.managers + self.workers:
+            problems.append(
+                f"engines={self.engines}: give one engine per node ({self.managers} managers "
+                f"then {self.workers} workers), e.g. engines=('bookworm', 'bookworm', 'trixie')"
+            )
+        if any(not isinstance(e, str) or not e.strip() for e in self.engines):
+            problems.append(f"engines={self.engines}: each engine is a Debian suite or an image")
         for name, prefix in (("subnet", 24), ("addr_pool", None)):
             value = getattr(self, name)
             if value is not None:
@@ -52,6 +62,20 @@ class ClusterSpec:
     @property
     def size(self) -> int:
         return self.managers + self.workers
+
+    @property
+    def engine(self) -> str:
+        """The run's engine: the dind image given, else the Debian suite of the built image."""
+        return self.engine_image or self.debian_suite
+
+    def node_engines(self) -> tuple[str, ...]:
+        """Each node's engine, in node order (the run's engine where none is given)."""
+        return self.engines or (self.engine,) * self.size
+
+    @property
+    def mixed(self) -> bool:
+        """Whether the nodes run more than one engine."""
+        return len(set(self.node_engines())) > 1
 
     def node_names(self) -> list[str]:
         """Stable node names: manager1..N then worker1..M."""

@@ -11,9 +11,17 @@ import allure
 import pytest
 
 from swarmcheck.catalog.model import Check
+from swarmcheck.cluster import engines
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import SwarmcheckError
-from swarmcheck.plugin.keys import CLUSTER_KEY, POOL_KEY, REPORT_ATTR, SWARM_ITEM_KEY
+from swarmcheck.plugin.keys import (
+    CLUSTER_KEY,
+    ENGINE_VERSIONS_KEY,
+    POOL_KEY,
+    REPORT_ATTR,
+    SETTINGS_KEY,
+    SWARM_ITEM_KEY,
+)
 from swarmcheck.plugin.report import figures_of
 from swarmcheck.plugin.session import check_of
 
@@ -62,6 +70,9 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
         check = check_of(item)
         if check is not None:
             label_check(item, check)
+            # part of Allure's history id: results of different engines never share a history
+            spec = item.config.stash[SETTINGS_KEY].cluster
+            allure.dynamic.parameter("engine", engines.label(spec))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -88,10 +99,12 @@ def report_info(item: pytest.Item) -> dict[str, object]:
     the check's id, area and name, and the engine under test. Plain data: it travels."""
     check = check_of(item)
     pool = item.config.stash.get(POOL_KEY, None)
+    versions: dict[str, str] = item.config.stash.get(ENGINE_VERSIONS_KEY, {})
     return {
         "check": {"id": check.id, "area": check.area, "name": item.name} if check else None,
         "engine": pool.engine_version if pool else "",
         "node_image": pool.node_image if pool and pool.engine_version else "",
+        "engine_versions": dict(versions),
     }
 
 

@@ -10,18 +10,21 @@ from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import hostengine, reaper
 from swarmcheck.cluster.capabilities import feature_missing
 from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.existing import ExistingPool, parse_endpoints
 from swarmcheck.cluster.pool import ClusterPool
 from swarmcheck.config import Settings
 from swarmcheck.errors import EnvironmentProblem
 from swarmcheck.plugin.allure_hooks import attach_state
+from swarmcheck.plugin.existing import shape_reason, skip_reason
 from swarmcheck.plugin.keys import (
     CLUSTER_KEY,
+    ENGINE_VERSIONS_KEY,
     FEATURES_KEY,
     FIGURE_PREFIX,
     POOL_KEY,
     SETTINGS_KEY,
 )
-from swarmcheck.plugin.session import check_of, shape_of
+from swarmcheck.plugin.session import check_of, missing_engine, shape_of
 
 Recorder = Callable[[str, float | int | str], None]
 
@@ -37,6 +40,16 @@ def swarm_pool(pytestconfig: pytest.Config, swarm_settings: Settings) -> Iterato
     """Starts the engine if needed, sweeps leftovers of killed runs, and owns the clusters."""
     if swarm_settings.swarm == "none":
         pytest.skip("--swarm=none was given: this test needs a swarm (use --swarm=dind)")
+    if swarm_settings.swarm == "existing":
+        existing = ExistingPool(
+            parse_endpoints(swarm_settings.existing, swarm_settings.existing_tls)
+        )
+        pytestconfig.stash[POOL_KEY] = existing
+        try:
+            yield existing
+        finally:
+            existing.release()
+        return
     try:
         hostengine.ensure_engine()
     except EnvironmentProblem as exc:
@@ -53,7 +66,11 @@ def swarm_pool(pytestconfig: pytest.Config, swarm_settings: Settings) -> Iterato
 
 
 def _known_missing(item: pytest.Item) -> str | None:
-    """Why the item cannot run, from features already probed in this run (no node needed)."""
+    """Why the item cannot run, from features already probed in this run and the engines it
+    asks for (no node needed)."""
+    engine_reason = missing_engine(item)
+    if engine_reason:
+        return engine_reason
     check = check_of(item)
     seen = item.config.stash.setdefault(FEATURES_KEY, {})
     for feature in check.needs if check else ():
@@ -75,6 +92,15 @@ def _skip_without_features(item: pytest.Item, cluster: Cluster) -> None:
             pytest.skip(reason)
 
 
+def _remember_versions(config: pytest.Config, cluster: Cluster) -> None:
+    """Which version each engine of the run reported (reports name engines by version)."""
+    seen = config.stash.setdefault(ENGINE_VERSIONS_KEY, {})
+    for engine, name in zip(cluster.spec.node_engines(), cluster.spec.node_names(), strict=True):
+        version = cluster.engine_versions.get(name)
+        if version:
+            seen.setdefault(engine, version)
+
+
 @pytest.fixture
 def cluster(
     request: pytest.FixtureRequest, swarm_pool: ClusterPool, swarm_settings: Settings
@@ -82,16 +108,21 @@ def cluster(
     """A healthy, reset swarm of the shape the test's `swarm` marker asks for (default 3
     managers). Nodes the test stops or pauses are restored afterwards; a cluster that cannot
     be restored is replaced before the next test."""
-    missing = _known_missing(request.node)
+    missing = skip_reason(request.node, swarm_settings) or _known_missing(request.node)
     if missing:
         pytest.skip(missing)
     cluster = swarm_pool.acquire(shape_of(request.node, swarm_settings.cluster))
+    if swarm_settings.swarm == "existing":
+        other_shape = shape_reason(request.node, cluster, swarm_settings.cluster)
+        if other_shape:
+            pytest.skip(other_shape)
     try:
         _skip_without_features(request.node, cluster)
     except BaseException:
         swarm_pool.after_test(cluster)
         raise
     request.node.stash[CLUSTER_KEY] = cluster
+    _remember_versions(request.config, cluster)
     try:
         attach_state(cluster, " (before)")
         yield cluster
@@ -107,12 +138,13 @@ def fresh_cluster(
     request: pytest.FixtureRequest, swarm_pool: ClusterPool, swarm_settings: Settings
 ) -> Iterator[Cluster]:
     """A swarm of its own for a test that damages it beyond repair; removed afterwards."""
-    missing = _known_missing(request.node)
+    missing = skip_reason(request.node, swarm_settings) or _known_missing(request.node)
     if missing:
         pytest.skip(missing)
     with swarm_pool.fresh(shape_of(request.node, swarm_settings.cluster)) as cluster:
         _skip_without_features(request.node, cluster)
         request.node.stash[CLUSTER_KEY] = cluster
+        _remember_versions(request.config, cluster)
         yield cluster
 
 

@@ -27,5 +27,7 @@ RUN_KEY = pytest.StashKey[dict[str, str]]()
 REPORT_ATTR = "swarmcheck"
 """Test reports of swarm tests carry this attribute (a dict: check id, area, engine...); it
 travels with the report from an xdist worker to the controller."""
+ENGINE_VERSIONS_KEY = pytest.StashKey[dict[str, str]]()
+"""The version each engine of this run reported: engine (a Debian suite, an image) -> version."""
 FIGURE_PREFIX = "figure:"
 """user_properties entries with this prefix are measured figures (JUnit, Allure, summary)."""

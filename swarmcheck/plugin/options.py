@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from swarmcheck.cluster.engines import parse_engines
+from swarmcheck.cluster.existing import parse_endpoints
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.config import Settings, parse_duration
 from swarmcheck.errors import ConfigError
@@ -32,6 +34,8 @@ class Option:
     help: str
     default: str | None = None
     """The built-in default, as the text a user would write (None: unset)."""
+    switch: bool = False
+    """A flag without a value (its ini key takes true/false)."""
 
     @property
     def dest(self) -> str:
@@ -43,8 +47,9 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("--swarm", "MODE", "where swarm tests run: dind (a local Docker-in-Docker swarm) "
-           "or none (skip every swarm test)", "dind"),
+    Option("--swarm", "MODE", "where swarm tests run: dind (a local Docker-in-Docker swarm), "
+           "existing (a swarm given with --swarm-existing: non-destructive checks only) or none "
+           "(skip every swarm test)", "dind"),
     Option("--swarm-managers", "N", "managers in the default cluster", "3"),
     Option("--swarm-workers", "N", "workers in the default cluster", "0"),
     Option("--swarm-debian-suite", "SUITE", "Debian suite of the built node image, which "
@@ -52,6 +57,21 @@ OPTIONS: tuple[Option, ...] = (
            "bookworm"),
     Option("--swarm-engine-image", "IMAGE", "a dind-capable image already in the local engine, "
            "used for the nodes instead of the built one"),
+    Option("--swarm-engines", "E1,E2,...", "a mixed-version default cluster: one engine per "
+           "node (managers, then workers), each a Debian suite (bookworm, trixie, sid) or a dind "
+           "image"),
+    Option("--swarm-upgrade-from", "ENGINE", "the older engine of the mixed-version and "
+           "engine-upgrade checks (suites/release), a Debian suite or a dind image; the newer "
+           "one is the engine under test (default: the Debian suite before it: trixie -> "
+           "bookworm, sid -> trixie)"),
+    Option("--swarm-existing", "ENDPOINTS", "with --swarm=existing: the swarm's engines, "
+           "comma-separated Docker context names or engine URLs (tcp://HOST:2376, "
+           "unix:///PATH), one per node or one per manager"),
+    Option("--swarm-existing-tls", "DIR", "TLS for the engine URLs of --swarm-existing: a "
+           "folder with ca.pem, cert.pem and key.pem (default: DOCKER_CERT_PATH when "
+           "DOCKER_TLS_VERIFY is set); contexts bring their own"),
+    Option("--swarm-allow-destructive", "", "on an existing swarm (--swarm=existing), also "
+           "run destructive checks and faults (they skip otherwise)", switch=True),
     Option("--swarm-toxiproxy-image", "IMAGE", "a Toxiproxy 2.x server image already in the "
            "local engine, used for control-plane faults instead of building one with Go"),
     Option("--swarm-subnet", "CIDR", "the node network, a private 10.x /24 (default: a free "
@@ -80,6 +100,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "same name with underscores, e.g. swarm_seed; the command line wins)",
     )
     for o in OPTIONS:
+        if o.switch:
+            group.addoption(o.flag, dest=o.dest, action="store_true", default=None, help=o.help)
+            parser.addini(o.ini, f"swarmcheck: {o.help} (as {o.flag}; true/false)", default="")
+            continue
         default = f"; default {o.default}" if o.default is not None else ""
         group.addoption(
             o.flag, dest=o.dest, default=None, metavar=o.metavar, help=f"{o.help}{default}"
@@ -154,6 +178,7 @@ def _cluster(config: pytest.Config) -> ClusterSpec:
             engine_image=given(config, "--swarm-engine-image").value,
             toxiproxy_image=given(config, "--swarm-toxiproxy-image").value,
             subnet=given(config, "--swarm-subnet").value,
+            engines=_engines(given(config, "--swarm-engines").value),
         )
     except ConfigError as exc:
         flags = ("--swarm-managers", "--swarm-workers", "--swarm-subnet")
@@ -206,6 +231,30 @@ def _schedule(config: pytest.Config) -> Schedule | None:
         ) from exc
 
 
+def _switch(config: pytest.Config, flag: str) -> bool:
+    """A flag given on the command line, or its ini key set to true (yes, 1)."""
+    g = given(config, flag)
+    value = (g.value or "").strip().lower()
+    if value in ("", "false", "no", "0"):
+        return False
+    if value in ("true", "yes", "1"):
+        return True
+    raise ConfigError(f"{g.source}={g.value!r}: use true or false")
+
+
+def _engines(text: str | None) -> tuple[str, ...]:
+    return parse_engines(text, "--swarm-engines") if text is not None else ()
+
+
+def _existing(text: str | None, tls_dir: str | None) -> tuple[str, ...]:
+    """The --swarm-existing endpoints, checked now (contexts exist, TLS folders complete)."""
+    if text is None:
+        return ()
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    parse_endpoints(values, tls_dir)
+    return values
+
+
 def settings_from(config: pytest.Config) -> Settings:
     """Build Settings from the command line and ini file; a bad value is a usage error."""
     try:
@@ -225,6 +274,13 @@ def settings_from(config: pytest.Config) -> Settings:
             cluster=_cluster(config),
             reports_dir=reports or config.rootpath / "reports",
             select=given(config, "--swarm-select").value,
+            upgrade_from=given(config, "--swarm-upgrade-from").value,
+            existing=_existing(
+                given(config, "--swarm-existing").value,
+                given(config, "--swarm-existing-tls").value,
+            ),
+            existing_tls=given(config, "--swarm-existing-tls").value,
+            allow_destructive=_switch(config, "--swarm-allow-destructive"),
             chaos_duration_s=chaos_duration_s,
             seed=_seed(seed, chaos_duration_s),
             chaos_faults=faults,

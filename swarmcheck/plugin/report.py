@@ -21,6 +21,7 @@ import pytest
 from _pytest.junitxml import LogXML, mangle_test_address, xml_key
 
 import swarmcheck
+from swarmcheck.cluster import engines
 from swarmcheck.plugin.keys import (
     FIGURE_PREFIX,
     OUTCOMES_KEY,
@@ -36,8 +37,11 @@ from swarmcheck.reporting.allure_files import (
     write_executor,
 )
 from swarmcheck.reporting.junit import fold_reruns
+from swarmcheck.reporting.matrix import OUTCOMES_FILE, write_outcomes
 from swarmcheck.reporting.summary import Outcome, Status, format_summary
 
+VERSION_PREFIX = "version of "
+"""Run entries naming an engine's version (mixed-version checks start two engines)."""
 PENDING_JUNIT_KEY = pytest.StashKey[LogXML]()
 RERUNS_KEY = pytest.StashKey[dict[str, list[str]]]()
 """Swarm tests pytest-rerunfailures ran again: nodeid -> why each failed attempt failed."""
@@ -196,6 +200,8 @@ def record_outcome(config: pytest.Config, report: pytest.TestReport) -> None:
     for key in ("engine", "node_image"):
         if info.get(key):
             run[key] = str(info[key])
+    for engine, version in dict(info.get("engine_versions") or {}).items():
+        run[VERSION_PREFIX + str(engine)] = str(version)
     outcomes = config.stash[OUTCOMES_KEY]
     reruns = config.stash[RERUNS_KEY]
     if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt failed, another follows
@@ -250,12 +256,38 @@ def figures_of(properties: Any) -> dict[str, float | str]:
     }
 
 
+def write_run_outcomes(config: pytest.Config) -> None:
+    """reports/outcomes.json: every check's outcome and figures, and the engines' versions
+    (`swarmcheck matrix` puts these side by side)."""
+    outcomes = config.stash.get(OUTCOMES_KEY, None)
+    if not outcomes:
+        return
+    settings = config.stash[SETTINGS_KEY]
+    run = config.stash[RUN_KEY]
+    versions = {
+        k.removeprefix(VERSION_PREFIX): v for k, v in run.items() if k.startswith(VERSION_PREFIX)
+    }
+    # beside the JUnit XML when the user put that elsewhere: reports/ stays untouched then
+    xml = getattr(config.option, "xmlpath", None)
+    folder = Path(xml).parent if xml else settings.reports_dir
+    write_outcomes(
+        folder / OUTCOMES_FILE,
+        engine=settings.cluster.engine,
+        label=engines.label(settings.cluster),
+        versions=versions,
+        outcomes=outcomes.values(),
+    )
+
+
 # -- end of the session ----------------------------------------------------------------------
 
 
 def write_side_files(config: pytest.Config) -> None:
     """The Allure environment (what was tested, on what), result categories and executor
-    (which CI build): written once, by the process that reports (the xdist controller)."""
+    (which CI build), and outcomes.json: written once, by the process that reports (the
+    xdist controller)."""
+    if not is_worker(config):
+        write_run_outcomes(config)
     results = getattr(config.option, "allure_report_dir", None)
     if is_worker(config) or not results or not config.stash.get(OUTCOMES_KEY, None):
         return

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from swarmcheck.catalog.model import Check, load_catalog, parse_check
+from swarmcheck.cluster.engines import DEBIAN_ORDER, describe, looks_like_engine
 from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.config import Settings
 from swarmcheck.errors import ConfigError
 from swarmcheck.plugin.activation import activate, active, is_swarm_item
 from swarmcheck.plugin.keys import CHECK_KEY, REPORT_ATTR, SETTINGS_KEY, SWARM_ITEM_KEY
@@ -31,10 +33,14 @@ MARKERS = (
     "conformance or chaos check: its stable id, area, documentation link, what it checks, "
     "Swarm's promise (one RFC 2119 sentence), the catalog rows it covers, whether it needs a "
     "swarm of its own or breaks one, and the platform features it needs (e.g. 'ipvs')",
-    "swarm(managers=None, workers=None, faults=False): the cluster shape this test needs",
+    "swarm(managers=None, workers=None, faults=False, engines=None): the cluster shape this "
+    "test needs; engines= gives one engine per node (managers, then workers): 'old', 'new' "
+    "(see --swarm-upgrade-from), a Debian suite or a dind image",
     "e2e: needs a real Docker engine (the project's own end-to-end tests)",
 )
-SWARM_MARKER_ARGS = ("managers", "workers", "faults")
+SWARM_MARKER_ARGS = ("managers", "workers", "faults", "engines")
+OLD_ENGINE, NEW_ENGINE = "old", "new"
+"""Engines a swarm marker names by part: the engine upgraded from, and the engine under test."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before allure and junitxml read their output options
@@ -53,6 +59,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ReportWatcher(config), "swarmcheck-reports")
     if settings.asked:
         activate(config, f"options given: {', '.join(settings.asked)}", early=True)
+    from swarmcheck.plugin import existing  # its hooks: skips on a swarm we did not create
+
+    if not config.pluginmanager.is_registered(existing):
+        config.pluginmanager.register(existing, "swarmcheck-existing")
 
 
 class ReportWatcher:
@@ -106,12 +116,60 @@ def shape_of(item: pytest.Item, default: ClusterSpec) -> ClusterSpec:
         return default
     kw: dict[str, Any] = dict(marker.kwargs)
     fields = {k: kw[k] for k in ("managers", "workers") if kw.get(k) is not None}
+    if kw.get("engines") is not None:
+        fields["engines"] = marker_engines(kw["engines"], item.config.stash[SETTINGS_KEY])
     if kw.get("faults"):
         # Control-plane faults add up to a second of round trip: keep Docker's default
         # dispatcher heartbeat (5 s) there, or nodes flap between ready and down.
         fields["control_plane_proxy"] = True
         fields["heartbeat_s"] = 5.0
     return ClusterSpec(**{**default.__dict__, **fields})
+
+
+def marker_engines(raw: object, settings: Settings) -> tuple[str, ...]:
+    """A swarm marker's engines= with 'old' and 'new' replaced by the run's engines. Without
+    an older engine 'old' stands for the engine under test: ``missing_engine`` skips such a
+    test before any swarm is made."""
+    if isinstance(raw, str) or not isinstance(raw, tuple | list):
+        raise ConfigError(
+            f"engines={raw!r}: give a tuple with one engine per node, e.g. "
+            "engines=('old', 'old', 'new')"
+        )
+    new = settings.cluster.engine
+    old = settings.old_engine or new
+    return tuple(
+        old if e == OLD_ENGINE else new if e == NEW_ENGINE else str(e).strip() for e in raw
+    )
+
+
+def missing_engine(item: pytest.Item) -> str | None:
+    """Why a test whose swarm marker names the 'old' engine cannot run here (None if it can)."""
+    marker = item.get_closest_marker("swarm")
+    engines = marker.kwargs.get("engines") if marker else None
+    settings = item.config.stash[SETTINGS_KEY]
+    if not engines or OLD_ENGINE not in engines or settings.old_engine is not None:
+        return None
+    return (
+        f"no older engine than the one under test ({describe(settings.cluster.engine)}) to "
+        "mix with or upgrade from: give --swarm-upgrade-from=ENGINE (a Debian suite or a "
+        "dind image), or test a newer engine (--swarm-debian-suite=trixie or sid)"
+    )
+
+
+def _engines_problem(raw: object) -> str | None:
+    if isinstance(raw, str) or not isinstance(raw, tuple | list):
+        return f"engines= takes a tuple, one engine per node (got {raw!r})"
+    bad = [
+        repr(e)
+        for e in raw
+        if not isinstance(e, str) or not (e in (OLD_ENGINE, NEW_ENGINE) or looks_like_engine(e))
+    ]
+    if bad:
+        return (
+            f"engines= names {', '.join(bad)}: use 'old', 'new', a Debian suite "
+            f"({', '.join(DEBIAN_ORDER)}) or a dind image reference"
+        )
+    return None
 
 
 def swarm_marker_problem(item: pytest.Item, default: ClusterSpec) -> str | None:
@@ -122,7 +180,11 @@ def swarm_marker_problem(item: pytest.Item, default: ClusterSpec) -> str | None:
     unknown = [f"{k}=" for k in marker.kwargs if k not in SWARM_MARKER_ARGS]
     if marker.args or unknown:
         got = ", ".join([*map(repr, marker.args), *unknown])
-        return f"the swarm marker takes only managers=, workers= and faults= (got {got})"
+        return f"the swarm marker takes only managers=, workers=, faults= and engines= (got {got})"
+    if marker.kwargs.get("engines") is not None:
+        problem = _engines_problem(marker.kwargs["engines"])
+        if problem:
+            return f"swarm marker: {problem}"
     try:
         shape_of(item, default)
     except ConfigError as exc:
@@ -235,12 +297,13 @@ def pytest_collection_modifyitems(
     default = config.stash[SETTINGS_KEY].cluster
     order = {id(item): index for index, item in enumerate(items)}
 
-    def key(item: pytest.Item) -> tuple[int, int, bool, int]:
+    def key(item: pytest.Item) -> tuple[int, int, bool, tuple[str, ...], int]:
         shape = shape_of(item, default)
         return (
             shape != default,
             shape.managers * 100 + shape.workers,
             shape.control_plane_proxy,
+            shape.engines,
             order[id(item)],
         )
 

@@ -1,0 +1,81 @@
+"""A rolling engine upgrade under load: every node of a swarm on the older engine is upgraded
+to the engine under test, one at a time, while a client keeps using a service.
+
+As an operator does it: drain the node, stop its engine, start the new engine on the same
+disk (/var/lib/docker), address and name, wait until the node is back Ready, make it active
+again, next node (managers first, the leader last, then workers). The client is the DNS-RR
+probe, moved off each node before that node is drained.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from swarmcheck.checkers.availability import check_availability
+from swarmcheck.cluster import engines
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.config import Settings
+from swarmcheck.plugin.chaos import PlotAttacher
+from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.workload.engine_upgrade import rolling_engine_upgrade
+from swarmcheck.workload.service import wait_converged, workload_image
+from swarmcheck.workload.versions import listed_by, own_versions, view_problems
+
+ADMIN_GUIDE = "https://docs.docker.com/engine/swarm/admin_guide/"
+
+
+@pytest.mark.swarm(managers=3, workers=2, engines=("old",) * 5)
+@pytest.mark.swarmcheck(
+    id="SC-REL-005",
+    area="release",
+    doc=ADMIN_GUIDE,
+    title="a rolling engine upgrade, node by node (drain, new engine on the same disk, back, "
+    "active), keeps a service answering and every node's identity",
+    promise="Upgrading every node's engine one at a time, each drained first and restarted on "
+    "its own data, MUST keep a replicated service answering and each node's ID and role.",
+    rows=("mem-restart-persist", "node-drain"),
+    destructive=True,
+)
+def test_rolling_engine_upgrade_under_load(
+    fresh_cluster: Cluster,
+    swarm_settings: Settings,
+    figure: Recorder,
+    attach_availability: PlotAttacher,
+) -> None:
+    cluster = fresh_cluster
+    before = own_versions(cluster)
+    new_engine = swarm_settings.cluster.engine
+    image = engines.engine_image(cluster.host, new_engine)
+    assert cluster.images is not None
+    old_image = cluster.images.image_for(cluster.spec.node_engines()[0])
+    if image == old_image:
+        pytest.skip(f"the old and new engines are one image ({image}): nothing to upgrade")
+    identities = {i.hostname: (i.id, i.role) for i in listed_by(cluster.managers[0])}
+    figure("from", " / ".join(sorted(set(before.values()))))
+
+    run = rolling_engine_upgrade(cluster, image, figure)
+
+    after = own_versions(cluster)
+    figure("to", " / ".join(sorted(set(after.values()))))
+    assert len(set(after.values())) == 1, f"nodes run different engines after it: {after}"
+    for upgrade in run.upgrades:
+        figure(f"{upgrade.node}_drain_s", upgrade.drain_s)
+        figure(f"{upgrade.node}_back_s", upgrade.replace_s + upgrade.back_s)
+    figure("upgrade_total_s", sum(u.total_s for u in run.upgrades))
+    figure("slowest_node_s", max(u.total_s for u in run.upgrades))
+    figure("probe_hosts", "->".join(run.probe_hosts))
+
+    attach_availability(run.probes, f"web during the engine upgrade to {new_engine}")
+    verdict = check_availability(run.probes, min_success_ratio=1.0)
+    for name, value in verdict.figures.items():
+        figure(name, value)
+    verdict.assert_ok()
+
+    assert sorted(u.node for u in run.upgrades) == sorted(before), "not every node upgraded once"
+    assert not view_problems(cluster, after), "the swarm is not whole after the upgrade"
+    listed = {i.hostname: (i.id, i.role) for i in listed_by(cluster.managers[0])}
+    assert listed == identities, "node IDs or roles changed across the upgrade"
+    active = {i.hostname: i.availability for i in listed_by(cluster.managers[0])}
+    assert set(active.values()) == {"active"}, f"availability after the upgrade: {active}"
+    lead = cluster.client(cluster.leader())
+    wait_converged(lead, "web", 3, image=workload_image("v1"))

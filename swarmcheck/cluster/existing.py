@@ -1,0 +1,571 @@
+"""A swarm swarmcheck did not create: real hosts in a lab, a staging swarm.
+
+Reached through Docker contexts or engine URLs (``tcp://host:2376`` with TLS, a Unix socket),
+one per node or one per manager. swarmcheck never owns such a swarm: it does not start,
+stop, pause or exec into its nodes (they are hosts, not containers: a check that needs that
+skips, see ``NotOnExistingSwarm``), and everything a check creates through it carries the
+run's label (``client.engine.LabellingAPIClient``). Between checks and at the end, the reset
+removes exactly what carries that label, puts node roles, availability and labels and the
+swarm's settings back as they were found, and says so loudly when a check changed what cannot
+be put back (a join token, the root CA).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.context import ContextAPI
+from docker.tls import TLSConfig
+
+from swarmcheck import labels
+from swarmcheck.client.engine import Created, remote_client
+from swarmcheck.client.errors import translated
+from swarmcheck.client.swarm import SwarmClient
+from swarmcheck.cluster import images, reaper
+from swarmcheck.cluster.cluster import Cluster, ClusterImages
+from swarmcheck.cluster.node import Node
+from swarmcheck.cluster.pool import ClusterPool
+from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.errors import (
+    ConfigError,
+    EngineAPIError,
+    EnvironmentProblem,
+    NotFound,
+    NotOnExistingSwarm,
+    SwarmcheckError,
+)
+from swarmcheck.steps import step
+from swarmcheck.timing import wait_until
+
+log = logging.getLogger("swarmcheck.cluster")
+
+TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
+CONNECT_TIMEOUT_S = 10.0
+REMOVE_TIMEOUT_S = 30.0
+WHOLE_TIMEOUT_S = 30.0
+TASKS_GONE_S = 10.0
+"""How long an agent gets to remove the task containers of a removed service itself."""
+
+
+class ExistingSwarmChanged(SwarmcheckError):
+    """A check changed an existing swarm in a way the reset cannot undo: it is destructive
+    and its marker must say so (destructive=True)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one engine of the swarm answers."""
+
+    given: str
+    """As the user gave it: a Docker context name or a URL."""
+    url: str
+    tls: TLSConfig | None = field(default=None, compare=False)
+
+    def client(
+        self,
+        timeout_s: float,
+        run_labels: Mapping[str, str] | None = None,
+        created: Created | None = None,
+    ) -> Any:
+        return remote_client(
+            self.url, tls=self.tls, timeout_s=timeout_s, labels=run_labels, created=created
+        )
+
+
+def tls_from_dir(directory: str | os.PathLike[str]) -> TLSConfig:
+    """Mutual TLS from a folder laid out as DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)."""
+    folder = Path(directory)
+    missing = [name for name in TLS_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ConfigError(
+            f"TLS folder {folder} lacks {', '.join(missing)}: give a folder with ca.pem, "
+            "cert.pem and key.pem (as DOCKER_CERT_PATH)"
+        )
+    return TLSConfig(
+        client_cert=(str(folder / "cert.pem"), str(folder / "key.pem")),
+        ca_cert=str(folder / "ca.pem"),
+        verify=True,
+    )
+
+
+def parse_endpoints(
+    values: Sequence[str], tls_dir: str | None = None, env: Mapping[str, str] | None = None
+) -> list[Endpoint]:
+    """``ctx1,tcp://10.0.0.5:2376,unix:///run/docker.sock`` -> endpoints. A URL uses the TLS
+    folder given (or DOCKER_CERT_PATH when DOCKER_TLS_VERIFY is set, as the docker CLI does);
+    a context brings its own host and TLS material."""
+    env = os.environ if env is None else env
+    if tls_dir is None and env.get("DOCKER_TLS_VERIFY") and env.get("DOCKER_CERT_PATH"):
+        tls_dir = env["DOCKER_CERT_PATH"]
+    endpoints = []
+    for value in values:
+        if "://" in value:
+            if not value.startswith(("tcp://", "unix://", "http://", "https://")):
+                raise ConfigError(
+                    f"--swarm-existing: {value!r}: use tcp://HOST:PORT, unix:///PATH or a "
+                    "Docker context name (ssh:// is not supported)"
+                )
+            tls = tls_from_dir(tls_dir) if tls_dir and not value.startswith("unix") else None
+            endpoints.append(Endpoint(value, value, tls))
+            continue
+        context = ContextAPI.get_context(value)
+        if context is None:
+            raise ConfigError(
+                f"--swarm-existing: no Docker context named {value!r} (`docker context ls` lists "
+                "them); give a context name or an engine URL such as tcp://10.0.0.5:2376"
+            )
+        host = context.Host or "unix:///var/run/docker.sock"
+        endpoints.append(Endpoint(value, host, context.TLSConfig or None))
+    if not endpoints:
+        raise ConfigError("--swarm-existing is empty: give contexts or engine URLs")
+    return endpoints
+
+
+@dataclass
+class RemoteNode(Node):
+    """A node of an existing swarm: an engine at an endpoint (or none, for a worker when only
+    managers were given). It has no container swarmcheck could stop, pause or exec into."""
+
+    endpoint: Endpoint | None = None
+    run_labels: dict[str, str] = field(default_factory=dict)
+    created: Created | None = None
+
+    def _need_endpoint(self) -> Endpoint:
+        if self.endpoint is None:
+            raise NotOnExistingSwarm(
+                f"needs the engine of {self.role} {self.name}, which --swarm-existing does not "
+                "reach (give one endpoint per node to run it)"
+            )
+        return self.endpoint
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = self._need_endpoint().client(30.0, self.run_labels, self.created)
+        return self._client
+
+    def quick_client(self, timeout_s: float = 5.0) -> docker.DockerClient:
+        client: docker.DockerClient = self._need_endpoint().client(
+            timeout_s, self.run_labels, self.created
+        )
+        return client
+
+    @property
+    def container(self) -> Any:
+        raise NotOnExistingSwarm(
+            f"needs {self.name}'s container (to stop, pause, restart or run a command in it): "
+            "an existing swarm's nodes are hosts swarmcheck does not own"
+        )
+
+    def exec(self, cmd: str | list[str], timeout_s: float = 30.0) -> tuple[int, str]:
+        raise NotOnExistingSwarm(
+            f"runs a command on {self.name} itself: an existing swarm's nodes are hosts "
+            "swarmcheck does not own"
+        )
+
+    def daemon_log_tail(self, lines: int = 40) -> str:
+        return "(no daemon log: a node of an existing swarm)"
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a node looked like when the run started (the reset puts it back)."""
+
+    id: str
+    hostname: str
+    role: str
+    availability: str
+    labels: dict[str, str]
+
+
+@dataclass
+class ExistingCluster(Cluster):
+    """An existing swarm, seen through the Cluster interface suites use."""
+
+    endpoints: list[Endpoint] = field(default_factory=list)
+    found: dict[str, Found] = field(default_factory=dict)
+    """Each node (by ID) as found."""
+    found_spec: dict[str, Any] = field(default_factory=dict)
+    found_tokens: dict[str, str] = field(default_factory=dict)
+    found_ca: str = ""
+    imported: dict[str, list[str]] = field(default_factory=dict)
+    """Images swarmcheck imported into a node (removed at the end)."""
+    created: Created = field(default_factory=Created)
+    """Every object this run created through its clients."""
+    changed: list[str] = field(default_factory=list)
+    """Changes checks made that no reset could undo (reported once each)."""
+
+    @property
+    def run_labels(self) -> dict[str, str]:
+        return labels.for_run(self.run_id, "existing")
+
+    # -- bring-up: connect, look, load the workload ---------------------------------------
+    def up(self, prepared: ClusterImages | None = None) -> Cluster:
+        with step(f"connect to the existing swarm at {', '.join(e.given for e in self.endpoints)}"):
+            self._connect()
+        return self
+
+    def _connect(self) -> None:
+        by_id: dict[str, Endpoint] = {}
+        control: Endpoint | None = None
+        for endpoint in self.endpoints:
+            client = endpoint.client(CONNECT_TIMEOUT_S)
+            try:
+                with translated(endpoint.given):
+                    swarm = client.info()["Swarm"]
+            except EngineAPIError as exc:
+                raise EnvironmentProblem(
+                    f"--swarm-existing: {endpoint.given} ({endpoint.url}) did not answer: {exc}"
+                ) from exc
+            finally:
+                client.close()
+            if swarm.get("LocalNodeState") != "active":
+                raise EnvironmentProblem(
+                    f"--swarm-existing: the engine at {endpoint.given} is not in a swarm "
+                    f"(LocalNodeState {swarm.get('LocalNodeState')!r})"
+                )
+            by_id[str(swarm["NodeID"])] = endpoint
+            if swarm.get("ControlAvailable") and control is None:
+                control = endpoint
+        if control is None:
+            raise EnvironmentProblem(
+                "--swarm-existing reaches no manager: give at least the managers' endpoints"
+            )
+        lister = control.client(CONNECT_TIMEOUT_S)
+        try:
+            with translated(control.given):
+                listed = lister.api.nodes()
+                swarm_attrs = lister.api.inspect_swarm()
+        finally:
+            lister.close()
+        stray = set(by_id) - {n["ID"] for n in listed}
+        if stray:
+            raise EnvironmentProblem(
+                "--swarm-existing: "
+                + ", ".join(by_id[s].given for s in stray)
+                + " belong to another swarm than "
+                + control.given
+            )
+        self.nodes = []
+        for attrs in sorted(listed, key=lambda a: (a["Spec"]["Role"] != "manager", a["ID"])):
+            node_id = str(attrs["ID"])
+            spec = attrs["Spec"]
+            hostname = str(attrs["Description"]["Hostname"])
+            reach = by_id.get(node_id)
+            if spec["Role"] == "manager" and reach is None:
+                raise EnvironmentProblem(
+                    f"--swarm-existing: manager {hostname} has no endpoint: give one per manager "
+                    "(a check judges the swarm from every manager's view); workers are optional"
+                )
+            self.found[node_id] = Found(
+                node_id,
+                hostname,
+                str(spec["Role"]),
+                str(spec.get("Availability", "active")),
+                dict(spec.get("Labels") or {}),
+            )
+            self.engine_versions[hostname] = str(
+                attrs["Description"].get("Engine", {}).get("EngineVersion", "")
+            )
+            placeholder = docker.DockerClient.__new__(docker.DockerClient)
+            self.nodes.append(
+                RemoteNode(
+                    name=hostname,
+                    role=str(spec["Role"]),
+                    container_name="",
+                    ip=str(attrs.get("Status", {}).get("Addr", "")),
+                    api_socket="",
+                    host=placeholder,
+                    node_id=node_id,
+                    endpoint=reach,
+                    run_labels=self.run_labels,
+                    created=self.created,
+                )
+            )
+        self.engine_version = self.engine_versions[self.managers[0].name]
+        pools = swarm_attrs.get("DefaultAddrPool") or []
+        heartbeat = (swarm_attrs["Spec"].get("Dispatcher") or {}).get("HeartbeatPeriod")
+        try:  # the swarm as checks read it: its size, its address pool, its heartbeat
+            self.spec = ClusterSpec(
+                managers=len(self.managers),
+                workers=len(self.workers),
+                addr_pool=str(pools[0]) if pools else ClusterSpec.addr_pool,
+                heartbeat_s=heartbeat / 1e9 if heartbeat else 5.0,
+            )
+        except ConfigError:
+            log.warning("the existing swarm has more nodes than a spec describes: %d", len(listed))
+        self.found_spec = _comparable_spec(swarm_attrs["Spec"])
+        self.found_tokens = dict(swarm_attrs.get("JoinTokens") or {})
+        self.found_ca = str((swarm_attrs.get("TLSInfo") or {}).get("TrustRoot", ""))
+        self._load_workload()
+        problems: list[str] = []
+
+        def whole() -> bool | None:
+            problems[:] = self.health_problems()
+            return True if not problems else None
+
+        try:
+            wait_until(whole, what="the existing swarm to be whole", timeout_s=WHOLE_TIMEOUT_S)
+        except SwarmcheckError as exc:
+            raise EnvironmentProblem(
+                f"the existing swarm is not whole, so no check can be judged on it: "
+                f"{'; '.join(problems) or exc}"
+            ) from exc
+        log.warning(
+            "existing swarm: %d managers, %d workers (%s); engines %s",
+            len(self.managers),
+            len(self.workers),
+            ", ".join(n.name + ("" if _reached(n) else " (no endpoint)") for n in self.nodes),
+            ", ".join(sorted(set(self.engine_versions.values()))),
+        )
+
+    def _load_workload(self) -> None:
+        """The workload images on every node reached (imported where missing; removed at the
+        end only where swarmcheck imported them)."""
+        for node in self.nodes:
+            if not isinstance(node, RemoteNode) or node.endpoint is None:
+                continue
+            before = _image_ids(node.client)
+            with step(f"workload images on {node.name}"):
+                refs = images.ensure_workload_images(node.client)
+            after = _image_ids(node.client)
+            self.imported[node.name] = [r for r in refs if after.get(r) != before.get(r)]
+
+    # -- reset: remove what this run labelled, put back what it changed --------------------
+    def reset(self) -> None:
+        with step("reset the existing swarm: remove what this run made, put back what it changed"):
+            self._reset()
+
+    def _reset(self) -> None:
+        mine = f"{labels.RUN}={self.run_id}"
+        lead = self.client(self.leader())
+        d = lead.docker
+        with translated(lead.node):
+            services = {s.id: s for s in d.services.list(filters={"label": mine})}
+            services |= {s.id: s for s in d.services.list() if s.id in self.created.of("services")}
+            removable: list[Any] = list(services.values())
+            removable += [x for x in d.secrets.list() if x.id in self.created.of("secrets")]
+            removable += [x for x in d.configs.list() if x.id in self.created.of("configs")]
+            networks = d.networks.list(filters={"label": mine}) + [
+                n for n in d.networks.list() if n.id in self.created.of("networks")
+            ]
+            removable += list(
+                {n.id: n for n in networks if n.attrs.get("Scope") == "swarm"}.values()
+            )
+        for obj in removable:
+            wait_until(
+                functools.partial(_removed, obj),
+                what=f"removal of {obj.name}",
+                timeout_s=REMOVE_TIMEOUT_S,
+                interval_s=0.2,
+            )
+        self._restore_nodes(lead)
+        self._restore_swarm(lead)
+        ours = set(services) | set(self.created.of("services"))  # some the checks removed
+        for node in self.nodes:
+            if isinstance(node, RemoteNode) and node.endpoint is not None:
+                self._clean_node(node, ours)
+        for kind in ("services", "secrets", "configs", "networks"):  # (tasks' containers gone)
+            for object_id in self.created.of(kind):
+                self.created.forget(kind, object_id)
+        if self.changed:
+            changed, self.changed = self.changed, []
+            raise ExistingSwarmChanged(
+                "a check changed the existing swarm in a way no reset can undo: "
+                + "; ".join(changed)
+                + ". It is destructive: its marker must say destructive=True"
+            )
+
+    def _restore_nodes(self, lead: SwarmClient) -> None:
+        listed = lead.nodes()
+        for info in listed:
+            was = self.found.get(info.id)
+            if was is None:
+                self.changed.append(f"node {info.hostname} is in the swarm under a new ID")
+                self.found[info.id] = Found(
+                    info.id, info.hostname, info.role, info.availability, dict(info.labels)
+                )
+                continue
+            if (info.role, info.availability, info.labels) != (
+                was.role,
+                was.availability,
+                was.labels,
+            ):
+                lead.update_node(
+                    info.id, role=was.role, availability=was.availability, node_labels=was.labels
+                )
+        for gone in set(self.found) - {i.id for i in listed}:
+            self.changed.append(f"node {self.found.pop(gone).hostname} left under its old ID")
+
+    def _restore_swarm(self, lead: SwarmClient) -> None:
+        with translated(lead.node):
+            attrs = lead.docker.api.inspect_swarm()
+        if _comparable_spec(attrs["Spec"]) != self.found_spec:
+            with step("put the swarm's settings back as found"), translated(lead.node):
+                lead.docker.api.update_swarm(
+                    version=attrs["Version"]["Index"], swarm_spec=self.found_spec
+                )
+        tokens = dict(attrs.get("JoinTokens") or {})
+        if tokens != self.found_tokens:
+            self.changed.append("its join tokens were rotated")
+            self.found_tokens = tokens
+        ca = str((attrs.get("TLSInfo") or {}).get("TrustRoot", ""))
+        if ca != self.found_ca:
+            self.changed.append("its root CA was rotated")
+            self.found_ca = ca
+
+    def _clean_node(self, node: RemoteNode, service_ids: set[str]) -> None:
+        """This run's standalone containers and volumes on ``node``; wait until the task
+        containers of this run's removed services are gone too."""
+        mine = f"{labels.RUN}={self.run_id}"
+        client = node.client
+        with translated(node.name):
+            for container in client.containers.list(all=True, filters={"label": mine}):
+                with contextlib.suppress(docker.errors.NotFound):
+                    container.remove(force=True)
+
+        def tasks_gone() -> bool | None:
+            with translated(node.name):
+                left = [
+                    c
+                    for c in client.api.containers(
+                        all=True, filters={"label": "com.docker.swarm.service.id"}
+                    )
+                    if c["Labels"].get("com.docker.swarm.service.id") in service_ids
+                ]
+            return True if not left else None
+
+        if service_ids:
+            try:
+                wait_until(
+                    tasks_gone,
+                    what=f"the task containers of removed services to leave {node.name}",
+                    timeout_s=TASKS_GONE_S,
+                )
+            except SwarmcheckError:  # finished job tasks stay: remove this run's leftovers
+                with translated(node.name):
+                    for c in client.api.containers(
+                        all=True, filters={"label": "com.docker.swarm.service.id"}
+                    ):
+                        if c["Labels"].get("com.docker.swarm.service.id") in service_ids:
+                            with contextlib.suppress(docker.errors.NotFound):
+                                client.api.remove_container(c["Id"], force=True)
+        with translated(node.name):
+            for volume in client.volumes.list(filters={"label": mine}):
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    volume.remove(force=True)
+
+    # -- teardown: leave it as found -------------------------------------------------------
+    def down(self) -> reaper.Removed:
+        try:
+            if self.nodes:
+                self.reset()
+        finally:
+            for node in self.nodes:
+                refs = self.imported.get(node.name, [])
+                if refs and isinstance(node, RemoteNode):
+                    with contextlib.suppress(SwarmcheckError):
+                        self._remove_images(node, refs)
+                node.close()
+        return reaper.Removed()
+
+    def _remove_images(self, node: RemoteNode, refs: list[str]) -> None:
+        with step(f"remove the workload images swarmcheck imported into {node.name}"):
+            for ref in refs:
+                try:
+                    with translated(node.name), contextlib.suppress(docker.errors.NotFound):
+                        node.client.images.remove(ref, force=False, noprune=False)
+                except EngineAPIError as exc:
+                    log.warning("could not remove %s from %s: %s", ref, node.name, exc)
+
+
+def _reached(node: Node) -> bool:
+    return isinstance(node, RemoteNode) and node.endpoint is not None
+
+
+def _image_ids(client: docker.DockerClient) -> dict[str, str]:
+    found = {}
+    for ref in (f"{images.WORKLOAD_REPO}:{v}" for v in images.WORKLOAD_VERSIONS):
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            found[ref] = str(client.images.get(ref).id)
+    return found
+
+
+def _comparable_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k not in ("Labels",)} | {
+        "Labels": dict(spec.get("Labels") or {})
+    }
+
+
+def _removed(obj: Any) -> bool | None:
+    try:
+        with translated():
+            obj.remove()
+    except NotFound:
+        return True
+    except EngineAPIError as exc:
+        if "not found" in exc.explanation or "No such" in exc.explanation:
+            return True
+        return None
+    return True
+
+
+class ExistingPool(ClusterPool):
+    """Hands out the one existing swarm; its teardown leaves that swarm as found."""
+
+    def __init__(self, endpoints: list[Endpoint]) -> None:
+        super().__init__(docker.DockerClient.__new__(docker.DockerClient))
+        self.endpoints = endpoints
+        self.cluster: ExistingCluster | None = None
+        self.failure: SwarmcheckError | None = None
+
+    @property
+    def node_image(self) -> str:
+        return "(an existing swarm: " + ", ".join(e.given for e in self.endpoints) + ")"
+
+    def existing(self) -> ExistingCluster:
+        """The swarm, connected on first use (a swarm that could not be reached is not tried
+        again for every check: the first failure is raised again)."""
+        if self.failure is not None:
+            raise self.failure
+        if self.cluster is None:
+            cluster = ExistingCluster(
+                spec=ClusterSpec(managers=1),
+                run_id=labels.new_run_id(),
+                host=self.host,
+                endpoints=self.endpoints,
+            )
+            try:
+                cluster.up()
+            except SwarmcheckError as exc:
+                self.failure = exc
+                raise
+            self.cluster = cluster
+            self.current = cluster
+            self.engine_version = cluster.engine_version
+        return self.cluster
+
+    def acquire(self, spec: ClusterSpec) -> Cluster:
+        return self.existing()
+
+    def after_test(self, cluster: Cluster) -> None:
+        """Remove what the test made; a change no reset undoes is raised (a test error)."""
+        cluster.reset()
+
+    def release(self) -> None:
+        if self.cluster is not None:
+            self.cluster.down()
+            self.cluster = None
+            self.current = None
+
+    def fresh(self, spec: ClusterSpec) -> Any:
+        """Never: a swarm of its own cannot be made on an existing swarm."""
+        raise NotOnExistingSwarm("needs a swarm of its own, which an existing swarm cannot give")

@@ -1,0 +1,224 @@
+"""--swarm=existing without a swarm: endpoints from URLs and Docker contexts, TLS folders,
+what the remote client labels and records, and which checks may run there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import requests
+from docker.context import ContextAPI
+
+from swarmcheck.client.engine import OWN_TASKS, Created, RemoteAPIClient
+from swarmcheck.cluster.existing import parse_endpoints, tls_from_dir
+from swarmcheck.config import Settings
+from swarmcheck.errors import ConfigError, NotOnExistingSwarm
+
+
+def cert_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (folder / name).write_text("-")
+    return folder
+
+
+def test_urls_take_the_tls_folder_and_unix_sockets_none(tmp_path: Path) -> None:
+    certs = cert_dir(tmp_path)
+    tcp, unix = parse_endpoints(
+        ["tcp://10.0.0.5:2376", "unix:///run/docker.sock"], str(certs), env={}
+    )
+    assert tcp.url == "tcp://10.0.0.5:2376" and tcp.tls is not None
+    assert tcp.tls.ca_cert == str(certs / "ca.pem")
+    assert unix.tls is None
+    plain = parse_endpoints(["tcp://10.0.0.5:2375"], None, env={})[0]
+    assert plain.tls is None
+    from_env = parse_endpoints(
+        ["tcp://10.0.0.5:2376"],
+        None,
+        env={"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(certs)},
+    )[0]
+    assert from_env.tls is not None
+
+
+def test_bad_endpoints_say_what_to_give(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"lacks ca\.pem, cert\.pem, key\.pem"):
+        tls_from_dir(tmp_path)
+    with pytest.raises(ConfigError, match="ssh:// is not supported"):
+        parse_endpoints(["ssh://lab1"], env={})
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="no Docker context named 'lab9'"):
+        parse_endpoints(["lab9"], env={})
+
+
+def test_a_context_brings_its_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text("{}")
+    ContextAPI.create_context("lab1", host="tcp://10.0.0.7:2376")
+    endpoint = parse_endpoints(["lab1"], env={})[0]
+    assert endpoint.given == "lab1"
+    assert endpoint.url.endswith("://10.0.0.7:2376")  # docker-py writes tcp:// as https://
+
+
+class Recording(RemoteAPIClient):
+    """The remote client with the network replaced: it answers creates with an ID."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(base_url="tcp://10.0.0.5:2375", version="1.41", **kwargs)
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def _post(self, url: str, **kwargs: Any) -> requests.Response:
+        self.sent.append((url, json.loads(kwargs["data"])))
+        response = requests.Response()
+        response.status_code = 201
+        response._content = json.dumps({"ID": f"id{len(self.sent)}"}).encode()
+        return response
+
+
+def test_remote_client_labels_what_it_creates_and_records_every_id() -> None:
+    created = Created()
+    api = Recording(labels={"io.swarmcheck.run": "r1"}, created=created)
+    api._post_json(api._url("/services/create"), data={"Name": "web", "Labels": {"a": "b"}})
+    api._post_json(api._url("/services/{0}/update", "id1"), data={"Name": "web"})
+    api._post_json(api._url("/secrets/create"), data={"Name": "s", "Labels": {"tier": "db"}})
+    api._post_json(api._url("/networks/create"), data={"Name": "n"})
+    labels = [body.get("Labels") for _, body in api.sent]
+    assert labels == [
+        {"a": "b", "io.swarmcheck.run": "r1"},
+        {"io.swarmcheck.run": "r1"},
+        {"tier": "db"},  # secrets keep exactly their labels (checks compare them)
+        {"io.swarmcheck.run": "r1"},
+    ]
+    assert created.of("services") == ["id1"]
+    assert created.of("secrets") == ["id3"]
+    assert created.of("networks") == ["id4"]
+    created.forget("services", "id1")
+    assert created.of("services") == []
+
+
+def test_tls_verification_uses_the_given_ca_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    api = Recording()
+    api.verify = "/lab/ca.pem"
+    settings = api.merge_environment_settings("https://10.0.0.5:2376", {}, False, None, None)
+    assert settings["verify"] == "/lab/ca.pem"
+
+
+def test_existing_mode_needs_endpoints_and_endpoints_need_existing_mode() -> None:
+    with pytest.raises(ConfigError, match="--swarm=existing needs --swarm-existing"):
+        Settings(swarm="existing")
+    with pytest.raises(ConfigError, match="add --swarm=existing"):
+        Settings(existing=("lab1",))
+    assert Settings(swarm="existing", existing=("lab1",)).existing == ("lab1",)
+
+
+CHECKS = """
+import pytest
+
+DOC = "https://docs.docker.com/engine/swarm/"
+
+def marked(check_id, destructive=False):
+    return pytest.mark.swarmcheck(
+        id=check_id, area="services", doc=DOC, title="t", promise="Swarm MUST work.",
+        rows=("svc-converge",), destructive=destructive,
+    )
+
+@marked("SC-T-001")
+def test_plain(request):
+    pass
+
+@marked("SC-T-002", destructive=True)
+def test_destructive(request):
+    pass
+
+@marked("SC-T-003")
+@pytest.mark.swarm(faults=True)
+def test_faults(request):
+    pass
+
+@marked("SC-T-004", destructive=True)
+def test_fresh(fresh_cluster):
+    pass
+"""
+
+CONFTEST = """
+import pytest
+from swarmcheck.plugin.existing import skip_reason
+from swarmcheck.plugin.keys import SETTINGS_KEY
+
+def pytest_collection_finish(session):
+    settings = session.config.stash[SETTINGS_KEY]
+    for item in session.items:
+        print(f"REASON {item.name}: {skip_reason(item, settings)}")
+"""
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_only_non_destructive_checks_run_on_an_existing_swarm(
+    pytester: pytest.Pytester, allow: bool
+) -> None:
+    pytester.makepyfile(test_a=CHECKS)
+    pytester.makeconftest(CONFTEST)
+    args = ["--collect-only", "-q", "-s", "-p", "no:allure_pytest", "--swarm=existing"]
+    args += ["--swarm-existing=unix:///nonexistent.sock"]
+    result = pytester.runpytest(*args, *(["--swarm-allow-destructive"] if allow else []))
+    lines = [line for line in result.outlines if line.startswith("REASON")]
+    reasons = dict(line.removeprefix("REASON ").split(": ", 1) for line in lines)
+    assert reasons["test_plain"] == "None"
+    assert "swarm of its own" in reasons["test_fresh"]  # never, even when allowed
+    assert "Toxiproxy" in reasons["test_faults"]
+    if allow:
+        assert reasons["test_destructive"] == "None"
+    else:
+        assert "--swarm-allow-destructive" in reasons["test_destructive"]
+
+
+class Inspecting(Recording):
+    """The recording client, whose engine holds a service of another run (lab-web) and task
+    containers of each."""
+
+    OBJECTS: ClassVar[dict[str, dict[str, Any]]] = {
+        "/services/lab-web": {"ID": "labid", "Spec": {"Labels": {}}},
+        "/services/id1": {"ID": "id1", "Spec": {"Labels": {"io.swarmcheck.run": "r1"}}},
+        "/containers/t1/json": {"Id": "t1", "Config": {"Labels": {OWN_TASKS: "id1"}}},
+        "/containers/t9/json": {"Id": "t9", "Config": {"Labels": {OWN_TASKS: "labid"}}},
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deleted: list[str] = []
+
+    def _get(self, url: str, **kwargs: Any) -> requests.Response:
+        response = requests.Response()
+        attrs = self.OBJECTS.get(url.split("/v1.41", 1)[1])
+        response.status_code = 200 if attrs else 404
+        response._content = json.dumps(attrs or {"message": "not found"}).encode()
+        return response
+
+    def _delete(self, url: str, **kwargs: Any) -> requests.Response:
+        self._guard("DELETE", url)
+        self.deleted.append(url.split("/v1.41", 1)[1])
+        response = requests.Response()
+        response.status_code = 204
+        return response
+
+
+def test_on_a_swarm_in_use_only_this_runs_objects_can_be_removed() -> None:
+    created = Created()
+    api = Inspecting(labels={"io.swarmcheck.run": "r1"}, created=created)
+    api._post_json(api._url("/services/create"), data={"Name": "web"})  # this run's: id1
+    api._delete(api._url("/services/{0}", "id1"))
+    api._delete(api._url("/containers/{0}", "t1"))  # a task of this run's service
+    api._delete(api._url("/services/{0}", "gone"))  # unknown: the engine answers 404 itself
+    with pytest.raises(NotOnExistingSwarm, match="refused to remove service lab-web"):
+        api._delete(api._url("/services/{0}", "lab-web"))
+    with pytest.raises(NotOnExistingSwarm, match="refused to remove container t9"):
+        api._delete(api._url("/containers/{0}", "t9"))
+    with pytest.raises(NotOnExistingSwarm, match="refused to update service lab-web"):
+        api._guard("POST", api._url("/services/{0}/update", "lab-web"))
+    assert api.deleted == ["/services/id1", "/containers/t1", "/services/gone"]
