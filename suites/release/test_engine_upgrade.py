@@ -53,16 +53,18 @@ def test_rolling_engine_upgrade_under_load(
     identities = {i.hostname: (i.id, i.role) for i in listed_by(cluster.managers[0])}
     figure("from", " / ".join(sorted(set(before.values()))))
 
-    run = rolling_engine_upgrade(cluster, image, figure)
+    run = rolling_engine_upgrade(cluster, image)
 
     after = own_versions(cluster)
     figure("to", " / ".join(sorted(set(after.values()))))
     assert len(set(after.values())) == 1, f"nodes run different engines after it: {after}"
+    # Per node: the engine swap until the node is back active (its drain is reported apart:
+    # it depends on how many of the service's tasks the scheduler had put on that node).
     for upgrade in run.upgrades:
-        figure(f"{upgrade.node}_drain_s", upgrade.drain_s)
-        figure(f"{upgrade.node}_back_s", upgrade.replace_s + upgrade.back_s)
+        figure(f"{upgrade.node}_s", upgrade.total_s - upgrade.drain_s)
     figure("upgrade_total_s", sum(u.total_s for u in run.upgrades))
-    figure("slowest_node_s", max(u.total_s for u in run.upgrades))
+    figure("slowest_node_s", max(u.total_s - u.drain_s for u in run.upgrades))
+    figure("drain_max_s", max(u.drain_s for u in run.upgrades))
     figure("probe_hosts", "->".join(run.probe_hosts))
 
     attach_availability(run.probes, f"web during the engine upgrade to {new_engine}")

@@ -10,7 +10,7 @@ a gap during a hand-over would still show.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from swarmcheck.checkers.availability import Probe
@@ -22,7 +22,6 @@ from swarmcheck.timing import wait_until
 from swarmcheck.workload.probe import ServiceProbe
 from swarmcheck.workload.service import PROBE_NETWORK, deploy_web, workload_image
 
-FigureRecorder = Callable[[str, float | int | str], None]
 PROBE_START_TIMEOUT_S = 30.0
 ANSWERS_AROUND = 10
 """Answers the probe must see before the first node and after the last one (so the probe
@@ -99,13 +98,11 @@ def _answers(relay: ProbeRelay, count: int, what: str) -> None:
 def rolling_engine_upgrade(
     cluster: Cluster,
     image: str,
-    figure: FigureRecorder,
     *,
     replicas: int = 3,
 ) -> UpgradeRun:
     """Deploy the probed web service (DNS-RR, health-checked), then upgrade every node to
-    ``image`` one at a time (``cluster.upgrade``) while the probe keeps requesting it; record
-    each node's time as a figure."""
+    ``image`` one at a time (``cluster.upgrade``) while the probe keeps requesting it."""
     order = upgrade_order(cluster)
     lead = cluster.client(cluster.leader())
     lead.create_network(PROBE_NETWORK)
@@ -127,7 +124,6 @@ def rolling_engine_upgrade(
 
     def after(result: NodeUpgrade) -> None:
         done.append(cluster.node(result.node))
-        figure(f"{result.node}_s", result.total_s)
 
     try:
         _answers(relay, ANSWERS_AROUND, f"{ANSWERS_AROUND} answers before the upgrade")
