@@ -114,7 +114,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from swarmcheck.cluster.engines import looks_like_engine, parse_engines
+    from swarmcheck.cluster.engines import looks_like_engine, missing_images, parse_engines
     from swarmcheck.reporting.matrix_runner import DEFAULT_SUITES, run_matrix
 
     engines = [*parse_engines(args.engines, "--engines"), *args.engine_image]
@@ -126,6 +126,14 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         )
     if len(set(engines)) != len(engines):
         raise ConfigError(f"--engines names an engine twice: {', '.join(engines)}")
+    missing = missing_images(host_client(), engines)
+    if missing:  # before any run: every test of that engine would error at set-up
+        raise ConfigError(
+            f"engine image(s) {', '.join(missing)} not in the local engine, and no registry "
+            "is reached here: load them first (`docker load -i IMAGE.tar`, or `docker build "
+            "-t IMAGE ...` on this machine), or leave them out of --engines / "
+            "--swarm-engine-image"
+        )
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")

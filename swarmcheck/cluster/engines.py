@@ -62,6 +62,21 @@ def looks_like_engine(engine: str) -> bool:
     return is_debian(engine) or "/" in engine or ":" in engine
 
 
+def missing_images(host: docker.DockerClient, engines: list[str]) -> list[str]:
+    """The engines given as an image that the local engine does not hold (no registry is
+    reached here); Debian suites are never missing: their node image is built on demand."""
+    missing = []
+    for engine in engines:
+        if is_debian(engine):
+            continue
+        try:
+            with translated():
+                host.images.get(engine)
+        except NotFound:
+            missing.append(engine)
+    return missing
+
+
 def engine_image(host: docker.DockerClient, engine: str) -> str:
     """The node image that runs ``engine``: built once from Debian packages for a suite,
     otherwise the given image, which must already be in the local engine (no registry)."""

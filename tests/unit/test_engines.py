@@ -3,9 +3,18 @@ swarm marker's engines= (no Docker needed)."""
 
 from __future__ import annotations
 
+from typing import cast
+
+import docker
+import docker.errors
 import pytest
 
-from swarmcheck.cluster.engines import describe, parse_engines, previous_engine
+from swarmcheck.cluster.engines import (
+    describe,
+    missing_images,
+    parse_engines,
+    previous_engine,
+)
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.config import Settings
 from swarmcheck.errors import ConfigError
@@ -91,3 +100,26 @@ def test_bad_engines_in_a_swarm_marker_name_the_test(pytester: pytest.Pytester) 
         ]
     )
     assert "test_ok" not in result.stderr.str()
+
+
+class _Images:
+    """A host engine's image store holding only ``held``."""
+
+    def __init__(self, held: set[str]) -> None:
+        self.held = held
+
+    def get(self, ref: str) -> object:
+        if ref not in self.held:
+            raise docker.errors.ImageNotFound(f"No such image: {ref}")
+        return object()
+
+
+class _Host:
+    def __init__(self, held: set[str]) -> None:
+        self.images = _Images(held)
+
+
+def test_engine_images_missing_locally_are_named_and_debian_suites_never_are() -> None:
+    host = cast(docker.DockerClient, _Host({"my/dind:28"}))
+    engines = ["bookworm", "my/dind:28", "nosuch/dind:1", "sid"]
+    assert missing_images(host, engines) == ["nosuch/dind:1"]
