@@ -17,6 +17,10 @@ from swarmcheck.errors import ConfigError, EnvironmentProblem, NotFound
 
 DEBIAN_ORDER = ("bookworm", "trixie", "sid")
 """Debian suites from the oldest Docker engine to the newest (20.10, 26.1, 28.5)."""
+NO_OLDER_ENGINE = "no older engine than the one under test"
+"""How the skip of a check that needs an older engine (mixed versions, upgrades) begins when
+the run has none: a property of the run, not a behaviour of its engine (the matrix does not
+count it as a difference)."""
 
 
 def is_debian(engine: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from swarmcheck.catalog.model import Check, load_catalog, parse_check
-from swarmcheck.cluster.engines import DEBIAN_ORDER, describe, looks_like_engine
+from swarmcheck.cluster.engines import DEBIAN_ORDER, NO_OLDER_ENGINE, describe, looks_like_engine
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.config import Settings
 from swarmcheck.errors import ConfigError
@@ -150,7 +150,7 @@ def missing_engine(item: pytest.Item) -> str | None:
     if not engines or OLD_ENGINE not in engines or settings.old_engine is not None:
         return None
     return (
-        f"no older engine than the one under test ({describe(settings.cluster.engine)}) to "
+        f"{NO_OLDER_ENGINE} ({describe(settings.cluster.engine)}) to "
         "mix with or upgrade from: give --swarm-upgrade-from=ENGINE (a Debian suite or a "
         "dind image), or test a newer engine (--swarm-debian-suite=trixie or sid)"
     )

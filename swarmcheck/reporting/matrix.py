@@ -13,6 +13,10 @@ What counts as a difference:
 - **figure**: a measured number moved by more than 2x between engines, and by more than the
   noise floor of its unit (1 s for ``*_s``, 100 ms for ``*_ms``, 1 for counts), so a 0.02 s
   vs 0.05 s wobble is not called a change.
+
+A check that does not apply to an engine's run is compared only between the engines it
+applies to: the release checks skip on the oldest engine, which has no older one to mix with
+or upgrade from (``not_applicable``); the matrix still shows that skip and its reason.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from swarmcheck.cluster.engines import NO_OLDER_ENGINE
 from swarmcheck.reporting.summary import Outcome, Status, format_figure
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "differences",
     "figure_moved",
     "normalize_message",
+    "not_applicable",
     "read_run",
     "render_html",
     "render_markdown",
@@ -327,15 +333,29 @@ def unconfirmed(runs: Sequence[EngineRun]) -> list[Difference]:
     return [d for d in differences(first_only) if (d.kind, d.key, d.subject) not in kept]
 
 
+def not_applicable(result: Result | None) -> bool:
+    """Whether a result says the check does not apply to that engine's run (a property of
+    the run, not a behaviour of its engine): skipped for want of an older engine."""
+    return (
+        result is not None
+        and result.status == "skipped"
+        and (result.reason or "").startswith(NO_OLDER_ENGINE)
+    )
+
+
 def differences(runs: Sequence[EngineRun]) -> list[Difference]:
     """Everything a check saw differently on different engines, after ``settle`` (runs without
-    results are reported as run problems, not as a difference per check)."""
+    results are reported as run problems, not as a difference per check), among the engines
+    the check applies to."""
     usable = [settle(r) for r in runs if r.problem is None]
     found: list[Difference] = []
     if len(usable) < 2:
         return found
     for key in _keys(usable):
         per = {run.engine: run.result(key) for run in usable}
+        per = {e: r for e, r in per.items() if not not_applicable(r)}
+        if len(per) < 2:
+            continue
         statuses = {e: (r.status if r else "not run") for e, r in per.items()}
         if len(set(statuses.values())) > 1:
             found.append(

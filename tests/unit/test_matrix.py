@@ -112,6 +112,25 @@ def test_same_results_on_every_engine_are_no_difference() -> None:
     assert differences(runs) == []
 
 
+def test_a_check_that_needs_an_older_engine_is_compared_only_where_it_applies() -> None:
+    def no_older(engine: str) -> Result:
+        reason = f"no older engine than the one under test ({engine}) to mix with: give ..."
+        return Result("SC-REL-001", "SC-REL-001", "release", "t", "skipped", reason)
+
+    oldest = run("bookworm", no_older("bookworm"))
+    trixie = run("trixie", passed("SC-REL-001", rejoins_s=6.0))
+    sid = run("sid", Result("SC-REL-001", "SC-REL-001", "release", "t", "failed", "boom"))
+    assert differences([oldest, trixie]) == []  # the oldest engine has nothing to mix with
+    found = differences([oldest, trixie, sid])
+    assert [(d.kind, d.key, dict(d.values)) for d in found] == [
+        ("behaviour", "SC-REL-001", {"trixie": "passed", "sid": "failed: boom"})
+    ]
+    # a skip for another reason is still a difference
+    other = run("bookworm", replace(no_older("bookworm"), reason="needs ipvs"))
+    assert [d.kind for d in differences([other, trixie])] == ["behaviour"]
+    assert "skipped: no older engine" in render_markdown([oldest, trixie], [])
+
+
 def test_a_run_without_results_is_a_problem_not_a_difference_per_check() -> None:
     runs = [run("bookworm", passed("SC-RAFT-001")), run("sid", problem="crashed")]
     assert differences(runs) == []
