@@ -27,8 +27,6 @@ RUN_TIMEOUT_S = 2400.0
 KNOWN_WEAK = {
     "SC-UPD-005": "polls the update status and can miss the short rollback_started state when "
     "the manager answers over the network (it should read the service's events)",
-    "SC-HEAL-002": "can read a restarted task's container while it is created but not started "
-    "(exit code 0), more likely over the network",
 }
 """Checks that may fail here for a weakness of their own, not of the existing-swarm mode; any
 other failure fails this test."""
