@@ -20,12 +20,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swarmcheck import labels
-from swarmcheck.client.engine import host_client
-from swarmcheck.cluster import sockets
-from swarmcheck.reporting.allure_files import build_categories
-
 ROOT = Path(__file__).resolve().parent.parent
+# This checkout's swarmcheck, also on a fresh clone where nothing is installed yet.
+sys.path.insert(0, str(ROOT))
+try:
+    from swarmcheck import labels
+    from swarmcheck.client.engine import host_client
+    from swarmcheck.cluster import sockets
+    from swarmcheck.reporting.allure_files import build_categories
+except ModuleNotFoundError as missing:
+    sys.exit(
+        f"stability.py: the Python package {missing.name!r} is not installed: run "
+        "`./run tests` once (it installs swarmcheck and its dependencies), then run this again"
+    )
+
 RESULTS = ROOT / "reports" / "allure-results"
 
 

@@ -79,6 +79,24 @@ class EngineAPIError(SwarmcheckError):
         self.node = node
 
 
+class DiskFull(EngineAPIError, EnvironmentProblem):
+    """The engine (or this machine) ran out of disk space: building an image, importing it or
+    loading the workload into a node. An environment problem, whatever the operation."""
+
+
+DISK_FULL_FIX = (
+    "free disk space where the engine keeps its data (`docker system df` shows what uses it; "
+    "`swarmcheck sweep --images` removes the images swarmcheck built, `docker system prune` "
+    "what nothing uses), then run again"
+)
+"""What to do about a full disk: every message about one ends with it."""
+
+
+def is_disk_full(text: str) -> bool:
+    """Whether an error text (the engine's, a tool's) says a disk is full (ENOSPC)."""
+    return "no space left on device" in text.lower()
+
+
 class NotFound(EngineAPIError):
     """The engine says the object does not exist."""
 

@@ -15,11 +15,14 @@ import docker.errors
 import requests.exceptions
 
 from swarmcheck.errors import (
+    DISK_FULL_FIX,
+    DiskFull,
     EngineAPIError,
     EngineUnreachable,
     NotFound,
     SwarmNotFound,
     SwarmRefused,
+    is_disk_full,
 )
 
 
@@ -41,6 +44,13 @@ def translate(
     if isinstance(exc, docker.errors.APIError):
         code = exc.status_code
         explanation = str(exc.explanation or exc)
+        if is_disk_full(explanation):  # whatever the call was: the machine, not the product
+            return DiskFull(
+                f"the disk is full{where} ({code}: {explanation}): {DISK_FULL_FIX}",
+                status_code=code,
+                explanation=explanation,
+                node=node,
+            )
         return (SwarmRefused if swarm and code is not None else EngineAPIError)(
             f"engine error{where} ({code}): {explanation}",
             status_code=code,

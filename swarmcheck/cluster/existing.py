@@ -217,16 +217,23 @@ class ExistingCluster(Cluster):
         by_id: dict[str, Endpoint] = {}
         control: Endpoint | None = None
         for endpoint in self.endpoints:
-            client = endpoint.client(CONNECT_TIMEOUT_S)
             try:
                 with translated(endpoint.given):
-                    swarm = client.info()["Swarm"]
+                    # the client asks the engine for its API version as it is made
+                    client = endpoint.client(CONNECT_TIMEOUT_S)
+                    try:
+                        swarm = client.info()["Swarm"]
+                    finally:
+                        client.close()
             except EngineAPIError as exc:
                 raise EnvironmentProblem(
-                    f"--swarm-existing: {endpoint.given} ({endpoint.url}) did not answer: {exc}"
+                    f"--swarm-existing: {endpoint.given}"
+                    + (f" ({endpoint.url})" if endpoint.url != endpoint.given else "")
+                    + f" did not answer: {exc}. "
+                    + "Check that an engine listens at that address and that this machine can "
+                    "reach it (`docker -H URL info`, with --swarm-existing-tls for TLS), or give "
+                    "another endpoint"
                 ) from exc
-            finally:
-                client.close()
             if swarm.get("LocalNodeState") != "active":
                 raise EnvironmentProblem(
                     f"--swarm-existing: the engine at {endpoint.given} is not in a swarm "

@@ -20,7 +20,7 @@ import docker
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.debian import apt_install
 from swarmcheck.cluster.recipes import digest, ensure_image
-from swarmcheck.errors import ConfigError, ImageBuildError
+from swarmcheck.errors import DISK_FULL_FIX, ConfigError, ImageBuildError, is_disk_full
 from swarmcheck.progress import run_with_progress
 from swarmcheck.recipes import recipe as recipe_file
 from swarmcheck.timing import Stopwatch
@@ -91,8 +91,9 @@ def ensure_node_image(client: docker.DockerClient, suite: str = "bookworm") -> N
                 if done.timed_out
                 else f"exit {done.returncode}"
             )
+            fix = f"\n{DISK_FULL_FIX}" if is_disk_full(done.tail) else ""
             raise ImageBuildError(
-                f"mmdebstrap failed for the {suite} node image ({why}):\n{done.tail}"
+                f"mmdebstrap failed for the {suite} node image ({why}):\n{done.tail}{fix}"
             )
         log.warning("node image %s: root file system in %.0f s, importing it", ref, clock())
         return rootfs

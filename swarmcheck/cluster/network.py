@@ -16,14 +16,18 @@ from swarmcheck.errors import ConfigError, EngineAPIError, ProvisioningError
 CANDIDATES = [f"10.199.{i}.0/24" for i in range(256)]
 
 
-def used_subnets(host: docker.DockerClient) -> set[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    used: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks_by_subnet(host: docker.DockerClient) -> dict[Network, str]:
+    """The IPv4 subnets of the engine's networks, each with the network's name."""
+    used: dict[Network, str] = {}
     with translated():
         for net in host.networks.list():
             for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
                 subnet = cfg.get("Subnet", "")
                 if subnet and ":" not in subnet:
-                    used.add(ipaddress.ip_network(subnet, strict=False))
+                    used[ipaddress.ip_network(subnet, strict=False)] = str(net.name)
     return used
 
 
@@ -41,11 +45,18 @@ def create_network(host: docker.DockerClient, run_id: str, subnet: str | None) -
 
 def _create_network(host: docker.DockerClient, run_id: str, subnet: str | None) -> tuple[str, str]:
     name = f"sc-{run_id}"
-    used = used_subnets(host)
+    by_subnet = networks_by_subnet(host)
+    used = set(by_subnet)
     if subnet is not None:
         wanted = ipaddress.ip_network(subnet, strict=False)
-        if any(wanted.overlaps(u) for u in used):
-            raise ConfigError(f"subnet {subnet} overlaps a network on this engine: pick another")
+        taken = sorted(f"{by_subnet[u]} ({u})" for u in used if wanted.overlaps(u))
+        if taken:
+            raise ConfigError(
+                f"--swarm-subnet={subnet} is taken on this engine by network "
+                f"{', '.join(taken)}: give a free private 10.x /24 (`docker network ls` and "
+                "`docker network inspect` show the used ones), or leave --swarm-subnet out "
+                "and swarmcheck picks a free one"
+            )
         choices = [str(wanted)]
     else:
         choices = [

@@ -19,6 +19,7 @@ from swarmcheck import labels
 from swarmcheck.client.engine import node_client
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster import sockets
+from swarmcheck.cluster.images import ENGINE_IMAGE_OPTIONS
 from swarmcheck.errors import EngineAPIError, ProvisioningError
 from swarmcheck.timing import wait_until
 
@@ -125,9 +126,14 @@ class Node:
                     finally:
                         client.close()
             except EngineAPIError:
-                if self.container.status == "exited":
+                container = self.container
+                if container.status == "exited":
+                    image = container.attrs.get("Config", {}).get("Image", "?")
                     raise ProvisioningError(
-                        f"{self.name}'s container exited while its engine was starting",
+                        f"{self.name}'s container exited while its engine was starting (image "
+                        f"{image}): a node image must be Docker-in-Docker capable, with dockerd "
+                        "on its PATH (its log below says why it stopped); give such an image "
+                        f"({ENGINE_IMAGE_OPTIONS}) or leave the option out to build one",
                         node=self.name,
                         log_tail=self.daemon_log_tail(),
                     ) from None

@@ -9,6 +9,7 @@ the image it replaced is removed.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import re
@@ -21,7 +22,7 @@ import docker
 from swarmcheck import labels
 from swarmcheck.cache import cache_dir, file_lock
 from swarmcheck.client.errors import translated
-from swarmcheck.errors import EngineAPIError, ImageBuildError, NotFound
+from swarmcheck.errors import DISK_FULL_FIX, EngineAPIError, ImageBuildError, NotFound
 
 log = logging.getLogger("swarmcheck.images")
 
@@ -100,8 +101,16 @@ def ensure_image(
     with file_lock(lock):
         if recipe_of(client, ref) == recipe:
             return False
-        with tempfile.TemporaryDirectory(prefix="swarmcheck-image-") as scratch:
-            import_image(client, build(Path(scratch)), ref, recipe, changes)
+        try:
+            with tempfile.TemporaryDirectory(prefix="swarmcheck-image-") as scratch:
+                import_image(client, build(Path(scratch)), ref, recipe, changes)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            raise ImageBuildError(
+                f"building {ref}: the disk is full ({exc.strerror}: "
+                f"{exc.filename or tempfile.gettempdir()}): {DISK_FULL_FIX}"
+            ) from exc
     return True
 
 

@@ -13,7 +13,12 @@ import pytest
 from swarmcheck.catalog.model import Check
 from swarmcheck.cluster import engines
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import SwarmcheckError
+from swarmcheck.errors import (
+    ConfigError,
+    EnvironmentProblem,
+    ProvisioningError,
+    SwarmcheckError,
+)
 from swarmcheck.plugin.keys import (
     CLUSTER_KEY,
     ENGINE_VERSIONS_KEY,
@@ -83,6 +88,7 @@ def pytest_runtest_makereport(
     if not item.stash.get(SWARM_ITEM_KEY, False):
         return report  # not ours: a plain test's report stays as pytest made it
     setattr(report, REPORT_ATTR, report_info(item))
+    shorten_setup_error(report, call)
     if report.when == "call":
         figures = figures_of(item.user_properties)
         if figures:
@@ -92,6 +98,19 @@ def pytest_runtest_makereport(
         if cluster is not None:
             attach_diagnostics(cluster)
     return report
+
+
+INPUT_PROBLEMS = (ConfigError, EnvironmentProblem, ProvisioningError)
+"""What a swarm could not be set up for: bad input or a machine that lacks something. The
+message says what and how to fix it; swarmcheck's own frames would only hide it."""
+
+
+def shorten_setup_error(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+    """A swarm fixture that failed on bad input or the environment: the report shows the
+    message alone (no traceback from inside swarmcheck). Allure keeps the same message."""
+    error = call.excinfo.value if call.excinfo is not None else None
+    if report.when == "setup" and report.failed and isinstance(error, INPUT_PROBLEMS):
+        report.longrepr = f"swarmcheck could not set up this test: {type(error).__name__}: {error}"
 
 
 def report_info(item: pytest.Item) -> dict[str, object]:

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from swarmcheck.cluster.engines import parse_engines
+from swarmcheck.cluster.engines import (
+    DEBIAN_ORDER,
+    describe,
+    is_debian,
+    looks_like_engine,
+    parse_engines,
+)
 from swarmcheck.cluster.existing import parse_endpoints
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.config import Settings, parse_duration
@@ -166,22 +172,48 @@ def _seed(given_seed: int | None, duration: float | None) -> int | None:
     return given_seed
 
 
+def _debian_suite(config: pytest.Config) -> str:
+    """--swarm-debian-suite: a suite whose engine swarmcheck can build (checked now, not when
+    the first swarm test needs the image)."""
+    g = given(config, "--swarm-debian-suite")
+    suite = g.value or "bookworm"
+    if not is_debian(suite):
+        raise ConfigError(
+            f"{g.source}={suite!r}: not a Debian suite swarmcheck builds an engine from; use "
+            f"{', '.join(describe(s) for s in DEBIAN_ORDER)}, or give a dind image with "
+            "--swarm-engine-image"
+        )
+    return suite
+
+
+def _engine_name(config: pytest.Config, flag: str) -> str | None:
+    """An option naming one engine: a Debian suite or an image reference."""
+    g = given(config, flag)
+    if g.value is not None and not looks_like_engine(g.value):
+        raise ConfigError(
+            f"{g.source}={g.value!r}: neither a Debian suite ({', '.join(DEBIAN_ORDER)}) nor "
+            "a dind image reference (e.g. my/dind:28)"
+        )
+    return g.value
+
+
 def _cluster(config: pytest.Config) -> ClusterSpec:
     """The default cluster; a bad shape names the options (or ini keys) it came from."""
     managers, workers = _int(config, "--swarm-managers"), _int(config, "--swarm-workers")
     assert managers is not None and workers is not None  # they have defaults
+    suite, engines = _debian_suite(config), _engines(config)  # their messages name them
     try:
         return ClusterSpec(
             managers=managers,
             workers=workers,
-            debian_suite=given(config, "--swarm-debian-suite").value or "bookworm",
+            debian_suite=suite,
             engine_image=given(config, "--swarm-engine-image").value,
             toxiproxy_image=given(config, "--swarm-toxiproxy-image").value,
             subnet=given(config, "--swarm-subnet").value,
-            engines=_engines(given(config, "--swarm-engines").value),
+            engines=engines,
         )
     except ConfigError as exc:
-        flags = ("--swarm-managers", "--swarm-workers", "--swarm-subnet")
+        flags = ("--swarm-managers", "--swarm-workers", "--swarm-subnet", "--swarm-engines")
         sources = [g.source for g in (given(config, f) for f in flags) if g.source != "default"]
         raise ConfigError(f"{exc} (from {', '.join(sources) or 'the defaults'})") from exc
 
@@ -242,8 +274,19 @@ def _switch(config: pytest.Config, flag: str) -> bool:
     raise ConfigError(f"{g.source}={g.value!r}: use true or false")
 
 
-def _engines(text: str | None) -> tuple[str, ...]:
-    return parse_engines(text, "--swarm-engines") if text is not None else ()
+def _engines(config: pytest.Config) -> tuple[str, ...]:
+    """--swarm-engines: one engine per node, each a Debian suite or a dind image."""
+    g = given(config, "--swarm-engines")
+    if g.value is None:
+        return ()
+    engines = parse_engines(g.value, g.source)
+    unknown = [e for e in engines if not looks_like_engine(e)]
+    if unknown:
+        raise ConfigError(
+            f"{g.source}={g.value!r}: {', '.join(map(repr, unknown))} is neither a Debian "
+            f"suite ({', '.join(DEBIAN_ORDER)}) nor a dind image reference (e.g. my/dind:28)"
+        )
+    return engines
 
 
 def _existing(text: str | None, tls_dir: str | None) -> tuple[str, ...]:
@@ -251,7 +294,12 @@ def _existing(text: str | None, tls_dir: str | None) -> tuple[str, ...]:
     if text is None:
         return ()
     values = tuple(v.strip() for v in text.split(",") if v.strip())
-    parse_endpoints(values, tls_dir)
+    try:
+        parse_endpoints(values, tls_dir)
+    except ConfigError as exc:
+        if tls_dir is not None and str(exc).startswith("TLS folder"):
+            raise ConfigError(f"--swarm-existing-tls={tls_dir}: {exc}") from exc
+        raise
     return values
 
 
@@ -274,7 +322,7 @@ def settings_from(config: pytest.Config) -> Settings:
             cluster=_cluster(config),
             reports_dir=reports or config.rootpath / "reports",
             select=given(config, "--swarm-select").value,
-            upgrade_from=given(config, "--swarm-upgrade-from").value,
+            upgrade_from=_engine_name(config, "--swarm-upgrade-from"),
             existing=_existing(
                 given(config, "--swarm-existing").value,
                 given(config, "--swarm-existing-tls").value,
