@@ -184,7 +184,11 @@ def attach_control_plane_proxy(cluster: Cluster, image: str | None = None) -> Co
             for route in proxy.routes.values():
                 api.create_proxy(route.proxy, route.listen, route.upstream)
     except FaultError as exc:
-        raise ProvisioningError(f"control-plane proxy {name} did not come up: {exc}") from exc
+        raise ProvisioningError(
+            f"control-plane proxy {name} (image {image}) did not come up: {exc}. The image "
+            "must run a Toxiproxy 2.x server with its API on port 8474: give such an image, or "
+            f"drop {TOXIPROXY_IMAGE_OPTION} to build one"
+        ) from exc
     cluster.control_plane = proxy
     cluster.advertise_addr = proxy.advertise_addr
     return proxy

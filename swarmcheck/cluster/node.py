@@ -20,7 +20,7 @@ from swarmcheck.client.engine import node_client
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster import sockets
 from swarmcheck.cluster.images import ENGINE_IMAGE_OPTIONS
-from swarmcheck.errors import EngineAPIError, ProvisioningError
+from swarmcheck.errors import EngineAPIError, ProvisioningError, ReadinessTimeout
 from swarmcheck.timing import wait_until
 
 
@@ -141,14 +141,25 @@ class Node:
             self.api_version = str(answer["ApiVersion"])
             return str(answer["Version"])
 
+        def not_ready(what: str, waited_s: float, last_error: str | None) -> Exception:
+            image = self.container.attrs.get("Config", {}).get("Image", "?")
+            return ReadinessTimeout(
+                f"{what} (image {image}): a dind image's dockerd must answer on the socket "
+                "swarmcheck gives it (SWARMCHECK_API_SOCKET) within that time; its log below "
+                "says what it did",
+                waited_s,
+                node=self.name,
+                log_tail=self.daemon_log_tail(),
+                last_error=last_error,
+            )
+
         return wait_until(
             version,
             what=f"{self.name}'s engine to answer",
             timeout_s=timeout_s,
             interval_s=0.1,
-            node=self.name,
-            log_tail=self.daemon_log_tail,
             transient=(EngineAPIError,),  # connection refused while dockerd starts
+            timeout_error=not_ready,
         )
 
     def close(self) -> None:
