@@ -65,39 +65,44 @@ def left_by(host: docker.DockerClient, pid: int) -> list[str]:
     )
 
 
-def answered(output: str, *says: str) -> None:
-    """One line of the output has every part of the message; no swarmcheck traceback."""
+def refused(root: Path, host: docker.DockerClient, test: str, option: str, *says: str) -> str:
+    """Run the one-test project with ``option``: the test fails in set-up with one line that
+    has every part of ``says``, no swarmcheck traceback, and the run leaves nothing."""
+    pid, code, output = run_session(root, test, option)
+    assert code == pytest.ExitCode.TESTS_FAILED, output
     line = next((x for x in output.splitlines() if "swarmcheck could not set up" in x), "")
     for part in says:
         assert part in line, f"{part!r} not in the message:\n{output}"
     assert "Traceback" not in output, output
     assert not re.search(r"swarmcheck/[\w/]+\.py:\d+: in ", output), output
+    assert left_by(host, pid) == []
+    return output
 
 
 def test_engine_image_not_loaded(tmp_path: Path, host: docker.DockerClient) -> None:
     image = "swarmcheck/not-loaded:none"
-    pid, code, output = run_session(tmp_path, SWARM_TEST, f"--swarm-engine-image={image}")
-    assert code == pytest.ExitCode.TESTS_FAILED, output
-    answered(
-        output,
+    refused(
+        tmp_path,
+        host,
+        SWARM_TEST,
+        f"--swarm-engine-image={image}",
         "EnvironmentProblem",
         f"the engine image {image} is not in the local engine",
         "docker load",
     )
-    assert left_by(host, pid) == []
 
 
 def test_engine_image_not_dind(tmp_path: Path, host: docker.DockerClient) -> None:
-    pid, code, output = run_session(tmp_path, SWARM_TEST, f"--swarm-engine-image={NOT_DIND}")
-    assert code == pytest.ExitCode.TESTS_FAILED, output
-    answered(
-        output,
+    output = refused(
+        tmp_path,
+        host,
+        SWARM_TEST,
+        f"--swarm-engine-image={NOT_DIND}",
         "ProvisioningError",
         f"(image {NOT_DIND})",
         "must be Docker-in-Docker capable, with dockerd on its PATH",
     )
     assert "this image has no dockerd on its PATH" in output  # the node's own log
-    assert left_by(host, pid) == []
 
 
 @pytest.fixture
@@ -123,16 +128,16 @@ def taken_subnet(host: docker.DockerClient) -> Iterator[str]:
 
 
 def test_subnet_taken(tmp_path: Path, host: docker.DockerClient, taken_subnet: str) -> None:
-    pid, code, output = run_session(tmp_path, SWARM_TEST, f"--swarm-subnet={taken_subnet}")
-    assert code == pytest.ExitCode.TESTS_FAILED, output
-    answered(
-        output,
+    refused(
+        tmp_path,
+        host,
+        SWARM_TEST,
+        f"--swarm-subnet={taken_subnet}",
         "ConfigError",
         f"--swarm-subnet={taken_subnet} is taken on this engine",
         f"sc-bad-input-{os.getpid()}",
         "leave --swarm-subnet out",
     )
-    assert left_by(host, pid) == []
 
 
 @pytest.fixture
@@ -160,29 +165,27 @@ def never_ready_image(host: docker.DockerClient) -> Iterator[str]:
 def test_node_never_ready(
     tmp_path: Path, host: docker.DockerClient, never_ready_image: str
 ) -> None:
-    pid, code, output = run_session(
-        tmp_path, SWARM_TEST, f"--swarm-engine-image={never_ready_image}"
-    )
-    assert code == pytest.ExitCode.TESTS_FAILED, output
-    answered(
-        output,
+    output = refused(
+        tmp_path,
+        host,
+        SWARM_TEST,
+        f"--swarm-engine-image={never_ready_image}",
         "ReadinessTimeout",
         f"timed out after 60s waiting for manager1's engine to answer (image {never_ready_image})",
         "a dind image's dockerd must answer",
     )
     assert "dockerd (fake): sleeping, never answering" in output  # the node's log
-    assert left_by(host, pid) == []
 
 
 def test_toxiproxy_not_answering(tmp_path: Path, host: docker.DockerClient) -> None:
-    pid, code, output = run_session(tmp_path, FAULTS_TEST, f"--swarm-toxiproxy-image={NOT_DIND}")
-    assert code == pytest.ExitCode.TESTS_FAILED, output
-    answered(
-        output,
+    refused(
+        tmp_path,
+        host,
+        FAULTS_TEST,
+        f"--swarm-toxiproxy-image={NOT_DIND}",
         "ProvisioningError",
         f"(image {NOT_DIND}) did not come up",
         "not ready after 30s",
         "Toxiproxy 2.x server with its API on port 8474",
         "drop --swarm-toxiproxy-image",
     )
-    assert left_by(host, pid) == []
