@@ -84,16 +84,20 @@ def _gone(remove: Callable[[], object]) -> bool:
     return True
 
 
-def remove_images(host: docker.DockerClient) -> tuple[list[str], list[str]]:
-    """Remove every image swarmcheck built (labelled with its recipe): (removed, kept in use).
+def remove_images(
+    host: docker.DockerClient, recipe: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Remove every image swarmcheck built (labelled with its recipe), or only those of one
+    ``recipe``: (removed, kept in use).
 
     Images a live run's containers still use are kept; the next `swarmcheck setup` rebuilds
     what was removed.
     """
     removed: list[str] = []
     in_use: list[str] = []
+    wanted = labels.RECIPE if recipe is None else f"{labels.RECIPE}={recipe}"
     with translated("the host"):
-        built = host.images.list(filters={"label": labels.RECIPE})
+        built = host.images.list(filters={"label": wanted})
     for image in built:
         name = image.tags[0] if image.tags else image.short_id
         try:
