@@ -89,18 +89,24 @@ def failures_in(results: Path, number: int, job: str) -> list[Failure]:
 
 
 def leftovers() -> str:
-    """What swarmcheck objects exist on the engine right now (after a round: should be none)."""
+    """What runs whose process has ended left on the engine (after a round: should be none).
+
+    Objects of a run still going (another session on this engine) are not leftovers: only
+    those whose owner process is gone count, as for `swarmcheck sweep`."""
     host = host_client()
     try:
         flt = {"label": labels.RUN}
-        counts = {
-            "containers": len(host.containers.list(all=True, filters=flt)),
-            "networks": len(host.networks.list(filters=flt)),
-            "volumes": len(host.volumes.list(filters=flt)),
-            "socket dirs": sum(1 for p in sockets.base_dir().iterdir() if p.is_dir()),
+        found = {
+            "containers": [c.labels for c in host.containers.list(all=True, filters=flt)],
+            "networks": [n.attrs.get("Labels") or {} for n in host.networks.list(filters=flt)],
+            "volumes": [v.attrs.get("Labels") or {} for v in host.volumes.list(filters=flt)],
         }
     finally:
         host.close()
+    counts = {
+        kind: sum(not labels.owner_alive(lab) for lab in seen) for kind, seen in found.items()
+    }
+    counts["socket dirs"] = len(sockets.stale_run_dirs())
     return ", ".join(f"{v} {k}" for k, v in counts.items() if v) or "none"
 
 

@@ -80,14 +80,17 @@ def remove_run_dir(run_id: str) -> bool:
     return True
 
 
+def stale_run_dirs() -> list[Path]:
+    """Socket directories of runs whose owner process is gone (left behind)."""
+    return [p for p in base_dir().iterdir() if p.is_dir() and not _owner_alive(p / "owner")]
+
+
 def sweep_run_dirs() -> int:
     """Remove socket directories of runs whose owner process is gone; how many."""
-    removed = 0
-    for path in base_dir().iterdir():
-        if path.is_dir() and not _owner_alive(path / "owner"):
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
-    return removed
+    stale = stale_run_dirs()
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(stale)
 
 
 def _owner_alive(owner_file: Path) -> bool:
