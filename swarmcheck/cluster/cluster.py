@@ -405,7 +405,7 @@ class Cluster:
     def _remove_all(objects: list[Model], via: str) -> None:
         for obj in objects:
             wait_until(
-                functools.partial(_removed, obj),
+                functools.partial(remove_or_retry, obj),
                 what=f"removal of {obj.name}",
                 timeout_s=15,
                 interval_s=0.1,
@@ -437,7 +437,7 @@ class Cluster:
         return reaper.remove_run(self.host, self.run_id)
 
 
-def _removed(obj: Model) -> bool | None:
+def remove_or_retry(obj: Model) -> bool | None:
     """Remove a service, secret, config or network; None (try again) while it is in use."""
     try:
         with translated():

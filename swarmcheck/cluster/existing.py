@@ -30,7 +30,7 @@ from swarmcheck.client.engine import Created, remote_client
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster import images, reaper
-from swarmcheck.cluster.cluster import Cluster, ClusterImages
+from swarmcheck.cluster.cluster import Cluster, ClusterImages, remove_or_retry
 from swarmcheck.cluster.node import Node
 from swarmcheck.cluster.pool import ClusterPool
 from swarmcheck.cluster.spec import ClusterSpec
@@ -38,7 +38,6 @@ from swarmcheck.errors import (
     ConfigError,
     EngineAPIError,
     EnvironmentProblem,
-    NotFound,
     NotOnExistingSwarm,
     SwarmcheckError,
 )
@@ -369,7 +368,7 @@ class ExistingCluster(Cluster):
             )
         for obj in removable:
             wait_until(
-                functools.partial(_removed, obj),
+                functools.partial(remove_or_retry, obj),
                 what=f"removal of {obj.name}",
                 timeout_s=REMOVE_TIMEOUT_S,
                 interval_s=0.2,
@@ -510,19 +509,6 @@ def _comparable_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if k not in ("Labels",)} | {
         "Labels": dict(spec.get("Labels") or {})
     }
-
-
-def _removed(obj: Any) -> bool | None:
-    try:
-        with translated():
-            obj.remove()
-    except NotFound:
-        return True
-    except EngineAPIError as exc:
-        if "not found" in exc.explanation or "No such" in exc.explanation:
-            return True
-        return None
-    return True
 
 
 class ExistingPool(ClusterPool):

@@ -10,7 +10,8 @@ container or an engine nobody gave) turns into a skip with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import contextlib
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -75,23 +76,25 @@ def _not_on_existing(exc: BaseException) -> NotOnExistingSwarm | None:
     return None
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+@contextlib.contextmanager
+def _skipping_what_an_existing_swarm_cannot_do() -> Iterator[None]:
+    """A check that needs what an existing swarm does not give skips, saying what."""
     try:
-        return (yield)
+        yield
     except Exception as exc:
         reason = _not_on_existing(exc)
         if reason is None:
             raise
         pytest.skip(PREFIX + str(reason))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    with _skipping_what_an_existing_swarm_cannot_do():
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    try:
+    with _skipping_what_an_existing_swarm_cannot_do():
         return (yield)
-    except Exception as exc:
-        reason = _not_on_existing(exc)
-        if reason is None:
-            raise
-        pytest.skip(PREFIX + str(reason))
