@@ -485,7 +485,8 @@ def _issued_by_or_none(node: Node, root: x509.Certificate) -> x509.Certificate |
     strict=True,
     raises=SwarmPromiseBroken,
     reason=(
-        "engine 20.10.24 (swarmkit to date): the CA server rebuilds its signer, and so picks up "
+        "engines 20.10.24, 26.1.5 and 28.5.2 (swarmcheck matrix; swarmkit to date): the CA "
+        "server rebuilds its signer, and so picks up "
         "NodeCertExpiry, only when the root CA changes (ca/server.go UpdateRootCA); "
         "certificates issued after `swarm update --cert-expiry` (or `swarm init "
         "--cert-expiry`, which moby applies as an update) keep the previous validity until a "

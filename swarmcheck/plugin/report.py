@@ -190,6 +190,20 @@ def _remove_older_than(folder: Path, started: float) -> None:
 # -- outcomes ----------------------------------------------------------------------------
 
 
+def status_and_reason(report: pytest.TestReport) -> tuple[Status, str | None]:
+    """A report's status for the summary and the matrix, and why it did not pass. An expected
+    failure (xfail) counts as skipped, with the reason its marker gives."""
+    if report.passed:
+        return "passed", None
+    if report.skipped:
+        if hasattr(report, "wasxfail"):
+            return "skipped", f"expected failure (xfail): {report.wasxfail}".rstrip(": ")
+        if isinstance(report.longrepr, tuple):
+            return "skipped", str(report.longrepr[2]).removeprefix("Skipped: ")
+        return "skipped", None
+    return ("failed" if report.when == "call" else "error"), failure_reason(report)
+
+
 def record_outcome(config: pytest.Config, report: pytest.TestReport) -> None:
     """Keep one outcome per check (id, area, status, reason, figures, reruns); learn the
     engine under test from the report."""
@@ -213,18 +227,7 @@ def record_outcome(config: pytest.Config, report: pytest.TestReport) -> None:
         return
     if report.when != "call" and not (report.failed or report.skipped):
         return
-    status: Status = (
-        "passed"
-        if report.passed
-        else "skipped"
-        if report.skipped
-        else ("failed" if report.when == "call" else "error")
-    )
-    reason = None
-    if report.skipped and isinstance(report.longrepr, tuple):
-        reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-    elif report.failed:
-        reason = failure_reason(report)
+    status, reason = status_and_reason(report)
     previous = outcomes.get(report.nodeid)
     if previous is not None and previous.status in ("failed", "error"):
         return  # a teardown after a failed call does not hide the failure

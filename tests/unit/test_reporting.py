@@ -584,3 +584,22 @@ def test_side_files_name_the_night(tmp_path: Path) -> None:
     )
     data = json.loads(path.read_text())
     assert data == {"name": "Jenkins", "type": "jenkins", "buildName": "n #3", "buildOrder": 3}
+
+
+def _report(outcome: str, longrepr: object = None, **extra: object) -> pytest.TestReport:
+    return pytest.TestReport(
+        "suites/t.py::test_x", ("suites/t.py", 1, "test_x"), {}, outcome, longrepr, "call", **extra
+    )
+
+
+def test_outcome_status_names_the_reason_of_a_skip_and_of_an_expected_failure() -> None:
+    from swarmcheck.plugin.report import status_and_reason
+
+    assert status_and_reason(_report("passed")) == ("passed", None)
+    skipped = _report("skipped", ("t.py", 3, "Skipped: needs ipvs: the kernel has no IPVS"))
+    assert status_and_reason(skipped) == ("skipped", "needs ipvs: the kernel has no IPVS")
+    xfailed = _report("skipped", "AssertionError", wasxfail="the CA keeps the old validity")
+    assert status_and_reason(xfailed) == (
+        "skipped",
+        "expected failure (xfail): the CA keeps the old validity",
+    )
