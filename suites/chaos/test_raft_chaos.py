@@ -48,6 +48,15 @@ SLOW_REJOIN_S = 120.0
 """Loose on purpose: a manager restarted while the control plane was slow had its TLS
 handshakes time out and gRPC backs off between retries (seen here: back 16 s after the latency
 was lifted); Docker documents no bound for this."""
+MOVED_BACK_NOTE = """Recorded, not asserted: after this episode leadership may move back to
+the restarted manager, and Swarm does not promise otherwise. Its peers' connections to it are
+in gRPC reconnect backoff after the stop (it rejoined 45-88 s after its restart here), so it
+hears no leader within its election timeout, campaigns and raises its term; swarmkit's etcd
+raft runs without PreVote (catalog: raft-paused-leader), so once connected its higher term
+makes the leader step down, and a new election follows. Seen in 2 of about 12 runs
+(2026-11-25 at load 15-30, 2026-11-26 at load 2-3). The documented promise, a restarted
+leader comes back as a follower and leadership does not move back, is about a plain restart:
+SC-RAFT-001 and SC-RAFT-005 assert it, and passed in every stability round."""
 PARTITION_CATCH_UP_S = 90.0
 """Loose on purpose: after a partition heals, the isolated manager's gRPC connections come
 back on their reconnect backoff (up to 2 min in gRPC's defaults); measured here: whole again
@@ -67,7 +76,8 @@ samples per node, every 2 s."""
     title="leader failover while the control plane has 500 ms of added round-trip latency",
     promise=(
         "When the leader stops while every control-plane link is slow, the managers MUST "
-        "elect a new leader and accept writes, and leadership MUST NOT move back."
+        "elect a new leader and accept writes, with never two leaders, and the restarted old "
+        "leader MUST rejoin once the latency is gone."
     ),
     rows=("raft-failover",),
 )
@@ -76,7 +86,8 @@ def test_failover_with_slow_control_plane(
 ) -> None:
     """With +500 ms on every control-plane round trip the stopped leader is replaced within
     Docker's election budget (plus ``LATENCY_MARGIN_S``), a write is accepted and seen running,
-    never two leaders; the old leader rejoins as a follower once the latency is gone."""
+    never two leaders; the old leader rejoins once the latency is gone. Whether leadership
+    moved back to it is recorded, not asserted (see ``MOVED_BACK_NOTE``)."""
     web("web", replicas=2)
     old = cluster.leader()
     stopped = process.stop_node(cluster, old, log=fault_log)
@@ -106,7 +117,9 @@ def test_failover_with_slow_control_plane(
     verdict = check_single_leader(sampler.samples)
     figure("deposed_leader_s", verdict.figures["deposed_leader_s"])
     verdict.assert_ok()
-    assert cluster.leader().name == new.name, "leadership moved back to the restarted node"
+    # Recorded, not asserted (see MOVED_BACK_NOTE).
+    leader = cluster.leader().name
+    figure("leadership_after_rejoin", "kept" if leader == new.name else f"moved to {leader}")
 
 
 @pytest.mark.swarmcheck(
