@@ -413,7 +413,6 @@ def run_full_restart(cluster: Cluster, rec: FullRestart) -> None:
     finally:
         for fault in faults:
             fault.stop()
-    rec.after = {n.name: local_swarm(n) for n in cluster.nodes}
     rec.healthy_views = wait_views(
         cluster,
         lambda v: view_problems(v, len(cluster.managers), len(cluster.workers)),
@@ -422,6 +421,10 @@ def run_full_restart(cluster: Cluster, rec: FullRestart) -> None:
     )
     rec.healthy_s = rec.now()
     rec.note("healthy")
+    # Each node's own view once the swarm is whole again: right after its engine answers, an
+    # agent still connecting to the managers reports LocalNodeState "pending" (seen on a
+    # worker killed with SIGKILL), which is the way back, not a lost state.
+    rec.after = {n.name: local_swarm(n) for n in cluster.nodes}
     seen: dict[str, str | None] = {}
     for manager in cluster.managers:
         try:
