@@ -386,13 +386,18 @@ def differences(runs: Sequence[EngineRun]) -> list[Difference]:
     return found
 
 
-def _figure_differences(key: str, per: Mapping[str, Result | None]) -> list[Difference]:
-    found = []
+def _figure_names(per: Mapping[str, Result | None]) -> list[str]:
+    """Every figure any engine's result of one check has, in the order first seen."""
     names: dict[str, None] = {}
     for result in per.values():
         for name in result.figures if result else ():
             names.setdefault(name)
-    for name in names:
+    return list(names)
+
+
+def _figure_differences(key: str, per: Mapping[str, Result | None]) -> list[Difference]:
+    found = []
+    for name in _figure_names(per):
         values = {e: r.figures[name] for e, r in per.items() if r and name in r.figures}
         if len(values) < 2:
             continue
@@ -438,11 +443,7 @@ def _figure_rows(runs: Sequence[EngineRun]) -> list[tuple[str, str, dict[str, st
     rows = []
     for key in _keys(runs):
         per = {run.engine: run.result(key) for run in runs}
-        names: dict[str, None] = {}
-        for result in per.values():
-            for name in result.figures if result else ():
-                names.setdefault(name)
-        for name in names:
+        for name in _figure_names(per):
             values = {e: r.figures[name] for e, r in per.items() if r and name in r.figures}
             numbers = [float(v) for v in values.values() if _numeric(v)]
             moved = len(numbers) == len(values) and figure_moved(name, numbers)
