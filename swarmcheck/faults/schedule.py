@@ -79,7 +79,7 @@ class Schedule:
             )
             schedule = cls(int(body["seed"]), float(body["duration_s"]), faults)
         except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"not a valid chaos schedule: {exc!r}") from exc
+            raise ConfigError(f"not a valid chaos schedule: {_what_is_wrong(exc)}") from exc
         for f in faults:
             _check_kinds([f.kind])
             parse_target(f.target)
@@ -161,3 +161,12 @@ def plan_schedule(
         faults.append(PlannedFault(t / 1000, length / 1000, kind, target, KINDS[kind].draw(rng)))
         t += length + rng.randint(gmin, gmax)
     return Schedule(seed, float(duration_s), tuple(faults))
+
+
+def _what_is_wrong(exc: Exception) -> str:
+    """What a schedule that does not load lacks, in words rather than a Python error."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    if isinstance(exc, KeyError):
+        return f"the field {exc.args[0]!r} is missing"
+    return f"a field has the wrong type or value ({exc})"

@@ -150,7 +150,7 @@ USAGE_ROWS = [
         ("--swarm-chaos-schedule=corrupt.json",),
         (
             "--swarm-chaos-schedule=corrupt.json",
-            "not a valid chaos schedule",
+            "not a valid chaos schedule: not JSON (Expecting value at line 1, column 24)",
             '"planned schedule (json)" attachment',
         ),
     ),

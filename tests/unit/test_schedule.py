@@ -101,3 +101,18 @@ def test_bad_input() -> None:
             '{"seed": 1, "duration_s": 60, "faults": [{"start_s": 10, "duration_s": 5, '
             '"kind": "latency", "target": "leader", "params": {"latency_ms": 300}}]}'
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"seed": 1, "faults": [', "not JSON (Expecting value at line 1, column 24)"),
+        ('{"seed": 1, "faults": []}', "the field 'duration_s' is missing"),
+        ('{"seed": "x", "duration_s": 60, "faults": []}', "wrong type or value"),
+    ],
+)
+def test_a_schedule_that_does_not_load_says_what_is_wrong(text: str, says: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Schedule.from_json(text)
+    assert says in str(raised.value)
+    assert "Error(" not in str(raised.value)  # no Python repr
