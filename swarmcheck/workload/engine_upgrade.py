@@ -20,7 +20,7 @@ from swarmcheck.cluster.upgrade import NodeUpgrade, upgrade_all, upgrade_order
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 from swarmcheck.workload.probe import ServiceProbe
-from swarmcheck.workload.service import PROBE_NETWORK, deploy_web, workload_image
+from swarmcheck.workload.service import PROBE_NETWORK, deploy_web_for_probes, workload_image
 
 PROBE_START_TIMEOUT_S = 30.0
 ANSWERS_AROUND = 10
@@ -104,16 +104,7 @@ def rolling_engine_upgrade(
     """Deploy the probed web service (DNS-RR, health-checked), then upgrade every node to
     ``image`` one at a time (``cluster.upgrade``) while the probe keeps requesting it."""
     order = upgrade_order(cluster)
-    lead = cluster.client(cluster.leader())
-    lead.create_network(PROBE_NETWORK)
-    deploy_web(
-        cluster,
-        "web",
-        replicas,
-        endpoint_mode="dnsrr",
-        networks=[PROBE_NETWORK],
-        healthcheck=True,
-    )
+    deploy_web_for_probes(cluster, replicas)
     relay = ProbeRelay(cluster)
     relay.start_on(order[-1])  # the node upgraded last
     done: list[Node] = []

@@ -45,6 +45,31 @@ def deploy_web(
     return lead
 
 
+def deploy_web_for_probes(
+    cluster: Cluster,
+    replicas: int = 3,
+    *,
+    via_vip: bool = False,
+    timeout_s: float = CONVERGE_TIMEOUT_S,
+    **options: Any,
+) -> SwarmClient:
+    """The health-checked web service on the attachable probe network (DNS-RR, or a VIP with
+    ``via_vip``), converged; the leader's client."""
+    lead = cluster.client(cluster.leader())
+    lead.create_network(PROBE_NETWORK)
+    deploy_web(
+        cluster,
+        "web",
+        replicas,
+        endpoint_mode="vip" if via_vip else "dnsrr",
+        networks=[PROBE_NETWORK],
+        healthcheck=True,
+        timeout_s=timeout_s,
+        **options,
+    )
+    return lead
+
+
 def deploy_probed_web(
     cluster: Cluster,
     replicas: int = 3,
@@ -58,18 +83,7 @@ def deploy_probed_web(
     """The web service on an attachable overlay network, and a started probe requesting it
     from inside that network (through ``tasks.web``, or the VIP with ``via_vip``), on
     ``probe_on`` (default: the first manager)."""
-    lead = cluster.client(cluster.leader())
-    lead.create_network(PROBE_NETWORK)
-    deploy_web(
-        cluster,
-        "web",
-        replicas,
-        endpoint_mode="vip" if via_vip else "dnsrr",
-        networks=[PROBE_NETWORK],
-        healthcheck=True,
-        timeout_s=timeout_s,
-        **options,
-    )
+    lead = deploy_web_for_probes(cluster, replicas, via_vip=via_vip, timeout_s=timeout_s, **options)
     probe = ServiceProbe(
         node=probe_on or cluster.managers[0],
         network=PROBE_NETWORK,
