@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
@@ -12,10 +13,22 @@ from swarmcheck.checkers.verdict import assert_all
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
+from swarmcheck.errors import SwarmcheckError
 from swarmcheck.plugin.chaos import PlotAttacher
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.workload.rolling import RollingUpdateRun
 from swarmcheck.workload.service import deploy_web
+from swarmcheck.workload.updates import remove_services_settled
+
+
+@pytest.fixture
+def services_settled(cluster: Cluster) -> Iterator[None]:
+    """Crash loops and failing updates leave exited containers that the agents are still
+    removing when the shared reset runs: remove the services first and let the engines
+    finish. Modules whose checks make tasks fail use it for every check (``usefixtures``)."""
+    yield
+    with contextlib.suppress(SwarmcheckError):
+        remove_services_settled(cluster)
 
 
 @pytest.fixture
@@ -88,7 +101,7 @@ def worker(cluster: Cluster) -> Iterator[Node]:
         yield cluster.workers[0]
         return
     node = cluster.managers[-1]
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     lead.update_node(node.node_id, role="worker")
     cluster.wait_control(node, available=False)
     yield node

@@ -94,9 +94,7 @@ def test_nightly_chaos(
     def after_heal(index: int, planned: PlannedFault) -> None:
         clock = Stopwatch()
         cluster.wait_healthy(CONVERGE_DEADLINE_S)
-        wait_converged(
-            cluster.client(cluster.leader()), "web", REPLICAS, timeout_s=CONVERGE_DEADLINE_S
-        )
+        wait_converged(cluster.leader_client(), "web", REPLICAS, timeout_s=CONVERGE_DEADLINE_S)
         if clock() > CONVERGE_DEADLINE_S:
             slow_heals.append(f"fault {index} ({planned.kind}): {clock():.0f}s")
         figure(f"fault{index:02d}_{planned.kind}_recovered_s", clock())

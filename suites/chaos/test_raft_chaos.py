@@ -304,7 +304,7 @@ def test_force_new_cluster(fresh_cluster: Cluster, fault_log: FaultLog, figure: 
     it the only manager (and Leader) of a new raft cluster with the same services, and a
     scale afterwards is seen running."""
     cluster = fresh_cluster
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     lead.create_service("web", "swarmcheck/workload:v1", 2)
     wait_converged(lead, "web", 2)
     before = inventory(cluster)

@@ -85,7 +85,7 @@ def _assert_exited_zero(cluster: Cluster, client: SwarmClient, service: str) -> 
     needs=(),
 )
 def test_global_service_one_per_node(cluster: Cluster, figure: Recorder) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     worker = cluster.workers[0]
     create_placed_service(lead, "everywhere", None, mode="global")
     seen = wait_placement(cluster, lead, "everywhere", cluster.spec.size)
@@ -121,7 +121,7 @@ def test_global_service_one_per_node(cluster: Cluster, figure: Recorder) -> None
     needs=(),
 )
 def test_global_service_cannot_be_scaled(cluster: Cluster) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     create_placed_service(lead, "everywhere", None, mode="global")
     wait_placement(cluster, lead, "everywhere", cluster.spec.size)
     before = {t.id for t in lead.running_tasks("everywhere")}
@@ -151,7 +151,7 @@ def test_global_service_cannot_be_scaled(cluster: Cluster) -> None:
     needs=(),
 )
 def test_replicated_job(cluster: Cluster, figure: Recorder) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     total, concurrent = 5, 2
     create_placed_service(
         lead,
@@ -212,7 +212,7 @@ def test_replicated_job(cluster: Cluster, figure: Recorder) -> None:
     needs=(),
 )
 def test_job_rerun_on_forced_update(cluster: Cluster) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     total = 2
     create_placed_service(
         lead, "job", total, mode="replicated-job", concurrency=total, command=["true"]
@@ -257,7 +257,7 @@ def test_job_rerun_on_forced_update(cluster: Cluster) -> None:
     needs=(),
 )
 def test_global_job(cluster: Cluster) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     create_placed_service(lead, "gjob", None, mode="global-job", command=["true"])
     nodes = cluster.spec.size
 

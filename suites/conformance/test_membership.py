@@ -675,7 +675,7 @@ def test_worker_cannot_list_nodes(cluster: Cluster, worker: Node) -> None:
     needs=(),
 )
 def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     assert cert_ou(worker) == "swarm-worker"
     clock = Stopwatch()
     lead.update_node(worker.node_id, role="manager")

@@ -60,7 +60,7 @@ DNSRR_INGRESS = "port published with ingress mode can't be used with dnsrr mode"
 
 
 def lead_of(cluster: Cluster) -> SwarmClient:
-    return cluster.client(cluster.leader())
+    return cluster.leader_client()
 
 
 def ingress_port(published: int | None, target: int = WEB_PORT) -> dict[str, Any]:

@@ -127,7 +127,7 @@ def test_drain_moves_tasks_off(cluster: Cluster, figure: Recorder) -> None:
 )
 def test_join_drained(cluster: Cluster) -> None:
     worker = cluster.workers[0]
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     create_placed_service(lead, "everywhere", mode="global", replicas=None)
     wait_placement(cluster, lead, "everywhere", cluster.spec.size)
     try:
@@ -198,7 +198,7 @@ def test_pause_keeps_tasks_and_takes_no_new(cluster: Cluster) -> None:
 def test_node_rm(cluster: Cluster) -> None:
     worker = cluster.workers[0]
     manager = cluster.managers[-1]
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
 
     def listed(node_id: str) -> str | None:
         return next((i.state for i in lead.nodes() if i.id == node_id), None)
@@ -252,7 +252,7 @@ def test_silent_worker_is_down_then_ready(cluster: Cluster, figure: Recorder) ->
     # The worker's node is frozen: its daemon sends nothing and answers nothing, as when it is
     # cut off; unlike a stop, the moment its heartbeats end is known. (SC-SCH-007 kills one.)
     worker = cluster.workers[0]
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     with translated(lead.node):
         period_ns = lead.docker.swarm.attrs["Spec"]["Dispatcher"]["HeartbeatPeriod"]
     period_s = period_ns / 1e9

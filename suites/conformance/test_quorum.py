@@ -412,7 +412,7 @@ def test_force_new_cluster(fresh_cluster: Cluster, figure: Recorder) -> None:
     cluster = fresh_cluster
     survivor, *lost = cluster.managers
     worker = cluster.workers[0]
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     # As in moby's TestAPISwarmForceNewCluster, the tasks run on the nodes that stay up.
     for node in (survivor, worker):
         lead.update_node(node.node_id, node_labels={"quorum": "stays"})

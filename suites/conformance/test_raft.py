@@ -101,7 +101,7 @@ def test_writes_through_any_manager(cluster: Cluster) -> None:
         services = cluster.client(manager).services()  # (a swarm in use has others too)
         listed = {s.name: s.id for s in services if s.name in created}
         assert listed == created, f"{manager.name} lists {sorted(s.name for s in services)}"
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     for name, service_id in created.items():
         wait_converged(lead, name, 1)
         on_engines = sum(len(c) for c in running_task_containers(cluster, service_id).values())
@@ -391,7 +391,7 @@ class FullRestart(EventRecord):
 
 
 def run_full_restart(cluster: Cluster, rec: FullRestart) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     rec.service_id = lead.create_service("before-restart", workload_image(), 2)
     wait_converged(lead, "before-restart", 2)
     rec.before = {n.name: local_swarm(n) for n in cluster.nodes}

@@ -10,16 +10,14 @@ the same time, shows that the wait was long enough for it to have happened.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-from collections.abc import Iterator
 
 import pytest
 from docker.types import Healthcheck, RestartPolicy, UpdateConfig
 
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import EnvironmentProblem, SwarmcheckError
+from swarmcheck.errors import EnvironmentProblem
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch
 from swarmcheck.workload.service import workload_image
@@ -30,7 +28,6 @@ from swarmcheck.workload.updates import (
     create_service,
     engine_containers,
     exec_in_container,
-    remove_services_settled,
     set_container_spec,
     task_history_limit,
     task_records,
@@ -49,17 +46,7 @@ SWARM_INIT = "https://docs.docker.com/reference/cli/docker/swarm/init/"
 STEP_BUDGET_S = 30.0
 
 
-@pytest.fixture(autouse=True)
-def settled(cluster: Cluster) -> Iterator[None]:
-    """Crash loops leave exited containers that the agents are still removing when the
-    shared reset runs: remove the services first and let the engines finish."""
-    yield
-    with contextlib.suppress(SwarmcheckError):
-        remove_services_settled(cluster)
-
-
-def leader_client(cluster: Cluster) -> SwarmClient:
-    return cluster.client(cluster.leader())
+pytestmark = pytest.mark.usefixtures("services_settled")
 
 
 def exits(code: int, after_s: float = 0.0) -> list[str]:
@@ -126,7 +113,7 @@ CONDITIONS = {  # service: (restart condition, exit code of its task, is it rest
     needs=(),
 )
 def test_restart_conditions(cluster: Cluster) -> None:
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     for name, (condition, code, _) in CONDITIONS.items():
         create_service(lead, name, command=exits(code), restart=restart(condition, 0.2))
     log = TaskLog(cluster, lead, list(CONDITIONS))
@@ -186,7 +173,7 @@ def test_restart_conditions(cluster: Cluster) -> None:
 )
 def test_restart_delay(cluster: Cluster, figure: Recorder) -> None:
     delay_s = 2.0
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     create_service(lead, "delayed", command=exits(1), restart=restart("any", delay_s))
     create_service(lead, "undelayed", command=exits(1), restart=restart("any", 0.0))
     log = TaskLog(cluster, lead, ["delayed", "undelayed"])
@@ -242,7 +229,7 @@ def test_restart_delay(cluster: Cluster, figure: Recorder) -> None:
 )
 def test_restart_max_attempts_and_window(cluster: Cluster) -> None:
     attempts = 1
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     # Each task lives about a second (0.2 s delay, start, 0.5 s run): a 0.3 s window never
     # holds the previous restart, a 60 s window always does.
     windows = {"capped": 0.0, "wide-window": 60.0, "narrow-window": 0.3}
@@ -305,7 +292,7 @@ def only_container(cluster: Cluster, service: str) -> EngineContainer | None:
     needs=(),
 )
 def test_health_check_gates_running(cluster: Cluster, figure: Recorder) -> None:
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     # As moby's TestServiceHealthStart: many retries, so failing checks never make it unhealthy.
     create_service(
         lead,
@@ -369,7 +356,7 @@ def test_health_check_gates_running(cluster: Cluster, figure: Recorder) -> None:
     needs=(),
 )
 def test_unhealthy_container_is_replaced(cluster: Cluster, figure: Recorder) -> None:
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     # As moby's TestServiceHealthRun: healthy at first, one failed check makes it unhealthy.
     # The process ignores SIGTERM (PID 1 `sleep`), so it ends non-zero, as moby's `top` does.
     create_service(
@@ -446,7 +433,7 @@ def test_unhealthy_container_is_replaced(cluster: Cluster, figure: Recorder) -> 
     needs=(),
 )
 def test_unhealthy_replacement_never_runs(cluster: Cluster) -> None:
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     v1, v2 = workload_image("v1"), workload_image("v2")
     create_service(
         lead,
@@ -535,7 +522,7 @@ def wait_running_containers(cluster: Cluster, service: str, count: int) -> set[s
 )
 def test_task_history_limit(cluster: Cluster) -> None:
     limit, attempts = 2, 2
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     with task_history_limit(lead, limit) as default:
         # swarmcheck initialises its swarms without --task-history-limit.
         assert default == 5, f"the task history limit of a new swarm is {default}, not 5"

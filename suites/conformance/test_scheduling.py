@@ -58,7 +58,7 @@ scheduler reacts to a node change within a second, so 3 s spans several of its p
     needs=(),
 )
 def test_role_constraints(cluster: Cluster) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     create_placed_service(lead, "on-workers", 3, constraints=["node.role==worker"])
     create_placed_service(lead, "on-managers", 4, constraints=["node.role!=worker"])
     workers = {n.name for n in cluster.workers}
@@ -82,7 +82,7 @@ def test_role_constraints(cluster: Cluster) -> None:
     needs=(),
 )
 def test_unsatisfiable_placement_stays_pending(cluster: Cluster, figure: Recorder) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     nodes = cluster.spec.size
     reasons = {
         # swarmkit's scheduler explains why no node fits, counting the nodes it tried.
@@ -139,7 +139,7 @@ def test_unsatisfiable_placement_stays_pending(cluster: Cluster, figure: Recorde
     needs=(),
 )
 def test_label_constraints(cluster: Cluster) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     m1, m2, m3 = cluster.managers[:3]
     lead.update_node(m1.node_id, node_labels={"zone": "a", "disk": "ssd"})
     lead.update_node(m2.node_id, node_labels={"zone": "a", "disk": "hdd"})
@@ -169,7 +169,7 @@ def test_label_constraints(cluster: Cluster) -> None:
     needs=(),
 )
 def test_relabelling_moves_tasks(cluster: Cluster, figure: Recorder) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     _, m2, m3 = cluster.managers[:3]
     create_placed_service(lead, "gpu", 2, constraints=["node.labels.gpu==yes"])
     wait_placement(
@@ -214,7 +214,7 @@ def test_relabelling_moves_tasks(cluster: Cluster, figure: Recorder) -> None:
     needs=(),
 )
 def test_spread_preference(cluster: Cluster) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     m1, m2, m3 = cluster.managers[:3]
     # rack: a = {m1}, b = {m2, m3}.  zone: x = {m1}, unlabelled = {m2, m3}.
     lead.update_node(m1.node_id, node_labels={"rack": "a", "zone": "x"})
@@ -245,7 +245,7 @@ def test_spread_preference(cluster: Cluster) -> None:
     needs=(),
 )
 def test_max_replicas_per_node(cluster: Cluster) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     nodes = cluster.spec.size
     create_placed_service(lead, "one-each", nodes + 1, max_per_node=1)
     seen = wait_placement(

@@ -38,7 +38,7 @@ DOCUMENTED_CONFIG_SIZE = 500 * 1024 - 1
 
 
 def lead_of(cluster: Cluster) -> SwarmClient:
-    return cluster.client(cluster.leader())
+    return cluster.leader_client()
 
 
 def collection(client: docker.DockerClient, kind: str) -> Any:

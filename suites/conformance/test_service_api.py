@@ -31,7 +31,7 @@ V1, V2 = workload_image("v1"), workload_image("v2")
 
 def _service_status(cluster: Cluster, name: str) -> dict[str, int]:
     """`GET /services?status=true`'s ServiceStatus for one service."""
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     listed = lead.docker.api.services(filters={"name": name}, status=True)
     status = next(s for s in listed if s["Spec"]["Name"] == name)["ServiceStatus"]
     return {k: int(status[k]) for k in ("RunningTasks", "DesiredTasks")}
@@ -60,7 +60,7 @@ def _wait_status(cluster: Cluster, name: str, replicas: int) -> None:
     needs=(),
 )
 def test_duplicate_name_conflict(cluster: Cluster) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     create_placed_service(lead, "dup", 1)
     wait_placement(cluster, lead, "dup", 1)
     with pytest.raises(EngineAPIError) as refused:

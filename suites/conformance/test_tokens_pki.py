@@ -64,7 +64,7 @@ def _join(cluster: Cluster, node: Node, token: str) -> None:
 def _join_refused(cluster: Cluster, node: Node, token: str) -> EngineAPIError:
     """Try to join with ``token``, which Swarm must refuse; return the refusal. The node must
     stay out of the swarm and no manager may list a new node."""
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     before = {n.id for n in lead.nodes()}
     try:
         _join(cluster, node, token)
@@ -123,7 +123,7 @@ def test_join_needs_a_valid_token(cluster: Cluster, worker: Node) -> None:
         for garbage in ("SWMTKN-1-garbage", "not-a-token"):
             refused = _join_refused(cluster, worker, garbage)
             assert refused.explanation == BAD_TOKEN, refused.explanation
-        _join(cluster, worker, cluster.client(cluster.leader()).join_tokens()["worker"])
+        _join(cluster, worker, cluster.leader_client().join_tokens()["worker"])
         _expect_worker(cluster, worker)
 
 
@@ -554,7 +554,7 @@ def test_cert_expiry_update_applies(cluster: Cluster, worker: Node) -> None:
     needs=(),
 )
 def test_removed_node_is_locked_out(cluster: Cluster, worker: Node, figure: Recorder) -> None:
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     removed = worker.node_id
     try:
         lead.remove_node(removed, force=True)

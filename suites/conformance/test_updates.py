@@ -63,17 +63,7 @@ CRASH = ["sh", "-c", "exit 1"]
 FLAGS = "/tmp/swarmcheck-flags"
 
 
-@pytest.fixture(autouse=True)
-def settled(cluster: Cluster) -> Iterator[None]:
-    """Failing tasks leave exited containers that the agents are still removing when the
-    shared reset runs: remove the services first and let the engines finish."""
-    yield
-    with contextlib.suppress(SwarmcheckError):
-        remove_services_settled(cluster)
-
-
-def leader_client(cluster: Cluster) -> SwarmClient:
-    return cluster.client(cluster.leader())
+pytestmark = pytest.mark.usefixtures("services_settled")
 
 
 def running_containers(cluster: Cluster, service: str) -> list[EngineContainer]:
@@ -160,7 +150,7 @@ def started_at(cluster: Cluster, service: str) -> dict[str, float]:
 )
 def test_rolling_update_batches(cluster: Cluster, figure: Recorder) -> None:
     replicas, parallelism, delay_s = 4, 2, 1.0
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     create_service(
         lead,
         "web",
@@ -236,7 +226,7 @@ def test_rolling_update_batches(cluster: Cluster, figure: Recorder) -> None:
 )
 def test_failed_update_pauses(cluster: Cluster) -> None:
     replicas = 4
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     # No FailureAction: pause is the documented default (docker-py's UpdateConfig would send
     # "continue"). 1 failure in 4 (0.25) is tolerated, the second is over the ratio.
     create_service(
@@ -316,7 +306,7 @@ def test_failed_update_pauses(cluster: Cluster) -> None:
 )
 def test_failed_update_rolls_back(cluster: Cluster) -> None:
     replicas = 3
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     service_id = create_service(
         lead,
         "web",
@@ -375,7 +365,7 @@ def test_failed_update_rolls_back(cluster: Cluster) -> None:
 )
 def test_failed_rollback_pauses(cluster: Cluster) -> None:
     replicas = 2
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     # The previous version runs until a flag file appears on the nodes; from then on its new
     # containers exit 1 at once (its environment broke), those already running keep running.
     old_command = ["sh", "-c", "[ -e /flags/broken ] && exit 1; exec sleep 600"]
@@ -442,7 +432,7 @@ def test_failed_rollback_pauses(cluster: Cluster) -> None:
 )
 def test_manual_rollback(cluster: Cluster) -> None:
     replicas = 2
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     # One at a time forward, all at once back: which config a rollback follows shows.
     create_service(
         lead,
@@ -501,7 +491,7 @@ def test_manual_rollback(cluster: Cluster) -> None:
     needs=(),
 )
 def test_rollback_without_previous_spec_refused(cluster: Cluster) -> None:
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     service_id = create_service(lead, "web", replicas=0)
     before = service_attrs(lead, "web")
     with pytest.raises(EngineAPIError) as refused:
@@ -533,7 +523,7 @@ def test_rollback_without_previous_spec_refused(cluster: Cluster) -> None:
 )
 def test_update_monitor_window(cluster: Cluster) -> None:
     monitor_s = 2.0
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     crash_after = {"early": 0.2, "late": 2 * monitor_s}  # seconds a new task lives
     for name in crash_after:
         create_service(
@@ -598,7 +588,7 @@ def test_update_monitor_window(cluster: Cluster) -> None:
 )
 def test_force_update_replaces_every_task(cluster: Cluster) -> None:
     replicas = 3
-    lead = leader_client(cluster)
+    lead = cluster.leader_client()
     service_id = create_service(
         lead,
         "web",

@@ -79,5 +79,5 @@ def test_rolling_engine_upgrade_under_load(
     assert listed == identities, "node IDs or roles changed across the upgrade"
     active = {i.hostname: i.availability for i in listed_by(cluster.managers[0])}
     assert set(active.values()) == {"active"}, f"availability after the upgrade: {active}"
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     wait_converged(lead, "web", 3, image=workload_image("v1"))

@@ -125,7 +125,7 @@ def test_nodes_of_both_versions_join(cluster: Cluster, figure: Recorder) -> None
 def test_tasks_run_on_both_versions(cluster: Cluster) -> None:
     versions = versions_or_skip(cluster)
     parts = engine_parts(cluster)
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     create_placed_service(lead, "everywhere", mode="global")
     wait_placement(
         cluster,
@@ -177,7 +177,7 @@ def test_rolling_update_across_versions(
     replicas = len(cluster.nodes)  # the spread strategy puts one task on each node
     probes = rolling_update_under_probe(cluster, figure, replicas=replicas)
     judge_update(probes, f"web v1 -> v2 over {replicas} nodes of two engine versions")
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     service_id = lead.service("web").id
     wanted = {workload_image("v2"): replicas}
     # the replaced v1 containers stop within the stop grace period once their tasks shut down

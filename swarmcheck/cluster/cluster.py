@@ -125,6 +125,10 @@ class Cluster:
         target = self.node(node) if isinstance(node, str) else node
         return SwarmClient(target.name, target.client, engines=self.running_service_containers)
 
+    def leader_client(self) -> SwarmClient:
+        """Swarm calls through the current leader (writes reach the Raft log directly)."""
+        return self.client(self.leader())
+
     def running_service_containers(
         self, service: str, timeout_s: float = ENGINE_ASK_TIMEOUT_S
     ) -> dict[str, frozenset[str] | None]:
@@ -381,7 +385,7 @@ class Cluster:
             self._reset()
 
     def _reset(self) -> None:
-        lead = self.client(self.leader())
+        lead = self.leader_client()
         d = lead.docker
         with translated(lead.node):
             services = d.services.list()

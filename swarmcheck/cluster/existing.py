@@ -352,7 +352,7 @@ class ExistingCluster(Cluster):
 
     def _reset(self) -> None:
         mine = f"{labels.RUN}={self.run_id}"
-        lead = self.client(self.leader())
+        lead = self.leader_client()
         d = lead.docker
         with translated(lead.node):
             services = {s.id: s for s in d.services.list(filters={"label": mine})}

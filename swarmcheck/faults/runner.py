@@ -28,7 +28,7 @@ def node_views(cluster: Cluster, service: str | None = None) -> tuple[NodeView, 
     tasks: dict[str, set[str]] = {}
     if service:
         try:
-            for t in cluster.client(cluster.leader()).running_tasks(service):
+            for t in cluster.leader_client().running_tasks(service):
                 tasks.setdefault(t.node_id, set()).add(t.id)
         except EngineAPIError:  # no leader right now: no node counts as holding a task
             pass

@@ -140,7 +140,7 @@ def attach_state(cluster: Cluster, suffix: str = "") -> None:
             f"node list{suffix}",
             allure.attachment_type.TEXT,
         )
-        lead = cluster.client(cluster.leader())
+        lead = cluster.leader_client()
         lines = []
         for service in lead.services():
             for t in lead.tasks(service.name):

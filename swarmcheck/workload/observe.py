@@ -141,7 +141,7 @@ def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:
     """Services (with a digest of their spec), secrets, configs and swarm networks."""
 
     def read() -> Inventory:
-        lead = cluster.client(cluster.leader())
+        lead = cluster.leader_client()
         with translated(lead.node):
             services = {s.name: _task_digest(s.attrs) for s in lead.docker.services.list()}
             secrets = frozenset(s.name for s in lead.docker.secrets.list())

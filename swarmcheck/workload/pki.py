@@ -363,7 +363,7 @@ def detached(cluster: Cluster, node: Node) -> Iterator[None]:
             what=f"{node.name} to leave",
             timeout_s=30,
         )
-        cluster.client(cluster.leader()).remove_node(old_id, force=True)
+        cluster.leader_client().remove_node(old_id, force=True)
     try:
         yield
     finally:

@@ -321,7 +321,7 @@ def join_worker(cluster: Cluster, node: Node, availability: str | None = None) -
 
 def leave_and_remove(cluster: Cluster, node: Node) -> None:
     """Make a worker leave the swarm, wait until the managers see it down, remove its entry."""
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     old_id = node.node_id
     cluster.client(node).leave(force=True)
 
@@ -340,7 +340,7 @@ def leave_and_remove(cluster: Cluster, node: Node) -> None:
 def ensure_worker(cluster: Cluster, node: Node) -> None:
     """Put a worker that a check took out of the swarm back in (for a ``finally``): leave
     whatever state it is in, drop its stale entries from the node list, join again."""
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     listed = [i for i in lead.nodes() if i.hostname == node.name]
     if any(i.id == node.node_id and i.state == "ready" for i in listed) and len(listed) == 1:
         return

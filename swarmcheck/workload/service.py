@@ -38,7 +38,7 @@ def deploy_web(
 
     Returns the leader's SwarmClient, which suites keep using for the service.
     """
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     lead.create_service(name, workload_image(version), replicas, **options)
     if wait:
         wait_converged(lead, name, replicas, timeout_s=timeout_s)
@@ -55,7 +55,7 @@ def deploy_web_for_probes(
 ) -> SwarmClient:
     """The health-checked web service on the attachable probe network (DNS-RR, or a VIP with
     ``via_vip``), converged; the leader's client."""
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     lead.create_network(PROBE_NETWORK)
     deploy_web(
         cluster,
@@ -273,7 +273,7 @@ def containers_of(
     """Container ids of ``service``'s tasks, per node, read from each node's own engine:
     every container (exited ones too) unless ``running_only``."""
     found: dict[str, list[str]] = {}
-    service_id = service_id or cluster.client(cluster.leader()).service(service).id
+    service_id = service_id or cluster.leader_client().service(service).id
     filters: dict[str, str] = {"label": f"com.docker.swarm.service.id={service_id}"}
     if running_only:
         filters["status"] = "running"

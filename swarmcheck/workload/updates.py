@@ -456,7 +456,7 @@ def remove_services_settled(cluster: Cluster, timeout_s: float = 20.0) -> None:
     already in progress"). Here those answers mean "gone soon": the wait ends when no task
     container is left to race with.
     """
-    lead = cluster.client(cluster.leader())
+    lead = cluster.leader_client()
     with step("remove the services and their task containers"):
         with translated(lead.node):
             services = lead.docker.services.list()

@@ -145,7 +145,7 @@ def test_convergence_fails_when_the_engine_does_not_run_a_reported_task(swarm: C
 def test_kept_running_check_fails_when_a_task_container_goes(swarm: Cluster) -> None:
     deploy_web(swarm, "web", 3)
     before = running_containers(swarm, "web")
-    task = swarm.client(swarm.leader()).running_tasks("web")[0]
+    task = swarm.leader_client().running_tasks("web")[0]
     with ContainerSampler(swarm.nodes, "web", interval_s=0.5) as sampler:
         wait_for_samples(sampler.samples, 2 * len(swarm.nodes))
         node, container = task_container(swarm, task)
@@ -192,7 +192,7 @@ def test_write_refusal_check_fails_when_the_write_is_accepted(swarm: Cluster) ->
 
 # -- swarm spec --------------------------------------------------------------------------------
 def test_token_rotation_keeps_the_swarm_spec(swarm: Cluster) -> None:
-    lead = swarm.client(swarm.leader())
+    lead = swarm.leader_client()
     _, spec = lead.swarm_spec()
     assert spec["Dispatcher"]["HeartbeatPeriod"] == HEARTBEAT_S * NS, "not the spec set at init"
     old = lead.join_tokens()
@@ -206,7 +206,7 @@ def test_token_rotation_keeps_the_swarm_spec(swarm: Cluster) -> None:
 
 def test_partial_swarm_update_resets_the_heartbeat(swarm: Cluster) -> None:
     """The control for the test above: docker-py's own rotation does reset it."""
-    lead = swarm.client(swarm.leader())
+    lead = swarm.leader_client()
     version, spec = lead.swarm_spec()
     try:
         lead.docker.swarm.update(rotate_worker_token=True)
