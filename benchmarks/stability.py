@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -137,7 +139,32 @@ def flake_table(rounds: list[Round]) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_job(job: str, pytest_args: list[str]) -> int:
+    """`./run <job>` in its own session, so that stopping this script (Ctrl-C or SIGTERM, also
+    when started in the background, where SIGINT is ignored) hands SIGINT to the job: pytest
+    unwinds as on Ctrl-C (clusters removed, faults healed) and this script waits for it."""
+    child = subprocess.Popen(
+        ["./run", job, "-q", *pytest_args],
+        cwd=ROOT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        print(f"stability: stopping ./run {job} (SIGINT to its process group)", flush=True)
+        os.killpg(child.pid, signal.SIGINT)
+        child.wait()
+        raise
+
+
 def main() -> int:
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", choices=("suites", "chaos"), default=None)
@@ -151,9 +178,9 @@ def main() -> int:
         for job in jobs:
             print(f"stability: round {number}/{args.rounds}: ./run {job}", flush=True)
             started = time.monotonic()
-            done = subprocess.run(["./run", job, "-q", *args.pytest_args], cwd=ROOT, check=False)
+            code = run_job(job, args.pytest_args)
             current.wall_s[job] = time.monotonic() - started
-            current.exit_codes[job] = done.returncode
+            current.exit_codes[job] = code
             current.failures += failures_in(RESULTS, number, job)
         current.leftovers = leftovers()
         rounds.append(current)
@@ -168,4 +195,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("stability: stopped; the job that was running has unwound")
