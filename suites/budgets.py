@@ -43,3 +43,10 @@ tasks running again within 30 s (q-force-new-cluster)."""
 CONVERGE_S = 60.0
 """A service reaching N/N after a change: moby's ServicePoll allows 15 s on amd64 and 90 s on
 arm; 60 s leaves room for six clusters sharing two cores."""
+
+
+def node_down_budget_s(heartbeat_period_s: float) -> float:
+    """A node that stopped sending heartbeats reported down (node-status-down): swarmkit's
+    dispatcher marks it down after 3 heartbeat periods, each with a +-0.5 s epsilon, without
+    one; 2 s more for the dispatcher's timer and the poll. 18.5 s with the default 5 s."""
+    return 3 * (heartbeat_period_s + 0.5) + 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from suites import budgets
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.cluster import Cluster
@@ -257,9 +258,7 @@ def test_silent_worker_is_down_then_ready(cluster: Cluster, figure: Recorder) ->
         period_ns = lead.docker.swarm.attrs["Spec"]["Dispatcher"]["HeartbeatPeriod"]
     period_s = period_ns / 1e9
     figure("heartbeat_period_s", period_s)
-    # swarmkit: down after 3 x the heartbeat period (each +-0.5 s epsilon) without a heartbeat;
-    # 2 s more for the dispatcher's timer and this poll.
-    down_budget_s = 3 * (period_s + 0.5) + 2
+    down_budget_s = budgets.node_down_budget_s(period_s)
 
     def state() -> str:
         return next(i.state for i in lead.nodes() if i.id == worker.node_id)

@@ -10,10 +10,15 @@ import docker
 import pytest
 from docker.types import ConfigReference, SecretReference
 
+from suites import budgets
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import NotFound
+from swarmcheck.errors import NotFound, PromiseTimeout
+from swarmcheck.faults import partition
+from swarmcheck.faults.base import FaultLog
+from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import Stopwatch, wait_until
 from swarmcheck.workload.netcheck import (
     create_service,
     create_templated_secret,
@@ -23,7 +28,7 @@ from swarmcheck.workload.netcheck import (
     update_service_spec,
     wait_tasks,
 )
-from swarmcheck.workload.service import wait_converged
+from swarmcheck.workload.service import wait_converged, wait_write_accepted
 from swarmcheck.workload.tasks import node_of_task, running_task_containers
 
 SECRETS = "https://docs.docker.com/engine/swarm/secrets/"
@@ -35,10 +40,6 @@ CONFIGS = "https://docs.docker.com/engine/swarm/configs/"
 SECRET_LIMIT = 500 * 1024
 CONFIG_LIMIT = 1000 * 1024
 DOCUMENTED_CONFIG_SIZE = 500 * 1024 - 1
-
-
-def lead_of(cluster: Cluster) -> SwarmClient:
-    return cluster.leader_client()
 
 
 def collection(client: docker.DockerClient, kind: str) -> Any:
@@ -127,7 +128,7 @@ def check_crud(d: docker.DockerClient, kind: str, limit: int, documented_size: i
     needs=(),
 )
 def test_secret_crud(cluster: Cluster) -> None:
-    check_crud(lead_of(cluster).docker, "secret", SECRET_LIMIT, SECRET_LIMIT - 1)
+    check_crud(cluster.leader_client().docker, "secret", SECRET_LIMIT, SECRET_LIMIT - 1)
 
 
 @pytest.mark.swarmcheck(
@@ -146,7 +147,7 @@ def test_secret_crud(cluster: Cluster) -> None:
     needs=(),
 )
 def test_config_crud(cluster: Cluster) -> None:
-    check_crud(lead_of(cluster).docker, "config", CONFIG_LIMIT, DOCUMENTED_CONFIG_SIZE)
+    check_crud(cluster.leader_client().docker, "config", CONFIG_LIMIT, DOCUMENTED_CONFIG_SIZE)
 
 
 def check_immutable(d: docker.DockerClient, kind: str) -> None:
@@ -196,7 +197,7 @@ def check_immutable(d: docker.DockerClient, kind: str) -> None:
     needs=(),
 )
 def test_secret_immutable(cluster: Cluster) -> None:
-    check_immutable(lead_of(cluster).docker, "secret")
+    check_immutable(cluster.leader_client().docker, "secret")
 
 
 @pytest.mark.swarmcheck(
@@ -214,7 +215,7 @@ def test_secret_immutable(cluster: Cluster) -> None:
     needs=(),
 )
 def test_config_immutable(cluster: Cluster) -> None:
-    check_immutable(lead_of(cluster).docker, "config")
+    check_immutable(cluster.leader_client().docker, "config")
 
 
 def check_in_use(lead: SwarmClient, kind: str) -> None:
@@ -271,7 +272,7 @@ def check_in_use(lead: SwarmClient, kind: str) -> None:
     needs=(),
 )
 def test_secret_in_use_not_removable(cluster: Cluster) -> None:
-    check_in_use(lead_of(cluster), "secret")
+    check_in_use(cluster.leader_client(), "secret")
 
 
 @pytest.mark.swarmcheck(
@@ -289,7 +290,7 @@ def test_secret_in_use_not_removable(cluster: Cluster) -> None:
     needs=(),
 )
 def test_config_in_use_not_removable(cluster: Cluster) -> None:
-    check_in_use(lead_of(cluster), "config")
+    check_in_use(cluster.leader_client(), "config")
 
 
 def containers_of_tasks(tasks: list[TaskInfo]) -> set[str]:
@@ -312,7 +313,7 @@ def containers_of_tasks(tasks: list[TaskInfo]) -> set[str]:
     needs=(),
 )
 def test_secret_mounted_in_tasks(cluster: Cluster) -> None:
-    lead = lead_of(cluster)
+    lead = cluster.leader_client()
     d = lead.docker
     with translated():
         api_key = d.secrets.create(name="api-key", data=b"k-123\n")
@@ -421,7 +422,7 @@ def test_secret_mounted_in_tasks(cluster: Cluster) -> None:
     needs=(),
 )
 def test_config_mounted_in_tasks(cluster: Cluster) -> None:
-    lead = lead_of(cluster)
+    lead = cluster.leader_client()
     d = lead.docker
     with translated():
         site = d.configs.create(name="site.conf", data=b"listen 8080\n")
@@ -536,7 +537,7 @@ def test_config_mounted_in_tasks(cluster: Cluster) -> None:
     needs=(),
 )
 def test_templated_config(cluster: Cluster) -> None:
-    lead = lead_of(cluster)
+    lead = cluster.leader_client()
     d = lead.docker
     template = (
         b"service={{.Service.Name}} slot={{.Task.Slot}} node={{.Node.ID}} "
@@ -584,7 +585,7 @@ def test_templated_config(cluster: Cluster) -> None:
     needs=(),
 )
 def test_templated_secret(cluster: Cluster) -> None:
-    lead = lead_of(cluster)
+    lead = cluster.leader_client()
     template = b'{{.Service.Name}}/{{.Task.Slot}}/{{.Node.ID}}/{{env "DB_USER"}}'
     secret_id = create_templated_secret(lead.docker, "db-url", template)
     create_service(
@@ -600,3 +601,104 @@ def test_templated_secret(cluster: Cluster) -> None:
     with translated():
         spec = inspect(lead.docker, "secret", secret_id)["Spec"]
     assert "Data" not in spec, "secret inspect gave the template back"
+
+
+HA_FILES = {"/run/secrets/ha-secret": "s-1\n", "/etc/ha.conf": "c-1\n"}
+
+
+def assert_ha_files(cluster: Cluster, tasks: list[TaskInfo], when: str) -> None:
+    """Each task reads the secret (on a tmpfs) and the config with the content they were
+    created with."""
+    for task in tasks:
+        for path, content in HA_FILES.items():
+            seen = task_file(cluster, task, path)
+            on_tmpfs = seen.fs_type == "tmpfs" or not path.startswith("/run/secrets/")
+            assert seen.exists and seen.content == content and on_tmpfs, (
+                f"{when}, task {task.id[:10]}: want {path} with {content!r}; seen {seen.describe()}"
+            )
+
+
+@pytest.mark.swarm(workers=1)
+@pytest.mark.swarmcheck(
+    id="SC-SEC-006",
+    area="secrets-configs",
+    doc=f"{SECRETS}#how-docker-manages-secrets",
+    title="secrets and configs survive a leader failover; a cut-off worker's task keeps them",
+    promise=(
+        "A task on a node cut off from the swarm MUST keep reading its secret and config, and "
+        "secrets and configs MUST survive the failover of the leader that accepted them: the "
+        "new leader lists them unchanged and tasks started after the failover mount them."
+    ),
+    rows=("sc-ha",),
+    destructive=True,
+    needs=(),
+)
+def test_secrets_survive_failover_and_cut_off(
+    cluster: Cluster, fault_log: FaultLog, figure: Recorder
+) -> None:
+    """The docs: secrets live in the replicated Raft log ("the same high availability
+    guarantees"), and "if a node loses connectivity to the swarm while it is running a task
+    container with access to a secret, the task container still has access to its secrets"."""
+    if len(cluster.managers) < 3 or not cluster.workers:
+        pytest.skip(
+            f"needs 3 managers (to keep quorum without the leader) and a worker, the cluster "
+            f"has {len(cluster.managers)} managers and {len(cluster.workers)} workers"
+        )
+    old = cluster.leader()
+    lead = cluster.client(old)
+    worker = cluster.workers[0]
+    with translated(old.name):
+        secret = lead.docker.secrets.create(name="ha-secret", data=b"s-1\n", labels={"ha": "1"})
+        config = lead.docker.configs.create(name="ha-config", data=b"c-1\n")
+        period_s = lead.docker.swarm.attrs["Spec"]["Dispatcher"]["HeartbeatPeriod"] / 1e9
+    grants: dict[str, Any] = {
+        "secrets": [SecretReference(secret.id, "ha-secret")],
+        "configs": [ConfigReference(config.id, "ha-config", filename="/etc/ha.conf")],
+    }
+    create_service(lead, "holder", 1, constraints=[f"node.hostname=={worker.name}"], **grants)
+    # Created now, scaled up after the failover: its tasks are made by the new leader.
+    create_service(lead, "after", 0, constraints=[f"node.hostname!={old.name}"], **grants)
+    holder = wait_converged(lead, "holder", 1)
+    assert_ha_files(cluster, holder, "before any fault")
+
+    # The worker cut off: once the managers report it down, its task still reads both files.
+    clock = Stopwatch()
+    with partition.isolate(cluster, worker, log=fault_log):
+        wait_until(
+            lambda: (
+                True
+                if next(i.state for i in lead.nodes() if i.id == worker.node_id) == "down"
+                else None
+            ),
+            what=f"the managers to report {worker.name} down (node-status-down)",
+            timeout_s=budgets.node_down_budget_s(period_s),
+            interval_s=0.2,
+            timeout_error=PromiseTimeout,
+        )
+        figure("worker_down_s", clock())
+        assert_ha_files(cluster, holder, f"with {worker.name} cut off and reported down")
+    cluster.wait_healthy(budgets.REJOIN_S)
+
+    # The leader that accepted them stopped: the new one has them, new tasks mount them.
+    clock = Stopwatch()
+    old.container.stop(timeout=0)  # the swarm fixture restarts it if this check fails
+    new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
+    figure("failover_s", clock())
+    survivor = cluster.client(new)
+    wait_write_accepted(survivor, "after", 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
+    with translated(new.name):
+        listed = {str(s.name): s.id for s in survivor.docker.secrets.list()}
+        secret_now = survivor.docker.api.inspect_secret("ha-secret")
+        config_now = survivor.docker.api.inspect_config("ha-config")
+    assert listed.get("ha-secret") == secret.id, f"secrets the new leader lists: {listed}"
+    assert secret_now["Spec"].get("Labels") == {"ha": "1"}, f"secret now: {secret_now['Spec']}"
+    assert config_now["ID"] == config.id, f"config now has ID {config_now['ID']}"
+    assert base64.b64decode(config_now["Spec"]["Data"]) == b"c-1\n", "config data changed"
+    after = wait_converged(survivor, "after", 2, timeout_s=budgets.CONVERGE_S)
+    figure("new_tasks_running_s", clock())
+    assert_ha_files(cluster, after, f"after the failover to {new.name}")
+
+    old.container.start()
+    old.close()  # its pooled connections point at the stopped engine
+    old.wait_engine()
+    cluster.wait_healthy(budgets.REJOIN_S)
