@@ -8,10 +8,15 @@ are those of shared/reference/swarm-behaviors.md.
 
 from __future__ import annotations
 
-ELECTION_S = 30.0
-"""A new leader after the leader dies: Docker documents 10-20 s (raft ElectionTick 10 ticks of
-1 s, randomized to [10 s, 20 s)); moby's TestAPISwarmLeaderElection allows 30 s (raft-failover).
-Measured here: 12-16 s."""
+ELECTION_S = 45.0
+"""A new leader after the leader dies (raft-failover). Docker documents 10-20 s (raft
+ElectionTick 10 ticks of 1 s, randomized to [10 s, 20 s)); moby's TestAPISwarmLeaderElection
+allows 30 s, swarmkit's integration tests 64 s. 30 s covers one election round, not two: etcd
+raft as swarmkit runs it (CheckQuorum on, PreVote off) lets a follower that heard from the
+leader less than ElectionTick ago ignore a vote request, so the first campaign can fail and
+the next comes 10-20 s later (up to 40 s), and ``wait_leader`` sees a leader up to 3 s late (a
+`node ls` sent while there is no leader waits for its 3 s timeout). Measured here: 12-16 s
+mostly, 19-27 s in 6 of 15 failovers on 2026-11-26 (quiet machine)."""
 
 WRITE_AFTER_ELECTION_S = 30.0
 """A just-elected leader refuses writes for a moment; moby's defaultReconciliationTimeout."""

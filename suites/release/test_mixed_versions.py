@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from suites import budgets
 from suites.conftest import UpdateJudge
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.plugin.fixtures import Recorder
@@ -51,9 +52,6 @@ RAFT_DOC = "https://docs.docker.com/engine/swarm/raft/"
 ENGINES = ("old", "new", "old", "new", "old")
 """manager1..3, worker1..2: one engine each."""
 MIXED = pytest.mark.swarm(managers=3, workers=2, engines=ENGINES)
-ELECTION_BUDGET_S = 30.0
-"""raft-failover: election 10-20 s (ElectionTick 10 x 1 s, randomised up to 2x); moby allows
-30 s."""
 LABEL = "release.engine"
 UPDATE_BATCH_BUDGET_S = 30.0
 """upd-start-first: 30 s per batch (moby)."""
@@ -222,11 +220,11 @@ def test_leader_failover_across_versions(
     deploy_web(cluster, "web", 2)
     clock = Stopwatch()
     old_leader.container.stop(timeout=0)
-    new_leader = cluster.wait_leader(timeout_s=ELECTION_BUDGET_S, exclude=old_leader.name)
+    new_leader = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old_leader.name)
     figure("failover_s", clock())
     assert versions[new_leader.name] != versions[old_leader.name]
     survivor = cluster.client(new_leader)
-    wait_write_accepted(survivor, "web", 4, timeout_s=ELECTION_BUDGET_S)
+    wait_write_accepted(survivor, "web", 4, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
     figure("writes_accepted_s", clock())
     wait_converged(survivor, "web", 4)
     clock = Stopwatch()

@@ -6,7 +6,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -186,17 +186,29 @@ class Cluster:
         answers; a timeout is a broken promise (``PromiseTimeout``): a swarm with a majority
         of managers up elects a leader."""
 
-        def probe() -> Node | None:
-            for node in self.managers:
-                if node.name == exclude:
-                    continue
-                try:
-                    for info in self.node_list(via=node, timeout_s=3):
-                        if info.leader and info.hostname != exclude:
-                            return self.node(info.hostname)
-                except EngineAPIError:
-                    continue
+        def ask(node: Node) -> Node | None:
+            try:
+                for info in self.node_list(via=node, timeout_s=3):
+                    if info.leader and info.hostname != exclude:
+                        return self.node(info.hostname)
+            except EngineAPIError:
+                pass
             return None
+
+        def probe() -> Node | None:
+            # The managers are asked at once: while there is no leader, `node ls` on a manager
+            # can hang until its timeout, and asking them one after the other added that wait
+            # to the measured failover time.
+            candidates = [n for n in self.managers if n.name != exclude]
+            pool = ThreadPoolExecutor(max_workers=max(1, len(candidates)))
+            try:
+                for done in as_completed([pool.submit(ask, n) for n in candidates]):
+                    found = done.result()
+                    if found is not None:
+                        return found
+                return None
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
 
         what = "a leader" + (f" other than {exclude}" if exclude else "")
         return wait_until(probe, what=what, timeout_s=timeout_s, timeout_error=PromiseTimeout)
