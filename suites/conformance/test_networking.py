@@ -21,7 +21,7 @@ from docker.types import EndpointSpec, UpdateConfig
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, SwarmClient
-from swarmcheck.cluster.capabilities import ipvs_missing
+from swarmcheck.cluster.capabilities import feature_missing
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import EngineAPIError
 from swarmcheck.timing import wait_until
@@ -97,7 +97,7 @@ def allocated_ports(client: SwarmClient, name: str) -> list[dict[str, Any]]:
 
 
 def skip_without_ipvs(cluster: Cluster) -> None:
-    missing = ipvs_missing(cluster.managers[0])
+    missing = feature_missing("ipvs", cluster.managers[0])
     if missing:
         pytest.skip(missing)
 

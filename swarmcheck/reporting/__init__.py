@@ -9,6 +9,7 @@ from __future__ import annotations
 from swarmcheck.reporting.allure_files import (
     CATEGORY_ENVIRONMENT,
     CATEGORY_FRAMEWORK,
+    CATEGORY_NOT_THIS_RUN,
     CATEGORY_PRODUCT,
     CATEGORY_SKIPPED,
     build_categories,
@@ -27,6 +28,7 @@ from swarmcheck.reporting.summary import Outcome, format_summary
 __all__ = [
     "CATEGORY_ENVIRONMENT",
     "CATEGORY_FRAMEWORK",
+    "CATEGORY_NOT_THIS_RUN",
     "CATEGORY_PRODUCT",
     "CATEGORY_SKIPPED",
     "AvailabilityFigures",

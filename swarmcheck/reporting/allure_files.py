@@ -27,6 +27,7 @@ from swarmcheck.errors import (
 __all__ = [
     "CATEGORY_ENVIRONMENT",
     "CATEGORY_FRAMEWORK",
+    "CATEGORY_NOT_THIS_RUN",
     "CATEGORY_PRODUCT",
     "CATEGORY_SKIPPED",
     "Executor",
@@ -43,6 +44,9 @@ CATEGORY_PRODUCT = "Broken Swarm promise (product failure)"
 CATEGORY_ENVIRONMENT = "Environment problem"
 CATEGORY_FRAMEWORK = "Framework error"
 CATEGORY_SKIPPED = "Skipped: platform lacks a feature"
+CATEGORY_NOT_THIS_RUN = "Skipped: not part of this run"
+FEATURE_SKIP = r"Skipped: needs [\w-]+: "
+"""How a platform-feature skip starts (``capabilities.feature_missing``: "needs ipvs: ...")."""
 
 # Exceptions that mean "this machine can't"; subclasses loaded at write time are added too.
 # ProvisioningError is not an EnvironmentProblem in errors.py, but a node that will not start
@@ -164,10 +168,18 @@ def build_categories() -> list[dict[str, Any]]:
             "messageRegex": f"{not_env}.*",
         },
         {
-            # xfail results are "skipped" too, with an "XFAIL ..." message: not a missing feature.
             "name": CATEGORY_SKIPPED,
             "matchedStatuses": ["skipped"],
-            "messageRegex": f"{not_env}(?!XFAIL).*",
+            "messageRegex": f"{not_env}{FEATURE_SKIP}.*",
+        },
+        {
+            # Skips the run asked for: a mode that is off (nightly chaos), a cluster shape or
+            # engine mix this run does not give, a check an existing swarm cannot host, or
+            # --swarm=none. xfail results are "skipped" too, with an "XFAIL ..." message:
+            # neither a missing feature nor this.
+            "name": CATEGORY_NOT_THIS_RUN,
+            "matchedStatuses": ["skipped"],
+            "messageRegex": f"{not_env}(?!XFAIL)(?!{FEATURE_SKIP}).*",
         },
     ]
     return [{**spec, "flaky": flaky} for spec in specs for flaky in (False, True)]

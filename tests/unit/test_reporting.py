@@ -22,6 +22,7 @@ from swarmcheck.errors import ConfigError, EnvironmentProblem
 from swarmcheck.reporting import (
     CATEGORY_ENVIRONMENT,
     CATEGORY_FRAMEWORK,
+    CATEGORY_NOT_THIS_RUN,
     CATEGORY_PRODUCT,
     CATEGORY_SKIPPED,
     Outcome,
@@ -233,10 +234,16 @@ def test_write_environment_one_line_per_entry(tmp_path: Path) -> None:
     assert lines == ["engine=27.1", r"kernel\ notes=no\nIPVS", "nodes=3"]
 
 
-def test_categories_json_has_the_four_categories(tmp_path: Path) -> None:
+def test_categories_json_has_the_five_categories(tmp_path: Path) -> None:
     data = json.loads(write_categories(tmp_path).read_text(encoding="utf-8"))
     names = {c["name"] for c in data}
-    assert names == {CATEGORY_PRODUCT, CATEGORY_ENVIRONMENT, CATEGORY_FRAMEWORK, CATEGORY_SKIPPED}
+    assert names == {
+        CATEGORY_PRODUCT,
+        CATEGORY_ENVIRONMENT,
+        CATEGORY_FRAMEWORK,
+        CATEGORY_SKIPPED,
+        CATEGORY_NOT_THIS_RUN,
+    }
     for category in data:
         assert set(category) <= {"name", "matchedStatuses", "messageRegex", "traceRegex", "flaky"}
         assert category["matchedStatuses"]
@@ -260,7 +267,10 @@ def test_categories_json_has_the_four_categories(tmp_path: Path) -> None:
         ("skipped", "Skipped: EnvironmentProblem: kernel lacks IPVS", 1),
         ("broken", "swarmcheck.errors.EngineAPIError: 500 server error", 2),
         ("broken", "KeyError: 'replicas'", 2),
-        ("skipped", "Skipped: platform lacks encrypted overlay networks", 3),
+        ("skipped", "Skipped: needs ipvs: the kernel has no IPVS (/proc/net/ip_vs is missing)", 3),
+        ("skipped", "Skipped: nightly chaos mode is off: run with --swarm-chaos-duration", 4),
+        ("skipped", "Skipped: needs 3 managers (to keep quorum), the cluster has 1", 4),
+        ("skipped", "Skipped: on an existing swarm: needs a swarm of its own", 4),
         ("skipped", "XFAIL known bug\n\nAssertionError: x", None),
         ("passed", None, None),
     ],
@@ -268,7 +278,13 @@ def test_categories_json_has_the_four_categories(tmp_path: Path) -> None:
 def test_each_result_lands_in_at_most_one_category(
     status: str, message: str | None, expected: int | None
 ) -> None:
-    order = [CATEGORY_PRODUCT, CATEGORY_ENVIRONMENT, CATEGORY_FRAMEWORK, CATEGORY_SKIPPED]
+    order = [
+        CATEGORY_PRODUCT,
+        CATEGORY_ENVIRONMENT,
+        CATEGORY_FRAMEWORK,
+        CATEGORY_SKIPPED,
+        CATEGORY_NOT_THIS_RUN,
+    ]
     matched = [c["name"] for c in build_categories() if allure_matches(status, message, c)]
     assert matched == ([] if expected is None else [order[expected]])
 
@@ -465,7 +481,11 @@ def test_bug_in_swarmcheck():
 
 
 def test_platform_lacks_a_feature():
-    pytest.skip("the kernel has no IPVS (/proc/net/ip_vs is missing)")
+    pytest.skip("needs ipvs: the kernel has no IPVS (/proc/net/ip_vs is missing)")
+
+
+def test_mode_not_asked_for():
+    pytest.skip("nightly chaos mode is off: run with --swarm-chaos-duration")
 '''
 EXPECTED_CATEGORY = {
     "test_promise_timeout": CATEGORY_PRODUCT,
@@ -475,6 +495,7 @@ EXPECTED_CATEGORY = {
     "test_engine_never_answered": CATEGORY_ENVIRONMENT,
     "test_bug_in_swarmcheck": CATEGORY_FRAMEWORK,
     "test_platform_lacks_a_feature": CATEGORY_SKIPPED,
+    "test_mode_not_asked_for": CATEGORY_NOT_THIS_RUN,
 }
 
 
@@ -496,7 +517,7 @@ def allure_categories(tmp_path_factory: pytest.TempPathFactory) -> dict[str, lis
          f"--swarm-reports={root / 'reports'}", "test_categorized.py"],
         cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
-    assert "1 passed" not in done.stdout and "6 failed, 1 skipped" in done.stdout, done.stdout
+    assert "1 passed" not in done.stdout and "6 failed, 2 skipped" in done.stdout, done.stdout
     write_categories(results)
     report = root / "report"
     generate_html(results, report, single_file=False)

@@ -9,6 +9,7 @@ from benchmarks.stability import Failure, Round, category_of, failures_in, flake
 from swarmcheck.reporting.allure_files import (
     CATEGORY_ENVIRONMENT,
     CATEGORY_FRAMEWORK,
+    CATEGORY_NOT_THIS_RUN,
     CATEGORY_PRODUCT,
     CATEGORY_SKIPPED,
 )
@@ -20,7 +21,8 @@ def test_categories_follow_the_report() -> None:
         CATEGORY_ENVIRONMENT
     )
     assert category_of("broken", "KeyError: 'Spec'") == CATEGORY_FRAMEWORK
-    assert category_of("skipped", "Skipped: the kernel has no IPVS") == CATEGORY_SKIPPED
+    assert category_of("skipped", "Skipped: needs ipvs: the kernel has no IPVS") == CATEGORY_SKIPPED
+    assert category_of("skipped", "Skipped: nightly chaos mode is off") == CATEGORY_NOT_THIS_RUN
 
 
 def test_failures_are_read_from_allure_results(tmp_path: Path) -> None:
