@@ -12,7 +12,6 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import PromiseTimeout
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, wait_until
-from swarmcheck.workload.membership import docker_default_heartbeat
 from swarmcheck.workload.service import wait_converged, wait_write_accepted
 
 
@@ -38,35 +37,34 @@ def test_leader_failover(
     web("web", replicas=2)
     old = cluster.leader()
     survivors = [m for m in cluster.managers if m.name != old.name]
-    with docker_default_heartbeat(cluster):
-        clock = Stopwatch()
-        old.container.stop(timeout=0)  # the swarm fixture restarts it if this test fails
-        new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
-        figure("failover_s", clock())
+    clock = Stopwatch()
+    old.container.stop(timeout=0)  # the swarm fixture restarts it if this test fails
+    new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
+    figure("failover_s", clock())
 
-        def agreed() -> bool | None:
-            for m in survivors:
-                if [i.hostname for i in cluster.node_list(via=m) if i.leader] != [new.name]:
-                    return None
-            return True
+    def agreed() -> bool | None:
+        for m in survivors:
+            if [i.hostname for i in cluster.node_list(via=m) if i.leader] != [new.name]:
+                return None
+        return True
 
-        # Followers learn the new term from its first heartbeat (1 s): allow two.
-        wait_until(
-            agreed,
-            what=f"every surviving manager to name {new.name} the leader",
-            timeout_s=2.0,
-            timeout_error=PromiseTimeout,
-        )
-        survivor = cluster.client(new)
-        wait_write_accepted(survivor, "web", 4, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
-        figure("writes_accepted_s", clock())
-        wait_converged(survivor, "web", 4)  # the write is seen running on the engines
-        figure("write_running_s", clock())
+    # Followers learn the new term from its first heartbeat (1 s): allow two.
+    wait_until(
+        agreed,
+        what=f"every surviving manager to name {new.name} the leader",
+        timeout_s=2.0,
+        timeout_error=PromiseTimeout,
+    )
+    survivor = cluster.client(new)
+    wait_write_accepted(survivor, "web", 4, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
+    figure("writes_accepted_s", clock())
+    wait_converged(survivor, "web", 4)  # the write is seen running on the engines
+    figure("write_running_s", clock())
 
-        back = Stopwatch()
-        old.container.start()
-        old.close()  # its pooled connections point at the stopped engine
-        old.wait_engine()
-        cluster.wait_healthy(budgets.REJOIN_S)
-        figure("rejoined_after_restart_s", back())
+    back = Stopwatch()
+    old.container.start()
+    old.close()  # its pooled connections point at the stopped engine
+    old.wait_engine()
+    cluster.wait_healthy(budgets.REJOIN_S)
+    figure("rejoined_after_restart_s", back())
     assert cluster.leader().name == new.name, f"leadership moved back to {old.name}"

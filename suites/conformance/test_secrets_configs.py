@@ -19,7 +19,6 @@ from swarmcheck.faults import partition
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, wait_until
-from swarmcheck.workload.membership import docker_default_heartbeat
 from swarmcheck.workload.netcheck import (
     create_service,
     create_templated_secret,
@@ -681,26 +680,25 @@ def test_secrets_survive_failover_and_cut_off(
     cluster.wait_healthy(budgets.REJOIN_S)
 
     # The leader that accepted them stopped: the new one has them, new tasks mount them.
-    with docker_default_heartbeat(cluster):
-        clock = Stopwatch()
-        old.container.stop(timeout=0)  # the swarm fixture restarts it if this check fails
-        new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
-        figure("failover_s", clock())
-        survivor = cluster.client(new)
-        wait_write_accepted(survivor, "after", 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
-        with translated(new.name):
-            listed = {str(s.name): s.id for s in survivor.docker.secrets.list()}
-            secret_now = survivor.docker.api.inspect_secret("ha-secret")
-            config_now = survivor.docker.api.inspect_config("ha-config")
-        assert listed.get("ha-secret") == secret.id, f"secrets the new leader lists: {listed}"
-        assert secret_now["Spec"].get("Labels") == {"ha": "1"}, f"secret now: {secret_now['Spec']}"
-        assert config_now["ID"] == config.id, f"config now has ID {config_now['ID']}"
-        assert base64.b64decode(config_now["Spec"]["Data"]) == b"c-1\n", "config data changed"
-        after = wait_converged(survivor, "after", 2, timeout_s=budgets.CONVERGE_S)
-        figure("new_tasks_running_s", clock())
-        assert_ha_files(cluster, after, f"after the failover to {new.name}")
+    clock = Stopwatch()
+    old.container.stop(timeout=0)  # the swarm fixture restarts it if this check fails
+    new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
+    figure("failover_s", clock())
+    survivor = cluster.client(new)
+    wait_write_accepted(survivor, "after", 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
+    with translated(new.name):
+        listed = {str(s.name): s.id for s in survivor.docker.secrets.list()}
+        secret_now = survivor.docker.api.inspect_secret("ha-secret")
+        config_now = survivor.docker.api.inspect_config("ha-config")
+    assert listed.get("ha-secret") == secret.id, f"secrets the new leader lists: {listed}"
+    assert secret_now["Spec"].get("Labels") == {"ha": "1"}, f"secret now: {secret_now['Spec']}"
+    assert config_now["ID"] == config.id, f"config now has ID {config_now['ID']}"
+    assert base64.b64decode(config_now["Spec"]["Data"]) == b"c-1\n", "config data changed"
+    after = wait_converged(survivor, "after", 2, timeout_s=budgets.CONVERGE_S)
+    figure("new_tasks_running_s", clock())
+    assert_ha_files(cluster, after, f"after the failover to {new.name}")
 
-        old.container.start()
-        old.close()  # its pooled connections point at the stopped engine
-        old.wait_engine()
-        cluster.wait_healthy(budgets.REJOIN_S)
+    old.container.start()
+    old.close()  # its pooled connections point at the stopped engine
+    old.wait_engine()
+    cluster.wait_healthy(budgets.REJOIN_S)

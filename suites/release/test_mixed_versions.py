@@ -18,7 +18,6 @@ from suites.conftest import UpdateJudge
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, wait_until
-from swarmcheck.workload.membership import docker_default_heartbeat
 from swarmcheck.workload.placement import (
     Placement,
     create_placed_service,
@@ -219,19 +218,18 @@ def test_leader_failover_across_versions(
     followers = {versions[m.name] for m in cluster.managers[1:]}
     assert followers == set(versions.values()) - {versions[old_leader.name]}
     deploy_web(cluster, "web", 2)
-    with docker_default_heartbeat(cluster):
-        clock = Stopwatch()
-        old_leader.container.stop(timeout=0)
-        new_leader = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old_leader.name)
-        figure("failover_s", clock())
-        assert versions[new_leader.name] != versions[old_leader.name]
-        survivor = cluster.client(new_leader)
-        wait_write_accepted(survivor, "web", 4, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
-        figure("writes_accepted_s", clock())
-        wait_converged(survivor, "web", 4)
-        clock = Stopwatch()
-        old_leader.container.start()
-        old_leader.wait_engine()
-        wait_views_agree(cluster, versions)
-        figure("old_leader_back_s", clock())
+    clock = Stopwatch()
+    old_leader.container.stop(timeout=0)
+    new_leader = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old_leader.name)
+    figure("failover_s", clock())
+    assert versions[new_leader.name] != versions[old_leader.name]
+    survivor = cluster.client(new_leader)
+    wait_write_accepted(survivor, "web", 4, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
+    figure("writes_accepted_s", clock())
+    wait_converged(survivor, "web", 4)
+    clock = Stopwatch()
+    old_leader.container.start()
+    old_leader.wait_engine()
+    wait_views_agree(cluster, versions)
+    figure("old_leader_back_s", clock())
     assert cluster.leader().name == new_leader.name, "the returning manager took the lead"

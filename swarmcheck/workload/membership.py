@@ -12,8 +12,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -222,27 +221,6 @@ def set_dispatcher_heartbeat(cluster: Cluster, period_s: float) -> float:
         lead.docker, change, node=lead.node, title=f"set the dispatcher heartbeat to {period_s:g} s"
     )
     return previous[0]
-
-
-@contextmanager
-def docker_default_heartbeat(cluster: Cluster) -> Iterator[None]:
-    """Docker's default dispatcher heartbeat (5 s) while the leader changes, restored after.
-
-    A new leader gives every node 6 heartbeats to report to it; the suite's 1 s makes that 6 s,
-    shorter than an agent's reconnect backoff (up to 8 s after it tried the dead leader), so a
-    healthy node can be marked down. If its registration races that, it stays down while it
-    heartbeats (seen once: the new leader's own node, still down 90 s later, engine 20.10.24,
-    stability round 3 on 2026-11-26). Docker's promise that healthy nodes are not marked down
-    on failover is for its default heartbeat (catalog: raft-workers-not-down-on-failover)."""
-    previous = set_dispatcher_heartbeat(cluster, DEFAULT_HEARTBEAT_S)
-    time.sleep(1.5)  # agents learn the new period from their next heartbeat
-    try:
-        yield
-    finally:
-        try:
-            set_dispatcher_heartbeat(cluster, previous)
-        except SwarmcheckError as exc:  # no leader to take it: the cluster reset judges that
-            log.warning("could not restore the %g s dispatcher heartbeat: %s", previous, exc)
 
 
 def rotate_join_token(cluster: Cluster, role: str) -> str:
