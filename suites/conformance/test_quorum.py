@@ -426,8 +426,9 @@ def test_force_new_cluster(fresh_cluster: Cluster, figure: Recorder) -> None:
     on_worker = _task_containers(worker, service_id)
     on_survivor = _task_containers(survivor, service_id)
     assert on_worker, f"no task of web runs on {worker.name}"
-    # Docker's default heartbeat: at the suite's 1 s the new cluster gives the worker 6 s to
-    # find it, less than an agent's reconnect backoff (up to 8 s) after trying dead managers.
+    # Docker's default heartbeat (the clusters' default too; set whatever a cluster runs): at
+    # 1 s the new cluster gives the worker 6 s to find it, less than an agent's reconnect
+    # backoff (up to 8 s) after trying dead managers.
     set_dispatcher_heartbeat(cluster, DEFAULT_HEARTBEAT_S)
     time.sleep(1.5)  # agents learn the new period from their next heartbeat
     for node in lost:  # never healed: the cluster is removed after the check

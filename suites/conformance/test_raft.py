@@ -223,8 +223,9 @@ def run_failover(cluster: Cluster, rec: Failover) -> None:
     rec.workers = [w.name for w in cluster.workers]
     stop: Fault = process.stop_node(cluster, old)
     sampler = NodeStateSampler(cluster, survivors, interval_s=0.2)
-    # Docker's default heartbeat (5 s): a new leader gives nodes 6 heartbeats to report again,
-    # and the suite's 1 s makes that 6 s, shorter than an agent's reconnect backoff (up to 8 s).
+    # Docker's default heartbeat (5 s, the clusters' default too; set whatever a cluster runs):
+    # a new leader gives nodes 6 heartbeats to report again, and at 1 s that is 6 s, shorter
+    # than an agent's reconnect backoff (up to 8 s).
     heartbeat = set_dispatcher_heartbeat(cluster, DEFAULT_HEARTBEAT_S)
     time.sleep(1.5)  # agents learn the new period from their next heartbeat
     try:

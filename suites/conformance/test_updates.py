@@ -312,7 +312,10 @@ def test_failed_update_rolls_back(cluster: Cluster) -> None:
         "web",
         replicas=replicas,
         update=UpdateConfig(parallelism=1, monitor=NS, failure_action="rollback"),
-        rollback=RollbackConfig(parallelism=0, monitor=NS // 2),
+        # rollback_started lasts at least the rollback's monitor window: 3 s, so a status poll
+        # (every 0.1 s, each slower under load) sees it. With 0.5 s, one stability round saw
+        # updating then rollback_completed only.
+        rollback=RollbackConfig(parallelism=0, monitor=3 * NS),
         restart=QUICK_RESTART,
     )
     wait_engines_run(cluster, "web", replicas, V1)

@@ -25,8 +25,12 @@ class ClusterSpec:
     """The node network (a private 10.x /24); None picks a free one."""
     addr_pool: str = "10.201.0.0/16"
     """The swarm's default address pool for overlay networks (private 10.x)."""
-    heartbeat_s: float = 1.0
-    """Dispatcher heartbeat period: shorter than the default 5 s, so node loss shows sooner."""
+    heartbeat_s: float = 5.0
+    """Dispatcher heartbeat period: Docker's default. A shorter one (1 s, used until
+    2026-11-26) showed node loss sooner, but a new leader gives nodes 6 heartbeats to report,
+    and 6 s is shorter than an agent's reconnect backoff (up to 8 s): healthy nodes were marked
+    down on leader changes, and twice one stayed down while heartbeating (its registration
+    raced the marking). Swarm's promises are made for the default."""
     control_plane_proxy: bool = False
     """Advertise each manager through its own Toxiproxy proxy (faults on the control plane)."""
     engines: tuple[str, ...] = ()
