@@ -55,3 +55,12 @@ def node_down_budget_s(heartbeat_period_s: float) -> float:
     dispatcher marks it down after 3 heartbeat periods, each with a +-0.5 s epsilon, without
     one; 2 s more for the dispatcher's timer and the poll. 18.5 s with the default 5 s."""
     return 3 * (heartbeat_period_s + 0.5) + 2
+
+
+def unknown_nodes_grace_s(heartbeat_period_s: float) -> float:
+    """How long a new leader (or a cluster made with --force-new-cluster) keeps nodes
+    "unknown" before it marks the silent ones down: twice the normal grace of 3 heartbeats,
+    each +-0.5 s (catalog raft-workers-not-down-on-failover; swarmkit markNodesUnknown). 33 s at
+    Docker's default 5 s heartbeat. Until then, tasks on a dead node count as running, so a
+    service is whole again on the engines only after it, plus a reschedule."""
+    return 2 * 3 * (heartbeat_period_s + 0.5)
