@@ -54,7 +54,7 @@ def node_down_budget_s(heartbeat_period_s: float) -> float:
     """A node that stopped sending heartbeats reported down (node-status-down): swarmkit's
     dispatcher marks it down after 3 heartbeat periods, each with a +-0.5 s epsilon, without
     one; 2 s more for the dispatcher's timer and the poll. 18.5 s with the default 5 s."""
-    return 3 * (heartbeat_period_s + 0.5) + 2
+    return _down_grace_s(heartbeat_period_s) + 2
 
 
 def unknown_nodes_grace_s(heartbeat_period_s: float) -> float:
@@ -63,4 +63,9 @@ def unknown_nodes_grace_s(heartbeat_period_s: float) -> float:
     each +-0.5 s (catalog raft-workers-not-down-on-failover; swarmkit markNodesUnknown). 33 s at
     Docker's default 5 s heartbeat. Until then, tasks on a dead node count as running, so a
     service is whole again on the engines only after it, plus a reschedule."""
-    return 2 * 3 * (heartbeat_period_s + 0.5)
+    return 2 * _down_grace_s(heartbeat_period_s)
+
+
+def _down_grace_s(heartbeat_period_s: float) -> float:
+    """swarmkit's grace for a node's heartbeat: 3 periods, each up to 0.5 s late (epsilon)."""
+    return 3 * (heartbeat_period_s + 0.5)

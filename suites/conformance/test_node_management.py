@@ -254,9 +254,7 @@ def test_silent_worker_is_down_then_ready(cluster: Cluster, figure: Recorder) ->
     # cut off; unlike a stop, the moment its heartbeats end is known. (SC-SCH-007 kills one.)
     worker = cluster.workers[0]
     lead = cluster.leader_client()
-    with translated(lead.node):
-        period_ns = lead.docker.swarm.attrs["Spec"]["Dispatcher"]["HeartbeatPeriod"]
-    period_s = period_ns / 1e9
+    period_s = lead.heartbeat_period_s()
     figure("heartbeat_period_s", period_s)
     down_budget_s = budgets.node_down_budget_s(period_s)
 

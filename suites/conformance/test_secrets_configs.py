@@ -650,7 +650,6 @@ def test_secrets_survive_failover_and_cut_off(
     with translated(old.name):
         secret = lead.docker.secrets.create(name="ha-secret", data=b"s-1\n", labels={"ha": "1"})
         config = lead.docker.configs.create(name="ha-config", data=b"c-1\n")
-        period_s = lead.docker.swarm.attrs["Spec"]["Dispatcher"]["HeartbeatPeriod"] / 1e9
     grants: dict[str, Any] = {
         "secrets": [SecretReference(secret.id, "ha-secret")],
         "configs": [ConfigReference(config.id, "ha-config", filename="/etc/ha.conf")],
@@ -671,7 +670,7 @@ def test_secrets_survive_failover_and_cut_off(
                 else None
             ),
             what=f"the managers to report {worker.name} down (node-status-down)",
-            timeout_s=budgets.node_down_budget_s(period_s),
+            timeout_s=budgets.node_down_budget_s(lead.heartbeat_period_s()),
             interval_s=0.2,
             timeout_error=PromiseTimeout,
         )

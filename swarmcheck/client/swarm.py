@@ -143,6 +143,10 @@ class SwarmClient:
             attrs = self.docker.api.inspect_swarm()
         return int(attrs["Version"]["Index"]), dict(attrs["Spec"])
 
+    def heartbeat_period_s(self) -> float:
+        """The dispatcher heartbeat period the swarm runs (the pace of node-down detection)."""
+        return int(self.swarm_spec()[1]["Dispatcher"]["HeartbeatPeriod"]) / NS
+
     def rotate_join_token(self, kind: str) -> str:
         """Rotate the worker or manager join token; return the new one.
 

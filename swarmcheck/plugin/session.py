@@ -119,10 +119,9 @@ def shape_of(item: pytest.Item, default: ClusterSpec) -> ClusterSpec:
     if kw.get("engines") is not None:
         fields["engines"] = marker_engines(kw["engines"], item.config.stash[SETTINGS_KEY])
     if kw.get("faults"):
-        # Control-plane faults add up to a second of round trip: keep Docker's default
-        # dispatcher heartbeat (5 s) there, or nodes flap between ready and down.
+        # Control-plane faults add up to a second of round trip; the clusters' heartbeat is
+        # Docker's default 5 s (ClusterSpec), long enough that nodes do not flap under it.
         fields["control_plane_proxy"] = True
-        fields["heartbeat_s"] = 5.0
     return ClusterSpec(**{**default.__dict__, **fields})
 
 
