@@ -60,6 +60,7 @@ V1, V2 = workload_image("v1"), workload_image("v2")
 BATCH_BUDGET_S = 30.0
 QUICK_RESTART = RestartPolicy(condition="any", delay=NS // 5)
 CRASH = ["sh", "-c", "exit 1"]
+FAIL_IN_SLOT_1 = ["sh", "-c", '[ "$SLOT" = 1 ] && exit 1; exec /bin/sh /serve.sh']
 FLAGS = "/tmp/swarmcheck-flags"
 
 
@@ -311,16 +312,25 @@ def test_failed_update_rolls_back(cluster: Cluster) -> None:
         lead,
         "web",
         replicas=replicas,
-        update=UpdateConfig(parallelism=1, monitor=NS, failure_action="rollback"),
-        # rollback_started lasts at least the rollback's monitor window: 3 s, so a status poll
-        # (every 0.1 s, each slower under load) sees it. With 0.5 s, one stability round saw
-        # updating then rollback_completed only.
+        update=UpdateConfig(parallelism=0, monitor=NS, failure_action="rollback"),
+        # rollback_started lasts while the rollback replaces tasks, then its 3 s monitor window,
+        # so a status poll (every 0.1 s, each slower under load) sees it.
         rollback=RollbackConfig(parallelism=0, monitor=3 * NS),
         restart=QUICK_RESTART,
     )
     wait_engines_run(cluster, "web", replicas, V1)
     began = time.time()
-    update_service(lead, "web", set_container_spec(Image=V2, Command=CRASH), "v2 that exits 1")
+    # v2 fails in slot 1 only, and every slot gets it at once: when the rollback starts, the
+    # other slots run v2, so it has tasks to replace. A rollback that finds every task already
+    # on the previous spec completes at once (swarmkit's updater: "abort immediately if all
+    # tasks are clean"), and rollback_started is then too short for any poll: it happened when
+    # every v2 task crashed and the restarts, racing the rollback, made v1 tasks.
+    update_service(
+        lead,
+        "web",
+        set_container_spec(Image=V2, Env=["SLOT={{.Task.Slot}}"], Command=FAIL_IN_SLOT_1),
+        "v2 that exits 1 in slot 1",
+    )
     seen: list[UpdateStatus] = []
 
     def rolled_back() -> UpdateStatus | None:
@@ -336,17 +346,17 @@ def test_failed_update_rolls_back(cluster: Cluster) -> None:
         seen=lambda: " -> ".join(str(s) for s in seen),
     )
     started = [s for s in seen if s.state == "rollback_started"]
-    failed = new_tasks(lead, "web", V2, began)
+    failed = [t for t in new_tasks(lead, "web", V2, began) if t.slot == 1]
     assert started, f"rollback_started was never seen: {[str(s) for s in seen]}"
     assert any(
         started[0].message
         == f"update rolled back due to failure or early termination of task {t.id}"
         for t in failed
-    ), f"rollback message {started[0].message!r} does not name a failed v2 task"
+    ), f"rollback message {started[0].message!r} does not name a failed v2 task of slot 1"
     events = wait_events(lead, service_id, began, "rollback_completed")
     assert events == ["updating", "rollback_started", "rollback_completed"], f"events: {events}"
     spec = service_attrs(lead, "web")["Spec"]["TaskTemplate"]["ContainerSpec"]
-    assert spec.get("Image", "").split("@")[0] == V1 and "Command" not in spec, (
+    assert spec.get("Image", "").split("@")[0] == V1 and not {"Command", "Env"} & set(spec), (
         f"the service spec after the rollback: {spec}"
     )
     assert_answers(cluster, wait_engines_run(cluster, "web", replicas, V1), "v1")
