@@ -282,7 +282,16 @@ def test_quorum_loss_and_recovery(
     allowed = {replicas, *(a.replicas for a in attempts if not a.refused)}
     assert now in allowed, f"web has {now} replicas, none of the writes asked for that"
     wait_write_accepted(lead, "web", replicas - 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
-    wait_converged(lead, "web", replicas - 2, timeout_s=budgets.CONVERGE_S)
+    # The other manager is still down: its tasks count as running until the new leader marks
+    # it down, after its grace for unknown nodes (33 s at the 5 s heartbeat), and only then are
+    # they rescheduled. Measured: 28-33 s after this write. The budget is that grace plus the
+    # usual convergence; with 60 s alone, one stability round timed out at "7/6 running".
+    wait_converged(
+        lead,
+        "web",
+        replicas - 2,
+        timeout_s=budgets.unknown_nodes_grace_s(lead.heartbeat_period_s()) + budgets.CONVERGE_S,
+    )
     figure("write_running_s", back())
     check_nothing_lost(before, inventory(cluster)).assert_ok()
 

@@ -154,6 +154,12 @@ def wait_converged(
 def _task_summary(running: list[TaskInfo], pending: list[TaskInfo], replicas: int) -> str:
     """ "2/3 running, 1 pending (no suitable node ...)": what a convergence wait last saw."""
     text = f"{len(running)}/{replicas} running"
+    if len(running) > replicas:  # which ones: a slot run twice, or a task on a lost node?
+        where = ", ".join(
+            f"slot {t.slot} task {t.id[:10]} on node {t.node_id[:10]}"
+            for t in sorted(running, key=lambda t: (t.slot or 0, t.id))
+        )
+        text += f" ({where[:600]})"
     if pending:
         states: dict[str, int] = {}
         for t in pending:

@@ -29,6 +29,7 @@ from swarmcheck.checkers.verdict import assert_all
 from swarmcheck.client.swarm import TaskInfo
 from swarmcheck.errors import CheckerError, SwarmPromiseBroken
 from swarmcheck.reporting.plot import availability_figures
+from swarmcheck.workload.service import _task_summary
 
 
 def test_verdict_assert_ok() -> None:
@@ -355,3 +356,12 @@ def test_scaled_by_difference() -> None:
     assert not v.ok and "scaling up from 1 stopped a" in v.summary
     v = check_scaled(three, {"m1": frozenset({"b", "x"})}, 2)
     assert not v.ok and "scaling down from 3 started x" in v.summary
+
+
+def test_convergence_summary_names_the_tasks_beyond_the_count() -> None:
+    # A wait that sees more running tasks than replicas says where each one runs.
+    extra = [task("t1", "n1", "c1"), task("t2", "n2", "c2")]
+    assert _task_summary(extra, [], 1) == (
+        "2/1 running (slot 1 task t1 on node n1, slot 1 task t2 on node n2)"
+    )
+    assert _task_summary(extra[:1], [], 1) == "1/1 running"
