@@ -15,8 +15,15 @@ already name its successor. That exception is bounded by Raft's timing in Swarm:
 
 So the two can overlap by at most one ElectionTick (10 ticks of 1 s: moby's RaftElectionTick,
 swarmkit's TickInterval; catalog row raft-partition). ``DEPOSED_GRACE_S`` is that bound. Only
-the deposed leader's own view may name it, only while every other view names one successor,
-and not for longer than the bound; anything else is a split.
+the deposed leader's own view may name it, only while every other view names one successor or
+none yet (a manager that voted but has not heard from the winner knows no leader), and not for
+longer than the bound; anything else is a split.
+
+A view is of the moment it was answered. A frozen manager answers when it thaws, seconds after
+its round began, with what its store says then; compared with views its round-mates gave
+seconds earlier it would read as a split that never existed. Samples answered more than one
+round window after their round began are set aside and counted (``late_samples``); the next
+round asks that manager again.
 """
 
 from __future__ import annotations
@@ -35,14 +42,16 @@ DEPOSED_GRACE_S = ELECTION_TICK_S
 
 @dataclass(frozen=True)
 class LeaderSample:
-    """At time ``t`` reachable manager ``observer`` named ``leaders`` (every node its view
-    marks Leader; empty: none). ``leader`` is the first of them (None: no leader known)."""
+    """In the round begun at ``t`` reachable manager ``observer`` named ``leaders`` (every node
+    its view marks Leader; empty: none). ``leader`` is the first of them (None: no leader
+    known). ``answered`` is when the answer came back (None: at once)."""
 
     t: float
     observer: str
     leader: str | None
     self_claims: bool = False
     leaders: tuple[str, ...] = ()
+    answered: float | None = None
 
     def __post_init__(self) -> None:
         if not self.leaders and self.leader is not None:
@@ -82,7 +91,7 @@ def _deposed(round_: list[LeaderSample], named: set[str], former: set[str]) -> s
         namers = [s for s in round_ if stale in s.leaders]
         others = [s for s in round_ if s.observer != stale]
         if [s.observer for s in namers] == [stale] and all(
-            s.leaders == (successor,) for s in others
+            s.leaders in ((successor,), ()) for s in others
         ):
             return stale
     return None
@@ -94,14 +103,21 @@ def check_single_leader(
     deposed_grace_s: float = DEPOSED_GRACE_S,
 ) -> Verdict:
     """Fail if in any round two leaders are named, except a deposed leader still naming
-    itself for at most ``deposed_grace_s`` (see the module docstring)."""
+    itself for at most ``deposed_grace_s``; answers that came back more than ``window_s``
+    after their round began are set aside (see the module docstring)."""
     if not samples:
         raise CheckerError("check_single_leader got no samples; cannot judge leadership")
     if window_s < 0 or deposed_grace_s < 0:
         raise CheckerError(
             f"window_s and deposed_grace_s must be >= 0: {window_s}, {deposed_grace_s}"
         )
-    rounds = _rounds(samples, window_s)
+    timely = [s for s in samples if s.answered is None or s.answered - s.t <= window_s]
+    if not timely:
+        raise CheckerError(
+            f"all {len(samples)} leader samples were answered more than {window_s}s after "
+            "their round began; cannot judge leadership from views of other moments"
+        )
+    rounds = _rounds(timely, window_s)
     t0 = rounds[0][0].t
     split: list[str] = []
     excused = leaderless = 0
@@ -147,6 +163,7 @@ def check_single_leader(
         "deposed_leader_rounds": excused,
         "deposed_leader_s": round(longest, 1),
         "leaderless_rounds": leaderless,
+        "late_samples": len(samples) - len(timely),
     }
     if not split:
         return Verdict(

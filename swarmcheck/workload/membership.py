@@ -413,6 +413,7 @@ class NodeStateSampler:
             return
         finally:
             client.close()
+        answered = boot_clock()  # a frozen manager answers late, from a later moment
         # every node this view marks Leader (a view naming two is a split in itself)
         leaders = tuple(sorted(i.hostname for i in infos if i.leader))
         leader = leaders[0] if leaders else None
@@ -423,6 +424,7 @@ class NodeStateSampler:
                 leader=leader,
                 self_claims=node.name in leaders,
                 leaders=leaders,
+                answered=answered,
             )
         )
         for info in infos:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from swarmcheck.checkers import (
@@ -99,6 +101,40 @@ def test_isolated_leader_overlapping_its_successor_is_allowed_within_an_election
     late = samples + leader_round(23.0, m1="m1", m2="m2", m3="m2")
     v = check_single_leader(late)  # 11 s: longer than Raft allows
     assert not v.ok and "deposed leader m1 still names itself 11.0s after" in v.summary
+
+
+def test_deposed_leader_while_a_voter_knows_no_leader_yet_is_allowed() -> None:
+    # stability round 5 on ad71d26: m3 just won, m2 voted but has not heard from it yet
+    samples = leader_round(0.0, m1="m1", m2="m1", m3="m1")
+    samples += leader_round(8.0, m1="m1", m2="", m3="m3")
+    samples += leader_round(9.0, m1="m3", m2="m3", m3="m3")
+    v = check_single_leader(samples)
+    assert v.ok and v.figures["deposed_leader_rounds"] == 1, v.summary
+
+
+def test_two_self_claims_beside_a_leaderless_view_are_a_split_without_a_former_leader() -> None:
+    v = check_single_leader(leader_round(3.0, m1="m1", m2="", m3="m3"))
+    assert not v.ok and "m1 and m3" in v.summary
+
+
+def test_an_answer_from_a_later_moment_is_set_aside() -> None:
+    # m1 frozen at 8.0 answers when it thaws 1.8 s later, already naming its successor, while
+    # its round-mates still named m1: compared as one moment that would read as a split
+    samples = leader_round(0.0, m1="m1", m2="m1", m3="m1")
+    samples += [
+        LeaderSample(8.0, "m1", "m3", answered=9.8),
+        LeaderSample(8.0, "m2", "m1", answered=8.1),
+        LeaderSample(8.0, "m3", "m1", answered=8.05),
+    ]
+    v = check_single_leader(samples)
+    assert v.ok and v.figures["late_samples"] == 1, v.summary
+    timely = [dataclasses.replace(s, answered=s.t + 0.5) for s in samples]
+    assert not check_single_leader(timely).ok  # the same views, all of one moment
+
+
+def test_only_late_answers_cannot_be_judged() -> None:
+    with pytest.raises(CheckerError, match=r"answered more than 1\.0s after"):
+        check_single_leader([LeaderSample(0.0, "m1", "m1", answered=2.5)])
 
 
 def test_deposed_leader_named_by_another_manager_is_a_split() -> None:
