@@ -151,6 +151,7 @@ def test_paused_leader_is_replaced(cluster: Cluster, fault_log: FaultLog, figure
     assert own_view[new.name].leader, f"{old.name} does not see {new.name} as Leader"
     verdict = check_single_leader(sampler.samples)
     figure("deposed_leader_s", verdict.figures["deposed_leader_s"])
+    figure("late_leader_views", verdict.figures["late_samples"])  # the frozen leader's
     verdict.assert_ok()
 
 
