@@ -21,6 +21,9 @@ from swarmcheck.timing import wait_until
 log = logging.getLogger("swarmcheck.engine")
 
 DOCKERD_LOG = Path("/var/log/swarmcheck-dockerd.log")
+# dockerd refuses to start while this file exists ("pid file found"), even when the engine
+# that wrote it was killed long ago (a machine reused after a hard stop keeps /var/run).
+DOCKERD_PIDFILE = Path("/var/run/docker.pid")
 # Private 10.x ranges for the host engine's own bridges, so nothing lands in 172.17/16.
 DOCKERD_ARGS = ("--bip=10.198.0.1/24", "--default-address-pool=base=10.197.0.0/16,size=24")
 START_TIMEOUT_S = 60.0
@@ -73,9 +76,10 @@ def _start_local_engine() -> None:
         )
     if shutil.which("dockerd") is None:
         _install_docker_io()
+    clear_stale_pidfile(DOCKERD_PIDFILE)
     log.warning("no Docker engine answers: starting dockerd (log: %s)", DOCKERD_LOG)
     with DOCKERD_LOG.open("ab") as out:
-        subprocess.Popen(
+        dockerd = subprocess.Popen(
             ["dockerd", *DOCKERD_ARGS],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -89,8 +93,16 @@ def _start_local_engine() -> None:
             f"(last error: {last_error}); last lines of {DOCKERD_LOG}:\n{_tail(DOCKERD_LOG, 20)}"
         )
 
+    def answered() -> bool | None:
+        if dockerd.poll() is not None:  # it gave up: say why now, not after the timeout
+            raise EnvironmentProblem(
+                f"dockerd exited with status {dockerd.returncode} while starting; last lines "
+                f"of {DOCKERD_LOG}:\n{_tail(DOCKERD_LOG, 20)}"
+            )
+        return _ping() or None
+
     wait_until(
-        lambda: _ping() or None,
+        answered,
         what="the host's dockerd to answer",
         timeout_s=START_TIMEOUT_S,
         interval_s=0.5,
@@ -98,6 +110,47 @@ def _start_local_engine() -> None:
         timeout_error=not_answering,
     )
     log.warning("dockerd answers")
+
+
+def clear_stale_pidfile(pidfile: Path, proc: Path = Path("/proc")) -> None:
+    """Remove ``pidfile`` when the dockerd that wrote it is gone, so a new one can start.
+
+    A killed engine (a machine stopped hard, a CI job cancelled) leaves its pid file, and
+    dockerd then refuses to start. The file is removed only when no dockerd runs under that
+    pid (the pid may have been reused by another program); a dockerd that runs but does not
+    answer is not ours to kill, so that is an error naming it.
+
+    Raises:
+        EnvironmentProblem: a dockerd runs under the recorded pid but does not answer.
+    """
+    try:
+        recorded = pidfile.read_text().strip()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot read {pidfile} ({exc}): remove it if no dockerd runs, then retry"
+        ) from exc
+    if recorded.isdigit() and _command_name(proc / recorded) == "dockerd":
+        raise EnvironmentProblem(
+            f"dockerd (pid {recorded}, from {pidfile}) is running but does not answer on "
+            "its socket: wait for it to finish starting, or stop it (kill "
+            f"{recorded}) and retry; its log may say why"
+        )
+    log.warning(
+        "removing %s: it names pid %r, where no dockerd runs (left by an engine that was killed)",
+        pidfile,
+        recorded,
+    )
+    pidfile.unlink(missing_ok=True)
+
+
+def _command_name(process: Path) -> str | None:
+    """The command name of a /proc entry, or None when no such process exists."""
+    try:
+        return (process / "comm").read_text().strip()
+    except OSError:
+        return None
 
 
 def _install_docker_io() -> None:

@@ -23,7 +23,13 @@ import pytest
 
 from swarmcheck.client.errors import translate
 from swarmcheck.cluster import hostengine, recipes
-from swarmcheck.errors import DISK_FULL_FIX, DiskFull, EnvironmentProblem, ImageBuildError
+from swarmcheck.errors import (
+    DISK_FULL_FIX,
+    DiskFull,
+    EngineAPIError,
+    EnvironmentProblem,
+    ImageBuildError,
+)
 from swarmcheck.faults.schedule import plan_schedule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -328,6 +334,74 @@ def test_no_engine_and_no_root_says_how_to_get_one(monkeypatch: pytest.MonkeyPat
     message = str(caught.value)
     assert message.startswith("no Docker engine answers and swarmcheck is not root")
     assert "`sudo swarmcheck setup`" in message and "DOCKER_HOST" in message
+
+
+def _fake_proc(root: Path, pid: int, command: str) -> Path:
+    """A /proc with one process ``pid`` running ``command``."""
+    (root / str(pid)).mkdir(parents=True)
+    (root / str(pid) / "comm").write_text(command + "\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("recorded", "running"),
+    [("16122", None), ("16122", "python3"), ("garbage", None)],
+    ids=["pid-gone", "pid-reused", "not-a-pid"],
+)
+def test_a_killed_engines_pid_file_is_removed_before_dockerd_starts(
+    tmp_path: Path, recorded: str, running: str | None
+) -> None:
+    """dockerd refuses to start while /var/run/docker.pid exists ("pid file found"), even when
+    the engine that wrote it was killed: the file goes when no dockerd runs under its pid."""
+    pidfile = tmp_path / "docker.pid"
+    pidfile.write_text(recorded)
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    if running:
+        _fake_proc(proc, int(recorded), running)
+    hostengine.clear_stale_pidfile(pidfile, proc)
+    assert not pidfile.exists()
+    hostengine.clear_stale_pidfile(pidfile, proc)  # no pid file: nothing to do
+
+
+def test_a_running_dockerd_that_does_not_answer_is_named_not_killed(tmp_path: Path) -> None:
+    pidfile = tmp_path / "docker.pid"
+    pidfile.write_text("4242\n")
+    proc = _fake_proc(tmp_path / "proc", 4242, "dockerd")
+    with pytest.raises(EnvironmentProblem) as caught:
+        hostengine.clear_stale_pidfile(pidfile, proc)
+    assert str(caught.value).startswith(
+        f"dockerd (pid 4242, from {pidfile}) is running but does not answer"
+    )
+    assert "kill 4242" in str(caught.value) and pidfile.exists()
+
+
+def test_a_dockerd_that_exits_while_starting_is_reported_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dockerd that gives up (here a stand-in on PATH that prints dockerd's own refusal and
+    exits 1) is reported with its exit status and log, not after the 60 s start timeout."""
+    fake = tmp_path / "bin" / "dockerd"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\necho 'failed to start daemon: pid file found, ensure docker is not "
+        "running or delete /var/run/docker.pid'\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    monkeypatch.setattr(hostengine.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(hostengine, "DOCKERD_LOG", tmp_path / "dockerd.log")
+    monkeypatch.setattr(hostengine, "DOCKERD_PIDFILE", tmp_path / "docker.pid")
+
+    def refused() -> bool:
+        raise EngineAPIError("docker error on the host: Connection refused")
+
+    monkeypatch.setattr(hostengine, "_ping", refused)
+    with pytest.raises(EnvironmentProblem) as caught:
+        hostengine._start_local_engine()
+    message = str(caught.value)
+    assert message.startswith("dockerd exited with status 1 while starting")
+    assert message.endswith("ensure docker is not running or delete /var/run/docker.pid")
 
 
 def test_stability_benchmark_on_a_fresh_clone_says_what_to_run() -> None:
