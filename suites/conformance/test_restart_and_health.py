@@ -17,7 +17,7 @@ from docker.types import Healthcheck, RestartPolicy, UpdateConfig
 
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import EnvironmentProblem
+from swarmcheck.errors import EnvironmentProblem, SwarmPromiseBroken
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch
 from swarmcheck.workload.service import workload_image
@@ -269,6 +269,11 @@ def test_restart_max_attempts_and_window(cluster: Cluster) -> None:
 
 
 # -- health checks ---------------------------------------------------------------------------
+UNHEALTHY = "dockerexec: unhealthy container"  # moby's ErrContainerUnhealthy
+# A task command that ends non-zero (143, as if killed by SIGTERM) when Swarm stops it.
+ENDS_143_WHEN_STOPPED = ["sh", "-c", "trap 'exit 143' TERM; sleep 600 & wait"]
+
+
 def health(test: list[str], retries: int) -> Healthcheck:
     return Healthcheck(test=test, interval=NS // 2, timeout=NS, retries=retries)
 
@@ -395,7 +400,7 @@ def test_unhealthy_container_is_replaced(cluster: Cluster, figure: Recorder) -> 
         seen=lambda: str([(t.state, t.error) for t in task_records(lead, "checked")]),
     )
     assert ended.state == "failed", f"the unhealthy task is {ended.state} ({ended.error})"
-    assert ended.error and "dockerexec: unhealthy container" in ended.error, (
+    assert ended.error and UNHEALTHY in ended.error, (
         f"the task failed with {ended.error!r}, not moby's unhealthy-container error"
     )
 
@@ -449,10 +454,12 @@ def test_unhealthy_replacement_never_runs(cluster: Cluster) -> None:
     old_seen: list[set[str]] = []
 
     never_healthy = {"Test": ["CMD", "false"], "Interval": NS // 2, "Timeout": NS, "Retries": 2}
+    # The replacement ends non-zero when stopped, as moby's own start-first tests do (`top`):
+    # one that exits 0 takes a different, broken path in the engine (SC-HEAL-009).
     update_service(
         lead,
         "web",
-        set_container_spec(Image=v2, Healthcheck=never_healthy),
+        set_container_spec(Image=v2, Healthcheck=never_healthy, Command=ENDS_143_WHEN_STOPPED),
         "v2 with a health check that always fails",
     )
 
@@ -480,6 +487,9 @@ def test_unhealthy_replacement_never_runs(cluster: Cluster) -> None:
     assert ended and all(v2_health.get(t.id, "unhealthy") == "unhealthy" for t in ended), (
         f"v2 tasks ended {[(t.state, v2_health.get(t.id)) for t in ended]}"
     )
+    assert all(t.state == "failed" and UNHEALTHY in (t.error or "") for t in ended), (
+        f"v2 tasks ended {[(t.state, t.error) for t in ended]}, not failed as unhealthy"
+    )
     assert any(t.id in status.message for t in new_tasks), f"pause message: {status.message}"
     for sample in old_seen:
         assert originals <= sample, (
@@ -488,6 +498,63 @@ def test_unhealthy_replacement_never_runs(cluster: Cluster) -> None:
         )
     still = [c for c in engine_containers(cluster, "web") if c.running and c.image == v1]
     assert {c.id for c in still} == originals, "the v1 containers changed"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=SwarmPromiseBroken,
+    reason=(
+        "engines 20.10.24 (swarmcheck default) and moby to date (daemon/cluster/executor/"
+        "container/controller.go Start): a container found unhealthy before its first passing "
+        "check is stopped, and when its process then exits 0 (a clean SIGTERM shutdown, as "
+        "swarmcheck's workload does) Start reports success: the task is reported started "
+        "(running) and then complete, never failed as unhealthy. Seen as a v2 task reported "
+        "running during a start-first update (stability round 2 on 98fbaea, SC-HEAL-007)"
+    ),
+)
+@pytest.mark.swarmcheck(
+    id="SC-HEAL-009",
+    area="self-healing",
+    doc=HOWSVC,
+    title="a task that never passes its health check fails, even if it exits 0 when stopped",
+    promise=(
+        "Swarm MUST fail a task whose container turns unhealthy before its first passing check "
+        "(Err 'dockerexec: unhealthy container'), whatever exit code its process gives when "
+        "Swarm stops it."
+    ),
+    rows=("heal-healthcheck",),
+    destructive=False,
+    needs=(),
+)
+def test_unhealthy_start_fails_whatever_the_exit_code(cluster: Cluster) -> None:
+    lead = cluster.leader_client()
+    # The workload exits 0 on SIGTERM; no restart, so its one task is the whole story.
+    create_service(
+        lead,
+        "graceful",
+        healthcheck=health(["CMD", "false"], retries=2),
+        restart=restart("none", 0.2),
+    )
+    states: list[str] = []
+
+    def ended() -> TaskRecord | None:
+        tasks = task_records(lead, "graceful")
+        states.extend(t.state for t in tasks)
+        done = [t for t in tasks if t.state in ("complete", "failed", "rejected", "shutdown")]
+        return done[0] if done else None
+
+    task = wait_promise(
+        ended,
+        what="end the task that never passed its health check",
+        timeout_s=STEP_BUDGET_S,
+        seen=lambda: f"task states {states}",
+    )
+    if task.state != "failed" or UNHEALTHY not in (task.error or ""):
+        raise SwarmPromiseBroken(
+            "a task that never passed its health check did not fail as unhealthy",
+            expected=f"failed, Err containing {UNHEALTHY!r}",
+            seen=f"{task.state} ({task.error or 'no error'}); states polled: {sorted(set(states))}",
+        )
 
 
 def wait_running_containers(cluster: Cluster, service: str, count: int) -> set[str]:
