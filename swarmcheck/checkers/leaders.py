@@ -28,7 +28,7 @@ round asks that manager again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from swarmcheck.checkers.verdict import Figure, Verdict
@@ -58,6 +58,21 @@ class LeaderSample:
             object.__setattr__(self, "leaders", (self.leader,))
         if self.self_claims and self.observer not in self.leaders:
             object.__setattr__(self, "leaders", (*self.leaders, self.observer))
+
+    @classmethod
+    def of_view(
+        cls, t: float, observer: str, leaders: Iterable[str], answered: float | None
+    ) -> LeaderSample:
+        """The sample of one manager's node list: ``leaders`` are the hostnames it marks
+        Leader (a view naming two is a split in itself); the first in order is ``leader``."""
+        named = tuple(sorted(leaders))
+        return cls(
+            t=t,
+            observer=observer,
+            leader=named[0] if named else None,
+            leaders=named,
+            answered=answered,
+        )
 
     @property
     def claims_leadership(self) -> bool:

@@ -413,20 +413,12 @@ class NodeStateSampler:
             return
         finally:
             client.close()
-        answered = boot_clock()  # a frozen manager answers late, from a later moment
-        # every node this view marks Leader (a view naming two is a split in itself)
-        leaders = tuple(sorted(i.hostname for i in infos if i.leader))
-        leader = leaders[0] if leaders else None
-        self.leader_samples.append(
-            LeaderSample(
-                t=t_boot,
-                observer=node.name,
-                leader=leader,
-                self_claims=node.name in leaders,
-                leaders=leaders,
-                answered=answered,
-            )
+        # answered: a frozen manager answers late, from a later moment than its round's
+        view = LeaderSample.of_view(
+            t_boot, node.name, (i.hostname for i in infos if i.leader), answered=boot_clock()
         )
+        self.leader_samples.append(view)
+        leader = view.leader
         for info in infos:
             self.samples.append(
                 NodeStateSample(t, node.name, info.hostname, info.state, info.role, leader)

@@ -69,16 +69,9 @@ class LeaderSampler:
             return None  # unreachable, frozen or without quorum: no sample this round
         finally:
             client.close()
-        answered = boot_clock()  # a frozen manager answers late, from a later moment
-        # Every node this view marks Leader: a view naming two is a split in itself.
-        leaders = tuple(sorted(i.hostname for i in infos if i.leader))
-        return LeaderSample(
-            t=t,
-            observer=name,
-            leader=leaders[0] if leaders else None,
-            self_claims=name in leaders,
-            leaders=leaders,
-            answered=answered,
+        # answered: a frozen manager answers late, from a later moment than its round's
+        return LeaderSample.of_view(
+            t, name, (i.hostname for i in infos if i.leader), answered=boot_clock()
         )
 
 

@@ -47,9 +47,18 @@ def test_verdict_assert_ok() -> None:
 def leader_round(t: float, **views: str) -> list[LeaderSample]:
     """One sampling round: observer=leader it names ("" for none, "a+b" for two)."""
     return [
-        LeaderSample(t, o, None, leaders=tuple(x for x in named.split("+") if x))
+        LeaderSample.of_view(t, o, (x for x in named.split("+") if x), answered=None)
         for o, named in views.items()
     ]
+
+
+def test_a_view_is_sampled_with_its_leaders_in_order_and_its_own_claim() -> None:
+    """Both samplers build their samples from a node list this way."""
+    two = LeaderSample.of_view(1.0, "m2", ["m3", "m2"], answered=1.2)
+    assert (two.leader, two.leaders, two.claims_leadership) == ("m2", ("m2", "m3"), True)
+    assert two.answered == 1.2
+    none = LeaderSample.of_view(1.0, "m1", [], answered=None)
+    assert (none.leader, none.leaders, none.claims_leadership) == (None, (), False)
 
 
 def test_one_leader_throughout_passes() -> None:
