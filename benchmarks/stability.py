@@ -3,7 +3,9 @@
 Every round records the wall time of each command, every non-passing test with its Allure
 category and the first line of its message (read from the Allure results the round wrote), and
 what swarmcheck left on the engine afterwards (containers, networks, volumes labelled
-io.swarmcheck.run, and node socket directories). It asserts nothing: the table is the result.
+io.swarmcheck.run, and node socket directories). A failing job's reports are kept in
+reports/stability/round<N>-<job>/ before the next job replaces them. It asserts nothing: the
+table is the result.
 
     python benchmarks/stability.py --rounds 5 [--only suites|chaos] [-- extra pytest args]
 """
@@ -14,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +39,8 @@ except ModuleNotFoundError as missing:
         "`./run tests` once (it installs swarmcheck and its dependencies), then run this again"
     )
 
-RESULTS = ROOT / "reports" / "allure-results"
+REPORTS = ROOT / "reports"
+RESULTS = REPORTS / "allure-results"
 
 
 @dataclass
@@ -139,6 +143,20 @@ def flake_table(rounds: list[Round]) -> str:
     return "\n".join(lines)
 
 
+def keep_evidence(reports: Path, dest: Path) -> Path:
+    """Copy a failing job's Allure results, junit.xml and outcomes.json to ``dest``: the next
+    job rewrites them within seconds, and a flake is read from its attachments."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    if (reports / "allure-results").is_dir():
+        shutil.copytree(reports / "allure-results", dest / "allure-results")
+    for name in ("junit.xml", "outcomes.json"):
+        if (reports / name).is_file():
+            shutil.copy2(reports / name, dest / name)
+    return dest
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -181,7 +199,11 @@ def main() -> int:
             code = run_job(job, args.pytest_args)
             current.wall_s[job] = time.monotonic() - started
             current.exit_codes[job] = code
-            current.failures += failures_in(RESULTS, number, job)
+            found = failures_in(RESULTS, number, job)
+            current.failures += found
+            if code != 0 or any(f.status in ("failed", "broken") for f in found):
+                kept = keep_evidence(REPORTS, REPORTS / "stability" / f"round{number}-{job}")
+                print(f"stability: kept this job's reports in {kept}", flush=True)
         current.leftovers = leftovers()
         rounds.append(current)
         print(flake_table(rounds), flush=True)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.stability import Failure, Round, category_of, failures_in, flake_table
+from benchmarks.stability import (
+    Failure,
+    Round,
+    category_of,
+    failures_in,
+    flake_table,
+    keep_evidence,
+)
 from swarmcheck.reporting.allure_files import (
     CATEGORY_ENVIRONMENT,
     CATEGORY_FRAMEWORK,
@@ -63,3 +70,16 @@ def test_flake_table_counts_rounds_and_shows_leftovers() -> None:
 def test_a_clean_run_says_so() -> None:
     table = flake_table([Round(1, {"suites": 1.0}, {"suites": 0}, [], "none")])
     assert "(every test passed in every round)" in table
+
+
+def test_a_failing_jobs_reports_are_kept_before_the_next_job(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    (reports / "allure-results").mkdir(parents=True)
+    (reports / "allure-results" / "b-result.json").write_text("{}")
+    (reports / "junit.xml").write_text("<testsuites/>")
+    dest = reports / "stability" / "round2-suites"
+    (dest / "stale").mkdir(parents=True)  # from an earlier run: replaced, not merged
+    kept = keep_evidence(reports, dest)
+    assert kept == dest and not (dest / "stale").exists()
+    assert (dest / "allure-results" / "b-result.json").read_text() == "{}"
+    assert (dest / "junit.xml").is_file() and not (dest / "outcomes.json").exists()
