@@ -30,9 +30,11 @@ KNOWN_WEAK = {
 }
 """Checks that may fail here for a weakness of their own, not of the existing-swarm mode; any
 other failure fails this test."""
-EXPECTED_SKIPS = ("on an existing swarm: ", "needs ipvs")
+EXPECTED_SKIPS = ("on an existing swarm: ", "needs ipvs", "expected failure (xfail): engines ")
 """Why a check may skip here: what an existing swarm cannot offer (node containers, a swarm
-of its own, faults, destructive checks, another shape), or the kernel's missing IPVS."""
+of its own, faults, destructive checks, another shape), the kernel's missing IPVS, or a known
+engine defect its strict xfail marker names (SC-HEAL-009 runs here; a fixed engine would
+make it fail as an unexpected pass)."""
 
 
 @pytest.fixture(scope="module")
