@@ -278,6 +278,9 @@ def health(test: list[str], retries: int) -> Healthcheck:
     return Healthcheck(test=test, interval=NS // 2, timeout=NS, retries=retries)
 
 
+NEVER_HEALTHY = health(["CMD", "false"], retries=2)  # unhealthy after its second probe
+
+
 def only_container(cluster: Cluster, service: str) -> EngineContainer | None:
     running = [c for c in engine_containers(cluster, service) if c.running]
     return running[0] if len(running) == 1 else None
@@ -453,13 +456,12 @@ def test_unhealthy_replacement_never_runs(cluster: Cluster) -> None:
     new_states: list[tuple[str, str]] = []
     old_seen: list[set[str]] = []
 
-    never_healthy = {"Test": ["CMD", "false"], "Interval": NS // 2, "Timeout": NS, "Retries": 2}
     # The replacement ends non-zero when stopped, as moby's own start-first tests do (`top`):
     # one that exits 0 takes a different, broken path in the engine (SC-HEAL-009).
     update_service(
         lead,
         "web",
-        set_container_spec(Image=v2, Healthcheck=never_healthy, Command=ENDS_143_WHEN_STOPPED),
+        set_container_spec(Image=v2, Healthcheck=NEVER_HEALTHY, Command=ENDS_143_WHEN_STOPPED),
         "v2 with a health check that always fails",
     )
 
@@ -532,7 +534,7 @@ def test_unhealthy_start_fails_whatever_the_exit_code(cluster: Cluster) -> None:
     create_service(
         lead,
         "graceful",
-        healthcheck=health(["CMD", "false"], retries=2),
+        healthcheck=NEVER_HEALTHY,
         restart=restart("none", 0.2),
     )
     states: list[str] = []
