@@ -19,7 +19,10 @@ infinity (applied at some point after its call, or never), failed and unknown re
 (they observed nothing), failed writes are dropped, except a failed write whose unique value a
 read later shows: that one was applied after all (the control API's proxy re-sends a write to a
 new leader after a connection error, so an applied update can come back "update out of
-sequence"); it is checked as unknown and reported as a false failure.
+sequence"); it is checked as unknown and reported as a false failure. An unknown write whose
+value no read shows is dropped too: it can always take effect last, where nothing observes it,
+so it changes no verdict, while keeping it lets Porcupine's search blow up (a 2,000-operation
+set history with 32 such creates was still undecided after 120 s; without them, 5 ms).
 """
 
 from __future__ import annotations
@@ -626,6 +629,12 @@ def _annotation(
     }
 
 
+UNSEEN_UNKNOWN_WRITE = (
+    "an unknown write whose value no read shows: it may take effect last, where nothing "
+    "observes it, so checking it changes no verdict"
+)
+
+
 def prepare(history: History) -> Prepared:
     """Apply the outcome rules (see the module docstring) to a valid history."""
     validate(history)
@@ -645,6 +654,8 @@ def prepare(history: History) -> Prepared:
         value = str(op.input[unique])
         if op.status == "ok":
             kept.append(op)
+        elif op.status == "info" and value not in seen:
+            dropped.append((op, UNSEEN_UNKNOWN_WRITE))
         elif op.status == "info":
             kept.append(replace(op, returned=None, output=None))
         elif value in seen:

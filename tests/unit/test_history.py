@@ -13,6 +13,7 @@ import pytest
 
 from swarmcheck.checkers.history import (
     CHECKER_INPUT_FORMAT,
+    UNSEEN_UNKNOWN_WRITE,
     HistoryRecorder,
     calls_by_phase,
     history_from_json,
@@ -195,27 +196,26 @@ def test_outcome_rules_for_the_register() -> None:
         .read(1, 0, 5, 10, "init", status="fail")
         .read(2, 0, 5, 10, "init", status="info")
         .cas(3, 6, 9, 10, "lost", status="fail")
-        .cas(4, 6, 9, 10, "maybe", status="info")
+        .cas(4, 6, 9, 10, "unseen", status="info")
         .cas(5, 6, 9, 10, "applied", status="fail", error="update out of sequence")
+        .cas(6, 6, 9, 10, "seen", status="info")
         .read(0, 20, 25, 12, "applied")
+        .read(7, 30, 35, 14, "seen")
         .build()
     )
     prepared = prepare(history)
     kept = {op.index: op for op in prepared.operations}
-    assert sorted(kept) == [0, 4, 5, 6]
-    assert kept[4].returned is None and kept[4].status == "info"  # returns at infinity
-    assert (
-        kept[5].status == "info"
-        and kept[5].returned is None
-        and "reported failed" in (kept[5].note or "")
-    )
-    assert [(op.index, why.split(" ")[0]) for op, why in prepared.dropped] == [
-        (1, "a"),
-        (2, "a"),
-        (3, "a"),
-    ]
+    assert sorted(kept) == [0, 5, 6, 7, 8]
+    assert kept[6].returned is None and kept[6].status == "info"  # returns at infinity
+    assert kept[5].status == "info" and kept[5].returned is None
+    assert "reported failed" in (kept[5].note or "")
+    dropped = {op.index: why for op, why in prepared.dropped}
+    assert sorted(dropped) == [1, 2, 3, 4]
+    assert "observed nothing" in dropped[1] and "observed nothing" in dropped[2]
+    assert "certainly not applied" in dropped[3]
+    assert dropped[4] == UNSEEN_UNKNOWN_WRITE
     (false_failure,) = prepared.false_failures
-    assert (false_failure.index, false_failure.value, false_failure.seen_by) == (5, "applied", 6)
+    assert (false_failure.index, false_failure.value, false_failure.seen_by) == (5, "applied", 7)
     assert "update out of sequence" in str(false_failure)
 
 
