@@ -122,7 +122,10 @@ def check_linearizable(
     """Judge ``history`` with the checker binary at ``checker``; on a violation, Porcupine's
     visualization goes to ``html`` when given. CheckerError when the checker cannot answer."""
     prepared = prepare(history)
-    command = [str(checker), "-json", "-timeout", f"{timeout_s:g}s"]
+    if timeout_s <= 0:
+        raise CheckerError(f"the check's timeout must be positive, not {timeout_s}")
+    # in nanoseconds: Go's durations have no exponent notation, and 0 would mean "never"
+    command = [str(checker), "-json", "-timeout", f"{max(1, round(timeout_s * 1e9))}ns"]
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
         command += ["-html", str(html)]
