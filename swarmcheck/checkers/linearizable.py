@@ -78,9 +78,9 @@ class LinearizabilityVerdict:
             if f != "all":
                 lines.append(f"  {f}: ok {row['ok']}, failed {row['fail']}, unknown {row['info']}")
         lines.append(
-            f"checked {self.checked} operations ({self.unknown_outcomes} with an unknown outcome, "
-            f"returning at infinity); not checked {self.dropped} (failed operations, and reads "
-            "without an answer)"
+            f"checked {self.checked} operations ({self.unknown_outcomes} with an unknown outcome "
+            f"that a read shows); not checked {self.dropped} (failed operations, reads without "
+            "an answer, unknown writes no read shows)"
         )
         if self.false_failures:
             lines.append(
