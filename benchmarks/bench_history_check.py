@@ -45,6 +45,7 @@ class _Client:
     recorder_client: RecordingClient
     last_version: int
     pending: PendingOperation | None = None
+    unknown: bool = False  # this operation's answer never comes (a timeout)
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -97,10 +98,14 @@ class _Simulation:
             self.remaining -= 1
             self.start(client)
 
-    def finish(self, client: _Client, status: str, output: JSONObject | None, error: str) -> None:
+    def finish(
+        self, client: _Client, status: str, output: JSONObject | None = None, error: str = ""
+    ) -> None:
         pending = client.pending
         assert pending is not None
         client.pending = None
+        if client.unknown:
+            status, error = "info", "context deadline exceeded"
         if status == "ok":
             pending.ok(output)
         elif status == "fail":
@@ -128,7 +133,7 @@ def simulate_register(
 
     def start(client: _Client) -> None:
         effect_in, return_in = sim.durations()
-        unknown = rng.random() < info_rate
+        unknown = client.unknown = rng.random() < info_rate
         if rng.random() < 0.5:
             client.pending = client.recorder_client.begin("read")
             seen: dict[str, Any] = {}
@@ -139,11 +144,9 @@ def simulate_register(
                     bump()
 
             def done_read() -> None:
-                client.last_version = seen["version"]
-                if unknown:
-                    sim.finish(client, "info", None, "context deadline exceeded")
-                else:
-                    sim.finish(client, "ok", seen, "")
+                if not unknown:  # a client that got no answer keeps the version it knew
+                    client.last_version = seen["version"]
+                sim.finish(client, "ok", seen)
 
             sim.at(sim.now + effect_in, read)
             sim.at(sim.now + effect_in + return_in, done_read)
@@ -163,10 +166,8 @@ def simulate_register(
                 applied.append(True)
 
         def done_write() -> None:
-            if unknown:
-                sim.finish(client, "info", None, "context deadline exceeded")
-            elif applied:
-                sim.finish(client, "ok", {}, "")
+            if applied:
+                sim.finish(client, "ok", {})
             else:
                 sim.finish(
                     client, "fail", None, "rpc error: code = Unknown desc = update out of sequence"
@@ -192,17 +193,14 @@ def simulate_set(
 
     def start(client: _Client) -> None:
         effect_in, return_in = sim.durations()
-        unknown = rng.random() < info_rate
+        unknown = client.unknown = rng.random() < info_rate
         if rng.random() < 0.3:
             client.pending = client.recorder_client.begin("list")
             seen: list[str] = []
             sim.at(sim.now + effect_in, lambda: seen.extend(names))
 
             def done_list() -> None:
-                if unknown:
-                    sim.finish(client, "info", None, "context deadline exceeded")
-                else:
-                    sim.finish(client, "ok", {"names": list(seen)}, "")
+                sim.finish(client, "ok", {"names": list(seen)})
 
             sim.at(sim.now + effect_in + return_in, done_list)
             return
@@ -214,10 +212,7 @@ def simulate_set(
                 names.append(name)
 
         def done_create() -> None:
-            if unknown:
-                sim.finish(client, "info", None, "context deadline exceeded")
-            else:
-                sim.finish(client, "ok", {"existed": False}, "")
+            sim.finish(client, "ok", {"existed": False})
 
         sim.at(sim.now + effect_in, create)
         sim.at(sim.now + effect_in + return_in, done_create)
