@@ -669,9 +669,10 @@ def prepare(history: History) -> Prepared:
                 false_failures.append(FalseFailure(op.index, value, op.error, observer.index))
                 note = f"reported failed, but #{observer.index} shows its value: it took effect"
             # applied, and before the read that shows it returned: that is its latest return
-            kept.append(
-                replace(op, status="info", returned=observer.returned, output=None, note=note)
-            )
+            # (a read that returned before the write was called shows a value from the future:
+            # the write keeps no return, and the checker finds the contradiction)
+            returned = observer.returned if (observer.returned or 0) >= op.call else None
+            kept.append(replace(op, status="info", returned=returned, output=None, note=note))
     return Prepared(history, tuple(kept), tuple(dropped), tuple(false_failures))
 
 
