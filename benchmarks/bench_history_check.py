@@ -7,8 +7,8 @@ once, some writes time out (unknown outcome, applied or not), stale CAS writes f
 of sequence"), the engine bumps versions on its own, and a slow window (a fault) stretches calls.
 They are recorded through the real HistoryRecorder, on a simulated clock.
 
-Prints figures (median of several runs: the whole check as a caller sees it, and the part the
-Go checker reports); asserts nothing.
+Prints figures (median of several runs: the whole check as a caller sees it, and the Porcupine
+search alone, as the Go checker reports it); asserts nothing.
 
     python benchmarks/bench_history_check.py [--ops 2000] [--runs 5] [--clients 6]
 """
@@ -246,7 +246,8 @@ def main() -> int:
         print(
             f"{history.model:14} {len(history.operations)} ops ({statuses}, {clients} client ids, "
             f"{verdict.checked} checked): median {statistics.median(wall):.3f} s "
-            f"(max {max(wall):.3f}; Go checker alone {statistics.median(go):.3f} s), n={args.runs}"
+            f"(max {max(wall):.3f}; Porcupine search alone {statistics.median(go):.3f} s), "
+            f"n={args.runs}"
         )
     return 0
 
