@@ -271,7 +271,7 @@ def validate(history: History) -> None:
     spec = MODELS.get(history.model)
     if spec is None:
         raise CheckerError(f"unknown model {history.model!r} (known: {', '.join(MODELS)})")
-    problems: list[str] = []
+    problems = list(_initial_problems(spec, history.initial))
     for position, op in enumerate(history.operations):
         problems.extend(_operation_problems(spec, position, op))
     problems.extend(_client_problems(history.operations))
@@ -315,6 +315,20 @@ def _operation_problems(spec: ModelSpec, position: int, op: Operation) -> Iterat
         and all(isinstance(n, str) for n in op.output["names"])
     ):
         yield f"{where}: a list's output is {{names: [str, ...]}}, not {dict(op.output)}"
+
+
+def _initial_problems(spec: ModelSpec, initial: JSONObject | None) -> Iterator[str]:
+    if initial is None:
+        return
+    if spec is CAS_REGISTER and not (
+        _is_int(initial.get("version")) and isinstance(initial.get("value"), str)
+    ):
+        yield f"a cas-register's initial is {{version: int, value: str}} or null, not {initial}"
+    names = initial.get("names")
+    if spec is GROW_ONLY_SET and not (
+        isinstance(names, list) and all(isinstance(n, str) for n in names)
+    ):
+        yield f"a grow-only-set's initial is {{names: [str, ...]}} or null, not {initial}"
 
 
 def _is_int(value: object) -> bool:

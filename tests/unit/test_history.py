@@ -165,6 +165,7 @@ def test_a_history_survives_its_json_form(tmp_path: Path) -> None:
         (lambda d: d["operations"][1].update(f="write"), "has cas, read operations"),
         (lambda d: d["operations"][1].update(call=15 * MS), "was called while #0 was in flight"),
         (lambda d: d["operations"][1]["input"].pop("expect_version"), "integer 'expect_version'"),
+        (lambda d: d.update(initial={"value": "init"}), "initial is {version: int, value: str}"),
     ],
 )
 def test_bad_histories_say_what_is_wrong(
