@@ -678,7 +678,7 @@ def prepare(history: History) -> Prepared:
             why = UNSEEN_UNKNOWN_WRITE if op.status == "info" else FAILED_WRITE
             dropped.append((op, why))
         else:
-            note = f"outcome unknown; #{observer.index} shows its value: it took effect before"
+            note = f"#{observer.index} shows its value"
             if op.status == "fail":
                 false_failures.append(FalseFailure(op.index, value, op.error, observer.index))
                 note = f"reported failed, but #{observer.index} shows its value: it took effect"
