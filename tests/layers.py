@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("faults",),
     ("workload",),
     ("checkers",),
-    ("cluster",),
+    ("cluster", "machine"),  # machine: tools built on this machine (the history checker)
     ("client",),
     ("labels", "timing", "steps", "catalog", "cache", "recipes", "progress"),  # leaves
     ("__init__",),  # the package itself: its version and the root exception
