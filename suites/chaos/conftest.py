@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from swarmcheck.checkers.history import MODELS, History, Operation
 from swarmcheck.checkers.linearizable import LinearizabilityVerdict, check_linearizable
 from swarmcheck.checkers.spread import check_spread
 from swarmcheck.checkers.stale_reads import stale_read_failure, stale_reads, without_reads
-from swarmcheck.checkers.verdict import assert_all
+from swarmcheck.checkers.verdict import Verdict, assert_all
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.config import Settings
@@ -33,7 +33,7 @@ from swarmcheck.errors import HistoryCheckerUnavailable, StaleReadOnDeposedLeade
 from swarmcheck.faults.base import Fault
 from swarmcheck.machine.history_checker import ensure_history_checker
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.workload.recording import Pace, RecordingWorkload, node_of
+from swarmcheck.workload.recording import CALL_TIMEOUT_S, Pace, RecordingWorkload, node_of
 
 BEFORE_S = 5.0
 """Recording on the healthy swarm before the fault: a few hundred operations."""
@@ -56,17 +56,26 @@ def history_checker() -> Path:
 
 @dataclass
 class HistoryJudge:
-    """Saves, checks, attaches and reports histories (see the module docstring)."""
+    """Saves, checks, attaches and reports histories (see the module docstring). Without a
+    ``checker`` it builds one when first asked to check (``HistoryCheckerUnavailable`` where
+    it cannot: an environment problem, after the histories are saved and attached)."""
 
-    checker: Path
     folder: Path
     figure: Recorder
+    checker: Path | None = None
     verdicts: dict[str, LinearizabilityVerdict] = field(default_factory=dict)
+
+    def save(self, name: str, history: History) -> Path:
+        """Save the history as ``<name>.json`` and attach it."""
+        path = history.save(self.folder / f"{name}.json")
+        allure.attach.file(str(path), f"history: {name}", allure.attachment_type.JSON)
+        return path
 
     def __call__(self, name: str, history: History, figures: bool = True) -> LinearizabilityVerdict:
         """Judge one history, known as ``name`` in files, attachments and figures."""
-        path = history.save(self.folder / f"{name}.json")
-        allure.attach.file(str(path), f"history: {name}", allure.attachment_type.JSON)
+        self.save(name, history)
+        if self.checker is None:
+            self.checker = ensure_history_checker()
         verdict = check_linearizable(history, self.checker, html=self.folder / f"{name}.html")
         report = verdict.report()
         (self.folder / f"{name}.checker.txt").write_text(report + "\n")
@@ -81,6 +90,58 @@ class HistoryJudge:
         self.verdicts[name] = verdict
         return verdict
 
+    def linearizable_but_deposed(
+        self, name: str, history: History, deposed: Sequence[Deposed]
+    ) -> tuple[list[Verdict], StaleReadOnDeposedLeader | None]:
+        """Judge the model Swarm keeps while leaders may be deposed without knowing it: the
+        history without the reads served in the ``deposed`` windows must be linearizable (the
+        first verdict). The whole history is checked too: a violation that is exactly stale
+        reads among those reads is returned as ``StaleReadOnDeposedLeader``; any other is a
+        second verdict. Stale reads are counted (figure ``<name>_stale_reads``)."""
+        whole = self(name, history)
+        served = ServedBy(frozenset(MODELS[history.model].reads), tuple(deposed))
+        where = ", ".join(sorted({w.node for w in deposed})) or "no manager"
+        rest = without_reads(
+            history, served, f"reads served by {where} while it may have been a deposed leader"
+        )
+        verdicts = [
+            self(f"{name}-without-deposed-reads", rest, figures=False).verdict(
+                f"{name} linearizable without the reads {where} served while deposed"
+            )
+        ]
+        stale = stale_reads(history)
+        self.figure(f"{name}_stale_reads", len(stale))
+        if whole.ok:
+            return verdicts, None
+        failure = stale_read_failure(stale, served, f"{where} (deposed leader)")
+        if failure is None:
+            verdicts.append(whole.verdict(f"{name} linearizable"))
+        return verdicts, failure
+
+
+@dataclass(frozen=True)
+class Deposed:
+    """Where a manager may have answered as a deposed leader: reads on ``node`` called from
+    ``start`` to ``end`` (the history's clock)."""
+
+    node: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ServedBy:
+    """Selects the reads served in any of the ``deposed`` windows."""
+
+    reads: frozenset[str]
+    deposed: tuple[Deposed, ...]
+
+    def __call__(self, op: Operation) -> bool:
+        if op.f not in self.reads:
+            return False
+        node = node_of(op.process)
+        return any(w.node == node and w.start <= op.call <= w.end for w in self.deposed)
+
 
 def _folder(settings: Settings, nodeid: str) -> Path:
     name = nodeid.split("::")[-1]
@@ -89,14 +150,11 @@ def _folder(settings: Settings, nodeid: str) -> Path:
 
 @pytest.fixture
 def judge_history(
-    request: pytest.FixtureRequest,
-    history_checker: Path,
-    swarm_settings: Settings,
-    figure: Recorder,
+    request: pytest.FixtureRequest, swarm_settings: Settings, figure: Recorder
 ) -> HistoryJudge:
     """Judge recorded histories: saved under ``<reports>/histories/<test>/``, checked,
     attached, their counts reported as figures."""
-    return HistoryJudge(history_checker, _folder(swarm_settings, request.node.nodeid), figure)
+    return HistoryJudge(_folder(swarm_settings, request.node.nodeid), figure)
 
 
 class ConsistencyRun:
@@ -115,11 +173,17 @@ class ConsistencyRun:
         assert self.workload is not None, "start() the consistency run first"
         return self.workload
 
-    def start(self, fault: str, pace: Pace | None = None) -> RecordingWorkload:
-        """Start the clients and record ``BEFORE_S`` on the healthy swarm."""
+    def start(
+        self, fault: str, pace: Pace | None = None, timeout_s: float = CALL_TIMEOUT_S
+    ) -> RecordingWorkload:
+        """Start the clients (each call given up after ``timeout_s``) and record
+        ``BEFORE_S`` on the healthy swarm."""
         versions = sorted(set(self.cluster.engine_versions.values()))
         self.workload = RecordingWorkload(
-            self.cluster, meta={"fault": fault, "engine": ", ".join(versions)}, pace=pace
+            self.cluster,
+            meta={"fault": fault, "engine": ", ".join(versions)},
+            pace=pace,
+            timeout_s=timeout_s,
         ).start()
         time.sleep(BEFORE_S)
         return self.workload
@@ -190,66 +254,25 @@ class ConsistencyRun:
         Each history is also checked whole: a violation that is exactly stale reads on
         ``deposed`` is returned (figure ``<model>_stale_reads``), any other one fails here."""
         found: list[StaleReadOnDeposedLeader] = []
-        checks = []
+        checks: list[Verdict] = []
         for name, history in self.histories.items():
-            whole = self.judge(name, history)
-            excluded = _served_by(history, deposed.name)
-            rest = without_reads(
-                history,
-                excluded,
-                f"reads served by {deposed.name} from {FAULT_ON!r} until {WHOLE!r}",
-            )
-            checks.append(
-                self.judge(f"{name}-without-{deposed.name}-reads", rest, figures=False).verdict(
-                    f"{name} linearizable without the reads {deposed.name} served"
-                )
-            )
-            stale = stale_reads(history)
-            self.figure(f"{name}_stale_reads", len(stale))
-            if whole.ok:
-                continue
-            failure = stale_read_failure(stale, excluded, f"{deposed.name} (deposed leader)")
-            if failure is None:
-                checks.append(whole.verdict(f"{name} linearizable"))
-            else:
+            window = Deposed(deposed.name, history.mark_time(FAULT_ON), history.mark_time(WHOLE))
+            verdicts, failure = self.judge.linearizable_but_deposed(name, history, [window])
+            checks.extend(verdicts)
+            if failure is not None:
                 found.append(failure)
         self._spread()
         assert_all(checks)
         return found
 
 
-def _served_by(history: History, node: str) -> _Served:
-    return _Served(
-        node,
-        frozenset(MODELS[history.model].reads),
-        history.mark_time(FAULT_ON),
-        history.mark_time(WHOLE),
-    )
-
-
-@dataclass(frozen=True)
-class _Served:
-    """Selects the reads a node served between two moments."""
-
-    node: str
-    reads: frozenset[str]
-    start: int
-    end: int
-
-    def __call__(self, op: Operation) -> bool:
-        return (
-            op.f in self.reads
-            and node_of(op.process) == self.node
-            and self.start <= op.call <= self.end
-        )
-
-
 @pytest.fixture
 def consistency(
-    cluster: Cluster, judge_history: HistoryJudge, figure: Recorder
+    cluster: Cluster, history_checker: Path, judge_history: HistoryJudge, figure: Recorder
 ) -> Iterator[ConsistencyRun]:
     """A recorded run across one fault (see ``ConsistencyRun``); its clients stop after the
-    test whatever happens."""
+    test whatever happens. Skips first where the history checker cannot be built."""
+    judge_history.checker = history_checker
     run = ConsistencyRun(cluster, judge_history, figure)
     try:
         yield run

@@ -60,6 +60,11 @@ gRPC connections come back on their reconnect backoff (up to 2 min in gRPC's def
 measured there: whole again 14-32 s after healing. Docker documents no bound."""
 LATENCY_MS, JITTER_MS = 250, 50
 """Each way on every manager's control-plane proxy: +500 ms per Raft round trip."""
+SLOW_CALL_TIMEOUT_S = 25.0
+"""Clients wait longer under latency: with the usual 5 s, writes gave up (measured on 20.10
+and 26.1: every write in the 20 s of latency but one or two timed out at 5 s, and the
+timed-out ones were applied when the latency was lifted), which left the history with almost
+no acknowledged write during the fault."""
 
 
 def _spread_over(cluster: Cluster) -> None:
@@ -216,9 +221,9 @@ def test_one_way_partition(
 def test_slow_raft(cluster: Cluster, consistency: ConsistencyRun, fault_log: FaultLog) -> None:
     """Model: linearizable register and set. Toxiproxy delays every manager's control-plane
     traffic by ``LATENCY_MS`` (+/- ``JITTER_MS``) each way for ``LATENCY_S``: Raft messages,
-    forwarded control-API calls."""
+    forwarded control-API calls. Clients wait up to ``SLOW_CALL_TIMEOUT_S`` per call."""
     _spread_over(cluster)
-    consistency.start("latency on every manager's Raft port")
+    consistency.start("latency on every manager's Raft port", timeout_s=SLOW_CALL_TIMEOUT_S)
     with consistency.fault(
         *(
             toxics.latency(cluster, manager, LATENCY_MS, JITTER_MS, log=fault_log)

@@ -46,6 +46,7 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmcheckError
 from swarmcheck.steps import step
+from swarmcheck.timing import boot_clock
 from swarmcheck.workload.control_objects import ConfigSet, ServiceRegister
 from swarmcheck.workload.outcomes import (
     NO_SUCH_SERVICE,
@@ -362,9 +363,12 @@ class RecordingWorkload:
         clients.start(f"{model.name}@{process}", node, loop)
 
     # -- during the run ------------------------------------------------------------------
-    def mark(self, label: str) -> None:
+    def mark(self, label: str, since_boot_s: float | None = None) -> None:
+        """Note a moment in every history: now, or the moment ``since_boot_s`` on the boot
+        clock (``timing.boot_clock``, the clock fault windows use)."""
+        ago = 0.0 if since_boot_s is None else max(0.0, boot_clock() - since_boot_s)
         for model in self.models.values():
-            model.recorder.mark(label)
+            model.recorder.mark(label, ago)
 
     @contextmanager
     def probing(self, node: Node, clients: int = 2) -> Iterator[None]:
