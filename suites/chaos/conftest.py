@@ -33,6 +33,7 @@ from swarmcheck.errors import HistoryCheckerUnavailable, StaleReadOnDeposedLeade
 from swarmcheck.faults.base import Fault
 from swarmcheck.machine.history_checker import ensure_history_checker
 from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.timing import Stopwatch
 from swarmcheck.workload.recording import CALL_TIMEOUT_S, Pace, RecordingWorkload, node_of
 
 BEFORE_S = 5.0
@@ -111,6 +112,9 @@ class HistoryJudge:
         ]
         stale = stale_reads(history)
         self.figure(f"{name}_stale_reads", len(stale))
+        if stale:  # how long the deposed leader answered from its own store
+            span = (max(s.read.call for s in stale) - min(s.read.call for s in stale)) / 1e9
+            self.figure(f"{name}_stale_reads_span_s", span)
         if whole.ok:
             return verdicts, None
         failure = stale_read_failure(stale, served, f"{where} (deposed leader)")
@@ -167,6 +171,7 @@ class ConsistencyRun:
         self.figure = figure
         self.workload: RecordingWorkload | None = None
         self.histories: dict[str, History] = {}
+        self._fault_clock = Stopwatch()
 
     @property
     def running(self) -> RecordingWorkload:
@@ -193,6 +198,7 @@ class ConsistencyRun:
         """Mark "fault on", inject the faults in order, run the block, heal them (in reverse
         order, whatever happens), mark "fault off"."""
         self.running.mark(FAULT_ON)
+        self._fault_clock = Stopwatch()
         started: list[Fault] = []
         try:
             for fault in faults:
@@ -202,6 +208,15 @@ class ConsistencyRun:
             for fault in reversed(started):
                 fault.stop()
         self.running.mark(FAULT_OFF)
+
+    def hold(self, at_least_s: float, what: str, deposed: Node | None = None) -> None:
+        """Inside ``fault``: wait for a leader other than ``deposed`` (when given), then until
+        every model has an acknowledged read and write called from then on (the wait is the
+        figure ``what``), and until ``at_least_s`` have passed since the fault began."""
+        if deposed is not None:
+            self.cluster.wait_leader(budgets.ELECTION_S, exclude=deposed.name)
+        self.wait_acknowledged(what)
+        time.sleep(max(0.0, at_least_s - self._fault_clock()))
 
     def wait_acknowledged(
         self, what: str, timeout_s: float = budgets.WRITE_AFTER_ELECTION_S

@@ -33,7 +33,6 @@ from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.raft_port import isolate_raft_port
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch
 
 RAFT = "https://docs.docker.com/engine/swarm/raft/"
 OBJECT_VERSION = (
@@ -52,8 +51,12 @@ ISOLATION_S = 20.0
 lost its quorum may still answer reads (CheckQuorum steps it down after 10-20 s)."""
 ONE_WAY_S = 20.0
 LATENCY_S = 20.0
+THAWED = "old leader thawed"
 PROBE_AFTER_S = 5.0
 """How long the probe keeps reading on a thawed old leader."""
+DEPOSED_PROBE_S = 25.0
+"""How long SC-CONS-007 reads on the thawed, still cut-off old leader: past the 10-20 s in
+which CheckQuorum steps it down, so the history shows where its stale answers end."""
 PARTITION_CATCH_UP_S = 90.0
 """Loose on purpose, as SC-CHAOS-003 argues: after a partition heals, the cut-off manager's
 gRPC connections come back on their reconnect backoff (up to 2 min in gRPC's defaults);
@@ -67,7 +70,7 @@ timed-out ones were applied when the latency was lifted), which left the history
 no acknowledged write during the fault."""
 
 
-def _spread_over(cluster: Cluster) -> None:
+def _needs_three_managers(cluster: Cluster) -> None:
     if len(cluster.managers) != 3:
         pytest.skip(f"written for 3 managers, the cluster has {len(cluster.managers)}")
 
@@ -89,12 +92,11 @@ def test_leader_killed(cluster: Cluster, consistency: ConsistencyRun, fault_log:
     """Model: the service as a CAS register and the configs as a grow-only set, both
     linearizable. The leader's container is killed (SIGKILL); once the others have elected a
     leader and acknowledged reads and writes, it is started again."""
-    _spread_over(cluster)
+    _needs_three_managers(cluster)
     consistency.start("kill the leader")
     old = cluster.leader()
     with consistency.fault(process.kill_node(cluster, old, log=fault_log)):
-        cluster.wait_leader(budgets.ELECTION_S, exclude=old.name)
-        consistency.wait_acknowledged("acknowledged_after_election_s")
+        consistency.hold(0.0, "acknowledged_after_election_s", deposed=old)
     consistency.end(budgets.REJOIN_S)
     consistency.assert_linearizable()
 
@@ -121,17 +123,15 @@ def test_leader_paused(
     SC-CONS-007 shows it). The leader is frozen for ``PAUSE_S``; probe clients queue reads on
     it, served the moment it thaws, and read on for ``PROBE_AFTER_S``. Stale reads it served
     are counted (``<model>_stale_reads``), not failed."""
-    _spread_over(cluster)
+    _needs_three_managers(cluster)
     consistency.start("pause the leader, read on it at once after unpause")
     old = cluster.leader()
     frozen = process.pause_node(cluster, old, log=fault_log)
     with consistency.fault(frozen):
-        clock = Stopwatch()
-        cluster.wait_leader(budgets.ELECTION_S, exclude=old.name)
-        consistency.wait_acknowledged("acknowledged_after_election_s")
-        time.sleep(max(0.0, PAUSE_S - clock()))
+        consistency.hold(PAUSE_S, "acknowledged_after_election_s", deposed=old)
         with consistency.running.probing(old):
             frozen.stop()  # the queued reads are served the moment it thaws
+            consistency.running.mark(THAWED)
             time.sleep(PROBE_AFTER_S)
     consistency.end(budgets.REJOIN_S)
     found = consistency.assert_linearizable_but_deposed(old)
@@ -159,17 +159,14 @@ def test_leader_isolated_on_raft_port(
     engine keeps answering; probe clients read on it the whole time. Whether it served stale
     reads before CheckQuorum stepped it down depends on whether the majority elected a leader
     first (both take 10-20 s): counted, not failed."""
-    _spread_over(cluster)
+    _needs_three_managers(cluster)
     consistency.start("cut the leader off the Raft port, read on it")
     old = cluster.leader()
     with (
         consistency.running.probing(old),
         consistency.fault(isolate_raft_port(cluster, old, log=fault_log)),
     ):
-        clock = Stopwatch()
-        cluster.wait_leader(budgets.ELECTION_S, exclude=old.name)
-        consistency.wait_acknowledged("acknowledged_after_election_s")
-        time.sleep(max(0.0, ISOLATION_S - clock()))
+        consistency.hold(ISOLATION_S, "acknowledged_after_election_s", deposed=old)
     consistency.end(PARTITION_CATCH_UP_S)
     found = consistency.assert_linearizable_but_deposed(old)
     figure("stale_read_windows", len(found))
@@ -194,14 +191,12 @@ def test_one_way_partition(
     for ``ONE_WAY_S`` (its TCP connections stall both ways); the leader keeps its quorum with
     the other follower. After healing, the cut-off follower's higher term forces an election
     (swarmkit runs Raft without PreVote)."""
-    _spread_over(cluster)
+    _needs_three_managers(cluster)
     consistency.start("drop what the leader sends to one follower")
     leader = cluster.leader()
     follower = next(m for m in cluster.managers if m.name != leader.name)
     with consistency.fault(partition.one_way(cluster, leader, follower, log=fault_log)):
-        clock = Stopwatch()
-        consistency.wait_acknowledged("acknowledged_during_s")
-        time.sleep(max(0.0, ONE_WAY_S - clock()))
+        consistency.hold(ONE_WAY_S, "acknowledged_during_s")
     consistency.end(PARTITION_CATCH_UP_S)
     consistency.assert_linearizable()
 
@@ -222,7 +217,7 @@ def test_slow_raft(cluster: Cluster, consistency: ConsistencyRun, fault_log: Fau
     """Model: linearizable register and set. Toxiproxy delays every manager's control-plane
     traffic by ``LATENCY_MS`` (+/- ``JITTER_MS``) each way for ``LATENCY_S``: Raft messages,
     forwarded control-API calls. Clients wait up to ``SLOW_CALL_TIMEOUT_S`` per call."""
-    _spread_over(cluster)
+    _needs_three_managers(cluster)
     consistency.start("latency on every manager's Raft port", timeout_s=SLOW_CALL_TIMEOUT_S)
     with consistency.fault(
         *(
@@ -230,9 +225,7 @@ def test_slow_raft(cluster: Cluster, consistency: ConsistencyRun, fault_log: Fau
             for manager in cluster.managers
         )
     ):
-        clock = Stopwatch()
-        consistency.wait_acknowledged("acknowledged_during_s")
-        time.sleep(max(0.0, LATENCY_S - clock()))
+        consistency.hold(LATENCY_S, "acknowledged_during_s")
     consistency.end(budgets.REJOIN_S)
     consistency.assert_linearizable()
 
@@ -255,14 +248,14 @@ def test_leader_restarted(
     """Model: linearizable register and set. ``docker restart`` of the leader's node (SIGTERM
     to its engine, then a start); the fault ends once its engine answers again and the managers
     have a leader that acknowledges reads and writes."""
-    _spread_over(cluster)
+    _needs_three_managers(cluster)
     consistency.start("restart the leader's node")
     old = cluster.leader()
     restart = process.restart_node(cluster, old, log=fault_log)
     with consistency.fault(restart):
         restart.stop()  # waits until its engine answers again
         cluster.wait_leader(budgets.ELECTION_S)
-        consistency.wait_acknowledged("acknowledged_after_restart_s")
+        consistency.hold(0.0, "acknowledged_after_restart_s")
     consistency.end(budgets.REJOIN_S)
     consistency.assert_linearizable()
 
@@ -302,16 +295,16 @@ def test_reads_on_deposed_leader(
     linearizable: a failure there is not this expected one); then the whole histories must be
     linearizable, and a violation that is exactly stale reads on the old leader raises
     ``StaleReadOnDeposedLeader``, the expected failure."""
-    _spread_over(cluster)
+    _needs_three_managers(cluster)
     consistency.start("freeze the leader cut off the Raft port, thaw it still cut off")
     old = cluster.leader()
     frozen = process.pause_node(cluster, old, log=fault_log)
     with consistency.fault(isolate_raft_port(cluster, old, log=fault_log), frozen):
-        cluster.wait_leader(budgets.ELECTION_S, exclude=old.name)
-        consistency.wait_acknowledged("acknowledged_after_election_s")
+        consistency.hold(0.0, "acknowledged_after_election_s", deposed=old)
         with consistency.running.probing(old):
             frozen.stop()  # thawed, still cut off: it does not know it was deposed
-            time.sleep(PROBE_AFTER_S)
+            consistency.running.mark(THAWED)
+            time.sleep(DEPOSED_PROBE_S)
     consistency.end(PARTITION_CATCH_UP_S)
     found = consistency.assert_linearizable_but_deposed(old)
     if found:
