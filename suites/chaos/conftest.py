@@ -29,7 +29,7 @@ from swarmcheck.checkers.verdict import Verdict, assert_all
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.config import Settings
-from swarmcheck.errors import HistoryCheckerUnavailable, StaleReadOnDeposedLeader
+from swarmcheck.errors import EngineAPIError, HistoryCheckerUnavailable, StaleReadOnDeposedLeader
 from swarmcheck.faults.base import Fault
 from swarmcheck.machine.history_checker import ensure_history_checker
 from swarmcheck.plugin.fixtures import Recorder
@@ -217,6 +217,20 @@ class ConsistencyRun:
             self.cluster.wait_leader(budgets.ELECTION_S, exclude=deposed.name)
         self.wait_acknowledged(what)
         time.sleep(max(0.0, at_least_s - self._fault_clock()))
+
+    def wait_step_down(self, node: Node, timeout_s: float) -> float | None:
+        """Seconds until ``node`` stops naming itself Leader in its own view (`node ls` on its
+        engine fails or names another); None when it still does after ``timeout_s``."""
+        clock = Stopwatch()
+        while clock() < timeout_s:
+            try:
+                view = self.cluster.node_list(via=node, timeout_s=2.0)
+            except EngineAPIError:
+                return clock()
+            if not any(info.leader and info.hostname == node.name for info in view):
+                return clock()
+            time.sleep(0.2)
+        return None
 
     def wait_acknowledged(
         self, what: str, timeout_s: float = budgets.WRITE_AFTER_ELECTION_S
