@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from swarmcheck.checkers.history import HistoryRecorder
 from swarmcheck.checkers.spread import acknowledged_by_phase, check_spread
 from swarmcheck.checkers.stale_reads import stale_read_failure, stale_reads, without_reads
 from swarmcheck.errors import (
@@ -17,8 +18,9 @@ from swarmcheck.errors import (
     StaleReadOnDeposedLeader,
 )
 from swarmcheck.faults.raft_port import port_drop_rules
-from swarmcheck.workload.outcomes import failure_of, is_already_exists
-from swarmcheck.workload.recording import node_of
+from swarmcheck.workload.control_objects import RegisterState
+from swarmcheck.workload.outcomes import NO_SUCH_SERVICE, failure_of, is_already_exists
+from swarmcheck.workload.recording import RegisterModel, SetModel, node_of
 from tests.histories import MS, grow_only_set, register
 
 # --- outcomes ---------------------------------------------------------------------------------
@@ -181,3 +183,99 @@ def test_renumbered_operations_stay_valid() -> None:
     history = register().read(0, 0, 1, 10, "init").read(1, 2, 3, 10, "init").build()
     rest = without_reads(history, lambda op: op.index == 0, "the first")
     assert rest.operations == (replace(history.operations[1], index=0),)
+
+
+# --- the models' clients, against a fake control API -------------------------------------------
+
+
+class FakeRegister:
+    """A register that answers like the swarm: refuses a stale version, or fails as told."""
+
+    def __init__(self, version: int = 7, value: str = "init") -> None:
+        self.state = RegisterState(version, value)
+        self.next_error: EngineAPIError | None = None
+
+    def _raise(self) -> None:
+        error, self.next_error = self.next_error, None
+        if error is not None:
+            raise error
+
+    def read(self, api: object, node: str) -> RegisterState:
+        self._raise()
+        return self.state
+
+    def cas(self, api: object, node: str, version: int, value: str) -> None:
+        self._raise()
+        if version != self.state.version:
+            raise EngineAPIError(
+                "x", 500, "rpc error: code = Unknown desc = update out of sequence"
+            )
+        self.state = RegisterState(version + 2, value)  # the engine may bump it more than once
+
+
+def _register_model() -> tuple[RegisterModel, FakeRegister, HistoryRecorder]:
+    fake = FakeRegister()
+    recorder = HistoryRecorder("cas-register", initial={"version": 7, "value": "init"})
+    return RegisterModel(recorder, "t", fake), fake, recorder  # type: ignore[arg-type]
+
+
+def test_a_register_client_reads_before_it_writes_with_the_version_it_read() -> None:
+    model, _, recorder = _register_model()
+    client = recorder.client("m1")
+    assert model.step(client, None, "m1", write=True)  # nothing read yet: a read
+    assert model.step(client, None, "m1", write=True)  # cas with version 7
+    assert model.step(client, None, "m1", write=True)  # after a cas: a read again
+    ops = recorder.history().operations
+    assert [(op.f, op.status) for op in ops] == [("read", "ok"), ("cas", "ok"), ("read", "ok")]
+    assert ops[1].input == {"expect_version": 7, "value": "t.m1.0"}
+    assert ops[2].output == {"version": 9, "value": "t.m1.0"}
+
+
+def test_a_register_client_records_refusals_unknowns_and_a_missing_service() -> None:
+    model, fake, recorder = _register_model()
+    client = recorder.client("m1/probe0")
+    model.read(client, None, "m1")
+    fake.state = RegisterState(8, "other")  # someone else wrote meanwhile
+    assert not model.step(client, None, "m1", write=True)  # stale version: refused
+    model.read(client, None, "m1")
+    fake.next_error = EngineUnreachable("engine on m1 did not answer: Read timed out.")
+    assert not model.step(client, None, "m1", write=True)
+    fake.next_error = EngineAPIError("x", 404, "service t not found")
+    assert model.read(client, None, "m1")
+    ops = recorder.history().operations
+    assert [op.status for op in ops] == ["ok", "fail", "ok", "info", "ok"]
+    assert ops[1].input["value"] == "t.m1-probe0.0"  # a process name made fit for a value
+    assert ops[4].client != ops[3].client  # after an unknown outcome: a new client id
+    assert ops[4].output == {"version": 0, "value": NO_SUCH_SERVICE}
+
+
+class FakeConfigs:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.next_error: EngineAPIError | None = None
+
+    def create(self, api: object, node: str, name: str) -> None:
+        error, self.next_error = self.next_error, None
+        if error is not None:
+            raise error
+        self.names.append(name)
+
+    def list(self, api: object, node: str) -> list[str]:
+        return sorted(self.names)
+
+
+def test_a_set_client_counts_409_as_applied() -> None:
+    fake = FakeConfigs()
+    recorder = HistoryRecorder("grow-only-set", initial={"names": []})
+    model = SetModel(recorder, "t", fake)  # type: ignore[arg-type]
+    client = recorder.client("m2")
+    model.step(client, None, "m2", write=True)
+    fake.next_error = EngineAPIError("x", 409, "config t.m2.1 already exists")
+    model.step(client, None, "m2", write=True)
+    model.step(client, None, "m2", write=False)
+    ops = recorder.history().operations
+    assert [(op.f, op.status, op.output) for op in ops] == [
+        ("create", "ok", {"existed": False}),
+        ("create", "ok", {"existed": True}),
+        ("list", "ok", {"names": ["t.m2.0"]}),
+    ]
