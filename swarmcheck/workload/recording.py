@@ -58,7 +58,6 @@ from swarmcheck.workload.service import workload_image
 
 log = logging.getLogger("swarmcheck.workload")
 
-MODELS = (CAS_REGISTER.name, GROW_ONLY_SET.name)
 CALL_TIMEOUT_S = 5.0
 """A client gives up on a call after this long (its outcome is then ``info``) and goes on
 under a new client id. Short, so that clients write again as soon as a new leader is elected:
