@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 
+from swarmcheck import __version__
 from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import hostengine, images, reaper
 from swarmcheck.cluster.cluster import prepare_images
@@ -156,6 +157,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"swarmcheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     setup = sub.add_parser("setup", help=cmd_setup.__doc__)
     setup.add_argument("--debian-suite", default="bookworm", choices=sorted(images.DEBIAN_ENGINES))
