@@ -35,7 +35,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     if args.allure:
         from swarmcheck.reporting.html import ensure_allure_cli
 
-        print(f"swarmcheck: Allure command line {ensure_allure_cli()}")
+        print(f"swarmcheck: Allure command line {ensure_allure_cli(tool=args.tool)}")
     print(f"swarmcheck: set-up done in {time.monotonic() - clock:.1f} s")
     return 0
 
@@ -59,7 +59,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from swarmcheck.reporting.html import generate_html
 
-    index = generate_html(Path(args.results), Path(args.output))
+    index = generate_html(Path(args.results), Path(args.output), tool=args.tool)
     print(f"swarmcheck: report at {index}")
     return 0
 
@@ -155,6 +155,18 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _report_tool_option(parser: argparse.ArgumentParser) -> None:
+    from swarmcheck.reporting.html import DEFAULT_TOOL, TOOLS
+
+    parser.add_argument(
+        "--tool",
+        choices=TOOLS,
+        default=DEFAULT_TOOL,
+        help="the HTML report tool: allure3 (Node.js, the default) or allure2 (Java 8+; adds "
+        "a categories trend and CI build names on the trend)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
     parser.add_argument("--version", action="version", version=f"swarmcheck {__version__}")
@@ -163,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_argument("--debian-suite", default="bookworm", choices=sorted(images.DEBIAN_ENGINES))
     setup.add_argument("--engine-image", default=None)
     setup.add_argument("--toxiproxy", action="store_true", help="also build the Toxiproxy image")
-    setup.add_argument("--allure", action="store_true", help="also install the Allure CLI")
+    setup.add_argument("--allure", action="store_true", help="also install the report tool")
+    _report_tool_option(setup)
     setup.set_defaults(func=cmd_setup)
     sweep = sub.add_parser("sweep", help=cmd_sweep.__doc__)
     sweep.add_argument("--run", default=None, help="remove this run id even if it is alive")
@@ -176,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     report = sub.add_parser("report", help=cmd_report.__doc__)
     report.add_argument("--results", default="reports/allure-results")
     report.add_argument("--output", default="reports/html")
+    _report_tool_option(report)
     report.set_defaults(func=cmd_report)
     catalog = sub.add_parser("catalog", help=cmd_catalog.__doc__)
     catalog.add_argument("--format", choices=("markdown", "json"), default="markdown")
