@@ -27,6 +27,8 @@ __all__ = [
 
 ALLURE3_PACKAGE = "allure@3.18.0"
 """The version whose report was checked in a browser (categories, environment, trend, plots)."""
+TREE = ("parentSuite", "suite")
+"""The tree of checks: area, then file (the labels allure_hooks gives each check)."""
 HISTORY_FILE = "history.jsonl"
 """Allure 3's history: one line per run, kept in the report's history/ folder."""
 
@@ -65,7 +67,15 @@ def allure3_config(
         "output": str(output),
         "historyPath": str(history),
         "categories": allure3_categories(),
-        "plugins": {"awesome": {"options": {"singleFile": single_file, "reportLanguage": "en"}}},
+        "plugins": {
+            "awesome": {
+                "options": {
+                    "singleFile": single_file,
+                    "reportLanguage": "en",
+                    "groupBy": list(TREE),
+                }
+            }
+        },
     }
 
 
