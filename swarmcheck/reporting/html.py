@@ -270,32 +270,19 @@ def generate_html(
     if tool == "allure3":
         _generate3(allure, results_dir, report_dir, single_file, report_name, timeout_s)
     else:
-        _generate2(allure, results_dir, report_dir, single_file, report_name, timeout_s)
+        _carry_history(report_dir, results_dir)
+        _generate(allure, results_dir, report_dir, single_file, report_name, timeout_s)
+        if single_file:  # Allure 2 writes no history/ then: a multi-file run makes it
+            with tempfile.TemporaryDirectory(prefix="swarmcheck-allure-") as scratch:
+                multi = Path(scratch) / "report"
+                _generate(allure, results_dir, multi, False, report_name, timeout_s)
+                if (multi / "history").is_dir():
+                    shutil.copytree(multi / "history", report_dir / "history")
     index = report_dir / "index.html"
     if not index.is_file():
         raise EnvironmentProblem(f"allure generate reported success but wrote no {index}")
     log.info("Allure report ready at %s (%.1fs)", index, time.monotonic() - started)
     return index
-
-
-def _generate2(
-    allure: Path,
-    results_dir: Path,
-    report_dir: Path,
-    single_file: bool,
-    report_name: str | None,
-    timeout_s: float,
-) -> None:
-    _carry_history(report_dir, results_dir)
-    if single_file:
-        _generate(allure, results_dir, report_dir, True, report_name, timeout_s)
-        with tempfile.TemporaryDirectory(prefix="swarmcheck-allure-") as scratch:
-            multi = Path(scratch) / "report"
-            _generate(allure, results_dir, multi, False, report_name, timeout_s)
-            if (multi / "history").is_dir():
-                shutil.copytree(multi / "history", report_dir / "history")
-    else:
-        _generate(allure, results_dir, report_dir, False, report_name, timeout_s)
 
 
 def _generate3(
