@@ -23,7 +23,8 @@ reach (Debian's mirror is the only source of Debian-format packages here), so no
 root can be built.
 
 Each distribution takes several minutes (apt, PyPI and npm downloads, the node image build);
-the per-step times are printed (``-s``) and kept in the test's log file.
+the per-step times are printed (``-s``) and the whole output is kept in
+reports/tests/stock-<distribution>.log.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import json
 import logging
 import os
 import random
+import re
 import shutil
 import tarfile
 import time
@@ -60,6 +62,11 @@ RUN_TIMEOUT_S = 2400.0
 BUILD_TIMEOUT_S = 900.0
 CHECKS = "SC-MEM-002 or SC-UPD-001 or SC-UPD-002"
 """A membership check, the rolling update with its plot, and the IPVS check (skips here)."""
+STEP = re.compile(
+    r"^\[ *\d+s\] (run: |swarmcheck: (installing|installed|building|no Docker|dockerd answers"
+    r"|node image|set-up done|report at|\d+ tests?:)|=+ .*(passed|failed|error))"
+)
+"""The lines of ./run's output that say which step began or ended (with the time so far)."""
 WORKPLACE_APT = Path("/etc/apt/apt.conf.d/99artifact-registry")
 WORKPLACE_CAS = Path("/usr/local/share/ca-certificates")
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -194,7 +201,7 @@ def make_network(host: docker.DockerClient, run_id: str) -> str:
 
 @pytest.mark.parametrize("distribution", sorted(DISTRIBUTIONS))
 def test_run_suites_on_a_stock_machine(
-    host: docker.DockerClient, run_id: str, distribution: str, tmp_path: Path
+    host: docker.DockerClient, run_id: str, distribution: str
 ) -> None:
     suite = DISTRIBUTIONS[distribution]
     clock = time.monotonic()
@@ -221,7 +228,8 @@ def test_run_suites_on_a_stock_machine(
         },
     )
     container.put_archive("/", checkout_tar())
-    log_path = tmp_path / f"stock-{distribution}.log"
+    log_path = ROOT / "reports" / "tests" / f"stock-{distribution}.log"  # kept after the run
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     clock = time.monotonic()
     container.start()
     try:
@@ -235,8 +243,8 @@ def test_run_suites_on_a_stock_machine(
     tail = output[-6000:]
     print(f"\n{distribution}: stock image {built_s:.0f} s, ./run suites {run_s:.0f} s")
     print(f"  log: {log_path}")
-    for line in output.splitlines():
-        if line.startswith("STOCK") or "set-up done" in line or " passed" in line:
+    for line in output.splitlines():  # the steps and their times, kept in the test's output
+        if line.startswith("STOCK") or STEP.search(line):
             print(f"  {line}")
 
     for tool in ("java", "node", "docker", "ensurepip"):

@@ -62,3 +62,23 @@ def test_an_unknown_suite_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
 def test_run_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--help"]) == 0
     assert "usage: swarmcheck run [SUITE ...]" in capsys.readouterr().out
+
+
+def test_run_script_refuses_a_python_without_swarmcheck(tmp_path: Path) -> None:
+    """./run with SWARMCHECK_PYTHON naming an environment where swarmcheck is missing."""
+    import os
+    import subprocess
+
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\nexit 1\n")  # an interpreter that imports nothing
+    python.chmod(0o755)
+    done = subprocess.run(
+        [str(ROOT / "run"), "suites"],
+        env={**os.environ, "SWARMCHECK_PYTHON": str(python)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done
+    assert f"SWARMCHECK_PYTHON={python} cannot import swarmcheck" in done.stderr, done.stderr
