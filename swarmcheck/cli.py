@@ -1,5 +1,5 @@
-"""The `swarmcheck` command: set-up, sweeping leftovers, the HTML report, the catalog, the
-compatibility matrix and checking a recorded history."""
+"""The `swarmcheck` command: set-up, running the shipped suites, sweeping leftovers, the HTML
+report, the catalog, the compatibility matrix and checking a recorded history."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 
+from swarmcheck import __version__
 from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import hostengine, images, reaper
 from swarmcheck.cluster.cluster import prepare_images
@@ -35,7 +36,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     if args.allure:
         from swarmcheck.reporting.html import ensure_allure_cli
 
-        print(f"swarmcheck: Allure command line {ensure_allure_cli()}")
+        print(f"swarmcheck: Allure command line {ensure_allure_cli(tool=args.tool)}")
     if args.history_checker:
         from swarmcheck.machine.history_checker import ensure_history_checker
 
@@ -63,7 +64,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from swarmcheck.reporting.html import generate_html
 
-    index = generate_html(Path(args.results), Path(args.output))
+    index = generate_html(Path(args.results), Path(args.output), tool=args.tool)
     print(f"swarmcheck: report at {index}")
     return 0
 
@@ -86,6 +87,10 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
     if (args.write or args.check) and args.format != "markdown":
         raise ConfigError("--write and --check keep a Markdown page: drop --format json")
+    from swarmcheck.shipped import suites_dir
+
+    if args.suites is None:
+        args.suites = str(suites_dir())
     cov = coverage(load_catalog(), collect_checks(Path(args.suites)))
     if args.write or args.check:
         # The file is committed: what it says must not depend on the machine it was made on.
@@ -144,11 +149,17 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, stop)  # a CI timeout: each run still removes its swarm
+    suites, extra = args.suites or list(DEFAULT_SUITES), list(args.pytest_args)
+    if not args.suites and not Path("suites").is_dir():  # no checkout here: the shipped suites
+        from swarmcheck.shipped import shipped_suites
+
+        suites = [str(shipped_suites() / Path(s).name) for s in DEFAULT_SUITES]
+        extra = [f"--rootdir={Path.cwd()}", "-p", "no:cacheprovider", *extra]
     result = run_matrix(
         engines,
         Path(args.reports),
-        suites=args.suites or DEFAULT_SUITES,
-        extra=args.pytest_args,
+        suites=suites,
+        extra=extra,
         html=not args.no_html,
         confirm=args.confirm,
     )
@@ -178,19 +189,92 @@ def cmd_check_history(args: argparse.Namespace) -> int:
     return {"ok": 0, "illegal": 1}.get(verdict.result, 3)
 
 
+RUN_USAGE = """usage: swarmcheck run [SUITE ...] [pytest arguments]
+
+Run swarmcheck's suites with pytest, from any folder: SUITE is conformance (the default),
+chaos, release, or a file or test under them (conformance/test_raft.py::test_name); the
+suites/ folder of the current folder when it has one, else the suites installed with
+swarmcheck. Everything from the first argument that starts with '-' goes to pytest, e.g.
+  swarmcheck run -k SC-MEM-002 --swarm-managers=1
+  swarmcheck run chaos --swarm-chaos-duration=15m
+Reports go to ./reports; an ini file here (pytest.ini, pyproject.toml, tox.ini, setup.cfg)
+is read for the swarm_* keys. The exit status is pytest's.
+"""
+INI_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
+def run_command(argv: list[str]) -> list[str]:
+    """The pytest command line `swarmcheck run ARGV` stands for (see RUN_USAGE)."""
+    from pathlib import Path
+
+    from swarmcheck.shipped import SUITE_FOLDERS, suites_dir
+
+    root = suites_dir()
+    split = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, rest = argv[:split], argv[split:]
+    targets = []
+    for name in names or ["conformance"]:
+        relative = name.removeprefix("suites/")
+        if relative.split("/", 1)[0].split("::", 1)[0] not in SUITE_FOLDERS:
+            raise ConfigError(
+                f"swarmcheck run: {name!r} is not a suite: name {', '.join(SUITE_FOLDERS)} or "
+                "a file or test under them (e.g. conformance/test_raft.py), then pytest's "
+                "arguments (from the first one that starts with '-')"
+            )
+        targets.append(str(root / relative))
+    cwd = Path.cwd()
+    # pytest looks for its ini file from the arguments upwards; the suites may be installed
+    # far from here, so name the one of this folder, and keep pytest's cache here too.
+    ini = next((cwd / n for n in INI_FILES if (cwd / n).is_file()), None)
+    config = ["-c", str(ini)] if ini else ["-o", "junit_family=xunit1"]
+    return [
+        sys.executable, "-m", "pytest", *targets, f"--rootdir={cwd}", *config,
+        "-p", "no:cacheprovider", *rest,
+    ]  # fmt: skip
+
+
+def cmd_run(argv: list[str]) -> int:
+    """Run the suites with pytest (this process becomes pytest: its signals, its status)."""
+    import os
+
+    if argv[:1] in (["-h"], ["--help"]):
+        print(RUN_USAGE, end="")
+        return 0
+    cmd = run_command(argv)
+    sys.stdout.flush()
+    os.execv(cmd[0], cmd)
+
+
+def _report_tool_option(parser: argparse.ArgumentParser) -> None:
+    from swarmcheck.reporting.html import DEFAULT_TOOL, TOOLS
+
+    parser.add_argument(
+        "--tool",
+        choices=TOOLS,
+        default=DEFAULT_TOOL,
+        help="the HTML report tool: allure3 (Node.js, the default) or allure2 (Java 8+; adds "
+        "a categories trend and CI build names on the trend)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"swarmcheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "run", help="run the suites with pytest from any folder (swarmcheck run --help)"
+    )  # parsed by hand: everything after the suites goes to pytest untouched
     setup = sub.add_parser("setup", help=cmd_setup.__doc__)
     setup.add_argument("--debian-suite", default="bookworm", choices=sorted(images.DEBIAN_ENGINES))
     setup.add_argument("--engine-image", default=None)
     setup.add_argument("--toxiproxy", action="store_true", help="also build the Toxiproxy image")
-    setup.add_argument("--allure", action="store_true", help="also install the Allure CLI")
     setup.add_argument(
         "--history-checker",
         action="store_true",
         help="also build the history checker (Go, Porcupine) for the consistency checks",
     )
+    setup.add_argument("--allure", action="store_true", help="also install the report tool")
+    _report_tool_option(setup)
     setup.set_defaults(func=cmd_setup)
     sweep = sub.add_parser("sweep", help=cmd_sweep.__doc__)
     sweep.add_argument("--run", default=None, help="remove this run id even if it is alive")
@@ -203,10 +287,15 @@ def main(argv: list[str] | None = None) -> int:
     report = sub.add_parser("report", help=cmd_report.__doc__)
     report.add_argument("--results", default="reports/allure-results")
     report.add_argument("--output", default="reports/html")
+    _report_tool_option(report)
     report.set_defaults(func=cmd_report)
     catalog = sub.add_parser("catalog", help=cmd_catalog.__doc__)
     catalog.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    catalog.add_argument("--suites", default="suites", help="the suites folder (default: suites)")
+    catalog.add_argument(
+        "--suites",
+        default=None,
+        help="the suites folder (default: suites/ here if there is one, else the shipped suites)",
+    )
     where = catalog.add_mutually_exclusive_group()
     where.add_argument(
         "--write",
@@ -268,6 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     check.add_argument("--timeout", type=float, default=60.0, help="seconds (default: 60)")
     check.set_defaults(func=cmd_check_history)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        try:
+            return cmd_run(argv[1:])
+        except SwarmcheckError as exc:
+            print(f"swarmcheck: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="swarmcheck: %(message)s")
     try:

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("checkers",),
     ("cluster", "machine"),  # machine: tools built on this machine (the history checker)
     ("client",),
-    ("labels", "timing", "steps", "catalog", "cache", "recipes", "progress"),  # leaves
+    ("labels", "timing", "steps", "catalog", "cache", "recipes", "progress", "shipped"),  # leaves
     ("__init__",),  # the package itself: its version and the root exception
     ("errors",),
 )

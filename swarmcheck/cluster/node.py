@@ -168,6 +168,16 @@ class Node:
             self._client = None
 
 
+CAP_DROP = ("SYS_RESOURCE",)
+"""Not in this machine's bounding set: Docker 20.10 fails to apply ALL with it (--privileged
+is refused here for the same reason)."""
+
+
+def unavailable_cap_drop(exc: EngineAPIError) -> bool:
+    """Docker >= 26's refusal to drop a capability the machine does not have."""
+    return exc.status_code == 400 and "invalid CapDrop" in str(exc)
+
+
 def start_node(
     host: docker.DockerClient,
     *,
@@ -193,30 +203,42 @@ def start_node(
         "hostname": name,
         "entrypoint": ["/bin/sh", ENTRYPOINT_PATH],
         "cap_add": ["ALL"],
-        "cap_drop": ["SYS_RESOURCE"],
+        "cap_drop": list(CAP_DROP),
         "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
         "device_cgroup_rules": ["a *:* rwm"],
         "network": network,
         "networking_config": {network: host.api.create_endpoint_config(ipv4_address=ip)},
         "stop_signal": "SIGTERM",
     }
-    container = (
-        DockerContainer(image)
-        .with_name(container_name)
-        .with_env("SWARMCHECK_NODE", name)
-        .with_env("SWARMCHECK_BIP", inner_bip)
-        .with_env("SWARMCHECK_ADDR_POOL", inner_pool)
-        .with_env("SWARMCHECK_API_SOCKET", f"{sockets.NODE_MOUNT}/{sockets.SOCKET_NAME}")
-        .with_volume_mapping(str(api_dir), sockets.NODE_MOUNT, "rw")
-        .with_volume_mapping(volume, "/var/lib/docker", "rw")
-        .with_tmpfs_mount("/run")
-        .with_tmpfs_mount("/tmp")
-        .with_copy_into_container(entrypoint, ENTRYPOINT_PATH, 0o755)
-        .with_kwargs(**kwargs)
-    )
+
+    def container_with(kwargs: dict[str, Any]) -> DockerContainer:
+        return (
+            DockerContainer(image)
+            .with_name(container_name)
+            .with_env("SWARMCHECK_NODE", name)
+            .with_env("SWARMCHECK_BIP", inner_bip)
+            .with_env("SWARMCHECK_ADDR_POOL", inner_pool)
+            .with_env("SWARMCHECK_API_SOCKET", f"{sockets.NODE_MOUNT}/{sockets.SOCKET_NAME}")
+            .with_volume_mapping(str(api_dir), sockets.NODE_MOUNT, "rw")
+            .with_volume_mapping(volume, "/var/lib/docker", "rw")
+            .with_tmpfs_mount("/run")
+            .with_tmpfs_mount("/tmp")
+            .with_copy_into_container(entrypoint, ENTRYPOINT_PATH, 0o755)
+            .with_kwargs(**kwargs)
+        )
+
     try:
-        with translated(name), without_ryuk:
-            container.start()
+        try:
+            with translated(name), without_ryuk:
+                container_with(kwargs).start()
+        except EngineAPIError as exc:
+            if not unavailable_cap_drop(exc):
+                raise
+            # Docker >= 26 gives ALL as the capabilities this machine has, and refuses to drop
+            # one it lacks (a machine that is itself a container without SYS_RESOURCE)
+            kwargs.pop("cap_drop")
+            with translated(name), without_ryuk:
+                container_with(kwargs).start()
     except EngineAPIError as exc:
         raise ProvisioningError(
             f"could not start node container {container_name}: {exc}", node=name

@@ -266,20 +266,28 @@ def write_run_outcomes(config: pytest.Config) -> None:
     if not outcomes:
         return
     settings = config.stash[SETTINGS_KEY]
-    run = config.stash[RUN_KEY]
-    versions = {
-        k.removeprefix(VERSION_PREFIX): v for k, v in run.items() if k.startswith(VERSION_PREFIX)
-    }
-    # beside the JUnit XML when the user put that elsewhere: reports/ stays untouched then
-    xml = getattr(config.option, "xmlpath", None)
-    folder = Path(xml).parent if xml else settings.reports_dir
     write_outcomes(
-        folder / OUTCOMES_FILE,
+        side_files_dir(config) / OUTCOMES_FILE,
         engine=settings.cluster.engine,
         label=engines.label(settings.cluster),
-        versions=versions,
+        versions=engine_versions(config),
         outcomes=outcomes.values(),
     )
+
+
+def engine_versions(config: pytest.Config) -> dict[str, str]:
+    """The version each engine of this run reported (from the swarm tests' reports)."""
+    run = config.stash.get(RUN_KEY, {})
+    return {
+        k.removeprefix(VERSION_PREFIX): v for k, v in run.items() if k.startswith(VERSION_PREFIX)
+    }
+
+
+def side_files_dir(config: pytest.Config) -> Path:
+    """Where outcomes.json and verdict.json go: reports/, or beside the JUnit XML when the
+    user put that elsewhere (reports/ stays untouched then)."""
+    xml = getattr(config.option, "xmlpath", None)
+    return Path(xml).parent if xml else config.stash[SETTINGS_KEY].reports_dir
 
 
 # -- end of the session ----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from swarmcheck.plugin.report import (
     write_side_files,
 )
 from swarmcheck.plugin.roles import is_controller, is_worker
+from swarmcheck.plugin.verdict import VerdictWriter
 from swarmcheck.plugin.xdist import write_groups
 
 MARKERS = (
@@ -57,6 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     prepare_reports(config, decided=bool(settings.asked))
     config.pluginmanager.register(ReportWatcher(config), "swarmcheck-reports")
+    config.pluginmanager.register(VerdictWriter(config), "swarmcheck-verdict")
     if settings.asked:
         activate(config, f"options given: {', '.join(settings.asked)}", early=True)
     from swarmcheck.plugin import existing  # its hooks: skips on a swarm we did not create

@@ -1,13 +1,17 @@
 """Turn an Allure results folder into the HTML report a person opens in the morning.
 
-The Allure 2 command line comes from npm (``allure-commandline@2``) into a cache folder, once;
-it runs on Java. Trends across nights need the previous report's ``history/`` copied into the
-new results before generating.
+Two report tools, each installed from npm into a cache folder, once:
 
-``--single-file`` writes only ``index.html`` (history data is embedded in it, but no
-``history/`` folder is written), so for a single-file report Allure runs twice: once
-multi-file into a temporary folder, only to obtain ``history/``, which is then kept beside the
-single-file ``index.html`` in the report folder for the next run to pick up.
+- ``allure3`` (the default): the npm package ``allure``, which runs on Node.js. Its trend
+  lives in one file, ``history/history.jsonl`` in the report folder (``reporting.allure3``).
+- ``allure2``: ``allure-commandline@2``, which runs on Java (8 or newer). Trends need the
+  previous report's ``history/`` copied into the new results before generating.
+  ``--single-file`` writes only ``index.html`` (no ``history/`` folder), so for a single-file
+  report Allure 2 runs twice: once multi-file into a temporary folder, only to obtain
+  ``history/``, which is then kept beside the single-file ``index.html``.
+
+Either way the report folder holds ``index.html`` and ``history/``; a folder that holds only
+``history/`` (what a nightly job restores from its cache) is a report folder too.
 """
 
 from __future__ import annotations
@@ -22,12 +26,22 @@ from pathlib import Path
 
 from swarmcheck.cache import cache_dir as swarmcheck_cache
 from swarmcheck.cache import file_lock
+from swarmcheck.cluster.debian import apt_install
 from swarmcheck.errors import ConfigError, EnvironmentProblem
 from swarmcheck.progress import run_with_progress
+from swarmcheck.reporting.allure3 import (
+    ALLURE3_PACKAGE,
+    HISTORY_FILE,
+    allure3_binary,
+    allure3_config,
+    write_config,
+)
 
 __all__ = [
     "ALLURE_PACKAGE",
+    "DEFAULT_TOOL",
     "GENERATE_TIMEOUT_S",
+    "TOOLS",
     "allure_binary",
     "default_cache_dir",
     "ensure_allure_cli",
@@ -37,19 +51,26 @@ __all__ = [
 log = logging.getLogger("swarmcheck.reporting")
 
 ALLURE_PACKAGE = "allure-commandline@2"
+TOOLS = ("allure3", "allure2")
+DEFAULT_TOOL = "allure3"
+"""Allure 3 needs only Node.js; Allure 2 (Java) adds a categories trend and CI build names on
+the trend's points (see README, "The HTML report")."""
 GENERATE_TIMEOUT_S = 300.0
 INSTALL_TIMEOUT_S = 300.0
 _TAIL_LINES = 25
 
 
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/swarmcheck/allure`` (``~/.cache/...``): where the Allure command line
-    is installed."""
-    return swarmcheck_cache("allure")
+def default_cache_dir(tool: str = DEFAULT_TOOL) -> Path:
+    """``$XDG_CACHE_HOME/swarmcheck/allure`` (Allure 2) or ``.../allure3`` (``~/.cache/...``):
+    where the report tool is installed."""
+    return swarmcheck_cache("allure" if tool == "allure2" else tool)
 
 
-def allure_binary(cache_dir: Path) -> Path:
-    """The Allure launcher script inside an npm prefix (it runs Java directly, not via node)."""
+def allure_binary(cache_dir: Path, tool: str = "allure2") -> Path:
+    """The report tool inside an npm prefix: Allure 2's launcher script (it runs Java
+    directly, not via node), or Allure 3's command (a Node.js script)."""
+    if tool == "allure3":
+        return allure3_binary(cache_dir)
     return cache_dir / "node_modules" / "allure-commandline" / "dist" / "bin" / "allure"
 
 
@@ -92,54 +113,85 @@ def _check_java() -> None:
     _run([java, "-version"], 60, "java -version")
 
 
-def _usable(binary: Path) -> bool:
-    return binary.is_file() and os.access(binary, os.X_OK)
+def _check_node() -> str:
+    """Allure 3 runs on Node.js: ``node`` on PATH (Debian and Ubuntu's npm package brings it)."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        raise EnvironmentProblem(
+            "the Allure 3 report needs Node.js (no node on PATH): install it (Debian/Ubuntu: "
+            "apt-get install -y npm), or use Allure 2 with Java: swarmcheck report --tool allure2"
+        )
+    return node
 
 
-def ensure_allure_cli(cache_dir: Path | None = None) -> Path:
-    """Return the Allure launcher, installing ``allure-commandline@2`` with npm if needed.
+def _usable(binary: Path, tool: str) -> bool:
+    """Allure 2's launcher is executed; Allure 3's script is read by node."""
+    return binary.is_file() and os.access(binary, os.X_OK if tool == "allure2" else os.R_OK)
 
-    ``cache_dir`` defaults to :func:`default_cache_dir`. Raises EnvironmentProblem
-    naming what to install when Java or npm is missing, or when the install fails.
-    """
-    cache_dir = (cache_dir or default_cache_dir()).expanduser()
-    _check_java()
-    binary = allure_binary(cache_dir)
-    if _usable(binary):
-        return binary
+
+def _npm() -> str:
+    """npm on PATH, installed with apt (Debian's npm brings Node.js) when it is missing."""
     npm = shutil.which("npm")
     if npm is None:
+        apt_install(
+            "npm",
+            why="npm installs the Allure report tool (and brings Node.js): install Node.js "
+            "with npm yourself, or skip the HTML report (the results stay in "
+            "reports/allure-results)",
+        )
+        npm = shutil.which("npm")
+    if npm is None:
+        raise EnvironmentProblem("apt-get installed npm but there is still no npm on PATH")
+    return npm
+
+
+def _check_tool(tool: str) -> None:
+    if tool not in TOOLS:
+        raise ConfigError(f"unknown report tool {tool!r}: choose {' or '.join(TOOLS)}")
+
+
+def ensure_allure_cli(cache_dir: Path | None = None, tool: str = DEFAULT_TOOL) -> Path:
+    """Return the report tool, installing it with npm if needed (``allure@3`` for
+    ``allure3``, ``allure-commandline@2`` for ``allure2``; npm itself with apt when missing).
+
+    ``cache_dir`` defaults to :func:`default_cache_dir`. Raises EnvironmentProblem
+    naming what to install when Java (Allure 2), Node.js or npm is missing, or when the
+    install fails.
+    """
+    _check_tool(tool)
+    cache_dir = (cache_dir or default_cache_dir(tool)).expanduser()
+    if tool == "allure2":
+        _check_java()
+    package = ALLURE3_PACKAGE if tool == "allure3" else ALLURE_PACKAGE
+    binary = allure_binary(cache_dir, tool)
+    if _usable(binary, tool):
+        return binary
+    if shutil.which("npm") is None and cache_dir != default_cache_dir(tool):
+        # an explicit folder (tests, a user's choice): say what is missing, install nothing
         raise EnvironmentProblem(
             f"the Allure command line is not in {cache_dir} and npm is not on PATH to install "
             "it: install Node.js with npm (Debian/Ubuntu: apt-get install -y npm)"
         )
+    npm = _npm()
     cache_dir.mkdir(parents=True, exist_ok=True)
     # parallel workers must not run npm into one folder at once
     with file_lock(cache_dir / ".install.lock"):
-        if not _usable(binary):  # another process may have installed it while we waited
+        if not _usable(binary, tool):  # another process may have installed it while we waited
             log.warning(
-                "installing the Allure command line (%s) into %s: once, about a minute",
-                ALLURE_PACKAGE,
+                "installing the report tool (%s) into %s: once, about a minute",
+                package,
                 cache_dir,
             )
             started = time.monotonic()
             _run(
-                [
-                    npm,
-                    "install",
-                    "--prefix",
-                    str(cache_dir),
-                    "--no-audit",
-                    "--no-fund",
-                    ALLURE_PACKAGE,
-                ],
+                [npm, "install", "--prefix", str(cache_dir), "--no-audit", "--no-fund", package],
                 INSTALL_TIMEOUT_S,
-                f"npm install {ALLURE_PACKAGE}",
+                f"npm install {package}",
             )
-            log.warning("installed the Allure command line in %.0fs", time.monotonic() - started)
-    if not _usable(binary):
+            log.warning("installed the report tool in %.0fs", time.monotonic() - started)
+    if not _usable(binary, tool):
         raise EnvironmentProblem(
-            f"npm installed {ALLURE_PACKAGE} into {cache_dir} but {binary} is missing"
+            f"npm installed {package} into {cache_dir} but {binary} is missing"
         )
     return binary
 
@@ -158,12 +210,14 @@ def _carry_history(report_dir: Path, results_dir: Path) -> None:
 
 
 def _check_replaceable(report_dir: Path) -> None:
-    """``allure generate --clean`` deletes the output folder; refuse if it is not a report."""
-    occupied = report_dir.is_dir() and any(report_dir.iterdir())
-    if occupied and not (report_dir / "index.html").is_file():
+    """The report folder is replaced; refuse if it holds something else than a report: an
+    ``index.html``, or only the ``history/`` a nightly job restored from its cache."""
+    entries = {entry.name for entry in report_dir.iterdir()} if report_dir.is_dir() else set()
+    if entries - {"history"} and "index.html" not in entries:
         raise ConfigError(
-            f"{report_dir} is not empty and holds no Allure report (no index.html); "
-            "refusing to let `allure generate --clean` delete it: choose another report dir"
+            f"{report_dir} is not empty and holds no Allure report (no index.html, and more "
+            f"than a history/ folder: {', '.join(sorted(entries)[:5])}); refusing to replace "
+            "it: choose another report dir"
         )
 
 
@@ -198,6 +252,7 @@ def generate_html(
     report_name: str | None = None,
     cache_dir: Path | None = None,
     timeout_s: float = GENERATE_TIMEOUT_S,
+    tool: str = DEFAULT_TOOL,
 ) -> Path:
     """Generate the HTML report from ``results_dir`` into ``report_dir``; return its index.html.
 
@@ -205,24 +260,64 @@ def generate_html(
     With ``single_file`` the report is one self-contained ``index.html`` (opens from file://)
     plus the ``history/`` folder for the next run. Each Allure run is limited to ``timeout_s``.
     """
+    _check_tool(tool)
     results_dir, report_dir = Path(results_dir), Path(report_dir)
     if not results_dir.is_dir():
         raise ConfigError(f"no Allure results folder at {results_dir}: run pytest with --alluredir")
     _check_replaceable(report_dir)
-    allure = ensure_allure_cli(cache_dir)
-    _carry_history(report_dir, results_dir)
+    allure = ensure_allure_cli(cache_dir, tool)
     started = time.monotonic()
-    if single_file:
-        _generate(allure, results_dir, report_dir, True, report_name, timeout_s)
-        with tempfile.TemporaryDirectory(prefix="swarmcheck-allure-") as scratch:
-            multi = Path(scratch) / "report"
-            _generate(allure, results_dir, multi, False, report_name, timeout_s)
-            if (multi / "history").is_dir():
-                shutil.copytree(multi / "history", report_dir / "history")
+    if tool == "allure3":
+        _generate3(allure, results_dir, report_dir, single_file, report_name, timeout_s)
     else:
-        _generate(allure, results_dir, report_dir, False, report_name, timeout_s)
+        _carry_history(report_dir, results_dir)
+        _generate(allure, results_dir, report_dir, single_file, report_name, timeout_s)
+        if single_file:  # Allure 2 writes no history/ then: a multi-file run makes it
+            with tempfile.TemporaryDirectory(prefix="swarmcheck-allure-") as scratch:
+                multi = Path(scratch) / "report"
+                _generate(allure, results_dir, multi, False, report_name, timeout_s)
+                if (multi / "history").is_dir():
+                    shutil.copytree(multi / "history", report_dir / "history")
     index = report_dir / "index.html"
     if not index.is_file():
         raise EnvironmentProblem(f"allure generate reported success but wrote no {index}")
     log.info("Allure report ready at %s (%.1fs)", index, time.monotonic() - started)
     return index
+
+
+def _generate3(
+    allure: Path,
+    results_dir: Path,
+    report_dir: Path,
+    single_file: bool,
+    report_name: str | None,
+    timeout_s: float,
+) -> None:
+    """Allure 3 into a scratch folder, the previous history file given to it; then the report
+    folder is replaced by the new report and its (now one run longer) history."""
+    node = _check_node()
+    previous = report_dir / "history" / HISTORY_FILE
+    with tempfile.TemporaryDirectory(prefix="swarmcheck-allure3-") as scratch:
+        out = Path(scratch) / "report"
+        history = Path(scratch) / "history" / HISTORY_FILE
+        history.parent.mkdir()
+        if previous.is_file():
+            shutil.copyfile(previous, history)
+        else:
+            log.info("no previous report history in %s: trends start with this run", report_dir)
+        config = allure3_config(out, history, single_file=single_file, report_name=report_name)
+        rc = write_config(Path(scratch) / "allurerc.json", config)
+        clock = time.monotonic()
+        _run(
+            [node, str(allure), "generate", "--config", str(rc), str(results_dir.absolute())],
+            timeout_s,
+            "allure generate (Allure 3)",
+        )
+        log.info("allure generate (Allure 3) -> %s took %.1fs", out, time.monotonic() - clock)
+        if not (out / "index.html").is_file():
+            raise EnvironmentProblem(f"Allure 3 reported success but wrote no {out}/index.html")
+        shutil.copytree(history.parent, out / "history")
+        if report_dir.exists():
+            shutil.rmtree(report_dir)
+        report_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(out), str(report_dir))
