@@ -17,7 +17,7 @@ from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
 from swarmcheck.cluster import images, reaper, sockets
-from swarmcheck.cluster.controlplane import ControlPlaneProxy, attach_control_plane_proxy
+from swarmcheck.cluster.controlplane import ControlPlaneProxy, start_control_plane_proxy
 from swarmcheck.cluster.health import Health, Member, View, current_managers, swarm_health
 from swarmcheck.cluster.network import create_network, node_ip
 from swarmcheck.cluster.node import Node, start_node
@@ -271,7 +271,16 @@ class Cluster:
         self.engine_versions = {node.name: version for node, version in booted}
         self.timings["nodes_up_s"] = clock()
         if self.spec.control_plane_proxy and self.control_plane is None:
-            attach_control_plane_proxy(self)
+            self.control_plane = start_control_plane_proxy(
+                self.host,
+                run_id=self.run_id,
+                network=self.network,
+                subnet=self.subnet,
+                managers=self.managers,
+                helper_image=prepared.node,
+                image=self.spec.toxiproxy_image,
+            )
+            self.advertise_addr = self.control_plane.advertise_addr
         if self.before_swarm is not None:
             self.before_swarm(self)
         self._form_swarm()
