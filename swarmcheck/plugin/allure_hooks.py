@@ -27,8 +27,8 @@ from swarmcheck.plugin.keys import (
     SETTINGS_KEY,
     SWARM_ITEM_KEY,
 )
+from swarmcheck.plugin.markers import check_of
 from swarmcheck.plugin.report import figures_of
-from swarmcheck.plugin.session import check_of
 
 
 def describe(check: Check, docstring: str | None) -> str:

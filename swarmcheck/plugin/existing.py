@@ -19,7 +19,7 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.config import Settings
 from swarmcheck.errors import NotOnExistingSwarm
-from swarmcheck.plugin.session import check_of, shape_of
+from swarmcheck.plugin.markers import check_of, shape_of
 
 PREFIX = "on an existing swarm: "
 

@@ -24,7 +24,7 @@ from swarmcheck.plugin.keys import (
     POOL_KEY,
     SETTINGS_KEY,
 )
-from swarmcheck.plugin.session import check_of, missing_engine, shape_of
+from swarmcheck.plugin.markers import check_of, missing_engine, shape_of
 
 Recorder = Callable[[str, float | int | str], None]
 
