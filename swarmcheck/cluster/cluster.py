@@ -271,16 +271,7 @@ class Cluster:
         self.engine_versions = {node.name: version for node, version in booted}
         self.timings["nodes_up_s"] = clock()
         if self.spec.control_plane_proxy and self.control_plane is None:
-            self.control_plane = start_control_plane_proxy(
-                self.host,
-                run_id=self.run_id,
-                network=self.network,
-                subnet=self.subnet,
-                managers=self.managers,
-                helper_image=prepared.node,
-                image=self.spec.toxiproxy_image,
-            )
-            self.advertise_addr = self.control_plane.advertise_addr
+            self._route_control_plane(prepared)
         if self.before_swarm is not None:
             self.before_swarm(self)
         self._form_swarm()
@@ -292,6 +283,19 @@ class Cluster:
             self.managers[0].api_socket,
         )
         return self
+
+    def _route_control_plane(self, prepared: ClusterImages) -> None:
+        """Start the control plane's Toxiproxy; managers then advertise through it."""
+        self.control_plane = start_control_plane_proxy(
+            self.host,
+            run_id=self.run_id,
+            network=self.network,
+            subnet=self.subnet,
+            managers=self.managers,
+            helper_image=prepared.node,
+            image=self.spec.toxiproxy_image,
+        )
+        self.advertise_addr = self.control_plane.advertise_addr
 
     def _addr(self, node: Node) -> str:
         return self.advertise_addr(node) if self.advertise_addr else f"{node.ip}:{SWARM_PORT}"

@@ -189,6 +189,12 @@ def start_control_plane_proxy(
         _setup_namespace(host, run_id, name, helper_image, script)
     except EngineAPIError as exc:
         raise ProvisioningError(f"could not start the control-plane proxy {name}: {exc}") from exc
+    _open_routes(proxy, image)
+    return proxy
+
+
+def _open_routes(proxy: ControlPlaneProxy, image: str) -> None:
+    """Wait for the proxy's API, then open one proxy per manager route."""
     try:
         with proxy.client() as api:
             api.wait_ready(READY_TIMEOUT_S)
@@ -196,11 +202,10 @@ def start_control_plane_proxy(
                 api.create_proxy(route.proxy, route.listen, route.upstream)
     except FaultError as exc:
         raise ProvisioningError(
-            f"control-plane proxy {name} (image {image}) did not come up: {exc}. The image "
-            "must run a Toxiproxy 2.x server with its API on port 8474: give such an image, or "
-            f"drop {TOXIPROXY_IMAGE_OPTION} to build one"
+            f"control-plane proxy {proxy.container_name} (image {image}) did not come up: "
+            f"{exc}. The image must run a Toxiproxy 2.x server with its API on port 8474: give "
+            f"such an image, or drop {TOXIPROXY_IMAGE_OPTION} to build one"
         ) from exc
-    return proxy
 
 
 def _need_local_image(host: docker.DockerClient, image: str) -> None:
