@@ -8,10 +8,11 @@ import sys
 import time
 
 from swarmcheck.client.engine import host_client
-from swarmcheck.cluster import hostengine, images, reaper
+from swarmcheck.cluster import reaper
 from swarmcheck.cluster.cluster import prepare_images
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError, SwarmcheckError
+from swarmcheck.machine import hostengine, images
 
 log = logging.getLogger("swarmcheck")
 
@@ -28,7 +29,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     prepared = prepare_images(host, spec)
     print(f"swarmcheck: node image {prepared.node}; workload {', '.join(prepared.workload)}")
     if args.toxiproxy:
-        from swarmcheck.cluster.toxiproxy_image import ensure_toxiproxy_image
+        from swarmcheck.machine.toxiproxy_image import ensure_toxiproxy_image
 
         print(f"swarmcheck: Toxiproxy image {ensure_toxiproxy_image(host)}")
     if args.allure:

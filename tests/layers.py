@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("workload",),
     ("checkers",),
     ("cluster",),
+    ("machine",),  # this machine made ready: its engine, images, recipes, report tooling
     ("client",),
     ("labels", "timing", "steps", "catalog", "cache", "recipes", "progress"),  # leaves
     ("__init__",),  # the package itself: its version and the root exception
@@ -123,8 +124,8 @@ def _modules(root: Path) -> dict[str, Path]:
 
 def _arrows(root: Path) -> list[Arrow]:
     """Every import of one module of the package by another, at module level or not. An
-    import names the deepest module it reaches: ``from swarmcheck.cluster import images``
-    imports ``swarmcheck.cluster.images``; ``from swarmcheck.catalog import Check``
+    import names the deepest module it reaches: ``from swarmcheck.cluster import node``
+    imports ``swarmcheck.cluster.node``; ``from swarmcheck.catalog import Check``
     imports the package ``swarmcheck.catalog`` (its ``__init__``)."""
     modules = _modules(root)
     arrows: dict[tuple[str, str], Arrow] = {}

@@ -16,7 +16,7 @@ from docker.models.resource import Model
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
-from swarmcheck.cluster import images, reaper, sockets
+from swarmcheck.cluster import reaper, sockets
 from swarmcheck.cluster.controlplane import ControlPlaneProxy, start_control_plane_proxy
 from swarmcheck.cluster.health import Health, Member, View, current_managers, swarm_health
 from swarmcheck.cluster.network import create_network, node_ip
@@ -30,6 +30,7 @@ from swarmcheck.errors import (
     SwarmcheckError,
     SwarmRefused,
 )
+from swarmcheck.machine import images
 from swarmcheck.steps import step
 from swarmcheck.timing import Stopwatch, wait_until
 

@@ -31,11 +31,6 @@ import docker
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.toxiproxy import ToxiproxyClient
-from swarmcheck.cluster.toxiproxy_image import (
-    API_PORT,
-    TOXIPROXY_IMAGE_OPTION,
-    ensure_toxiproxy_image,
-)
 from swarmcheck.errors import (
     ConfigError,
     EngineAPIError,
@@ -43,6 +38,11 @@ from swarmcheck.errors import (
     FaultError,
     NotFound,
     ProvisioningError,
+)
+from swarmcheck.machine.toxiproxy_image import (
+    API_PORT,
+    TOXIPROXY_IMAGE_OPTION,
+    ensure_toxiproxy_image,
 )
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import docker
 
 from swarmcheck.client.errors import translated
-from swarmcheck.cluster import images
 from swarmcheck.cluster.cluster import ClusterImages
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError, EnvironmentProblem, NotFound
+from swarmcheck.machine import images
 
 DEBIAN_ORDER = ("bookworm", "trixie", "sid")
 """Debian suites from the oldest Docker engine to the newest (20.10, 26.1, 28.5)."""

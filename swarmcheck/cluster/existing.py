@@ -29,7 +29,7 @@ from swarmcheck import labels
 from swarmcheck.client.engine import Created, remote_client
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster import images, reaper
+from swarmcheck.cluster import reaper
 from swarmcheck.cluster.cluster import Cluster, ClusterImages, remove_or_retry
 from swarmcheck.cluster.node import Node
 from swarmcheck.cluster.pool import ClusterPool
@@ -41,6 +41,7 @@ from swarmcheck.errors import (
     NotOnExistingSwarm,
     SwarmcheckError,
 )
+from swarmcheck.machine import images
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 

@@ -19,8 +19,8 @@ from swarmcheck import labels
 from swarmcheck.client.engine import node_client
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster import sockets
-from swarmcheck.cluster.images import ENGINE_IMAGE_OPTIONS
 from swarmcheck.errors import EngineAPIError, ProvisioningError, ReadinessTimeout
+from swarmcheck.machine.images import ENGINE_IMAGE_OPTIONS
 from swarmcheck.timing import wait_until
 
 

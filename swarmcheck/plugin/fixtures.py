@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from swarmcheck.client.engine import host_client
-from swarmcheck.cluster import hostengine, reaper
+from swarmcheck.cluster import reaper
 from swarmcheck.cluster.capabilities import feature_missing
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.existing import ExistingPool, parse_endpoints
 from swarmcheck.cluster.pool import ClusterPool
 from swarmcheck.config import Settings
 from swarmcheck.errors import EnvironmentProblem
+from swarmcheck.machine import hostengine
 from swarmcheck.plugin.allure_hooks import attach_state
 from swarmcheck.plugin.existing import shape_reason, skip_reason
 from swarmcheck.plugin.keys import (

@@ -22,7 +22,6 @@ import docker.errors
 import pytest
 
 from swarmcheck.client.errors import translate
-from swarmcheck.cluster import hostengine, recipes
 from swarmcheck.errors import (
     DISK_FULL_FIX,
     DiskFull,
@@ -31,6 +30,7 @@ from swarmcheck.errors import (
     ImageBuildError,
 )
 from swarmcheck.faults.schedule import plan_schedule
+from swarmcheck.machine import hostengine, recipes
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "bad-inputs.md"

@@ -3,7 +3,7 @@
 Recipe: the real Shopify Toxiproxy server, pinned to :data:`TOXIPROXY_VERSION`, compiled as a
 static binary (``CGO_ENABLED=0 go install <module>/cmd/server@v<version>``) and packed as the
 only file of a FROM-scratch image, imported through the engine's ``/images/create`` endpoint
-(``docker import``, see ``cluster.recipes``). Two caches make this cheap after the first time
+(``docker import``, see ``machine.recipes``). Two caches make this cheap after the first time
 on a machine:
 
 - the binary, under ``$XDG_CACHE_HOME/swarmcheck/toxiproxy/<version>/`` (default ``~/.cache``),
@@ -31,8 +31,8 @@ import docker
 
 from swarmcheck.cache import cache_dir
 from swarmcheck.client.errors import translated
-from swarmcheck.cluster.recipes import digest, ensure_image
 from swarmcheck.errors import EngineAPIError, ImageBuildError
+from swarmcheck.machine.recipes import digest, ensure_image
 from swarmcheck.progress import run_with_progress
 from swarmcheck.timing import Stopwatch
 
