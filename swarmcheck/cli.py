@@ -33,7 +33,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
         print(f"swarmcheck: Toxiproxy image {ensure_toxiproxy_image(host)}")
     if args.allure:
-        from swarmcheck.reporting.html import ensure_allure_cli
+        from swarmcheck.machine.allure import ensure_allure_cli
 
         print(f"swarmcheck: Allure command line {ensure_allure_cli()}")
     print(f"swarmcheck: set-up done in {time.monotonic() - clock:.1f} s")

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from swarmcheck.errors import ConfigError, EnvironmentProblem
+from swarmcheck.machine import allure as allure_cli
+from swarmcheck.machine.allure import ensure_allure_cli
 from swarmcheck.reporting import (
     CATEGORY_ENVIRONMENT,
     CATEGORY_FRAMEWORK,
@@ -28,7 +30,6 @@ from swarmcheck.reporting import (
     Outcome,
     availability_figures,
     build_categories,
-    ensure_allure_cli,
     format_summary,
     generate_html,
     render_availability_svg,
@@ -36,7 +37,6 @@ from swarmcheck.reporting import (
     write_environment,
     write_executor,
 )
-from swarmcheck.reporting import html as html_mod
 from swarmcheck.reporting.allure_files import (
     escape_properties_key,
     escape_properties_value,
@@ -151,7 +151,7 @@ def allure_matches(result_status: str, message: str | None, category: dict[str, 
 
 def have_allure_prerequisites() -> bool:
     """Java, and npm unless the CLI is already cached."""
-    cached = html_mod.allure_binary(html_mod.default_cache_dir()).is_file()
+    cached = allure_cli.allure_binary(allure_cli.default_cache_dir()).is_file()
     return shutil.which("java") is not None and (cached or shutil.which("npm") is not None)
 
 
@@ -371,7 +371,7 @@ def test_missing_java_is_an_environment_problem(
 def test_missing_npm_is_an_environment_problem(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(html_mod, "_check_java", lambda: None)
+    monkeypatch.setattr(allure_cli, "_check_java", lambda: None)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EnvironmentProblem, match="npm"):
         ensure_allure_cli(tmp_path / "cache")
@@ -389,7 +389,7 @@ def test_refuses_to_clean_a_folder_that_is_not_a_report(tmp_path: Path) -> None:
 def test_subprocess_timeout_is_an_environment_problem() -> None:
     started = time.monotonic()
     with pytest.raises(EnvironmentProblem, match="did not finish within"):
-        html_mod._run(["sh", "-c", "echo working; sleep 30"], 0.5, "slow tool")
+        allure_cli.run_tool(["sh", "-c", "echo working; sleep 30"], 0.5, "slow tool")
     assert time.monotonic() - started < 10
 
 
