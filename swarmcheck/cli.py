@@ -9,10 +9,11 @@ import time
 
 from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import reaper
-from swarmcheck.cluster.cluster import prepare_images
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.cluster.spec import DEBIAN_ORDER, ClusterSpec
+from swarmcheck.config import DEBIAN_SUITE, ENGINE_IMAGE, engine_under_test
 from swarmcheck.errors import ConfigError, SwarmcheckError
-from swarmcheck.machine import hostengine, images
+from swarmcheck.machine import hostengine
+from swarmcheck.machine.images import prepare_images
 
 log = logging.getLogger("swarmcheck")
 
@@ -25,7 +26,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     removed = reaper.sweep_stale(host)
     if removed:
         print(f"swarmcheck: removed leftovers of earlier runs: {removed}")
-    spec = ClusterSpec(debian_suite=args.debian_suite, engine_image=args.engine_image)
+    spec = ClusterSpec(engine=engine_under_test(args.debian_suite, args.engine_image))
     prepared = prepare_images(host, spec)
     print(f"swarmcheck: node image {prepared.node}; workload {', '.join(prepared.workload)}")
     if args.toxiproxy:
@@ -115,7 +116,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from swarmcheck.cluster.engines import looks_like_engine, missing_images, parse_engines
+    from swarmcheck.cluster.spec import looks_like_engine, parse_engines
+    from swarmcheck.machine.images import missing_images
     from swarmcheck.reporting.matrix_runner import DEFAULT_SUITES, run_matrix
 
     engines = [*parse_engines(args.engines, "--engines"), *args.engine_image]
@@ -123,7 +125,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     if unknown:
         raise ConfigError(
             f"--engines: {', '.join(unknown)} is neither a Debian suite "
-            f"({', '.join(sorted(images.DEBIAN_ENGINES))}) nor an image reference (repo:tag)"
+            f"({', '.join(DEBIAN_ORDER)}) nor an image reference (repo:tag)"
         )
     if len(set(engines)) != len(engines):
         raise ConfigError(f"--engines names an engine twice: {', '.join(engines)}")
@@ -132,8 +134,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"engine image(s) {', '.join(missing)} not in the local engine, and no registry "
             "is reached here: load them first (`docker load -i IMAGE.tar`, or `docker build "
-            "-t IMAGE ...` on this machine), or leave them out of --engines / "
-            "--swarm-engine-image"
+            f"-t IMAGE ...` on this machine), or leave them out of --engines / {ENGINE_IMAGE.flag}"
         )
 
     def stop(signum: int, frame: object) -> None:
@@ -155,12 +156,32 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _engine_arguments(setup: argparse.ArgumentParser) -> None:
+    """The engine under test, named as pytest names it (the set-up's own older spellings,
+    --debian-suite and --engine-image, still work)."""
+    setup.add_argument(
+        DEBIAN_SUITE.flag,
+        "--debian-suite",
+        dest="debian_suite",
+        default=None,
+        choices=DEBIAN_ORDER,
+        help=f"{DEBIAN_SUITE.help} (default {DEBIAN_SUITE.default})",
+    )
+    setup.add_argument(
+        ENGINE_IMAGE.flag,
+        "--engine-image",
+        dest="engine_image",
+        default=None,
+        metavar=ENGINE_IMAGE.metavar,
+        help=ENGINE_IMAGE.help,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     setup = sub.add_parser("setup", help=cmd_setup.__doc__)
-    setup.add_argument("--debian-suite", default="bookworm", choices=sorted(images.DEBIAN_ENGINES))
-    setup.add_argument("--engine-image", default=None)
+    _engine_arguments(setup)
     setup.add_argument("--toxiproxy", action="store_true", help="also build the Toxiproxy image")
     setup.add_argument("--allure", action="store_true", help="also install the Allure CLI")
     setup.set_defaults(func=cmd_setup)
@@ -206,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         "sid = 28.5) or dind images already in the local engine (default: %(default)s)",
     )
     matrix.add_argument(
-        "--swarm-engine-image",
+        ENGINE_IMAGE.flag,
         dest="engine_image",
         action="append",
         default=[],
-        metavar="IMAGE",
+        metavar=ENGINE_IMAGE.metavar,
         help="one more engine: a dind-capable image (repeatable)",
     )
     matrix.add_argument(

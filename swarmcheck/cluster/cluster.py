@@ -24,13 +24,13 @@ from swarmcheck.cluster.node import Node, start_node
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import (
     EngineAPIError,
-    EnvironmentProblem,
     NotFound,
     PromiseTimeout,
     SwarmcheckError,
     SwarmRefused,
 )
 from swarmcheck.machine import images
+from swarmcheck.machine.images import ClusterImages
 from swarmcheck.steps import step
 from swarmcheck.timing import Stopwatch, wait_until
 
@@ -43,39 +43,6 @@ HEALTH_ASK_TIMEOUT_S = 3.0
 ENGINE_ASK_TIMEOUT_S = 5.0
 INNER_BIP = "10.210.0.1/24"
 INNER_POOL = "10.211.0.0/16"
-
-
-@dataclass
-class ClusterImages:
-    """What every cluster of a run uses: the node image and the workload images."""
-
-    node: str
-    workload: tuple[str, ...]
-    workload_tars: tuple[bytes, ...] = field(repr=False)
-    engines: dict[str, str] = field(default_factory=dict)
-    """Node images of other engines (mixed-version swarms, upgrades): engine -> image."""
-
-    def image_for(self, engine: str | None) -> str:
-        """The node image of ``engine`` (the run's node image when it is not another one)."""
-        return self.engines.get(engine, self.node) if engine else self.node
-
-
-def prepare_images(host: docker.DockerClient, spec: ClusterSpec) -> ClusterImages:
-    """Build (once) or find the node and workload images, and save the workload for loading."""
-    node = spec.engine_image or images.ensure_node_image(host, spec.debian_suite).ref
-    if spec.engine_image:
-        try:
-            with translated("the host"):
-                host.images.get(spec.engine_image)
-        except NotFound as exc:
-            raise EnvironmentProblem(
-                f"the engine image {spec.engine_image} is not in the local engine and no "
-                "registry can be reached here: load it first (`docker load -i IMAGE.tar`, or "
-                f"`docker build -t {spec.engine_image} ...` on this machine), or leave out "
-                f"{images.ENGINE_IMAGE_OPTIONS} to build the node image from Debian's packages"
-            ) from exc
-    workload = images.ensure_workload_images(host)
-    return ClusterImages(node, workload, images.image_tars(host, workload))
 
 
 @dataclass

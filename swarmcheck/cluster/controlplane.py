@@ -31,6 +31,7 @@ import docker
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.toxiproxy import ToxiproxyClient
+from swarmcheck.config import TOXIPROXY_IMAGE
 from swarmcheck.errors import (
     ConfigError,
     EngineAPIError,
@@ -39,11 +40,7 @@ from swarmcheck.errors import (
     NotFound,
     ProvisioningError,
 )
-from swarmcheck.machine.toxiproxy_image import (
-    API_PORT,
-    TOXIPROXY_IMAGE_OPTION,
-    ensure_toxiproxy_image,
-)
+from swarmcheck.machine.toxiproxy_image import API_PORT, ensure_toxiproxy_image
 
 if TYPE_CHECKING:
     from swarmcheck.cluster.node import Node
@@ -204,7 +201,7 @@ def _open_routes(proxy: ControlPlaneProxy, image: str) -> None:
         raise ProvisioningError(
             f"control-plane proxy {proxy.container_name} (image {image}) did not come up: "
             f"{exc}. The image must run a Toxiproxy 2.x server with its API on port 8474: give "
-            f"such an image, or drop {TOXIPROXY_IMAGE_OPTION} to build one"
+            f"such an image, or drop {TOXIPROXY_IMAGE.flag} to build one"
         ) from exc
 
 
@@ -216,7 +213,7 @@ def _need_local_image(host: docker.DockerClient, image: str) -> None:
     except NotFound:
         raise EnvironmentProblem(
             f"the Toxiproxy image {image} is not in the local engine and no registry can be "
-            f"reached here: `docker load` it first, or drop {TOXIPROXY_IMAGE_OPTION} to build one"
+            f"reached here: `docker load` it first, or drop {TOXIPROXY_IMAGE.flag} to build one"
         ) from None
 
 

@@ -30,7 +30,7 @@ from swarmcheck.client.engine import Created, remote_client
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster import reaper
-from swarmcheck.cluster.cluster import Cluster, ClusterImages, remove_or_retry
+from swarmcheck.cluster.cluster import Cluster, remove_or_retry
 from swarmcheck.cluster.node import Node
 from swarmcheck.cluster.pool import ClusterPool
 from swarmcheck.cluster.spec import ClusterSpec
@@ -42,6 +42,7 @@ from swarmcheck.errors import (
     SwarmcheckError,
 )
 from swarmcheck.machine import images
+from swarmcheck.machine.images import ClusterImages
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 

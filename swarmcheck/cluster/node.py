@@ -19,8 +19,8 @@ from swarmcheck import labels
 from swarmcheck.client.engine import node_client
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster import sockets
+from swarmcheck.config import ENGINE_IMAGE
 from swarmcheck.errors import EngineAPIError, ProvisioningError, ReadinessTimeout
-from swarmcheck.machine.images import ENGINE_IMAGE_OPTIONS
 from swarmcheck.timing import wait_until
 
 
@@ -133,7 +133,7 @@ class Node:
                         f"{self.name}'s container exited while its engine was starting (image "
                         f"{image}): a node image must be Docker-in-Docker capable, with dockerd "
                         "on its PATH (its log below says why it stopped); give such an image "
-                        f"({ENGINE_IMAGE_OPTIONS}) or leave the option out to build one",
+                        f"({ENGINE_IMAGE.flag}) or leave the option out to build one",
                         node=self.name,
                         log_tail=self.daemon_log_tail(),
                     ) from None

@@ -18,11 +18,11 @@ from contextlib import contextmanager
 
 import docker
 
-from swarmcheck.cluster.cluster import Cluster, ClusterImages, prepare_images
-from swarmcheck.cluster.engines import add_engine_images
+from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import SwarmcheckError
 from swarmcheck.labels import new_run_id
+from swarmcheck.machine.images import ClusterImages, add_engine_images, prepare_images
 from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.cluster")
@@ -58,9 +58,7 @@ class ClusterPool:
     def images(self, spec: ClusterSpec) -> ClusterImages:
         if self._images is None:
             self._images = prepare_images(self.host, spec)
-        if spec.engines:  # a mixed-version swarm: every engine's node image
-            add_engine_images(self.host, self._images, spec)
-        return self._images
+        return add_engine_images(self.host, self._images, spec)  # a mixed-version swarm
 
     def acquire(self, spec: ClusterSpec) -> Cluster:
         """A healthy cluster of ``spec``: the current one if it fits and can be restored."""

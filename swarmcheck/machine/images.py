@@ -1,7 +1,8 @@
-"""Images without a registry: the node image (a Docker engine from Debian) and the workload.
+"""Images without a registry: the node image of each engine (a Docker engine from Debian, or a
+user's dind image already loaded) and the workload.
 
-Each image carries the hash of its recipe as a label (``machine.recipes``); it is built once
-and rebuilt only when the recipe changes. Nothing is ever pulled.
+Each image built here carries the hash of its recipe as a label (``machine.recipes``); it is
+built once and rebuilt only when the recipe changes. Nothing is ever pulled.
 """
 
 from __future__ import annotations
@@ -11,14 +12,23 @@ import io
 import logging
 import shutil
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import docker
 
 from swarmcheck.client.errors import translated
-from swarmcheck.errors import DISK_FULL_FIX, ConfigError, ImageBuildError, is_disk_full
+from swarmcheck.cluster.spec import DEBIAN_ENGINES, DEBIAN_ORDER, ClusterSpec, is_debian
+from swarmcheck.config import DEBIAN_SUITE, ENGINE_IMAGE
+from swarmcheck.errors import (
+    DISK_FULL_FIX,
+    ConfigError,
+    EnvironmentProblem,
+    ImageBuildError,
+    NotFound,
+    is_disk_full,
+)
 from swarmcheck.machine.debian import apt_install
 from swarmcheck.machine.recipes import digest, ensure_image
 from swarmcheck.progress import run_with_progress
@@ -31,10 +41,6 @@ NODE_REPO = "swarmcheck/node"
 WORKLOAD_REPO = "swarmcheck/workload"
 WORKLOAD_VERSIONS = ("v1", "v2")
 WORKLOAD_PORT = 8080
-DEBIAN_ENGINES = {"bookworm": "20.10", "trixie": "26.1", "sid": "28.5"}
-"""Debian suite -> the Docker engine version its docker.io package brings."""
-ENGINE_IMAGE_OPTIONS = "pytest --swarm-engine-image, or swarmcheck setup --engine-image"
-"""How a user names a ready dind image (the plugin's option, the set-up command's)."""
 MMDEBSTRAP_TIMEOUT_S = 900.0
 
 
@@ -62,7 +68,7 @@ def ensure_node_image(client: docker.DockerClient, suite: str = "bookworm") -> N
         raise ConfigError(
             f"unknown Debian suite {suite!r} for the node image; choose one of "
             f"{', '.join(f'{s} (Docker {v})' for s, v in DEBIAN_ENGINES.items())}, "
-            f"or give a dind-capable image instead ({ENGINE_IMAGE_OPTIONS})"
+            f"or give a dind-capable image instead ({ENGINE_IMAGE.flag})"
         )
     packages = _recipe_lines(recipe_file("node", "packages.txt"))
     if suite != "bookworm":
@@ -160,7 +166,7 @@ def _static_busybox() -> Path:
     return path
 
 
-_BUILD_HINT = f"install it, or give a ready dind image ({ENGINE_IMAGE_OPTIONS})"
+_BUILD_HINT = f"install it, or give a ready dind image ({ENGINE_IMAGE.flag})"
 
 
 def _file_kind(path: Path) -> bytes:
@@ -180,3 +186,73 @@ def image_tars(client: docker.DockerClient, refs: tuple[str, ...]) -> tuple[byte
     """`docker save` of each image, to load into every node without a registry."""
     with translated():
         return tuple(b"".join(client.api.get_image(ref)) for ref in refs)
+
+
+def engine_image(host: docker.DockerClient, engine: str) -> str:
+    """The node image that runs ``engine``: built once from Debian packages for a suite,
+    otherwise the given dind image, which must already be in the local engine (no registry)."""
+    if is_debian(engine):
+        return ensure_node_image(host, engine).ref
+    try:
+        with translated("the host"):
+            host.images.get(engine)
+    except NotFound as exc:
+        raise EnvironmentProblem(
+            f"the engine image {engine} is not in the local engine and no registry can be "
+            f"reached here: load it first (`docker load -i IMAGE.tar`, or `docker build -t "
+            f"{engine} ...` on this machine), or name a Debian suite instead "
+            f"({DEBIAN_SUITE.flag}: {', '.join(DEBIAN_ORDER)}) to build the node image from "
+            "Debian's packages"
+        ) from exc
+    return engine
+
+
+def missing_images(host: docker.DockerClient, engines: list[str]) -> list[str]:
+    """The engines given as an image that the local engine does not hold (no registry is
+    reached here); Debian suites are never missing: their node image is built on demand."""
+    missing = []
+    for engine in engines:
+        if is_debian(engine):
+            continue
+        try:
+            with translated():
+                host.images.get(engine)
+        except NotFound:
+            missing.append(engine)
+    return missing
+
+
+@dataclass
+class ClusterImages:
+    """What every cluster of a run uses: the node image and the workload images."""
+
+    node: str
+    workload: tuple[str, ...]
+    workload_tars: tuple[bytes, ...] = field(repr=False)
+    engines: dict[str, str] = field(default_factory=dict)
+    """Node images of other engines (mixed-version swarms, upgrades): engine -> image."""
+
+    def image_for(self, engine: str | None) -> str:
+        """The node image of ``engine`` (the run's node image when it is not another one)."""
+        return self.engines.get(engine, self.node) if engine else self.node
+
+
+def prepare_images(host: docker.DockerClient, spec: ClusterSpec) -> ClusterImages:
+    """Build (once) or find the node image of ``spec``'s engine (and of each engine its nodes
+    run) and the workload images, and save the workload for loading into nodes."""
+    node = engine_image(host, spec.engine)
+    workload = ensure_workload_images(host)
+    prepared = ClusterImages(node, workload, image_tars(host, workload))
+    return add_engine_images(host, prepared, spec)
+
+
+def add_engine_images(
+    host: docker.DockerClient, prepared: ClusterImages, spec: ClusterSpec
+) -> ClusterImages:
+    """Find or build the node image of every engine ``spec``'s nodes run that ``prepared``
+    does not hold yet (a mixed-version swarm); return ``prepared``, completed."""
+    if spec.engines:
+        for engine in spec.node_engines():
+            if engine not in prepared.engines:
+                prepared.engines[engine] = engine_image(host, engine)
+    return prepared

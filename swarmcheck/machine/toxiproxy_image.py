@@ -31,6 +31,7 @@ import docker
 
 from swarmcheck.cache import cache_dir
 from swarmcheck.client.errors import translated
+from swarmcheck.config import TOXIPROXY_IMAGE
 from swarmcheck.errors import EngineAPIError, ImageBuildError
 from swarmcheck.machine.recipes import digest, ensure_image
 from swarmcheck.progress import run_with_progress
@@ -43,8 +44,6 @@ TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
 TOXIPROXY_PACKAGE = f"{TOXIPROXY_MODULE}/cmd/server"
 IMAGE_REPOSITORY = "swarmcheck/toxiproxy"
 API_PORT = 8474
-#: The pytest option (ini swarm_toxiproxy_image) that supplies a ready-made image instead.
-TOXIPROXY_IMAGE_OPTION = "--swarm-toxiproxy-image"
 
 #: Bump when the recipe changes in a way the fields below do not capture.
 _RECIPE_REVISION = 1
@@ -145,7 +144,7 @@ def _go_missing_message(tag: str, why: str) -> str:
         f"Either install Go >= {_MIN_GO} (https://go.dev/dl/ ; it must be on PATH as `go`; "
         "the build needs the Go module proxy, ~1 minute once per machine),\n"
         "or pass an existing Toxiproxy 2.x server image whose entrypoint is the server, e.g. "
-        f"{TOXIPROXY_IMAGE_OPTION}=ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION} "
+        f"{TOXIPROXY_IMAGE.flag}=ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION} "
         "(load it first with `docker load` if no registry is reachable)."
     )
 
@@ -202,7 +201,7 @@ def _ensure_binary(client: docker.DockerClient, directory: Path, tag: str) -> Pa
             raise ImageBuildError(
                 f"building Toxiproxy failed (exit {done.returncode}): `{' '.join(command)}`\n"
                 f"{done.tail}\n(Go >= {_MIN_GO} and access to the Go module proxy are needed; "
-                f"or pass an existing image with {TOXIPROXY_IMAGE_OPTION}=<image>)"
+                f"or pass an existing image with {TOXIPROXY_IMAGE.flag}=<image>)"
             )
         built = Path(gobin) / "server"
         if not _looks_like_elf(built):

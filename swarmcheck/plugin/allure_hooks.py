@@ -11,7 +11,6 @@ import allure
 import pytest
 
 from swarmcheck.catalog.model import Check
-from swarmcheck.cluster import engines
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import (
     ConfigError,
@@ -77,7 +76,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
             label_check(item, check)
             # part of Allure's history id: results of different engines never share a history
             spec = item.config.stash[SETTINGS_KEY].cluster
-            allure.dynamic.parameter("engine", engines.label(spec))
+            allure.dynamic.parameter("engine", spec.label)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,9 +8,12 @@ from swarmcheck.catalog.model import Check
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.pool import ClusterPool
 from swarmcheck.config import Settings
+from swarmcheck.faults.schedule import Schedule
 from swarmcheck.reporting.summary import Outcome
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
+SCHEDULE_KEY = pytest.StashKey[Schedule | None]()
+"""Nightly chaos mode: the schedule this run plays (planned or replayed) at configure time."""
 POOL_KEY = pytest.StashKey[ClusterPool]()
 CLUSTER_KEY = pytest.StashKey[Cluster]()
 OUTCOMES_KEY = pytest.StashKey[dict[str, Outcome]]()

@@ -11,8 +11,13 @@ from typing import Any
 import pytest
 
 from swarmcheck.catalog.model import Check, parse_check
-from swarmcheck.cluster.engines import DEBIAN_ORDER, NO_OLDER_ENGINE, describe, looks_like_engine
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.cluster.spec import (
+    DEBIAN_ORDER,
+    NO_OLDER_ENGINE,
+    ClusterSpec,
+    describe,
+    looks_like_engine,
+)
 from swarmcheck.config import Settings
 from swarmcheck.errors import ConfigError
 from swarmcheck.plugin.keys import CHECK_KEY, SETTINGS_KEY

@@ -7,10 +7,12 @@ from collections.abc import Generator
 import pytest
 
 from swarmcheck.catalog.model import load_catalog
+from swarmcheck.errors import ConfigError
 from swarmcheck.plugin import existing
 from swarmcheck.plugin.activation import activate, active, is_swarm_item
+from swarmcheck.plugin.chaos import nightly_schedule
 from swarmcheck.plugin.chunks import write_groups
-from swarmcheck.plugin.keys import REPORT_ATTR, SETTINGS_KEY, SWARM_ITEM_KEY
+from swarmcheck.plugin.keys import REPORT_ATTR, SCHEDULE_KEY, SETTINGS_KEY, SWARM_ITEM_KEY
 from swarmcheck.plugin.markers import (
     MARKERS,
     check_of,
@@ -37,6 +39,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", marker)
     settings = settings_from(config)
     config.stash[SETTINGS_KEY] = settings
+    try:
+        config.stash[SCHEDULE_KEY] = nightly_schedule(settings.nightly)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from exc
     if settings.cluster.subnet and (is_controller(config) or is_worker(config)):
         raise pytest.UsageError(
             f"--swarm-subnet={settings.cluster.subnet} (or ini swarm_subnet) cannot be used "

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from swarmcheck.cluster.engines import NO_OLDER_ENGINE
+from swarmcheck.cluster.spec import NO_OLDER_ENGINE
 from swarmcheck.reporting.summary import Outcome, Status, format_figure
 
 __all__ = [

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from swarmcheck.cluster import engines as engine_names
+from swarmcheck.config import REPORTS, SELECT, SWARM, engine_options
 from swarmcheck.errors import EnvironmentProblem
 from swarmcheck.reporting.allure_files import write_categories, write_environment
 from swarmcheck.reporting.matrix import (
@@ -48,9 +48,6 @@ DEFAULT_SUITES = ("suites/conformance", "suites/release")
 """The conformance suites, and the release checks (mixed versions, the engine upgrade), which
 run wherever an older engine exists to mix with or upgrade from (skipped, saying so, on the
 oldest)."""
-DEBIAN_SUITE_OPTION = "--swarm-debian-suite"
-ENGINE_IMAGE_OPTION = "--swarm-engine-image"
-REPORTS_OPTION = "--swarm-reports"
 STOP_GRACE_S = 180.0
 """How long an interrupted engine run gets to remove its swarm."""
 
@@ -83,13 +80,6 @@ def slug(engine: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", engine).strip("_") or "engine"
 
 
-def engine_option(engine: str) -> str:
-    """The pytest option that selects ``engine``: a Debian suite or a dind image."""
-    if engine_names.is_debian(engine):
-        return f"{DEBIAN_SUITE_OPTION}={engine}"
-    return f"{ENGINE_IMAGE_OPTION}={engine}"
-
-
 def pytest_command(
     engine: str, folder: Path, suites: Sequence[str], extra: Sequence[str], python: str
 ) -> list[str]:
@@ -99,9 +89,9 @@ def pytest_command(
         "-m",
         "pytest",
         *suites,
-        "--swarm=dind",
-        engine_option(engine),
-        f"{REPORTS_OPTION}={folder}",
+        f"{SWARM.flag}=dind",
+        *engine_options(engine),
+        f"{REPORTS.flag}={folder}",
         f"--alluredir={folder / 'allure-results'}",
         "--clean-alluredir",
         f"--junitxml={folder / 'junit.xml'}",
@@ -179,7 +169,7 @@ def confirm_differences(
         f"re-running {len(ids)} checks that differed, {times} more times per engine: "
         + ", ".join(ids)
     )
-    select = f"--swarm-select={','.join(ids)}"
+    select = f"{SELECT.flag}={','.join(ids)}"
     confirmed = []
     for run in runs:
         if run.problem is not None:
