@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import docker
 
 from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.interface import Swarm
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import SwarmcheckError
 from swarmcheck.labels import new_run_id
@@ -33,6 +34,8 @@ MAX_FAILED_BRINGUPS = 2
 
 class ClusterPool:
     """Hands out healthy clusters; owns their teardown."""
+
+    capabilities = Cluster.capabilities
 
     def __init__(
         self,
@@ -115,10 +118,13 @@ class ClusterPool:
         self.engine_version = cluster.engine_version
         return cluster
 
-    def after_test(self, cluster: Cluster) -> None:
-        """Reset the cluster for the next test; mark it dirty when that fails."""
-        if cluster is not self.current or cluster.dirty:
+    def after_test(self, cluster: Swarm) -> None:
+        """Reset the cluster for the next test; mark it dirty when that fails (a cluster the
+        pool no longer holds, or holds dirty, is left to its teardown)."""
+        current = self.current
+        if current is None or cluster is not current or current.dirty:
             return
+        cluster = current
         clock = Stopwatch()
         try:
             restore_nodes(cluster)

@@ -11,7 +11,7 @@ import allure
 import pytest
 
 from swarmcheck.catalog.model import Check
-from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.interface import Swarm
 from swarmcheck.errors import (
     ConfigError,
     EnvironmentProblem,
@@ -126,7 +126,7 @@ def report_info(item: pytest.Item) -> dict[str, object]:
     }
 
 
-def attach_state(cluster: Cluster, suffix: str = "") -> None:
+def attach_state(cluster: Swarm, suffix: str = "") -> None:
     """The node list and every service's tasks, as `docker node ls` / `service ps` show them."""
     try:
         nodes = cluster.node_list()
@@ -160,7 +160,7 @@ def attach_state(cluster: Cluster, suffix: str = "") -> None:
         )
 
 
-def attach_diagnostics(cluster: Cluster) -> None:
+def attach_diagnostics(cluster: Swarm) -> None:
     """On failure: the cluster state and each node daemon's log tail."""
     attach_state(cluster)
     for node in cluster.nodes:

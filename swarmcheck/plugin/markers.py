@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from swarmcheck.catalog.model import Check, parse_check
+from swarmcheck.catalog.model import EFFECTS, Check, parse_check
+from swarmcheck.cluster.interface import CAPABILITIES
 from swarmcheck.cluster.spec import (
     DEBIAN_ORDER,
     NO_OLDER_ENGINE,
@@ -23,16 +24,18 @@ from swarmcheck.errors import ConfigError
 from swarmcheck.plugin.keys import CHECK_KEY, SETTINGS_KEY
 
 MARKERS = (
-    "swarmcheck(id, area, doc, title, promise, rows, destructive=False, needs=()): a "
-    "conformance or chaos check: its stable id, area, documentation link, what it checks, "
-    "Swarm's promise (one RFC 2119 sentence), the catalog rows it covers, whether it needs a "
-    "swarm of its own or breaks one, and the platform features it needs (e.g. 'ipvs')",
-    "swarm(managers=None, workers=None, faults=False, engines=None): the cluster shape this "
-    "test needs; engines= gives one engine per node (managers, then workers): 'old', 'new' "
-    "(see --swarm-upgrade-from), a Debian suite or a dind image",
+    "swarmcheck(id, area, doc, title, promise, rows, destructive=False, needs=(), "
+    "effects=None): a conformance or chaos check: its stable id, area, documentation link, "
+    "what it checks, Swarm's promise (one RFC 2119 sentence), the catalog rows it covers, "
+    "whether it needs a swarm of its own or breaks one, the platform features it needs (e.g. "
+    f"'ipvs') and what it does to the swarm ({', '.join(EFFECTS)})",
+    "swarm(managers=None, workers=None, faults=False, engines=None, capabilities=()): the "
+    "cluster this test needs: its shape; engines= gives one engine per node (managers, then "
+    "workers): 'old', 'new' (see --swarm-upgrade-from), a Debian suite or a dind image; "
+    f"capabilities= what it needs of the swarm beyond reading it ({', '.join(CAPABILITIES)})",
     "e2e: needs a real Docker engine (the project's own end-to-end tests)",
 )
-SWARM_MARKER_ARGS = ("managers", "workers", "faults", "engines")
+SWARM_MARKER_ARGS = ("managers", "workers", "faults", "engines", "capabilities")
 OLD_ENGINE, NEW_ENGINE = "old", "new"
 """Engines a swarm marker names by part: the engine upgraded from, and the engine under test."""
 
@@ -99,6 +102,15 @@ def _engines_problem(raw: object) -> str | None:
     return None
 
 
+def _capabilities_problem(raw: object) -> str | None:
+    if isinstance(raw, str) or not isinstance(raw, tuple | list):
+        return f"capabilities= takes a tuple, e.g. capabilities=('containers',) (got {raw!r})"
+    unknown = [repr(c) for c in raw if c not in CAPABILITIES]
+    if unknown:
+        return f"capabilities= names {', '.join(unknown)}: known are {', '.join(CAPABILITIES)}"
+    return None
+
+
 def swarm_marker_problem(item: pytest.Item, default: ClusterSpec) -> str | None:
     """What is wrong with a test's `swarm` marker (unknown arguments, an impossible shape)."""
     marker = item.get_closest_marker("swarm")
@@ -107,9 +119,10 @@ def swarm_marker_problem(item: pytest.Item, default: ClusterSpec) -> str | None:
     unknown = [f"{k}=" for k in marker.kwargs if k not in SWARM_MARKER_ARGS]
     if marker.args or unknown:
         got = ", ".join([*map(repr, marker.args), *unknown])
-        return f"the swarm marker takes only managers=, workers=, faults= and engines= (got {got})"
-    if marker.kwargs.get("engines") is not None:
-        problem = _engines_problem(marker.kwargs["engines"])
+        takes = ", ".join(f"{a}=" for a in SWARM_MARKER_ARGS)
+        return f"the swarm marker takes only {takes} (got {got})"
+    for name, check in (("engines", _engines_problem), ("capabilities", _capabilities_problem)):
+        problem = check(marker.kwargs[name]) if marker.kwargs.get(name) is not None else None
         if problem:
             return f"swarm marker: {problem}"
     try:

@@ -8,7 +8,7 @@ import pytest
 
 from swarmcheck.catalog.model import load_catalog
 from swarmcheck.errors import ConfigError
-from swarmcheck.plugin import existing
+from swarmcheck.plugin import admission
 from swarmcheck.plugin.activation import activate, active, is_swarm_item
 from swarmcheck.plugin.chaos import nightly_schedule
 from swarmcheck.plugin.chunks import write_groups
@@ -54,8 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.asked:
         activate(config, f"options given: {', '.join(settings.asked)}", early=True)
     # its hooks: skips on a swarm we did not create
-    if not config.pluginmanager.is_registered(existing):
-        config.pluginmanager.register(existing, "swarmcheck-existing")
+    if not config.pluginmanager.is_registered(admission):
+        config.pluginmanager.register(admission, "swarmcheck-admission")
 
 
 class ReportWatcher:

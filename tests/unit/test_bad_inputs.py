@@ -212,7 +212,7 @@ USAGE_ROWS = [
         (),
         (
             "test_bad.py::test_typo",
-            "takes only managers=, workers=, faults= and engines= (got manager=)",
+            "takes only managers=, workers=, faults=, engines=, capabilities= (got manager=)",
         ),
     ),
     Row(

@@ -12,9 +12,10 @@ import requests
 from docker.context import ContextAPI
 
 from swarmcheck.client.engine import OWN_TASKS, Created, RemoteAPIClient
-from swarmcheck.cluster.existing import parse_endpoints, tls_from_dir
+from swarmcheck.cluster.existing import RemoteNode, parse_endpoints, tls_from_dir
 from swarmcheck.config import Settings
 from swarmcheck.errors import ConfigError, NotOnExistingSwarm
+from swarmcheck.plugin.admission import _skipping_what_an_existing_swarm_cannot_do as skipping
 
 
 def cert_dir(tmp_path: Path) -> Path:
@@ -122,10 +123,10 @@ import pytest
 
 DOC = "https://docs.docker.com/engine/swarm/"
 
-def marked(check_id, destructive=False):
+def marked(check_id, destructive=False, **more):
     return pytest.mark.swarmcheck(
         id=check_id, area="services", doc=DOC, title="t", promise="Swarm MUST work.",
-        rows=("svc-converge",), destructive=destructive,
+        rows=("svc-converge",), destructive=destructive, **more
     )
 
 @marked("SC-T-001")
@@ -144,11 +145,24 @@ def test_faults(request):
 @marked("SC-T-004", destructive=True)
 def test_fresh(fresh_cluster):
     pass
+
+@marked("SC-T-005")
+@pytest.mark.swarm(capabilities=("containers",))
+def test_containers(request):
+    pass
+
+@marked("SC-T-006", effects=("writes", "leadership"))
+def test_leadership(request):
+    pass
+
+@marked("SC-T-007", effects=("writes", "roles", "settings"))
+def test_roles(request):
+    pass
 """
 
 CONFTEST = """
 import pytest
-from swarmcheck.plugin.existing import skip_reason
+from swarmcheck.plugin.admission import skip_reason
 from swarmcheck.plugin.keys import SETTINGS_KEY
 
 def pytest_collection_finish(session):
@@ -158,24 +172,49 @@ def pytest_collection_finish(session):
 """
 
 
-@pytest.mark.parametrize("allow", [False, True])
-def test_only_non_destructive_checks_run_on_an_existing_swarm(
-    pytester: pytest.Pytester, allow: bool
-) -> None:
+def skip_reasons(pytester: pytest.Pytester, *args: str) -> dict[str, str]:
     pytester.makepyfile(test_a=CHECKS)
     pytester.makeconftest(CONFTEST)
-    args = ["--collect-only", "-q", "-s", "-p", "no:allure_pytest", "--swarm=existing"]
-    args += ["--swarm-existing=unix:///nonexistent.sock"]
-    result = pytester.runpytest(*args, *(["--swarm-allow-destructive"] if allow else []))
+    result = pytester.runpytest("--collect-only", "-q", "-s", "-p", "no:allure_pytest", *args)
     lines = [line for line in result.outlines if line.startswith("REASON")]
-    reasons = dict(line.removeprefix("REASON ").split(": ", 1) for line in lines)
+    return dict(line.removeprefix("REASON ").split(": ", 1) for line in lines)
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_only_checks_the_user_allowed_run_on_an_existing_swarm(
+    pytester: pytest.Pytester, allow: bool
+) -> None:
+    args = ["--swarm=existing", "--swarm-existing=unix:///nonexistent.sock"]
+    reasons = skip_reasons(pytester, *args, *(["--swarm-allow-destructive"] if allow else []))
     assert reasons["test_plain"] == "None"
-    assert "swarm of its own" in reasons["test_fresh"]  # never, even when allowed
+    assert reasons["test_roles"] == "None"  # the reset puts roles and settings back
+    # what an existing swarm cannot offer, even when allowed
+    assert "swarm of its own" in reasons["test_fresh"]
     assert "Toxiproxy" in reasons["test_faults"]
+    assert "node containers" in reasons["test_containers"]
     if allow:
         assert reasons["test_destructive"] == "None"
+        assert reasons["test_leadership"] == "None"
     else:
         assert "--swarm-allow-destructive" in reasons["test_destructive"]
+        assert reasons["test_leadership"] == (
+            "on an existing swarm: it moves the leadership, so it runs only with "
+            "--swarm-allow-destructive"
+        )
+
+
+def test_a_dind_swarm_runs_every_check(pytester: pytest.Pytester) -> None:
+    reasons = skip_reasons(pytester, "--swarm=dind")
+    assert set(reasons.values()) == {"None"}
+
+
+def test_an_undeclared_reach_for_a_node_container_skips_saying_what_to_declare() -> None:
+    node = RemoteNode(name="lab1", role="manager", ip="10.0.0.5", node_id="n1")
+    says = r"its node containers: .* \(it uses container\).* capabilities=\('containers',\)"
+    with pytest.raises(pytest.skip.Exception, match=says), skipping():
+        node.container.stop()  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError), skipping():  # anything else is a bug, not a skip
+        Created().container.stop()  # type: ignore[attr-defined]
 
 
 class Inspecting(Recording):

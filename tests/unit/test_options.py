@@ -161,7 +161,7 @@ def test_bad_swarm_marker_names_the_test(collect: Collect) -> None:
         [
             "*test_a.py::test_no_manager: swarm marker: bad cluster spec: managers=0: a swarm "
             "needs at least 1 manager",
-            "*test_a.py::test_typo: the swarm marker takes only managers=, workers=, faults= "
-            "and engines= (got manager=)",
+            "*test_a.py::test_typo: the swarm marker takes only managers=, workers=, faults=, "
+            "engines=, capabilities= (got manager=)",
         ]
     )
