@@ -27,7 +27,7 @@ from docker.context import ContextAPI
 from docker.tls import TLSConfig
 
 from swarmcheck import labels
-from swarmcheck.client.engine import Created, remote_client
+from swarmcheck.client.engine import Created, Permits, remote_client
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster import reaper
@@ -75,9 +75,15 @@ class Endpoint:
         timeout_s: float,
         run_labels: Mapping[str, str] | None = None,
         created: Created | None = None,
+        permits: Permits | None = None,
     ) -> Any:
         return remote_client(
-            self.url, tls=self.tls, timeout_s=timeout_s, labels=run_labels, created=created
+            self.url,
+            tls=self.tls,
+            timeout_s=timeout_s,
+            labels=run_labels,
+            created=created,
+            permits=permits,
         )
 
 
@@ -145,6 +151,7 @@ class RemoteNode:
     endpoint: Endpoint | None = None
     run_labels: dict[str, str] = field(default_factory=dict)
     created: Created | None = None
+    permits: Permits | None = None
     _client: docker.DockerClient | None = field(default=None, repr=False)
 
     def _need_endpoint(self) -> Endpoint:
@@ -163,12 +170,14 @@ class RemoteNode:
     @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
-            self._client = self._need_endpoint().client(30.0, self.run_labels, self.created)
+            self._client = self._need_endpoint().client(
+                30.0, self.run_labels, self.created, self.permits
+            )
         return self._client
 
     def quick_client(self, timeout_s: float = 5.0) -> docker.DockerClient:
         client: docker.DockerClient = self._need_endpoint().client(
-            timeout_s, self.run_labels, self.created
+            timeout_s, self.run_labels, self.created, self.permits
         )
         return client
 
@@ -215,6 +224,8 @@ class ExistingCluster(SwarmView[RemoteNode]):
     """Images swarmcheck imported into a node (removed at the end)."""
     created: Created = field(default_factory=Created)
     """Every object this run created through its clients."""
+    permits: Permits = field(default_factory=Permits)
+    """What the check now running may do to the swarm (its clients refuse anything else)."""
     changed: list[str] = field(default_factory=list)
     """Changes checks made that no reset could undo (reported once each)."""
 
@@ -317,6 +328,7 @@ class ExistingCluster(SwarmView[RemoteNode]):
                     endpoint=reach,
                     run_labels=self.run_labels,
                     created=self.created,
+                    permits=self.permits,
                 )
             )
         self.engine_version = self.engine_versions[self.managers[0].name]
@@ -367,7 +379,10 @@ class ExistingCluster(SwarmView[RemoteNode]):
 
     # -- reset: remove what this run labelled, put back what it changed --------------------
     def reset(self) -> None:
-        with step("reset the existing swarm: remove what this run made, put back what it changed"):
+        with (
+            step("reset the existing swarm: remove what this run made, put back what it changed"),
+            self.permits.lifted(),
+        ):
             self._reset()
 
     def _reset(self) -> None:
@@ -580,9 +595,12 @@ class ExistingPool:
             self.engine_version = cluster.engine_version
         return self.cluster
 
-    def acquire(self, spec: ClusterSpec) -> ExistingCluster:
-        """The swarm as it is, whatever shape ``spec`` asks for (checks of another shape skip)."""
-        return self.existing()
+    def acquire(self, spec: ClusterSpec, effects: frozenset[str]) -> ExistingCluster:
+        """The swarm as it is, whatever shape ``spec`` asks for (checks of another shape skip),
+        refusing any call with an effect outside ``effects`` until the next acquire."""
+        cluster = self.existing()
+        cluster.permits.allow(effects)
+        return cluster
 
     def after_test(self, cluster: Swarm) -> None:
         """Remove what the test made; a change no reset undoes is raised (a test error)."""

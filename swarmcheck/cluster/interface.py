@@ -11,7 +11,7 @@ which capability it lacks. Nothing here has behaviour.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, Protocol
 
 import docker
@@ -117,12 +117,11 @@ class Pool(Protocol):
     @property
     def node_image(self) -> str: ...
 
-    def acquire(self, spec: ClusterSpec) -> Swarm: ...
+    def acquire(self, spec: ClusterSpec, effects: frozenset[str]) -> Swarm:
+        """A swarm of ``spec`` for a check with these effects (``catalog.model.EFFECTS``):
+        a swarm in use refuses any other effect while the check runs."""
+        ...
 
     def after_test(self, cluster: Swarm) -> None: ...
 
     def release(self) -> None: ...
-
-
-Permit = Callable[[frozenset[str]], None]
-"""Tells a swarm which effects the next check may have (an existing swarm refuses others)."""

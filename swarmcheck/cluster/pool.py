@@ -63,8 +63,9 @@ class ClusterPool:
             self._images = prepare_images(self.host, spec)
         return add_engine_images(self.host, self._images, spec)  # a mixed-version swarm
 
-    def acquire(self, spec: ClusterSpec) -> Cluster:
-        """A healthy cluster of ``spec``: the current one if it fits and can be restored."""
+    def acquire(self, spec: ClusterSpec, effects: frozenset[str] = frozenset()) -> Cluster:
+        """A healthy cluster of ``spec``: the current one if it fits and can be restored. A
+        swarm swarmcheck owns may have any ``effects``: it is restored, reset or replaced."""
         cluster = self.current
         if cluster is not None and (cluster.spec != spec or cluster.dirty):
             log.warning(

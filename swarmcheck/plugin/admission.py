@@ -23,6 +23,7 @@ from collections.abc import Generator, Iterator
 import pytest
 
 from swarmcheck.catalog.model import EFFECTS, Check
+from swarmcheck.client.engine import EffectNotAllowed
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.existing import ExistingCluster, RemoteNode
 from swarmcheck.cluster.interface import CAPABILITIES, Swarm
@@ -78,6 +79,14 @@ def allowed_effects(settings: Settings) -> frozenset[str]:
     if settings.swarm != "existing" or settings.allow_destructive:
         return EVERY_EFFECT
     return SAFE_EFFECTS
+
+
+def permitted(check: Check | None, settings: Settings) -> frozenset[str]:
+    """What a check may do to the swarm while it runs (a swarm in use refuses the rest): what
+    its marker declares, else whatever the user allowed."""
+    if check is not None and check.effects is not None:
+        return frozenset(check.effects)
+    return allowed_effects(settings)
 
 
 def skip_reason(item: pytest.Item, settings: Settings) -> str | None:
@@ -141,24 +150,33 @@ def _undeclared_container(exc: BaseException) -> str | None:
 
 
 @contextlib.contextmanager
-def _skipping_what_an_existing_swarm_cannot_do() -> Iterator[None]:
-    """A check that needs what an existing swarm does not give skips, saying what."""
+def _skipping_what_an_existing_swarm_cannot_do(check: Check | None = None) -> Iterator[None]:
+    """A check that needs what an existing swarm does not give skips, saying what; one that
+    declares its effects and has another fails (its declaration is wrong)."""
     try:
         yield
     except Exception as exc:
         reason = _not_on_existing(exc) or _undeclared_container(exc)
         if reason is None:
             raise
+        if isinstance(reason, EffectNotAllowed):
+            if check is not None and check.effects is not None:
+                raise
+            reason = EffectNotAllowed(
+                f"{reason} (its marker should declare effects=(..., {reason.effect!r}); it then "
+                f"runs only with {ALLOW_DESTRUCTIVE.flag})",
+                reason.effect,
+            )
         pytest.skip(PREFIX + str(reason))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    with _skipping_what_an_existing_swarm_cannot_do():
+    with _skipping_what_an_existing_swarm_cannot_do(check_of(item)):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    with _skipping_what_an_existing_swarm_cannot_do():
+    with _skipping_what_an_existing_swarm_cannot_do(check_of(item)):
         return (yield)

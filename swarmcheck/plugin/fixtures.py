@@ -16,7 +16,7 @@ from swarmcheck.cluster.pool import ClusterPool
 from swarmcheck.config import Settings
 from swarmcheck.errors import EnvironmentProblem
 from swarmcheck.machine import hostengine
-from swarmcheck.plugin.admission import PREFIX, shape_reason, skip_reason
+from swarmcheck.plugin.admission import PREFIX, permitted, shape_reason, skip_reason
 from swarmcheck.plugin.allure_hooks import attach_state
 from swarmcheck.plugin.keys import (
     CLUSTER_KEY,
@@ -116,7 +116,8 @@ def cluster(
     missing = skip_reason(request.node, swarm_settings) or _known_missing(request.node)
     if missing:
         pytest.skip(missing)
-    cluster = swarm_pool.acquire(shape_of(request.node, swarm_settings.cluster))
+    effects = permitted(check_of(request.node), swarm_settings)
+    cluster = swarm_pool.acquire(shape_of(request.node, swarm_settings.cluster), effects)
     if swarm_settings.swarm == "existing":
         other_shape = shape_reason(request.node, cluster, swarm_settings.cluster)
         if other_shape:
