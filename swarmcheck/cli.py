@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import reaper
@@ -16,6 +17,9 @@ from swarmcheck.machine import hostengine
 from swarmcheck.machine.images import prepare_images
 
 log = logging.getLogger("swarmcheck")
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # add_subparsers() gives
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -177,14 +181,15 @@ def _engine_arguments(setup: argparse.ArgumentParser) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _setup_parser(sub: Subparsers) -> None:
     setup = sub.add_parser("setup", help=cmd_setup.__doc__)
     _engine_arguments(setup)
     setup.add_argument("--toxiproxy", action="store_true", help="also build the Toxiproxy image")
     setup.add_argument("--allure", action="store_true", help="also install the Allure CLI")
     setup.set_defaults(func=cmd_setup)
+
+
+def _sweep_parser(sub: Subparsers) -> None:
     sweep = sub.add_parser("sweep", help=cmd_sweep.__doc__)
     sweep.add_argument("--run", default=None, help="remove this run id even if it is alive")
     sweep.add_argument(
@@ -193,10 +198,16 @@ def main(argv: list[str] | None = None) -> int:
         help="also remove the images swarmcheck built (node, workload, Toxiproxy)",
     )
     sweep.set_defaults(func=cmd_sweep)
+
+
+def _report_parser(sub: Subparsers) -> None:
     report = sub.add_parser("report", help=cmd_report.__doc__)
     report.add_argument("--results", default="reports/allure-results")
     report.add_argument("--output", default="reports/html")
     report.set_defaults(func=cmd_report)
+
+
+def _catalog_parser(sub: Subparsers) -> None:
     catalog = sub.add_parser("catalog", help=cmd_catalog.__doc__)
     catalog.add_argument("--format", choices=("markdown", "json"), default="markdown")
     catalog.add_argument("--suites", default="suites", help="the suites folder (default: suites)")
@@ -212,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         help="exit 1 when the generated part of FILE does not match the checks",
     )
     catalog.set_defaults(func=cmd_catalog)
+
+
+def _matrix_parser(sub: Subparsers) -> None:
     matrix = sub.add_parser(
         "matrix",
         help=cmd_matrix.__doc__,
@@ -254,6 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     matrix.add_argument("pytest_args", nargs="*", help=argparse.SUPPRESS)
     matrix.set_defaults(func=cmd_matrix)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_setup_parser, _sweep_parser, _report_parser, _catalog_parser, _matrix_parser):
+        add(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="swarmcheck: %(message)s")
     try:
