@@ -205,6 +205,54 @@ def merge_allure(runs: Sequence[EngineRun], target: Path) -> Path:
     return target
 
 
+def _write_matrix(
+    reports: Path, runs: Sequence[EngineRun], diffs: Sequence[Difference]
+) -> tuple[str, str]:
+    """matrix.md, matrix.html and matrix.json under ``reports``; the Markdown and the page."""
+    noise = unconfirmed(runs)
+    markdown = render_markdown(runs, diffs, noise)
+    page = render_html(runs, diffs, noise)
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "matrix.md").write_text(markdown)
+    (reports / "matrix.html").write_text(page)
+    body = {
+        "engines": [
+            {
+                "engine": r.engine,
+                "label": r.label,
+                "version": r.version,
+                "returncode": r.returncode,
+                "problem": r.problem,
+                "directory": r.directory,
+            }
+            for r in runs
+        ],
+        "differences": [
+            {
+                "kind": d.kind,
+                "check": d.key,
+                "what": d.subject,
+                "values": dict(d.values),
+                "note": d.note,
+            }
+            for d in diffs
+        ],
+    }
+    (reports / "matrix.json").write_text(json.dumps(body, indent=2) + "\n")
+    return markdown, page
+
+
+def _html_report(merged: Path, reports: Path, echo: Echo) -> Path | None:
+    """The Allure HTML report of every engine and the matrix (None: it could not be made)."""
+    from swarmcheck.reporting.html import generate_html
+
+    try:
+        return generate_html(merged, reports / "matrix" / "html")
+    except EnvironmentProblem as exc:
+        echo(f"swarmcheck: no HTML report ({exc}); the matrix is in {reports / 'matrix.md'}")
+        return None
+
+
 def run_matrix(
     engines: Sequence[str],
     reports: Path,
@@ -234,51 +282,10 @@ def run_matrix(
             echo("re-runs interrupted: writing the matrix of the first runs")
             interrupted = True
     diffs = differences(runs)
-    noise = unconfirmed(runs)
-    markdown = render_markdown(runs, diffs, noise)
-    page = render_html(runs, diffs, noise)
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "matrix.md").write_text(markdown)
-    (reports / "matrix.html").write_text(page)
-    (reports / "matrix.json").write_text(
-        json.dumps(
-            {
-                "engines": [
-                    {
-                        "engine": r.engine,
-                        "label": r.label,
-                        "version": r.version,
-                        "returncode": r.returncode,
-                        "problem": r.problem,
-                        "directory": r.directory,
-                    }
-                    for r in runs
-                ],
-                "differences": [
-                    {
-                        "kind": d.kind,
-                        "check": d.key,
-                        "what": d.subject,
-                        "values": dict(d.values),
-                        "note": d.note,
-                    }
-                    for d in diffs
-                ],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    markdown, page = _write_matrix(reports, runs, diffs)
     merged = merge_allure(runs, reports / "matrix" / "allure-results")
     write_allure_result(merged, runs, diffs, page, markdown)
-    index = None
-    if html:
-        from swarmcheck.reporting.html import generate_html
-
-        try:
-            index = generate_html(merged, reports / "matrix" / "html")
-        except EnvironmentProblem as exc:
-            echo(f"swarmcheck: no HTML report ({exc}); the matrix is in {reports / 'matrix.md'}")
+    index = _html_report(merged, reports, echo) if html else None
     return MatrixResult(
         runs,
         diffs,
