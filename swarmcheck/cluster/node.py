@@ -126,17 +126,9 @@ class Node:
                     finally:
                         client.close()
             except EngineAPIError:
-                container = self.container
-                if container.status == "exited":
-                    image = container.attrs.get("Config", {}).get("Image", "?")
-                    raise ProvisioningError(
-                        f"{self.name}'s container exited while its engine was starting (image "
-                        f"{image}): a node image must be Docker-in-Docker capable, with dockerd "
-                        "on its PATH (its log below says why it stopped); give such an image "
-                        f"({ENGINE_IMAGE.flag}) or leave the option out to build one",
-                        node=self.name,
-                        log_tail=self.daemon_log_tail(),
-                    ) from None
+                exited = self._exited()
+                if exited is not None:
+                    raise exited from None
                 raise
             self.api_version = str(answer["ApiVersion"])
             return str(answer["Version"])
@@ -162,10 +154,44 @@ class Node:
             timeout_error=not_ready,
         )
 
+    def _exited(self) -> ProvisioningError | None:
+        """Why the engine will never answer: its container exited (None while it runs)."""
+        container = self.container
+        if container.status != "exited":
+            return None
+        image = container.attrs.get("Config", {}).get("Image", "?")
+        return ProvisioningError(
+            f"{self.name}'s container exited while its engine was starting (image "
+            f"{image}): a node image must be Docker-in-Docker capable, with dockerd "
+            "on its PATH (its log below says why it stopped); give such an image "
+            f"({ENGINE_IMAGE.flag}) or leave the option out to build one",
+            node=self.name,
+            log_tail=self.daemon_log_tail(),
+        )
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _dind_settings(
+    host: docker.DockerClient, run_id: str, name: str, network: str, ip: str
+) -> dict[str, Any]:
+    """What lets an engine run inside the container without --privileged (refused here: see
+    the module's docstring), on the run's network at its fixed address."""
+    return {
+        "labels": labels.for_run(run_id, "node"),
+        "hostname": name,
+        "entrypoint": ["/bin/sh", ENTRYPOINT_PATH],
+        "cap_add": ["ALL"],
+        "cap_drop": ["SYS_RESOURCE"],
+        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+        "device_cgroup_rules": ["a *:* rwm"],
+        "network": network,
+        "networking_config": {network: host.api.create_endpoint_config(ipv4_address=ip)},
+        "stop_signal": "SIGTERM",
+    }
 
 
 def start_node(
@@ -183,23 +209,10 @@ def start_node(
 ) -> Node:
     """Create and start one node container; return at once (the engine starts in the background)."""
     container_name = f"sc-{run_id}-{name}"
-    node_labels = labels.for_run(run_id, "node")
     volume = f"{container_name}-docker"
     api_dir = sockets.node_dir(run_id, name)
     with translated(name):
         host.volumes.create(name=volume, labels=labels.for_run(run_id, "volume"))
-    kwargs: dict[str, Any] = {
-        "labels": node_labels,
-        "hostname": name,
-        "entrypoint": ["/bin/sh", ENTRYPOINT_PATH],
-        "cap_add": ["ALL"],
-        "cap_drop": ["SYS_RESOURCE"],
-        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
-        "device_cgroup_rules": ["a *:* rwm"],
-        "network": network,
-        "networking_config": {network: host.api.create_endpoint_config(ipv4_address=ip)},
-        "stop_signal": "SIGTERM",
-    }
     container = (
         DockerContainer(image)
         .with_name(container_name)
@@ -212,7 +225,7 @@ def start_node(
         .with_tmpfs_mount("/run")
         .with_tmpfs_mount("/tmp")
         .with_copy_into_container(entrypoint, ENTRYPOINT_PATH, 0o755)
-        .with_kwargs(**kwargs)
+        .with_kwargs(**_dind_settings(host, run_id, name, network, ip))
     )
     try:
         with translated(name), without_ryuk:
