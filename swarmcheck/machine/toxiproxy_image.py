@@ -166,7 +166,26 @@ def _ensure_binary(client: docker.DockerClient, directory: Path, tag: str) -> Pa
     if _looks_like_elf(binary):
         log.info("using the cached Toxiproxy %s binary %s", TOXIPROXY_VERSION, binary)
         return binary
+    go = _go_for(arch, tag)
+    log.warning(
+        "building Toxiproxy %s from the Go module proxy (once per machine, ~1 min)",
+        TOXIPROXY_VERSION,
+    )
+    clock = Stopwatch()
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".gobin-") as gobin:
+        built = _go_install(go, Path(gobin), tag)
+        os.replace(built, binary)  # same file system: atomic
+    log.warning(
+        "built Toxiproxy %s in %.0fs; cached at %s",
+        TOXIPROXY_VERSION,
+        clock(),
+        binary,
+    )
+    return binary
 
+
+def _go_for(arch: str, tag: str) -> str:
+    """The `go` command, if it builds for the engine's architecture."""
     go = shutil.which("go")
     if go is None:
         raise ImageBuildError(_go_missing_message(tag, "no `go` command on PATH"))
@@ -176,44 +195,35 @@ def _ensure_binary(client: docker.DockerClient, directory: Path, tag: str) -> Pa
             f"the engine runs {arch} but Go builds for {go_arch}; swarmcheck does not "
             "cross-compile Toxiproxy. " + _go_missing_message(tag, "architecture mismatch")
         )
+    return go
 
-    log.warning(
-        "building Toxiproxy %s from the Go module proxy (once per machine, ~1 min)",
-        TOXIPROXY_VERSION,
-    )
-    clock = Stopwatch()
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".gobin-") as gobin:
-        env = {**os.environ, **_GO_ENV, "GOBIN": gobin}
-        # -v names each package as it is compiled: the progress lines show how far it got
-        command = [go, "install", "-v", *_GO_FLAGS, f"{TOXIPROXY_PACKAGE}@v{TOXIPROXY_VERSION}"]
-        try:
-            done = run_with_progress(
-                command, "building Toxiproxy", log, timeout_s=_GO_BUILD_TIMEOUT_S, env=env
-            )
-        except OSError as exc:
-            raise ImageBuildError(_go_missing_message(tag, f"cannot run {go}: {exc}")) from exc
-        if done.timed_out:
-            raise ImageBuildError(
-                f"building Toxiproxy with `{' '.join(command)}` took more than "
-                f"{_GO_BUILD_TIMEOUT_S}s (is the Go module proxy reachable?)"
-            )
-        if done.returncode != 0:
-            raise ImageBuildError(
-                f"building Toxiproxy failed (exit {done.returncode}): `{' '.join(command)}`\n"
-                f"{done.tail}\n(Go >= {_MIN_GO} and access to the Go module proxy are needed; "
-                f"or pass an existing image with {TOXIPROXY_IMAGE.flag}=<image>)"
-            )
-        built = Path(gobin) / "server"
-        if not _looks_like_elf(built):
-            raise ImageBuildError(f"`go install` succeeded but left no binary at {built}")
-        os.replace(built, binary)  # same file system: atomic
-    log.warning(
-        "built Toxiproxy %s in %.0fs; cached at %s",
-        TOXIPROXY_VERSION,
-        clock(),
-        binary,
-    )
-    return binary
+
+def _go_install(go: str, gobin: Path, tag: str) -> Path:
+    """`go install` the server into ``gobin``; the binary it left there."""
+    env = {**os.environ, **_GO_ENV, "GOBIN": str(gobin)}
+    # -v names each package as it is compiled: the progress lines show how far it got
+    command = [go, "install", "-v", *_GO_FLAGS, f"{TOXIPROXY_PACKAGE}@v{TOXIPROXY_VERSION}"]
+    try:
+        done = run_with_progress(
+            command, "building Toxiproxy", log, timeout_s=_GO_BUILD_TIMEOUT_S, env=env
+        )
+    except OSError as exc:
+        raise ImageBuildError(_go_missing_message(tag, f"cannot run {go}: {exc}")) from exc
+    if done.timed_out:
+        raise ImageBuildError(
+            f"building Toxiproxy with `{' '.join(command)}` took more than "
+            f"{_GO_BUILD_TIMEOUT_S}s (is the Go module proxy reachable?)"
+        )
+    if done.returncode != 0:
+        raise ImageBuildError(
+            f"building Toxiproxy failed (exit {done.returncode}): `{' '.join(command)}`\n"
+            f"{done.tail}\n(Go >= {_MIN_GO} and access to the Go module proxy are needed; "
+            f"or pass an existing image with {TOXIPROXY_IMAGE.flag}=<image>)"
+        )
+    built = gobin / "server"
+    if not _looks_like_elf(built):
+        raise ImageBuildError(f"`go install` succeeded but left no binary at {built}")
+    return built
 
 
 def _looks_like_elf(path: Path) -> bool:
