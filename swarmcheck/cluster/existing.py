@@ -35,6 +35,7 @@ from swarmcheck.cluster.cluster import remove_or_retry
 from swarmcheck.cluster.interface import Swarm
 from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.cluster.view import SwarmView
+from swarmcheck.config import EXISTING, EXISTING_TLS
 from swarmcheck.errors import (
     ConfigError,
     EngineAPIError,
@@ -117,7 +118,7 @@ def parse_endpoints(
         if "://" in value:
             if not value.startswith(("tcp://", "unix://", "http://", "https://")):
                 raise ConfigError(
-                    f"--swarm-existing: {value!r}: use tcp://HOST:PORT, unix:///PATH or a "
+                    f"{EXISTING.flag}: {value!r}: use tcp://HOST:PORT, unix:///PATH or a "
                     "Docker context name (ssh:// is not supported)"
                 )
             tls = tls_from_dir(tls_dir) if tls_dir and not value.startswith("unix") else None
@@ -126,13 +127,13 @@ def parse_endpoints(
         context = ContextAPI.get_context(value)
         if context is None:
             raise ConfigError(
-                f"--swarm-existing: no Docker context named {value!r} (`docker context ls` lists "
+                f"{EXISTING.flag}: no Docker context named {value!r} (`docker context ls` lists "
                 "them); give a context name or an engine URL such as tcp://10.0.0.5:2376"
             )
         host = context.Host or "unix:///var/run/docker.sock"
         endpoints.append(Endpoint(value, host, context.TLSConfig or None))
     if not endpoints:
-        raise ConfigError("--swarm-existing is empty: give contexts or engine URLs")
+        raise ConfigError(f"{EXISTING.flag} is empty: give contexts or engine URLs")
     return endpoints
 
 
@@ -157,7 +158,7 @@ class RemoteNode:
     def _need_endpoint(self) -> Endpoint:
         if self.endpoint is None:
             raise NotOnExistingSwarm(
-                f"needs the engine of {self.role} {self.name}, which --swarm-existing does not "
+                f"needs the engine of {self.role} {self.name}, which {EXISTING.flag} does not "
                 "reach (give one endpoint per node to run it)"
             )
         return self.endpoint
@@ -262,7 +263,7 @@ class ExistingCluster(SwarmView[RemoteNode]):
             swarm = _swarm_info(endpoint)
             if swarm.get("LocalNodeState") != "active":
                 raise EnvironmentProblem(
-                    f"--swarm-existing: the engine at {endpoint.given} is not in a swarm "
+                    f"{EXISTING.flag}: the engine at {endpoint.given} is not in a swarm "
                     f"(LocalNodeState {swarm.get('LocalNodeState')!r})"
                 )
             by_id[str(swarm["NodeID"])] = endpoint
@@ -270,7 +271,7 @@ class ExistingCluster(SwarmView[RemoteNode]):
                 control = endpoint
         if control is None:
             raise EnvironmentProblem(
-                "--swarm-existing reaches no manager: give at least the managers' endpoints"
+                f"{EXISTING.flag} reaches no manager: give at least the managers' endpoints"
             )
         return by_id, control
 
@@ -290,7 +291,7 @@ class ExistingCluster(SwarmView[RemoteNode]):
         stray = set(by_id) - {n["ID"] for n in listed}
         if stray:
             raise EnvironmentProblem(
-                "--swarm-existing: "
+                f"{EXISTING.flag}: "
                 + ", ".join(by_id[s].given for s in stray)
                 + " belong to another swarm than "
                 + control.given
@@ -306,7 +307,7 @@ class ExistingCluster(SwarmView[RemoteNode]):
             reach = by_id.get(node_id)
             if spec["Role"] == "manager" and reach is None:
                 raise EnvironmentProblem(
-                    f"--swarm-existing: manager {hostname} has no endpoint: give one per manager "
+                    f"{EXISTING.flag}: manager {hostname} has no endpoint: give one per manager "
                     "(a check judges the swarm from every manager's view); workers are optional"
                 )
             self.found[node_id] = Found(
@@ -541,11 +542,11 @@ def _swarm_info(endpoint: Endpoint) -> dict[str, Any]:
                 client.close()
     except EngineAPIError as exc:
         raise EnvironmentProblem(
-            f"--swarm-existing: {endpoint.given}"
+            f"{EXISTING.flag}: {endpoint.given}"
             + (f" ({endpoint.url})" if endpoint.url != endpoint.given else "")
             + f" did not answer: {exc}. "
             + "Check that an engine listens at that address and that this machine can "
-            "reach it (`docker -H URL info`, with --swarm-existing-tls for TLS), or give "
+            f"reach it (`docker -H URL info`, with {EXISTING_TLS.flag} for TLS), or give "
             "another endpoint"
         ) from exc
 

@@ -28,7 +28,7 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.existing import ExistingCluster, RemoteNode
 from swarmcheck.cluster.interface import CAPABILITIES, Swarm
 from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.config import ALLOW_DESTRUCTIVE, Settings
+from swarmcheck.config import ALLOW_DESTRUCTIVE, MANAGERS, WORKERS, Settings
 from swarmcheck.errors import NotOnExistingSwarm
 from swarmcheck.plugin.markers import check_of, shape_of
 
@@ -118,7 +118,7 @@ def shape_reason(item: pytest.Item, cluster: Swarm, default: ClusterSpec) -> str
         return None
     return (
         f"{PREFIX}written for a swarm of {wants.managers} managers and {wants.workers} workers; "
-        f"this one has {has[0]} and {has[1]} (--swarm-managers/--swarm-workers give the shape "
+        f"this one has {has[0]} and {has[1]} ({MANAGERS.flag}/{WORKERS.flag} give the shape "
         "of the checks without a swarm marker)"
     )
 

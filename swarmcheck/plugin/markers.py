@@ -19,7 +19,7 @@ from swarmcheck.cluster.spec import (
     describe,
     looks_like_engine,
 )
-from swarmcheck.config import Settings
+from swarmcheck.config import DEBIAN_SUITE, UPGRADE_FROM, Settings
 from swarmcheck.errors import ConfigError
 from swarmcheck.plugin.keys import CHECK_KEY, SETTINGS_KEY
 
@@ -31,7 +31,7 @@ MARKERS = (
     f"'ipvs') and what it does to the swarm ({', '.join(EFFECTS)})",
     "swarm(managers=None, workers=None, faults=False, engines=None, capabilities=()): the "
     "cluster this test needs: its shape; engines= gives one engine per node (managers, then "
-    "workers): 'old', 'new' (see --swarm-upgrade-from), a Debian suite or a dind image; "
+    f"workers): 'old', 'new' (see {UPGRADE_FROM.flag}), a Debian suite or a dind image; "
     f"capabilities= what it needs of the swarm beyond reading it ({', '.join(CAPABILITIES)})",
     "e2e: needs a real Docker engine (the project's own end-to-end tests)",
 )
@@ -81,8 +81,8 @@ def missing_engine(item: pytest.Item) -> str | None:
         return None
     return (
         f"{NO_OLDER_ENGINE} ({describe(settings.cluster.engine)}) to "
-        "mix with or upgrade from: give --swarm-upgrade-from=ENGINE (a Debian suite or a "
-        "dind image), or test a newer engine (--swarm-debian-suite=trixie or sid)"
+        f"mix with or upgrade from: give {UPGRADE_FROM.flag}=ENGINE (a Debian suite or a "
+        f"dind image), or test a newer engine ({DEBIAN_SUITE.flag}=trixie or sid)"
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Generator
 import pytest
 
 from swarmcheck.catalog.model import load_catalog
+from swarmcheck.config import SELECT, SUBNET
 from swarmcheck.errors import ConfigError
 from swarmcheck.plugin import admission
 from swarmcheck.plugin.activation import activate, active, is_swarm_item
@@ -45,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from exc
     if settings.cluster.subnet and (is_controller(config) or is_worker(config)):
         raise pytest.UsageError(
-            f"--swarm-subnet={settings.cluster.subnet} (or ini swarm_subnet) cannot be used "
+            f"{SUBNET.flag}={settings.cluster.subnet} (or ini swarm_subnet) cannot be used "
             "with pytest-xdist: every worker brings up its own swarm on its own network. Drop "
             "it: swarmcheck picks a free 10.199.x.0/24 for each cluster"
         )
@@ -131,7 +132,7 @@ def _select(items: list[pytest.Item], config: pytest.Config) -> None:
         return
     given = [v.strip() for v in raw.split(",") if v.strip()]
     if not given:
-        raise pytest.UsageError("--swarm-select is empty: give check ids, areas or rows")
+        raise pytest.UsageError(f"{SELECT.flag} is empty: give check ids, areas or rows")
     wanted = {v.casefold() for v in given}
     checks = [c for c in map(check_of, items) if c is not None]
     areas = sorted({c.area for c in checks})
@@ -141,7 +142,7 @@ def _select(items: list[pytest.Item], config: pytest.Config) -> None:
     unknown = [v for v in given if v.casefold() not in known]
     if unknown:
         raise pytest.UsageError(
-            f"--swarm-select: unknown id, area or row: {', '.join(unknown)}. "
+            f"{SELECT.flag}: unknown id, area or row: {', '.join(unknown)}. "
             f"Areas of the collected checks: {', '.join(areas) or '(none)'}; ids look like "
             "SC-MEM-002 and must be among the collected checks; rows are listed by "
             "`swarmcheck catalog`"
