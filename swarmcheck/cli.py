@@ -1,4 +1,5 @@
-"""The `swarmcheck` command: set-up, sweeping leftovers, the HTML report and the catalog."""
+"""The `swarmcheck` command: set-up, sweeping leftovers, the HTML report, the catalog, the
+compatibility matrix and checking a recorded history."""
 
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ def cmd_setup(args: argparse.Namespace) -> int:
         from swarmcheck.machine.allure import ensure_allure_cli
 
         print(f"swarmcheck: Allure command line {ensure_allure_cli()}")
+    if args.history_checker:
+        from swarmcheck.machine.history_checker import ensure_history_checker
+
+        print(f"swarmcheck: history checker {ensure_history_checker()}")
     print(f"swarmcheck: set-up done in {time.monotonic() - clock:.1f} s")
     return 0
 
@@ -160,6 +165,25 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def cmd_check_history(args: argparse.Namespace) -> int:
+    """Check a recorded history for linearizability with Porcupine (exit 0 linearizable,
+    1 not, 3 undecided)."""
+    from pathlib import Path
+
+    from swarmcheck.checkers.history import load_history
+    from swarmcheck.checkers.linearizable import check_linearizable
+    from swarmcheck.machine.history_checker import ensure_history_checker
+
+    path = Path(args.file)
+    history = load_history(path)  # bad input is refused before anything is built
+    html = Path(args.html) if args.html else path.with_suffix(".html")
+    verdict = check_linearizable(
+        history, ensure_history_checker(), html=html, timeout_s=args.timeout
+    )
+    print(verdict.report())
+    return {"ok": 0, "illegal": 1}.get(verdict.result, 3)
+
+
 def _engine_arguments(setup: argparse.ArgumentParser) -> None:
     """The engine under test, named as pytest names it (the set-up's own older spellings,
     --debian-suite and --engine-image, still work)."""
@@ -186,6 +210,11 @@ def _setup_parser(sub: Subparsers) -> None:
     _engine_arguments(setup)
     setup.add_argument("--toxiproxy", action="store_true", help="also build the Toxiproxy image")
     setup.add_argument("--allure", action="store_true", help="also install the Allure CLI")
+    setup.add_argument(
+        "--history-checker",
+        action="store_true",
+        help="also build the history checker (Go, Porcupine) for the consistency checks",
+    )
     setup.set_defaults(func=cmd_setup)
 
 
@@ -270,10 +299,27 @@ def _matrix_parser(sub: Subparsers) -> None:
     matrix.set_defaults(func=cmd_matrix)
 
 
+def _check_history_parser(sub: Subparsers) -> None:
+    check = sub.add_parser("check-history", help=cmd_check_history.__doc__)
+    check.add_argument("file", help="a history recorded by swarmcheck (swarmcheck-history/1)")
+    check.add_argument(
+        "--html", help="where the visualization of a violation goes (default: FILE with .html)"
+    )
+    check.add_argument("--timeout", type=float, default=60.0, help="seconds (default: 60)")
+    check.set_defaults(func=cmd_check_history)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_setup_parser, _sweep_parser, _report_parser, _catalog_parser, _matrix_parser):
+    for add in (
+        _setup_parser,
+        _sweep_parser,
+        _report_parser,
+        _catalog_parser,
+        _matrix_parser,
+        _check_history_parser,
+    ):
         add(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="swarmcheck: %(message)s")

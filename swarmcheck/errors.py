@@ -178,3 +178,9 @@ class NotOnExistingSwarm(EnvironmentProblem):
     """A check needs what only a swarm swarmcheck made offers (a node's container to stop,
     pause or run a command in, an engine nobody gave an address for): on an existing swarm the
     plugin skips the check with this reason."""
+
+
+class HistoryCheckerUnavailable(EnvironmentProblem):
+    """The history checker (a Go program using Porcupine, ``machine/history_checker.py``) is not
+    built and cannot be built here: no Go, a Go too old, or no Go module proxy. Consistency
+    checks skip with this reason; they never pass without a verdict."""
