@@ -17,7 +17,6 @@ import time
 
 from swarmcheck.client.engine import host_client
 from swarmcheck.cluster.cluster import running_cluster
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.faults import process
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.kinds import FAULT_KINDS, KINDS
@@ -25,6 +24,7 @@ from swarmcheck.faults.runner import build_fault
 from swarmcheck.faults.schedule import PlannedFault
 from swarmcheck.machine import hostengine
 from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import Stopwatch
 from swarmcheck.workload.service import deploy_web
 

@@ -28,8 +28,8 @@ import docker
 from swarmcheck.client.engine import host_client
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import running_cluster
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import Stopwatch, wait_until
 
 IMAGE = "swarmcheck/workload:v1"

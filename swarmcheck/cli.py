@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import reaper
-from swarmcheck.cluster.spec import DEBIAN_ORDER, ClusterSpec
 from swarmcheck.config import DEBIAN_SUITE, ENGINE_IMAGE, engine_under_test
 from swarmcheck.errors import ConfigError, SwarmcheckError
 from swarmcheck.machine import hostengine
 from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import DEBIAN_ORDER, ClusterSpec
 
 log = logging.getLogger("swarmcheck")
 
@@ -125,9 +125,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from swarmcheck.cluster.spec import looks_like_engine, parse_engines
     from swarmcheck.machine.images import missing_images
     from swarmcheck.reporting.matrix_runner import DEFAULT_SUITES, run_matrix
+    from swarmcheck.spec import looks_like_engine, parse_engines
 
     engines = [*parse_engines(args.engines, "--engines"), *args.engine_image]
     unknown = [e for e in engines if not looks_like_engine(e)]

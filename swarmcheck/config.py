@@ -1,6 +1,6 @@
 """What a run is asked to do: every option, defined once, and the Settings they resolve to.
 
-Plain data at the bottom of the house: it imports only the cluster's spec and the errors, so
+Plain data at the bottom of the house: it imports only the cluster spec (spec.py) and the errors, so
 the library, the plugin and the command line all read option names, defaults and help from
 here (the plugin registers them with pytest and parses them into ``Settings``; library code
 receives Settings as arguments and names an option in a message by its ``flag``).
@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swarmcheck.cluster.spec import DEFAULT_ENGINE, ClusterSpec, is_debian, previous_engine
 from swarmcheck.errors import ConfigError
+from swarmcheck.spec import DEFAULT_ENGINE, ClusterSpec, is_debian, previous_engine
 
 SWARM_MODES = ("dind", "existing", "none")
 MIN_CHAOS_DURATION_S = 30.0

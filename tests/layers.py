@@ -25,14 +25,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("machine",),  # this machine made ready: its engine, images, recipes, report tooling
     ("client",),
     ("config",),  # every option once, and the Settings they resolve to: plain data
-    ("cluster.spec",),  # the cluster to build and the engines it runs: plain data
+    ("spec",),  # the cluster to build and the engines it runs: plain data
     ("labels", "timing", "steps", "catalog", "cache", "recipes", "progress"),  # leaves
     ("__init__",),  # the package itself: its version and the root exception
     ("errors",),
 )
-"""swarmcheck's layers, top (may import everything below) to bottom (imports nothing). A layer
-names packages or modules (``cluster.spec``): a module named on its own is a component apart
-from its package."""
+"""swarmcheck's layers, top (may import everything below) to bottom (imports nothing)."""
 
 
 @dataclass(frozen=True)
@@ -46,16 +44,11 @@ class Violation:
         return f"{self.module}:{self.line} imports {self.imported}: {self.why}"
 
 
-def component(module: str, package: str, apart: Sequence[str] = ()) -> str | None:
-    """``swarmcheck.cluster.node`` -> ``cluster``; ``swarmcheck`` -> ``__init__``; a module
-    listed ``apart`` (``cluster.spec``) is its own component."""
+def component(module: str, package: str) -> str | None:
+    """``swarmcheck.cluster.node`` -> ``cluster``; ``swarmcheck`` -> ``__init__``."""
     parts = module.split(".")
     if parts[0] != package:
         return None
-    inner = ".".join(parts[1:])
-    for name in apart:
-        if inner == name or inner.startswith(name + "."):
-            return name
     return parts[1] if len(parts) > 1 else "__init__"
 
 
@@ -89,17 +82,16 @@ def check_layers(root: Path, layers: Sequence[Sequence[str]] = LAYERS) -> list[V
     """Every import in the package at ``root`` that breaks the layering."""
     package = root.name
     rank = {name: index for index, names in enumerate(layers) for name in names}
-    apart = [name for name in rank if "." in name]
     violations = []
     for path in sorted(root.rglob("*.py")):
         module = _module_name(root, path)
-        own = component(module, package, apart)
+        own = component(module, package)
         if own is None or own not in rank:
             violations.append(Violation(module, 0, "-", f"{own!r} is in no layer"))
             continue
         seen: set[tuple[int, str]] = set()
         for line, imported in _imports(path, module):
-            other = component(imported, package, apart)
+            other = component(imported, package)
             if other is None or other == own or (line, other) in seen:
                 continue
             seen.add((line, other))

@@ -27,11 +27,11 @@ from swarmcheck.cluster.controlplane import ControlPlaneProxy, start_control_pla
 from swarmcheck.cluster.interface import EVERY_CAPABILITY
 from swarmcheck.cluster.network import create_network, node_ip
 from swarmcheck.cluster.node import Node, start_node
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.cluster.view import READY_TIMEOUT_S, SwarmView
 from swarmcheck.errors import EngineAPIError, NotFound
 from swarmcheck.machine import images
 from swarmcheck.machine.images import ClusterImages
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.steps import step
 from swarmcheck.timing import Stopwatch, wait_until
 

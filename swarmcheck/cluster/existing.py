@@ -33,7 +33,6 @@ from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster import reaper
 from swarmcheck.cluster.cluster import remove_or_retry
 from swarmcheck.cluster.interface import Swarm
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.cluster.view import SwarmView
 from swarmcheck.config import EXISTING, EXISTING_TLS
 from swarmcheck.errors import (
@@ -44,6 +43,7 @@ from swarmcheck.errors import (
     SwarmcheckError,
 )
 from swarmcheck.machine import images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 

@@ -18,7 +18,7 @@ import docker
 
 from swarmcheck.client.swarm import NodeInfo, SwarmClient
 from swarmcheck.cluster.health import Health, View
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.spec import ClusterSpec
 
 CAPABILITIES: Mapping[str, str] = {
     "destroy": "a swarm of its own, made for the check and destroyed after it",

@@ -20,10 +20,10 @@ import docker
 
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.interface import Swarm
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import SwarmcheckError
 from swarmcheck.labels import new_run_id
 from swarmcheck.machine.images import ClusterImages, add_engine_images, prepare_images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.cluster")

@@ -19,7 +19,6 @@ from pathlib import Path
 import docker
 
 from swarmcheck.client.errors import translated
-from swarmcheck.cluster.spec import DEBIAN_ENGINES, DEBIAN_ORDER, ClusterSpec, is_debian
 from swarmcheck.config import DEBIAN_SUITE, ENGINE_IMAGE
 from swarmcheck.errors import (
     DISK_FULL_FIX,
@@ -33,6 +32,7 @@ from swarmcheck.machine.debian import apt_install
 from swarmcheck.machine.recipes import digest, ensure_image
 from swarmcheck.progress import run_with_progress
 from swarmcheck.recipes import recipe as recipe_file
+from swarmcheck.spec import DEBIAN_ENGINES, DEBIAN_ORDER, ClusterSpec, is_debian
 from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.images")

@@ -27,10 +27,10 @@ from swarmcheck.client.engine import EffectNotAllowed
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.existing import ExistingCluster, RemoteNode
 from swarmcheck.cluster.interface import CAPABILITIES, Swarm
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.config import ALLOW_DESTRUCTIVE, MANAGERS, WORKERS, Settings
 from swarmcheck.errors import NotOnExistingSwarm
 from swarmcheck.plugin.markers import check_of, shape_of
+from swarmcheck.spec import ClusterSpec
 
 PREFIX = "on an existing swarm: "
 EVERY_EFFECT = frozenset(EFFECTS)

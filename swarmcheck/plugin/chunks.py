@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.plugin.keys import SETTINGS_KEY
 from swarmcheck.plugin.markers import shape_of
 from swarmcheck.plugin.roles import worker_count
+from swarmcheck.spec import ClusterSpec
 
 MIN_CHUNK = 6
 """Tests per chunk at least: an extra bring-up (seconds) for fewer than this is not worth it."""

@@ -12,16 +12,16 @@ import pytest
 
 from swarmcheck.catalog.model import EFFECTS, Check, parse_check
 from swarmcheck.cluster.interface import CAPABILITIES
-from swarmcheck.cluster.spec import (
+from swarmcheck.config import DEBIAN_SUITE, UPGRADE_FROM, Settings
+from swarmcheck.errors import ConfigError
+from swarmcheck.plugin.keys import CHECK_KEY, SETTINGS_KEY
+from swarmcheck.spec import (
     DEBIAN_ORDER,
     NO_OLDER_ENGINE,
     ClusterSpec,
     describe,
     looks_like_engine,
 )
-from swarmcheck.config import DEBIAN_SUITE, UPGRADE_FROM, Settings
-from swarmcheck.errors import ConfigError
-from swarmcheck.plugin.keys import CHECK_KEY, SETTINGS_KEY
 
 MARKERS = (
     "swarmcheck(id, area, doc, title, promise, rows, destructive=False, needs=(), "

@@ -15,14 +15,6 @@ from pathlib import Path
 import pytest
 
 from swarmcheck.cluster.existing import parse_endpoints
-from swarmcheck.cluster.spec import (
-    DEBIAN_ORDER,
-    ClusterSpec,
-    describe,
-    is_debian,
-    looks_like_engine,
-    parse_engines,
-)
 from swarmcheck.config import (
     ALLOW_DESTRUCTIVE,
     CHAOS_DURATION,
@@ -51,6 +43,14 @@ from swarmcheck.config import (
 )
 from swarmcheck.errors import ConfigError
 from swarmcheck.faults.kinds import FAULT_KINDS
+from swarmcheck.spec import (
+    DEBIAN_ORDER,
+    ClusterSpec,
+    describe,
+    is_debian,
+    looks_like_engine,
+    parse_engines,
+)
 
 GROUP = "swarmcheck"
 CHOICES: dict[Option, tuple[str, ...]] = {CHAOS_FAULTS: FAULT_KINDS}

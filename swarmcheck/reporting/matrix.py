@@ -31,8 +31,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from swarmcheck.cluster.spec import NO_OLDER_ENGINE
 from swarmcheck.reporting.summary import Outcome, Status, format_figure
+from swarmcheck.spec import NO_OLDER_ENGINE
 
 __all__ = [
     "OUTCOMES_FILE",

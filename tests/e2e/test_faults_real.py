@@ -24,7 +24,6 @@ from swarmcheck.client.swarm import NodeInfo
 from swarmcheck.cluster.cluster import Cluster, running_cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.cluster.pool import restore_nodes
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError, EngineAPIError, FaultError, SwarmcheckError
 from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import FaultLog
@@ -32,6 +31,7 @@ from swarmcheck.faults.partition import Partition, hook_rules
 from swarmcheck.faults.runner import assert_played, run_schedule
 from swarmcheck.faults.schedule import PlannedFault, Schedule
 from swarmcheck.machine.images import ClusterImages, prepare_images
+from swarmcheck.spec import ClusterSpec
 
 pytestmark = pytest.mark.e2e
 

@@ -9,10 +9,10 @@ import docker
 import docker.errors
 import pytest
 
-from swarmcheck.cluster.spec import ClusterSpec, describe, parse_engines, previous_engine
 from swarmcheck.config import Settings, engine_under_test
 from swarmcheck.errors import ConfigError
 from swarmcheck.machine.images import missing_images
+from swarmcheck.spec import ClusterSpec, describe, parse_engines, previous_engine
 
 
 def test_debian_engines_are_ordered_old_to_new() -> None:

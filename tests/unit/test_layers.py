@@ -95,20 +95,3 @@ def test_a_package_importing_its_modules_is_no_circle(tmp_path: Path) -> None:
         },
     )
     assert import_circles(root) == []
-
-
-def test_a_module_listed_apart_is_held_to_its_own_layer(tmp_path: Path) -> None:
-    root = _package(
-        tmp_path,
-        {
-            "config.py": "from swarmcheck.cluster.spec import ClusterSpec\n",
-            "cluster/__init__.py": "",
-            "cluster/spec.py": "from swarmcheck.cluster.node import Node\n",
-            "cluster/node.py": "from swarmcheck.config import Settings\n",
-        },
-    )
-    layers = (("cluster",), ("config",), ("cluster.spec",), ("__init__",))
-    assert sorted(str(v) for v in check_layers(root, layers)) == [
-        "swarmcheck.cluster.spec:1 imports swarmcheck.cluster.node: "
-        "cluster is a higher layer than cluster.spec",
-    ]

@@ -14,9 +14,9 @@ import pytest
 
 from swarmcheck.checkers.availability import Probe
 from swarmcheck.cluster.network import node_ip
-from swarmcheck.cluster.spec import MAX_NODES, ClusterSpec
 from swarmcheck.config import Nightly, Settings, parse_duration
 from swarmcheck.errors import ConfigError
+from swarmcheck.spec import MAX_NODES, ClusterSpec
 from swarmcheck.workload.probe import parse
 
 Collect = Callable[..., pytest.RunResult]
