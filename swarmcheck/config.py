@@ -35,7 +35,8 @@ class Option:
     switch: bool = False
     """A flag without a value (its ini key takes true/false)."""
     env: str | None = None
-    """The environment variable that gives the default (named in the help)."""
+    """The environment variable that gives the default (named in the help; read where the
+    value is used, e.g. ``cluster.existing.parse_endpoints``)."""
 
     @property
     def dest(self) -> str:
@@ -152,10 +153,6 @@ class Nightly:
     """--swarm-chaos-faults: the fault kinds the schedule may draw (None: every kind)."""
     replay: Path | None = None
     """--swarm-chaos-schedule: a night to replay as it was planned."""
-
-    @property
-    def on(self) -> bool:
-        return self.duration_s is not None or self.replay is not None
 
     def __post_init__(self) -> None:
         if self.duration_s is not None and self.duration_s < MIN_CHAOS_DURATION_S:

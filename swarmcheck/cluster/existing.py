@@ -111,8 +111,9 @@ def parse_endpoints(
     folder given (or DOCKER_CERT_PATH when DOCKER_TLS_VERIFY is set, as the docker CLI does);
     a context brings its own host and TLS material."""
     env = os.environ if env is None else env
-    if tls_dir is None and env.get("DOCKER_TLS_VERIFY") and env.get("DOCKER_CERT_PATH"):
-        tls_dir = env["DOCKER_CERT_PATH"]
+    cert_path = EXISTING_TLS.env or ""
+    if tls_dir is None and env.get("DOCKER_TLS_VERIFY") and env.get(cert_path):
+        tls_dir = env[cert_path]
     endpoints = []
     for value in values:
         if "://" in value:
