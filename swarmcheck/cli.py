@@ -7,15 +7,21 @@ import argparse
 import logging
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from swarmcheck import __version__
 from swarmcheck.client.engine import host_client
-from swarmcheck.cluster import hostengine, images, reaper
-from swarmcheck.cluster.cluster import prepare_images
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.cluster import reaper
+from swarmcheck.config import DEBIAN_SUITE, ENGINE_IMAGE, engine_under_test
 from swarmcheck.errors import ConfigError, SwarmcheckError
+from swarmcheck.machine import hostengine
+from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import DEBIAN_ORDER, ClusterSpec
 
 log = logging.getLogger("swarmcheck")
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # add_subparsers() gives
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -26,15 +32,15 @@ def cmd_setup(args: argparse.Namespace) -> int:
     removed = reaper.sweep_stale(host)
     if removed:
         print(f"swarmcheck: removed leftovers of earlier runs: {removed}")
-    spec = ClusterSpec(debian_suite=args.debian_suite, engine_image=args.engine_image)
+    spec = ClusterSpec(engine=engine_under_test(args.debian_suite, args.engine_image))
     prepared = prepare_images(host, spec)
     print(f"swarmcheck: node image {prepared.node}; workload {', '.join(prepared.workload)}")
     if args.toxiproxy:
-        from swarmcheck.cluster.toxiproxy_image import ensure_toxiproxy_image
+        from swarmcheck.machine.toxiproxy_image import ensure_toxiproxy_image
 
         print(f"swarmcheck: Toxiproxy image {ensure_toxiproxy_image(host)}")
     if args.allure:
-        from swarmcheck.reporting.html import ensure_allure_cli
+        from swarmcheck.machine.allure import ensure_allure_cli
 
         print(f"swarmcheck: Allure command line {ensure_allure_cli(tool=args.tool)}")
     if args.history_checker:
@@ -124,15 +130,16 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from swarmcheck.cluster.engines import looks_like_engine, missing_images, parse_engines
+    from swarmcheck.machine.images import missing_images
     from swarmcheck.reporting.matrix_runner import DEFAULT_SUITES, run_matrix
+    from swarmcheck.spec import looks_like_engine, parse_engines
 
     engines = [*parse_engines(args.engines, "--engines"), *args.engine_image]
     unknown = [e for e in engines if not looks_like_engine(e)]
     if unknown:
         raise ConfigError(
             f"--engines: {', '.join(unknown)} is neither a Debian suite "
-            f"({', '.join(sorted(images.DEBIAN_ENGINES))}) nor an image reference (repo:tag)"
+            f"({', '.join(DEBIAN_ORDER)}) nor an image reference (repo:tag)"
         )
     if len(set(engines)) != len(engines):
         raise ConfigError(f"--engines names an engine twice: {', '.join(engines)}")
@@ -141,8 +148,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"engine image(s) {', '.join(missing)} not in the local engine, and no registry "
             "is reached here: load them first (`docker load -i IMAGE.tar`, or `docker build "
-            "-t IMAGE ...` on this machine), or leave them out of --engines / "
-            "--swarm-engine-image"
+            f"-t IMAGE ...` on this machine), or leave them out of --engines / {ENGINE_IMAGE.flag}"
         )
 
     def stop(signum: int, frame: object) -> None:
@@ -246,7 +252,7 @@ def cmd_run(argv: list[str]) -> int:
 
 
 def _report_tool_option(parser: argparse.ArgumentParser) -> None:
-    from swarmcheck.reporting.html import DEFAULT_TOOL, TOOLS
+    from swarmcheck.machine.allure import DEFAULT_TOOL, TOOLS
 
     parser.add_argument(
         "--tool",
@@ -257,16 +263,30 @@ def _report_tool_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"swarmcheck {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser(
-        "run", help="run the suites with pytest from any folder (swarmcheck run --help)"
-    )  # parsed by hand: everything after the suites goes to pytest untouched
+def _engine_arguments(setup: argparse.ArgumentParser) -> None:
+    """The engine under test, named as pytest names it (the set-up's own older spellings,
+    --debian-suite and --engine-image, still work)."""
+    setup.add_argument(
+        DEBIAN_SUITE.flag,
+        "--debian-suite",
+        dest="debian_suite",
+        default=None,
+        choices=DEBIAN_ORDER,
+        help=f"{DEBIAN_SUITE.help} (default {DEBIAN_SUITE.default})",
+    )
+    setup.add_argument(
+        ENGINE_IMAGE.flag,
+        "--engine-image",
+        dest="engine_image",
+        default=None,
+        metavar=ENGINE_IMAGE.metavar,
+        help=ENGINE_IMAGE.help,
+    )
+
+
+def _setup_parser(sub: Subparsers) -> None:
     setup = sub.add_parser("setup", help=cmd_setup.__doc__)
-    setup.add_argument("--debian-suite", default="bookworm", choices=sorted(images.DEBIAN_ENGINES))
-    setup.add_argument("--engine-image", default=None)
+    _engine_arguments(setup)
     setup.add_argument("--toxiproxy", action="store_true", help="also build the Toxiproxy image")
     setup.add_argument(
         "--history-checker",
@@ -276,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_argument("--allure", action="store_true", help="also install the report tool")
     _report_tool_option(setup)
     setup.set_defaults(func=cmd_setup)
+
+
+def _sweep_parser(sub: Subparsers) -> None:
     sweep = sub.add_parser("sweep", help=cmd_sweep.__doc__)
     sweep.add_argument("--run", default=None, help="remove this run id even if it is alive")
     sweep.add_argument(
@@ -284,11 +307,17 @@ def main(argv: list[str] | None = None) -> int:
         help="also remove the images swarmcheck built (node, workload, Toxiproxy)",
     )
     sweep.set_defaults(func=cmd_sweep)
+
+
+def _report_parser(sub: Subparsers) -> None:
     report = sub.add_parser("report", help=cmd_report.__doc__)
     report.add_argument("--results", default="reports/allure-results")
     report.add_argument("--output", default="reports/html")
     _report_tool_option(report)
     report.set_defaults(func=cmd_report)
+
+
+def _catalog_parser(sub: Subparsers) -> None:
     catalog = sub.add_parser("catalog", help=cmd_catalog.__doc__)
     catalog.add_argument("--format", choices=("markdown", "json"), default="markdown")
     catalog.add_argument(
@@ -308,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         help="exit 1 when the generated part of FILE does not match the checks",
     )
     catalog.set_defaults(func=cmd_catalog)
+
+
+def _matrix_parser(sub: Subparsers) -> None:
     matrix = sub.add_parser(
         "matrix",
         help=cmd_matrix.__doc__,
@@ -323,11 +355,11 @@ def main(argv: list[str] | None = None) -> int:
         "sid = 28.5) or dind images already in the local engine (default: %(default)s)",
     )
     matrix.add_argument(
-        "--swarm-engine-image",
+        ENGINE_IMAGE.flag,
         dest="engine_image",
         action="append",
         default=[],
-        metavar="IMAGE",
+        metavar=ENGINE_IMAGE.metavar,
         help="one more engine: a dind-capable image (repeatable)",
     )
     matrix.add_argument(
@@ -350,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     matrix.add_argument("pytest_args", nargs="*", help=argparse.SUPPRESS)
     matrix.set_defaults(func=cmd_matrix)
+
+
+def _check_history_parser(sub: Subparsers) -> None:
     check = sub.add_parser("check-history", help=cmd_check_history.__doc__)
     check.add_argument("file", help="a history recorded by swarmcheck (swarmcheck-history/1)")
     check.add_argument(
@@ -357,6 +392,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     check.add_argument("--timeout", type=float, default=60.0, help="seconds (default: 60)")
     check.set_defaults(func=cmd_check_history)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="swarmcheck", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"swarmcheck {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "run", help="run the suites with pytest from any folder (swarmcheck run --help)"
+    )  # parsed by hand: everything after the suites goes to pytest untouched
+    for add in (
+        _setup_parser,
+        _sweep_parser,
+        _report_parser,
+        _catalog_parser,
+        _matrix_parser,
+        _check_history_parser,
+    ):
+        add(sub)
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:
         try:

@@ -38,7 +38,22 @@ FEATURES: Mapping[str, str] = {
 }
 """Platform features a check may need (``needs=``); without one it skips at run time."""
 
-MARKER_FIELDS = ("id", "area", "doc", "title", "promise", "rows", "destructive", "needs")
+EFFECTS: Mapping[str, str] = {
+    "reads": "only reads the swarm",
+    "writes": "creates and removes its own services, secrets, configs, networks and volumes",
+    "roles": "changes node roles, availability or labels",
+    "settings": "changes the swarm's settings",
+    "leadership": "moves the leadership",
+    "tokens": "rotates join tokens, the unlock key or the root CA",
+    "membership": "makes nodes leave, join or be removed",
+    "stops": "stops, pauses, kills or restarts nodes, or cuts their network",
+}
+"""What a check may do to the swarm it runs on (``effects=``): an existing swarm runs a check
+only when the user allowed every effect it declares."""
+
+MARKER_FIELDS = (
+    "id", "area", "doc", "title", "promise", "rows", "destructive", "needs", "effects",
+)  # fmt: skip
 REQUIRED_FIELDS = ("id", "area", "doc", "title", "promise", "rows")
 
 
@@ -105,6 +120,8 @@ class Check:
     needs: tuple[str, ...] = ()
     file: str = ""  # the test file, relative to the rootdir (or to the suites folder)
     name: str = ""  # the test function
+    effects: tuple[str, ...] | None = None
+    """What the check does to the swarm (None: its marker does not say)."""
 
     @property
     def suite(self) -> str:
@@ -238,6 +255,21 @@ def _needs_problems(value: object) -> list[str]:
     return []
 
 
+def _effects_problems(value: object) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        return [
+            "effects= takes a non-empty tuple of what the check does to the swarm, e.g. "
+            f"effects=('writes', 'roles') (got {value!r}); one or more of {', '.join(EFFECTS)}"
+        ]
+    unknown = [str(v) for v in value if v not in EFFECTS]
+    if unknown:
+        return [
+            f"effects= names unknown effects {', '.join(map(repr, unknown))}: known are "
+            + ", ".join(EFFECTS)
+        ]
+    return []
+
+
 def parse_check(
     kwargs: Mapping[str, object], args: Sequence[object] = (), catalog: Catalog | None = None
 ) -> Check:
@@ -286,9 +318,13 @@ def parse_check(
         problems.append(f"destructive= must be True or False (got {destructive!r})")
     needs = kwargs.get("needs", ())
     problems += _needs_problems(needs)
+    effects = kwargs.get("effects")
+    if effects is not None:
+        problems += _effects_problems(effects)
     if problems:
         raise ConfigError("\n".join(problems))
     assert isinstance(rows, Sequence) and isinstance(needs, Sequence)
+    assert effects is None or isinstance(effects, Sequence)
     return Check(
         id=str(kwargs["id"]),
         area=str(kwargs["area"]),
@@ -298,4 +334,5 @@ def parse_check(
         rows=tuple(str(r) for r in rows),
         destructive=bool(destructive),
         needs=tuple(str(n) for n in needs),
+        effects=None if effects is None else tuple(str(e) for e in effects),
     )

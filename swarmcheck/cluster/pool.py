@@ -18,11 +18,12 @@ from contextlib import contextmanager
 
 import docker
 
-from swarmcheck.cluster.cluster import Cluster, ClusterImages, prepare_images
-from swarmcheck.cluster.engines import add_engine_images
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.interface import Swarm
 from swarmcheck.errors import SwarmcheckError
 from swarmcheck.labels import new_run_id
+from swarmcheck.machine.images import ClusterImages, add_engine_images, prepare_images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.cluster")
@@ -33,6 +34,8 @@ MAX_FAILED_BRINGUPS = 2
 
 class ClusterPool:
     """Hands out healthy clusters; owns their teardown."""
+
+    capabilities = Cluster.capabilities
 
     def __init__(
         self,
@@ -58,12 +61,11 @@ class ClusterPool:
     def images(self, spec: ClusterSpec) -> ClusterImages:
         if self._images is None:
             self._images = prepare_images(self.host, spec)
-        if spec.engines:  # a mixed-version swarm: every engine's node image
-            add_engine_images(self.host, self._images, spec)
-        return self._images
+        return add_engine_images(self.host, self._images, spec)  # a mixed-version swarm
 
-    def acquire(self, spec: ClusterSpec) -> Cluster:
-        """A healthy cluster of ``spec``: the current one if it fits and can be restored."""
+    def acquire(self, spec: ClusterSpec, effects: frozenset[str] = frozenset()) -> Cluster:
+        """A healthy cluster of ``spec``: the current one if it fits and can be restored. A
+        swarm swarmcheck owns may have any ``effects``: it is restored, reset or replaced."""
         cluster = self.current
         if cluster is not None and (cluster.spec != spec or cluster.dirty):
             log.warning(
@@ -117,10 +119,13 @@ class ClusterPool:
         self.engine_version = cluster.engine_version
         return cluster
 
-    def after_test(self, cluster: Cluster) -> None:
-        """Reset the cluster for the next test; mark it dirty when that fails."""
-        if cluster is not self.current or cluster.dirty:
+    def after_test(self, cluster: Swarm) -> None:
+        """Reset the cluster for the next test; mark it dirty when that fails (a cluster the
+        pool no longer holds, or holds dirty, is left to its teardown)."""
+        current = self.current
+        if current is None or cluster is not current or current.dirty:
             return
+        cluster = current
         clock = Stopwatch()
         try:
             restore_nodes(cluster)

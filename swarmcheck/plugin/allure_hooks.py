@@ -11,8 +11,7 @@ import allure
 import pytest
 
 from swarmcheck.catalog.model import Check
-from swarmcheck.cluster import engines
-from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.interface import Swarm
 from swarmcheck.errors import (
     ConfigError,
     EnvironmentProblem,
@@ -27,8 +26,8 @@ from swarmcheck.plugin.keys import (
     SETTINGS_KEY,
     SWARM_ITEM_KEY,
 )
+from swarmcheck.plugin.markers import check_of
 from swarmcheck.plugin.report import figures_of
-from swarmcheck.plugin.session import check_of
 
 
 def describe(check: Check, docstring: str | None) -> str:
@@ -77,7 +76,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
             label_check(item, check)
             # part of Allure's history id: results of different engines never share a history
             spec = item.config.stash[SETTINGS_KEY].cluster
-            allure.dynamic.parameter("engine", engines.label(spec))
+            allure.dynamic.parameter("engine", spec.label)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -127,7 +126,7 @@ def report_info(item: pytest.Item) -> dict[str, object]:
     }
 
 
-def attach_state(cluster: Cluster, suffix: str = "") -> None:
+def attach_state(cluster: Swarm, suffix: str = "") -> None:
     """The node list and every service's tasks, as `docker node ls` / `service ps` show them."""
     try:
         nodes = cluster.node_list()
@@ -161,7 +160,7 @@ def attach_state(cluster: Cluster, suffix: str = "") -> None:
         )
 
 
-def attach_diagnostics(cluster: Cluster) -> None:
+def attach_diagnostics(cluster: Swarm) -> None:
     """On failure: the cluster state and each node daemon's log tail."""
     attach_state(cluster)
     for node in cluster.nodes:

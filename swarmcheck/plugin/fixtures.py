@@ -7,15 +7,17 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from swarmcheck.client.engine import host_client
-from swarmcheck.cluster import hostengine, reaper
+from swarmcheck.cluster import reaper
 from swarmcheck.cluster.capabilities import feature_missing
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.existing import ExistingPool, parse_endpoints
+from swarmcheck.cluster.interface import Pool, Swarm
 from swarmcheck.cluster.pool import ClusterPool
 from swarmcheck.config import Settings
 from swarmcheck.errors import EnvironmentProblem
+from swarmcheck.machine import hostengine
+from swarmcheck.plugin.admission import PREFIX, permitted, shape_reason, skip_reason
 from swarmcheck.plugin.allure_hooks import attach_state
-from swarmcheck.plugin.existing import shape_reason, skip_reason
 from swarmcheck.plugin.keys import (
     CLUSTER_KEY,
     ENGINE_VERSIONS_KEY,
@@ -24,7 +26,7 @@ from swarmcheck.plugin.keys import (
     POOL_KEY,
     SETTINGS_KEY,
 )
-from swarmcheck.plugin.session import check_of, missing_engine, shape_of
+from swarmcheck.plugin.markers import check_of, missing_engine, shape_of
 
 Recorder = Callable[[str, float | int | str], None]
 
@@ -36,7 +38,7 @@ def swarm_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def swarm_pool(pytestconfig: pytest.Config, swarm_settings: Settings) -> Iterator[ClusterPool]:
+def swarm_pool(pytestconfig: pytest.Config, swarm_settings: Settings) -> Iterator[Pool]:
     """Starts the engine if needed, sweeps leftovers of killed runs, and owns the clusters."""
     if swarm_settings.swarm == "none":
         pytest.skip("--swarm=none was given: this test needs a swarm (use --swarm=dind)")
@@ -79,12 +81,15 @@ def _known_missing(item: pytest.Item) -> str | None:
     return None
 
 
-def _skip_without_features(item: pytest.Item, cluster: Cluster) -> None:
+def _skip_without_features(item: pytest.Item, cluster: Swarm) -> None:
     """Skip, with the reason found inside a node, when the platform lacks a feature the
-    check needs (`needs=`). Nodes share the host's kernel: each feature is probed once."""
+    check needs (`needs=`). Nodes share the host's kernel: each feature is probed once, in a
+    node container (a swarm without them cannot tell)."""
     check = check_of(item)
     seen = item.config.stash.setdefault(FEATURES_KEY, {})
     for feature in check.needs if check else ():
+        if not isinstance(cluster, Cluster):
+            pytest.skip(f"{PREFIX}needs {feature}, which is probed inside a node container")
         if feature not in seen:
             seen[feature] = feature_missing(feature, cluster.managers[0])
         reason = seen[feature]
@@ -92,7 +97,7 @@ def _skip_without_features(item: pytest.Item, cluster: Cluster) -> None:
             pytest.skip(reason)
 
 
-def _remember_versions(config: pytest.Config, cluster: Cluster) -> None:
+def _remember_versions(config: pytest.Config, cluster: Swarm) -> None:
     """Which version each engine of the run reported (reports name engines by version)."""
     seen = config.stash.setdefault(ENGINE_VERSIONS_KEY, {})
     for engine, name in zip(cluster.spec.node_engines(), cluster.spec.node_names(), strict=True):
@@ -103,15 +108,16 @@ def _remember_versions(config: pytest.Config, cluster: Cluster) -> None:
 
 @pytest.fixture
 def cluster(
-    request: pytest.FixtureRequest, swarm_pool: ClusterPool, swarm_settings: Settings
-) -> Iterator[Cluster]:
+    request: pytest.FixtureRequest, swarm_pool: Pool, swarm_settings: Settings
+) -> Iterator[Swarm]:
     """A healthy, reset swarm of the shape the test's `swarm` marker asks for (default 3
     managers). Nodes the test stops or pauses are restored afterwards; a cluster that cannot
     be restored is replaced before the next test."""
     missing = skip_reason(request.node, swarm_settings) or _known_missing(request.node)
     if missing:
         pytest.skip(missing)
-    cluster = swarm_pool.acquire(shape_of(request.node, swarm_settings.cluster))
+    effects = permitted(check_of(request.node), swarm_settings)
+    cluster = swarm_pool.acquire(shape_of(request.node, swarm_settings.cluster), effects)
     if swarm_settings.swarm == "existing":
         other_shape = shape_reason(request.node, cluster, swarm_settings.cluster)
         if other_shape:
@@ -135,12 +141,13 @@ def cluster(
 
 @pytest.fixture
 def fresh_cluster(
-    request: pytest.FixtureRequest, swarm_pool: ClusterPool, swarm_settings: Settings
+    request: pytest.FixtureRequest, swarm_pool: Pool, swarm_settings: Settings
 ) -> Iterator[Cluster]:
     """A swarm of its own for a test that damages it beyond repair; removed afterwards."""
     missing = skip_reason(request.node, swarm_settings) or _known_missing(request.node)
     if missing:
         pytest.skip(missing)
+    assert isinstance(swarm_pool, ClusterPool), "only dind pools offer 'destroy'"
     with swarm_pool.fresh(shape_of(request.node, swarm_settings.cluster)) as cluster:
         _skip_without_features(request.node, cluster)
         request.node.stash[CLUSTER_KEY] = cluster

@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 
 from swarmcheck.catalog.model import Check
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.pool import ClusterPool
+from swarmcheck.cluster.interface import Pool, Swarm
 from swarmcheck.config import Settings
+from swarmcheck.faults.schedule import Schedule
 from swarmcheck.reporting.summary import Outcome
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
-POOL_KEY = pytest.StashKey[ClusterPool]()
-CLUSTER_KEY = pytest.StashKey[Cluster]()
+SCHEDULE_KEY = pytest.StashKey[Schedule | None]()
+"""Nightly chaos mode: the schedule this run plays (planned or replayed) at configure time."""
+POOL_KEY = pytest.StashKey[Pool]()
+CLUSTER_KEY = pytest.StashKey[Swarm]()
 OUTCOMES_KEY = pytest.StashKey[dict[str, Outcome]]()
 CHECK_KEY = pytest.StashKey[Check]()
 """An item's suite metadata, parsed from its swarmcheck marker at collection."""

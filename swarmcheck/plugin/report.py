@@ -21,12 +21,12 @@ import pytest
 from _pytest.junitxml import LogXML, mangle_test_address, xml_key
 
 import swarmcheck
-from swarmcheck.cluster import engines
 from swarmcheck.plugin.keys import (
     FIGURE_PREFIX,
     OUTCOMES_KEY,
     REPORT_ATTR,
     RUN_KEY,
+    SCHEDULE_KEY,
     SETTINGS_KEY,
 )
 from swarmcheck.plugin.roles import is_worker
@@ -269,7 +269,7 @@ def write_run_outcomes(config: pytest.Config) -> None:
     write_outcomes(
         side_files_dir(config) / OUTCOMES_FILE,
         engine=settings.cluster.engine,
-        label=engines.label(settings.cluster),
+        label=settings.cluster.label,
         versions=engine_versions(config),
         outcomes=outcomes.values(),
     )
@@ -314,8 +314,9 @@ def write_side_files(config: pytest.Config) -> None:
         "workers": spec.workers,
         "python": platform.python_version(),
     }
-    if settings.seed is not None or settings.chaos_duration_s is not None:
-        env["seed"] = settings.seed if settings.seed is not None else "(random)"
+    schedule = config.stash.get(SCHEDULE_KEY, None)
+    if schedule is not None:
+        env["seed"] = schedule.seed
     path = Path(results)
     path.mkdir(parents=True, exist_ok=True)
     write_environment(path, env)

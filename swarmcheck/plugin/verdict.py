@@ -11,7 +11,7 @@ import pytest
 
 import swarmcheck
 from swarmcheck.plugin.activation import active
-from swarmcheck.plugin.keys import REPORT_ATTR, RUN_KEY, SETTINGS_KEY
+from swarmcheck.plugin.keys import REPORT_ATTR, RUN_KEY, SCHEDULE_KEY
 from swarmcheck.plugin.report import STARTED_KEY, engine_versions, side_files_dir
 from swarmcheck.plugin.roles import is_worker
 from swarmcheck.reporting.verdict import (
@@ -103,10 +103,16 @@ class VerdictWriter:
             engine=run.get("engine"),
             engine_versions=engine_versions(self.config),
             node_image=run.get("node_image"),
-            seed=self.config.stash[SETTINGS_KEY].seed,
+            seed=_seed(self.config),
             swarmcheck_version=swarmcheck.__version__,
         )
         write_verdict(side_files_dir(self.config) / VERDICT_FILE, document)
+
+
+def _seed(config: pytest.Config) -> int | None:
+    """The seed of the nightly schedule this run played (planned or replayed), if any."""
+    schedule = config.stash.get(SCHEDULE_KEY, None)
+    return schedule.seed if schedule is not None else None
 
 
 def _breaks(teardown: pytest.TestReport, previous: Result | None) -> bool:

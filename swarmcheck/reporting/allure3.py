@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from swarmcheck.machine.allure import ALLURE3_PACKAGE, allure3_binary
 from swarmcheck.reporting.allure_files import build_categories
 
 __all__ = [
@@ -25,17 +26,10 @@ __all__ = [
     "trend_points",
 ]
 
-ALLURE3_PACKAGE = "allure@3.18.0"
-"""The version whose report was checked in a browser (categories, environment, trend, plots)."""
 TREE = ("parentSuite", "suite")
 """The tree of checks: area, then file (the labels allure_hooks gives each check)."""
 HISTORY_FILE = "history.jsonl"
 """Allure 3's history: one line per run, kept in the report's history/ folder."""
-
-
-def allure3_binary(cache_dir: Path) -> Path:
-    """The Allure 3 command inside an npm prefix (a Node.js script)."""
-    return cache_dir / "node_modules" / "allure" / "cli.js"
 
 
 def allure3_categories() -> list[dict[str, Any]]:

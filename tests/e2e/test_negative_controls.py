@@ -32,10 +32,11 @@ from swarmcheck.checkers.leaders import check_single_leader
 from swarmcheck.checkers.rolling import check_rolling_update
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS
-from swarmcheck.cluster.cluster import Cluster, prepare_images, running_cluster
+from swarmcheck.cluster.cluster import Cluster, running_cluster
 from swarmcheck.cluster.pool import restore_nodes
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import PromiseTimeout, SwarmPromiseBroken
+from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import wait_until
 from swarmcheck.workload.observe import ContainerSampler, LeaderSampler, inventory
 from swarmcheck.workload.rolling import RollingUpdateRun, watched_rolling_update

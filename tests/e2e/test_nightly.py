@@ -155,8 +155,7 @@ def test_two_nights_keep_the_trend(recipe: str, tmp_path: Path) -> None:
     kept = carry(keeps, first, second)
     assert kept, f"the {keeps.name} kept nothing of {keeps.carried}"
     assert (second / "reports" / "html" / "history" / HISTORY_FILE).is_file(), (
-        f"the {keeps.name} did not bring last night's history to reports/html/history: "
-        f"kept {kept}"
+        f"the {keeps.name} did not bring last night's history to reports/html/history: kept {kept}"
     )
     two = night(second)
     assert two.returncode == 0, ran(two)

@@ -47,7 +47,7 @@ from docker.types import IPAMConfig, IPAMPool
 
 from swarmcheck import labels
 from swarmcheck.cluster import reaper
-from swarmcheck.cluster.recipes import digest, ensure_image
+from swarmcheck.machine.recipes import digest, ensure_image
 from swarmcheck.progress import run_with_progress
 from swarmcheck.recipes import recipe
 

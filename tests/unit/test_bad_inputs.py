@@ -22,7 +22,6 @@ import docker.errors
 import pytest
 
 from swarmcheck.client.errors import translate
-from swarmcheck.cluster import hostengine, recipes
 from swarmcheck.errors import (
     DISK_FULL_FIX,
     DiskFull,
@@ -31,6 +30,7 @@ from swarmcheck.errors import (
     ImageBuildError,
 )
 from swarmcheck.faults.schedule import plan_schedule
+from swarmcheck.machine import hostengine, recipes
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "bad-inputs.md"
@@ -212,7 +212,7 @@ USAGE_ROWS = [
         (),
         (
             "test_bad.py::test_typo",
-            "takes only managers=, workers=, faults= and engines= (got manager=)",
+            "takes only managers=, workers=, faults=, engines=, capabilities= (got manager=)",
         ),
     ),
     Row(

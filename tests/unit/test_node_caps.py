@@ -7,7 +7,7 @@ from swarmcheck.errors import EngineAPIError
 
 DOCKER_26 = (
     "engine error on manager1 (400): invalid CapDrop: capability not supported by your kernel "
-    "or not available in the current environment: \"CAP_SYS_RESOURCE\""
+    'or not available in the current environment: "CAP_SYS_RESOURCE"'
 )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from swarmcheck.cluster.pool import ClusterPool
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.spec import ClusterSpec
 
 
 class TimedOut(BaseException):

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from swarmcheck.errors import ConfigError, EnvironmentProblem
+from swarmcheck.machine import allure as allure_cli
+from swarmcheck.machine.allure import ensure_allure_cli
 from swarmcheck.reporting import (
     CATEGORY_ENVIRONMENT,
     CATEGORY_FRAMEWORK,
@@ -28,7 +30,6 @@ from swarmcheck.reporting import (
     Outcome,
     availability_figures,
     build_categories,
-    ensure_allure_cli,
     format_summary,
     generate_html,
     render_availability_svg,
@@ -152,7 +153,7 @@ def allure_matches(result_status: str, message: str | None, category: dict[str, 
 
 def have_allure_prerequisites(tool: str = "allure2") -> bool:
     """Java (Allure 2) or Node.js (Allure 3), and npm unless the tool is already cached."""
-    cached = html_mod.allure_binary(html_mod.default_cache_dir(tool), tool).is_file()
+    cached = allure_cli.allure_binary(allure_cli.default_cache_dir(tool), tool).is_file()
     runtime = "java" if tool == "allure2" else "node"
     return shutil.which(runtime) is not None and (cached or shutil.which("npm") is not None)
 
@@ -381,7 +382,7 @@ def test_missing_java_is_an_environment_problem(
 def test_missing_npm_is_an_environment_problem(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(html_mod, "_check_java", lambda: None)
+    monkeypatch.setattr(allure_cli, "_check_java", lambda: None)
     monkeypatch.setenv("PATH", str(tmp_path))
     for tool in ("allure2", "allure3"):
         with pytest.raises(EnvironmentProblem, match="npm"):
@@ -393,7 +394,7 @@ def test_missing_node_is_an_environment_problem_that_names_allure2(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EnvironmentProblem, match=r"Node\.js.*--tool allure2"):
-        html_mod._check_node()
+        allure_cli.check_node()
 
 
 def test_an_unknown_report_tool_is_a_usage_error(tmp_path: Path) -> None:
@@ -423,7 +424,7 @@ def test_refuses_to_clean_a_folder_that_is_not_a_report(tmp_path: Path) -> None:
 def test_subprocess_timeout_is_an_environment_problem() -> None:
     started = time.monotonic()
     with pytest.raises(EnvironmentProblem, match="did not finish within"):
-        html_mod._run(["sh", "-c", "echo working; sleep 30"], 0.5, "slow tool")
+        allure_cli.run_tool(["sh", "-c", "echo working; sleep 30"], 0.5, "slow tool")
     assert time.monotonic() - started < 10
 
 

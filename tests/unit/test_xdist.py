@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from swarmcheck.plugin.xdist import chunk_groups
+from swarmcheck.plugin.chunks import chunk_groups
 
 pytest.importorskip("xdist", reason="pytest-xdist is in the dev extra")
 
