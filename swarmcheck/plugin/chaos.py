@@ -16,7 +16,7 @@ from swarmcheck.config import CHAOS_SCHEDULE, SEED, Nightly
 from swarmcheck.errors import ConfigError
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.schedule import FAULT_KINDS, Schedule, plan_schedule
-from swarmcheck.plugin.keys import SCHEDULE_KEY, SETTINGS_KEY
+from swarmcheck.plugin.keys import FAULT_LOG_KEY, SCHEDULE_KEY, SETTINGS_KEY
 from swarmcheck.reporting.plot import render_availability_svg
 from swarmcheck.timing import boot_clock
 
@@ -90,10 +90,12 @@ def timeline_text(log: FaultLog, t0: float) -> str:
 
 
 @pytest.fixture
-def fault_log() -> Iterator[FaultLog]:
+def fault_log(request: pytest.FixtureRequest) -> Iterator[FaultLog]:
     """Faults of this test record into this log; whatever is still active is healed after
-    the test (pass, fail or Ctrl-C), and the timeline is attached to the report."""
+    the test (pass, fail or Ctrl-C), and the timeline is attached to the report. A cluster
+    kept after a failure is healed through it first (FAULT_LOG_KEY)."""
     log = FaultLog()
+    request.node.stash[FAULT_LOG_KEY] = log
     t0 = boot_clock()
     try:
         yield log

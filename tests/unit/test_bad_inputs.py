@@ -196,6 +196,24 @@ USAGE_ROWS = [
         test=CHECK,
     ),
     Row(
+        "keep-on-existing",
+        ("--swarm=existing", "--swarm-existing=tcp://127.0.0.1:9", "--swarm-keep-on-failure"),
+        (
+            "--swarm-keep-on-failure works only with --swarm=dind",
+            "a swarm you give (--swarm=existing) is always put back as it was found",
+            "drop --swarm-keep-on-failure",
+        ),
+    ),
+    Row(
+        "ini-keep-on-existing",
+        ("--swarm=existing", "--swarm-existing=tcp://127.0.0.1:9"),
+        (
+            "ini swarm_keep_on_failure works only with --swarm=dind",
+            "-o swarm_keep_on_failure=false overrides the ini key",
+        ),
+        ini="swarm_keep_on_failure = true",
+    ),
+    Row(
         "ini-managers",
         (),
         ("ini swarm_managers='many'", "not a whole number"),
