@@ -147,9 +147,10 @@ def format_kept(kept: Sequence[KeptCluster], not_kept: Mapping[str, str]) -> str
     if clusters:
         many = len(clusters) != 1
         lines.append(
-            f"kept {len(clusters)} cluster{'s' if many else ''} after failed checks "
-            f"(--swarm-keep-on-failure): {'each' if many else 'it'} as the check left it, not "
-            "reset, with no fault active (faults are healed first)"
+            f"kept {len(clusters)} cluster{'s' if many else ''} after "
+            f"{'failed checks' if many else 'a failed check'} (--swarm-keep-on-failure): "
+            f"{'each as its' if many else 'as the'} check left it (not reset), but with no "
+            "fault active (faults are healed first)"
         )
     for k in clusters:
         lines.append(f"  cluster {k.run_id}, kept for {', '.join(k.tests) or 'a failed check'}")

@@ -112,7 +112,7 @@ def test_the_summary_says_how_to_reach_each_node_and_how_to_remove_it() -> None:
     text = format_kept([one, one], {"suites/x.py::test_b": "3 clusters are kept already"})
     lines = text.splitlines()
 
-    assert lines[0].startswith("kept 1 cluster after failed checks (--swarm-keep-on-failure)")
+    assert lines[0].startswith("kept 1 cluster after a failed check (--swarm-keep-on-failure)")
     assert "with no fault active" in lines[0], "the reader must know faults were healed"
     assert "  cluster abcd1234, kept for suites/x.py::test_a" in lines
     assert "    manager1  docker exec -it sc-abcd1234-manager1 sh" in lines
