@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -23,7 +24,7 @@ import pytest
 
 from swarmcheck import labels
 from swarmcheck.cluster import reaper, sockets
-from swarmcheck.cluster.kept import kept_runs, mark_name
+from swarmcheck.cluster.kept import KEEP_S, kept_runs, mark_name
 from tests.e2e.test_plugin_runs import (
     PASSING,
     RUN_TIMEOUT_S,
@@ -200,6 +201,28 @@ def test_a_failed_check_keeps_its_cluster_until_it_is_removed(
     out = sweep_cli("--run", kept)
     assert f"removed run {kept}: 2 containers" in out, out
     assert not of_run(host, kept) and not is_marked_kept(host, kept)
+    assert not (sockets.base_dir() / kept).exists()
+
+
+def test_a_sweep_removes_a_cluster_kept_longer_than_its_time(
+    project: Project, host: docker.DockerClient
+) -> None:
+    project.write(FAILS_IN_TWO_SHAPES)
+    done = project.run(KEEP, "-k", "one_node")
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.output
+    (kept,) = run_ids(project).values()
+    (record,) = [k for k in kept_runs(host) if k.run_id == kept]
+    # Labels cannot change: the mark is made again by its session, as if a day ago.
+    mark = host.volumes.get(mark_name(kept))
+    owner = mark.attrs["Labels"]
+    mark.remove()
+    aged = replace(record, kept_at=record.kept_at - KEEP_S, until=record.until - KEEP_S)
+    host.volumes.create(name=mark_name(kept), labels={**owner, **aged.mark_labels()})
+
+    out = sweep_cli()
+
+    assert f"removed cluster {kept}, kept at " in out and "kept more than 24 h" in out, out
+    assert not of_run(host, kept), out
     assert not (sockets.base_dir() / kept).exists()
 
 
