@@ -1,4 +1,8 @@
-"""Fixtures suites use: the session's cluster pool, a reset cluster per test, figures."""
+"""Fixtures suites use: the session's cluster pool, a reset cluster per test, figures.
+
+Every fixture name starts with ``swarm_`` (``swarm_cluster``, ``swarm_fresh_cluster``,
+``swarm_figure``), so none collides with a project's own; the old names are deprecated aliases
+for one release (renamed.py)."""
 
 from __future__ import annotations
 
@@ -115,7 +119,7 @@ def _remember_versions(config: pytest.Config, cluster: Swarm) -> None:
 
 
 @pytest.fixture
-def cluster(
+def swarm_cluster(
     request: pytest.FixtureRequest, swarm_pool: Pool, swarm_settings: Settings
 ) -> Iterator[Swarm]:
     """A healthy, reset swarm of the shape the test's `swarm` marker asks for (default 3
@@ -149,7 +153,7 @@ def cluster(
 
 
 @pytest.fixture
-def fresh_cluster(
+def swarm_fresh_cluster(
     request: pytest.FixtureRequest, swarm_pool: Pool, swarm_settings: Settings
 ) -> Iterator[Cluster]:
     """A swarm of its own for a test that damages it beyond repair; removed afterwards."""
@@ -196,7 +200,7 @@ def _kept_after_failure(
 
 
 @pytest.fixture
-def figure(request: pytest.FixtureRequest) -> Recorder:
+def swarm_figure(request: pytest.FixtureRequest) -> Recorder:
     """Record a measured figure (a time, a count): shown in the summary, JUnit and Allure."""
 
     def record(name: str, value: float | int | str) -> None:

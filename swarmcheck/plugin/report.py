@@ -264,7 +264,7 @@ def failure_reason(report: pytest.TestReport) -> str | None:
 
 
 def figures_of(properties: Any) -> dict[str, float | str]:
-    """The figures a test recorded with the `figure` fixture (from its user_properties)."""
+    """The figures a test recorded with the `swarm_figure` fixture (from its user_properties)."""
     return {
         k[len(FIGURE_PREFIX) :]: v
         for k, v in properties

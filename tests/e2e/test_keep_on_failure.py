@@ -47,9 +47,9 @@ from swarmcheck.faults import process
 
 
 @pytest.mark.swarm(managers=1, workers=1)
-def test_fails_with_a_paused_worker(up, fault_log):
+def test_fails_with_a_paused_worker(up, swarm_fault_log):
     up.leader_client().docker.secrets.create(name="left-by-the-check", data=b"x")
-    process.pause_node(up, up.workers[0], log=fault_log).start()
+    process.pause_node(up, up.workers[0], log=swarm_fault_log).start()
     raise AssertionError("fails on purpose, its worker paused")
 
 

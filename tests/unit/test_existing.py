@@ -150,7 +150,7 @@ def test_faults(request):
     pass
 
 @marked("SC-T-004", destructive=True)
-def test_fresh(fresh_cluster):
+def test_fresh(swarm_fresh_cluster):
     pass
 
 @marked("SC-T-005")
