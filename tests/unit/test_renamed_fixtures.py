@@ -124,3 +124,16 @@ def test_this_projects_configuration_does_not_make_warnings_errors() -> None:
     for path in ("tox.ini", "run"):
         text = (ROOT / path).read_text()
         assert "-W error" not in text and "filterwarnings" not in text, path
+
+
+def test_the_documented_filter_silences_the_warning(pytester: pytest.Pytester) -> None:
+    """README's way to silence the old names until a suite is moved."""
+    pytester.makeini(
+        "[pytest]\nfilterwarnings =\n"
+        "    ignore::swarmcheck.plugin.renamed.SwarmcheckDeprecationWarning\n"
+    )
+    pytester.makepyfile(test_old=OLD_NAMES)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=13)
+    assert "SwarmcheckDeprecationWarning" not in result.stdout.str()
