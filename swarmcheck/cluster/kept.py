@@ -134,11 +134,17 @@ def mark_kept(
     return kept
 
 
-def kept_runs(host: docker.DockerClient) -> list[KeptCluster]:
-    """Every run marked kept on this engine, oldest first."""
+def kept_runs(host: docker.DockerClient, *, ended: bool = False) -> list[KeptCluster]:
+    """Every run marked kept on this engine, oldest first; ``ended``: only those whose session
+    is over (a running session's kept clusters are its own, and no sweep touches them)."""
     with translated("the host"):
-        marks = host.volumes.list(filters={"label": labels.KEPT})
-    found = (KeptCluster.from_mark(dict(v.attrs.get("Labels") or {})) for v in marks)
+        marks = [
+            dict(v.attrs.get("Labels") or {})
+            for v in host.volumes.list(filters={"label": labels.KEPT})
+        ]
+    if ended:
+        marks = [m for m in marks if not labels.owner_alive(m)]
+    found = (KeptCluster.from_mark(m) for m in marks)
     return sorted((k for k in found if k is not None), key=lambda k: k.kept_at)
 
 

@@ -65,7 +65,7 @@ def sweep_stale(host: docker.DockerClient, now: float | None = None) -> Sweep:
     """Remove objects of runs whose process is gone (killed, Ctrl-C'd twice, crashed), except
     clusters kept after a failed check whose time is not over (``kept.KEEP_S``)."""
     at = time.time() if now is None else now
-    kept = judge_kept(kept_runs(host), at)
+    kept = judge_kept(kept_runs(host, ended=True), at)
     left = kept.left_ids
     removed = _remove(host, lambda lab: removable(lab, left))
     removed = replace(removed, socket_dirs=sockets.sweep_run_dirs(leave=left))

@@ -8,6 +8,8 @@ import os
 import socket
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,7 @@ from swarmcheck.cluster.kept import (
     KeptCluster,
     KeptNode,
     judge_kept,
+    kept_runs,
     left_note,
     removable,
 )
@@ -70,6 +73,19 @@ def test_what_a_sweep_removes(run_id: str, pid: str, removed: bool) -> None:
 def test_an_expired_kept_run_is_removed_like_any_dead_run() -> None:
     left = judge_kept([kept("old", KEEP_S + 60)], NOW).left_ids
     assert removable(owned("old", DEAD_PID), left)
+
+
+def test_a_sweep_judges_only_kept_runs_whose_session_is_over() -> None:
+    """A running session's kept cluster is its own (an xdist worker's, still running)."""
+    ended, running = kept("ended", 60), kept("running", 30)
+    marks = [
+        SimpleNamespace(attrs={"Labels": {**owned(k.run_id, pid), **k.mark_labels()}})
+        for k, pid in ((running, str(os.getpid())), (ended, DEAD_PID))
+    ]
+    host: Any = SimpleNamespace(volumes=SimpleNamespace(list=lambda filters: marks))
+
+    assert kept_runs(host) == [ended, running], "oldest first"
+    assert kept_runs(host, ended=True) == [ended]
 
 
 def test_the_mark_describes_the_kept_cluster() -> None:
