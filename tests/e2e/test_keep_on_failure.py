@@ -3,7 +3,7 @@
 A session with one failing check keeps exactly that check's cluster running, marked kept, as
 the check left it but with its fault healed; the summary's commands reach its nodes; the next
 session's sweep and `swarmcheck sweep` leave it; `swarmcheck sweep --run ID` removes it.
-Without the option nothing is kept; a Ctrl-C removes everything not kept; under pytest-xdist
+Without the option nothing is kept; Ctrl-C or SIGTERM removes everything not kept; under pytest-xdist
 the controller's summary lists what every worker kept. Sessions run as in test_plugin_runs.py
 (a tiny generated suite in a subprocess; its ``up`` fixture logs every swarm to swarms.jsonl).
 """
@@ -237,7 +237,10 @@ def test_without_the_option_nothing_is_kept(project: Project, host: docker.Docke
         assert not of_run(host, run_id) and not is_marked_kept(host, run_id)
 
 
-def test_ctrl_c_removes_everything_not_kept(project: Project, host: docker.DockerClient) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_removes_everything_not_kept(
+    project: Project, host: docker.DockerClient, sig: signal.Signals
+) -> None:
     project.write(FAILS_THEN_SLEEPS)
     proc = project.start(KEEP)
     deadline = time.monotonic() + UP_TIMEOUT_S
@@ -246,7 +249,7 @@ def test_ctrl_c_removes_everything_not_kept(project: Project, host: docker.Docke
         assert time.monotonic() < deadline, f"no second swarm:\n{project.output}"
         time.sleep(0.05)
 
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     returncode = proc.wait(timeout=STOP_TIMEOUT_S)
 
     assert returncode == pytest.ExitCode.INTERRUPTED, project.output
