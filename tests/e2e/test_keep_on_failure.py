@@ -3,9 +3,10 @@
 A session with one failing check keeps exactly that check's cluster running, marked kept, as
 the check left it but with its fault healed; the summary's commands reach its nodes; the next
 session's sweep and `swarmcheck sweep` leave it; `swarmcheck sweep --run ID` removes it.
-Without the option nothing is kept; Ctrl-C or SIGTERM removes everything not kept; under pytest-xdist
-the controller's summary lists what every worker kept. Sessions run as in test_plugin_runs.py
-(a tiny generated suite in a subprocess; its ``up`` fixture logs every swarm to swarms.jsonl).
+Without the option nothing is kept; Ctrl-C or SIGTERM removes everything not kept; under
+pytest-xdist the controller's summary lists what every worker kept. Sessions run as in
+test_plugin_runs.py (a tiny generated suite in a subprocess; its ``up`` fixture logs every swarm
+to swarms.jsonl).
 """
 
 from __future__ import annotations
