@@ -48,7 +48,7 @@ from swarmcheck.faults import process
 
 
 @pytest.mark.swarm(managers=1, workers=1)
-def test_fails_with_a_paused_worker(up, swarm_fault_log):
+def test_fails_with_a_paused_worker(swarm_fault_log, up):  # the log's teardown comes last
     up.leader_client().docker.secrets.create(name="left-by-the-check", data=b"x")
     process.pause_node(up, up.workers[0], log=swarm_fault_log).start()
     raise AssertionError("fails on purpose, its worker paused")
@@ -170,6 +170,9 @@ def test_a_failed_check_keeps_its_cluster_until_it_is_removed(
         '["test_generated.py::test_fails_with_a_paused_worker"]'
     )
     assert (sockets.base_dir() / kept).is_dir()
+    teardown = done.output.split("Captured log teardown", 1)[-1]
+    healed = teardown.find("heal fault pause_node(worker1)")
+    assert -1 < healed < teardown.find(f"kept cluster {kept} after"), "kept before the heal"
     assert runs_left_by(host, project.procs[0].pid) == {kept}, "more than the kept one is left"
 
     # the summary names it, and its commands reach the nodes; the check's objects are there
