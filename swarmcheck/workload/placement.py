@@ -228,29 +228,15 @@ def hold_placement(
 
 def send_spec(client: SwarmClient, service_id: str, spec: dict[str, Any], version: int) -> None:
     """POST a whole service spec as an update of ``version`` (no defaults added, no merge)."""
-    with translated(client.node):
-        api = client.docker.api
-        response = api._post_json(
-            api._url("/services/{0}/update", service_id), data=spec, params={"version": version}
-        )
-        api._raise_for_status(response)
+    client.update_service_raw(service_id, version, spec)
 
 
 def update_spec(
     client: SwarmClient, service: str, change: Callable[[dict[str, Any]], None]
 ) -> None:
-    """Change a service the way the docker CLI does: read its current spec, change only what
-    ``change`` changes, send it back with the version read (the API's optimistic concurrency).
-
-    docker-py's ``Service.scale``/``update`` rebuild the spec and add defaults the service was
-    not created with (``Placement: {}``, ``Resources: {}``, ``DNSConfig: {}``, a restart
-    policy): Swarm sees a new task template and replaces every task, which is not a scale.
-    """
-    with translated(client.node):
-        current = client.docker.api.inspect_service(service)
-    spec = current["Spec"]
-    change(spec)
-    send_spec(client, current["ID"], spec, current["Version"]["Index"])
+    """Change a service the way the docker CLI does (``SwarmClient.update_spec``): read its
+    stored spec, change only what ``change`` changes, send it back with the version read."""
+    client.update_spec(service, change)
 
 
 def engine_images(cluster: Cluster, service_id: str) -> Counter[str]:
