@@ -209,6 +209,8 @@ def test_partitioned_manager(
             wait_converged(lead, "web", 3, timeout_s=budgets.CONVERGE_S)
             wait_converged(lead, "during", 1, timeout_s=budgets.CONVERGE_S)
             figure("majority_write_running_s", clock())
+            # What the majority made of web, before the isolated manager writes anything.
+            majority = watched_state(lead, lead.stored_service("web"), cluster.nodes)
             # Through the isolated manager, at once: a scale of web with the version it knew
             # and a create, each one request.
             writes = ServiceWrites.via(victim, known, clock)
@@ -216,7 +218,6 @@ def test_partitioned_manager(
                 scale, create = pool.submit(writes.scale, 5), pool.submit(writes.create, "isolated")
                 isolated = [scale.result(), create.result()]
             figure("isolated_writes_answered_s", clock())
-            majority = watched_state(lead, lead.stored_service("web"), cluster.nodes)
         healed = Stopwatch()
         cluster.wait_healthy(PARTITION_CATCH_UP_S)
         wait_until(

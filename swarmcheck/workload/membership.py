@@ -23,7 +23,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, SwarmcheckError, SwarmPromiseBroken
+from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmcheckError, SwarmPromiseBroken
 from swarmcheck.timing import boot_clock, wait_until
 from swarmcheck.workload import pki
 from swarmcheck.workload.placement import promise_timeout
@@ -179,12 +179,8 @@ def wait_views(
         last[:] = settled(views)
         return views if not last else None
 
-    def broken(waited: str, timeout: float, error: str | None) -> Exception:
-        return SwarmPromiseBroken(
-            f"waited {timeout:g} s for {waited}",
-            expected=what,
-            seen="; ".join(last) or error or "no manager answered",
-        )
+    def broken(waited: str, timeout: float, error: str | None) -> PromiseTimeout:
+        return PromiseTimeout(waited, timeout, "; ".join(last) or error or "no manager answered")
 
     return wait_until(probe, what=what, timeout_s=timeout_s, interval_s=0.3, timeout_error=broken)
 

@@ -197,11 +197,11 @@ def wait_placement(
         f" with {pending} pending" if pending else ""
     )
 
-    def broken(what_: str, timeout: float, last_error: str | None) -> SwarmPromiseBroken:
-        seen = f"after {timeout:g} s: {last[0]}" if last else f"nothing after {timeout:g} s"
+    def broken(what_: str, timeout: float, last_error: str | None) -> PromiseTimeout:
+        seen = str(last[0]) if last else "nothing"
         if last_error:
             seen += f" (last error: {last_error})"
-        return SwarmPromiseBroken(f"Swarm did not deliver: {what_}", expected=what_, seen=seen)
+        return PromiseTimeout(what_, timeout, seen)
 
     return wait_until(settled, what=goal, timeout_s=timeout_s, interval_s=0.3, timeout_error=broken)
 
