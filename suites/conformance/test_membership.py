@@ -38,8 +38,10 @@ from swarmcheck.workload.membership import (
     restore_membership,
     rotate_join_token,
     unused_address,
+    wait_engine_answers,
     wait_local_state,
 )
+from swarmcheck.workload.netcheck import wait_listening
 from swarmcheck.workload.placement import promise_timeout
 from swarmcheck.workload.service import wait_converged, workload_image
 
@@ -64,8 +66,6 @@ JOIN_TIMEOUT = (
     "node."
 )
 TASK_LABEL = "com.docker.swarm.service.id"
-LISTEN_8080 = ":1F90 [0-9A-F]+:0000 0A"
-"""A listening socket on port 8080 in /proc/net/tcp{,6} (port and state in hex)."""
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -560,9 +560,7 @@ def test_pending_join_does_not_survive_a_restart(cluster: Cluster, outside: Node
     # dockerd with a pending join does not stop on SIGTERM: killed after 2 s, then started
     with process.restart_node(cluster, node, grace_s=2):
         pass
-    state = wait_until(
-        lambda: local_swarm(node)["LocalNodeState"], what=f"{node.name} to answer", timeout_s=60
-    )
+    state = wait_engine_answers(node)["LocalNodeState"]
     assert state == "inactive", f"{node.name} is {state} after the restart"
 
 
@@ -618,15 +616,7 @@ def test_bad_addresses_are_refused(cluster: Cluster, outside: Node) -> None:
             network_mode="host",
             labels=labels.for_run(cluster.run_id, "standalone"),
         )
-    wait_until(
-        lambda: (
-            True
-            if node.exec(f"cat /proc/net/tcp /proc/net/tcp6 | grep -Eqi '{LISTEN_8080}'")[0] == 0
-            else None
-        ),
-        what=f"port 8080 to be listening on {node.name}",
-        timeout_s=10,
-    )
+    wait_listening(node, 8080)
     busy = refusal(swarm.init, advertise_addr=node.ip, listen_addr="0.0.0.0:8080")
     cases.append(("init, listen port already bound", busy, None, "address already in use"))
     problems = []
@@ -736,5 +726,6 @@ def test_join_token_rotation(cluster: Cluster, outside: Node) -> None:
         ),
         what=f"{node.name} to rejoin with the new token",
         timeout_s=30,
+        timeout_error=promise_timeout,
     )
     assert joined.role == "worker"

@@ -21,7 +21,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError
+from swarmcheck.errors import EngineAPIError, PromiseTimeout
 from swarmcheck.timing import boot_clock, wait_until
 
 
@@ -155,6 +155,7 @@ def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:
         timeout_s=timeout_s,
         interval_s=0.5,
         transient=(EngineAPIError,),  # no leader yet, or it is busy: ask again
+        timeout_error=PromiseTimeout,  # a leader answers list calls (raft-single-leader)
     )
 
 

@@ -20,7 +20,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, EngineUnreachable, PromiseTimeout, SwarmPromiseBroken
+from swarmcheck.errors import EngineAPIError, EngineUnreachable, PromiseTimeout
 from swarmcheck.steps import step
 from swarmcheck.timing import hold, wait_until
 from swarmcheck.workload.service import workload_image
@@ -33,7 +33,7 @@ STOP_GRACE_NS = NS
 """Tasks that move stop within a second (the workload does not need the default 10 s)."""
 
 
-def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> SwarmPromiseBroken:
+def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> PromiseTimeout:
     """``wait_until``'s timeout for a documented behaviour: a broken promise, not a slow host."""
     return PromiseTimeout(what, timeout_s, last_error)  # the one factory (swarmcheck.errors)
 
@@ -300,7 +300,12 @@ def join_worker(cluster: Cluster, node: Node, availability: str | None = None) -
     def ready() -> bool | None:
         return True if any(i.id == new_id and i.state == "ready" for i in lead.nodes()) else None
 
-    wait_until(ready, what=f"{node.name} to show as ready after joining", timeout_s=30)
+    wait_until(
+        ready,
+        what=f"{node.name} to show as ready after joining",
+        timeout_s=30,
+        timeout_error=promise_timeout,
+    )
     node.node_id = new_id
     return new_id
 
@@ -318,6 +323,7 @@ def leave_and_remove(cluster: Cluster, node: Node) -> None:
         lambda: True if state() in (None, "down") else None,
         what=f"{node.name} to show as down after leaving",
         timeout_s=30,
+        timeout_error=promise_timeout,
     )
     if state() is not None:
         lead.remove_node(old_id)
