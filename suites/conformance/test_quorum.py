@@ -79,7 +79,6 @@ class QuorumEvent(EventRecord):
     write_one_down: WriteAnswer | None = None
     unreachable_s: float | None = None
     # two down: no quorum
-    service_id: str | None = None
     state_before: WatchedState | None = None
     """web before any manager stopped: version, spec, containers on every engine."""
     lost_s: float | None = None
@@ -161,9 +160,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
     # The service runs on the leader and the worker only: the nodes that stay up.
     for node in (leader, worker):
         lead.update_node(node.node_id, node_labels={"quorum": "stays"})
-    rec.service_id = lead.create_service(
-        "web", workload_image(), 2, constraints=["node.labels.quorum==stays"]
-    )
+    lead.create_service("web", workload_image(), 2, constraints=["node.labels.quorum==stays"])
     wait_converged(lead, "web", 2)
     with translated(leader.name):
         lead.docker.configs.create(name="before-loss", data=b"created before the quorum loss")
