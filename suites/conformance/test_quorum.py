@@ -53,6 +53,7 @@ from swarmcheck.workload.observe import ContainerSampler, inventory
 from swarmcheck.workload.placement import promise_timeout
 from swarmcheck.workload.refusals import (
     ServiceWrites,
+    await_refusal,
     refused_through,
     send_write,
     watched_state,
@@ -194,18 +195,13 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
             rec.lost_s, rec.lost_boot = rec.now(), boot_clock()
             rec.note(f"{second.name} stopped too: 1 of 3 managers up")
 
-            def refused() -> bool | None:
-                write = _write(leader, f"no-quorum-{len(rec.writes)}", rec, 5)
-                rec.writes.append(write)
-                return True if write.outcome(NO_LEADER) == "refused" else None
+            def probe(i: int) -> WriteAnswer:
+                rec.writes.append(_write(leader, f"no-quorum-{i}", rec, 5))
+                return rec.writes[-1]
 
-            wait_until(
-                refused,
-                what="a write to be refused for lack of a leader",
-                timeout_s=LOSS_BUDGET_S,
-                interval_s=0.5,
-                timeout_error=promise_timeout,
-            )
+            # Config creates until one is refused for lack of a leader: one accepted, or
+            # refused another way, fails the event (and SC-QRM-001) at once.
+            await_refusal(probe, NO_LEADER, LOSS_BUDGET_S, "a config create without quorum")
             rec.refused_s = rec.now()
             rec.note("writes refused: no leader")
             # From now to the end of the window, scale and update web, each write one request

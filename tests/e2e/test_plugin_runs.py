@@ -649,6 +649,61 @@ def test_partition_refusal_check_fails_when_the_writes_reach_a_leader(project: P
         assert text in message, f"{text!r} not in the failure:\n{message}"
 
 
+QUORUM_KEPT = """
+\"\"\"The quorum event where the second manager does not stop: the swarm keeps its quorum,
+so it accepts the writes SC-QRM-001 and SC-QRM-002 expect it to refuse.\"\"\"
+
+
+class StillRunning:
+    def start(self):
+        return self
+
+    def stop(self):
+        pass
+
+
+def pytest_collection_finish(session):
+    import suites.conformance.test_quorum as quorum
+
+    real = quorum.process
+    stopped = []
+
+    class Process:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def stop_node(self, cluster, node, **kwargs):
+            stopped.append(node.name)
+            if len(stopped) == 2:
+                return StillRunning()
+            return real.stop_node(cluster, node, **kwargs)
+
+    quorum.process = Process()
+"""
+QUORUM_CHECKS = ("test_writes_fail_without_quorum", "test_tasks_keep_running_without_quorum")
+
+
+def test_quorum_refusal_checks_fail_when_the_swarm_accepts_the_writes(project: Project) -> None:
+    """SC-QRM-001 and SC-QRM-002, run as they are on a swarm that keeps its quorum (the second
+    manager is not stopped): the first write, which had to be refused, is accepted, and both
+    checks fail saying so (SC-RAFT-009, recorded before, passes)."""
+    (project.root / "quorum_kept.py").write_text(QUORUM_KEPT)
+    module = REPO / "suites/conformance/test_quorum.py"
+    targets = [f"{module}::{name}" for name in ("test_follower_down", *QUORUM_CHECKS)]
+    done = project.run(*targets, "-p", "quorum_kept", timeout_s=SUITE_RUN_TIMEOUT_S)
+
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.output
+    assert "2 failed, 1 passed" in done.output, done.output[-3000:]
+    for name in QUORUM_CHECKS:
+        result = project.allure_result(name)
+        message = result["statusDetails"]["message"]
+        assert result["status"] == "failed", f"{name}: {result['status']}: {message}"
+        assert message.startswith(
+            "swarmcheck.errors.SwarmPromiseBroken: a write the swarm had to refuse was accepted: "
+            "create config no-quorum-0"
+        ), f"{name}: {message}"
+
+
 def test_rerun_starts_from_a_reset_swarm(project: Project, host: docker.DockerClient) -> None:
     """pytest-rerunfailures: the failed attempt's mess is reset away before the rerun; the
     summary shows the final outcome."""
