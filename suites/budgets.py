@@ -38,6 +38,10 @@ QUORUM_REFUSAL_S = 60.0
 leader steps down after ElectionTick (CheckQuorum), calls in flight time out after 20 s;
 moby allows 2 x 30 s (TestAPISwarmRaftQuorum, q-writes-fail)."""
 
+QUORUM_WINDOW_S = 60.0
+"""How long, from the loss of quorum, task containers are watched and scaling and updating must
+be refused: the catalog's fixed observation window for q-tasks-keep-running ("e.g. 60 s")."""
+
 QUORUM_RESTORED_S = 30.0
 """A leader again once a majority is back: moby polls 30 s (q-restore)."""
 

@@ -12,6 +12,7 @@ from suites.conftest import RollingJudge
 from swarmcheck.checkers.convergence import ReplicaSample, check_converged
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.errors import PromiseTimeout
 from swarmcheck.faults import process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.plugin.fixtures import Recorder
@@ -68,8 +69,10 @@ def test_lost_worker_tasks_rescheduled(
 
         wait_until(
             moved,
-            what=f"{replicas} tasks running off {worker.name}",
+            what=f"{replicas} tasks running off {worker.name} (judged against the "
+            f"{budgets.RESCHEDULED_S:g} s budget; waited longer to measure)",
             timeout_s=budgets.RESCHEDULED_S + 30,  # judged below against the budget
+            timeout_error=PromiseTimeout,
         )
         figure("rescheduled_s", clock())
         time.sleep(3)  # and they stay there

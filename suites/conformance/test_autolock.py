@@ -41,7 +41,6 @@ def autolock(cluster: Cluster) -> Iterator[pki.Autolock]:
             cluster.managers,
             sealed=True,
             timeout_s=KEY_FILE_BUDGET_S,
-            timeout_error=pki.promise_timeout,
         )
         yield lock
 
@@ -147,7 +146,6 @@ def test_autolock_reaches_every_manager(cluster: Cluster) -> None:
             cluster.managers,
             sealed=True,
             timeout_s=KEY_FILE_BUDGET_S,
-            timeout_error=pki.promise_timeout,
         )
         for manager in cluster.managers:
             assert pki.unlock_key(manager.client) == lock.key, f"{manager.name} has another key"
@@ -246,7 +244,6 @@ def test_autolock_off(cluster: Cluster, autolock: pki.Autolock) -> None:
                 cluster.managers,
                 sealed=True,
                 timeout_s=KEY_FILE_BUDGET_S,
-                timeout_error=pki.promise_timeout,
             )
         pki.set_autolock(leader.client, False, leader.name)
         assert pki.unlock_key(leader.client) == "", "an unlock key while autolock is off"
@@ -254,7 +251,6 @@ def test_autolock_off(cluster: Cluster, autolock: pki.Autolock) -> None:
             cluster.managers,
             sealed=False,
             timeout_s=KEY_FILE_BUDGET_S,
-            timeout_error=pki.promise_timeout,
         )
     node = _follower(cluster)
     _restart_expect(node, "active")

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import (
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmPromiseBroken
+from swarmcheck.errors import EngineAPIError, PromiseTimeout
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 
@@ -55,7 +55,7 @@ SEALED_KEY_PEM = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
 PLAIN_KEY_PEM = "-----BEGIN PRIVATE KEY-----"
 
 
-def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> SwarmPromiseBroken:
+def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> PromiseTimeout:
     """``wait_until(timeout_error=...)`` for a documented behaviour: a timeout is a broken
     promise, not a slow machine."""
     return PromiseTimeout(what, timeout_s, last_error)  # the one factory (swarmcheck.errors)
@@ -362,6 +362,7 @@ def detached(cluster: Cluster, node: Node) -> Iterator[None]:
             lambda: True if local_state(node) == "inactive" else None,
             what=f"{node.name} to leave",
             timeout_s=30,
+            timeout_error=promise_timeout,
         )
         cluster.leader_client().remove_node(old_id, force=True)
     try:
@@ -383,13 +384,9 @@ class Autolock:
         return self.keys[-1]
 
 
-def wait_keys_sealed(
-    nodes: list[Node],
-    sealed: bool,
-    timeout_s: float,
-    timeout_error: Callable[[str, float, str | None], Exception] | None = None,
-) -> None:
-    """Wait until every node's TLS key on disk is encrypted (``sealed``) or plain."""
+def wait_keys_sealed(nodes: list[Node], sealed: bool, timeout_s: float) -> None:
+    """Wait until every node's TLS key on disk is encrypted (``sealed``) or plain (autolock's
+    documented effect: a timeout is a ``PromiseTimeout``)."""
     names = ", ".join(n.name for n in nodes)
 
     def settled() -> bool | None:
@@ -399,7 +396,7 @@ def wait_keys_sealed(
         settled,
         what=f"the TLS key of {names} to be {'encrypted' if sealed else 'plain'} on disk",
         timeout_s=timeout_s,
-        timeout_error=timeout_error,
+        timeout_error=promise_timeout,
     )
 
 
