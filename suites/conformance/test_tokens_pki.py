@@ -17,6 +17,7 @@ import docker
 import pytest
 from cryptography import x509
 
+from suites import budgets
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
@@ -41,10 +42,6 @@ REMOVED = "was removed from swarm"
 # docs: "docker swarm ca --rotate" may take a while; swarmkit's integration tests allow 64 s
 # for a rotation to converge (moby's: 18 x 250 ms per phase with two nodes).
 ROTATION_BUDGET_S = 64.0
-# How long a rotation must stay in progress while a node is down, counted from the moment every
-# up node has its new certificate: about twice what a whole rotation of this swarm takes with
-# every node up (3 s here).
-HELD_BY_DOWN_NODE_S = 6.0
 # Certificates carry whole minutes, and swarmkit backdates NotBefore by an hour.
 EXPIRY_SLACK = timedelta(minutes=2)
 
@@ -348,12 +345,13 @@ def _wait_rotation_done(info: Callable[[], dict[str, Any]], old_root_pem: str) -
     destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
 )
-def test_rotation_waits_for_every_node(cluster: Cluster, worker: Node) -> None:
+def test_rotation_waits_for_every_node(cluster: Cluster, worker: Node, figure: Recorder) -> None:
     leader, api = _leader_api(cluster)
     lead = cluster.client(leader)
     old_root_pem = lead.info()["Cluster"]["TLSInfo"]["TrustRoot"]
     given_pem, given_key = pki.new_root_ca()
     given = x509.load_pem_x509_certificate(given_pem.encode())
+    window_s = budgets.bound("pki-rotation-needs-all-nodes", "held").low or 30
     with translated(worker.name):
         worker.container.stop(timeout=2)
     try:
@@ -365,24 +363,17 @@ def test_rotation_waits_for_every_node(cluster: Cluster, worker: Node) -> None:
                 timeout_s=ROTATION_BUDGET_S,
                 timeout_error=pki.promise_timeout,
             )
-
-        def rotation_finished() -> str | None:
-            state = lead.info()["Cluster"]
-            if state["RootRotationInProgress"] and state["TLSInfo"]["TrustRoot"] == old_root_pem:
-                return None
-            raise SwarmPromiseBroken(
-                "the root rotation finished while a node was down",
-                expected="RootRotationInProgress true and the old TrustRoot while "
-                f"{worker.name} is down",
-                seen=f"in progress: {state['RootRotationInProgress']}",
-            )
-
-        hold(HELD_BY_DOWN_NODE_S, rotation_finished)
+        # The catalog's whole window, sampled throughout, from when every up node is done.
+        held_s = pki.hold_rotation_in_progress(lead.info, old_root_pem, worker.name, window_s)
+        figure("held_in_progress_s", round(held_s, 1))
     finally:
         with translated(worker.name):
             worker.container.start()
-        worker.wait_engine()
+    clock = Stopwatch()
+    worker.wait_engine()
     new_root_pem = _wait_rotation_done(lead.info, old_root_pem)
+    figure("finished_after_back_s", round(clock(), 1))
+    budgets.assert_within("pki-rotation-needs-all-nodes", "finished", clock())
     assert x509.load_pem_x509_certificate(new_root_pem.encode()) == given, (
         "the rotation finished on another root than the given CA certificate"
     )
@@ -476,6 +467,26 @@ def test_certificate_settings(cluster: Cluster, worker: Node) -> None:
             cluster.client(worker).leave(force=True)
 
 
+def hold_locked_out(cluster: Cluster, node: Node, removed: str, window_s: float) -> float:
+    """A removed node must stay out for ``window_s``: at every look its engine is not an
+    active member and no manager lists its old ID or more nodes than the swarm has left.
+    Returns how long it held."""
+    lead = cluster.leader_client()
+    clock = Stopwatch()
+
+    def back() -> str | None:
+        state = cluster.client(node).info()["LocalNodeState"]
+        if state == "active":
+            return f"{clock():.1f} s after the restart the removed node is active again"
+        listed = {n.id for n in lead.nodes()}
+        if removed in listed or len(listed) != cluster.spec.size - 1:
+            return f"{clock():.1f} s after the restart the managers list {sorted(listed)}"
+        return None
+
+    hold(window_s, back)
+    return clock()
+
+
 def _issued_by_or_none(node: Node, root: x509.Certificate) -> x509.Certificate | None:
     leaf = pki.node_certificate(node)
     return leaf if pki.issued_by(leaf, root) else None
@@ -566,15 +577,13 @@ def test_removed_node_is_locked_out(cluster: Cluster, worker: Node, figure: Reco
         # swarm component gives up waiting (15 s in engine 20.10).
         clock = Stopwatch()
         pki.restart_node(worker, stop_timeout_s=2)
-        figure("engine_back_s", clock())
-        info = cluster.client(worker).info()
-        assert info["NodeID"] == removed, info
-        assert info["LocalNodeState"] != "active", (
-            f"the removed node is {info['LocalNodeState']} again after a restart"
-        )
-        listed = {n.id for n in lead.nodes()}
-        assert removed not in listed, "the removed node is listed again"
-        assert len(listed) == cluster.spec.size - 1, f"the removed node is back as {listed}"
+        figure("engine_back_s", round(clock(), 1))
+        assert cluster.client(worker).info()["NodeID"] == removed
+        # The catalog's window after the restart, sampled throughout: never active, never
+        # listed again.
+        window_s = budgets.bound("pki-removed-node-locked-out", "held-out").low or 15
+        held_s = hold_locked_out(cluster, worker, removed, window_s)
+        figure("held_out_s", round(held_s, 1))
         # Why it stays out: the managers refuse its certificate (PermissionDenied).
         log = worker.daemon_log_tail(400)
         assert f"node {removed} {REMOVED}" in log, "no certificate refusal in the node's log"

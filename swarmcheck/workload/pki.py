@@ -33,7 +33,7 @@ from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmPromiseBroken
 from swarmcheck.steps import step
-from swarmcheck.timing import wait_until
+from swarmcheck.timing import Stopwatch, hold, wait_until
 
 CERT_DIR = "/var/lib/docker/swarm/certificates"
 ROOT_CA_FILE = f"{CERT_DIR}/swarm-root-ca.crt"
@@ -447,3 +447,27 @@ def autolocked(cluster: Cluster, via: Node | None = None) -> Iterator[Autolock]:
         except Exception as exc:  # whatever the cause, a swarm left locked is not reused
             cluster.dirty = f"autolock could not be turned off: {str(exc).splitlines()[0]}"
             raise
+
+
+def hold_rotation_in_progress(
+    info: Callable[[], dict[str, Any]], old_root_pem: str, down: str, window_s: float
+) -> float:
+    """A root rotation must stay in progress, still on ``old_root_pem``, while node ``down`` is
+    down: every look over ``window_s`` (``info()`` is a manager's ``docker info`` Swarm part)
+    says so. Returns how long it held."""
+    clock = Stopwatch()
+
+    def finished() -> str | None:
+        state = info()["Cluster"]
+        if state["RootRotationInProgress"] and state["TLSInfo"]["TrustRoot"] == old_root_pem:
+            return None
+        raise SwarmPromiseBroken(
+            f"the root rotation finished {clock():.1f} s into the {window_s:g} s window while "
+            f"{down} was down",
+            expected=f"RootRotationInProgress true and the old TrustRoot while {down} is down",
+            seen=f"in progress: {state['RootRotationInProgress']}, trust root "
+            + ("unchanged" if state["TLSInfo"]["TrustRoot"] == old_root_pem else "changed"),
+        )
+
+    hold(window_s, finished)
+    return clock()
