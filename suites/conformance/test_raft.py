@@ -222,7 +222,9 @@ def run_failover(cluster: Cluster, rec: Failover) -> None:
     rec.old_leader = old.name
     rec.workers = [w.name for w in cluster.workers]
     stop: Fault = process.stop_node(cluster, old)
-    sampler = NodeStateSampler(cluster, survivors, interval_s=0.2)
+    # Every manager is asked, the stopped one too (no answer while it is down): once it is
+    # back, its own view counts as much as the survivors'.
+    sampler = NodeStateSampler(cluster, cluster.managers, interval_s=0.2)
     # Docker's default heartbeat (5 s, the clusters' default too; set whatever a cluster runs):
     # a new leader gives nodes 6 heartbeats to report again, and at 1 s that is 6 s, shorter
     # than an agent's reconnect backoff (up to 8 s).
@@ -343,6 +345,15 @@ def test_old_leader_rejoins_as_follower(failover: Failover, figure: Recorder) ->
     last = max(s.t for s in failover.leader_samples)
     latest = {s.leader for s in failover.leader_samples if s.t > last - 2.5}
     assert latest == {failover.new_leader}, f"leader named in the last samples: {latest}"
+    # The old leader's own view, from its own engine once it is back: it names the new
+    # leader (or none, while it catches up), never itself or another.
+    own = [s for s in failover.leader_samples if s.observer == failover.old_leader]
+    assert own, f"{failover.old_leader} was never asked after it came back:\n{failover.story()}"
+    claims = sorted({name for s in own for name in s.leaders})
+    assert claims == [failover.new_leader] and own[-1].leader == failover.new_leader, (
+        f"{failover.old_leader}'s own view named {claims} as leader after it came back "
+        f"(the leader is {failover.new_leader})"
+    )
 
 
 @pytest.mark.swarm(workers=1)

@@ -23,6 +23,7 @@ from swarmcheck.workload.placement import (
     create_placed_service,
     force_update,
     hold_placement,
+    not_moved,
     observe,
     promise_timeout,
     wait_placement,
@@ -322,14 +323,7 @@ def test_no_rebalance_after_node_returns(cluster: Cluster, figure: Recorder) -> 
     )
     figure("back_ready_s", clock())
     settled = {t.id for t in lead.running_tasks("web")}
-
-    def problem(p: Placement) -> str | None:
-        if p.on(worker) or p.engines.get(worker.name):
-            return f"running tasks were moved to {worker.name}, which came back"
-        now = {t.id for t in lead.running_tasks("web")}
-        if now != settled:
-            return f"running tasks were replaced while nothing changed: {settled ^ now}"
-        return None
+    problem = not_moved(lead, "web", worker)
 
     # ADMIN: "the swarm does not automatically give a workload to the idle node", watched
     # for the catalog's whole window (observe >= 30 s), every look on every engine.

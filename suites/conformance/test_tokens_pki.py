@@ -23,7 +23,7 @@ from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, SwarmPromiseBroken
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, hold, wait_until
+from swarmcheck.timing import Stopwatch, wait_until
 from swarmcheck.workload import pki
 from swarmcheck.workload.service import wait_converged, workload_image
 from swarmcheck.workload.tasks import running_task_containers
@@ -467,26 +467,6 @@ def test_certificate_settings(cluster: Cluster, worker: Node) -> None:
             cluster.client(worker).leave(force=True)
 
 
-def hold_locked_out(cluster: Cluster, node: Node, removed: str, window_s: float) -> float:
-    """A removed node must stay out for ``window_s``: at every look its engine is not an
-    active member and no manager lists its old ID or more nodes than the swarm has left.
-    Returns how long it held."""
-    lead = cluster.leader_client()
-    clock = Stopwatch()
-
-    def back() -> str | None:
-        state = cluster.client(node).info()["LocalNodeState"]
-        if state == "active":
-            return f"{clock():.1f} s after the restart the removed node is active again"
-        listed = {n.id for n in lead.nodes()}
-        if removed in listed or len(listed) != cluster.spec.size - 1:
-            return f"{clock():.1f} s after the restart the managers list {sorted(listed)}"
-        return None
-
-    hold(window_s, back)
-    return clock()
-
-
 def _issued_by_or_none(node: Node, root: x509.Certificate) -> x509.Certificate | None:
     leaf = pki.node_certificate(node)
     return leaf if pki.issued_by(leaf, root) else None
@@ -582,7 +562,7 @@ def test_removed_node_is_locked_out(cluster: Cluster, worker: Node, figure: Reco
         # The catalog's window after the restart, sampled throughout: never active, never
         # listed again.
         window_s = budgets.bound("pki-removed-node-locked-out", "held-out").low or 15
-        held_s = hold_locked_out(cluster, worker, removed, window_s)
+        held_s = pki.hold_locked_out(cluster, worker, removed, window_s)
         figure("held_out_s", round(held_s, 1))
         # Why it stays out: the managers refuse its certificate (PermissionDenied).
         log = worker.daemon_log_tail(400)

@@ -471,3 +471,23 @@ def hold_rotation_in_progress(
 
     hold(window_s, finished)
     return clock()
+
+
+def hold_locked_out(cluster: Cluster, node: Node, removed: str, window_s: float) -> float:
+    """A force-removed node must stay out for ``window_s``: at every look its engine is not an
+    active member and no manager lists its old ID, or more nodes than the swarm has left.
+    Returns how long it held."""
+    lead = cluster.leader_client()
+    clock = Stopwatch()
+
+    def back() -> str | None:
+        state = cluster.client(node).info()["LocalNodeState"]
+        if state == "active":
+            return f"{clock():.1f} s into the window the removed {node.name} is active again"
+        listed = {n.id for n in lead.nodes()}
+        if removed in listed or len(listed) != cluster.spec.size - 1:
+            return f"{clock():.1f} s into the window the managers list {sorted(listed)}"
+        return None
+
+    hold(window_s, back)
+    return clock()

@@ -90,6 +90,9 @@ def test_the_heartbeat_limits_of_the_suites_are_the_catalogs() -> None:
     down = load_catalog().bound("node-status-down", "down")
     assert down.low == budgets.node_not_down_before_s(DEFAULT_HEARTBEAT_S)
     assert down.high == budgets.node_down_budget_s(DEFAULT_HEARTBEAT_S)
+    rescheduled = load_catalog().bound("heal-node-loss", "rescheduled")
+    assert rescheduled.low == budgets.node_not_down_before_s(DEFAULT_HEARTBEAT_S)
+    assert rescheduled.high == budgets.RESCHEDULED_S
 
 
 def test_judge_says_too_early_and_too_late() -> None:
