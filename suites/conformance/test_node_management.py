@@ -10,6 +10,8 @@ joining drained, a worker going down).
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from suites import budgets
@@ -22,7 +24,7 @@ from swarmcheck.errors import EngineAPIError
 from swarmcheck.faults.process import pause_node, stop_node
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, hold, wait_until
-from swarmcheck.workload.membership import watch_node_down
+from swarmcheck.workload.membership import set_dispatcher_heartbeat, watch_node_down
 from swarmcheck.workload.placement import (
     Placement,
     create_placed_service,
@@ -249,8 +251,8 @@ def test_node_rm(cluster: Cluster) -> None:
     "once back",
     promise="Swarm MUST report a worker whose daemon stopped answering (frozen) or stopped "
     "(a graceful shutdown) as down after the heartbeat grace, not before it and within three "
-    "heartbeat periods (plus jitter), and as ready again once it is back.",
-    rows=("node-status-down",),
+    "heartbeat periods (plus jitter) of the heartbeat set, and as ready again once it is back.",
+    rows=("node-status-down", "pki-cluster-settings"),
     destructive=False,
     needs=(),
 )
@@ -293,6 +295,31 @@ def test_silent_worker_is_down_then_ready(cluster: Cluster, figure: Recorder) ->
                 else f"{worker.name} flapped to {_state(lead, worker)}"
             ),
         )
+    # The heartbeat setting takes effect (pki-cluster-settings): at 1 s a frozen worker is
+    # down within 3 x (1 + 0.5) + 2 s, and not before 2 x (1 - 0.5) - 0.5 s.
+    previous = set_dispatcher_heartbeat(cluster, 1.0)
+    try:
+        time.sleep(2 * period_s)  # every agent learns the new period at its next heartbeat
+        fault = pause_node(cluster, worker)
+        try:
+            down_s = watch_node_down(
+                lead,
+                worker,
+                fault.start,
+                not_before_s=budgets.node_not_down_before_s(1.0),
+                budget_s=budgets.node_down_budget_s(1.0),
+            )
+        finally:
+            fault.stop()
+        figure("down_after_at_1s_heartbeat_s", round(down_s, 2))
+    finally:
+        set_dispatcher_heartbeat(cluster, previous)
+    wait_until(
+        lambda: True if _state(lead, worker) == "ready" else None,
+        what=f"{worker.name} to be ready again",
+        timeout_s=30,
+        timeout_error=promise_timeout,
+    )
 
 
 def _state(lead: SwarmClient, node: Node) -> str:

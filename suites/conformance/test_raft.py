@@ -25,7 +25,7 @@ from swarmcheck.errors import EngineAPIError
 from swarmcheck.faults import process
 from swarmcheck.faults.base import Fault
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.timing import Stopwatch, boot_clock, wait_until
 from swarmcheck.workload.membership import (
     DEFAULT_HEARTBEAT_S,
     EventRecord,
@@ -169,6 +169,7 @@ class Failover(EventRecord):
     elected_s: float | None = None
     writes: list[WriteAttempt] = field(default_factory=list)
     back_s: float | None = None
+    back_at: float | None = None  # the boot clock (samples' clock) when the old leader started
     views_after: dict[str, list[NodeInfo]] | None = None
     leader_samples: list[LeaderSample] | None = None
     worker_samples: list[NodeStateSample] | None = None
@@ -254,6 +255,7 @@ def run_failover(cluster: Cluster, rec: Failover) -> None:
             rec.note(f"{len(rec.writes)} writes sent, {prober.acknowledged()} acknowledged")
             stop.stop()
             rec.back_s = rec.now()
+            rec.back_at = boot_clock()
             rec.note(f"{old.name} started again")
             rec.views_after = wait_views(
                 cluster,
@@ -333,8 +335,8 @@ def test_writes_during_failover(failover: Failover, figure: Recorder) -> None:
     needs=(),
 )
 def test_old_leader_rejoins_as_follower(failover: Failover, figure: Recorder) -> None:
-    failover.need(failover.views_after, failover.back_s, failover.leader_samples)
-    assert failover.views_after and failover.back_s is not None and failover.leader_samples
+    failover.need(failover.views_after, failover.back_at, failover.leader_samples)
+    assert failover.views_after and failover.back_at is not None and failover.leader_samples
     assert failover.old_leader != failover.new_leader
     for observer, view in failover.views_after.items():
         [old] = [i for i in view if i.hostname == failover.old_leader]
@@ -347,7 +349,11 @@ def test_old_leader_rejoins_as_follower(failover: Failover, figure: Recorder) ->
     assert latest == {failover.new_leader}, f"leader named in the last samples: {latest}"
     # The old leader's own view, from its own engine once it is back: it names the new
     # leader (or none, while it catches up), never itself or another.
-    own = [s for s in failover.leader_samples if s.observer == failover.old_leader]
+    own = [
+        s
+        for s in failover.leader_samples
+        if s.observer == failover.old_leader and s.t >= failover.back_at
+    ]
     assert own, f"{failover.old_leader} was never asked after it came back:\n{failover.story()}"
     claims = sorted({name for s in own for name in s.leaders})
     assert claims == [failover.new_leader] and own[-1].leader == failover.new_leader, (

@@ -246,11 +246,14 @@ def test_rotation_changes_only_the_rotated_token(cluster: Cluster, worker: Node)
     area="tokens-pki",
     doc=f"{PKI_DOC}#rotating-the-ca-certificate",
     title="CA rotation: every node re-issued by the new root, which every node then trusts; "
-    "new tokens, the old ones refused",
+    "new tokens, the old ones refused; the signing key never shown; a second rotation settles "
+    "on the latest root",
     promise=(
         "After `docker swarm ca --rotate` Swarm MUST issue every node a certificate signed by a "
-        "new root CA, make every node trust only that root, finish the rotation, and change "
-        "the join tokens so that the previous ones no longer admit a node."
+        "new root CA, make every node trust only that root, finish the rotation, change "
+        "the join tokens so that the previous ones no longer admit a node, never show the "
+        "signing CA key or certificate in the swarm's inspect output, and settle a repeated "
+        "rotation on the latest root."
     ),
     rows=("pki-ca-rotate",),
     destructive=True,  # membership, tokens or the CA change: no reset undoes it
@@ -294,6 +297,23 @@ def test_ca_rotation(cluster: Cluster, worker: Node, figure: Recorder) -> None:
         _join(cluster, worker, new_tokens["worker"])
         _expect_worker(cluster, worker)
         assert pki.issued_by(pki.node_certificate(worker), new_root)
+
+    # The key the swarm generated for the new root is never shown (nor a signing certificate).
+    with translated(leader.name):
+        ca_config = api.api.inspect_swarm()["Spec"]["CAConfig"]
+    assert not ca_config.get("SigningCAKey") and not ca_config.get("SigningCACert"), ca_config
+    # Rotated again: it settles on the latest root, every node re-issued from it.
+    pki.force_ca_rotation(api, node=leader.name)
+    latest_pem = _wait_rotation_done(lead.info, new_root_pem)
+    wait_until(
+        functools.partial(_every_node_trusts, cluster, api, latest_pem),
+        what="every node to trust the latest root after a second rotation",
+        timeout_s=ROTATION_BUDGET_S,
+        timeout_error=pki.promise_timeout,
+    )
+    latest = x509.load_pem_x509_certificate(latest_pem.encode())
+    for node in cluster.nodes:
+        assert pki.issued_by(pki.node_certificate(node), latest), f"{node.name} after rotation 2"
 
 
 def _every_node_trusts(cluster: Cluster, api: docker.DockerClient, root_pem: str) -> bool | None:

@@ -90,6 +90,11 @@ def test_the_heartbeat_limits_of_the_suites_are_the_catalogs() -> None:
     down = load_catalog().bound("node-status-down", "down")
     assert down.low == budgets.node_not_down_before_s(DEFAULT_HEARTBEAT_S)
     assert down.high == budgets.node_down_budget_s(DEFAULT_HEARTBEAT_S)
+    at_1s = load_catalog().bound("pki-cluster-settings", "heartbeat-effect")
+    assert (at_1s.low, at_1s.high) == (
+        budgets.node_not_down_before_s(1.0),
+        budgets.node_down_budget_s(1.0),
+    )
     rescheduled = load_catalog().bound("heal-node-loss", "rescheduled")
     assert rescheduled.low == budgets.node_not_down_before_s(DEFAULT_HEARTBEAT_S)
     assert rescheduled.high == budgets.RESCHEDULED_S
