@@ -23,7 +23,7 @@ from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, SwarmPromiseBroken
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.timing import Stopwatch, hold, wait_until
 from swarmcheck.workload import pki
 from swarmcheck.workload.service import wait_converged, workload_image
 from swarmcheck.workload.tasks import running_task_containers
@@ -587,5 +587,56 @@ def test_removed_node_is_locked_out(cluster: Cluster, worker: Node, figure: Reco
         # Why it stays out: the managers refuse its certificate (PermissionDenied).
         log = worker.daemon_log_tail(400)
         assert f"node {removed} {REMOVED}" in log, "no certificate refusal in the node's log"
+    finally:
+        pki.rejoin_as_worker(cluster, worker)
+
+
+@pytest.mark.swarmcheck(
+    id="SC-PKI-006",
+    area="tokens-pki",
+    doc=f"{PKI_DOC}#rotating-the-ca-certificate",
+    title="a node presenting a certificate from another CA is kept out",
+    promise=(
+        "A node whose certificate and root CA come from another CA MUST NOT rejoin the swarm: "
+        "no manager may list it ready, nor add a node, while it tries."
+    ),
+    rows=("pki-removed-node-locked-out",),
+    destructive=True,  # membership, tokens or the CA change: no reset undoes it
+    needs=(),
+)
+def test_node_with_another_ca_is_kept_out(cluster: Cluster, worker: Node, figure: Recorder) -> None:
+    lead = cluster.leader_client()
+    with translated():
+        swarm_id = str(cluster.leader().client.api.inspect_swarm()["ID"])
+    # Its own identity (node ID, role, swarm ID), but certified by a CA the swarm never had.
+    other_pem, other_key = pki.new_root_ca("another-swarm-ca")
+    leaf_pem, leaf_key = pki.issue_node_certificate(
+        other_pem, other_key, worker.node_id, "worker", swarm_id
+    )
+    before = {n.id for n in lead.nodes()}
+    try:
+        for path, text in (
+            (pki.ROOT_CA_FILE, other_pem),
+            (pki.NODE_CERT_FILE, leaf_pem),
+            (pki.NODE_KEY_FILE, leaf_key),
+        ):
+            pki.write_node_file(worker, path, text)
+        pki.restart_node(worker, stop_timeout_s=2)
+        assert pki.root_ca_pem(worker) == other_pem, "the node does not hold the other CA"
+        window_s = budgets.bound("pki-removed-node-locked-out", "held-out").low or 15
+        clock = Stopwatch()
+
+        def admitted() -> str | None:
+            listed = {n.id: n for n in lead.nodes()}
+            entry = listed.get(worker.node_id)
+            if entry is not None and entry.state == "ready":
+                return f"{clock():.1f} s after its restart the managers list it ready"
+            if set(listed) != before:
+                return f"{clock():.1f} s after its restart the managers list {sorted(listed)}"
+            return None
+
+        hold(window_s, admitted)
+        figure("held_out_s", round(clock(), 1))
+        figure("own_state", pki.local_state(worker))
     finally:
         pki.rejoin_as_worker(cluster, worker)

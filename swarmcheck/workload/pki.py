@@ -9,6 +9,7 @@ silently resets autolock, the dispatcher heartbeat and the certificate expiry.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import string
@@ -26,7 +27,9 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
+    load_pem_private_key,
 )
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
@@ -299,6 +302,56 @@ def new_root_ca(common_name: str = "swarm-ca", days: int = 20 * 365) -> tuple[st
     )
     key_pem = key.private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption())
     return cert.public_bytes(Encoding.PEM).decode(), key_pem.decode()
+
+
+def issue_node_certificate(
+    root_pem: str, root_key_pem: str, node_id: str, role: str, organization: str
+) -> tuple[str, str]:
+    """A node certificate as a swarm CA issues it (CN the node ID, OU swarm-<role>, O the
+    swarm's ID), signed by ``root_pem``/``root_key_pem``: PEM certificate and PEM key."""
+    root = x509.load_pem_x509_certificate(root_pem.encode())
+    root_key = load_pem_private_key(root_key_pem.encode(), password=None)
+    if not isinstance(root_key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the root key is not an ECDSA key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(x509.NameOID.COMMON_NAME, node_id),
+            x509.NameAttribute(x509.NameOID.ORGANIZATIONAL_UNIT_NAME, f"swarm-{role}"),
+            x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, organization),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(root.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=90))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(f"swarm-{role}"), x509.DNSName(node_id)]),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption())
+    return cert.public_bytes(Encoding.PEM).decode(), key_pem.decode()
+
+
+def write_node_file(node: Node, path: str, text: str) -> None:
+    """Replace a file of the node's own filesystem (its engine's swarm state)."""
+    encoded = base64.b64encode(text.encode()).decode()
+    code, out = node.exec(["sh", "-c", f"echo {encoded} | base64 -d > {path}"])
+    if code != 0:
+        raise EngineAPIError(f"cannot write {path} on {node.name}: {out.strip()}", node=node.name)
 
 
 def unlock_key(client: docker.DockerClient) -> str:
