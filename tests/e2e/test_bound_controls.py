@@ -1,6 +1,8 @@
 """Negative controls for the bounds and windows of issue 20 (part B): on a real swarm, a real
 mechanism breaks the behaviour, and the same check the suites run must fail, saying what broke.
 
+- mem-pending-join, lower side: a join the engine answers at once (a malformed token, the
+  manager reachable) must fail ``judge_pending_join`` (SC-MEM-012) as too early;
 - node-status-down, lower side: a worker that leaves the swarm is down at once, before any
   heartbeat grace; ``watch_node_down`` (SC-NODE-005) must call that too early;
 - pki-rotation-needs-all-nodes, window: the down node comes back during the window, so the
@@ -27,6 +29,7 @@ import pytest
 from docker.types import EndpointSpec
 
 from suites import budgets
+from suites.conformance.test_membership import PendingJoin, judge_pending_join, send_pending_join
 from suites.conformance.test_restart_and_health import counted_history
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster, prepare_images, running_cluster
@@ -78,6 +81,19 @@ def later(delay_s: float, action: object) -> threading.Timer:
     timer.daemon = True
     timer.start()
     return timer
+
+
+def test_a_join_answered_at_once_fails_the_floor(swarm: Cluster) -> None:
+    worker = swarm.workers[0]
+    manager = swarm.leader()
+    swarm.client(worker).leave()
+    rec = PendingJoin()
+    send_pending_join(swarm, worker, manager, rec, token="SWMTKN-1-garbage")
+    with pytest.raises(SwarmPromiseBroken) as broken:
+        judge_pending_join(rec)
+    message = str(broken.value)
+    assert "under the catalog's 15 s" in message, message
+    assert "did not time out as documented" in message, message
 
 
 def test_node_down_before_the_grace_fails_the_floor(swarm: Cluster) -> None:

@@ -95,6 +95,12 @@ def test_the_heartbeat_limits_of_the_suites_are_the_catalogs() -> None:
         budgets.node_not_down_before_s(1.0),
         budgets.node_down_budget_s(1.0),
     )
+    for row, key in (
+        ("raft-failover", "election-after-kill"),
+        ("raft-paused-leader", "election"),
+        ("sc-ha", "election"),
+    ):
+        assert load_catalog().bound(row, key).high == budgets.ELECTION_S, (row, key)
     rescheduled = load_catalog().bound("heal-node-loss", "rescheduled")
     assert rescheduled.low == budgets.node_not_down_before_s(DEFAULT_HEARTBEAT_S)
     assert rescheduled.high == budgets.RESCHEDULED_S
