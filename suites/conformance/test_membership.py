@@ -396,14 +396,16 @@ def check_manager_join(cluster: Cluster, node: Node) -> None:
     destructive=False,
     needs=(),
 )
-def test_unreachable_advertise_address_is_refused(cluster: Cluster, outside: Node) -> None:
+def test_unreachable_advertise_address_is_refused(
+    cluster: Cluster, outside: Node, figure: Recorder
+) -> None:
     try:
-        check_unreachable_advertise_address(cluster, outside)
+        check_unreachable_advertise_address(cluster, outside, figure)
     finally:
         clean_engine(cluster, outside)
 
 
-def check_unreachable_advertise_address(cluster: Cluster, node: Node) -> None:
+def check_unreachable_advertise_address(cluster: Cluster, node: Node, figure: Recorder) -> None:
     members_before = {
         name: sorted(i.id for i in view if i.reachability is not None)
         for name, view in manager_views(cluster).items()
@@ -411,9 +413,12 @@ def check_unreachable_advertise_address(cluster: Cluster, node: Node) -> None:
     leader_before = cluster.leader().name
     token = lead_client(cluster).join_tokens()["manager"]
     nowhere = unused_address(cluster)  # inside the run's own node network; nothing answers
+    clock = Stopwatch()
     with pytest.raises(EngineAPIError) as refused:
         cluster.client(node).join(join_address(cluster), token, f"{nowhere}:2377", node.ip)
+    figure("refused_after_s", round(clock(), 2))
     assert ADVERTISE_UNREACHABLE in refused.value.explanation, refused.value.explanation
+    budgets.assert_within("mem-manager-advertise", "refused", clock())
     assert local_swarm(node)["LocalNodeState"] == "inactive"
     members_after = {
         name: sorted(i.id for i in view if i.reachability is not None)

@@ -160,11 +160,17 @@ def _summary(catalog: Catalog) -> list[str]:
     two_sided = [b for b in bounds if b.sides == "both"]
     both = sum(b.asserted == "both" for b in two_sided)
     rows = sum(bool(r.bounds) for r in catalog.rows)
+    without = [r.key for r in catalog.rows if not r.bounds]
     return [
         f"The catalog states **{len(bounds)} bounds** in {rows} of its {len(catalog.rows)} rows. "
         f"{len(two_sided)} have two sides, of which the checks assert both in **{both}**; "
         + ", ".join(f"{by_sides[k]} {k}" for k in sorted(by_sides))
         + " (sides asserted).",
+        "",
+        f"The other {len(without)} rows state no time or count (their budget is 'immediate': "
+        "the call is synchronous and the check reads the result right after it): "
+        + ", ".join(f"`{k}`" for k in without)
+        + ".",
     ]
 
 
