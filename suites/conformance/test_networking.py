@@ -58,8 +58,8 @@ NETWORK_RM_TIMEOUT_S = 60.0  # moby retries an in-use network's removal for up t
 
 FAILED_ATTACH = ("Address already in use", "context deadline exceeded")
 """How a second container asking for a static IP already taken on an attachable overlay is
-refused: the address conflict itself, or (engine 20.10) the engine's 20 s wait for the
-network attachment running out because the allocator cannot give that address."""
+refused: the address conflict itself, or (engines 20.10 and 26.1, seen here) the engine's 20 s
+wait for the network attachment running out because the allocator cannot give that address."""
 NO_INGRESS = "service needs ingress network, but no ingress network is present"
 DNSRR_INGRESS = "port published with ingress mode can't be used with dnsrr mode"
 

@@ -11,11 +11,12 @@ it, and that part is checked here, from inside each node container:
   on the task's ingress address (``nat PREROUTING -d <task ingress IP> --dport <published>
   -j REDIRECT --to-ports <target>``), and no port the service does not publish.
 
-Seen on engine 20.10 here without IPVS: the node-level part of the mesh (the
+Seen here without IPVS (engine 20.10, every namespace read): the node-level part of the mesh (the
 DOCKER-INGRESS DNAT to the ingress sandbox and its IPVS service) is not programmed at all,
 because the engine gives up at the IPVS step; it is left to the traffic check (SC-NET-004),
-which runs where IPVS exists. Parsing is pure (unit-tested); reading runs ``nsenter`` and
-``iptables`` in the node containers.
+which runs where IPVS exists. The per-task rules checked here are programmed by engines 20.10
+and 26.1 alike (SC-NET-003 passes on both). Parsing is pure (unit-tested); reading runs
+``nsenter`` and ``iptables`` in the node containers.
 """
 
 from __future__ import annotations
