@@ -31,11 +31,13 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
+from swarmcheck.errors import NotOnExistingSwarm
 from swarmcheck.workload.tasks import task_container
 
 INGRESS_SANDBOX = "/var/run/docker/netns/ingress_sbox"
 JUDGED_BY_RULES = "rules"
 JUDGED_BY_TRAFFIC = "traffic"
+JUDGED_BY_ENDPOINT = "endpoint only (an existing swarm: its hosts are not swarmcheck's to inspect)"
 
 _REDIRECT = re.compile(
     r"^-A PREROUTING -d (?P<address>[0-9.]+)(?:/32)? -p (?P<proto>tcp|udp|sctp)"
@@ -97,6 +99,16 @@ def redirect_problems(
 
 def _in_namespace(node: Node, namespace: str, command: str) -> tuple[int, str]:
     return node.exec(["sh", "-c", f"nsenter --net={shlex.quote(namespace)} {command}"])
+
+
+def rules_readable(cluster: Cluster) -> bool:
+    """Whether the engines' rules can be read: on swarmcheck's own nodes they can; an existing
+    swarm's hosts are not swarmcheck's to run commands on."""
+    try:
+        code, _ = cluster.nodes[0].exec(["true"])
+    except NotOnExistingSwarm:
+        return False
+    return code == 0
 
 
 def ingress_network(client: SwarmClient) -> tuple[str, ipaddress.IPv4Network]:
