@@ -146,6 +146,7 @@ def test_paused_leader_is_replaced(cluster: Cluster, fault_log: FaultLog, figure
         with process.pause_node(cluster, old, log=fault_log):
             new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
             figure("failover_s", clock())
+            budgets.assert_within("raft-paused-leader", "election", clock())  # both sides
         back = Stopwatch()
         cluster.wait_healthy(budgets.REJOIN_S)
         figure("rejoined_after_unpause_s", back())

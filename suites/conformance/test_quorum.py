@@ -82,6 +82,7 @@ class QuorumEvent(EventRecord):
     # two down: no quorum
     state_before: WatchedState | None = None
     """web before any manager stopped: version, spec, containers on every engine."""
+    stopping_s: float | None = None
     lost_s: float | None = None
     lost_boot: float | None = None
     """When quorum was lost, on the container samples' clock."""
@@ -191,6 +192,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
         # Both followers down: no quorum. The task containers on the nodes still up are
         # sampled from just before the loss to the end of the window.
         with ContainerSampler([leader, worker], "web") as sampler:
+            rec.stopping_s = rec.now()  # quorum held until here, for sure
             faults.append(process.stop_node(cluster, second).start())
             rec.lost_s, rec.lost_boot = rec.now(), boot_clock()
             rec.note(f"{second.name} stopped too: 1 of 3 managers up")
@@ -316,18 +318,22 @@ def test_follower_down(quorum: QuorumEvent, figure: Recorder) -> None:
     area="quorum",
     doc=f"{ADMIN}/#maintain-the-quorum-of-managers",
     title="2 of 3 managers down: writes refused with 'The swarm does not have a leader...'",
-    promise="With a majority of managers down, the surviving manager MUST step down and refuse "
-    "control-plane writes with the documented 'does not have a leader' error (a deadline "
-    "error MAY come first), and MUST NOT accept any write.",
+    promise="With a majority of managers down, the surviving manager MUST step down, no sooner "
+    "than CheckQuorum's 10 s, and refuse control-plane writes with the documented 'does not "
+    "have a leader' error (a deadline error MAY come first), and MUST NOT accept any write.",
     rows=("q-writes-fail",),
     destructive=False,
     needs=(),
 )
 def test_writes_fail_without_quorum(quorum: QuorumEvent, figure: Recorder) -> None:
-    quorum.need(quorum.lost_s, quorum.refused_s, quorum.configs_after)
+    quorum.need(quorum.stopping_s, quorum.lost_s, quorum.refused_s, quorum.configs_after)
     assert quorum.lost_s is not None and quorum.refused_s is not None
-    assert quorum.configs_after is not None
+    assert quorum.stopping_s is not None and quorum.configs_after is not None
     figure("refused_after_s", quorum.refused_s - quorum.lost_s)
+    # The survivor is the leader: CheckQuorum steps it down no sooner than an election timeout
+    # (10 ticks of 1 s) after it last heard a majority, which it did until the stop began.
+    step_down = quorum.refused_s - quorum.stopping_s
+    figure("refused_after_stop_began_s", round(step_down, 1))
     figure("writes_before_refusal", len(quorum.writes) - 1)
     # Config creates: one request each, nothing read first. Accepted or refused otherwise
     # fails; a deadline or no answer (the probe gives up after 5 s) may come first.
@@ -336,6 +342,8 @@ def test_writes_fail_without_quorum(quorum: QuorumEvent, figure: Recorder) -> No
     refused = {str(w.asked["config"]) for w in quorum.writes if w.outcome(NO_LEADER) == "refused"}
     committed = sorted(refused & quorum.configs_after)
     assert not committed, f"writes refused without a leader were committed later: {committed}"
+    # and not too early: a leader that drops writes before CheckQuorum can have judged the loss
+    budgets.assert_within("q-writes-fail", "step-down", step_down)
 
 
 @pytest.mark.swarm(workers=1)
@@ -379,10 +387,8 @@ def test_tasks_keep_running_without_quorum(quorum: QuorumEvent, figure: Recorder
     for name, value in figures_of(kept=kept, refused=refused, unchanged=unchanged).items():
         figure(name, value)
     assert_all([kept, refused, unchanged])
-    assert watched >= budgets.QUORUM_WINDOW_S, (
-        f"the containers were watched for {watched:.1f} s from the loss of quorum, "
-        f"not the {budgets.QUORUM_WINDOW_S:g} s window"
-    )
+    # the catalog's window: a shorter watch is no verdict on the whole of it
+    budgets.assert_within("q-tasks-keep-running", "kept", watched)
 
 
 def _watched_from_loss(samples: list[ContainerSample], lost: float) -> float:

@@ -27,7 +27,7 @@ from swarmcheck.errors import EngineAPIError
 from swarmcheck.faults import process
 from swarmcheck.faults.base import Fault
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.timing import Stopwatch, boot_clock, wait_until
 from swarmcheck.workload.membership import (
     DEFAULT_HEARTBEAT_S,
     EventRecord,
@@ -160,6 +160,7 @@ class Failover(EventRecord):
     elected_s: float | None = None
     writes: list[WriteAnswer] = field(default_factory=list)
     back_s: float | None = None
+    back_at: float | None = None  # the boot clock (samples' clock) when the old leader started
     views_after: dict[str, list[NodeInfo]] | None = None
     leader_samples: list[LeaderSample] | None = None
     worker_samples: list[NodeStateSample] | None = None
@@ -219,7 +220,9 @@ def run_failover(cluster: Cluster, rec: Failover) -> None:
     rec.old_leader = old.name
     rec.workers = [w.name for w in cluster.workers]
     stop: Fault = process.stop_node(cluster, old)
-    sampler = NodeStateSampler(cluster, survivors, interval_s=0.2)
+    # Every manager is asked, the stopped one too (no answer while it is down): once it is
+    # back, its own view counts as much as the survivors'.
+    sampler = NodeStateSampler(cluster, cluster.managers, interval_s=0.2)
     # Docker's default heartbeat (5 s, the clusters' default too; set whatever a cluster runs):
     # a new leader gives nodes 6 heartbeats to report again, and at 1 s that is 6 s, shorter
     # than an agent's reconnect backoff (up to 8 s).
@@ -249,6 +252,7 @@ def run_failover(cluster: Cluster, rec: Failover) -> None:
             rec.note(f"{len(rec.writes)} writes sent, {prober.acknowledged()} acknowledged")
             stop.stop()
             rec.back_s = rec.now()
+            rec.back_at = boot_clock()
             rec.note(f"{old.name} started again")
             rec.views_after = wait_views(
                 cluster,
@@ -333,8 +337,8 @@ def test_writes_during_failover(failover: Failover, figure: Recorder) -> None:
     needs=(),
 )
 def test_old_leader_rejoins_as_follower(failover: Failover, figure: Recorder) -> None:
-    failover.need(failover.views_after, failover.back_s, failover.leader_samples)
-    assert failover.views_after and failover.back_s is not None and failover.leader_samples
+    failover.need(failover.views_after, failover.back_at, failover.leader_samples)
+    assert failover.views_after and failover.back_at is not None and failover.leader_samples
     assert failover.old_leader != failover.new_leader
     for observer, view in failover.views_after.items():
         [old] = [i for i in view if i.hostname == failover.old_leader]
@@ -345,6 +349,19 @@ def test_old_leader_rejoins_as_follower(failover: Failover, figure: Recorder) ->
     last = max(s.t for s in failover.leader_samples)
     latest = {s.leader for s in failover.leader_samples if s.t > last - 2.5}
     assert latest == {failover.new_leader}, f"leader named in the last samples: {latest}"
+    # The old leader's own view, from its own engine once it is back: it names the new
+    # leader (or none, while it catches up), never itself or another.
+    own = [
+        s
+        for s in failover.leader_samples
+        if s.observer == failover.old_leader and s.t >= failover.back_at
+    ]
+    assert own, f"{failover.old_leader} was never asked after it came back:\n{failover.story()}"
+    claims = sorted({name for s in own for name in s.leaders})
+    assert claims == [failover.new_leader] and own[-1].leader == failover.new_leader, (
+        f"{failover.old_leader}'s own view named {claims} as leader after it came back "
+        f"(the leader is {failover.new_leader})"
+    )
 
 
 @pytest.mark.swarm(workers=1)

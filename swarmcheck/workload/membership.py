@@ -24,7 +24,7 @@ from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmcheckError, SwarmPromiseBroken
-from swarmcheck.timing import boot_clock, wait_until
+from swarmcheck.timing import Stopwatch, boot_clock, hold, wait_until
 from swarmcheck.workload import pki
 from swarmcheck.workload.placement import promise_timeout
 
@@ -496,3 +496,56 @@ def recorded_once(cluster: Cluster, name: str, record: Callable[[E], None], blan
     with _RECORDS_LOCK:
         _RECORDS[key] = blank
     return blank
+
+
+def watch_node_down(
+    client: SwarmClient,
+    node: Node,
+    silence: Callable[[], object],
+    *,
+    not_before_s: float,
+    budget_s: float,
+) -> float:
+    """Silence ``node`` (``silence()`` starts a fault that ends its heartbeats; it may take a
+    while, e.g. a graceful stop) and watch the managers' view of it meanwhile: it must not be
+    down before ``not_before_s`` (every look until then says so) and must be down by
+    ``budget_s``, both counted from just before the fault. Return when it was seen down. The
+    caller heals the fault."""
+
+    def state() -> str:
+        return next(i.state for i in client.nodes() if i.id == node.node_id)
+
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            silence()
+        except BaseException as exc:  # re-raised in the caller's thread below
+            failed.append(exc)
+
+    clock = Stopwatch()
+    fault = threading.Thread(target=run, name=f"silence {node.name}", daemon=True)
+    fault.start()
+    try:
+        hold(
+            not_before_s,
+            lambda: (
+                f"{node.name} was reported down {clock():.1f} s after its heartbeats began to "
+                f"end, before the heartbeat grace ({not_before_s:g} s)"
+                if state() == "down"
+                else None
+            ),
+            interval_s=0.2,
+        )
+    finally:
+        fault.join()
+    if failed:
+        raise failed[0]
+    wait_until(
+        lambda: True if state() == "down" else None,
+        what=f"{node.name} to be reported down within {budget_s:g} s of its heartbeats ending",
+        timeout_s=max(0.1, budget_s - clock()),
+        interval_s=0.2,
+        timeout_error=promise_timeout,
+    )
+    return clock()

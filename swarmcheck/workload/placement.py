@@ -226,6 +226,24 @@ def hold_placement(
     return last[0]
 
 
+def not_moved(
+    client: SwarmClient, service: str, returned: Node
+) -> Callable[[Placement], str | None]:
+    """For ``hold_placement``: what is wrong when running tasks of ``service`` move to a node
+    that came back, or are replaced while nothing changed (sch-no-rebalance)."""
+    settled = {t.id for t in client.running_tasks(service)}
+
+    def problem(p: Placement) -> str | None:
+        if p.on(returned) or p.engines.get(returned.name):
+            return f"running tasks were moved to {returned.name}, which came back"
+        now = {t.id for t in client.running_tasks(service)}
+        if now != settled:
+            return f"running tasks were replaced while nothing changed: {settled ^ now}"
+        return None
+
+    return problem
+
+
 def send_spec(client: SwarmClient, service_id: str, spec: dict[str, Any], version: int) -> None:
     """POST a whole service spec as an update of ``version`` (no defaults added, no merge)."""
     client.update_service_raw(service_id, version, spec)
