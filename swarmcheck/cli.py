@@ -7,6 +7,7 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swarmcheck import __version__
@@ -23,6 +24,8 @@ from swarmcheck.spec import DEBIAN_ORDER, ClusterSpec
 log = logging.getLogger("swarmcheck")
 
 if TYPE_CHECKING:
+    from swarmcheck.catalog import Coverage
+
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # add_subparsers() gives
 
 
@@ -100,6 +103,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
     from swarmcheck.catalog import (
         FEATURES,
+        bounds,
         coverage,
         generated_block,
         load_catalog,
@@ -117,6 +121,11 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     if args.suites is None:
         args.suites = str(suites_dir())
     cov = coverage(load_catalog(), collect_checks(Path(args.suites)))
+    target = Path(args.write or args.check or ".")
+    if target.is_file() and bounds.is_bounds_page(target.read_text()):
+        return _bounds_page(args, target, cov)
+    if args.measured:
+        raise ConfigError("--measured goes with the bounds page: --write docs/bounds.md")
     if args.write or args.check:
         # The file is committed: what it says must not depend on the machine it was made on.
         block = render_markdown(cov)
@@ -141,6 +150,49 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     host = {feature: host_feature(feature) for feature in FEATURES}
     render = render_json if args.format == "json" else render_markdown
     sys.stdout.write(render(cov, host))
+    return 0
+
+
+def _bounds_page(args: argparse.Namespace, page: Path, cov: Coverage) -> int:
+    """docs/bounds.md: check it, or record a run's figures (``--measured``) and write it."""
+    from swarmcheck.catalog import bounds
+    from swarmcheck.catalog.render import generated_block, splice
+
+    if args.measured:
+        from datetime import UTC, datetime
+
+        from swarmcheck.reporting.matrix import read_run
+
+        run = read_run(Path(args.measured), engine="")
+        if run.problem:
+            raise ConfigError(f"--measured {args.measured}: {run.problem}")
+        day = datetime.fromtimestamp(Path(args.measured).stat().st_mtime, UTC).date()
+        record_file = bounds.measured_path(page)
+        bounds.write_measured(
+            record_file,
+            bounds.record(
+                cov.catalog,
+                bounds.read_measured(record_file),
+                (bounds.RunFigures(r.id, r.status, r.figures) for r in run.results),
+                engine=run.version or run.label or "unknown engine",
+                date=day.isoformat(),
+            ),
+        )
+        print(f"swarmcheck: recorded the figures of {args.measured} in {record_file}")
+    block = bounds.page_block(page, cov.catalog, cov.checks)
+    document = page.read_text()
+    if args.check:
+        if generated_block(document, bounds.BEGIN, bounds.END) != block:
+            print(
+                f"swarmcheck: {page} does not match the catalog's bounds and "
+                f"{bounds.measured_path(page)}: run `swarmcheck catalog --write {page}`",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"swarmcheck: {page} is up to date")
+        return 0
+    page.write_text(splice(document, block, bounds.BEGIN, bounds.END))
+    print(f"swarmcheck: wrote the bounds into {page}")
     return 0
 
 
@@ -361,6 +413,12 @@ def _catalog_parser(sub: Subparsers) -> None:
         "--check",
         metavar="FILE",
         help="exit 1 when the generated part of FILE does not match the checks",
+    )
+    catalog.add_argument(
+        "--measured",
+        metavar="OUTCOMES",
+        help="with --write docs/bounds.md: first record the figures of this run's outcomes "
+        "file (reports/outcomes.json) as the bounds' last measured values",
     )
     catalog.set_defaults(func=cmd_catalog)
 
