@@ -18,16 +18,11 @@ name wins over it and never warns). Silence it while moving with
 
 from __future__ import annotations
 
+import inspect
 import warnings
+from typing import Any
 
 import pytest
-
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.interface import Swarm
-from swarmcheck.faults.base import FaultLog
-from swarmcheck.faults.schedule import Schedule
-from swarmcheck.plugin.chaos import PlotAttacher
-from swarmcheck.plugin.fixtures import Recorder
 
 REMOVED_IN = "0.3"
 """The release without the old names (they are deprecated in the one after 0.1)."""
@@ -55,47 +50,28 @@ def message(old: str) -> str:
     )
 
 
-def _warn(old: str) -> None:
-    warnings.warn(SwarmcheckDeprecationWarning(message(old)), stacklevel=2)
+def _alias(old: str) -> Any:
+    """The fixture ``old``: it requests the new fixture (so pytest sets it up and tears it
+    down, and a test's fixture closure names it, as the plugin's checks expect), warns, and
+    hands out its value. Its one parameter is the new name, given by its signature."""
+    new = RENAMED[old]
+
+    def alias(**requested: object) -> object:
+        # one location for every use, so that pytest groups the uses of one name into one entry
+        warnings.warn(SwarmcheckDeprecationWarning(message(old)), stacklevel=1)
+        return requested[new]
+
+    alias.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(new, inspect.Parameter.KEYWORD_ONLY)]
+    )
+    alias.__name__ = alias.__qualname__ = f"{old}_alias"
+    alias.__doc__ = f"Deprecated: request ``{new}`` (the same fixture)."
+    return pytest.fixture(name=old)(alias)
 
 
-@pytest.fixture(name="cluster")
-def cluster_alias(swarm_cluster: Swarm) -> Swarm:
-    """Deprecated: ``swarm_cluster``."""
-    _warn("cluster")
-    return swarm_cluster
-
-
-@pytest.fixture(name="fresh_cluster")
-def fresh_cluster_alias(swarm_fresh_cluster: Cluster) -> Cluster:
-    """Deprecated: ``swarm_fresh_cluster``."""
-    _warn("fresh_cluster")
-    return swarm_fresh_cluster
-
-
-@pytest.fixture(name="figure")
-def figure_alias(swarm_figure: Recorder) -> Recorder:
-    """Deprecated: ``swarm_figure``."""
-    _warn("figure")
-    return swarm_figure
-
-
-@pytest.fixture(name="fault_log")
-def fault_log_alias(swarm_fault_log: FaultLog) -> FaultLog:
-    """Deprecated: ``swarm_fault_log``."""
-    _warn("fault_log")
-    return swarm_fault_log
-
-
-@pytest.fixture(name="chaos_schedule")
-def chaos_schedule_alias(swarm_chaos_schedule: Schedule | None) -> Schedule | None:
-    """Deprecated: ``swarm_chaos_schedule``."""
-    _warn("chaos_schedule")
-    return swarm_chaos_schedule
-
-
-@pytest.fixture(name="attach_availability")
-def attach_availability_alias(swarm_attach_availability: PlotAttacher) -> PlotAttacher:
-    """Deprecated: ``swarm_attach_availability``."""
-    _warn("attach_availability")
-    return swarm_attach_availability
+cluster_alias = _alias("cluster")
+fresh_cluster_alias = _alias("fresh_cluster")
+figure_alias = _alias("figure")
+fault_log_alias = _alias("fault_log")
+chaos_schedule_alias = _alias("chaos_schedule")
+attach_availability_alias = _alias("attach_availability")
