@@ -40,6 +40,9 @@ class KeptNode:
     container: str
     socket: str
     """The host path of its engine's Unix socket."""
+    state: str = "running"
+    """Its container's state when kept: a node the check itself stopped or paused (not through
+    a fault, which is healed) stays so."""
 
 
 @dataclass(frozen=True)

@@ -178,8 +178,11 @@ class ClusterPool:
             return f"it cannot be trusted: {cluster.dirty}"
         if len(self.kept) >= MAX_KEPT:
             return f"{MAX_KEPT} clusters are kept already (at most {MAX_KEPT} per pytest process)"
-        nodes = [KeptNode(n.name, n.role, n.container_name, n.api_socket) for n in cluster.nodes]
         try:
+            nodes = [
+                KeptNode(n.name, n.role, n.container_name, n.api_socket, n.container.status)
+                for n in cluster.nodes
+            ]
             kept = mark_kept(self.host, cluster.run_id, nodes, tests)
         except SwarmcheckError as exc:
             return f"it could not be marked kept: {str(exc).splitlines()[0]}"

@@ -157,6 +157,12 @@ def format_kept(kept: Sequence[KeptCluster], not_kept: Mapping[str, str]) -> str
         width = max(len(n.name) for n in k.nodes) if k.nodes else 0
         for n in k.nodes:
             look = "docker node ls" if n.role == "manager" else "docker info"
+            if n.state != "running":  # the check stopped or paused it (not through a fault)
+                wake = "unpause" if n.state == "paused" else "start"
+                lines.append(
+                    f"    {n.name:<{width}}  {n.state} when kept (the check left it so): "
+                    f"docker {wake} {n.container}"
+                )
             lines.append(f"    {n.name:<{width}}  docker exec -it {n.container} sh")
             lines.append(f"    {'':<{width}}  DOCKER_HOST=unix://{n.socket} {look}")
         lines.append(f"    remove it: swarmcheck sweep --run {k.run_id}")

@@ -34,7 +34,9 @@ def kept(run_id: str, age_s: float, tests: tuple[str, ...] = ("t.py::test_fails"
     at = NOW - age_s
     nodes = (
         KeptNode("manager1", "manager", f"sc-{run_id}-manager1", f"/tmp/s/{run_id}/manager1/s"),
-        KeptNode("worker1", "worker", f"sc-{run_id}-worker1", f"/tmp/s/{run_id}/worker1/s"),
+        KeptNode(
+            "worker1", "worker", f"sc-{run_id}-worker1", f"/tmp/s/{run_id}/worker1/s", "exited"
+        ),
     )
     return KeptCluster(run_id, tests, nodes, at, at + KEEP_S)
 
@@ -136,6 +138,10 @@ def test_the_summary_says_how_to_reach_each_node_and_how_to_remove_it() -> None:
     assert "              DOCKER_HOST=unix:///tmp/s/abcd1234/worker1/s docker info" in lines, (
         "a worker cannot list nodes"
     )
+    assert (
+        "    worker1   exited when kept (the check left it so): docker start sc-abcd1234-worker1"
+        in lines
+    ), "a node the check stopped must be started before it can be reached"
     assert "    remove it: swarmcheck sweep --run abcd1234" in lines
     assert "leave kept clusters 24 h" in text and "swarmcheck sweep --kept" in text
     assert lines[-2:] == [
