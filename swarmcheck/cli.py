@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 from swarmcheck import __version__
 from swarmcheck.client.engine import host_client
 from swarmcheck.cluster import reaper
+from swarmcheck.cluster.kept import expired_note, left_note
 from swarmcheck.config import DEBIAN_SUITE, ENGINE_IMAGE, engine_under_test
 from swarmcheck.errors import ConfigError, SwarmcheckError
+from swarmcheck.labels import KEEP_HOURS
 from swarmcheck.machine import hostengine
 from swarmcheck.machine.images import prepare_images
 from swarmcheck.spec import DEBIAN_ORDER, ClusterSpec
@@ -32,9 +34,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
     clock = time.monotonic()
     print(f"swarmcheck: Docker engine {hostengine.ensure_engine()} answers")
     host = host_client()
-    removed = reaper.sweep_stale(host)
-    if removed:
-        print(f"swarmcheck: removed leftovers of earlier runs: {removed}")
+    swept = reaper.sweep_stale(host)
+    if swept.removed:
+        print(f"swarmcheck: removed leftovers of earlier runs: {swept.removed}")
+    for kept in swept.kept.left:
+        print(f"swarmcheck: {left_note(kept, swept.at)}")
     spec = ClusterSpec(engine=engine_under_test(args.debian_suite, args.engine_image))
     prepared = prepare_images(host, spec)
     print(f"swarmcheck: node image {prepared.node}; workload {', '.join(prepared.workload)}")
@@ -55,15 +59,30 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Remove what killed runs left (containers, networks, volumes whose owner is gone)."""
+    """Remove what killed runs left (containers, networks, volumes whose owner is gone);
+    clusters kept after a failed check stay for their time unless named or --kept."""
     host = host_client()
-    removed = reaper.remove_run(host, args.run) if args.run else reaper.sweep_stale(host)
-    print(f"swarmcheck: removed {removed}")
+    if args.run:
+        print(f"swarmcheck: removed run {args.run}: {reaper.remove_run(host, args.run)}")
+    elif args.kept:
+        gone = reaper.remove_kept(host)
+        for kept, removed in gone:
+            tests = ", ".join(kept.tests)
+            print(f"swarmcheck: removed kept cluster {kept.run_id} ({tests}): {removed}")
+        if not gone:
+            print("swarmcheck: no kept cluster to remove")
+    else:
+        swept = reaper.sweep_stale(host)
+        print(f"swarmcheck: removed {swept.removed}")
+        for kept in swept.kept.expired:
+            print(f"swarmcheck: {expired_note(kept)}")
+        for kept in swept.kept.left:
+            print(f"swarmcheck: {left_note(kept, swept.at)}")
     if args.images:
-        gone, kept = reaper.remove_images(host)
-        print(f"swarmcheck: removed {len(gone)} built images: {', '.join(gone) or 'none'}")
-        if kept:
-            print(f"swarmcheck: kept {len(kept)} images a live run uses: {', '.join(kept)}")
+        images, in_use = reaper.remove_images(host)
+        print(f"swarmcheck: removed {len(images)} built images: {', '.join(images) or 'none'}")
+        if in_use:
+            print(f"swarmcheck: kept {len(in_use)} images a live run uses: {', '.join(in_use)}")
     return 0
 
 
@@ -352,7 +371,14 @@ def _setup_parser(sub: Subparsers) -> None:
 
 def _sweep_parser(sub: Subparsers) -> None:
     sweep = sub.add_parser("sweep", help=cmd_sweep.__doc__)
-    sweep.add_argument("--run", default=None, help="remove this run id even if it is alive")
+    which = sweep.add_mutually_exclusive_group()
+    which.add_argument("--run", default=None, help="remove this run id even if it is alive or kept")
+    which.add_argument(
+        "--kept",
+        action="store_true",
+        help="remove every cluster kept after a failed check (--swarm-keep-on-failure), "
+        f"whatever its age (a plain sweep leaves them {KEEP_HOURS} h)",
+    )
     sweep.add_argument(
         "--images",
         action="store_true",

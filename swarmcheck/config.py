@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swarmcheck.errors import ConfigError
+from swarmcheck.labels import KEEP_HOURS
 from swarmcheck.spec import DEFAULT_ENGINE, ClusterSpec, is_debian, previous_engine
 
 SWARM_MODES = ("dind", "existing", "none")
@@ -103,6 +104,12 @@ REPORTS = Option(
     "--swarm-reports", "DIR", "where the Allure results and junit.xml go unless --alluredir / "
     "--junitxml say otherwise (default: reports/ under the rootdir)",
 )  # fmt: skip
+KEEP_ON_FAILURE = Option(
+    "--swarm-keep-on-failure", "", "after a failed check, leave the cluster it ran on running "
+    "(as the check left it, faults healed) for you to look into, and give the remaining tests a "
+    "new one; the summary says how to reach its nodes and how to remove it; later runs' sweeps "
+    f"leave it {KEEP_HOURS} h; --swarm=dind only", switch=True,
+)  # fmt: skip
 CHAOS_DURATION = Option(
     "--swarm-chaos-duration", "DURATION", "nightly chaos mode: run a seeded random fault "
     "schedule this long (e.g. 15m)",
@@ -122,8 +129,8 @@ CHAOS_SCHEDULE = Option(
 
 OPTIONS: tuple[Option, ...] = (
     SWARM, MANAGERS, WORKERS, DEBIAN_SUITE, ENGINE_IMAGE, ENGINES, UPGRADE_FROM, EXISTING,
-    EXISTING_TLS, ALLOW_DESTRUCTIVE, TOXIPROXY_IMAGE, SUBNET, SELECT, REPORTS, CHAOS_DURATION,
-    SEED, CHAOS_FAULTS, CHAOS_SCHEDULE,
+    EXISTING_TLS, ALLOW_DESTRUCTIVE, TOXIPROXY_IMAGE, SUBNET, SELECT, REPORTS, KEEP_ON_FAILURE,
+    CHAOS_DURATION, SEED, CHAOS_FAULTS, CHAOS_SCHEDULE,
 )  # fmt: skip
 BY_FLAG = {o.flag: o for o in OPTIONS}
 
@@ -182,6 +189,8 @@ class Settings:
     """A folder with ca.pem, cert.pem and key.pem for the engine URLs (as DOCKER_CERT_PATH)."""
     allow_destructive: bool = False
     """Run destructive checks and faults on an existing swarm too."""
+    keep_on_failure: bool = False
+    """Leave the cluster of a failed check running for a person to look into (dind only)."""
 
     @property
     def old_engine(self) -> str | None:

@@ -5,7 +5,7 @@ the user allowed.
 A local dind swarm offers every capability and allows every effect. An existing swarm
 (--swarm=existing) offers none, and allows only the effects its reset puts back exactly
 (``SAFE_EFFECTS``) unless --swarm-allow-destructive. A check needs a capability when its swarm
-marker asks (``capabilities=``) or what it uses implies it (``fresh_cluster``: ``destroy``;
+marker asks (``capabilities=``) or what it uses implies it (``swarm_fresh_cluster``: ``destroy``;
 ``faults=True``: ``control-plane``; ``engines=``: ``engines``). Its effects are what its
 marker declares (``effects=``), else a default from ``destructive=``.
 
@@ -51,8 +51,8 @@ def needs(item: pytest.Item) -> list[tuple[str, str]]:
     marker = item.get_closest_marker("swarm")
     kwargs = marker.kwargs if marker else {}
     found = []
-    if "fresh_cluster" in getattr(item, "fixturenames", ()):
-        found.append(("destroy", "needs a swarm of its own (fresh_cluster)"))
+    if "swarm_fresh_cluster" in getattr(item, "fixturenames", ()):
+        found.append(("destroy", "needs a swarm of its own (swarm_fresh_cluster)"))
     if kwargs.get("faults"):
         found.append(("control-plane", "injects faults through a Toxiproxy on the control plane"))
     if kwargs.get("engines"):

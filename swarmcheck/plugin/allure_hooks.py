@@ -21,6 +21,8 @@ from swarmcheck.errors import (
 from swarmcheck.plugin.keys import (
     CLUSTER_KEY,
     ENGINE_VERSIONS_KEY,
+    FAILED_KEY,
+    KEPT_KEY,
     POOL_KEY,
     REPORT_ATTR,
     SETTINGS_KEY,
@@ -68,6 +70,9 @@ def label_check(item: pytest.Item, check: Check) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     """Labels, title and description once allure-pytest has named the test (it names it at
     the end of setup), and also when setup skipped or failed."""
+    item.stash[FAILED_KEY] = False  # a new attempt (pytest-rerunfailures runs items again)
+    if KEPT_KEY in item.stash:
+        del item.stash[KEPT_KEY]
     try:
         return (yield)
     finally:
@@ -86,6 +91,8 @@ def pytest_runtest_makereport(
     report = yield
     if not item.stash.get(SWARM_ITEM_KEY, False):
         return report  # not ours: a plain test's report stays as pytest made it
+    if report.failed and report.when in ("setup", "call"):
+        item.stash[FAILED_KEY] = True  # before the fixtures' teardown, which may keep the cluster
     setattr(report, REPORT_ATTR, report_info(item))
     shorten_setup_error(report, call)
     if report.when == "call":
@@ -118,11 +125,14 @@ def report_info(item: pytest.Item) -> dict[str, object]:
     check = check_of(item)
     pool = item.config.stash.get(POOL_KEY, None)
     versions: dict[str, str] = item.config.stash.get(ENGINE_VERSIONS_KEY, {})
+    kept = item.stash.get(KEPT_KEY, None)
     return {
         "check": {"id": check.id, "area": check.area, "name": item.name} if check else None,
         "engine": pool.engine_version if pool else "",
         "node_image": pool.node_image if pool and pool.engine_version else "",
         "engine_versions": dict(versions),
+        # --swarm-keep-on-failure, set at teardown: the cluster kept, or why none was
+        "kept": kept if kept is None or isinstance(kept, str) else kept.to_dict(),
     }
 
 

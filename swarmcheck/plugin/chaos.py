@@ -16,7 +16,7 @@ from swarmcheck.config import CHAOS_SCHEDULE, SEED, Nightly
 from swarmcheck.errors import ConfigError
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.schedule import FAULT_KINDS, Schedule, plan_schedule
-from swarmcheck.plugin.keys import SCHEDULE_KEY, SETTINGS_KEY
+from swarmcheck.plugin.keys import FAULT_LOG_KEY, SCHEDULE_KEY, SETTINGS_KEY
 from swarmcheck.reporting.plot import render_availability_svg
 from swarmcheck.timing import boot_clock
 
@@ -70,7 +70,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 @pytest.fixture
-def chaos_schedule(pytestconfig: pytest.Config) -> Schedule | None:
+def swarm_chaos_schedule(pytestconfig: pytest.Config) -> Schedule | None:
     """The nightly schedule to play: the one given to replay (--swarm-chaos-schedule), else
     one planned from the seed, the duration and the allowed kinds; None outside nightly mode."""
     return pytestconfig.stash.get(SCHEDULE_KEY, None)
@@ -90,10 +90,12 @@ def timeline_text(log: FaultLog, t0: float) -> str:
 
 
 @pytest.fixture
-def fault_log() -> Iterator[FaultLog]:
+def swarm_fault_log(request: pytest.FixtureRequest) -> Iterator[FaultLog]:
     """Faults of this test record into this log; whatever is still active is healed after
-    the test (pass, fail or Ctrl-C), and the timeline is attached to the report."""
+    the test (pass, fail or Ctrl-C), and the timeline is attached to the report. A cluster
+    kept after a failure is healed through it first (FAULT_LOG_KEY)."""
     log = FaultLog()
+    request.node.stash[FAULT_LOG_KEY] = log
     t0 = boot_clock()
     try:
         yield log
@@ -111,7 +113,7 @@ def fault_log() -> Iterator[FaultLog]:
 
 
 @pytest.fixture
-def attach_availability(fault_log: FaultLog) -> PlotAttacher:
+def swarm_attach_availability(swarm_fault_log: FaultLog) -> PlotAttacher:
     """Attach an SVG of probe results and latency over time, fault windows shaded."""
 
     def attach(probes: Sequence[Probe], title: str) -> None:
@@ -121,7 +123,7 @@ def attach_availability(fault_log: FaultLog) -> PlotAttacher:
         points = [(p.t - t0, p.ok, p.latency_ms) for p in probes]
         windows = [
             (w.started_at - t0, (w.ended_at or probes[-1].t) - t0, w.kind)
-            for w in fault_log.windows()
+            for w in swarm_fault_log.windows()
         ]
         allure.attach(
             render_availability_svg(points, windows, title),

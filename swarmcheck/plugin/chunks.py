@@ -20,7 +20,7 @@ from swarmcheck.spec import ClusterSpec
 
 MIN_CHUNK = 6
 """Tests per chunk at least: an extra bring-up (seconds) for fewer than this is not worth it."""
-POOLED_FIXTURE = "cluster"
+POOLED_FIXTURE = "swarm_cluster"
 
 
 def groups_dir(testrunuid: str) -> Path:

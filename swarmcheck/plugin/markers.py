@@ -151,10 +151,11 @@ def suite_marker_problems(item: pytest.Item, rootpath: Path) -> list[str]:
         check = parse_check(marker.kwargs, marker.args)
     except ConfigError as exc:
         return str(exc).splitlines()
-    uses_fresh = "fresh_cluster" in getattr(item, "fixturenames", ())
+    uses_fresh = "swarm_fresh_cluster" in getattr(item, "fixturenames", ())
     if uses_fresh and not check.destructive:
         return [
-            "it uses fresh_cluster (a swarm of its own), so its marker must say destructive=True"
+            "it uses swarm_fresh_cluster (a swarm of its own), so its marker must say "
+            "destructive=True"
         ]
     try:
         file = item.path.relative_to(rootpath).as_posix()

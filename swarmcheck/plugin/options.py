@@ -25,6 +25,7 @@ from swarmcheck.config import (
     ENGINES,
     EXISTING,
     EXISTING_TLS,
+    KEEP_ON_FAILURE,
     MANAGERS,
     OPTIONS,
     REPORTS,
@@ -233,6 +234,24 @@ def _switch(config: pytest.Config, option: Option) -> bool:
     raise ConfigError(f"{g.source}={g.value!r}: use true or false")
 
 
+def _keep_on_failure(config: pytest.Config, swarm: str) -> bool:
+    """--swarm-keep-on-failure: only a swarm swarmcheck made can be kept."""
+    keep = _switch(config, KEEP_ON_FAILURE)
+    if keep and swarm == "existing":
+        source = given(config, KEEP_ON_FAILURE).source
+        fix = (
+            f"-o {KEEP_ON_FAILURE.ini}=false overrides the ini key"
+            if source.startswith("ini")
+            else f"drop {KEEP_ON_FAILURE.flag}"
+        )
+        raise ConfigError(
+            f"{source} works only with --swarm=dind: it keeps a cluster swarmcheck made, and a "
+            f"swarm you give (--swarm=existing) is always put back as it was found, so there is "
+            f"nothing to keep. Look into a failure there with -x --pdb instead, or {fix}"
+        )
+    return keep
+
+
 def _engines(config: pytest.Config) -> tuple[str, ...]:
     """--swarm-engines: one engine per node, each a Debian suite or a dind image."""
     g = given(config, ENGINES)
@@ -266,8 +285,9 @@ def settings_from(config: pytest.Config) -> Settings:
     """Build Settings from the command line and ini file; a bad value is a usage error."""
     try:
         tls = given(config, EXISTING_TLS).value
+        swarm = given(config, SWARM).value or "dind"
         return Settings(
-            swarm=given(config, SWARM).value or "dind",
+            swarm=swarm,
             cluster=_cluster(config),
             reports_dir=_path(config, REPORTS) or config.rootpath / "reports",
             select=given(config, SELECT).value,
@@ -275,6 +295,7 @@ def settings_from(config: pytest.Config) -> Settings:
             existing=_existing(given(config, EXISTING).value, tls),
             existing_tls=tls,
             allow_destructive=_switch(config, ALLOW_DESTRUCTIVE),
+            keep_on_failure=_keep_on_failure(config, swarm),
             nightly=_nightly(config),
             asked=tuple(asked(config)),
         )

@@ -54,9 +54,10 @@ import pytest
 
 
 @pytest.fixture
-def up(cluster, request):
+def up(swarm_cluster, request):
     """The swarm, announced in up.json (this session's pid and the run id) once ready; every
     test's swarm is also appended to swarms.jsonl (with its subnet and the test)."""
+    cluster = swarm_cluster
     partial = Path(f"up.json.{os.getpid()}")
     partial.write_text(json.dumps({"pid": os.getpid(), "run_id": cluster.run_id}))
     partial.replace("up.json")
@@ -136,8 +137,8 @@ from swarmcheck.faults import process
 
 @pytest.mark.timeout(10, method="signal", func_only=True)
 @pytest.mark.swarm(managers=1, workers=1)
-def test_hangs_with_a_paused_worker(up, fault_log):
-    process.pause_node(up, up.workers[0], log=fault_log).start()
+def test_hangs_with_a_paused_worker(up, swarm_fault_log):
+    process.pause_node(up, up.workers[0], log=swarm_fault_log).start()
     time.sleep(120)
 
 

@@ -54,8 +54,8 @@ import pytest
     promise="A check MUST be reported.",
     rows=("mem-join-worker",),
 )
-def test_check(figure):
-    figure("answer", 42)
+def test_check(swarm_figure):
+    swarm_figure("answer", 42)
 
 
 def test_plain():

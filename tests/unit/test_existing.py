@@ -150,7 +150,11 @@ def test_faults(request):
     pass
 
 @marked("SC-T-004", destructive=True)
-def test_fresh(fresh_cluster):
+def test_fresh(swarm_fresh_cluster):
+    pass
+
+@marked("SC-T-008", destructive=True)
+def test_fresh_by_its_old_name(fresh_cluster):
     pass
 
 @marked("SC-T-005")
@@ -197,6 +201,7 @@ def test_only_checks_the_user_allowed_run_on_an_existing_swarm(
     assert reasons["test_roles"] == "None"  # the reset puts roles and settings back
     # what an existing swarm cannot offer, even when allowed
     assert "swarm of its own" in reasons["test_fresh"]
+    assert "swarm of its own" in reasons["test_fresh_by_its_old_name"]
     assert "Toxiproxy" in reasons["test_faults"]
     assert "node containers" in reasons["test_containers"]
     if allow:
