@@ -16,9 +16,10 @@ import sys
 import time
 
 from swarmcheck.client.engine import host_client
-from swarmcheck.cluster import hostengine
-from swarmcheck.cluster.cluster import prepare_images, running_cluster
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.cluster.cluster import running_cluster
+from swarmcheck.machine import hostengine
+from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.workload.service import deploy_web
 
 FLOOR_S = 4.7

@@ -16,14 +16,15 @@ import sys
 import time
 
 from swarmcheck.client.engine import host_client
-from swarmcheck.cluster import hostengine
-from swarmcheck.cluster.cluster import prepare_images, running_cluster
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.cluster.cluster import running_cluster
 from swarmcheck.faults import process
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.kinds import FAULT_KINDS, KINDS
 from swarmcheck.faults.runner import build_fault
 from swarmcheck.faults.schedule import PlannedFault
+from swarmcheck.machine import hostengine
+from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import Stopwatch
 from swarmcheck.workload.service import deploy_web
 

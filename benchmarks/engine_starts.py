@@ -27,8 +27,9 @@ import docker
 
 from swarmcheck.client.engine import host_client
 from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import prepare_images, running_cluster
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.cluster.cluster import running_cluster
+from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import Stopwatch, wait_until
 
 IMAGE = "swarmcheck/workload:v1"
@@ -112,7 +113,7 @@ def task_healthy(client: SwarmClient, i: int) -> float:
 
 def measure(host: docker.DockerClient, engine: str, samples: int) -> None:
     """Print the three timings on a one-manager swarm of ``engine``."""
-    spec = ClusterSpec(managers=1, debian_suite=engine)
+    spec = ClusterSpec(managers=1, engine=engine)
     with running_cluster(host, spec, prepare_images(host, spec)) as cluster:
         node = cluster.managers[0]
         client = cluster.client(node)

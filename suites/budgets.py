@@ -8,6 +8,29 @@ are those of shared/reference/swarm-behaviors.md.
 
 from __future__ import annotations
 
+from swarmcheck.catalog import Bound, load_catalog
+from swarmcheck.errors import SwarmPromiseBroken
+
+
+def bound(row: str, key: str) -> Bound:
+    """A bound the catalog states for ``row`` (docs/bounds.md lists them all): the limits a
+    check asserts come from there, so the page and the assertion cannot disagree."""
+    return load_catalog().bound(row, key)
+
+
+def assert_within(row: str, key: str, value: float) -> None:
+    """A measured value must respect both sides the catalog asserts for the bound; too early
+    or too late is a broken promise that cites the catalog."""
+    limits = bound(row, key)
+    wrong = limits.judge(value)
+    if wrong:
+        raise SwarmPromiseBroken(
+            wrong,
+            expected=f"{limits.stated} (catalog {row})",
+            seen=f"{value:g}" + (" s" if limits.unit == "s" else ""),
+        )
+
+
 ELECTION_S = 45.0
 """A new leader after the leader dies (raft-failover). Docker documents 10-20 s (raft
 ElectionTick 10 ticks of 1 s, randomized to [10 s, 20 s)); moby's TestAPISwarmLeaderElection
@@ -38,6 +61,10 @@ QUORUM_REFUSAL_S = 60.0
 leader steps down after ElectionTick (CheckQuorum), calls in flight time out after 20 s;
 moby allows 2 x 30 s (TestAPISwarmRaftQuorum, q-writes-fail)."""
 
+QUORUM_WINDOW_S = 60.0
+"""How long, from the loss of quorum, task containers are watched and scaling and updating must
+be refused: the catalog's fixed observation window for q-tasks-keep-running ("e.g. 60 s")."""
+
 QUORUM_RESTORED_S = 30.0
 """A leader again once a majority is back: moby polls 30 s (q-restore)."""
 
@@ -55,6 +82,16 @@ def node_down_budget_s(heartbeat_period_s: float) -> float:
     dispatcher marks it down after 3 heartbeat periods, each with a +-0.5 s epsilon, without
     one; 2 s more for the dispatcher's timer and the poll. 18.5 s with the default 5 s."""
     return _down_grace_s(heartbeat_period_s) + 2
+
+
+def node_not_down_before_s(heartbeat_period_s: float) -> float:
+    """The floor of node-status-down: a node that stopped sending heartbeats must not be
+    reported down before this. swarmkit's dispatcher gives each node, at every heartbeat, a
+    period p within +-0.5 s of the set one and marks it down 3 p after that heartbeat; the node
+    sends its next one p later, so a node silenced just before its next heartbeat is down at
+    the earliest 2 p after it went silent. 0.5 s less for the fault's own call (the clock starts
+    before the freeze or stop returns). 8.5 s with the default 5 s."""
+    return 2 * (heartbeat_period_s - 0.5) - 0.5
 
 
 def unknown_nodes_grace_s(heartbeat_period_s: float) -> float:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from swarmcheck.checkers.availability import Probe, address_failures, check_availability
+from swarmcheck.checkers.availability import address_failures, check_availability
 from swarmcheck.checkers.rolling import check_rolling_update
 from swarmcheck.checkers.verdict import assert_all
 from swarmcheck.client.swarm import SwarmClient
@@ -39,26 +39,6 @@ def web(cluster: Cluster) -> Callable[..., SwarmClient]:
         return deploy_web(cluster, name, replicas, **options)
 
     return make
-
-
-UpdateJudge = Callable[[Sequence[Probe], str], None]
-
-
-@pytest.fixture
-def judge_update(figure: Recorder, attach_availability: PlotAttacher) -> UpdateJudge:
-    """Judge what a probe saw during a rolling update: zero failed probes and answers from
-    both versions (so the probe covered the whole update); plot and figures reported."""
-
-    def judge(probes: Sequence[Probe], title: str) -> None:
-        attach_availability(probes, title)
-        verdict = check_availability(probes, min_success_ratio=1.0)
-        for name, value in verdict.figures.items():
-            figure(name, value)
-        verdict.assert_ok()
-        answers = {p.answer for p in probes if p.ok}
-        assert answers == {"v1", "v2"}, f"answers seen: {answers}"
-
-    return judge
 
 
 RollingJudge = Callable[[RollingUpdateRun, str], None]

@@ -1,4 +1,13 @@
-"""Run settings, resolved once from options; library code receives them as arguments."""
+"""What a run is asked to do: every option, defined once, and the Settings they resolve to.
+
+Plain data at the bottom of the house: it imports only the cluster spec (spec.py) and the errors, so
+the library, the plugin and the command line all read option names, defaults and help from
+here (the plugin registers them with pytest and parses them into ``Settings``; library code
+receives Settings as arguments and names an option in a message by its ``flag``).
+
+Every option starts with ``--swarm`` and has an ini key of the same name with underscores
+(``--swarm-seed`` / ``swarm_seed``); the command line wins over the ini file.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +15,158 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swarmcheck.cluster.engines import previous_engine
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError
-from swarmcheck.faults.schedule import Schedule
+from swarmcheck.labels import KEEP_HOURS
+from swarmcheck.spec import DEFAULT_ENGINE, ClusterSpec, is_debian, previous_engine
 
 SWARM_MODES = ("dind", "existing", "none")
+MIN_CHAOS_DURATION_S = 30.0
+
+
+@dataclass(frozen=True)
+class Option:
+    """One swarmcheck option: its flag, its ini key, its default, its help, and the
+    environment variable its default comes from (if any)."""
+
+    flag: str
+    metavar: str
+    help: str
+    default: str | None = None
+    """The built-in default, as the text a user would write (None: unset)."""
+    switch: bool = False
+    """A flag without a value (its ini key takes true/false)."""
+    env: str | None = None
+    """The environment variable that gives the default (named in the help; read where the
+    value is used, e.g. ``cluster.existing.parse_endpoints``)."""
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def ini(self) -> str:
+        return self.dest
+
+
+SWARM = Option(
+    "--swarm", "MODE", "where swarm tests run: dind (a local Docker-in-Docker swarm), existing (a "
+    "swarm given with --swarm-existing: non-destructive checks only) or none (skip every swarm "
+    "test)", "dind",
+)  # fmt: skip
+MANAGERS = Option("--swarm-managers", "N", "managers in the default cluster", "3")
+WORKERS = Option("--swarm-workers", "N", "workers in the default cluster", "0")
+DEBIAN_SUITE = Option(
+    "--swarm-debian-suite", "SUITE", "Debian suite of the built node image, which picks the "
+    "engine under test: bookworm (20.10), trixie (26.1), sid (28.5)", DEFAULT_ENGINE,
+)  # fmt: skip
+ENGINE_IMAGE = Option(
+    "--swarm-engine-image", "IMAGE", "a dind-capable image already in the local engine, used "
+    "for the nodes instead of the built one",
+)  # fmt: skip
+ENGINES = Option(
+    "--swarm-engines", "E1,E2,...", "a mixed-version default cluster: one engine per node "
+    "(managers, then workers), each a Debian suite (bookworm, trixie, sid) or a dind image",
+)  # fmt: skip
+UPGRADE_FROM = Option(
+    "--swarm-upgrade-from", "ENGINE", "the older engine of the mixed-version and "
+    "engine-upgrade checks (suites/release), a Debian suite or a dind image; the newer one is "
+    "the engine under test (default: the Debian suite before it: trixie -> bookworm, sid -> "
+    "trixie)",
+)  # fmt: skip
+EXISTING = Option(
+    "--swarm-existing", "ENDPOINTS", "with --swarm=existing: the swarm's engines, "
+    "comma-separated Docker context names or engine URLs (tcp://HOST:2376, unix:///PATH), one "
+    "per node or one per manager",
+)  # fmt: skip
+EXISTING_TLS = Option(
+    "--swarm-existing-tls", "DIR", "TLS for the engine URLs of --swarm-existing: a folder with "
+    "ca.pem, cert.pem and key.pem (default: DOCKER_CERT_PATH when DOCKER_TLS_VERIFY is set); "
+    "contexts bring their own", env="DOCKER_CERT_PATH",
+)  # fmt: skip
+ALLOW_DESTRUCTIVE = Option(
+    "--swarm-allow-destructive", "", "on an existing swarm (--swarm=existing), also run "
+    "destructive checks and faults (they skip otherwise)", switch=True,
+)  # fmt: skip
+TOXIPROXY_IMAGE = Option(
+    "--swarm-toxiproxy-image", "IMAGE", "a Toxiproxy 2.x server image already in the local "
+    "engine, used for control-plane faults instead of building one with Go",
+)  # fmt: skip
+SUBNET = Option(
+    "--swarm-subnet", "CIDR", "the node network, a private 10.x /24 (default: a free "
+    "10.199.x.0/24; not with pytest-xdist, where every worker needs its own)",
+)  # fmt: skip
+SELECT = Option(
+    "--swarm-select", "ID,AREA,ROW", "run only the checks matching any of these comma-separated "
+    "check ids (SC-MEM-002), areas (services) or catalog rows (mem-leave); -k matches ids, "
+    "areas and rows too",
+)  # fmt: skip
+REPORTS = Option(
+    "--swarm-reports", "DIR", "where the Allure results and junit.xml go unless --alluredir / "
+    "--junitxml say otherwise (default: reports/ under the rootdir)",
+)  # fmt: skip
+KEEP_ON_FAILURE = Option(
+    "--swarm-keep-on-failure", "", "after a failed check, leave the cluster it ran on running "
+    "(as the check left it, faults healed) for you to look into, and give the remaining tests a "
+    "new one; the summary says how to reach its nodes and how to remove it; later runs' sweeps "
+    f"leave it {KEEP_HOURS} h; --swarm=dind only", switch=True,
+)  # fmt: skip
+CHAOS_DURATION = Option(
+    "--swarm-chaos-duration", "DURATION", "nightly chaos mode: run a seeded random fault "
+    "schedule this long (e.g. 15m)",
+)  # fmt: skip
+SEED = Option(
+    "--swarm-seed", "N", "seed of the nightly chaos schedule (default: random, printed and "
+    "reported)",
+)  # fmt: skip
+CHAOS_FAULTS = Option(
+    "--swarm-chaos-faults", "KIND,...", "nightly chaos mode: draw only these fault kinds "
+    "(default: all)",
+)  # fmt: skip
+CHAOS_SCHEDULE = Option(
+    "--swarm-chaos-schedule", "FILE", "replay a night: the schedule JSON attached to its report "
+    "(\"planned schedule (json)\"); it fixes duration, seed and faults",
+)  # fmt: skip
+
+OPTIONS: tuple[Option, ...] = (
+    SWARM, MANAGERS, WORKERS, DEBIAN_SUITE, ENGINE_IMAGE, ENGINES, UPGRADE_FROM, EXISTING,
+    EXISTING_TLS, ALLOW_DESTRUCTIVE, TOXIPROXY_IMAGE, SUBNET, SELECT, REPORTS, KEEP_ON_FAILURE,
+    CHAOS_DURATION, SEED, CHAOS_FAULTS, CHAOS_SCHEDULE,
+)  # fmt: skip
+BY_FLAG = {o.flag: o for o in OPTIONS}
+
+
+def engine_under_test(debian_suite: str | None, engine_image: str | None) -> str:
+    """The engine a run tests, from the two options that name it: the dind image when one is
+    given, else the Debian suite (else the default)."""
+    return engine_image or debian_suite or DEFAULT_ENGINE
+
+
+def engine_options(engine: str) -> tuple[str, ...]:
+    """The options that make a run test ``engine`` (a Debian suite or a dind image)."""
+    option = DEBIAN_SUITE if is_debian(engine) else ENGINE_IMAGE
+    return (f"{option.flag}={engine}",)
+
+
+@dataclass(frozen=True)
+class Nightly:
+    """Nightly chaos mode: a seeded random fault schedule, or a night replayed from the
+    schedule file attached to its report (which then fixes duration, seed and kinds)."""
+
+    duration_s: float | None = None
+    """--swarm-chaos-duration (None: not in nightly mode, unless a night is replayed)."""
+    seed: int | None = None
+    """--swarm-seed (None: drawn at random when the schedule is planned, then reported)."""
+    kinds: tuple[str, ...] | None = None
+    """--swarm-chaos-faults: the fault kinds the schedule may draw (None: every kind)."""
+    replay: Path | None = None
+    """--swarm-chaos-schedule: a night to replay as it was planned."""
+
+    def __post_init__(self) -> None:
+        if self.duration_s is not None and self.duration_s < MIN_CHAOS_DURATION_S:
+            raise ConfigError(
+                f"--swarm-chaos-duration={self.duration_s:g}s is too short: a fault, its heal and "
+                f"the checks need at least {MIN_CHAOS_DURATION_S:g} s"
+            )
 
 
 @dataclass(frozen=True)
@@ -23,12 +178,7 @@ class Settings:
     reports_dir: Path = Path("reports")
     select: str | None = None
     """--swarm-select: check ids, areas or catalog rows to keep (comma-separated)."""
-    chaos_duration_s: float | None = None
-    seed: int | None = None
-    chaos_faults: tuple[str, ...] | None = None
-    """--swarm-chaos-faults: the fault kinds the nightly schedule may draw (None: every kind)."""
-    chaos_schedule: Schedule | None = None
-    """--swarm-chaos-schedule: a night to replay as it was planned."""
+    nightly: Nightly = field(default_factory=Nightly)
     asked: tuple[str, ...] = ()
     """The swarmcheck options given (command line or ini): the run asked for swarmcheck."""
     upgrade_from: str | None = None
@@ -39,6 +189,8 @@ class Settings:
     """A folder with ca.pem, cert.pem and key.pem for the engine URLs (as DOCKER_CERT_PATH)."""
     allow_destructive: bool = False
     """Run destructive checks and faults on an existing swarm too."""
+    keep_on_failure: bool = False
+    """Leave the cluster of a failed check running for a person to look into (dind only)."""
 
     @property
     def old_engine(self) -> str | None:
@@ -50,8 +202,8 @@ class Settings:
         if self.swarm not in SWARM_MODES:
             raise ConfigError(
                 f"--swarm={self.swarm!r} is not supported: use --swarm=dind (a local "
-                "Docker-in-Docker swarm), --swarm=existing (a swarm you give with "
-                "--swarm-existing) or --swarm=none (run no swarm tests)"
+                f"Docker-in-Docker swarm), --swarm=existing (a swarm you give with "
+                f"--swarm-existing) or --swarm=none (run no swarm tests)"
             )
         if self.swarm == "existing" and not self.existing:
             raise ConfigError(
@@ -63,11 +215,6 @@ class Settings:
             raise ConfigError(
                 "--swarm-existing is given but --swarm is not 'existing': add --swarm=existing "
                 "to run against that swarm"
-            )
-        if self.chaos_duration_s is not None and self.chaos_duration_s < 30:
-            raise ConfigError(
-                f"--swarm-chaos-duration={self.chaos_duration_s:g}s is too short: a fault, its "
-                "heal and the checks need at least 30 s"
             )
 
 

@@ -5,7 +5,9 @@ Three families matter to a person reading a report, and the reporting categories
   run the check (no engine, no IPVS, a build failed, a node container could not start).
 - ``SwarmPromiseBroken``: Swarm did not do what its documentation promises (a product failure):
   a checker's verdict, a wait for a documented behaviour that timed out (``PromiseTimeout``), a
-  documented operation the swarm under test refused or failed (``SwarmRefused``).
+  documented operation the swarm under test refused or failed (``SwarmRefused``), or a known
+  engine defect seen with its exact signature (``KnownEngineDefect``: one subclass per defect,
+  what a strict expected failure names).
 - everything else: swarmcheck itself misbehaved or was misused (framework or input error).
 
 A ``SwarmPromiseBroken`` is an ``AssertionError``, so pytest and Allure report it as a failed
@@ -130,6 +132,28 @@ class SwarmPromiseBroken(SwarmcheckError, AssertionError):
         super().__init__("\n".join(parts))
         self.expected = expected
         self.seen = seen
+
+
+class KnownEngineDefect(SwarmPromiseBroken):
+    """A promise an engine is known to break, seen with that defect's exact signature.
+
+    A strict expected failure names one subclass (``xfail(strict=True, raises=...)``), and a
+    check raises it only when what it saw matches the defect exactly; anything else the check
+    meets (a timeout, a refusal, another broken promise) stays a failure of the run. Each
+    subclass's docstring says what the defect is and where it was seen."""
+
+
+class UnhealthyStartReportedComplete(KnownEngineDefect):
+    """SC-HEAL-009: a container found unhealthy before its first passing check is stopped and,
+    when its process then exits 0, the engine reports the start as a success: the task ends
+    ``complete`` with no error instead of ``failed`` as unhealthy (moby daemon/cluster/executor/
+    container/controller.go Start; seen on 20.10.24, docs/engine-differences.md)."""
+
+
+class CertExpiryNotApplied(KnownEngineDefect):
+    """SC-PKI-004: after `swarm update --cert-expiry D`, certificates the CA issues keep the
+    previous validity: swarmkit's CA server rebuilds its signer, and so reads NodeCertExpiry,
+    only when the root CA changes (ca/server.go UpdateRootCA; engines 20.10, 26.1, 28.5)."""
 
 
 class CheckerError(SwarmcheckError):

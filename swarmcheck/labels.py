@@ -15,6 +15,20 @@ ROLE = f"{NAMESPACE}.role"
 """What the object is for: node, toxiproxy, probe, network, volume."""
 RECIPE = f"{NAMESPACE}.recipe"
 """Images: the hash of the recipe they were built from."""
+KEPT = f"{NAMESPACE}.kept"
+"""On the marker of a cluster kept after a failed check (--swarm-keep-on-failure): when it was
+kept (ISO 8601). Docker cannot add a label to an existing container, network or volume, so a
+run is marked kept by one more labelled object of its own (see cluster/kept.py)."""
+KEPT_UNTIL = f"{NAMESPACE}.kept-until"
+"""The kept cluster's marker: from when a sweep may remove it (ISO 8601)."""
+KEPT_FOR = f"{NAMESPACE}.kept-for"
+"""The kept cluster's marker: the failed tests it was kept for (JSON list)."""
+KEPT_NODES = f"{NAMESPACE}.kept-nodes"
+"""The kept cluster's marker: its nodes, how to reach them (JSON)."""
+KEEP_HOURS = 24
+"""How long a sweep leaves a kept cluster (its owner's process is gone, yet it stays):
+long enough to look into a failure the next working day, short enough that forgotten
+clusters do not pile up on a machine that runs nightly."""
 
 
 def new_run_id() -> str:

@@ -8,7 +8,7 @@ import docker
 import pytest
 
 from swarmcheck.client.engine import host_client
-from swarmcheck.cluster import hostengine
+from swarmcheck.machine import hostengine
 
 pytest_plugins = ["pytester"]
 

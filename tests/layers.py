@@ -2,8 +2,9 @@
 
 Layers go from top to bottom; a module may import from its own component or any component in
 a lower layer, never from a higher one, and components that share a layer are independent.
-Imports under ``if TYPE_CHECKING:`` count: hiding a cycle from the interpreter does not
-remove it from the design.
+Inside a component, no two modules import each other, directly or through others: there is
+no import circle anywhere. Imports under ``if TYPE_CHECKING:`` and inside functions count:
+hiding a cycle from the interpreter does not remove it from the design.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from pathlib import Path
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),  # the command line drives pytest through the plugin (`swarmcheck catalog`)
     ("plugin",),
-    ("config",),
     ("reporting",),
     ("faults",),
     ("workload",),
     ("checkers",),
-    ("cluster", "machine"),  # machine: tools built on this machine (the history checker)
+    ("cluster",),
+    ("machine",),  # this machine made ready: its engine, images, recipes, report tooling
     ("client",),
-    ("labels", "timing", "steps", "catalog", "cache", "recipes", "progress"),  # leaves
+    ("config",),  # every option once, and the Settings they resolve to: plain data
+    ("spec",),  # the cluster to build and the engines it runs: plain data
+    ("labels", "timing", "steps", "catalog", "cache", "recipes", "progress", "shipped"),  # leaves
     ("__init__",),  # the package itself: its version and the root exception
     ("errors",),
 )
@@ -102,3 +105,85 @@ def check_layers(root: Path, layers: Sequence[Sequence[str]] = LAYERS) -> list[V
                 continue
             violations.append(Violation(module, line, imported, why))
     return violations
+
+
+@dataclass(frozen=True)
+class Arrow:
+    """``module`` imports ``imported`` (both modules of the package) at ``line``."""
+
+    module: str
+    line: int
+    imported: str
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.line} imports {self.imported}"
+
+
+def _modules(root: Path) -> dict[str, Path]:
+    return {_module_name(root, path): path for path in sorted(root.rglob("*.py"))}
+
+
+def _arrows(root: Path) -> list[Arrow]:
+    """Every import of one module of the package by another, at module level or not. An
+    import names the deepest module it reaches: ``from swarmcheck.cluster import node``
+    imports ``swarmcheck.cluster.node``; ``from swarmcheck.catalog import Check``
+    imports the package ``swarmcheck.catalog`` (its ``__init__``)."""
+    modules = _modules(root)
+    arrows: dict[tuple[str, str], Arrow] = {}
+    for module, path in modules.items():
+        for line, target in _imports(path, module):
+            if target not in modules:
+                continue
+            # `from a import b` yields a, then a.b: a module a.b replaces the package a
+            parent = target.rsplit(".", 1)[0]
+            if (module, parent) in arrows and arrows[module, parent].line == line:
+                del arrows[module, parent]
+            if target != module and (module, target) not in arrows:
+                arrows[module, target] = Arrow(module, line, target)
+    return sorted(arrows.values(), key=lambda a: (a.module, a.line, a.imported))
+
+
+def import_graph(root: Path) -> dict[str, list[Arrow]]:
+    """Each module of the package at ``root`` -> its imports of other modules of it."""
+    graph: dict[str, list[Arrow]] = {module: [] for module in _modules(root)}
+    for arrow in _arrows(root):
+        graph[arrow.module].append(arrow)
+    return graph
+
+
+def import_circles(root: Path) -> list[list[Arrow]]:
+    """The import circles of the package at ``root``: each the arrows that tie a group of
+    modules that reach one another (a strongly connected component), empty when none."""
+    graph = {m: [a.imported for a in arrows] for m, arrows in import_graph(root).items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[set[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's algorithm; the package is small
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = set()
+            while True:
+                member = stack.pop()
+                group.add(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                groups.append(group)
+
+    for module in graph:
+        if module not in index:
+            visit(module)
+    full = import_graph(root)
+    return sorted(
+        ([a for m in sorted(g) for a in full[m] if a.imported in g] for g in groups),
+        key=lambda arrows: arrows[0].module,
+    )

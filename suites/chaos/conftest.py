@@ -154,11 +154,11 @@ def _folder(settings: Settings, nodeid: str) -> Path:
 
 @pytest.fixture
 def judge_history(
-    request: pytest.FixtureRequest, swarm_settings: Settings, figure: Recorder
+    request: pytest.FixtureRequest, swarm_settings: Settings, swarm_figure: Recorder
 ) -> HistoryJudge:
     """Judge recorded histories: saved under ``<reports>/histories/<test>/``, checked,
     attached, their counts reported as figures."""
-    return HistoryJudge(_folder(swarm_settings, request.node.nodeid), figure)
+    return HistoryJudge(_folder(swarm_settings, request.node.nodeid), swarm_figure)
 
 
 class ConsistencyRun:
@@ -297,12 +297,15 @@ class ConsistencyRun:
 
 @pytest.fixture
 def consistency(
-    cluster: Cluster, history_checker: Path, judge_history: HistoryJudge, figure: Recorder
+    swarm_cluster: Cluster,
+    history_checker: Path,
+    judge_history: HistoryJudge,
+    swarm_figure: Recorder,
 ) -> Iterator[ConsistencyRun]:
     """A recorded run across one fault (see ``ConsistencyRun``); its clients stop after the
     test whatever happens. Skips first where the history checker cannot be built."""
     judge_history.checker = history_checker
-    run = ConsistencyRun(cluster, judge_history, figure)
+    run = ConsistencyRun(swarm_cluster, judge_history, swarm_figure)
     try:
         yield run
     finally:

@@ -76,9 +76,9 @@ timed-out ones were applied when the latency was lifted), which left the history
 no acknowledged write during the fault."""
 
 
-def _needs_three_managers(cluster: Cluster) -> None:
-    if len(cluster.managers) != 3:
-        pytest.skip(f"written for 3 managers, the cluster has {len(cluster.managers)}")
+def _needs_three_managers(swarm_cluster: Cluster) -> None:
+    if len(swarm_cluster.managers) != 3:
+        pytest.skip(f"written for 3 managers, the cluster has {len(swarm_cluster.managers)}")
 
 
 @pytest.mark.swarm(faults=True)
@@ -94,14 +94,16 @@ def _needs_three_managers(cluster: Cluster) -> None:
     ),
     rows=(*ROWS, "cons-reads-current"),
 )
-def test_leader_killed(cluster: Cluster, consistency: ConsistencyRun, fault_log: FaultLog) -> None:
+def test_leader_killed(
+    swarm_cluster: Cluster, consistency: ConsistencyRun, swarm_fault_log: FaultLog
+) -> None:
     """Model: the service as a CAS register and the configs as a grow-only set, both
     linearizable. The leader's container is killed (SIGKILL); once the others have elected a
     leader and acknowledged reads and writes, it is started again."""
-    _needs_three_managers(cluster)
+    _needs_three_managers(swarm_cluster)
     consistency.start("kill the leader")
-    old = cluster.leader()
-    with consistency.fault(process.kill_node(cluster, old, log=fault_log)):
+    old = swarm_cluster.leader()
+    with consistency.fault(process.kill_node(swarm_cluster, old, log=swarm_fault_log)):
         consistency.hold(0.0, "acknowledged_after_election_s", deposed=old)
     consistency.end(budgets.REJOIN_S)
     consistency.assert_linearizable()
@@ -122,17 +124,20 @@ def test_leader_killed(cluster: Cluster, consistency: ConsistencyRun, fault_log:
     rows=ROWS,
 )
 def test_leader_paused(
-    cluster: Cluster, consistency: ConsistencyRun, fault_log: FaultLog, figure: Recorder
+    swarm_cluster: Cluster,
+    consistency: ConsistencyRun,
+    swarm_fault_log: FaultLog,
+    swarm_figure: Recorder,
 ) -> None:
     """Model: linearizable writes, and linearizable reads except those the old leader serves
     while deposed (docs/consistency.md: swarmkit answers a leader's reads from its own store;
     SC-CONS-007 shows it). The leader is frozen for ``PAUSE_S``; probe clients queue reads on
     it, served the moment it thaws, and read on for ``PROBE_AFTER_S``. Stale reads it served
     are counted (``<model>_stale_reads``), not failed."""
-    _needs_three_managers(cluster)
+    _needs_three_managers(swarm_cluster)
     consistency.start("pause the leader, read on it at once after unpause")
-    old = cluster.leader()
-    frozen = process.pause_node(cluster, old, log=fault_log)
+    old = swarm_cluster.leader()
+    frozen = process.pause_node(swarm_cluster, old, log=swarm_fault_log)
     with consistency.fault(frozen):
         consistency.hold(PAUSE_S, "acknowledged_after_election_s", deposed=old)
         with consistency.running.probing(old):
@@ -141,7 +146,7 @@ def test_leader_paused(
             time.sleep(PROBE_AFTER_S)
     consistency.end(budgets.REJOIN_S)
     found = consistency.assert_linearizable_but_deposed(old)
-    figure("stale_read_windows", len(found))
+    swarm_figure("stale_read_windows", len(found))
 
 
 @pytest.mark.swarm(faults=True)
@@ -159,23 +164,26 @@ def test_leader_paused(
     rows=ROWS,
 )
 def test_leader_isolated_on_raft_port(
-    cluster: Cluster, consistency: ConsistencyRun, fault_log: FaultLog, figure: Recorder
+    swarm_cluster: Cluster,
+    consistency: ConsistencyRun,
+    swarm_fault_log: FaultLog,
+    swarm_figure: Recorder,
 ) -> None:
     """Model: as SC-CONS-002. Only the leader's TCP on port 2377 is cut (``raft_port``), so its
     engine keeps answering; probe clients read on it the whole time. Whether it served stale
     reads before CheckQuorum stepped it down depends on whether the majority elected a leader
     first (both take 10-20 s): counted, not failed."""
-    _needs_three_managers(cluster)
+    _needs_three_managers(swarm_cluster)
     consistency.start("cut the leader off the Raft port, read on it")
-    old = cluster.leader()
+    old = swarm_cluster.leader()
     with (
         consistency.running.probing(old),
-        consistency.fault(isolate_raft_port(cluster, old, log=fault_log)),
+        consistency.fault(isolate_raft_port(swarm_cluster, old, log=swarm_fault_log)),
     ):
         consistency.hold(ISOLATION_S, "acknowledged_after_election_s", deposed=old)
     consistency.end(PARTITION_CATCH_UP_S)
     found = consistency.assert_linearizable_but_deposed(old)
-    figure("stale_read_windows", len(found))
+    swarm_figure("stale_read_windows", len(found))
 
 
 @pytest.mark.swarm(faults=True)
@@ -191,17 +199,17 @@ def test_leader_isolated_on_raft_port(
     rows=(*ROWS, "cons-reads-current"),
 )
 def test_one_way_partition(
-    cluster: Cluster, consistency: ConsistencyRun, fault_log: FaultLog
+    swarm_cluster: Cluster, consistency: ConsistencyRun, swarm_fault_log: FaultLog
 ) -> None:
     """Model: linearizable register and set. What the leader sends to one follower is dropped
     for ``ONE_WAY_S`` (its TCP connections stall both ways); the leader keeps its quorum with
     the other follower. After healing, the cut-off follower's higher term forces an election
     (swarmkit runs Raft without PreVote)."""
-    _needs_three_managers(cluster)
+    _needs_three_managers(swarm_cluster)
     consistency.start("drop what the leader sends to one follower")
-    leader = cluster.leader()
-    follower = next(m for m in cluster.managers if m.name != leader.name)
-    with consistency.fault(partition.one_way(cluster, leader, follower, log=fault_log)):
+    leader = swarm_cluster.leader()
+    follower = next(m for m in swarm_cluster.managers if m.name != leader.name)
+    with consistency.fault(partition.one_way(swarm_cluster, leader, follower, log=swarm_fault_log)):
         consistency.hold(ONE_WAY_S, "acknowledged_during_s")
     consistency.end(PARTITION_CATCH_UP_S)
     consistency.assert_linearizable()
@@ -219,16 +227,18 @@ def test_one_way_partition(
     ),
     rows=(*ROWS, "cons-reads-current"),
 )
-def test_slow_raft(cluster: Cluster, consistency: ConsistencyRun, fault_log: FaultLog) -> None:
+def test_slow_raft(
+    swarm_cluster: Cluster, consistency: ConsistencyRun, swarm_fault_log: FaultLog
+) -> None:
     """Model: linearizable register and set. Toxiproxy delays every manager's control-plane
     traffic by ``LATENCY_MS`` (+/- ``JITTER_MS``) each way for ``LATENCY_S``: Raft messages,
     forwarded control-API calls. Clients wait up to ``SLOW_CALL_TIMEOUT_S`` per call."""
-    _needs_three_managers(cluster)
+    _needs_three_managers(swarm_cluster)
     consistency.start("latency on every manager's Raft port", timeout_s=SLOW_CALL_TIMEOUT_S)
     with consistency.fault(
         *(
-            toxics.latency(cluster, manager, LATENCY_MS, JITTER_MS, log=fault_log)
-            for manager in cluster.managers
+            toxics.latency(swarm_cluster, manager, LATENCY_MS, JITTER_MS, log=swarm_fault_log)
+            for manager in swarm_cluster.managers
         )
     ):
         consistency.hold(LATENCY_S, "acknowledged_during_s")
@@ -249,18 +259,18 @@ def test_slow_raft(cluster: Cluster, consistency: ConsistencyRun, fault_log: Fau
     rows=(*ROWS, "cons-reads-current"),
 )
 def test_leader_restarted(
-    cluster: Cluster, consistency: ConsistencyRun, fault_log: FaultLog
+    swarm_cluster: Cluster, consistency: ConsistencyRun, swarm_fault_log: FaultLog
 ) -> None:
     """Model: linearizable register and set. ``docker restart`` of the leader's node (SIGTERM
     to its engine, then a start); the fault ends once its engine answers again and the managers
     have a leader that acknowledges reads and writes."""
-    _needs_three_managers(cluster)
+    _needs_three_managers(swarm_cluster)
     consistency.start("restart the leader's node")
-    old = cluster.leader()
-    restart = process.restart_node(cluster, old, log=fault_log)
+    old = swarm_cluster.leader()
+    restart = process.restart_node(swarm_cluster, old, log=swarm_fault_log)
     with consistency.fault(restart):
         restart.stop()  # waits until its engine answers again
-        cluster.wait_leader(budgets.ELECTION_S)
+        swarm_cluster.wait_leader(budgets.ELECTION_S)
         consistency.hold(0.0, "acknowledged_after_restart_s")
     consistency.end(budgets.REJOIN_S)
     consistency.assert_linearizable()
@@ -289,7 +299,10 @@ def test_leader_restarted(
     rows=("cons-reads-current",),
 )
 def test_reads_on_deposed_leader(
-    cluster: Cluster, consistency: ConsistencyRun, fault_log: FaultLog, figure: Recorder
+    swarm_cluster: Cluster,
+    consistency: ConsistencyRun,
+    swarm_fault_log: FaultLog,
+    swarm_figure: Recorder,
 ) -> None:
     """The strict expected failure of docs/consistency.md's stale-read finding, made certain:
     the leader is cut off the Raft port and frozen at once, so it cannot notice; the majority
@@ -301,11 +314,11 @@ def test_reads_on_deposed_leader(
     linearizable: a failure there is not this expected one); then the whole histories must be
     linearizable, and a violation that is exactly stale reads on the old leader raises
     ``StaleReadOnDeposedLeader``, the expected failure."""
-    _needs_three_managers(cluster)
+    _needs_three_managers(swarm_cluster)
     consistency.start("freeze the leader cut off the Raft port, thaw it still cut off")
-    old = cluster.leader()
-    frozen = process.pause_node(cluster, old, log=fault_log)
-    with consistency.fault(isolate_raft_port(cluster, old, log=fault_log), frozen):
+    old = swarm_cluster.leader()
+    frozen = process.pause_node(swarm_cluster, old, log=swarm_fault_log)
+    with consistency.fault(isolate_raft_port(swarm_cluster, old, log=swarm_fault_log), frozen):
         consistency.hold(0.0, "acknowledged_after_election_s", deposed=old)
         with consistency.running.probing(old):
             frozen.stop()  # thawed, still cut off: it does not know it was deposed
@@ -313,7 +326,7 @@ def test_reads_on_deposed_leader(
             stepped_down = consistency.wait_step_down(old, DEPOSED_PROBE_S)
             consistency.running.mark("old leader stepped down")
             time.sleep(PROBE_AFTER_S)  # and reads on it after that
-    figure(
+    swarm_figure(
         "stepped_down_after_thaw_s",
         "not within the probe" if stepped_down is None else round(stepped_down, 1),
     )

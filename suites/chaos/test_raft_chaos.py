@@ -12,27 +12,34 @@ from suites import budgets
 from swarmcheck.checkers.containers import check_kept_running
 from swarmcheck.checkers.inventory import check_nothing_lost
 from swarmcheck.checkers.leaders import check_single_leader
+from swarmcheck.checkers.refusals import (
+    MINORITY,
+    NO_LEADER,
+    check_refused,
+    check_unchanged,
+    of_known_outcome,
+    of_unknown_outcome,
+)
+from swarmcheck.checkers.verdict import assert_all, figures_of
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import EngineAPIError, PromiseTimeout
+from swarmcheck.errors import PromiseTimeout
 from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.timing import Stopwatch, boot_clock, wait_until
 from swarmcheck.workload.observe import ContainerSampler, LeaderSampler, inventory
-from swarmcheck.workload.service import (
-    expect_write_refused,
-    running_containers,
-    wait_converged,
-    wait_write_accepted,
+from swarmcheck.workload.refusals import (
+    ServiceWrites,
+    await_refusal,
+    refused_through,
+    watched_state,
 )
+from swarmcheck.workload.service import wait_converged, wait_write_accepted, workload_image
 
 RAFT = "https://docs.docker.com/engine/swarm/raft/"
 ADMIN = "https://docs.docker.com/engine/swarm/admin_guide/"
-NO_LEADER = "does not have a leader"
-"""From the documented refusal: "The swarm does not have a leader. It's possible that too
-few managers are online. Make sure more than half of the managers are online." """
 
 LATENCY_MARGIN_S = 5.0
 """Loose on purpose, for +500 ms on every control-plane round trip: an election needs a vote
@@ -62,10 +69,6 @@ PARTITION_CATCH_UP_S = 90.0
 back on their reconnect backoff (up to 2 min in gRPC's defaults); measured here: whole again
 and caught up 14-32 s after healing in three runs. Docker documents no bound (raft-partition
 suggests 30 s, which the slowest run passed)."""
-QUORUM_OUTAGE_S = 30.0
-"""How long the containers are watched once the swarm refuses writes: the catalog's
-q-tasks-keep-running suggests watching through the outage (e.g. 60 s); 30 s gives fifteen
-samples per node, every 2 s."""
 
 
 @pytest.mark.swarm(faults=True)
@@ -143,6 +146,7 @@ def test_paused_leader_is_replaced(cluster: Cluster, fault_log: FaultLog, figure
         with process.pause_node(cluster, old, log=fault_log):
             new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
             figure("failover_s", clock())
+            budgets.assert_within("raft-paused-leader", "election", clock())  # both sides
         back = Stopwatch()
         cluster.wait_healthy(budgets.REJOIN_S)
         figure("rejoined_after_unpause_s", back())
@@ -171,14 +175,18 @@ def test_paused_leader_is_replaced(cluster: Cluster, fault_log: FaultLog, figure
 def test_partitioned_manager(
     cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
-    """A follower is cut off: the majority keeps its leader, its writes are seen running, the
-    isolated manager's write fails; healed, it sees what was created meanwhile, one leader
-    throughout and nothing lost. The service avoids the victim: a node cut off keeps running
-    what it has (documented), which is not what this check is about."""
+    """A follower is cut off: the majority keeps its leader, its writes are seen running; the
+    isolated manager answers a scale (with the version it knew, one request) and a service
+    create with the minority's error (a deadline or no leader, HTTP 500); healed, it sees
+    what was created meanwhile, neither isolated write took effect (web's version, spec and
+    containers on every engine as the majority left them), one leader throughout and nothing
+    lost. The service avoids the victim: a node cut off keeps running what it has
+    (documented), which is not what this check is about."""
     leader = cluster.leader()
     victim = next(m for m in cluster.managers if m.name != leader.name)
     lead = web("web", replicas=2, constraints=[f"node.hostname!={victim.name}"])
     before = inventory(cluster)
+    known = lead.stored_service("web")  # what the isolated manager last knew of web
     with LeaderSampler(cluster) as sampler:
         clock = Stopwatch()
         with partition.isolate(cluster, victim, log=fault_log):
@@ -202,9 +210,15 @@ def test_partitioned_manager(
             wait_converged(lead, "web", 3, timeout_s=budgets.CONVERGE_S)
             wait_converged(lead, "during", 1, timeout_s=budgets.CONVERGE_S)
             figure("majority_write_running_s", clock())
-            isolated = SwarmClient(victim.name, victim.quick_client(30))
-            with pytest.raises(EngineAPIError):
-                isolated.scale("web", 5)
+            # What the majority made of web, before the isolated manager writes anything.
+            majority = watched_state(lead, lead.stored_service("web"), cluster.nodes)
+            # Through the isolated manager, at once: a scale of web with the version it knew
+            # and a create, each one request.
+            writes = ServiceWrites.via(victim, known, clock)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                scale, create = pool.submit(writes.scale, 5), pool.submit(writes.create, "isolated")
+                isolated = [scale.result(), create.result()]
+            figure("isolated_writes_answered_s", clock())
         healed = Stopwatch()
         cluster.wait_healthy(PARTITION_CATCH_UP_S)
         wait_until(
@@ -216,9 +230,20 @@ def test_partitioned_manager(
         figure("caught_up_after_heal_s", healed())
     verdict = check_single_leader(sampler.samples)
     figure("deposed_leader_s", verdict.figures["deposed_leader_s"])
-    verdict.assert_ok()
+    # Nothing the isolated manager sent can reach a leader, and its deadline passed before the
+    # heal: neither answer (deadline or no leader) may take effect, web stays as the majority
+    # left it (version, spec, containers on every engine) and no "isolated" service appears.
+    now = cluster.leader_client()
+    verdicts = {
+        "isolated": check_refused(isolated, MINORITY),
+        "unchanged": check_unchanged(
+            majority, watched_state(now, now.stored_service("web"), cluster.nodes), isolated
+        ),
+    }
+    for name, value in figures_of(**verdicts).items():
+        figure(name, value)
+    assert_all([verdict, *verdicts.values()])
     check_nothing_lost(before, inventory(cluster)).assert_ok()
-    assert cluster.client(victim).service("web").replicas == 3, "the isolated write took effect"
 
 
 @pytest.mark.swarm(workers=1)
@@ -237,62 +262,72 @@ def test_partitioned_manager(
 def test_quorum_loss_and_recovery(
     cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
-    """2 of 3 managers stop at once. Writes are refused with the documented message (one that
-    succeeds fails the check at once; none refused that way takes effect later); from then on
-    the tasks on the nodes still up (the surviving manager and the worker) keep running in
-    the same containers, sampled every 2 s for 30 s. One manager back: a leader, a write seen
-    running, nothing lost."""
+    """2 of 3 managers stop at once. Service creates (one request each) go to the survivor
+    until one is refused with the documented message; through the rest of the 60 s window,
+    scale and update writes of web, each with web's version from before the loss, must be
+    refused the same way, while the task containers on the nodes still up (the survivor and
+    the worker, where web runs) keep running, sampled every 2 s from the loss. One manager
+    back: a leader, nothing a refused write asked for happened (web's version, spec and
+    containers on every engine as before), a new write seen running, nothing lost."""
     if len(cluster.managers) != 3:
         pytest.skip(f"written for 3 managers, the cluster has {len(cluster.managers)}")
     replicas = 2 * cluster.spec.size
-    web("web", replicas=replicas)
-    before = inventory(cluster)
     survivor, *others = cluster.managers
     up = [survivor, *cluster.workers]
+    # web runs on the nodes that stay up: what they run can be compared on every engine.
+    lead = web("web", replicas=replicas, constraints=[f"node.hostname!={n.name}" for n in others])
+    before = inventory(cluster)
+    stored = lead.stored_service("web")
+    state_before = watched_state(lead, stored, cluster.nodes)
+    running = {n.name: state_before.containers[n.name] or frozenset() for n in up}
+    assert all(running.values()), f"a node that stays up runs no task of web: {running}"
     first, second = (process.stop_node(cluster, n, log=fault_log) for n in others)
     outage = Stopwatch()
-    with ThreadPoolExecutor(max_workers=2) as pool:  # at once: no time to reschedule between
-        list(pool.map(lambda fault: fault.start(), (first, second)))
-    client = SwarmClient(survivor.name, survivor.quick_client(30))
-    attempts = expect_write_refused(
-        client, "web", replicas + 1, NO_LEADER, timeout_s=budgets.QUORUM_REFUSAL_S
-    )
-    figure("refused_after_s", outage())
-    figure("writes_timed_out", sum(not a.refused for a in attempts))
-    # From here the swarm itself says it has no leader: nothing may stop or start a task.
-    running = running_containers(cluster, "web", up)
-    assert all(running.values()), f"a node still up runs no task of web: {running}"
+    writes = ServiceWrites.via(survivor, stored, outage)
     with ContainerSampler(up, "web") as kept:
-        time.sleep(QUORUM_OUTAGE_S)
+        lost = boot_clock()
+        with ThreadPoolExecutor(max_workers=2) as pool:  # at once: no time to reschedule between
+            list(pool.map(lambda fault: fault.start(), (first, second)))
+        probes = await_refusal(
+            lambda i: writes.create(f"refused-{i}"),
+            NO_LEADER,
+            timeout_s=budgets.QUORUM_REFUSAL_S,
+            what="a service create without quorum",
+        )
+        figure("refused_after_s", outage())
+        figure("writes_before_refusal", len(probes) - 1)
+        judged = refused_through(
+            writes, budgets.QUORUM_WINDOW_S, replicas + 1, workload_image("v2")
+        )
+        time.sleep(kept.interval_s)  # one more sample past the window's end
     figure("outage_s", outage())
-    verdict = check_kept_running(running, kept.samples)
-    figure("kept_running_samples", len(kept.samples))
-    verdict.assert_ok()
+    verdicts = {
+        "creates": check_refused(probes, NO_LEADER),
+        "writes": check_refused(judged, NO_LEADER),
+        "kept": check_kept_running(running, kept.samples),
+    }
+    figure("watched_from_loss_s", round(max(s.t for s in kept.samples) - lost, 1))
 
     back = Stopwatch()
     first.stop()  # one manager back: 2 of 3, quorum again
     leader = cluster.wait_leader(timeout_s=budgets.QUORUM_RESTORED_S, exclude=second.targets[0])
     figure("quorum_back_s", back())
     lead = cluster.client(leader)
-    # A write refused with the documented message never took effect. One that timed out may
-    # have: its proposal can sit in the old leader's log and commit once a majority is back
-    # (Raft: the outcome of a timed-out request is unknown), so its count is allowed too.
-    now = lead.service("web").replicas
-    refused = [a.replicas for a in attempts if a.refused]
-    assert now not in refused, f"a write refused with {NO_LEADER!r} took effect: {now} replicas"
-    allowed = {replicas, *(a.replicas for a in attempts if not a.refused)}
-    assert now in allowed, f"web has {now} replicas, none of the writes asked for that"
-    wait_write_accepted(lead, "web", replicas - 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
-    # The other manager is still down: its tasks count as running until the new leader marks
-    # it down, after its grace for unknown nodes (33 s at the 5 s heartbeat), and only then are
-    # they rescheduled. Measured: 28-33 s after this write. The budget is that grace plus the
-    # usual convergence; with 60 s alone, one stability round timed out at "7/6 running".
-    wait_converged(
-        lead,
-        "web",
-        replicas - 2,
-        timeout_s=budgets.unknown_nodes_grace_s(lead.heartbeat_period_s()) + budgets.CONVERGE_S,
+    # A write refused with the documented message never takes effect. One that timed out
+    # while the leader stepped down may: its proposal can sit in the old leader's log and
+    # commit once a majority is back (Raft: the outcome of a timed-out request is unknown).
+    answers = [*probes, *judged]
+    verdicts["unchanged"] = check_unchanged(
+        state_before,
+        watched_state(lead, lead.stored_service("web"), cluster.nodes),
+        refused=of_known_outcome(answers, NO_LEADER),
+        unknown=of_unknown_outcome(answers, NO_LEADER),
     )
+    for name, value in figures_of(**verdicts).items():
+        figure(name, value)
+    assert_all(list(verdicts.values()))
+    wait_write_accepted(lead, "web", replicas - 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
+    wait_converged(lead, "web", replicas - 2, timeout_s=budgets.CONVERGE_S)
     figure("write_running_s", back())
     check_nothing_lost(before, inventory(cluster)).assert_ok()
 

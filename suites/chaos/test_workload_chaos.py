@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
@@ -12,10 +13,18 @@ from suites.conftest import RollingJudge
 from swarmcheck.checkers.convergence import ReplicaSample, check_converged
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.node import Node
+from swarmcheck.errors import PromiseTimeout, SwarmPromiseBroken
 from swarmcheck.faults import process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, boot_clock, wait_until
+from swarmcheck.workload.placement import (
+    Placement,
+    create_placed_service,
+    hold_placement,
+    wait_placement,
+)
 from swarmcheck.workload.rolling import watched_rolling_update
 from swarmcheck.workload.service import wait_converged, wait_task_stopped
 
@@ -32,6 +41,9 @@ SLOW_UPDATE_S = 90.0
 """Loose on purpose, for +200 ms (+/-100) per control-plane round trip: three start-first
 batches each need a task placed, started, healthy and reported. Measured here: 26-27 s in
 three runs (7-9 s undisturbed); about three times that."""
+GLOBAL_NOT_REPLACED_S = 5.0
+"""How long a lost node's global task is watched not to be replaced elsewhere: the docs give
+no time; the global orchestrator acts on a node's change at once, so 5 s spans many passes."""
 SLOW_CONVERGE_S = 60.0
 """The same latency: N/N reached and seen on the engines after the update completed."""
 
@@ -41,9 +53,12 @@ SLOW_CONVERGE_S = 60.0
     id="SC-CHAOS-006",
     area="chaos/workload",
     doc=HOWSVC,
-    title="a lost worker's tasks are rescheduled on the other nodes",
+    title="a lost worker's replicated tasks are rescheduled on the other nodes (every manager "
+    "and engine agreeing), its global task is not replaced elsewhere",
     promise=(
-        "A lost worker's tasks MUST be rescheduled on the remaining nodes within Docker's budget."
+        "A lost worker's replicated tasks MUST be rescheduled on the remaining nodes within "
+        "Docker's budget, as every manager reports and every remaining engine runs, and its "
+        "global-service task MUST NOT be replaced on another node."
     ),
     rows=("heal-node-loss",),
 )
@@ -52,6 +67,8 @@ def test_lost_worker_tasks_rescheduled(
 ) -> None:
     replicas = 2 * cluster.spec.size
     lead = web("web", replicas=replicas)
+    create_placed_service(lead, "agent", None, mode="global")
+    wait_placement(cluster, lead, "agent", cluster.spec.size)
     worker = cluster.workers[0]
     on_worker = [t for t in lead.running_tasks("web") if t.node_id == worker.node_id]
     assert on_worker, f"no task of web landed on {worker.name}"
@@ -68,15 +85,69 @@ def test_lost_worker_tasks_rescheduled(
 
         wait_until(
             moved,
-            what=f"{replicas} tasks running off {worker.name}",
+            what=f"{replicas} tasks running off {worker.name} (judged against the "
+            f"{budgets.RESCHEDULED_S:g} s budget; waited longer to measure)",
             timeout_s=budgets.RESCHEDULED_S + 30,  # judged below against the budget
+            timeout_error=PromiseTimeout,
         )
         figure("rescheduled_s", clock())
         time.sleep(3)  # and they stay there
         moved()
+        lost_node_views(cluster, worker, replicas)
     verdict = check_converged(samples, healed_at=killed_at, deadline_s=budgets.RESCHEDULED_S)
     figure("moved_tasks", len(on_worker))
     verdict.assert_ok()
+    # Not too early either: the managers learn of a killed node from its missing heartbeats,
+    # so its tasks cannot all be replaced before the heartbeat grace.
+    whole_s = next(s.t for s in samples if s.converged) - killed_at
+    not_before_s = budgets.node_not_down_before_s(lead.heartbeat_period_s())
+    if whole_s < not_before_s:
+        raise SwarmPromiseBroken(
+            f"the lost node's tasks were all replaced {whole_s:.1f} s after it was killed, "
+            "before the managers could know it was down",
+            expected=f"not before the heartbeat grace ({not_before_s:g} s), within "
+            f"{budgets.RESCHEDULED_S:g} s (catalog heal-node-loss)",
+            seen=f"{whole_s:.1f} s",
+        )
+
+
+def lost_node_views(cluster: Cluster, lost: Node, replicas: int) -> None:
+    """While ``lost`` is down: every remaining engine runs exactly the replicated tasks the
+    managers report (none on the lost node), every manager reports the same placement, and
+    the global service runs once on each remaining node, never a second task in the lost
+    node's stead, over a few seconds of looks."""
+    lead = cluster.leader_client()
+    web = wait_placement(
+        cluster,
+        lead,
+        "web",
+        replicas,
+        also=lambda p: p.on(lost) == 0 and lost.name in p.silent,
+        what=f"the engines to run the {replicas} tasks of web the managers report, none on "
+        f"{lost.name}",
+        timeout_s=10,
+    )
+    names = {i.id: i.hostname for i in cluster.node_list()}
+    for manager in cluster.managers:
+        seen = Counter(names[t.node_id] for t in cluster.client(manager).running_tasks("web"))
+        assert dict(seen) == web.by_node, f"{manager.name} reports web as {dict(seen)}, not {web}"
+    others = [n.name for n in cluster.nodes if n.name != lost.name]
+
+    def global_problem(p: Placement) -> str | None:
+        if p.on(lost) or any(p.on(n) != 1 for n in others) or not p.agrees or p.pending:
+            return f"the global service is not once on each remaining node and none on {lost.name}"
+        return None
+
+    wait_placement(
+        cluster,
+        lead,
+        "agent",
+        len(others),
+        also=lambda p: global_problem(p) is None,
+        what=f"the global service to run once on each node but {lost.name}",
+        timeout_s=10,
+    )
+    hold_placement(cluster, lead, "agent", GLOBAL_NOT_REPLACED_S, global_problem)
 
 
 @pytest.mark.swarm(faults=True)

@@ -41,6 +41,7 @@ def test_leader_failover(
     old.container.stop(timeout=0)  # the swarm fixture restarts it if this test fails
     new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
     figure("failover_s", clock())
+    budgets.assert_within("raft-failover", "election-after-kill", clock())  # both sides
 
     def agreed() -> bool | None:
         for m in survivors:

@@ -10,16 +10,21 @@ joining drained, a worker going down).
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from suites import budgets
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
+from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError
-from swarmcheck.faults.process import pause_node
+from swarmcheck.faults.process import pause_node, stop_node
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, hold, wait_until
+from swarmcheck.workload.membership import set_dispatcher_heartbeat, watch_node_down
 from swarmcheck.workload.placement import (
     Placement,
     create_placed_service,
@@ -242,45 +247,80 @@ def test_node_rm(cluster: Cluster) -> None:
     id="SC-NODE-005",
     area="node-management",
     doc="https://docs.docker.com/engine/swarm/manage-nodes/#list-nodes",
-    title="a worker cut off from the managers is down after the heartbeat grace, ready once back",
-    promise="Swarm MUST report a worker whose daemon stopped answering as down within three "
-    "heartbeat periods (plus jitter) and as ready again once it is back.",
-    rows=("node-status-down",),
+    title="a worker cut off or stopped is down after the heartbeat grace (not before), ready "
+    "once back",
+    promise="Swarm MUST report a worker whose daemon stopped answering (frozen) or stopped "
+    "(a graceful shutdown) as down after the heartbeat grace, not before it and within three "
+    "heartbeat periods (plus jitter) of the heartbeat set, and as ready again once it is back.",
+    rows=("node-status-down", "pki-cluster-settings"),
     destructive=False,
     needs=(),
 )
 def test_silent_worker_is_down_then_ready(cluster: Cluster, figure: Recorder) -> None:
-    # The worker's node is frozen: its daemon sends nothing and answers nothing, as when it is
-    # cut off; unlike a stop, the moment its heartbeats end is known. (SC-SCH-007 kills one.)
+    # Frozen, the worker's daemon sends nothing and answers nothing, as when it is cut off;
+    # stopped, it shuts down cleanly. Either way the moment its heartbeats end is known (a
+    # kill is SC-SCH-007's).
     worker = cluster.workers[0]
     lead = cluster.leader_client()
     period_s = lead.heartbeat_period_s()
     figure("heartbeat_period_s", period_s)
-    down_budget_s = budgets.node_down_budget_s(period_s)
-
-    def state() -> str:
-        return next(i.state for i in lead.nodes() if i.id == worker.node_id)
-
-    outage = pause_node(cluster, worker).start()
-    clock = Stopwatch()
-    try:
+    limits = {
+        "not_before_s": budgets.node_not_down_before_s(period_s),
+        "budget_s": budgets.node_down_budget_s(period_s),
+    }
+    for name, back_name, fault in (
+        ("down_after_s", "ready_again_s", pause_node(cluster, worker)),
+        ("stopped_down_after_s", "stopped_ready_again_s", stop_node(cluster, worker, grace_s=10)),
+    ):
+        try:
+            down_s = watch_node_down(lead, worker, fault.start, **limits)
+        finally:
+            fault.stop()
+        figure(name, round(down_s, 2))
+        clock = Stopwatch()
+        # The agent reconnects with a backoff of at most 8 s (swarmkit agent).
+        ready_s = budgets.bound("node-status-down", "ready-again").high or 30
         wait_until(
-            lambda: True if state() == "down" else None,
-            what=f"{worker.name} to be reported down within {down_budget_s:g} s",
-            timeout_s=down_budget_s,
-            interval_s=0.2,
+            lambda: True if _state(lead, worker) == "ready" else None,
+            what=f"{worker.name} to be ready again",
+            timeout_s=ready_s,
             timeout_error=promise_timeout,
         )
-        figure("down_after_s", clock())
+        figure(back_name, round(clock(), 2))
+        hold(
+            1.0,
+            lambda: (
+                None
+                if _state(lead, worker) == "ready"
+                else f"{worker.name} flapped to {_state(lead, worker)}"
+            ),
+        )
+    # The heartbeat setting takes effect (pki-cluster-settings): at 1 s a frozen worker is
+    # down within 3 x (1 + 0.5) + 2 s, and not before 2 x (1 - 0.5) - 0.5 s.
+    previous = set_dispatcher_heartbeat(cluster, 1.0)
+    try:
+        time.sleep(2 * period_s)  # every agent learns the new period at its next heartbeat
+        fault = pause_node(cluster, worker)
+        try:
+            down_s = watch_node_down(
+                lead,
+                worker,
+                fault.start,
+                not_before_s=budgets.node_not_down_before_s(1.0),
+                budget_s=budgets.node_down_budget_s(1.0),
+            )
+        finally:
+            fault.stop()
+        figure("down_after_at_1s_heartbeat_s", round(down_s, 2))
     finally:
-        outage.stop()
-    clock = Stopwatch()
-    # The agent reconnects with a backoff of at most 8 s (swarmkit agent).
+        set_dispatcher_heartbeat(cluster, previous)
     wait_until(
-        lambda: True if state() == "ready" else None,
+        lambda: True if _state(lead, worker) == "ready" else None,
         what=f"{worker.name} to be ready again",
         timeout_s=30,
         timeout_error=promise_timeout,
     )
-    figure("ready_again_s", clock())
-    hold(1.0, lambda: None if state() == "ready" else f"{worker.name} flapped to {state()}")
+
+
+def _state(lead: SwarmClient, node: Node) -> str:
+    return next(i.state for i in lead.nodes() if i.id == node.node_id)

@@ -683,6 +683,7 @@ def test_secrets_survive_failover_and_cut_off(
     old.container.stop(timeout=0)  # the swarm fixture restarts it if this check fails
     new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
     figure("failover_s", clock())
+    budgets.assert_within("sc-ha", "election", clock())  # both sides
     survivor = cluster.client(new)
     wait_write_accepted(survivor, "after", 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
     with translated(new.name):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from suites import budgets
-from suites.conftest import UpdateJudge
+from suites.conftest import RollingJudge
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.plugin.fixtures import Recorder
 from swarmcheck.timing import Stopwatch, wait_until
@@ -28,7 +28,7 @@ from swarmcheck.workload.placement import (
     promise_timeout,
     wait_placement,
 )
-from swarmcheck.workload.rolling import rolling_update_under_probe
+from swarmcheck.workload.rolling import watched_rolling_update
 from swarmcheck.workload.service import (
     deploy_web,
     wait_converged,
@@ -163,18 +163,23 @@ def test_tasks_run_on_both_versions(cluster: Cluster) -> None:
     id="SC-REL-003",
     area="release",
     doc=UPDATE_DOC,
-    title="a start-first rolling update across nodes of two engine versions keeps answering",
+    title="a start-first rolling update across nodes of two engine versions keeps answering "
+    "and keeps start-first order on both",
     promise="A start-first rolling update of a service whose tasks run on nodes of two engine "
-    "versions MUST keep it answering and end with every task on the new image on both.",
+    "versions MUST keep it answering, start every new task before its old one stops (per the "
+    "managers and the engines) and end with every task on the new image on both.",
     rows=("upd-start-first",),
 )
 def test_rolling_update_across_versions(
-    cluster: Cluster, figure: Recorder, judge_update: UpdateJudge
+    cluster: Cluster, figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
     versions = versions_or_skip(cluster)
     replicas = len(cluster.nodes)  # the spread strategy puts one task on each node
-    probes = rolling_update_under_probe(cluster, figure, replicas=replicas)
-    judge_update(probes, f"web v1 -> v2 over {replicas} nodes of two engine versions")
+    # Judged like SC-UPD-001: the probe's answers and the task order, sampled on the managers
+    # and the engines (never fewer than N healthy, each new task running before its old one
+    # stops), not the probe alone.
+    run = watched_rolling_update(cluster, figure, replicas=replicas, order="start-first")
+    judge_rolling(run, f"web v1 -> v2 over {replicas} nodes of two engine versions")
     lead = cluster.leader_client()
     service_id = lead.service("web").id
     wanted = {workload_image("v2"): replicas}

@@ -10,6 +10,7 @@ from swarmcheck.catalog.coverage import AreaCoverage, Coverage, RowCoverage, cov
 from swarmcheck.catalog.model import (
     FEATURES,
     Area,
+    Bound,
     Catalog,
     Check,
     Row,
@@ -22,6 +23,7 @@ __all__ = [
     "FEATURES",
     "Area",
     "AreaCoverage",
+    "Bound",
     "Catalog",
     "Check",
     "Coverage",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import PurePosixPath
+from typing import Any
 
 from swarmcheck.errors import ConfigError
 
@@ -38,7 +39,22 @@ FEATURES: Mapping[str, str] = {
 }
 """Platform features a check may need (``needs=``); without one it skips at run time."""
 
-MARKER_FIELDS = ("id", "area", "doc", "title", "promise", "rows", "destructive", "needs")
+EFFECTS: Mapping[str, str] = {
+    "reads": "only reads the swarm",
+    "writes": "creates and removes its own services, secrets, configs, networks and volumes",
+    "roles": "changes node roles, availability or labels",
+    "settings": "changes the swarm's settings",
+    "leadership": "moves the leadership",
+    "tokens": "rotates join tokens, the unlock key or the root CA",
+    "membership": "makes nodes leave, join or be removed",
+    "stops": "stops, pauses, kills or restarts nodes, or cuts their network",
+}
+"""What a check may do to the swarm it runs on (``effects=``): an existing swarm runs a check
+only when the user allowed every effect it declares."""
+
+MARKER_FIELDS = (
+    "id", "area", "doc", "title", "promise", "rows", "destructive", "needs", "effects",
+)  # fmt: skip
 REQUIRED_FIELDS = ("id", "area", "doc", "title", "promise", "rows")
 
 
@@ -46,6 +62,68 @@ REQUIRED_FIELDS = ("id", "area", "doc", "title", "promise", "rows")
 class Area:
     key: str  # "membership": what checks use in area= and what -k / --swarm-select match
     title: str
+
+
+EXTENTS = ("full", "partial")
+"""How much of a row its checks assert: all of it, or a part (the row then says what is left
+out and why, in ``gap``)."""
+
+SIDES = ("both", "upper", "lower", "window")
+"""What the catalog states of a bound: a range (both sides: not too early, not too late), a
+budget (upper: not too late), a floor (lower: not too early), or a window something must keep
+holding for (window: at least that long, sampled throughout)."""
+
+UNITS = ("s", "count")
+
+
+@dataclass(frozen=True)
+class BoundCheck:
+    """A check that asserts a bound, and the figure it records the measured value under."""
+
+    id: str
+    figure: str  # "" when the check records no figure for it
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A time or count the catalog states for a row, and the sides the checks assert.
+
+    ``low``/``high`` are the asserted limits (None: that side is not asserted; for a window,
+    ``low`` is how long the check keeps sampling). Where a stated side is not asserted,
+    ``unasserted`` says why. Limits that scale with a swarm setting (the dispatcher heartbeat)
+    are given at the suites' default, and ``scales`` says with what.
+    """
+
+    key: str  # unique within its row: "join-returns"
+    what: str  # what is measured
+    stated: str  # the catalog's words
+    sides: str  # one of SIDES
+    unit: str  # one of UNITS
+    low: float | None
+    high: float | None
+    checks: tuple[BoundCheck, ...]
+    unasserted: str = ""
+    scales: str = ""
+
+    @property
+    def asserted(self) -> str:
+        """The sides the checks assert: both, lower, upper, window, or none."""
+        if self.sides == "window":
+            return "window" if self.low is not None else "none"
+        if self.low is not None and self.high is not None:
+            return "both"
+        if self.low is not None:
+            return "lower"
+        return "upper" if self.high is not None else "none"
+
+    def judge(self, value: float) -> str | None:
+        """What is wrong with a measured ``value`` (too early, too late), or None."""
+        unit = "" if self.unit == "count" else " s"
+        if self.low is not None and value < self.low:
+            return f"{self.what}: {value:g}{unit}, under the catalog's {self.low:g}{unit}"
+        if self.high is not None and self.sides != "window" and value > self.high:
+            return f"{self.what}: {value:g}{unit}, over the catalog's {self.high:g}{unit}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -59,6 +137,15 @@ class Row:
     budget: str  # the time Docker documents or its own tests allow
     requires: str  # what it needs beyond a three-manager swarm ("" when nothing)
     fault: bool  # checked by injecting a fault (the chaos suites' natural home)
+    extent: str = "full"  # one of EXTENTS: how much of the row the checks assert
+    gap: str = ""  # for a partial row: what is not asserted, and why
+    bounds: tuple[Bound, ...] = ()
+
+    def bound(self, key: str) -> Bound:
+        for bound in self.bounds:
+            if bound.key == key:
+                return bound
+        raise KeyError(f"{self.key}: no bound {key!r}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +166,14 @@ class Catalog:
             if row.key == key:
                 return row
         raise KeyError(key)
+
+    def bound(self, row: str, key: str) -> Bound:
+        """A row's bound, for the check that asserts it (the limits live in the catalog)."""
+        return self.row(row).bound(key)
+
+    @property
+    def full_rows(self) -> tuple[Row, ...]:
+        return tuple(r for r in self.rows if r.extent == "full")
 
     def rows_of(self, area: str) -> tuple[Row, ...]:
         return tuple(r for r in self.rows if r.area == area)
@@ -105,6 +200,8 @@ class Check:
     needs: tuple[str, ...] = ()
     file: str = ""  # the test file, relative to the rootdir (or to the suites folder)
     name: str = ""  # the test function
+    effects: tuple[str, ...] | None = None
+    """What the check does to the swarm (None: its marker does not say)."""
 
     @property
     def suite(self) -> str:
@@ -128,7 +225,28 @@ def _area(raw: Mapping[str, object]) -> Area:
     return Area(key=str(raw["key"]), title=str(raw["title"]))
 
 
-def _row(raw: Mapping[str, object]) -> Row:
+def _limit(value: object) -> float | None:
+    return None if value is None else float(str(value))
+
+
+def _bound(raw: Mapping[str, Any]) -> Bound:
+    return Bound(
+        key=str(raw["key"]),
+        what=str(raw["what"]),
+        stated=str(raw["stated"]),
+        sides=str(raw["sides"]),
+        unit=str(raw.get("unit", "s")),
+        low=_limit(raw.get("low")),
+        high=_limit(raw.get("high")),
+        checks=tuple(
+            BoundCheck(id=str(c["id"]), figure=str(c.get("figure", ""))) for c in raw["checks"]
+        ),
+        unasserted=str(raw.get("unasserted", "")),
+        scales=str(raw.get("scales", "")),
+    )
+
+
+def _row(raw: Mapping[str, Any]) -> Row:
     return Row(
         key=str(raw["row"]),
         area=str(raw["area"]),
@@ -137,7 +255,44 @@ def _row(raw: Mapping[str, object]) -> Row:
         budget=str(raw.get("budget", "")),
         requires=str(raw.get("requires", "")),
         fault=bool(raw.get("fault", False)),
+        extent=str(raw.get("extent", "")),
+        gap=str(raw.get("gap", "")),
+        bounds=tuple(_bound(b) for b in raw.get("bounds", ())),
     )
+
+
+def _bound_problems(row: Row, bound: Bound) -> list[str]:
+    where = f"row {row.key}, bound {bound.key}"
+    problems = []
+    if bound.sides not in SIDES:
+        problems.append(f"{where}: sides {bound.sides!r} is not one of {', '.join(SIDES)}")
+    if bound.unit not in UNITS:
+        problems.append(f"{where}: unit {bound.unit!r} is not one of {', '.join(UNITS)}")
+    if not bound.checks:
+        problems.append(f"{where}: names no check that asserts it")
+    stated_sides = {"both": 2, "upper": 1, "lower": 1, "window": 1}.get(bound.sides, 0)
+    asserted_sides = {"both": 2, "lower": 1, "upper": 1, "window": 1}.get(bound.asserted, 0)
+    if asserted_sides < stated_sides and not bound.unasserted:
+        problems.append(f"{where}: a stated side is not asserted and unasserted= says not why")
+    if bound.low is not None and bound.high is not None and bound.low > bound.high:
+        problems.append(f"{where}: low {bound.low:g} is over high {bound.high:g}")
+    return problems
+
+
+def _row_problems(row: Row) -> list[str]:
+    problems = []
+    if row.extent not in EXTENTS:
+        problems.append(f"row {row.key}: extent {row.extent!r} is not one of full, partial")
+    if row.extent == "partial" and not row.gap:
+        problems.append(f"row {row.key}: partial, but gap= does not say what is not checked")
+    if row.extent == "full" and row.gap:
+        problems.append(f"row {row.key}: full, but it names a gap ({row.gap!r})")
+    keys = [b.key for b in row.bounds]
+    if len(set(keys)) != len(keys):
+        problems.append(f"row {row.key}: two bounds share a key ({keys})")
+    for bound in row.bounds:
+        problems += _bound_problems(row, bound)
+    return problems
 
 
 def parse_catalog(text: str) -> Catalog:
@@ -152,6 +307,9 @@ def parse_catalog(text: str) -> Catalog:
     stray = sorted({r.area for r in catalog.rows} - set(catalog.area_keys))
     if duplicates or stray:
         raise ConfigError(f"bad catalog: duplicate rows {duplicates}, unknown areas {stray}")
+    problems = [p for row in catalog.rows for p in _row_problems(row)]
+    if problems:
+        raise ConfigError("bad catalog:\n" + "\n".join(problems))
     return catalog
 
 
@@ -238,6 +396,21 @@ def _needs_problems(value: object) -> list[str]:
     return []
 
 
+def _effects_problems(value: object) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        return [
+            "effects= takes a non-empty tuple of what the check does to the swarm, e.g. "
+            f"effects=('writes', 'roles') (got {value!r}); one or more of {', '.join(EFFECTS)}"
+        ]
+    unknown = [str(v) for v in value if v not in EFFECTS]
+    if unknown:
+        return [
+            f"effects= names unknown effects {', '.join(map(repr, unknown))}: known are "
+            + ", ".join(EFFECTS)
+        ]
+    return []
+
+
 def parse_check(
     kwargs: Mapping[str, object], args: Sequence[object] = (), catalog: Catalog | None = None
 ) -> Check:
@@ -286,9 +459,13 @@ def parse_check(
         problems.append(f"destructive= must be True or False (got {destructive!r})")
     needs = kwargs.get("needs", ())
     problems += _needs_problems(needs)
+    effects = kwargs.get("effects")
+    if effects is not None:
+        problems += _effects_problems(effects)
     if problems:
         raise ConfigError("\n".join(problems))
     assert isinstance(rows, Sequence) and isinstance(needs, Sequence)
+    assert effects is None or isinstance(effects, Sequence)
     return Check(
         id=str(kwargs["id"]),
         area=str(kwargs["area"]),
@@ -298,4 +475,5 @@ def parse_check(
         rows=tuple(str(r) for r in rows),
         destructive=bool(destructive),
         needs=tuple(str(n) for n in needs),
+        effects=None if effects is None else tuple(str(e) for e in effects),
     )

@@ -25,7 +25,8 @@ class ContainerSample:
     containers: frozenset[str] | None
 
 
-def _short(ids: frozenset[str] | set[str]) -> str:
+def short_ids(ids: frozenset[str] | set[str]) -> str:
+    """Container ids, shortened and sorted, for a message ("none" when there are none)."""
     return ", ".join(sorted(i[:12] for i in ids)) or "none"
 
 
@@ -55,7 +56,8 @@ def check_kept_running(
             if s.containers != expected:
                 gone, new = expected - s.containers, s.containers - expected
                 problems.append(
-                    f"{node} at t={s.t - t0:.1f}s: stopped {_short(gone)}, started {_short(new)}"
+                    f"{node} at t={s.t - t0:.1f}s: stopped {short_ids(gone)}, "
+                    f"started {short_ids(new)}"
                 )
                 break
     figures: dict[str, Figure] = {f"samples.{k}": v for k, v in counts.items()}
@@ -91,12 +93,12 @@ def check_scaled(before: Placement, after: Placement, replicas: int) -> Verdict:
         problems.append(f"{len(new)} containers run, not {replicas}")
     if replicas >= len(old):
         if removed:
-            problems.append(f"scaling up from {len(old)} stopped {_short(removed)}")
+            problems.append(f"scaling up from {len(old)} stopped {short_ids(removed)}")
         if len(added) != replicas - len(old):
             problems.append(f"{len(added)} new containers, not {replicas - len(old)}")
     else:
         if added:
-            problems.append(f"scaling down from {len(old)} started {_short(added)}")
+            problems.append(f"scaling down from {len(old)} started {short_ids(added)}")
         if len(removed) != len(old) - replicas:
             problems.append(f"{len(removed)} containers stopped, not {len(old) - replicas}")
     figures: dict[str, Figure] = {

@@ -41,3 +41,12 @@ def assert_all(verdicts: Sequence[Verdict]) -> None:
         expected="; ".join(f"{v.name}: {v.expected}" for v in failed if v.expected),
         seen="; ".join(f"{v.name}: {v.seen}" for v in failed if v.seen),
     )
+
+
+def figures_of(**verdicts: Verdict) -> dict[str, Figure]:
+    """Every verdict's figures for the report, each name prefixed with its keyword."""
+    return {
+        f"{key}.{name}": value
+        for key, verdict in verdicts.items()
+        for name, value in verdict.figures.items()
+    }

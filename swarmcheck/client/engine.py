@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import docker
 import requests
 from docker.tls import TLSConfig
 
+from swarmcheck.catalog.model import EFFECTS as EFFECTS_SAID
 from swarmcheck.errors import NotOnExistingSwarm
 from swarmcheck.labels import RUN as RUN_LABEL
 
@@ -31,6 +33,50 @@ GUARDED = re.compile(
 """Calls that remove or change one object: on a swarm in use, only objects of this run."""
 GUARD_METHODS = {"DELETE", "POST"}
 OWN_TASKS = "com.docker.swarm.service.id"
+NODE_UPDATE = re.compile(r"/nodes/([^/]+)/update$")
+NODE_REMOVE = re.compile(r"/nodes/([^/]+)$")
+SWARM_UPDATE = re.compile(r"/swarm/update$")
+MEMBERSHIP = re.compile(r"/swarm/(?:init|join|leave)$")
+ROTATIONS = ("rotateWorkerToken", "rotateManagerToken", "rotateManagerUnlockKey")
+CA_CHANGES = ("ForceRotate", "SigningCACert", "SigningCAKey")
+"""What a swarm update changes that rotates the root CA (a ``tokens`` effect, not a setting)."""
+
+
+class EffectNotAllowed(NotOnExistingSwarm):
+    """A call would have an effect on a swarm in use that the check now running may not
+    have (it does not declare it, or the user did not allow it)."""
+
+    def __init__(self, message: str, effect: str) -> None:
+        super().__init__(message)
+        self.effect = effect
+
+
+class Permits:
+    """The effects the check now running may have on a swarm in use, shared by every client
+    of that swarm (``catalog.model.EFFECTS``). While lifted (the reset, which puts back what
+    checks changed), any."""
+
+    def __init__(self) -> None:
+        self._effects: frozenset[str] | None = None
+        self._lock = threading.Lock()
+
+    def allow(self, effects: frozenset[str]) -> None:
+        with self._lock:
+            self._effects = effects
+
+    def allows(self, effect: str) -> bool:
+        with self._lock:
+            return self._effects is None or effect in self._effects
+
+    @contextlib.contextmanager
+    def lifted(self) -> Iterator[None]:
+        with self._lock:
+            saved, self._effects = self._effects, None
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._effects = saved
 
 
 class Created:
@@ -89,10 +135,12 @@ class RemoteAPIClient(docker.APIClient):  # type: ignore[misc]
         self,
         labels: Mapping[str, str] | None = None,
         created: Created | None = None,
+        permits: Permits | None = None,
         **kwargs: Any,
     ) -> None:
         self.swarmcheck_labels = dict(labels or {})
         self.swarmcheck_created = created
+        self.swarmcheck_permits = permits
         super().__init__(**kwargs)
 
     def merge_environment_settings(
@@ -149,13 +197,59 @@ class RemoteAPIClient(docker.APIClient):  # type: ignore[misc]
             or labels.get(OWN_TASKS) in created.of("services")
         )
 
+    def _effect(self, method: str, url: str, kwargs: Mapping[str, Any]) -> str | None:
+        """What a call does to the swarm beyond this run's own objects (``EFFECTS``)."""
+        path = urllib.parse.urlsplit(url).path
+        if method == "DELETE":
+            return "membership" if NODE_REMOVE.search(path) else None
+        if MEMBERSHIP.search(path):
+            return "membership"
+        if SWARM_UPDATE.search(path):
+            params = kwargs.get("params") or {}
+            if any(str(params.get(k)).lower() == "true" for k in ROTATIONS):
+                return "tokens"
+            now = self._get_json(self._url("/swarm"))["Spec"].get("CAConfig") or {}
+            asked = _json_body(kwargs).get("CAConfig") or {}
+            rotates = any(k in asked and asked[k] != now.get(k) for k in CA_CHANGES)
+            return "tokens" if rotates else "settings"
+        update = NODE_UPDATE.search(path)
+        if update is None:
+            return None
+        node = self._get_json(self._url("/nodes/{0}", urllib.parse.unquote(update.group(1))))
+        role = _json_body(kwargs).get("Role")
+        if role is not None and role != node["Spec"].get("Role"):
+            leader = bool((node.get("ManagerStatus") or {}).get("Leader"))
+            return "leadership" if leader and role == "worker" else "roles"
+        return "roles"
+
+    def _get_json(self, url: str) -> Any:
+        response = self._get(url)
+        response.raise_for_status()
+        return response.json()
+
+    def _permit(self, method: str, url: str, kwargs: Mapping[str, Any]) -> None:
+        """Refuse a call whose effect the check now running may not have."""
+        permits = self.swarmcheck_permits
+        if permits is None:
+            return
+        effect = self._effect(method, url, kwargs)
+        if effect is not None and not permits.allows(effect):
+            what = urllib.parse.urlsplit(url).path.split("/", 2)[-1]
+            raise EffectNotAllowed(
+                f"refused {method} {what}: it {EFFECTS_SAID.get(effect, effect)} ({effect!r}), "
+                "which the check does not declare or the user did not allow on a swarm in use",
+                effect,
+            )
+
     def _post(self, url: str, **kwargs: Any) -> requests.Response:
         self._guard("POST", url)
+        self._permit("POST", url, kwargs)
         response: requests.Response = super()._post(url, **kwargs)
         return response
 
     def _delete(self, url: str, **kwargs: Any) -> requests.Response:
         self._guard("DELETE", url)
+        self._permit("DELETE", url, kwargs)
         response: requests.Response = super()._delete(url, **kwargs)
         return response
 
@@ -175,6 +269,16 @@ class RemoteAPIClient(docker.APIClient):  # type: ignore[misc]
         return response
 
 
+def _json_body(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON object a docker-py call sends (``_post_json`` passes it serialised)."""
+    data = kwargs.get("data")
+    try:
+        body = json.loads(data) if isinstance(data, str | bytes) and data else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def remote_client(
     base_url: str,
     *,
@@ -183,14 +287,17 @@ def remote_client(
     labels: Mapping[str, str] | None = None,
     api_version: str | None = None,
     created: Created | None = None,
+    permits: Permits | None = None,
 ) -> docker.DockerClient:
     """A client for an engine swarmcheck did not start (``tcp://host:2376`` with TLS, a Unix
     socket, a Docker context's endpoint); with ``labels``, the services, networks, volumes and
-    containers it creates carry them; with ``created``, every object it creates is recorded."""
+    containers it creates carry them; with ``created``, every object it creates is recorded;
+    with ``permits``, a call whose effect the current check may not have is refused."""
     client = docker.DockerClient.__new__(docker.DockerClient)
     client.api = RemoteAPIClient(
         labels,
         created,
+        permits,
         base_url=base_url,
         timeout=timeout_s,
         version=api_version or "auto",

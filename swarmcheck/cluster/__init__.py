@@ -1,1 +1,1 @@
-"""Cluster provisioning: host engine, images, node containers, the swarm and its reset."""
+"""Cluster provisioning: node containers, their network, the swarm, its reset and teardown."""

@@ -1,4 +1,9 @@
-"""A running swarm of dind nodes: bring-up, the typed view suites use, reset and teardown."""
+"""A local swarm of dind nodes swarmcheck makes and owns: bring-up, reset and teardown.
+
+It can do everything a check may ask of a swarm (``interface.CAPABILITIES``): its nodes are
+containers swarmcheck started, on a network of its own. How it is read is shared with an
+existing swarm (``view.SwarmView``).
+"""
 
 from __future__ import annotations
 
@@ -6,81 +11,42 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import docker
 from docker.models.resource import Model
 
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
-from swarmcheck.cluster import images, reaper, sockets
-from swarmcheck.cluster.controlplane import ControlPlaneProxy, attach_control_plane_proxy
-from swarmcheck.cluster.health import Health, Member, View, current_managers, swarm_health
+from swarmcheck.client.swarm import NS
+from swarmcheck.cluster import reaper, sockets
+from swarmcheck.cluster.controlplane import ControlPlaneProxy, start_control_plane_proxy
+from swarmcheck.cluster.interface import EVERY_CAPABILITY
 from swarmcheck.cluster.network import create_network, node_ip
 from swarmcheck.cluster.node import Node, start_node
-from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.errors import (
-    EngineAPIError,
-    EnvironmentProblem,
-    NotFound,
-    PromiseTimeout,
-    SwarmcheckError,
-    SwarmRefused,
-)
+from swarmcheck.cluster.view import READY_TIMEOUT_S, SwarmView
+from swarmcheck.errors import EngineAPIError, NotFound
+from swarmcheck.machine import images
+from swarmcheck.machine.images import ClusterImages
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.steps import step
 from swarmcheck.timing import Stopwatch, wait_until
 
 log = logging.getLogger("swarmcheck.cluster")
 
 SWARM_PORT = 2377
-READY_TIMEOUT_S = 60.0
-HEALTH_ASK_TIMEOUT_S = 3.0
-"""A manager that does not answer `node ls` within this is not whole (frozen, cut off)."""
-ENGINE_ASK_TIMEOUT_S = 5.0
 INNER_BIP = "10.210.0.1/24"
 INNER_POOL = "10.211.0.0/16"
 
 
 @dataclass
-class ClusterImages:
-    """What every cluster of a run uses: the node image and the workload images."""
-
-    node: str
-    workload: tuple[str, ...]
-    workload_tars: tuple[bytes, ...] = field(repr=False)
-    engines: dict[str, str] = field(default_factory=dict)
-    """Node images of other engines (mixed-version swarms, upgrades): engine -> image."""
-
-    def image_for(self, engine: str | None) -> str:
-        """The node image of ``engine`` (the run's node image when it is not another one)."""
-        return self.engines.get(engine, self.node) if engine else self.node
-
-
-def prepare_images(host: docker.DockerClient, spec: ClusterSpec) -> ClusterImages:
-    """Build (once) or find the node and workload images, and save the workload for loading."""
-    node = spec.engine_image or images.ensure_node_image(host, spec.debian_suite).ref
-    if spec.engine_image:
-        try:
-            with translated("the host"):
-                host.images.get(spec.engine_image)
-        except NotFound as exc:
-            raise EnvironmentProblem(
-                f"the engine image {spec.engine_image} is not in the local engine and no "
-                "registry can be reached here: load it first (`docker load -i IMAGE.tar`, or "
-                f"`docker build -t {spec.engine_image} ...` on this machine), or leave out "
-                f"{images.ENGINE_IMAGE_OPTIONS} to build the node image from Debian's packages"
-            ) from exc
-    workload = images.ensure_workload_images(host)
-    return ClusterImages(node, workload, images.image_tars(host, workload))
-
-
-@dataclass
-class Cluster:
+class Cluster(SwarmView[Node]):
     """A swarm of node containers on the run's own network."""
 
+    capabilities: ClassVar[frozenset[str]] = EVERY_CAPABILITY
     spec: ClusterSpec
     run_id: str
     host: docker.DockerClient = field(repr=False)
@@ -101,130 +67,12 @@ class Cluster:
     before_swarm: Callable[[Cluster], None] | None = field(default=None, repr=False)
     """Called once the nodes are up, just before the swarm forms."""
 
-    # -- views ---------------------------------------------------------------------------
     def node(self, name_or_id: str) -> Node:
+        """A node by name, swarm node ID or container name."""
         for node in self.nodes:
-            if name_or_id in (node.name, node.node_id, node.container_name):
+            if name_or_id == node.container_name:
                 return node
-        raise SwarmcheckError(f"no node {name_or_id!r} in this cluster: {self.names()}")
-
-    def names(self) -> list[str]:
-        return [n.name for n in self.nodes]
-
-    @property
-    def managers(self) -> list[Node]:
-        return [n for n in self.nodes if n.role == "manager"]
-
-    @property
-    def workers(self) -> list[Node]:
-        return [n for n in self.nodes if n.role == "worker"]
-
-    def client(self, node: Node | str) -> SwarmClient:
-        """Swarm calls through one node's engine (able to read every engine, see
-        ``running_service_containers``)."""
-        target = self.node(node) if isinstance(node, str) else node
-        return SwarmClient(target.name, target.client, engines=self.running_service_containers)
-
-    def leader_client(self) -> SwarmClient:
-        """Swarm calls through the current leader (writes reach the Raft log directly)."""
-        return self.client(self.leader())
-
-    def running_service_containers(
-        self, service: str, timeout_s: float = ENGINE_ASK_TIMEOUT_S
-    ) -> dict[str, frozenset[str] | None]:
-        """For each node (by swarm node ID), the ids of the running containers of ``service``
-        its own engine lists; None for an engine that did not answer."""
-
-        def ask(node: Node) -> frozenset[str] | None:
-            client = node.quick_client(timeout_s)
-            try:
-                with translated(node.name):
-                    found = client.api.containers(
-                        filters={
-                            "label": f"com.docker.swarm.service.name={service}",
-                            "status": "running",
-                        }
-                    )
-                return frozenset(str(c["Id"]) for c in found)
-            except EngineAPIError:
-                return None
-            finally:
-                client.close()
-
-        with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
-            found = list(pool.map(ask, self.nodes))
-        return {n.node_id or n.name: f for n, f in zip(self.nodes, found, strict=True)}
-
-    def node_list(self, via: Node | None = None, timeout_s: float = 5.0) -> list[NodeInfo]:
-        """`docker node ls` from ``via`` or from the first manager that answers."""
-        candidates = [via] if via else self.managers
-        last: Exception | None = None
-        for node in candidates:
-            client = node.quick_client(timeout_s)
-            try:
-                return SwarmClient(node.name, client).nodes()
-            except EngineAPIError as exc:
-                last = exc
-            finally:
-                client.close()
-        raise EngineAPIError(f"no manager answered `node ls`: {last}")
-
-    def leader(self, timeout_s: float = 5.0) -> Node:
-        """The node the managers report as Leader.
-
-        Raises EngineAPIError when no manager answers, SwarmRefused when the one that answers
-        names no leader (an EngineAPIError too, so waits treat it as "not yet").
-        """
-        infos = self.node_list(timeout_s=timeout_s)
-        for info in infos:
-            if info.leader:
-                return self.node(info.hostname)
-        raise SwarmRefused(f"no manager reports a leader: {[i.hostname for i in infos]}")
-
-    def wait_leader(self, timeout_s: float = 60.0, exclude: str | None = None) -> Node:
-        """Wait until a manager (other than ``exclude``) is reported Leader by a manager that
-        answers; a timeout is a broken promise (``PromiseTimeout``): a swarm with a majority
-        of managers up elects a leader."""
-
-        def ask(node: Node) -> Node | None:
-            try:
-                for info in self.node_list(via=node, timeout_s=3):
-                    if info.leader and info.hostname != exclude:
-                        return self.node(info.hostname)
-            except EngineAPIError:
-                pass
-            return None
-
-        def probe() -> Node | None:
-            # The managers are asked at once: while there is no leader, `node ls` on a manager
-            # can hang until its timeout, and asking them one after the other added that wait
-            # to the measured failover time.
-            candidates = [n for n in self.managers if n.name != exclude]
-            pool = ThreadPoolExecutor(max_workers=max(1, len(candidates)))
-            try:
-                for done in as_completed([pool.submit(ask, n) for n in candidates]):
-                    found = done.result()
-                    if found is not None:
-                        return found
-                return None
-            finally:
-                pool.shutdown(wait=False, cancel_futures=True)
-
-        what = "a leader" + (f" other than {exclude}" if exclude else "")
-        return wait_until(probe, what=what, timeout_s=timeout_s, timeout_error=PromiseTimeout)
-
-    def wait_control(self, node: Node, available: bool, timeout_s: float = 30.0) -> None:
-        """Wait until a node's own engine says it is (or is no longer) a manager."""
-        wait_until(
-            lambda: True if node.client.info()["Swarm"]["ControlAvailable"] is available else None,
-            what=f"{node.name} ControlAvailable={available}",
-            timeout_s=timeout_s,
-            timeout_error=PromiseTimeout,
-        )
-
-    def log_tails(self, lines: int = 15) -> str:
-        """The last lines of every node's dockerd log, for errors and reports."""
-        return "\n".join(f"== {n.name} ==\n{n.daemon_log_tail(lines)}" for n in self.nodes)
+        return super().node(name_or_id)
 
     # -- bring-up ------------------------------------------------------------------------
     def up(self, prepared: ClusterImages) -> Cluster:
@@ -271,7 +119,7 @@ class Cluster:
         self.engine_versions = {node.name: version for node, version in booted}
         self.timings["nodes_up_s"] = clock()
         if self.spec.control_plane_proxy and self.control_plane is None:
-            attach_control_plane_proxy(self)
+            self._route_control_plane(prepared)
         if self.before_swarm is not None:
             self.before_swarm(self)
         self._form_swarm()
@@ -283,6 +131,19 @@ class Cluster:
             self.managers[0].api_socket,
         )
         return self
+
+    def _route_control_plane(self, prepared: ClusterImages) -> None:
+        """Start the control plane's Toxiproxy; managers then advertise through it."""
+        self.control_plane = start_control_plane_proxy(
+            self.host,
+            run_id=self.run_id,
+            network=self.network,
+            subnet=self.subnet,
+            managers=self.managers,
+            helper_image=prepared.node,
+            image=self.spec.toxiproxy_image,
+        )
+        self.advertise_addr = self.control_plane.advertise_addr
 
     def _addr(self, node: Node) -> str:
         return self.advertise_addr(node) if self.advertise_addr else f"{node.ip}:{SWARM_PORT}"
@@ -309,85 +170,6 @@ class Cluster:
         if self.workers:
             with ThreadPoolExecutor(max_workers=len(self.workers)) as pool:
                 list(pool.map(join, self.workers))
-
-    def views(self, timeout_s: float = HEALTH_ASK_TIMEOUT_S) -> dict[str, View]:
-        """`node ls` from every node that holds the manager role now (its error if it fails).
-
-        Asks the nodes provisioned as managers first, then any other node their answers list
-        as a manager (a promoted worker); a provisioned manager that is now a worker (demoted
-        by a test) is not asked again.
-        """
-        asked: dict[str, View] = {}
-
-        def ask(node: Node) -> View:
-            client = node.quick_client(timeout_s)
-            try:
-                return SwarmClient(node.name, client).nodes()
-            except EngineAPIError as exc:
-                return (str(exc).splitlines() or ["no answer"])[0][:200]
-            finally:
-                client.close()
-
-        pending = [n for n in self.nodes if n.role == "manager"]
-        while pending:
-            with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-                asked.update(zip([n.name for n in pending], pool.map(ask, pending), strict=True))
-            now = current_managers(asked)
-            pending = [n for n in self.nodes if n.name in now and n.name not in asked]
-        now = current_managers(asked)
-        # A provisioned manager every answering view lists as a worker is not a manager now.
-        return {k: v for k, v in asked.items() if k in now or not now}
-
-    def health(self) -> Health:
-        """Whether the swarm is whole, judged from every current manager's view (see
-        ``cluster.health``). Learns the swarm IDs of nodes that have none yet; never replaces
-        one (a test that makes a node rejoin sets its new ID itself)."""
-        health = swarm_health([Member(n.name, n.node_id) for n in self.nodes], self.views())
-        for name, node_id in health.learned_ids.items():
-            node = self.node(name)
-            if not node.node_id:
-                node.node_id = node_id
-        return health
-
-    def rejoined(self, node: Node) -> str:
-        """Record that ``node`` joined the swarm again on purpose (a new member, a new swarm
-        ID): the ID its own engine now reports becomes its ID. Health checks never adopt a new
-        ID by themselves: a node that comes back under another ID without a test saying so is
-        not the same node healed."""
-        with translated(node.name):
-            node_id = str(node.client.info()["Swarm"]["NodeID"])
-        if not node_id:
-            raise SwarmcheckError(f"{node.name} is in no swarm: it has no swarm ID to record")
-        node.node_id = node_id
-        return node_id
-
-    def health_problems(self) -> list[str]:
-        """What keeps this swarm from being whole (empty when it is whole)."""
-        return list(self.health().problems)
-
-    def wait_healthy(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Wait until the swarm is whole: every node listed once under its ID and Ready, every
-        manager reachable and answering, one leader that every manager names.
-
-        A swarm that does not get whole within ``timeout_s`` broke a documented promise (nodes
-        join and are Ready within seconds; moby waits 5 s for the ready count, 30 s in its
-        post-chaos ``checkClusterHealth``): ``PromiseTimeout``, with the problems last seen.
-        """
-        last: list[str] = []
-
-        def probe() -> bool | None:
-            last[:] = self.health_problems()
-            return True if not last else None
-
-        def broken(what: str, waited_s: float, _: str | None) -> PromiseTimeout:
-            return PromiseTimeout(what, waited_s, "; ".join(last), log_tail=self.log_tails())
-
-        wait_until(
-            probe,
-            what=f"swarm {self.run_id} to be whole",
-            timeout_s=timeout_s,
-            timeout_error=broken,
-        )
 
     # -- between tests -------------------------------------------------------------------
     def reset(self) -> None:

@@ -22,17 +22,16 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import docker
 
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.client.toxiproxy import ToxiproxyClient
-from swarmcheck.cluster.toxiproxy_image import (
-    API_PORT,
-    TOXIPROXY_IMAGE_OPTION,
-    ensure_toxiproxy_image,
-)
+from swarmcheck.config import TOXIPROXY_IMAGE
 from swarmcheck.errors import (
     ConfigError,
     EngineAPIError,
@@ -41,9 +40,9 @@ from swarmcheck.errors import (
     NotFound,
     ProvisioningError,
 )
+from swarmcheck.machine.toxiproxy_image import API_PORT, ensure_toxiproxy_image
 
 if TYPE_CHECKING:
-    from swarmcheck.cluster.cluster import Cluster
     from swarmcheck.cluster.node import Node
 
 PROXY_HOST_INDEX = 5
@@ -146,38 +145,53 @@ def setup_script(routes: list[ManagerRoute], prefix_len: int) -> str:
     return "\n".join(lines)
 
 
-def attach_control_plane_proxy(cluster: Cluster, image: str | None = None) -> ControlPlaneProxy:
-    """Start the proxy for ``cluster`` and make its managers advertise through it.
+def start_control_plane_proxy(
+    host: docker.DockerClient,
+    *,
+    run_id: str,
+    network: str,
+    subnet: str,
+    managers: Sequence[Node],
+    helper_image: str,
+    image: str | None = None,
+) -> ControlPlaneProxy:
+    """Start the proxy of a cluster's control plane on its ``network``, with one route per
+    manager; ``image`` is a Toxiproxy server image (None: the one swarmcheck builds).
 
-    Call after the network exists and the nodes are created, before the swarm forms (the
-    cluster does so itself when ``spec.control_plane_proxy`` is set).
+    Call after the network exists and the nodes are created, before the swarm forms; the
+    managers then advertise at ``proxy.advertise_addr(node)`` (the cluster does so itself when
+    ``spec.control_plane_proxy`` is set). ``helper_image`` (the node image: iptables, ip) sets
+    up the proxy's addresses and gossip NAT.
     """
-    if not cluster.network or not cluster.subnet or not cluster.managers or not cluster.images:
-        raise ConfigError("attach_control_plane_proxy needs the cluster's network and nodes")
-    if cluster.control_plane is not None:
-        raise ConfigError(f"cluster {cluster.run_id} already has a control-plane proxy")
-    image = image or cluster.spec.toxiproxy_image or ensure_toxiproxy_image(cluster.host)
-    _need_local_image(cluster, image)
-    ip = proxy_ip(cluster.subnet)
-    name = f"sc-{cluster.run_id}-toxiproxy"
+    if not network or not subnet or not managers:
+        raise ConfigError("a control-plane proxy needs the cluster's network and managers")
+    image = image or ensure_toxiproxy_image(host)
+    _need_local_image(host, image)
+    ip = proxy_ip(subnet)
+    name = f"sc-{run_id}-toxiproxy"
     proxy = ControlPlaneProxy(name, ip)
-    proxy.routes = plan_routes(cluster.subnet, [(n.name, n.ip) for n in cluster.managers])
+    proxy.routes = plan_routes(subnet, [(n.name, n.ip) for n in managers])
     try:
         with translated("toxiproxy"):
-            cluster.host.containers.run(
+            host.containers.run(
                 image,
                 name=name,
                 detach=True,
-                labels=labels.for_run(cluster.run_id, "toxiproxy"),
-                network=cluster.network,
-                networking_config={
-                    cluster.network: cluster.host.api.create_endpoint_config(ipv4_address=ip)
-                },
+                labels=labels.for_run(run_id, "toxiproxy"),
+                network=network,
+                networking_config={network: host.api.create_endpoint_config(ipv4_address=ip)},
                 sysctls={"net.ipv4.ip_forward": "1"},
             )
-        _setup_namespace(cluster, name, proxy)
+        script = setup_script(list(proxy.routes.values()), ipaddress.ip_network(subnet).prefixlen)
+        _setup_namespace(host, run_id, name, helper_image, script)
     except EngineAPIError as exc:
         raise ProvisioningError(f"could not start the control-plane proxy {name}: {exc}") from exc
+    _open_routes(proxy, image)
+    return proxy
+
+
+def _open_routes(proxy: ControlPlaneProxy, image: str) -> None:
+    """Wait for the proxy's API, then open one proxy per manager route."""
     try:
         with proxy.client() as api:
             api.wait_ready(READY_TIMEOUT_S)
@@ -185,39 +199,35 @@ def attach_control_plane_proxy(cluster: Cluster, image: str | None = None) -> Co
                 api.create_proxy(route.proxy, route.listen, route.upstream)
     except FaultError as exc:
         raise ProvisioningError(
-            f"control-plane proxy {name} (image {image}) did not come up: {exc}. The image "
-            "must run a Toxiproxy 2.x server with its API on port 8474: give such an image, or "
-            f"drop {TOXIPROXY_IMAGE_OPTION} to build one"
+            f"control-plane proxy {proxy.container_name} (image {image}) did not come up: "
+            f"{exc}. The image must run a Toxiproxy 2.x server with its API on port 8474: give "
+            f"such an image, or drop {TOXIPROXY_IMAGE.flag} to build one"
         ) from exc
-    cluster.control_plane = proxy
-    cluster.advertise_addr = proxy.advertise_addr
-    return proxy
 
 
-def _need_local_image(cluster: Cluster, image: str) -> None:
+def _need_local_image(host: docker.DockerClient, image: str) -> None:
     """A user's Toxiproxy image must already be in the engine: nothing can be pulled here."""
     try:
         with translated("the host"):
-            cluster.host.images.get(image)
+            host.images.get(image)
     except NotFound:
         raise EnvironmentProblem(
             f"the Toxiproxy image {image} is not in the local engine and no registry can be "
-            f"reached here: `docker load` it first, or drop {TOXIPROXY_IMAGE_OPTION} to build one"
+            f"reached here: `docker load` it first, or drop {TOXIPROXY_IMAGE.flag} to build one"
         ) from None
 
 
-def _setup_namespace(cluster: Cluster, proxy_container: str, proxy: ControlPlaneProxy) -> None:
-    """Run ``setup_script`` in the proxy's network namespace from a throw-away helper."""
-    assert cluster.images is not None
-    prefix_len = ipaddress.ip_network(cluster.subnet).prefixlen
-    script = setup_script(list(proxy.routes.values()), prefix_len)
+def _setup_namespace(
+    host: docker.DockerClient, run_id: str, proxy_container: str, helper_image: str, script: str
+) -> None:
+    """Run ``script`` in the proxy's network namespace from a throw-away helper."""
     with translated("toxiproxy"):
-        helper = cluster.host.containers.run(
-            cluster.images.node,
+        helper = host.containers.run(
+            helper_image,
             entrypoint=["/bin/sh", "-c", script],
             name=f"{proxy_container}-setup",
             detach=True,
-            labels=labels.for_run(cluster.run_id, "toxiproxy-setup"),
+            labels=labels.for_run(run_id, "toxiproxy-setup"),
             network_mode=f"container:{proxy_container}",
             cap_add=["NET_ADMIN", "NET_RAW"],
         )

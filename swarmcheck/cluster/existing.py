@@ -1,10 +1,11 @@
 """A swarm swarmcheck did not create: real hosts in a lab, a staging swarm.
 
 Reached through Docker contexts or engine URLs (``tcp://host:2376`` with TLS, a Unix socket),
-one per node or one per manager. swarmcheck never owns such a swarm: it does not start,
-stop, pause or exec into its nodes (they are hosts, not containers: a check that needs that
-skips, see ``NotOnExistingSwarm``), and everything a check creates through it carries the
-run's label (``client.engine.LabellingAPIClient``). Between checks and at the end, the reset
+one per node or one per manager. swarmcheck never owns such a swarm: it offers none of the
+capabilities of ``cluster.interface`` (its nodes are hosts, not containers swarmcheck could
+stop, pause or run commands in: a check that needs one skips), and everything a check creates
+through it carries the run's label (``client.engine.RemoteAPIClient``). Between checks and at
+the end, the reset
 removes exactly what carries that label, puts node roles, availability and labels and the
 swarm's settings back as they were found, and says so loudly when a check changed what cannot
 be put back (a join token, the root CA).
@@ -19,21 +20,21 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import docker
 from docker.context import ContextAPI
 from docker.tls import TLSConfig
 
 from swarmcheck import labels
-from swarmcheck.client.engine import Created, remote_client
+from swarmcheck.client.engine import Created, Permits, remote_client
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster import images, reaper
-from swarmcheck.cluster.cluster import Cluster, ClusterImages, remove_or_retry
-from swarmcheck.cluster.node import Node
-from swarmcheck.cluster.pool import ClusterPool
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.cluster import reaper
+from swarmcheck.cluster.cluster import remove_or_retry
+from swarmcheck.cluster.interface import Swarm
+from swarmcheck.cluster.view import SwarmView
+from swarmcheck.config import EXISTING, EXISTING_TLS
 from swarmcheck.errors import (
     ConfigError,
     EngineAPIError,
@@ -41,6 +42,8 @@ from swarmcheck.errors import (
     NotOnExistingSwarm,
     SwarmcheckError,
 )
+from swarmcheck.machine import images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 
@@ -73,9 +76,15 @@ class Endpoint:
         timeout_s: float,
         run_labels: Mapping[str, str] | None = None,
         created: Created | None = None,
+        permits: Permits | None = None,
     ) -> Any:
         return remote_client(
-            self.url, tls=self.tls, timeout_s=timeout_s, labels=run_labels, created=created
+            self.url,
+            tls=self.tls,
+            timeout_s=timeout_s,
+            labels=run_labels,
+            created=created,
+            permits=permits,
         )
 
 
@@ -102,14 +111,15 @@ def parse_endpoints(
     folder given (or DOCKER_CERT_PATH when DOCKER_TLS_VERIFY is set, as the docker CLI does);
     a context brings its own host and TLS material."""
     env = os.environ if env is None else env
-    if tls_dir is None and env.get("DOCKER_TLS_VERIFY") and env.get("DOCKER_CERT_PATH"):
-        tls_dir = env["DOCKER_CERT_PATH"]
+    cert_path = EXISTING_TLS.env or ""
+    if tls_dir is None and env.get("DOCKER_TLS_VERIFY") and env.get(cert_path):
+        tls_dir = env[cert_path]
     endpoints = []
     for value in values:
         if "://" in value:
             if not value.startswith(("tcp://", "unix://", "http://", "https://")):
                 raise ConfigError(
-                    f"--swarm-existing: {value!r}: use tcp://HOST:PORT, unix:///PATH or a "
+                    f"{EXISTING.flag}: {value!r}: use tcp://HOST:PORT, unix:///PATH or a "
                     "Docker context name (ssh:// is not supported)"
                 )
             tls = tls_from_dir(tls_dir) if tls_dir and not value.startswith("unix") else None
@@ -118,60 +128,68 @@ def parse_endpoints(
         context = ContextAPI.get_context(value)
         if context is None:
             raise ConfigError(
-                f"--swarm-existing: no Docker context named {value!r} (`docker context ls` lists "
+                f"{EXISTING.flag}: no Docker context named {value!r} (`docker context ls` lists "
                 "them); give a context name or an engine URL such as tcp://10.0.0.5:2376"
             )
         host = context.Host or "unix:///var/run/docker.sock"
         endpoints.append(Endpoint(value, host, context.TLSConfig or None))
     if not endpoints:
-        raise ConfigError("--swarm-existing is empty: give contexts or engine URLs")
+        raise ConfigError(f"{EXISTING.flag} is empty: give contexts or engine URLs")
     return endpoints
 
 
 @dataclass
-class RemoteNode(Node):
+class RemoteNode:
     """A node of an existing swarm: an engine at an endpoint (or none, for a worker when only
-    managers were given). It has no container swarmcheck could stop, pause or exec into."""
+    managers were given). A host, not a container: nothing here can stop, pause or run a
+    command in it."""
 
+    name: str
+    """Its hostname, as the swarm lists it."""
+    role: str
+    """Its role when the run found it: manager or worker."""
+    ip: str
+    node_id: str
     endpoint: Endpoint | None = None
     run_labels: dict[str, str] = field(default_factory=dict)
     created: Created | None = None
+    permits: Permits | None = None
+    _client: docker.DockerClient | None = field(default=None, repr=False)
 
     def _need_endpoint(self) -> Endpoint:
         if self.endpoint is None:
             raise NotOnExistingSwarm(
-                f"needs the engine of {self.role} {self.name}, which --swarm-existing does not "
+                f"needs the engine of {self.role} {self.name}, which {EXISTING.flag} does not "
                 "reach (give one endpoint per node to run it)"
             )
         return self.endpoint
 
     @property
+    def reached(self) -> bool:
+        """Whether --swarm-existing gave this node's engine."""
+        return self.endpoint is not None
+
+    @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
-            self._client = self._need_endpoint().client(30.0, self.run_labels, self.created)
+            self._client = self._need_endpoint().client(
+                30.0, self.run_labels, self.created, self.permits
+            )
         return self._client
 
     def quick_client(self, timeout_s: float = 5.0) -> docker.DockerClient:
         client: docker.DockerClient = self._need_endpoint().client(
-            timeout_s, self.run_labels, self.created
+            timeout_s, self.run_labels, self.created, self.permits
         )
         return client
 
-    @property
-    def container(self) -> Any:
-        raise NotOnExistingSwarm(
-            f"needs {self.name}'s container (to stop, pause, restart or run a command in it): "
-            "an existing swarm's nodes are hosts swarmcheck does not own"
-        )
-
-    def exec(self, cmd: str | list[str], timeout_s: float = 30.0) -> tuple[int, str]:
-        raise NotOnExistingSwarm(
-            f"runs a command on {self.name} itself: an existing swarm's nodes are hosts "
-            "swarmcheck does not own"
-        )
-
     def daemon_log_tail(self, lines: int = 40) -> str:
-        return "(no daemon log: a node of an existing swarm)"
+        return "(no daemon log: a node of an existing swarm, a host swarmcheck does not own)"
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
 
 @dataclass(frozen=True)
@@ -186,10 +204,19 @@ class Found:
 
 
 @dataclass
-class ExistingCluster(Cluster):
-    """An existing swarm, seen through the Cluster interface suites use."""
+class ExistingCluster(SwarmView[RemoteNode]):
+    """An existing swarm, seen through the interface suites use (``cluster.interface.Swarm``)."""
 
-    endpoints: list[Endpoint] = field(default_factory=list)
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    """Nothing beyond reading the swarm and managing this run's own objects."""
+    run_id: str
+    endpoints: list[Endpoint]
+    spec: ClusterSpec = field(default_factory=lambda: ClusterSpec(managers=1))
+    """The swarm as checks read it (its size, address pool, heartbeat), known once connected."""
+    nodes: list[RemoteNode] = field(default_factory=list)
+    engine_version: str = ""
+    engine_versions: dict[str, str] = field(default_factory=dict)
+    dirty: str | None = None
     found: dict[str, Found] = field(default_factory=dict)
     """Each node (by ID) as found."""
     found_spec: dict[str, Any] = field(default_factory=dict)
@@ -199,6 +226,8 @@ class ExistingCluster(Cluster):
     """Images swarmcheck imported into a node (removed at the end)."""
     created: Created = field(default_factory=Created)
     """Every object this run created through its clients."""
+    permits: Permits = field(default_factory=Permits)
+    """What the check now running may do to the swarm (its clients refuse anything else)."""
     changed: list[str] = field(default_factory=list)
     """Changes checks made that no reset could undo (reported once each)."""
 
@@ -207,35 +236,35 @@ class ExistingCluster(Cluster):
         return labels.for_run(self.run_id, "existing")
 
     # -- bring-up: connect, look, load the workload ---------------------------------------
-    def up(self, prepared: ClusterImages | None = None) -> Cluster:
+    def up(self) -> ExistingCluster:
         with step(f"connect to the existing swarm at {', '.join(e.given for e in self.endpoints)}"):
             self._connect()
         return self
 
     def _connect(self) -> None:
+        by_id, control = self._probe_endpoints()
+        listed, swarm_attrs = self._list(control, by_id)
+        self._meet_nodes(listed, by_id)
+        self._note_settings(swarm_attrs, len(listed))
+        self._load_workload()
+        self._wait_whole()
+        log.warning(
+            "existing swarm: %d managers, %d workers (%s); engines %s",
+            len(self.managers),
+            len(self.workers),
+            ", ".join(n.name + ("" if n.reached else " (no endpoint)") for n in self.nodes),
+            ", ".join(sorted(set(self.engine_versions.values()))),
+        )
+
+    def _probe_endpoints(self) -> tuple[dict[str, Endpoint], Endpoint]:
+        """Each endpoint's swarm node ID, and the first one that reaches a manager."""
         by_id: dict[str, Endpoint] = {}
         control: Endpoint | None = None
         for endpoint in self.endpoints:
-            try:
-                with translated(endpoint.given):
-                    # the client asks the engine for its API version as it is made
-                    client = endpoint.client(CONNECT_TIMEOUT_S)
-                    try:
-                        swarm = client.info()["Swarm"]
-                    finally:
-                        client.close()
-            except EngineAPIError as exc:
-                raise EnvironmentProblem(
-                    f"--swarm-existing: {endpoint.given}"
-                    + (f" ({endpoint.url})" if endpoint.url != endpoint.given else "")
-                    + f" did not answer: {exc}. "
-                    + "Check that an engine listens at that address and that this machine can "
-                    "reach it (`docker -H URL info`, with --swarm-existing-tls for TLS), or give "
-                    "another endpoint"
-                ) from exc
+            swarm = _swarm_info(endpoint)
             if swarm.get("LocalNodeState") != "active":
                 raise EnvironmentProblem(
-                    f"--swarm-existing: the engine at {endpoint.given} is not in a swarm "
+                    f"{EXISTING.flag}: the engine at {endpoint.given} is not in a swarm "
                     f"(LocalNodeState {swarm.get('LocalNodeState')!r})"
                 )
             by_id[str(swarm["NodeID"])] = endpoint
@@ -243,32 +272,43 @@ class ExistingCluster(Cluster):
                 control = endpoint
         if control is None:
             raise EnvironmentProblem(
-                "--swarm-existing reaches no manager: give at least the managers' endpoints"
+                f"{EXISTING.flag} reaches no manager: give at least the managers' endpoints"
             )
+        return by_id, control
+
+    @staticmethod
+    def _list(
+        control: Endpoint, by_id: Mapping[str, Endpoint]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The swarm's nodes and settings, as a manager lists them; every endpoint must be
+        one of those nodes."""
         lister = control.client(CONNECT_TIMEOUT_S)
         try:
             with translated(control.given):
-                listed = lister.api.nodes()
-                swarm_attrs = lister.api.inspect_swarm()
+                listed: list[dict[str, Any]] = lister.api.nodes()
+                swarm_attrs: dict[str, Any] = lister.api.inspect_swarm()
         finally:
             lister.close()
         stray = set(by_id) - {n["ID"] for n in listed}
         if stray:
             raise EnvironmentProblem(
-                "--swarm-existing: "
+                f"{EXISTING.flag}: "
                 + ", ".join(by_id[s].given for s in stray)
                 + " belong to another swarm than "
                 + control.given
             )
+        return listed, swarm_attrs
+
+    def _meet_nodes(self, listed: list[dict[str, Any]], by_id: Mapping[str, Endpoint]) -> None:
+        """A node for each listed one (managers first), each as found."""
         self.nodes = []
         for attrs in sorted(listed, key=lambda a: (a["Spec"]["Role"] != "manager", a["ID"])):
-            node_id = str(attrs["ID"])
-            spec = attrs["Spec"]
+            node_id, spec = str(attrs["ID"]), attrs["Spec"]
             hostname = str(attrs["Description"]["Hostname"])
             reach = by_id.get(node_id)
             if spec["Role"] == "manager" and reach is None:
                 raise EnvironmentProblem(
-                    f"--swarm-existing: manager {hostname} has no endpoint: give one per manager "
+                    f"{EXISTING.flag}: manager {hostname} has no endpoint: give one per manager "
                     "(a check judges the swarm from every manager's view); workers are optional"
                 )
             self.found[node_id] = Found(
@@ -281,22 +321,22 @@ class ExistingCluster(Cluster):
             self.engine_versions[hostname] = str(
                 attrs["Description"].get("Engine", {}).get("EngineVersion", "")
             )
-            placeholder = docker.DockerClient.__new__(docker.DockerClient)
             self.nodes.append(
                 RemoteNode(
                     name=hostname,
                     role=str(spec["Role"]),
-                    container_name="",
                     ip=str(attrs.get("Status", {}).get("Addr", "")),
-                    api_socket="",
-                    host=placeholder,
                     node_id=node_id,
                     endpoint=reach,
                     run_labels=self.run_labels,
                     created=self.created,
+                    permits=self.permits,
                 )
             )
         self.engine_version = self.engine_versions[self.managers[0].name]
+
+    def _note_settings(self, swarm_attrs: Mapping[str, Any], listed: int) -> None:
+        """The swarm as checks read it, and what the reset puts back or reports."""
         pools = swarm_attrs.get("DefaultAddrPool") or []
         heartbeat = (swarm_attrs["Spec"].get("Dispatcher") or {}).get("HeartbeatPeriod")
         try:  # the swarm as checks read it: its size, its address pool, its heartbeat
@@ -307,11 +347,12 @@ class ExistingCluster(Cluster):
                 heartbeat_s=heartbeat / 1e9 if heartbeat else 5.0,
             )
         except ConfigError:
-            log.warning("the existing swarm has more nodes than a spec describes: %d", len(listed))
+            log.warning("the existing swarm has more nodes than a spec describes: %d", listed)
         self.found_spec = _comparable_spec(swarm_attrs["Spec"])
         self.found_tokens = dict(swarm_attrs.get("JoinTokens") or {})
         self.found_ca = str((swarm_attrs.get("TLSInfo") or {}).get("TrustRoot", ""))
-        self._load_workload()
+
+    def _wait_whole(self) -> None:
         problems: list[str] = []
 
         def whole() -> bool | None:
@@ -325,19 +366,12 @@ class ExistingCluster(Cluster):
                 f"the existing swarm is not whole, so no check can be judged on it: "
                 f"{'; '.join(problems) or exc}"
             ) from exc
-        log.warning(
-            "existing swarm: %d managers, %d workers (%s); engines %s",
-            len(self.managers),
-            len(self.workers),
-            ", ".join(n.name + ("" if _reached(n) else " (no endpoint)") for n in self.nodes),
-            ", ".join(sorted(set(self.engine_versions.values()))),
-        )
 
     def _load_workload(self) -> None:
         """The workload images on every node reached (imported where missing; removed at the
         end only where swarmcheck imported them)."""
         for node in self.nodes:
-            if not isinstance(node, RemoteNode) or node.endpoint is None:
+            if not node.reached:
                 continue
             before = _image_ids(node.client)
             with step(f"workload images on {node.name}"):
@@ -347,7 +381,10 @@ class ExistingCluster(Cluster):
 
     # -- reset: remove what this run labelled, put back what it changed --------------------
     def reset(self) -> None:
-        with step("reset the existing swarm: remove what this run made, put back what it changed"):
+        with (
+            step("reset the existing swarm: remove what this run made, put back what it changed"),
+            self.permits.lifted(),
+        ):
             self._reset()
 
     def _reset(self) -> None:
@@ -377,7 +414,7 @@ class ExistingCluster(Cluster):
         self._restore_swarm(lead)
         ours = set(services) | set(self.created.of("services"))  # some the checks removed
         for node in self.nodes:
-            if isinstance(node, RemoteNode) and node.endpoint is not None:
+            if node.reached:
                 self._clean_node(node, ours)
         for kind in ("services", "secrets", "configs", "networks"):  # (tasks' containers gone)
             for object_id in self.created.of(kind):
@@ -477,7 +514,7 @@ class ExistingCluster(Cluster):
         finally:
             for node in self.nodes:
                 refs = self.imported.get(node.name, [])
-                if refs and isinstance(node, RemoteNode):
+                if refs:
                     with contextlib.suppress(SwarmcheckError):
                         self._remove_images(node, refs)
                 node.close()
@@ -493,8 +530,26 @@ class ExistingCluster(Cluster):
                     log.warning("could not remove %s from %s: %s", ref, node.name, exc)
 
 
-def _reached(node: Node) -> bool:
-    return isinstance(node, RemoteNode) and node.endpoint is not None
+def _swarm_info(endpoint: Endpoint) -> dict[str, Any]:
+    """The swarm part of ``docker info`` at ``endpoint``; an engine that does not answer is an
+    environment problem naming the endpoint and how to check it."""
+    try:
+        with translated(endpoint.given):
+            # the client asks the engine for its API version as it is made
+            client = endpoint.client(CONNECT_TIMEOUT_S)
+            try:
+                return dict(client.info()["Swarm"])
+            finally:
+                client.close()
+    except EngineAPIError as exc:
+        raise EnvironmentProblem(
+            f"{EXISTING.flag}: {endpoint.given}"
+            + (f" ({endpoint.url})" if endpoint.url != endpoint.given else "")
+            + f" did not answer: {exc}. "
+            + "Check that an engine listens at that address and that this machine can "
+            f"reach it (`docker -H URL info`, with {EXISTING_TLS.flag} for TLS), or give "
+            "another endpoint"
+        ) from exc
 
 
 def _image_ids(client: docker.DockerClient) -> dict[str, str]:
@@ -511,14 +566,16 @@ def _comparable_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class ExistingPool(ClusterPool):
+class ExistingPool:
     """Hands out the one existing swarm; its teardown leaves that swarm as found."""
 
+    capabilities = ExistingCluster.capabilities
+
     def __init__(self, endpoints: list[Endpoint]) -> None:
-        super().__init__(docker.DockerClient.__new__(docker.DockerClient))
         self.endpoints = endpoints
         self.cluster: ExistingCluster | None = None
         self.failure: SwarmcheckError | None = None
+        self.engine_version = ""
 
     @property
     def node_image(self) -> str:
@@ -530,26 +587,24 @@ class ExistingPool(ClusterPool):
         if self.failure is not None:
             raise self.failure
         if self.cluster is None:
-            cluster = ExistingCluster(
-                spec=ClusterSpec(managers=1),
-                run_id=labels.new_run_id(),
-                host=self.host,
-                endpoints=self.endpoints,
-            )
+            cluster = ExistingCluster(run_id=labels.new_run_id(), endpoints=self.endpoints)
             try:
                 cluster.up()
             except SwarmcheckError as exc:
                 self.failure = exc
                 raise
             self.cluster = cluster
-            self.current = cluster
             self.engine_version = cluster.engine_version
         return self.cluster
 
-    def acquire(self, spec: ClusterSpec) -> Cluster:
-        return self.existing()
+    def acquire(self, spec: ClusterSpec, effects: frozenset[str]) -> ExistingCluster:
+        """The swarm as it is, whatever shape ``spec`` asks for (checks of another shape skip),
+        refusing any call with an effect outside ``effects`` until the next acquire."""
+        cluster = self.existing()
+        cluster.permits.allow(effects)
+        return cluster
 
-    def after_test(self, cluster: Cluster) -> None:
+    def after_test(self, cluster: Swarm) -> None:
         """Remove what the test made; a change no reset undoes is raised (a test error)."""
         cluster.reset()
 
@@ -557,8 +612,3 @@ class ExistingPool(ClusterPool):
         if self.cluster is not None:
             self.cluster.down()
             self.cluster = None
-            self.current = None
-
-    def fresh(self, spec: ClusterSpec) -> Any:
-        """Never: a swarm of its own cannot be made on an existing swarm."""
-        raise NotOnExistingSwarm("needs a swarm of its own, which an existing swarm cannot give")

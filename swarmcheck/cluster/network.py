@@ -11,6 +11,7 @@ from docker.types import IPAMConfig, IPAMPool
 from swarmcheck import labels
 from swarmcheck.cache import cache_dir, file_lock
 from swarmcheck.client.errors import translated
+from swarmcheck.config import SUBNET
 from swarmcheck.errors import ConfigError, EngineAPIError, ProvisioningError
 
 CANDIDATES = [f"10.199.{i}.0/24" for i in range(256)]
@@ -52,9 +53,9 @@ def _create_network(host: docker.DockerClient, run_id: str, subnet: str | None) 
         taken = sorted(f"{by_subnet[u]} ({u})" for u in used if wanted.overlaps(u))
         if taken:
             raise ConfigError(
-                f"--swarm-subnet={subnet} is taken on this engine by network "
+                f"{SUBNET.flag}={subnet} is taken on this engine by network "
                 f"{', '.join(taken)}: give a free private 10.x /24 (`docker network ls` and "
-                "`docker network inspect` show the used ones), or leave --swarm-subnet out "
+                f"`docker network inspect` show the used ones), or leave {SUBNET.flag} out "
                 "and swarmcheck picks a free one"
             )
         choices = [str(wanted)]

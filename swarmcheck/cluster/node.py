@@ -19,7 +19,7 @@ from swarmcheck import labels
 from swarmcheck.client.engine import node_client
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster import sockets
-from swarmcheck.cluster.images import ENGINE_IMAGE_OPTIONS
+from swarmcheck.config import ENGINE_IMAGE
 from swarmcheck.errors import EngineAPIError, ProvisioningError, ReadinessTimeout
 from swarmcheck.timing import wait_until
 
@@ -126,17 +126,9 @@ class Node:
                     finally:
                         client.close()
             except EngineAPIError:
-                container = self.container
-                if container.status == "exited":
-                    image = container.attrs.get("Config", {}).get("Image", "?")
-                    raise ProvisioningError(
-                        f"{self.name}'s container exited while its engine was starting (image "
-                        f"{image}): a node image must be Docker-in-Docker capable, with dockerd "
-                        "on its PATH (its log below says why it stopped); give such an image "
-                        f"({ENGINE_IMAGE_OPTIONS}) or leave the option out to build one",
-                        node=self.name,
-                        log_tail=self.daemon_log_tail(),
-                    ) from None
+                exited = self._exited()
+                if exited is not None:
+                    raise exited from None
                 raise
             self.api_version = str(answer["ApiVersion"])
             return str(answer["Version"])
@@ -162,10 +154,54 @@ class Node:
             timeout_error=not_ready,
         )
 
+    def _exited(self) -> ProvisioningError | None:
+        """Why the engine will never answer: its container exited (None while it runs)."""
+        container = self.container
+        if container.status != "exited":
+            return None
+        image = container.attrs.get("Config", {}).get("Image", "?")
+        return ProvisioningError(
+            f"{self.name}'s container exited while its engine was starting (image "
+            f"{image}): a node image must be Docker-in-Docker capable, with dockerd "
+            "on its PATH (its log below says why it stopped); give such an image "
+            f"({ENGINE_IMAGE.flag}) or leave the option out to build one",
+            node=self.name,
+            log_tail=self.daemon_log_tail(),
+        )
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+CAP_DROP = ("SYS_RESOURCE",)
+"""Not in this machine's bounding set: Docker 20.10 fails to apply ALL with it (--privileged
+is refused here for the same reason)."""
+
+
+def unavailable_cap_drop(exc: EngineAPIError) -> bool:
+    """Docker >= 26's refusal to drop a capability the machine does not have."""
+    return exc.status_code == 400 and "invalid CapDrop" in str(exc)
+
+
+def _dind_settings(
+    host: docker.DockerClient, run_id: str, name: str, network: str, ip: str
+) -> dict[str, Any]:
+    """What lets an engine run inside the container without --privileged (refused here: see
+    the module's docstring), on the run's network at its fixed address."""
+    return {
+        "labels": labels.for_run(run_id, "node"),
+        "hostname": name,
+        "entrypoint": ["/bin/sh", ENTRYPOINT_PATH],
+        "cap_add": ["ALL"],
+        "cap_drop": list(CAP_DROP),
+        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+        "device_cgroup_rules": ["a *:* rwm"],
+        "network": network,
+        "networking_config": {network: host.api.create_endpoint_config(ipv4_address=ip)},
+        "stop_signal": "SIGTERM",
+    }
 
 
 def start_node(
@@ -183,40 +219,40 @@ def start_node(
 ) -> Node:
     """Create and start one node container; return at once (the engine starts in the background)."""
     container_name = f"sc-{run_id}-{name}"
-    node_labels = labels.for_run(run_id, "node")
     volume = f"{container_name}-docker"
     api_dir = sockets.node_dir(run_id, name)
     with translated(name):
         host.volumes.create(name=volume, labels=labels.for_run(run_id, "volume"))
-    kwargs: dict[str, Any] = {
-        "labels": node_labels,
-        "hostname": name,
-        "entrypoint": ["/bin/sh", ENTRYPOINT_PATH],
-        "cap_add": ["ALL"],
-        "cap_drop": ["SYS_RESOURCE"],
-        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
-        "device_cgroup_rules": ["a *:* rwm"],
-        "network": network,
-        "networking_config": {network: host.api.create_endpoint_config(ipv4_address=ip)},
-        "stop_signal": "SIGTERM",
-    }
-    container = (
-        DockerContainer(image)
-        .with_name(container_name)
-        .with_env("SWARMCHECK_NODE", name)
-        .with_env("SWARMCHECK_BIP", inner_bip)
-        .with_env("SWARMCHECK_ADDR_POOL", inner_pool)
-        .with_env("SWARMCHECK_API_SOCKET", f"{sockets.NODE_MOUNT}/{sockets.SOCKET_NAME}")
-        .with_volume_mapping(str(api_dir), sockets.NODE_MOUNT, "rw")
-        .with_volume_mapping(volume, "/var/lib/docker", "rw")
-        .with_tmpfs_mount("/run")
-        .with_tmpfs_mount("/tmp")
-        .with_copy_into_container(entrypoint, ENTRYPOINT_PATH, 0o755)
-        .with_kwargs(**kwargs)
-    )
+    kwargs = _dind_settings(host, run_id, name, network, ip)
+
+    def container_with(kwargs: dict[str, Any]) -> DockerContainer:
+        return (
+            DockerContainer(image)
+            .with_name(container_name)
+            .with_env("SWARMCHECK_NODE", name)
+            .with_env("SWARMCHECK_BIP", inner_bip)
+            .with_env("SWARMCHECK_ADDR_POOL", inner_pool)
+            .with_env("SWARMCHECK_API_SOCKET", f"{sockets.NODE_MOUNT}/{sockets.SOCKET_NAME}")
+            .with_volume_mapping(str(api_dir), sockets.NODE_MOUNT, "rw")
+            .with_volume_mapping(volume, "/var/lib/docker", "rw")
+            .with_tmpfs_mount("/run")
+            .with_tmpfs_mount("/tmp")
+            .with_copy_into_container(entrypoint, ENTRYPOINT_PATH, 0o755)
+            .with_kwargs(**kwargs)
+        )
+
     try:
-        with translated(name), without_ryuk:
-            container.start()
+        try:
+            with translated(name), without_ryuk:
+                container_with(kwargs).start()
+        except EngineAPIError as exc:
+            if not unavailable_cap_drop(exc):
+                raise
+            # Docker >= 26 gives ALL as the capabilities this machine has, and refuses to drop
+            # one it lacks (a machine that is itself a container without SYS_RESOURCE)
+            kwargs.pop("cap_drop")
+            with translated(name), without_ryuk:
+                container_with(kwargs).start()
     except EngineAPIError as exc:
         raise ProvisioningError(
             f"could not start node container {container_name}: {exc}", node=name

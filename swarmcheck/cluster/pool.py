@@ -8,31 +8,43 @@ An engine that cannot form a healthy swarm at all (it never elects a leader, a n
 gets Ready) would make every test pay a full bring-up and its timeout again. After
 ``MAX_FAILED_BRINGUPS`` failed bring-ups of one shape, the remaining tests of that shape fail at
 once with the first failure's reason and exception type (so with its report category).
+
+With --swarm-keep-on-failure the cluster of a failed check is kept (``keep``): marked, left
+running as the check left it, and forgotten by the pool, which brings up another for the next
+test. At most ``MAX_KEPT`` are kept per pool (per pytest process): a run on an engine that
+breaks many promises must not fill the machine with swarms.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import docker
 
-from swarmcheck.cluster.cluster import Cluster, ClusterImages, prepare_images
-from swarmcheck.cluster.engines import add_engine_images
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.interface import Swarm
+from swarmcheck.cluster.kept import KeptCluster, KeptNode, mark_kept
 from swarmcheck.errors import SwarmcheckError
 from swarmcheck.labels import new_run_id
+from swarmcheck.machine.images import ClusterImages, add_engine_images, prepare_images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import Stopwatch
 
 log = logging.getLogger("swarmcheck.cluster")
 
 RESTORE_TIMEOUT_S = 60.0
 MAX_FAILED_BRINGUPS = 2
+MAX_KEPT = 3
+"""Clusters kept after failed checks, at most, per pool (an idle three-manager swarm holds ~140
+MiB, measured with docker stats; more with the services its check left)."""
 
 
 class ClusterPool:
     """Hands out healthy clusters; owns their teardown."""
+
+    capabilities = Cluster.capabilities
 
     def __init__(
         self,
@@ -50,6 +62,8 @@ class ClusterPool:
         self.engine_version = ""
         self.failed_bringups: dict[ClusterSpec, list[Exception]] = {}
         """Why bring-ups of each shape failed, oldest first."""
+        self.kept: list[KeptCluster] = []
+        """Clusters kept after failed checks (--swarm-keep-on-failure), oldest first."""
 
     @property
     def node_image(self) -> str:
@@ -58,12 +72,11 @@ class ClusterPool:
     def images(self, spec: ClusterSpec) -> ClusterImages:
         if self._images is None:
             self._images = prepare_images(self.host, spec)
-        if spec.engines:  # a mixed-version swarm: every engine's node image
-            add_engine_images(self.host, self._images, spec)
-        return self._images
+        return add_engine_images(self.host, self._images, spec)  # a mixed-version swarm
 
-    def acquire(self, spec: ClusterSpec) -> Cluster:
-        """A healthy cluster of ``spec``: the current one if it fits and can be restored."""
+    def acquire(self, spec: ClusterSpec, effects: frozenset[str] = frozenset()) -> Cluster:
+        """A healthy cluster of ``spec``: the current one if it fits and can be restored. A
+        swarm swarmcheck owns may have any ``effects``: it is restored, reset or replaced."""
         cluster = self.current
         if cluster is not None and (cluster.spec != spec or cluster.dirty):
             log.warning(
@@ -117,10 +130,13 @@ class ClusterPool:
         self.engine_version = cluster.engine_version
         return cluster
 
-    def after_test(self, cluster: Cluster) -> None:
-        """Reset the cluster for the next test; mark it dirty when that fails."""
-        if cluster is not self.current or cluster.dirty:
+    def after_test(self, cluster: Swarm) -> None:
+        """Reset the cluster for the next test; mark it dirty when that fails (a cluster the
+        pool no longer holds, or holds dirty, is left to its teardown)."""
+        current = self.current
+        if current is None or cluster is not current or current.dirty:
             return
+        cluster = current
         clock = Stopwatch()
         try:
             restore_nodes(cluster)
@@ -142,12 +158,48 @@ class ClusterPool:
 
     @contextmanager
     def fresh(self, spec: ClusterSpec) -> Iterator[Cluster]:
-        """A dedicated cluster for one destructive test, removed afterwards."""
+        """A dedicated cluster for one destructive test, removed afterwards (unless kept)."""
         cluster = self._up(spec)
         try:
             yield cluster
         finally:
-            cluster.down()
+            if not self.is_kept(cluster):
+                cluster.down()
+
+    def keep(self, cluster: Cluster, tests: Sequence[str]) -> KeptCluster | str:
+        """Leave ``cluster`` running for a person to look into, after ``tests`` failed on it:
+        the kept cluster, or why it is not kept (it is then reset or replaced as usual).
+
+        Faults must be healed before (the caller's part): a kept cluster is left as the check
+        left it, with no fault active. The mark comes last: interrupted before it, the cluster
+        is still the pool's and removed with the rest.
+        """
+        if cluster.dirty:
+            return f"it cannot be trusted: {cluster.dirty}"
+        if len(self.kept) >= MAX_KEPT:
+            return f"{MAX_KEPT} clusters are kept already (at most {MAX_KEPT} per pytest process)"
+        try:
+            nodes = [
+                KeptNode(n.name, n.role, n.container_name, n.api_socket, n.container.status)
+                for n in cluster.nodes
+            ]
+            kept = mark_kept(self.host, cluster.run_id, nodes, tests)
+        except SwarmcheckError as exc:
+            return f"it could not be marked kept: {str(exc).splitlines()[0]}"
+        self.kept.append(kept)
+        if cluster is self.current:
+            self.current = None
+        for node in cluster.nodes:
+            node.close()
+        log.warning(
+            "kept cluster %s after %s failed (--swarm-keep-on-failure); the next tests get another",
+            cluster.run_id,
+            ", ".join(tests),
+        )
+        return kept
+
+    def is_kept(self, cluster: Cluster) -> bool:
+        return any(k.run_id == cluster.run_id for k in self.kept)
 
 
 def shape(spec: ClusterSpec) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -13,6 +14,14 @@ import docker
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster import sockets
+from swarmcheck.cluster.kept import (
+    KeptCluster,
+    KeptJudgement,
+    expired_note,
+    judge_kept,
+    kept_runs,
+    removable,
+)
 from swarmcheck.errors import EngineAPIError, NotFound
 
 log = logging.getLogger("swarmcheck.reaper")
@@ -42,13 +51,34 @@ def remove_run(host: docker.DockerClient, run_id: str) -> Removed:
     return replace(removed, socket_dirs=int(sockets.remove_run_dir(run_id)))
 
 
-def sweep_stale(host: docker.DockerClient) -> Removed:
-    """Remove objects of runs whose process is gone (killed, Ctrl-C'd twice, crashed)."""
-    removed = _remove(host, lambda lab: not labels.owner_alive(lab))
-    removed = replace(removed, socket_dirs=sockets.sweep_run_dirs())
+@dataclass(frozen=True)
+class Sweep:
+    """What a sweep removed, and the kept runs it left or removed (their time over)."""
+
+    removed: Removed
+    kept: KeptJudgement
+    at: float
+    """When it ran (seconds since the epoch)."""
+
+
+def sweep_stale(host: docker.DockerClient, now: float | None = None) -> Sweep:
+    """Remove objects of runs whose process is gone (killed, Ctrl-C'd twice, crashed), except
+    clusters kept after a failed check whose time is not over (``kept.KEEP_S``)."""
+    at = time.time() if now is None else now
+    kept = judge_kept(kept_runs(host, ended=True), at)
+    left = kept.left_ids
+    removed = _remove(host, lambda lab: removable(lab, left))
+    removed = replace(removed, socket_dirs=sockets.sweep_run_dirs(leave=left))
     if removed:
         log.warning("swept leftovers of earlier runs: %s", removed)
-    return removed
+    for gone in kept.expired:
+        log.warning("%s", expired_note(gone))
+    return Sweep(removed, kept, at)
+
+
+def remove_kept(host: docker.DockerClient) -> list[tuple[KeptCluster, Removed]]:
+    """Remove every cluster kept after a failed check, whatever its age."""
+    return [(k, remove_run(host, k.run_id)) for k in kept_runs(host)]
 
 
 def _remove(host: docker.DockerClient, match: Callable[[dict[str, str]], bool]) -> Removed:

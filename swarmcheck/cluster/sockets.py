@@ -80,14 +80,20 @@ def remove_run_dir(run_id: str) -> bool:
     return True
 
 
-def stale_run_dirs() -> list[Path]:
-    """Socket directories of runs whose owner process is gone (left behind)."""
-    return [p for p in base_dir().iterdir() if p.is_dir() and not _owner_alive(p / "owner")]
+def stale_run_dirs(leave: frozenset[str] = frozenset()) -> list[Path]:
+    """Socket directories of runs whose owner process is gone (left behind), but for the
+    runs in ``leave`` (clusters kept after a failed check)."""
+    return [
+        p
+        for p in base_dir().iterdir()
+        if p.is_dir() and p.name not in leave and not _owner_alive(p / "owner")
+    ]
 
 
-def sweep_run_dirs() -> int:
-    """Remove socket directories of runs whose owner process is gone; how many."""
-    stale = stale_run_dirs()
+def sweep_run_dirs(leave: frozenset[str] = frozenset()) -> int:
+    """Remove socket directories of runs whose owner process is gone, but for the runs in
+    ``leave``; how many."""
+    stale = stale_run_dirs(leave)
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
     return len(stale)

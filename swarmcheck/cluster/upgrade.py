@@ -17,10 +17,10 @@ from typing import Any
 
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster import images
 from swarmcheck.cluster.cluster import INNER_BIP, INNER_POOL, Cluster
 from swarmcheck.cluster.node import Node, start_node
 from swarmcheck.errors import EngineAPIError, SwarmcheckError, SwarmPromiseBroken
+from swarmcheck.machine import images
 from swarmcheck.steps import step
 from swarmcheck.timing import Stopwatch, wait_until
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from swarmcheck.config import MANAGERS, WORKERS
 from swarmcheck.errors import ConfigError
 
 Role = Literal["manager", "worker"]
@@ -83,7 +84,7 @@ def select(target: Target | str, nodes: Sequence[NodeView], rng: random.Random) 
         if size == 0:
             raise ConfigError(
                 f"target 'minority' matches no node: a minority of {total_managers} managers is "
-                "empty; use at least 3 managers (--swarm-managers)"
+                f"empty; use at least 3 managers ({MANAGERS.flag})"
             )
         if len(managers) < size:
             raise ConfigError(
@@ -99,12 +100,12 @@ def select(target: Target | str, nodes: Sequence[NodeView], rng: random.Random) 
             matched = [n for n in managers if n.leader]
         elif tgt.kind == "follower":
             matched = [n for n in managers if not n.leader]
-            hint = "; add managers with --swarm-managers"
+            hint = f"; add managers with {MANAGERS.flag}"
         elif tgt.kind == "manager":
             matched = managers
         elif tgt.kind == "worker":
             matched = [n for n in live if n.role == "worker"]
-            hint = "; add workers with --swarm-workers"
+            hint = f"; add workers with {WORKERS.flag}"
         elif tgt.task_id is None:
             matched = [n for n in live if n.task_ids]
         else:

@@ -1,2 +1,2 @@
-"""Machine preparation: the tools swarmcheck builds on this machine before it checks anything
-(for now the history checker, ``history_checker``)."""
+"""This machine, made ready for swarms and their checks: its Docker engine, the images, the
+report tooling, and the history checker (``history_checker``), each built or installed once."""

@@ -32,7 +32,8 @@ from swarmcheck.steps import install_recorder
 
 SWARM_MARKERS = ("swarm", "swarmcheck")
 SWARM_FIXTURE = "swarm_pool"
-"""Every fixture that hands out a swarm (cluster, fresh_cluster) depends on this one."""
+"""Every fixture that hands out a swarm (swarm_cluster, swarm_fresh_cluster, and their old
+names) depends on this one."""
 
 
 def is_swarm_item(item: pytest.Item) -> bool:

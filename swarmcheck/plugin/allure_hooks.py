@@ -11,8 +11,7 @@ import allure
 import pytest
 
 from swarmcheck.catalog.model import Check
-from swarmcheck.cluster import engines
-from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.interface import Swarm
 from swarmcheck.errors import (
     ConfigError,
     EnvironmentProblem,
@@ -22,13 +21,15 @@ from swarmcheck.errors import (
 from swarmcheck.plugin.keys import (
     CLUSTER_KEY,
     ENGINE_VERSIONS_KEY,
+    FAILED_KEY,
+    KEPT_KEY,
     POOL_KEY,
     REPORT_ATTR,
     SETTINGS_KEY,
     SWARM_ITEM_KEY,
 )
+from swarmcheck.plugin.markers import check_of
 from swarmcheck.plugin.report import figures_of
-from swarmcheck.plugin.session import check_of
 
 
 def describe(check: Check, docstring: str | None) -> str:
@@ -69,6 +70,9 @@ def label_check(item: pytest.Item, check: Check) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     """Labels, title and description once allure-pytest has named the test (it names it at
     the end of setup), and also when setup skipped or failed."""
+    item.stash[FAILED_KEY] = False  # a new attempt (pytest-rerunfailures runs items again)
+    if KEPT_KEY in item.stash:
+        del item.stash[KEPT_KEY]
     try:
         return (yield)
     finally:
@@ -77,7 +81,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
             label_check(item, check)
             # part of Allure's history id: results of different engines never share a history
             spec = item.config.stash[SETTINGS_KEY].cluster
-            allure.dynamic.parameter("engine", engines.label(spec))
+            allure.dynamic.parameter("engine", spec.label)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -87,6 +91,8 @@ def pytest_runtest_makereport(
     report = yield
     if not item.stash.get(SWARM_ITEM_KEY, False):
         return report  # not ours: a plain test's report stays as pytest made it
+    if report.failed and report.when in ("setup", "call"):
+        item.stash[FAILED_KEY] = True  # before the fixtures' teardown, which may keep the cluster
     setattr(report, REPORT_ATTR, report_info(item))
     shorten_setup_error(report, call)
     if report.when == "call":
@@ -119,15 +125,18 @@ def report_info(item: pytest.Item) -> dict[str, object]:
     check = check_of(item)
     pool = item.config.stash.get(POOL_KEY, None)
     versions: dict[str, str] = item.config.stash.get(ENGINE_VERSIONS_KEY, {})
+    kept = item.stash.get(KEPT_KEY, None)
     return {
         "check": {"id": check.id, "area": check.area, "name": item.name} if check else None,
         "engine": pool.engine_version if pool else "",
         "node_image": pool.node_image if pool and pool.engine_version else "",
         "engine_versions": dict(versions),
+        # --swarm-keep-on-failure, set at teardown: the cluster kept, or why none was
+        "kept": kept if kept is None or isinstance(kept, str) else kept.to_dict(),
     }
 
 
-def attach_state(cluster: Cluster, suffix: str = "") -> None:
+def attach_state(cluster: Swarm, suffix: str = "") -> None:
     """The node list and every service's tasks, as `docker node ls` / `service ps` show them."""
     try:
         nodes = cluster.node_list()
@@ -161,7 +170,7 @@ def attach_state(cluster: Cluster, suffix: str = "") -> None:
         )
 
 
-def attach_diagnostics(cluster: Cluster) -> None:
+def attach_diagnostics(cluster: Swarm) -> None:
     """On failure: the cluster state and each node daemon's log tail."""
     attach_state(cluster)
     for node in cluster.nodes:

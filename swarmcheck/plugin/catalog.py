@@ -17,7 +17,7 @@ import pytest
 
 from swarmcheck.catalog.model import Check
 from swarmcheck.errors import ConfigError
-from swarmcheck.plugin.session import check_of
+from swarmcheck.plugin.markers import check_of
 
 
 class _Collector:

@@ -4,51 +4,76 @@ attachments for the fault timeline and the availability plot."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import allure
 import pytest
 
 from swarmcheck.checkers.availability import Probe
+from swarmcheck.config import CHAOS_SCHEDULE, SEED, Nightly
+from swarmcheck.errors import ConfigError
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.schedule import FAULT_KINDS, Schedule, plan_schedule
-from swarmcheck.plugin.keys import SETTINGS_KEY
+from swarmcheck.plugin.keys import FAULT_LOG_KEY, SCHEDULE_KEY, SETTINGS_KEY
 from swarmcheck.reporting.plot import render_availability_svg
 from swarmcheck.timing import boot_clock
 
 PlotAttacher = Callable[[Sequence[Probe], str], None]
 
 
+def nightly_schedule(nightly: Nightly) -> Schedule | None:
+    """The night to play: the one replayed from its file, else one planned from the seed
+    (drawn now when none was given), the duration and the allowed kinds; None outside nightly
+    mode. Its seed and duration are the run's from then on (``SCHEDULE_KEY``)."""
+    if nightly.replay is not None:
+        return _replayed(nightly.replay)
+    if nightly.duration_s is None:
+        return None
+    seed = nightly.seed if nightly.seed is not None else random.randrange(1, 2**31)
+    return plan_schedule(seed, nightly.duration_s, nightly.kinds or FAULT_KINDS)
+
+
+def _replayed(path: Path) -> Schedule:
+    source = f"{CHAOS_SCHEDULE.flag}={path}"
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read it ({exc.strerror or exc})") from exc
+    try:
+        return Schedule.from_json(text)
+    except ConfigError as exc:
+        raise ConfigError(
+            f'{source}: {exc}. Use the "planned schedule (json)" attachment of the '
+            "night's nightly-chaos test, saved as it is"
+        ) from exc
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     """Nightly mode prints its seed first thing, so a killed night can still be replayed."""
-    settings = config.stash[SETTINGS_KEY]
-    if settings.chaos_schedule is not None:
-        replay = settings.chaos_schedule
-        return (
-            f"swarmcheck nightly chaos: replaying a schedule of {len(replay.faults)} faults in "
-            f"{replay.duration_s:.0f} s (seed {replay.seed})"
-        )
-    if settings.chaos_duration_s is None:
+    schedule = config.stash.get(SCHEDULE_KEY, None)
+    if schedule is None:
         return None
-    kinds = f", kinds {','.join(settings.chaos_faults)}" if settings.chaos_faults else ""
+    nightly = config.stash[SETTINGS_KEY].nightly
+    if nightly.replay is not None:
+        return (
+            f"swarmcheck nightly chaos: replaying a schedule of {len(schedule.faults)} faults "
+            f"in {schedule.duration_s:.0f} s (seed {schedule.seed})"
+        )
+    kinds = f", kinds {','.join(nightly.kinds)}" if nightly.kinds else ""
     return (
-        f"swarmcheck nightly chaos: {settings.chaos_duration_s:.0f} s, seed {settings.seed}"
-        f"{kinds} (replay with --swarm-seed {settings.seed}, or with the schedule JSON attached "
-        "to the report: --swarm-chaos-schedule FILE)"
+        f"swarmcheck nightly chaos: {schedule.duration_s:.0f} s, seed {schedule.seed}"
+        f"{kinds} (replay with {SEED.flag} {schedule.seed}, or with the schedule JSON attached "
+        f"to the report: {CHAOS_SCHEDULE.flag} FILE)"
     )
 
 
 @pytest.fixture
-def chaos_schedule(pytestconfig: pytest.Config) -> Schedule | None:
+def swarm_chaos_schedule(pytestconfig: pytest.Config) -> Schedule | None:
     """The nightly schedule to play: the one given to replay (--swarm-chaos-schedule), else
     one planned from the seed, the duration and the allowed kinds; None outside nightly mode."""
-    settings = pytestconfig.stash[SETTINGS_KEY]
-    if settings.chaos_schedule is not None:
-        return settings.chaos_schedule
-    if settings.chaos_duration_s is None or settings.seed is None:
-        return None
-    kinds = settings.chaos_faults or FAULT_KINDS
-    return plan_schedule(settings.seed, settings.chaos_duration_s, kinds)
+    return pytestconfig.stash.get(SCHEDULE_KEY, None)
 
 
 def timeline_text(log: FaultLog, t0: float) -> str:
@@ -65,10 +90,12 @@ def timeline_text(log: FaultLog, t0: float) -> str:
 
 
 @pytest.fixture
-def fault_log() -> Iterator[FaultLog]:
+def swarm_fault_log(request: pytest.FixtureRequest) -> Iterator[FaultLog]:
     """Faults of this test record into this log; whatever is still active is healed after
-    the test (pass, fail or Ctrl-C), and the timeline is attached to the report."""
+    the test (pass, fail or Ctrl-C), and the timeline is attached to the report. A cluster
+    kept after a failure is healed through it first (FAULT_LOG_KEY)."""
     log = FaultLog()
+    request.node.stash[FAULT_LOG_KEY] = log
     t0 = boot_clock()
     try:
         yield log
@@ -86,7 +113,7 @@ def fault_log() -> Iterator[FaultLog]:
 
 
 @pytest.fixture
-def attach_availability(fault_log: FaultLog) -> PlotAttacher:
+def swarm_attach_availability(swarm_fault_log: FaultLog) -> PlotAttacher:
     """Attach an SVG of probe results and latency over time, fault windows shaded."""
 
     def attach(probes: Sequence[Probe], title: str) -> None:
@@ -96,7 +123,7 @@ def attach_availability(fault_log: FaultLog) -> PlotAttacher:
         points = [(p.t - t0, p.ok, p.latency_ms) for p in probes]
         windows = [
             (w.started_at - t0, (w.ended_at or probes[-1].t) - t0, w.kind)
-            for w in fault_log.windows()
+            for w in swarm_fault_log.windows()
         ]
         allure.attach(
             render_availability_svg(points, windows, title),

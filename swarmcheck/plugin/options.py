@@ -9,94 +9,58 @@ input stops the run with a usage error naming the option (or ini key) and the fi
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from swarmcheck.cluster.engines import (
+from swarmcheck.cluster.existing import parse_endpoints
+from swarmcheck.config import (
+    ALLOW_DESTRUCTIVE,
+    CHAOS_DURATION,
+    CHAOS_FAULTS,
+    CHAOS_SCHEDULE,
+    DEBIAN_SUITE,
+    ENGINE_IMAGE,
+    ENGINES,
+    EXISTING,
+    EXISTING_TLS,
+    KEEP_ON_FAILURE,
+    MANAGERS,
+    OPTIONS,
+    REPORTS,
+    SEED,
+    SELECT,
+    SUBNET,
+    SWARM,
+    TOXIPROXY_IMAGE,
+    UPGRADE_FROM,
+    WORKERS,
+    Nightly,
+    Option,
+    Settings,
+    engine_under_test,
+    parse_duration,
+)
+from swarmcheck.errors import ConfigError
+from swarmcheck.faults.kinds import FAULT_KINDS
+from swarmcheck.spec import (
     DEBIAN_ORDER,
+    ClusterSpec,
     describe,
     is_debian,
     looks_like_engine,
     parse_engines,
 )
-from swarmcheck.cluster.existing import parse_endpoints
-from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.config import Settings, parse_duration
-from swarmcheck.errors import ConfigError
-from swarmcheck.faults.schedule import FAULT_KINDS, Schedule
 
 GROUP = "swarmcheck"
+CHOICES: dict[Option, tuple[str, ...]] = {CHAOS_FAULTS: FAULT_KINDS}
+"""Options whose values only a higher layer knows (the fault registry): listed in the help."""
 
 
-@dataclass(frozen=True)
-class Option:
-    """One swarmcheck option: its flag, its ini key, and how it reads."""
-
-    flag: str
-    metavar: str
-    help: str
-    default: str | None = None
-    """The built-in default, as the text a user would write (None: unset)."""
-    switch: bool = False
-    """A flag without a value (its ini key takes true/false)."""
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-    @property
-    def ini(self) -> str:
-        return self.dest
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option("--swarm", "MODE", "where swarm tests run: dind (a local Docker-in-Docker swarm), "
-           "existing (a swarm given with --swarm-existing: non-destructive checks only) or none "
-           "(skip every swarm test)", "dind"),
-    Option("--swarm-managers", "N", "managers in the default cluster", "3"),
-    Option("--swarm-workers", "N", "workers in the default cluster", "0"),
-    Option("--swarm-debian-suite", "SUITE", "Debian suite of the built node image, which "
-           "picks the engine under test: bookworm (20.10), trixie (26.1), sid (28.5)",
-           "bookworm"),
-    Option("--swarm-engine-image", "IMAGE", "a dind-capable image already in the local engine, "
-           "used for the nodes instead of the built one"),
-    Option("--swarm-engines", "E1,E2,...", "a mixed-version default cluster: one engine per "
-           "node (managers, then workers), each a Debian suite (bookworm, trixie, sid) or a dind "
-           "image"),
-    Option("--swarm-upgrade-from", "ENGINE", "the older engine of the mixed-version and "
-           "engine-upgrade checks (suites/release), a Debian suite or a dind image; the newer "
-           "one is the engine under test (default: the Debian suite before it: trixie -> "
-           "bookworm, sid -> trixie)"),
-    Option("--swarm-existing", "ENDPOINTS", "with --swarm=existing: the swarm's engines, "
-           "comma-separated Docker context names or engine URLs (tcp://HOST:2376, "
-           "unix:///PATH), one per node or one per manager"),
-    Option("--swarm-existing-tls", "DIR", "TLS for the engine URLs of --swarm-existing: a "
-           "folder with ca.pem, cert.pem and key.pem (default: DOCKER_CERT_PATH when "
-           "DOCKER_TLS_VERIFY is set); contexts bring their own"),
-    Option("--swarm-allow-destructive", "", "on an existing swarm (--swarm=existing), also "
-           "run destructive checks and faults (they skip otherwise)", switch=True),
-    Option("--swarm-toxiproxy-image", "IMAGE", "a Toxiproxy 2.x server image already in the "
-           "local engine, used for control-plane faults instead of building one with Go"),
-    Option("--swarm-subnet", "CIDR", "the node network, a private 10.x /24 (default: a free "
-           "10.199.x.0/24; not with pytest-xdist, where every worker needs its own)"),
-    Option("--swarm-select", "ID,AREA,ROW", "run only the checks matching any of these "
-           "comma-separated check ids (SC-MEM-002), areas (services) or catalog rows "
-           "(mem-leave); -k matches ids, areas and rows too"),
-    Option("--swarm-reports", "DIR", "where the Allure results and junit.xml go unless "
-           "--alluredir / --junitxml say otherwise (default: reports/ under the rootdir)"),
-    Option("--swarm-chaos-duration", "DURATION", "nightly chaos mode: run a seeded random "
-           "fault schedule this long (e.g. 15m)"),
-    Option("--swarm-seed", "N", "seed of the nightly chaos schedule (default: random, printed "
-           "and reported)"),
-    Option("--swarm-chaos-faults", "KIND,...", "nightly chaos mode: draw only these fault kinds "
-           f"(default: all: {', '.join(FAULT_KINDS)})"),
-    Option("--swarm-chaos-schedule", "FILE", "replay a night: the schedule JSON attached to its "
-           "report (\"planned schedule (json)\"); it fixes duration, seed and faults"),
-)  # fmt: skip
-BY_FLAG = {o.flag: o for o in OPTIONS}
+def _help(option: Option) -> str:
+    choices = CHOICES.get(option)
+    return f"{option.help}; one or more of {', '.join(choices)}" if choices else option.help
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -106,15 +70,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "same name with underscores, e.g. swarm_seed; the command line wins)",
     )
     for o in OPTIONS:
+        text = _help(o)
         if o.switch:
-            group.addoption(o.flag, dest=o.dest, action="store_true", default=None, help=o.help)
-            parser.addini(o.ini, f"swarmcheck: {o.help} (as {o.flag}; true/false)", default="")
+            group.addoption(o.flag, dest=o.dest, action="store_true", default=None, help=text)
+            parser.addini(o.ini, f"swarmcheck: {text} (as {o.flag}; true/false)", default="")
             continue
         default = f"; default {o.default}" if o.default is not None else ""
         group.addoption(
-            o.flag, dest=o.dest, default=None, metavar=o.metavar, help=f"{o.help}{default}"
+            o.flag, dest=o.dest, default=None, metavar=o.metavar, help=f"{text}{default}"
         )
-        parser.addini(o.ini, f"swarmcheck: {o.help} (as {o.flag})", type="string", default="")
+        parser.addini(o.ini, f"swarmcheck: {text} (as {o.flag})", type="string", default="")
 
 
 @dataclass(frozen=True)
@@ -125,13 +90,16 @@ class Given:
     source: str
     """``--swarm-seed`` or ``ini swarm_seed`` (for messages), or ``default``."""
 
+    @property
+    def chosen(self) -> bool:
+        return self.source != "default"
 
-def given(config: pytest.Config, flag: str) -> Given:
+
+def given(config: pytest.Config, option: Option) -> Given:
     """The value of a swarmcheck option: command line, else ini, else the built-in default."""
-    option = BY_FLAG[flag]
     cli = config.getoption(option.dest, None)
     if cli is not None:
-        return Given(str(cli), flag)
+        return Given(str(cli), option.flag)
     ini = config.getini(option.ini)
     if ini not in ("", None):
         return Given(str(ini).strip(), f"ini {option.ini}")
@@ -140,11 +108,11 @@ def given(config: pytest.Config, flag: str) -> Given:
 
 def asked(config: pytest.Config) -> list[str]:
     """The swarmcheck options this run was given (command line or ini): a swarm session."""
-    return [g.source for g in (given(config, o.flag) for o in OPTIONS) if g.source != "default"]
+    return [g.source for g in (given(config, o) for o in OPTIONS) if g.chosen]
 
 
-def _int(config: pytest.Config, flag: str) -> int | None:
-    g = given(config, flag)
+def _int(config: pytest.Config, option: Option) -> int | None:
+    g = given(config, option)
     if g.value is None:
         return None
     try:
@@ -153,10 +121,10 @@ def _int(config: pytest.Config, flag: str) -> int | None:
         raise ConfigError(f"{g.source}={g.value!r}: not a whole number") from None
 
 
-def _path(config: pytest.Config, flag: str) -> Path | None:
+def _path(config: pytest.Config, option: Option) -> Path | None:
     """A path option: relative to the current directory on the command line, to the ini
     file's folder in the ini file."""
-    g = given(config, flag)
+    g = given(config, option)
     if g.value is None:
         return None
     path = Path(g.value).expanduser()
@@ -165,30 +133,22 @@ def _path(config: pytest.Config, flag: str) -> Path | None:
     return path
 
 
-def _seed(given_seed: int | None, duration: float | None) -> int | None:
-    """Nightly mode always has a seed: the given one, or a random one that gets reported."""
-    if given_seed is None and duration is not None:
-        return random.randrange(1, 2**31)
-    return given_seed
-
-
-def _debian_suite(config: pytest.Config) -> str:
-    """--swarm-debian-suite: a suite whose engine swarmcheck can build (checked now, not when
-    the first swarm test needs the image)."""
-    g = given(config, "--swarm-debian-suite")
-    suite = g.value or "bookworm"
-    if not is_debian(suite):
+def _engine(config: pytest.Config) -> str:
+    """The engine under test, from --swarm-engine-image or --swarm-debian-suite; a suite is
+    checked now (one swarmcheck can build), not when the first swarm test needs the image."""
+    suite = given(config, DEBIAN_SUITE)
+    if suite.value is not None and not is_debian(suite.value):
         raise ConfigError(
-            f"{g.source}={suite!r}: not a Debian suite swarmcheck builds an engine from; use "
-            f"{', '.join(describe(s) for s in DEBIAN_ORDER)}, or give a dind image with "
-            "--swarm-engine-image"
+            f"{suite.source}={suite.value!r}: not a Debian suite swarmcheck builds an engine "
+            f"from; use {', '.join(describe(s) for s in DEBIAN_ORDER)}, or give a dind image "
+            f"with {ENGINE_IMAGE.flag}"
         )
-    return suite
+    return engine_under_test(suite.value, given(config, ENGINE_IMAGE).value)
 
 
-def _engine_name(config: pytest.Config, flag: str) -> str | None:
+def _engine_name(config: pytest.Config, option: Option) -> str | None:
     """An option naming one engine: a Debian suite or an image reference."""
-    g = given(config, flag)
+    g = given(config, option)
     if g.value is not None and not looks_like_engine(g.value):
         raise ConfigError(
             f"{g.source}={g.value!r}: neither a Debian suite ({', '.join(DEBIAN_ORDER)}) nor "
@@ -199,28 +159,30 @@ def _engine_name(config: pytest.Config, flag: str) -> str | None:
 
 def _cluster(config: pytest.Config) -> ClusterSpec:
     """The default cluster; a bad shape names the options (or ini keys) it came from."""
-    managers, workers = _int(config, "--swarm-managers"), _int(config, "--swarm-workers")
+    managers, workers = _int(config, MANAGERS), _int(config, WORKERS)
     assert managers is not None and workers is not None  # they have defaults
-    suite, engines = _debian_suite(config), _engines(config)  # their messages name them
+    engine, engines = _engine(config), _engines(config)  # their messages name them
     try:
         return ClusterSpec(
             managers=managers,
             workers=workers,
-            debian_suite=suite,
-            engine_image=given(config, "--swarm-engine-image").value,
-            toxiproxy_image=given(config, "--swarm-toxiproxy-image").value,
-            subnet=given(config, "--swarm-subnet").value,
+            engine=engine,
+            toxiproxy_image=given(config, TOXIPROXY_IMAGE).value,
+            subnet=given(config, SUBNET).value,
             engines=engines,
         )
     except ConfigError as exc:
-        flags = ("--swarm-managers", "--swarm-workers", "--swarm-subnet", "--swarm-engines")
-        sources = [g.source for g in (given(config, f) for f in flags) if g.source != "default"]
+        sources = [g.source for g in (given(config, o) for o in _SHAPE) if g.chosen]
         raise ConfigError(f"{exc} (from {', '.join(sources) or 'the defaults'})") from exc
+
+
+_SHAPE = (MANAGERS, WORKERS, SUBNET, ENGINES)
+"""The options a bad cluster shape can come from."""
 
 
 def _fault_kinds(config: pytest.Config) -> tuple[str, ...] | None:
     """--swarm-chaos-faults: the kinds the nightly schedule may draw (None: all)."""
-    g = given(config, "--swarm-chaos-faults")
+    g = given(config, CHAOS_FAULTS)
     if g.value is None:
         return None
     kinds = tuple(dict.fromkeys(k.strip() for k in g.value.split(",") if k.strip()))
@@ -234,38 +196,36 @@ def _fault_kinds(config: pytest.Config) -> tuple[str, ...] | None:
     return kinds
 
 
-def _schedule(config: pytest.Config) -> Schedule | None:
-    """--swarm-chaos-schedule FILE: the night to replay; the file fixes duration, seed, faults."""
-    path = _path(config, "--swarm-chaos-schedule")
-    if path is None:
-        return None
-    source = given(config, "--swarm-chaos-schedule").source
-    fixed = [
-        g.source
-        for g in (given(config, f) for f in ("--swarm-chaos-duration", "--swarm-seed"))
-        if g.source != "default"
-    ] + [g.source for g in [given(config, "--swarm-chaos-faults")] if g.source != "default"]
+def _duration(config: pytest.Config) -> float | None:
+    g = given(config, CHAOS_DURATION)
+    try:
+        return parse_duration(g.value) if g.value else None
+    except ConfigError as exc:
+        raise ConfigError(f"{g.source}={g.value}: {exc}") from exc
+
+
+def _nightly(config: pytest.Config) -> Nightly:
+    """Nightly chaos mode as asked: duration, seed and kinds, or a night to replay (which
+    fixes all three, so they cannot be given with it)."""
+    replay = _path(config, CHAOS_SCHEDULE)
+    if replay is None:
+        return Nightly(_duration(config), _int(config, SEED), _fault_kinds(config))
+    fixed = [g.source for g in (given(config, o) for o in _FIXED_BY_REPLAY) if g.chosen]
     if fixed:
         raise ConfigError(
-            f"{source}={path} replays a night as it was planned: drop {', '.join(fixed)} "
-            "(the schedule fixes duration, seed and fault kinds)"
+            f"{given(config, CHAOS_SCHEDULE).source}={replay} replays a night as it was "
+            f"planned: drop {', '.join(fixed)} (the schedule fixes duration, seed and fault "
+            "kinds)"
         )
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{source}={path}: cannot read it ({exc.strerror or exc})") from exc
-    try:
-        return Schedule.from_json(text)
-    except ConfigError as exc:
-        raise ConfigError(
-            f'{source}={path}: {exc}. Use the "planned schedule (json)" attachment of the '
-            "night's nightly-chaos test, saved as it is"
-        ) from exc
+    return Nightly(replay=replay)
 
 
-def _switch(config: pytest.Config, flag: str) -> bool:
+_FIXED_BY_REPLAY = (CHAOS_DURATION, SEED, CHAOS_FAULTS)
+
+
+def _switch(config: pytest.Config, option: Option) -> bool:
     """A flag given on the command line, or its ini key set to true (yes, 1)."""
-    g = given(config, flag)
+    g = given(config, option)
     value = (g.value or "").strip().lower()
     if value in ("", "false", "no", "0"):
         return False
@@ -274,9 +234,27 @@ def _switch(config: pytest.Config, flag: str) -> bool:
     raise ConfigError(f"{g.source}={g.value!r}: use true or false")
 
 
+def _keep_on_failure(config: pytest.Config, swarm: str) -> bool:
+    """--swarm-keep-on-failure: only a swarm swarmcheck made can be kept."""
+    keep = _switch(config, KEEP_ON_FAILURE)
+    if keep and swarm == "existing":
+        source = given(config, KEEP_ON_FAILURE).source
+        fix = (
+            f"-o {KEEP_ON_FAILURE.ini}=false overrides the ini key"
+            if source.startswith("ini")
+            else f"drop {KEEP_ON_FAILURE.flag}"
+        )
+        raise ConfigError(
+            f"{source} works only with --swarm=dind: it keeps a cluster swarmcheck made, and a "
+            f"swarm you give (--swarm=existing) is always put back as it was found, so there is "
+            f"nothing to keep. Look into a failure there with -x --pdb instead, or {fix}"
+        )
+    return keep
+
+
 def _engines(config: pytest.Config) -> tuple[str, ...]:
     """--swarm-engines: one engine per node, each a Debian suite or a dind image."""
-    g = given(config, "--swarm-engines")
+    g = given(config, ENGINES)
     if g.value is None:
         return ()
     engines = parse_engines(g.value, g.source)
@@ -298,7 +276,7 @@ def _existing(text: str | None, tls_dir: str | None) -> tuple[str, ...]:
         parse_endpoints(values, tls_dir)
     except ConfigError as exc:
         if tls_dir is not None and str(exc).startswith("TLS folder"):
-            raise ConfigError(f"--swarm-existing-tls={tls_dir}: {exc}") from exc
+            raise ConfigError(f"{EXISTING_TLS.flag}={tls_dir}: {exc}") from exc
         raise
     return values
 
@@ -306,33 +284,19 @@ def _existing(text: str | None, tls_dir: str | None) -> tuple[str, ...]:
 def settings_from(config: pytest.Config) -> Settings:
     """Build Settings from the command line and ini file; a bad value is a usage error."""
     try:
-        duration = given(config, "--swarm-chaos-duration")
-        try:
-            chaos_duration_s = parse_duration(duration.value) if duration.value else None
-        except ConfigError as exc:
-            raise ConfigError(f"{duration.source}={duration.value}: {exc}") from exc
-        reports = _path(config, "--swarm-reports")
-        seed = _int(config, "--swarm-seed")
-        faults = _fault_kinds(config)
-        schedule = _schedule(config)
-        if schedule is not None:
-            chaos_duration_s, seed = schedule.duration_s, schedule.seed
+        tls = given(config, EXISTING_TLS).value
+        swarm = given(config, SWARM).value or "dind"
         return Settings(
-            swarm=given(config, "--swarm").value or "dind",
+            swarm=swarm,
             cluster=_cluster(config),
-            reports_dir=reports or config.rootpath / "reports",
-            select=given(config, "--swarm-select").value,
-            upgrade_from=_engine_name(config, "--swarm-upgrade-from"),
-            existing=_existing(
-                given(config, "--swarm-existing").value,
-                given(config, "--swarm-existing-tls").value,
-            ),
-            existing_tls=given(config, "--swarm-existing-tls").value,
-            allow_destructive=_switch(config, "--swarm-allow-destructive"),
-            chaos_duration_s=chaos_duration_s,
-            seed=_seed(seed, chaos_duration_s),
-            chaos_faults=faults,
-            chaos_schedule=schedule,
+            reports_dir=_path(config, REPORTS) or config.rootpath / "reports",
+            select=given(config, SELECT).value,
+            upgrade_from=_engine_name(config, UPGRADE_FROM),
+            existing=_existing(given(config, EXISTING).value, tls),
+            existing_tls=tls,
+            allow_destructive=_switch(config, ALLOW_DESTRUCTIVE),
+            keep_on_failure=_keep_on_failure(config, swarm),
+            nightly=_nightly(config),
             asked=tuple(asked(config)),
         )
     except ConfigError as exc:

@@ -21,12 +21,14 @@ import pytest
 from _pytest.junitxml import LogXML, mangle_test_address, xml_key
 
 import swarmcheck
-from swarmcheck.cluster import engines
+from swarmcheck.cluster.kept import KeptCluster
 from swarmcheck.plugin.keys import (
     FIGURE_PREFIX,
+    KEPT_RUNS_KEY,
     OUTCOMES_KEY,
     REPORT_ATTR,
     RUN_KEY,
+    SCHEDULE_KEY,
     SETTINGS_KEY,
 )
 from swarmcheck.plugin.roles import is_worker
@@ -38,7 +40,7 @@ from swarmcheck.reporting.allure_files import (
 )
 from swarmcheck.reporting.junit import fold_reruns
 from swarmcheck.reporting.matrix import OUTCOMES_FILE, write_outcomes
-from swarmcheck.reporting.summary import Outcome, Status, format_summary
+from swarmcheck.reporting.summary import Outcome, Status, format_kept, format_summary
 
 VERSION_PREFIX = "version of "
 """Run entries naming an engine's version (mixed-version checks start two engines)."""
@@ -62,6 +64,7 @@ def prepare_reports(config: pytest.Config, *, decided: bool) -> None:
     config.stash[OUTCOMES_KEY] = {}
     config.stash[RERUNS_KEY] = {}
     config.stash[RUN_KEY] = {}
+    config.stash[KEPT_RUNS_KEY] = {}
     config.stash[STARTED_KEY] = time.time()
     if decided or is_worker(config) or config.option.collectonly:
         return
@@ -216,6 +219,7 @@ def record_outcome(config: pytest.Config, report: pytest.TestReport) -> None:
             run[key] = str(info[key])
     for engine, version in dict(info.get("engine_versions") or {}).items():
         run[VERSION_PREFIX + str(engine)] = str(version)
+    record_kept(config, report.nodeid, info.get("kept"))
     outcomes = config.stash[OUTCOMES_KEY]
     reruns = config.stash[RERUNS_KEY]
     if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt failed, another follows
@@ -242,6 +246,15 @@ def record_outcome(config: pytest.Config, report: pytest.TestReport) -> None:
     )
 
 
+def record_kept(config: pytest.Config, nodeid: str, kept: object) -> None:
+    """--swarm-keep-on-failure: the cluster a worker (or this process) kept for a failed
+    test, or why it kept none, from the test's teardown report."""
+    if isinstance(kept, str):
+        config.stash[KEPT_RUNS_KEY][nodeid] = kept
+    elif isinstance(kept, dict):
+        config.stash[KEPT_RUNS_KEY][nodeid] = KeptCluster.from_dict(kept)
+
+
 def failure_reason(report: pytest.TestReport) -> str | None:
     """The exception line ("EngineAPIError: ..."), not the traceback's last "file:line"."""
     crash = getattr(report.longrepr, "reprcrash", None)
@@ -251,7 +264,7 @@ def failure_reason(report: pytest.TestReport) -> str | None:
 
 
 def figures_of(properties: Any) -> dict[str, float | str]:
-    """The figures a test recorded with the `figure` fixture (from its user_properties)."""
+    """The figures a test recorded with the `swarm_figure` fixture (from its user_properties)."""
     return {
         k[len(FIGURE_PREFIX) :]: v
         for k, v in properties
@@ -266,20 +279,28 @@ def write_run_outcomes(config: pytest.Config) -> None:
     if not outcomes:
         return
     settings = config.stash[SETTINGS_KEY]
-    run = config.stash[RUN_KEY]
-    versions = {
-        k.removeprefix(VERSION_PREFIX): v for k, v in run.items() if k.startswith(VERSION_PREFIX)
-    }
-    # beside the JUnit XML when the user put that elsewhere: reports/ stays untouched then
-    xml = getattr(config.option, "xmlpath", None)
-    folder = Path(xml).parent if xml else settings.reports_dir
     write_outcomes(
-        folder / OUTCOMES_FILE,
+        side_files_dir(config) / OUTCOMES_FILE,
         engine=settings.cluster.engine,
-        label=engines.label(settings.cluster),
-        versions=versions,
+        label=settings.cluster.label,
+        versions=engine_versions(config),
         outcomes=outcomes.values(),
     )
+
+
+def engine_versions(config: pytest.Config) -> dict[str, str]:
+    """The version each engine of this run reported (from the swarm tests' reports)."""
+    run = config.stash.get(RUN_KEY, {})
+    return {
+        k.removeprefix(VERSION_PREFIX): v for k, v in run.items() if k.startswith(VERSION_PREFIX)
+    }
+
+
+def side_files_dir(config: pytest.Config) -> Path:
+    """Where outcomes.json and verdict.json go: reports/, or beside the JUnit XML when the
+    user put that elsewhere (reports/ stays untouched then)."""
+    xml = getattr(config.option, "xmlpath", None)
+    return Path(xml).parent if xml else config.stash[SETTINGS_KEY].reports_dir
 
 
 # -- end of the session ----------------------------------------------------------------------
@@ -306,8 +327,9 @@ def write_side_files(config: pytest.Config) -> None:
         "workers": spec.workers,
         "python": platform.python_version(),
     }
-    if settings.seed is not None or settings.chaos_duration_s is not None:
-        env["seed"] = settings.seed if settings.seed is not None else "(random)"
+    schedule = config.stash.get(SCHEDULE_KEY, None)
+    if schedule is not None:
+        env["seed"] = schedule.seed
     path = Path(results)
     path.mkdir(parents=True, exist_ok=True)
     write_environment(path, env)
@@ -340,13 +362,23 @@ def fold_junit_reruns(config: pytest.Config) -> None:
 
 
 def print_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    outcomes = terminalreporter.config.stash.get(OUTCOMES_KEY, {})
-    if not outcomes:
+    """The outcomes per area and the figures; then the clusters kept after failed checks:
+    how to reach their nodes and how to remove them."""
+    config = terminalreporter.config
+    outcomes = config.stash.get(OUTCOMES_KEY, {})
+    kept = config.stash.get(KEPT_RUNS_KEY, {})
+    if not outcomes and not kept:
         return
-    results = getattr(terminalreporter.config.option, "allure_report_dir", None)
+    results = getattr(config.option, "allure_report_dir", None)
     terminalreporter.section("swarmcheck summary")
-    text = format_summary(
-        list(outcomes.values()), f"{results} (HTML: swarmcheck report)" if results else None
-    )
+    text = ""
+    if outcomes:
+        text = format_summary(
+            list(outcomes.values()), f"{results} (HTML: swarmcheck report)" if results else None
+        )
+    if kept:
+        clusters = [k for k in kept.values() if isinstance(k, KeptCluster)]
+        why_not = {test: why for test, why in kept.items() if isinstance(why, str)}
+        text += ("\n\n" if text else "") + format_kept(clusters, why_not)
     for line in text.splitlines():
         terminalreporter.write_line(line)

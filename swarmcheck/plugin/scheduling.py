@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling, LoadScopeScheduling
 
-from swarmcheck.plugin.xdist import read_groups
+from swarmcheck.plugin.chunks import read_groups
 
 
 class _ShapeChunks(LoadScopeScheduling):  # type: ignore[misc]

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from swarmcheck.catalog.model import Check, load_catalog, parse_check
-from swarmcheck.cluster.engines import DEBIAN_ORDER, NO_OLDER_ENGINE, describe, looks_like_engine
-from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.config import Settings
+from swarmcheck.catalog.model import load_catalog
+from swarmcheck.config import SELECT, SUBNET
 from swarmcheck.errors import ConfigError
+from swarmcheck.plugin import admission
 from swarmcheck.plugin.activation import activate, active, is_swarm_item
-from swarmcheck.plugin.keys import CHECK_KEY, REPORT_ATTR, SETTINGS_KEY, SWARM_ITEM_KEY
+from swarmcheck.plugin.chaos import nightly_schedule
+from swarmcheck.plugin.chunks import write_groups
+from swarmcheck.plugin.keys import REPORT_ATTR, SCHEDULE_KEY, SETTINGS_KEY, SWARM_ITEM_KEY
+from swarmcheck.plugin.markers import (
+    MARKERS,
+    check_of,
+    definition,
+    shape_of,
+    suite_marker_problems,
+    swarm_marker_problem,
+)
 from swarmcheck.plugin.options import settings_from
 from swarmcheck.plugin.report import (
     fold_junit_reruns,
@@ -26,21 +32,7 @@ from swarmcheck.plugin.report import (
     write_side_files,
 )
 from swarmcheck.plugin.roles import is_controller, is_worker
-from swarmcheck.plugin.xdist import write_groups
-
-MARKERS = (
-    "swarmcheck(id, area, doc, title, promise, rows, destructive=False, needs=()): a "
-    "conformance or chaos check: its stable id, area, documentation link, what it checks, "
-    "Swarm's promise (one RFC 2119 sentence), the catalog rows it covers, whether it needs a "
-    "swarm of its own or breaks one, and the platform features it needs (e.g. 'ipvs')",
-    "swarm(managers=None, workers=None, faults=False, engines=None): the cluster shape this "
-    "test needs; engines= gives one engine per node (managers, then workers): 'old', 'new' "
-    "(see --swarm-upgrade-from), a Debian suite or a dind image",
-    "e2e: needs a real Docker engine (the project's own end-to-end tests)",
-)
-SWARM_MARKER_ARGS = ("managers", "workers", "faults", "engines")
-OLD_ENGINE, NEW_ENGINE = "old", "new"
-"""Engines a swarm marker names by part: the engine upgraded from, and the engine under test."""
+from swarmcheck.plugin.verdict import VerdictWriter
 
 
 @pytest.hookimpl(tryfirst=True)  # before allure and junitxml read their output options
@@ -49,20 +41,24 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", marker)
     settings = settings_from(config)
     config.stash[SETTINGS_KEY] = settings
+    try:
+        config.stash[SCHEDULE_KEY] = nightly_schedule(settings.nightly)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from exc
     if settings.cluster.subnet and (is_controller(config) or is_worker(config)):
         raise pytest.UsageError(
-            f"--swarm-subnet={settings.cluster.subnet} (or ini swarm_subnet) cannot be used "
+            f"{SUBNET.flag}={settings.cluster.subnet} (or ini swarm_subnet) cannot be used "
             "with pytest-xdist: every worker brings up its own swarm on its own network. Drop "
             "it: swarmcheck picks a free 10.199.x.0/24 for each cluster"
         )
     prepare_reports(config, decided=bool(settings.asked))
     config.pluginmanager.register(ReportWatcher(config), "swarmcheck-reports")
+    config.pluginmanager.register(VerdictWriter(config), "swarmcheck-verdict")
     if settings.asked:
         activate(config, f"options given: {', '.join(settings.asked)}", early=True)
-    from swarmcheck.plugin import existing  # its hooks: skips on a swarm we did not create
-
-    if not config.pluginmanager.is_registered(existing):
-        config.pluginmanager.register(existing, "swarmcheck-existing")
+    # its hooks: skips on a swarm we did not create
+    if not config.pluginmanager.is_registered(admission):
+        config.pluginmanager.register(admission, "swarmcheck-admission")
 
 
 class ReportWatcher:
@@ -109,121 +105,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     print_summary(terminalreporter)
 
 
-def shape_of(item: pytest.Item, default: ClusterSpec) -> ClusterSpec:
-    """The cluster a test needs: the run's default, overridden by its `swarm` marker."""
-    marker = item.get_closest_marker("swarm")
-    if marker is None:
-        return default
-    kw: dict[str, Any] = dict(marker.kwargs)
-    fields = {k: kw[k] for k in ("managers", "workers") if kw.get(k) is not None}
-    if kw.get("engines") is not None:
-        fields["engines"] = marker_engines(kw["engines"], item.config.stash[SETTINGS_KEY])
-    if kw.get("faults"):
-        # Control-plane faults add up to a second of round trip; the clusters' heartbeat is
-        # Docker's default 5 s (ClusterSpec), long enough that nodes do not flap under it.
-        fields["control_plane_proxy"] = True
-    return ClusterSpec(**{**default.__dict__, **fields})
-
-
-def marker_engines(raw: object, settings: Settings) -> tuple[str, ...]:
-    """A swarm marker's engines= with 'old' and 'new' replaced by the run's engines. Without
-    an older engine 'old' stands for the engine under test: ``missing_engine`` skips such a
-    test before any swarm is made."""
-    if isinstance(raw, str) or not isinstance(raw, tuple | list):
-        raise ConfigError(
-            f"engines={raw!r}: give a tuple with one engine per node, e.g. "
-            "engines=('old', 'old', 'new')"
-        )
-    new = settings.cluster.engine
-    old = settings.old_engine or new
-    return tuple(
-        old if e == OLD_ENGINE else new if e == NEW_ENGINE else str(e).strip() for e in raw
-    )
-
-
-def missing_engine(item: pytest.Item) -> str | None:
-    """Why a test whose swarm marker names the 'old' engine cannot run here (None if it can)."""
-    marker = item.get_closest_marker("swarm")
-    engines = marker.kwargs.get("engines") if marker else None
-    settings = item.config.stash[SETTINGS_KEY]
-    if not engines or OLD_ENGINE not in engines or settings.old_engine is not None:
-        return None
-    return (
-        f"{NO_OLDER_ENGINE} ({describe(settings.cluster.engine)}) to "
-        "mix with or upgrade from: give --swarm-upgrade-from=ENGINE (a Debian suite or a "
-        "dind image), or test a newer engine (--swarm-debian-suite=trixie or sid)"
-    )
-
-
-def _engines_problem(raw: object) -> str | None:
-    if isinstance(raw, str) or not isinstance(raw, tuple | list):
-        return f"engines= takes a tuple, one engine per node (got {raw!r})"
-    bad = [
-        repr(e)
-        for e in raw
-        if not isinstance(e, str) or not (e in (OLD_ENGINE, NEW_ENGINE) or looks_like_engine(e))
-    ]
-    if bad:
-        return (
-            f"engines= names {', '.join(bad)}: use 'old', 'new', a Debian suite "
-            f"({', '.join(DEBIAN_ORDER)}) or a dind image reference"
-        )
-    return None
-
-
-def swarm_marker_problem(item: pytest.Item, default: ClusterSpec) -> str | None:
-    """What is wrong with a test's `swarm` marker (unknown arguments, an impossible shape)."""
-    marker = item.get_closest_marker("swarm")
-    if marker is None:
-        return None
-    unknown = [f"{k}=" for k in marker.kwargs if k not in SWARM_MARKER_ARGS]
-    if marker.args or unknown:
-        got = ", ".join([*map(repr, marker.args), *unknown])
-        return f"the swarm marker takes only managers=, workers=, faults= and engines= (got {got})"
-    if marker.kwargs.get("engines") is not None:
-        problem = _engines_problem(marker.kwargs["engines"])
-        if problem:
-            return f"swarm marker: {problem}"
-    try:
-        shape_of(item, default)
-    except ConfigError as exc:
-        return f"swarm marker: {exc}"
-    return None
-
-
-def check_of(item: pytest.Item) -> Check | None:
-    """The item's suite metadata (parsed at collection), or None for a plain test."""
-    return item.stash.get(CHECK_KEY, None)
-
-
-def _definition(item: pytest.Item) -> str:
-    """The test function an item comes from (parametrized items share one check id)."""
-    return item.nodeid.split("[", 1)[0]
-
-
-def suite_marker_problems(item: pytest.Item, rootpath: Path) -> list[str]:
-    """Parse the item's swarmcheck marker into its stash; what is wrong with it, if anything."""
-    marker = item.get_closest_marker("swarmcheck")
-    if marker is None:
-        return []
-    try:
-        check = parse_check(marker.kwargs, marker.args)
-    except ConfigError as exc:
-        return str(exc).splitlines()
-    uses_fresh = "fresh_cluster" in getattr(item, "fixturenames", ())
-    if uses_fresh and not check.destructive:
-        return [
-            "it uses fresh_cluster (a swarm of its own), so its marker must say destructive=True"
-        ]
-    try:
-        file = item.path.relative_to(rootpath).as_posix()
-    except ValueError:
-        file = item.path.as_posix()
-    name = getattr(item, "originalname", item.name)
-    item.stash[CHECK_KEY] = replace(check, file=file, name=name)
-    return []
-
-
 def _check_metadata(items: list[pytest.Item], config: pytest.Config) -> None:
     """Every suite marker valid, ids unique, swarm markers valid; else one usage error that
     names each test and what to fix."""
@@ -239,7 +120,7 @@ def _check_metadata(items: list[pytest.Item], config: pytest.Config) -> None:
         if check is None:
             continue
         first = seen.setdefault(check.id, item)
-        if _definition(first) != _definition(item):
+        if definition(first) != definition(item):
             problems.append(f"{item.nodeid}: id {check.id} is already used by {first.nodeid}")
         item.extra_keyword_matches.update(check.keywords)  # pytest -k SC-MEM-002 / area / row
     if problems:
@@ -253,7 +134,7 @@ def _select(items: list[pytest.Item], config: pytest.Config) -> None:
         return
     given = [v.strip() for v in raw.split(",") if v.strip()]
     if not given:
-        raise pytest.UsageError("--swarm-select is empty: give check ids, areas or rows")
+        raise pytest.UsageError(f"{SELECT.flag} is empty: give check ids, areas or rows")
     wanted = {v.casefold() for v in given}
     checks = [c for c in map(check_of, items) if c is not None]
     areas = sorted({c.area for c in checks})
@@ -263,7 +144,7 @@ def _select(items: list[pytest.Item], config: pytest.Config) -> None:
     unknown = [v for v in given if v.casefold() not in known]
     if unknown:
         raise pytest.UsageError(
-            f"--swarm-select: unknown id, area or row: {', '.join(unknown)}. "
+            f"{SELECT.flag}: unknown id, area or row: {', '.join(unknown)}. "
             f"Areas of the collected checks: {', '.join(areas) or '(none)'}; ids look like "
             "SC-MEM-002 and must be among the collected checks; rows are listed by "
             "`swarmcheck catalog`"

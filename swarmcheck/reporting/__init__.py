@@ -17,7 +17,7 @@ from swarmcheck.reporting.allure_files import (
     write_environment,
     write_executor,
 )
-from swarmcheck.reporting.html import default_cache_dir, ensure_allure_cli, generate_html
+from swarmcheck.reporting.html import generate_html
 from swarmcheck.reporting.plot import (
     AvailabilityFigures,
     availability_figures,
@@ -35,8 +35,6 @@ __all__ = [
     "Outcome",
     "availability_figures",
     "build_categories",
-    "default_cache_dir",
-    "ensure_allure_cli",
     "format_summary",
     "generate_html",
     "render_availability_svg",

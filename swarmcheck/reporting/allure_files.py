@@ -32,6 +32,7 @@ __all__ = [
     "CATEGORY_SKIPPED",
     "Executor",
     "build_categories",
+    "category_of",
     "escape_properties_key",
     "escape_properties_value",
     "executor_from_env",
@@ -183,6 +184,20 @@ def build_categories() -> list[dict[str, Any]]:
         },
     ]
     return [{**spec, "flaky": flaky} for spec in specs for flaky in (False, True)]
+
+
+def category_of(status: str, message: str) -> str | None:
+    """The category a result with this Allure status ("failed", "broken", "skipped") and
+    message falls under, read from the very list ``categories.json`` holds (Allure's rules:
+    the status is among ``matchedStatuses`` and the regex matches the whole message), so a
+    tool that counts categories agrees with the report. None when no category matches (a
+    pass, an expected failure)."""
+    for spec in build_categories():
+        if spec["flaky"] or status not in spec["matchedStatuses"]:
+            continue
+        if re.fullmatch(spec["messageRegex"], message, flags=re.DOTALL):
+            return str(spec["name"])
+    return None
 
 
 def write_categories(results_dir: Path) -> Path:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from swarmcheck.cluster import engines as engine_names
+from swarmcheck.config import REPORTS, SELECT, SWARM, engine_options
 from swarmcheck.errors import EnvironmentProblem
 from swarmcheck.reporting.allure_files import write_categories, write_environment
 from swarmcheck.reporting.matrix import (
@@ -48,9 +48,6 @@ DEFAULT_SUITES = ("suites/conformance", "suites/release")
 """The conformance suites, and the release checks (mixed versions, the engine upgrade), which
 run wherever an older engine exists to mix with or upgrade from (skipped, saying so, on the
 oldest)."""
-DEBIAN_SUITE_OPTION = "--swarm-debian-suite"
-ENGINE_IMAGE_OPTION = "--swarm-engine-image"
-REPORTS_OPTION = "--swarm-reports"
 STOP_GRACE_S = 180.0
 """How long an interrupted engine run gets to remove its swarm."""
 
@@ -83,13 +80,6 @@ def slug(engine: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", engine).strip("_") or "engine"
 
 
-def engine_option(engine: str) -> str:
-    """The pytest option that selects ``engine``: a Debian suite or a dind image."""
-    if engine_names.is_debian(engine):
-        return f"{DEBIAN_SUITE_OPTION}={engine}"
-    return f"{ENGINE_IMAGE_OPTION}={engine}"
-
-
 def pytest_command(
     engine: str, folder: Path, suites: Sequence[str], extra: Sequence[str], python: str
 ) -> list[str]:
@@ -99,9 +89,9 @@ def pytest_command(
         "-m",
         "pytest",
         *suites,
-        "--swarm=dind",
-        engine_option(engine),
-        f"{REPORTS_OPTION}={folder}",
+        f"{SWARM.flag}=dind",
+        *engine_options(engine),
+        f"{REPORTS.flag}={folder}",
         f"--alluredir={folder / 'allure-results'}",
         "--clean-alluredir",
         f"--junitxml={folder / 'junit.xml'}",
@@ -179,7 +169,7 @@ def confirm_differences(
         f"re-running {len(ids)} checks that differed, {times} more times per engine: "
         + ", ".join(ids)
     )
-    select = f"--swarm-select={','.join(ids)}"
+    select = f"{SELECT.flag}={','.join(ids)}"
     confirmed = []
     for run in runs:
         if run.problem is not None:
@@ -215,6 +205,54 @@ def merge_allure(runs: Sequence[EngineRun], target: Path) -> Path:
     return target
 
 
+def _write_matrix(
+    reports: Path, runs: Sequence[EngineRun], diffs: Sequence[Difference]
+) -> tuple[str, str]:
+    """matrix.md, matrix.html and matrix.json under ``reports``; the Markdown and the page."""
+    noise = unconfirmed(runs)
+    markdown = render_markdown(runs, diffs, noise)
+    page = render_html(runs, diffs, noise)
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "matrix.md").write_text(markdown)
+    (reports / "matrix.html").write_text(page)
+    body = {
+        "engines": [
+            {
+                "engine": r.engine,
+                "label": r.label,
+                "version": r.version,
+                "returncode": r.returncode,
+                "problem": r.problem,
+                "directory": r.directory,
+            }
+            for r in runs
+        ],
+        "differences": [
+            {
+                "kind": d.kind,
+                "check": d.key,
+                "what": d.subject,
+                "values": dict(d.values),
+                "note": d.note,
+            }
+            for d in diffs
+        ],
+    }
+    (reports / "matrix.json").write_text(json.dumps(body, indent=2) + "\n")
+    return markdown, page
+
+
+def _html_report(merged: Path, reports: Path, echo: Echo) -> Path | None:
+    """The Allure HTML report of every engine and the matrix (None: it could not be made)."""
+    from swarmcheck.reporting.html import generate_html
+
+    try:
+        return generate_html(merged, reports / "matrix" / "html")
+    except EnvironmentProblem as exc:
+        echo(f"swarmcheck: no HTML report ({exc}); the matrix is in {reports / 'matrix.md'}")
+        return None
+
+
 def run_matrix(
     engines: Sequence[str],
     reports: Path,
@@ -244,51 +282,10 @@ def run_matrix(
             echo("re-runs interrupted: writing the matrix of the first runs")
             interrupted = True
     diffs = differences(runs)
-    noise = unconfirmed(runs)
-    markdown = render_markdown(runs, diffs, noise)
-    page = render_html(runs, diffs, noise)
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "matrix.md").write_text(markdown)
-    (reports / "matrix.html").write_text(page)
-    (reports / "matrix.json").write_text(
-        json.dumps(
-            {
-                "engines": [
-                    {
-                        "engine": r.engine,
-                        "label": r.label,
-                        "version": r.version,
-                        "returncode": r.returncode,
-                        "problem": r.problem,
-                        "directory": r.directory,
-                    }
-                    for r in runs
-                ],
-                "differences": [
-                    {
-                        "kind": d.kind,
-                        "check": d.key,
-                        "what": d.subject,
-                        "values": dict(d.values),
-                        "note": d.note,
-                    }
-                    for d in diffs
-                ],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    markdown, page = _write_matrix(reports, runs, diffs)
     merged = merge_allure(runs, reports / "matrix" / "allure-results")
     write_allure_result(merged, runs, diffs, page, markdown)
-    index = None
-    if html:
-        from swarmcheck.reporting.html import generate_html
-
-        try:
-            index = generate_html(merged, reports / "matrix" / "html")
-        except EnvironmentProblem as exc:
-            echo(f"swarmcheck: no HTML report ({exc}); the matrix is in {reports / 'matrix.md'}")
+    index = _html_report(merged, reports, echo) if html else None
     return MatrixResult(
         runs,
         diffs,

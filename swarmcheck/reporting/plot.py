@@ -127,6 +127,41 @@ def _status_runs(probes: Sequence[PlotPoint]) -> list[tuple[float, float, bool]]
     return runs
 
 
+@dataclass(frozen=True)
+class _Scale:
+    """Where seconds and milliseconds land on the drawing."""
+
+    x_lo: float
+    x_hi: float
+    y_hi: float
+
+    def x(self, t: float) -> float:
+        return _LEFT + (t - self.x_lo) / (self.x_hi - self.x_lo) * (_RIGHT - _LEFT)
+
+    def y(self, ms: float) -> float:
+        return _PLOT_BOTTOM - ms / self.y_hi * (_PLOT_BOTTOM - _PLOT_TOP)
+
+
+def _scale(probes: Sequence[PlotPoint], windows: Sequence[ShadedSpan]) -> _Scale:
+    """Axes that hold every probe and window, rounded up to a whole tick."""
+    xs = [p[0] for p in probes] + [v for w in windows for v in w[:2]]
+    x_lo = min([0.0, *xs])
+    x_hi = max([x_lo + 1.0, *xs])
+    x_step = _nice_step(x_hi - x_lo, 8)
+    y_hi = max(_latencies(probes), default=0.0)
+    y_hi = 100.0 if y_hi <= 0 else y_hi * 1.08
+    y_step = _nice_step(y_hi, 4)
+    return _Scale(
+        x_lo,
+        math.ceil(x_hi / x_step - 1e-9) * x_step,
+        math.ceil(y_hi / y_step - 1e-9) * y_step,
+    )
+
+
+def _latencies(probes: Sequence[PlotPoint]) -> list[float]:
+    return [lat for _, ok, lat in probes if ok and lat is not None and math.isfinite(lat)]
+
+
 def render_availability_svg(
     probes: Sequence[tuple[float, bool, float | None]],
     fault_windows: Sequence[tuple[float, float, str]],
@@ -143,54 +178,43 @@ def render_availability_svg(
         ),
         key=lambda w: w[0],
     )
-    figures = availability_figures(ordered)
-
-    # --- scales -------------------------------------------------------------------------
-    xs = [p[0] for p in ordered] + [v for w in windows for v in w[:2]]
-    x_lo = min([0.0, *xs])
-    x_hi = max([x_lo + 1.0, *xs])
-    x_step = _nice_step(x_hi - x_lo, 8)
-    x_hi = math.ceil(x_hi / x_step - 1e-9) * x_step
-    latencies = [lat for _, ok, lat in ordered if ok and lat is not None and math.isfinite(lat)]
-    y_hi = max(latencies, default=0.0)
-    y_hi = 100.0 if y_hi <= 0 else y_hi * 1.08
-    y_step = _nice_step(y_hi, 4)
-    y_hi = math.ceil(y_hi / y_step - 1e-9) * y_step
-
-    def sx(t: float) -> float:
-        return _LEFT + (t - x_lo) / (x_hi - x_lo) * (_RIGHT - _LEFT)
-
-    def sy(ms: float) -> float:
-        return _PLOT_BOTTOM - ms / y_hi * (_PLOT_BOTTOM - _PLOT_TOP)
-
+    scale = _scale(ordered, windows)
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family={quoteattr(_FONT)} fill="#222">',
         f"<title>{_xml_text(title)}</title>",
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
         _text(_LEFT, _TITLE_Y, _clip(title, 96), 15, font_weight="bold"),
+        *_grid_and_axes(scale),
+        *_fault_windows(windows, scale),  # under the data
+        *_probe_band(ordered, scale),
+        *_latency_line(ordered, scale),
+        *_legend(),
+        _text(_LEFT, HEIGHT - 14, _caption(availability_figures(ordered)), 12, fill="#333"),
+        "</svg>",
     ]
+    return "\n".join(out) + "\n"
 
-    # --- grid and axes ------------------------------------------------------------------
-    for ms in _ticks(0.0, y_hi, 4):
-        y = sy(ms)
+
+def _grid_and_axes(scale: _Scale) -> list[str]:
+    out: list[str] = []
+    for ms in _ticks(0.0, scale.y_hi, 4):
+        y = scale.y(ms)
         out.append(f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{_RIGHT}" y2="{y:.1f}" stroke="{_GRID}"/>')
         out.append(_text(_LEFT - 6, y + 4, _fmt(ms), 10, text_anchor="end", fill=_MUTED))
-    for t in _ticks(x_lo, x_hi, 8):
-        x = sx(t)
+    for t in _ticks(scale.x_lo, scale.x_hi, 8):
+        x = scale.x(t)
         out.append(
             f'<line x1="{x:.1f}" y1="{_PLOT_TOP}" x2="{x:.1f}" y2="{_PLOT_BOTTOM}" '
             f'stroke="{_GRID}"/>'
         )
         out.append(_text(x, _PLOT_BOTTOM + 15, _fmt(t), 10, text_anchor="middle", fill=_MUTED))
-    out.append(
+    mid = (_PLOT_TOP + _PLOT_BOTTOM) / 2
+    return [
+        *out,
         f'<line x1="{_LEFT}" y1="{_PLOT_BOTTOM}" x2="{_RIGHT}" y2="{_PLOT_BOTTOM}" '
-        f'stroke="{_AXIS}"/>'
-    )
-    out.append(
-        f'<line x1="{_LEFT}" y1="{_PLOT_TOP}" x2="{_LEFT}" y2="{_PLOT_BOTTOM}" stroke="{_AXIS}"/>'
-    )
-    out.append(
+        f'stroke="{_AXIS}"/>',
+        f'<line x1="{_LEFT}" y1="{_PLOT_TOP}" x2="{_LEFT}" y2="{_PLOT_BOTTOM}" stroke="{_AXIS}"/>',
         _text(
             (_LEFT + _RIGHT) / 2,
             _PLOT_BOTTOM + 30,
@@ -198,10 +222,7 @@ def render_availability_svg(
             11,
             text_anchor="middle",
             fill=_AXIS,
-        )
-    )
-    mid = (_PLOT_TOP + _PLOT_BOTTOM) / 2
-    out.append(
+        ),
         _text(
             16,
             mid,
@@ -210,9 +231,7 @@ def render_availability_svg(
             text_anchor="middle",
             fill=_AXIS,
             transform=f"rotate(-90 16 {mid:.1f})",
-        )
-    )
-    out.append(
+        ),
         _text(
             _LEFT - 6,
             (_BAND_TOP + _BAND_BOTTOM) / 2 + 4,
@@ -220,13 +239,16 @@ def render_availability_svg(
             10,
             text_anchor="end",
             fill=_AXIS,
-        )
-    )
+        ),
+    ]
 
-    # --- fault windows (under the data, labels staggered so neighbours do not collide) --
+
+def _fault_windows(windows: Sequence[ShadedSpan], scale: _Scale) -> list[str]:
+    """Shaded fault windows, their labels staggered in rows so neighbours do not collide."""
+    out: list[str] = []
     label_rows: list[float] = []  # right edge of the last label in each row
     for start, end, label in windows:
-        x0, x1 = sx(start), sx(end)
+        x0, x1 = scale.x(start), scale.x(end)
         out.append(
             f'<rect x="{x0:.1f}" y="{_BAND_TOP - 4}" width="{max(x1 - x0, 2.0):.1f}" '
             f'height="{_PLOT_BOTTOM - _BAND_TOP + 4}" fill="{_FAULT}" fill-opacity="0.18" '
@@ -244,22 +266,25 @@ def render_availability_svg(
         out.append(
             _text(tx, _PLOT_TOP + 13 + 14 * row, text, 11, fill=_FAULT_TEXT, font_weight="bold")
         )
+    return out
 
-    # --- probe band ---------------------------------------------------------------------
-    out.append(
+
+def _probe_band(probes: Sequence[PlotPoint], scale: _Scale) -> list[str]:
+    """One tick per run of probes of one status: green ok, red failed."""
+    out = [
         f'<rect x="{_LEFT}" y="{_BAND_TOP}" width="{_RIGHT - _LEFT}" '
         f'height="{_BAND_BOTTOM - _BAND_TOP}" fill="#f4f4f4"/>'
-    )
+    ]
     for ok in (True, False):  # failures drawn last so a lone one stays visible
-        for start, end, run_ok in _status_runs(ordered):
+        for start, end, run_ok in _status_runs(probes):
             if run_ok is ok:
-                x0, x1 = sx(start), min(sx(end), _RIGHT)
+                x0, x1 = scale.x(start), min(scale.x(end), _RIGHT)
                 width = max(x1 - x0, 2.0 if not ok else 1.0)
                 out.append(
                     f'<rect x="{x0:.1f}" y="{_BAND_TOP}" width="{width:.1f}" '
                     f'height="{_BAND_BOTTOM - _BAND_TOP}" fill="{_OK if ok else _FAIL}"/>'
                 )
-    if not ordered:
+    if not probes:
         out.append(
             _text(
                 (_LEFT + _RIGHT) / 2,
@@ -270,29 +295,31 @@ def render_availability_svg(
                 fill=_MUTED,
             )
         )
+    return out
 
-    # --- latency line ---------------------------------------------------------------------
-    for segment in _segments(ordered):
+
+def _latency_line(probes: Sequence[PlotPoint], scale: _Scale) -> list[str]:
+    out: list[str] = []
+    for segment in _segments(probes):
         if len(segment) == 1:
             t, ms = segment[0]
-            out.append(f'<circle cx="{sx(t):.1f}" cy="{sy(ms):.1f}" r="2" fill="{_LINE}"/>')
+            out.append(
+                f'<circle cx="{scale.x(t):.1f}" cy="{scale.y(ms):.1f}" r="2" fill="{_LINE}"/>'
+            )
         else:
-            points = " ".join(f"{sx(t):.1f},{sy(ms):.1f}" for t, ms in segment)
+            points = " ".join(f"{scale.x(t):.1f},{scale.y(ms):.1f}" for t, ms in segment)
             out.append(
                 f'<polyline points="{points}" fill="none" stroke="{_LINE}" '
                 f'stroke-width="1.6" stroke-linejoin="round"/>'
             )
-    if not latencies:
+    if not _latencies(probes):
+        mid = (_PLOT_TOP + _PLOT_BOTTOM) / 2
         out.append(
             _text(
                 (_LEFT + _RIGHT) / 2, mid, "no latency data", 12, text_anchor="middle", fill=_MUTED
             )
         )
-
-    out.extend(_legend())
-    out.append(_text(_LEFT, HEIGHT - 14, _caption(figures), 12, fill="#333"))
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _legend() -> list[str]:

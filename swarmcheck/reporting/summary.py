@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["WIDTH", "Outcome", "Status", "format_figure", "format_summary"]
+from swarmcheck.cluster.kept import KeptCluster, local_time
+from swarmcheck.labels import KEEP_HOURS
+
+__all__ = ["WIDTH", "Outcome", "Status", "format_figure", "format_kept", "format_summary"]
 
 Status = Literal["passed", "failed", "skipped", "error"]
 WIDTH = 100  # terminal columns the summary is laid out for
@@ -132,4 +135,44 @@ def format_summary(outcomes: Sequence[Outcome], report_path: Path | str | None) 
         lines.append(f"report: {report_path}")  # never clipped: people copy it
     else:
         lines.append("report: none generated")
+    return "\n".join(lines)
+
+
+def format_kept(kept: Sequence[KeptCluster], not_kept: Mapping[str, str]) -> str:
+    """The clusters --swarm-keep-on-failure kept: for each, the failed tests, how to reach
+    each node and how to remove it; then the failed tests whose cluster was not kept, and
+    why. Commands are never clipped: people copy them."""
+    clusters = list({k.run_id: k for k in kept}.values())
+    lines = []
+    if clusters:
+        many = len(clusters) != 1
+        lines.append(
+            f"kept {len(clusters)} cluster{'s' if many else ''} after "
+            f"{'failed checks' if many else 'a failed check'} (--swarm-keep-on-failure): "
+            f"{'each as its' if many else 'as the'} check left it (not reset), but with no "
+            "fault active (faults are healed first)"
+        )
+    for k in clusters:
+        lines.append(f"  cluster {k.run_id}, kept for {', '.join(k.tests) or 'a failed check'}")
+        width = max(len(n.name) for n in k.nodes) if k.nodes else 0
+        for n in k.nodes:
+            look = "docker node ls" if n.role == "manager" else "docker info"
+            if n.state != "running":  # the check stopped or paused it (not through a fault)
+                wake = "unpause" if n.state == "paused" else "start"
+                lines.append(
+                    f"    {n.name:<{width}}  {n.state} when kept (the check left it so): "
+                    f"docker {wake} {n.container}"
+                )
+            lines.append(f"    {n.name:<{width}}  docker exec -it {n.container} sh")
+            lines.append(f"    {'':<{width}}  DOCKER_HOST=unix://{n.socket} {look}")
+        lines.append(f"    remove it: swarmcheck sweep --run {k.run_id}")
+    if clusters:
+        until = min(k.until for k in clusters)
+        lines.append(
+            f"  later runs' sweeps leave kept clusters {KEEP_HOURS} h (the first until "
+            f"{local_time(until)}); `swarmcheck sweep --kept` removes every kept cluster now"
+        )
+    if not_kept:
+        lines.append("failed, cluster not kept:")
+        lines += [_clip(f"  {test}: {why}") for test, why in not_kept.items()]
     return "\n".join(lines)

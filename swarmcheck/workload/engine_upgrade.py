@@ -17,12 +17,15 @@ from swarmcheck.checkers.availability import Probe
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.cluster.upgrade import NodeUpgrade, upgrade_all, upgrade_order
+from swarmcheck.errors import PromiseTimeout
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 from swarmcheck.workload.probe import ServiceProbe
 from swarmcheck.workload.service import PROBE_NETWORK, deploy_web_for_probes, workload_image
 
 PROBE_START_TIMEOUT_S = 30.0
+"""A converged DNS-RR service answers a probe on its network (moby's 30 s reconciliation
+budget): the client the upgrade must keep serving."""
 ANSWERS_AROUND = 10
 """Answers the probe must see before the first node and after the last one (so the probe
 demonstrably covered the whole upgrade)."""
@@ -54,6 +57,7 @@ class ProbeRelay:
                 lambda: True if sum(p.ok for p in probe.results()) >= 3 else None,
                 what=f"the probe on {node.name} to get answers",
                 timeout_s=PROBE_START_TIMEOUT_S,
+                timeout_error=PromiseTimeout,
             )
             if self.current is not None:
                 self.finished += self.current.stop()
@@ -92,6 +96,7 @@ def _answers(relay: ProbeRelay, count: int, what: str) -> None:
         lambda: True if sum(p.ok for p in relay.results()[start:]) >= count else None,
         what=what,
         timeout_s=PROBE_START_TIMEOUT_S,
+        timeout_error=PromiseTimeout,
     )
 
 

@@ -23,8 +23,8 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, SwarmcheckError, SwarmPromiseBroken
-from swarmcheck.timing import boot_clock, wait_until
+from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmcheckError, SwarmPromiseBroken
+from swarmcheck.timing import Stopwatch, boot_clock, hold, wait_until
 from swarmcheck.workload import pki
 from swarmcheck.workload.placement import promise_timeout
 
@@ -94,6 +94,14 @@ def wait_local_state(node: Node, state: str, timeout_s: float = 10.0) -> dict[st
         what=f"{node.name} LocalNodeState={state}",
         timeout_s=timeout_s,
         timeout_error=promise_timeout,
+    )
+
+
+def wait_engine_answers(node: Node, timeout_s: float = 60.0) -> dict[str, Any]:
+    """Wait until the node's engine answers again (its container restarted); return its Swarm
+    info. The engine coming up is the environment, not a promise: a ``ReadinessTimeout``."""
+    return wait_until(
+        lambda: local_swarm(node), what=f"{node.name}'s engine to answer", timeout_s=timeout_s
     )
 
 
@@ -179,12 +187,8 @@ def wait_views(
         last[:] = settled(views)
         return views if not last else None
 
-    def broken(waited: str, timeout: float, error: str | None) -> Exception:
-        return SwarmPromiseBroken(
-            f"waited {timeout:g} s for {waited}",
-            expected=what,
-            seen="; ".join(last) or error or "no manager answered",
-        )
+    def broken(waited: str, timeout: float, error: str | None) -> PromiseTimeout:
+        return PromiseTimeout(waited, timeout, "; ".join(last) or error or "no manager answered")
 
     return wait_until(probe, what=what, timeout_s=timeout_s, interval_s=0.3, timeout_error=broken)
 
@@ -275,7 +279,12 @@ def forget_node(cluster: Cluster, hostname: str, keep_id: str = "") -> list[str]
                         raise
                 return True
 
-            wait_until(demoted, what=f"the demotion of {hostname}'s old entry", timeout_s=30)
+            wait_until(
+                demoted,
+                what=f"the demotion of {hostname}'s old entry",
+                timeout_s=30,
+                timeout_error=promise_timeout,
+            )
         try:
             lead.remove_node(entry.id, force=True)
         except EngineAPIError as exc:
@@ -309,7 +318,10 @@ def join_swarm(cluster: Cluster, node: Node, role: str, timeout_s: float = 30.0)
         return None
 
     info = wait_until(
-        listed, what=f"{node.name} to be listed as a ready {role}", timeout_s=timeout_s
+        listed,
+        what=f"{node.name} to be listed as a ready {role}",
+        timeout_s=timeout_s,
+        timeout_error=promise_timeout,
     )
     node.node_id = info.id
     forget_node(cluster, node.name, keep_id=info.id)
@@ -319,9 +331,7 @@ def join_swarm(cluster: Cluster, node: Node, role: str, timeout_s: float = 30.0)
 def restore_membership(cluster: Cluster, node: Node) -> None:
     """Put ``node`` back in the cluster with its provisioned role, whatever a check left it as:
     out of the swarm, pending, in a swarm of its own, or in this one with another role."""
-    state = wait_until(
-        lambda: local_swarm(node), what=f"{node.name}'s engine to answer", timeout_s=60
-    )
+    state = wait_engine_answers(node)
     lead = lead_client(cluster)
     ours = {i.id: i for i in lead.nodes()}
     if state["LocalNodeState"] != "inactive" and state.get("NodeID") not in ours:
@@ -343,6 +353,7 @@ def restore_membership(cluster: Cluster, node: Node) -> None:
             what=f"{node.name}'s certificate to say swarm-{node.role}",
             timeout_s=64,
             transient=(EngineAPIError, SwarmcheckError),
+            timeout_error=promise_timeout,
         )
     forget_node(cluster, node.name, keep_id=mine.id)
 
@@ -485,3 +496,56 @@ def recorded_once(cluster: Cluster, name: str, record: Callable[[E], None], blan
     with _RECORDS_LOCK:
         _RECORDS[key] = blank
     return blank
+
+
+def watch_node_down(
+    client: SwarmClient,
+    node: Node,
+    silence: Callable[[], object],
+    *,
+    not_before_s: float,
+    budget_s: float,
+) -> float:
+    """Silence ``node`` (``silence()`` starts a fault that ends its heartbeats; it may take a
+    while, e.g. a graceful stop) and watch the managers' view of it meanwhile: it must not be
+    down before ``not_before_s`` (every look until then says so) and must be down by
+    ``budget_s``, both counted from just before the fault. Return when it was seen down. The
+    caller heals the fault."""
+
+    def state() -> str:
+        return next(i.state for i in client.nodes() if i.id == node.node_id)
+
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            silence()
+        except BaseException as exc:  # re-raised in the caller's thread below
+            failed.append(exc)
+
+    clock = Stopwatch()
+    fault = threading.Thread(target=run, name=f"silence {node.name}", daemon=True)
+    fault.start()
+    try:
+        hold(
+            not_before_s,
+            lambda: (
+                f"{node.name} was reported down {clock():.1f} s after its heartbeats began to "
+                f"end, before the heartbeat grace ({not_before_s:g} s)"
+                if state() == "down"
+                else None
+            ),
+            interval_s=0.2,
+        )
+    finally:
+        fault.join()
+    if failed:
+        raise failed[0]
+    wait_until(
+        lambda: True if state() == "down" else None,
+        what=f"{node.name} to be reported down within {budget_s:g} s of its heartbeats ending",
+        timeout_s=max(0.1, budget_s - clock()),
+        interval_s=0.2,
+        timeout_error=promise_timeout,
+    )
+    return clock()

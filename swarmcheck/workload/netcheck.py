@@ -383,6 +383,22 @@ def container_networks(node: Node, container_id: str) -> dict[str, dict[str, Any
     return dict(attrs["NetworkSettings"]["Networks"] or {})
 
 
+def wait_listening(node: Node, port: int, timeout_s: float = 10.0) -> None:
+    """Wait until a socket listens on ``port`` in the node's own network namespace (a
+    standalone container on the host network started it): the environment, not a promise, so
+    a timeout is a ``ReadinessTimeout``."""
+    pattern = f":{port:04X} [0-9A-F]+:0000 0A"  # /proc/net/tcp{,6}: port and LISTEN in hex
+    wait_until(
+        lambda: (
+            True
+            if node.exec(f"cat /proc/net/tcp /proc/net/tcp6 | grep -Eqi '{pattern}'")[0] == 0
+            else None
+        ),
+        what=f"port {port} to be listening on {node.name}",
+        timeout_s=timeout_s,
+    )
+
+
 def http_from_host(ip: str, port: int, timeout_s: float = 2.0) -> str | None:
     """``GET /`` from the test host to ip:port; the last line of the answer, None when the
     connection is refused, times out or closes without an answer."""

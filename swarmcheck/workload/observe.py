@@ -21,7 +21,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError
+from swarmcheck.errors import EngineAPIError, PromiseTimeout
 from swarmcheck.timing import boot_clock, wait_until
 
 
@@ -116,20 +116,23 @@ class ContainerSampler:
                 self._stop.wait(self.interval_s)
 
     def _ask(self, node: Node, t: float) -> ContainerSample:
-        client = node.quick_client(self.timeout_s)
-        try:
-            with translated(node.name):
-                found = client.api.containers(
-                    filters={
-                        "label": f"com.docker.swarm.service.name={self.service}",
-                        "status": "running",
-                    }
-                )
-            return ContainerSample(t, node.name, frozenset(str(c["Id"]) for c in found))
-        except EngineAPIError:
-            return ContainerSample(t, node.name, None)
-        finally:
-            client.close()
+        return ContainerSample(t, node.name, service_containers(node, self.service, self.timeout_s))
+
+
+def service_containers(node: Node, service: str, timeout_s: float = 5.0) -> frozenset[str] | None:
+    """Ids of the running task containers of ``service`` that ``node``'s own engine lists;
+    None when the engine does not answer within ``timeout_s`` (stopped, frozen, cut off)."""
+    client = node.quick_client(timeout_s)
+    try:
+        with translated(node.name):
+            found = client.api.containers(
+                filters={"label": f"com.docker.swarm.service.name={service}", "status": "running"}
+            )
+        return frozenset(str(c["Id"]) for c in found)
+    except EngineAPIError:
+        return None
+    finally:
+        client.close()
 
 
 def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:
@@ -152,6 +155,7 @@ def inventory(cluster: Cluster, timeout_s: float = 30.0) -> Inventory:
         timeout_s=timeout_s,
         interval_s=0.5,
         transient=(EngineAPIError,),  # no leader yet, or it is busy: ask again
+        timeout_error=PromiseTimeout,  # a leader answers list calls (raft-single-leader)
     )
 
 

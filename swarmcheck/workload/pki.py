@@ -9,6 +9,7 @@ silently resets autolock, the dispatcher heartbeat and the certificate expiry.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import string
@@ -26,14 +27,16 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
+    load_pem_private_key,
 )
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmPromiseBroken
 from swarmcheck.steps import step
-from swarmcheck.timing import wait_until
+from swarmcheck.timing import Stopwatch, hold, wait_until
 
 CERT_DIR = "/var/lib/docker/swarm/certificates"
 ROOT_CA_FILE = f"{CERT_DIR}/swarm-root-ca.crt"
@@ -55,7 +58,7 @@ SEALED_KEY_PEM = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
 PLAIN_KEY_PEM = "-----BEGIN PRIVATE KEY-----"
 
 
-def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> SwarmPromiseBroken:
+def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> PromiseTimeout:
     """``wait_until(timeout_error=...)`` for a documented behaviour: a timeout is a broken
     promise, not a slow machine."""
     return PromiseTimeout(what, timeout_s, last_error)  # the one factory (swarmcheck.errors)
@@ -301,6 +304,56 @@ def new_root_ca(common_name: str = "swarm-ca", days: int = 20 * 365) -> tuple[st
     return cert.public_bytes(Encoding.PEM).decode(), key_pem.decode()
 
 
+def issue_node_certificate(
+    root_pem: str, root_key_pem: str, node_id: str, role: str, organization: str
+) -> tuple[str, str]:
+    """A node certificate as a swarm CA issues it (CN the node ID, OU swarm-<role>, O the
+    swarm's ID), signed by ``root_pem``/``root_key_pem``: PEM certificate and PEM key."""
+    root = x509.load_pem_x509_certificate(root_pem.encode())
+    root_key = load_pem_private_key(root_key_pem.encode(), password=None)
+    if not isinstance(root_key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the root key is not an ECDSA key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(x509.NameOID.COMMON_NAME, node_id),
+            x509.NameAttribute(x509.NameOID.ORGANIZATIONAL_UNIT_NAME, f"swarm-{role}"),
+            x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, organization),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(root.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=90))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(f"swarm-{role}"), x509.DNSName(node_id)]),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption())
+    return cert.public_bytes(Encoding.PEM).decode(), key_pem.decode()
+
+
+def write_node_file(node: Node, path: str, text: str) -> None:
+    """Replace a file of the node's own filesystem (its engine's swarm state)."""
+    encoded = base64.b64encode(text.encode()).decode()
+    code, out = node.exec(["sh", "-c", f"echo {encoded} | base64 -d > {path}"])
+    if code != 0:
+        raise EngineAPIError(f"cannot write {path} on {node.name}: {out.strip()}", node=node.name)
+
+
 def unlock_key(client: docker.DockerClient) -> str:
     """``docker swarm unlock-key``: the current key ("" while autolock is off)."""
     with translated():
@@ -362,6 +415,7 @@ def detached(cluster: Cluster, node: Node) -> Iterator[None]:
             lambda: True if local_state(node) == "inactive" else None,
             what=f"{node.name} to leave",
             timeout_s=30,
+            timeout_error=promise_timeout,
         )
         cluster.leader_client().remove_node(old_id, force=True)
     try:
@@ -383,13 +437,9 @@ class Autolock:
         return self.keys[-1]
 
 
-def wait_keys_sealed(
-    nodes: list[Node],
-    sealed: bool,
-    timeout_s: float,
-    timeout_error: Callable[[str, float, str | None], Exception] | None = None,
-) -> None:
-    """Wait until every node's TLS key on disk is encrypted (``sealed``) or plain."""
+def wait_keys_sealed(nodes: list[Node], sealed: bool, timeout_s: float) -> None:
+    """Wait until every node's TLS key on disk is encrypted (``sealed``) or plain (autolock's
+    documented effect: a timeout is a ``PromiseTimeout``)."""
     names = ", ".join(n.name for n in nodes)
 
     def settled() -> bool | None:
@@ -399,7 +449,7 @@ def wait_keys_sealed(
         settled,
         what=f"the TLS key of {names} to be {'encrypted' if sealed else 'plain'} on disk",
         timeout_s=timeout_s,
-        timeout_error=timeout_error,
+        timeout_error=promise_timeout,
     )
 
 
@@ -447,3 +497,47 @@ def autolocked(cluster: Cluster, via: Node | None = None) -> Iterator[Autolock]:
         except Exception as exc:  # whatever the cause, a swarm left locked is not reused
             cluster.dirty = f"autolock could not be turned off: {str(exc).splitlines()[0]}"
             raise
+
+
+def hold_rotation_in_progress(
+    info: Callable[[], dict[str, Any]], old_root_pem: str, down: str, window_s: float
+) -> float:
+    """A root rotation must stay in progress, still on ``old_root_pem``, while node ``down`` is
+    down: every look over ``window_s`` (``info()`` is a manager's ``docker info`` Swarm part)
+    says so. Returns how long it held."""
+    clock = Stopwatch()
+
+    def finished() -> str | None:
+        state = info()["Cluster"]
+        if state["RootRotationInProgress"] and state["TLSInfo"]["TrustRoot"] == old_root_pem:
+            return None
+        raise SwarmPromiseBroken(
+            f"the root rotation finished {clock():.1f} s into the {window_s:g} s window while "
+            f"{down} was down",
+            expected=f"RootRotationInProgress true and the old TrustRoot while {down} is down",
+            seen=f"in progress: {state['RootRotationInProgress']}, trust root "
+            + ("unchanged" if state["TLSInfo"]["TrustRoot"] == old_root_pem else "changed"),
+        )
+
+    hold(window_s, finished)
+    return clock()
+
+
+def hold_locked_out(cluster: Cluster, node: Node, removed: str, window_s: float) -> float:
+    """A force-removed node must stay out for ``window_s``: at every look its engine is not an
+    active member and no manager lists its old ID, or more nodes than the swarm has left.
+    Returns how long it held."""
+    lead = cluster.leader_client()
+    clock = Stopwatch()
+
+    def back() -> str | None:
+        state = cluster.client(node).info()["LocalNodeState"]
+        if state == "active":
+            return f"{clock():.1f} s into the window the removed {node.name} is active again"
+        listed = {n.id for n in lead.nodes()}
+        if removed in listed or len(listed) != cluster.spec.size - 1:
+            return f"{clock():.1f} s into the window the managers list {sorted(listed)}"
+        return None
+
+    hold(window_s, back)
+    return clock()

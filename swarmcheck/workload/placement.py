@@ -20,7 +20,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS, SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, EngineUnreachable, PromiseTimeout, SwarmPromiseBroken
+from swarmcheck.errors import EngineAPIError, EngineUnreachable, PromiseTimeout
 from swarmcheck.steps import step
 from swarmcheck.timing import hold, wait_until
 from swarmcheck.workload.service import workload_image
@@ -33,7 +33,7 @@ STOP_GRACE_NS = NS
 """Tasks that move stop within a second (the workload does not need the default 10 s)."""
 
 
-def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> SwarmPromiseBroken:
+def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> PromiseTimeout:
     """``wait_until``'s timeout for a documented behaviour: a broken promise, not a slow host."""
     return PromiseTimeout(what, timeout_s, last_error)  # the one factory (swarmcheck.errors)
 
@@ -197,11 +197,11 @@ def wait_placement(
         f" with {pending} pending" if pending else ""
     )
 
-    def broken(what_: str, timeout: float, last_error: str | None) -> SwarmPromiseBroken:
-        seen = f"after {timeout:g} s: {last[0]}" if last else f"nothing after {timeout:g} s"
+    def broken(what_: str, timeout: float, last_error: str | None) -> PromiseTimeout:
+        seen = str(last[0]) if last else "nothing"
         if last_error:
             seen += f" (last error: {last_error})"
-        return SwarmPromiseBroken(f"Swarm did not deliver: {what_}", expected=what_, seen=seen)
+        return PromiseTimeout(what_, timeout, seen)
 
     return wait_until(settled, what=goal, timeout_s=timeout_s, interval_s=0.3, timeout_error=broken)
 
@@ -226,31 +226,35 @@ def hold_placement(
     return last[0]
 
 
+def not_moved(
+    client: SwarmClient, service: str, returned: Node
+) -> Callable[[Placement], str | None]:
+    """For ``hold_placement``: what is wrong when running tasks of ``service`` move to a node
+    that came back, or are replaced while nothing changed (sch-no-rebalance)."""
+    settled = {t.id for t in client.running_tasks(service)}
+
+    def problem(p: Placement) -> str | None:
+        if p.on(returned) or p.engines.get(returned.name):
+            return f"running tasks were moved to {returned.name}, which came back"
+        now = {t.id for t in client.running_tasks(service)}
+        if now != settled:
+            return f"running tasks were replaced while nothing changed: {settled ^ now}"
+        return None
+
+    return problem
+
+
 def send_spec(client: SwarmClient, service_id: str, spec: dict[str, Any], version: int) -> None:
     """POST a whole service spec as an update of ``version`` (no defaults added, no merge)."""
-    with translated(client.node):
-        api = client.docker.api
-        response = api._post_json(
-            api._url("/services/{0}/update", service_id), data=spec, params={"version": version}
-        )
-        api._raise_for_status(response)
+    client.update_service_raw(service_id, version, spec)
 
 
 def update_spec(
     client: SwarmClient, service: str, change: Callable[[dict[str, Any]], None]
 ) -> None:
-    """Change a service the way the docker CLI does: read its current spec, change only what
-    ``change`` changes, send it back with the version read (the API's optimistic concurrency).
-
-    docker-py's ``Service.scale``/``update`` rebuild the spec and add defaults the service was
-    not created with (``Placement: {}``, ``Resources: {}``, ``DNSConfig: {}``, a restart
-    policy): Swarm sees a new task template and replaces every task, which is not a scale.
-    """
-    with translated(client.node):
-        current = client.docker.api.inspect_service(service)
-    spec = current["Spec"]
-    change(spec)
-    send_spec(client, current["ID"], spec, current["Version"]["Index"])
+    """Change a service the way the docker CLI does (``SwarmClient.update_spec``): read its
+    stored spec, change only what ``change`` changes, send it back with the version read."""
+    client.update_spec(service, change)
 
 
 def engine_images(cluster: Cluster, service_id: str) -> Counter[str]:
@@ -314,7 +318,12 @@ def join_worker(cluster: Cluster, node: Node, availability: str | None = None) -
     def ready() -> bool | None:
         return True if any(i.id == new_id and i.state == "ready" for i in lead.nodes()) else None
 
-    wait_until(ready, what=f"{node.name} to show as ready after joining", timeout_s=30)
+    wait_until(
+        ready,
+        what=f"{node.name} to show as ready after joining",
+        timeout_s=30,
+        timeout_error=promise_timeout,
+    )
     node.node_id = new_id
     return new_id
 
@@ -332,6 +341,7 @@ def leave_and_remove(cluster: Cluster, node: Node) -> None:
         lambda: True if state() in (None, "down") else None,
         what=f"{node.name} to show as down after leaving",
         timeout_s=30,
+        timeout_error=promise_timeout,
     )
     if state() is not None:
         lead.remove_node(old_id)

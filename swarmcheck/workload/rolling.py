@@ -245,23 +245,3 @@ def _update_done(client: SwarmClient, service: str) -> bool | None:
             seen=str(state),
         )
     return True if state == "completed" else None
-
-
-def rolling_update_under_probe(
-    cluster: Cluster,
-    figure: FigureRecorder,
-    *,
-    replicas: int = 3,
-    via_vip: bool = False,
-    update_timeout_s: float = 120.0,
-    converge_timeout_s: float = 60.0,
-) -> list[Probe]:
-    """A start-first rolling update (``watched_rolling_update``); only the probes."""
-    return watched_rolling_update(
-        cluster,
-        figure,
-        replicas=replicas,
-        via_vip=via_vip,
-        update_timeout_s=update_timeout_s,
-        converge_timeout_s=converge_timeout_s,
-    ).probes

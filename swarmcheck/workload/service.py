@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from swarmcheck.checkers.convergence import engine_disagreements
@@ -12,7 +11,7 @@ from swarmcheck.client.swarm import SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.images import WORKLOAD_REPO
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmPromiseBroken
+from swarmcheck.errors import PromiseTimeout
 from swarmcheck.timing import wait_until
 from swarmcheck.workload.probe import ServiceProbe
 
@@ -206,56 +205,6 @@ def wait_write_accepted(client: SwarmClient, service: str, replicas: int, timeou
         timeout_s=timeout_s,
         timeout_error=PromiseTimeout,
     )
-
-
-@dataclass(frozen=True)
-class WriteAttempt:
-    """One write tried where it had to be refused: the replica count it asked for and the
-    engine's answer (``refused``: the documented refusal; otherwise the outcome is unknown,
-    e.g. a deadline: Raft may still commit a proposal whose caller timed out)."""
-
-    replicas: int
-    answer: str
-    refused: bool
-
-
-def expect_write_refused(
-    client: SwarmClient, service: str, replicas: int, refusal: str, timeout_s: float
-) -> list[WriteAttempt]:
-    """Try scaling ``service`` until the swarm refuses with ``refusal`` in its message; return
-    every attempt, the documented refusal last.
-
-    Attempt i asks for ``replicas + i``, so the count the service ends with tells which
-    attempt, if any, took effect. A write the swarm accepts is a broken promise at once
-    (``SwarmPromiseBroken``): this is called where writes cannot commit (no quorum). Other
-    errors (a deadline while the old leader steps down) mean "not refused the documented way
-    yet"; a timeout is a ``PromiseTimeout`` naming the last one.
-    """
-    attempts: list[WriteAttempt] = []
-
-    def refused() -> bool | None:
-        asked = replicas + len(attempts)
-        try:
-            client.scale(service, asked)
-        except EngineAPIError as exc:
-            attempts.append(WriteAttempt(asked, exc.explanation, refusal in exc.explanation))
-            if attempts[-1].refused:
-                return True
-            raise
-        raise SwarmPromiseBroken(
-            f"the swarm accepted a write (scale {service} to {asked}) it had to refuse",
-            expected=f"a refusal saying {refusal!r}",
-            seen="the write succeeded",
-        )
-
-    wait_until(
-        refused,
-        what=f"a write to be refused with {refusal!r}",
-        timeout_s=timeout_s,
-        interval_s=1.0,
-        timeout_error=PromiseTimeout,
-    )
-    return attempts
 
 
 def running_containers(

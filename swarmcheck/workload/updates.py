@@ -27,10 +27,9 @@ from docker.types import Healthcheck, RestartPolicy, ServiceMode
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import EngineAPIError, NotFound, SwarmPromiseBroken
+from swarmcheck.errors import EngineAPIError, NotFound, PromiseTimeout, SwarmPromiseBroken
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
-from swarmcheck.workload.placement import promise_timeout
 from swarmcheck.workload.service import workload_image
 
 NS = 1_000_000_000
@@ -67,13 +66,10 @@ def wait_promise(
     interval_s: float = 0.1,
 ) -> T:
     """``wait_until`` for a documented behaviour: at the deadline the promise is broken
-    (placement's ``promise_timeout``, with what was last seen added), not the environment."""
+    (``PromiseTimeout``, with what was last seen), not the environment."""
 
-    def broken(what_: str, timeout: float, last_error: str | None) -> SwarmPromiseBroken:
-        base = promise_timeout(what_, timeout, last_error)
-        return SwarmPromiseBroken(
-            str(base).splitlines()[0], expected=base.expected, seen=f"{seen()}; {base.seen}"
-        )
+    def broken(what_: str, timeout: float, last_error: str | None) -> PromiseTimeout:
+        return PromiseTimeout(what_, timeout, "; ".join(filter(None, [seen(), last_error])))
 
     return wait_until(
         probe, what=what, timeout_s=timeout_s, interval_s=interval_s, timeout_error=broken

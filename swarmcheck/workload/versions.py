@@ -15,7 +15,7 @@ from typing import Any
 from swarmcheck.client.errors import translated
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, SwarmPromiseBroken
+from swarmcheck.errors import EngineAPIError, PromiseTimeout
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 from swarmcheck.workload.placement import promise_timeout
@@ -119,7 +119,7 @@ def wait_views_agree(
         last[:] = view_problems(cluster, versions)
         return True if not last else None
 
-    def broken(what: str, waited_s: float, _: str | None) -> SwarmPromiseBroken:
+    def broken(what: str, waited_s: float, _: str | None) -> PromiseTimeout:
         return promise_timeout(what, waited_s, "; ".join(last))
 
     wait_until(

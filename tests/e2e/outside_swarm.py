@@ -39,8 +39,9 @@ from docker.types import IPAMConfig, IPAMPool
 
 from swarmcheck import labels
 from swarmcheck.client.engine import remote_client
-from swarmcheck.cluster import images, reaper
+from swarmcheck.cluster import reaper
 from swarmcheck.cluster.network import create_network, node_ip
+from swarmcheck.machine import images
 
 PORT = 2376
 NODE_IMAGE = "swarmcheck/node:bookworm"

@@ -28,10 +28,10 @@ from swarmcheck import labels
 pytestmark = pytest.mark.e2e
 
 RUN_TIMEOUT_S = 240.0
-SWARM_TEST = "def test_swarm(cluster):\n    pass\n"
+SWARM_TEST = "def test_swarm(swarm_cluster):\n    pass\n"
 FAULTS_TEST = (
     "import pytest\n\n\n@pytest.mark.swarm(managers=1, faults=True)\n"
-    "def test_swarm(cluster):\n    pass\n"
+    "def test_swarm(swarm_cluster):\n    pass\n"
 )
 NOT_DIND = "swarmcheck/workload:v1"
 """Built by every run, and no dind image: busybox httpd, no dockerd."""

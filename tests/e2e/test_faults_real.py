@@ -21,16 +21,17 @@ import pytest
 
 from swarmcheck import labels
 from swarmcheck.client.swarm import NodeInfo
-from swarmcheck.cluster.cluster import Cluster, ClusterImages, prepare_images, running_cluster
+from swarmcheck.cluster.cluster import Cluster, running_cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.cluster.pool import restore_nodes
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError, EngineAPIError, FaultError, SwarmcheckError
 from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.partition import Partition, hook_rules
 from swarmcheck.faults.runner import assert_played, run_schedule
 from swarmcheck.faults.schedule import PlannedFault, Schedule
+from swarmcheck.machine.images import ClusterImages, prepare_images
+from swarmcheck.spec import ClusterSpec
 
 pytestmark = pytest.mark.e2e
 

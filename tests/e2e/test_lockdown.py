@@ -21,8 +21,9 @@ import docker
 import pytest
 
 from swarmcheck.cluster import sockets
-from swarmcheck.cluster.cluster import Cluster, prepare_images, running_cluster
-from swarmcheck.cluster.spec import ClusterSpec
+from swarmcheck.cluster.cluster import Cluster, running_cluster
+from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import ClusterSpec
 
 pytestmark = pytest.mark.e2e
 

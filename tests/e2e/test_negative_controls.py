@@ -11,8 +11,11 @@ suites use, and expects it to fail with a message that says what broke:
   managers still report the task running, the engine does not run it);
 - whole swarm: a paused manager; a manager that left and formed its own swarm (a node back
   under a new ID, two leaders: the whole-swarm and single-leader checks);
-- nothing lost, kept running, scaled by difference, write refused: a service removed, a task
-  container killed, a scale that replaces every task, a write the swarm can commit.
+- nothing lost, kept running, scaled by difference: a service removed, a task container
+  killed, a scale that replaces every task;
+- writes that must be refused (SC-QRM-002, SC-CHAOS-003, SC-CHAOS-004): writes the swarm
+  accepts (they take effect: the "unchanged" check sees it) and a write with a stale version
+  (refused, but "update out of sequence" is not the documented refusal).
 
 One three-manager cluster serves the module (tests reset it); the destructive test runs
 last. ``tests/e2e/test_plugin_runs.py`` runs suite checks themselves against a broken engine.
@@ -29,21 +32,30 @@ from swarmcheck.checkers.availability import check_availability
 from swarmcheck.checkers.containers import check_kept_running, check_scaled
 from swarmcheck.checkers.inventory import check_nothing_lost
 from swarmcheck.checkers.leaders import check_single_leader
+from swarmcheck.checkers.refusals import (
+    MINORITY,
+    NO_LEADER,
+    WatchedState,
+    check_refused,
+    check_unchanged,
+)
 from swarmcheck.checkers.rolling import check_rolling_update
 from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import NS
-from swarmcheck.cluster.cluster import Cluster, prepare_images, running_cluster
+from swarmcheck.cluster.cluster import Cluster, running_cluster
 from swarmcheck.cluster.pool import restore_nodes
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import PromiseTimeout, SwarmPromiseBroken
-from swarmcheck.timing import wait_until
+from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import ClusterSpec
+from swarmcheck.timing import Stopwatch, wait_until
 from swarmcheck.workload.observe import ContainerSampler, LeaderSampler, inventory
+from swarmcheck.workload.refusals import ServiceWrites, await_refusal, watched_state
 from swarmcheck.workload.rolling import RollingUpdateRun, watched_rolling_update
 from swarmcheck.workload.service import (
     deploy_web,
-    expect_write_refused,
     running_containers,
     wait_converged,
+    workload_image,
 )
 from swarmcheck.workload.tasks import task_container
 
@@ -182,12 +194,61 @@ def test_nothing_lost_check_fails_when_a_service_goes(swarm: Cluster) -> None:
     assert not verdict.ok and verdict.summary == "lost: service other", verdict.summary
 
 
-def test_write_refusal_check_fails_when_the_write_is_accepted(swarm: Cluster) -> None:
-    lead = deploy_web(swarm, "web", 1)
-    with pytest.raises(SwarmPromiseBroken) as broken:
-        expect_write_refused(lead, "web", 2, "does not have a leader", timeout_s=10)
+def refusal_writes(swarm: Cluster, replicas: int = 1) -> tuple[ServiceWrites, WatchedState]:
+    """web deployed, and writes through the leader built from web as stored now (as the refusal
+    checks build them before their fault), with the state they compare against afterwards."""
+    lead = deploy_web(swarm, "web", replicas)
+    stored = lead.stored_service("web")
+    before = watched_state(lead, stored, swarm.nodes)
+    return ServiceWrites.via(swarm.leader(), stored, Stopwatch()), before
 
-    assert "accepted a write (scale web to 2) it had to refuse" in str(broken.value)
+
+def state_now(swarm: Cluster) -> WatchedState:
+    lead = swarm.leader_client()
+    return watched_state(lead, lead.stored_service("web"), swarm.nodes)
+
+
+def test_refusal_checks_fail_when_the_writes_are_accepted(swarm: Cluster) -> None:
+    """SC-QRM-002, SC-CHAOS-004: a swarm that accepts the judged writes (here: a healthy one)."""
+    writes, before = refusal_writes(swarm)
+    with pytest.raises(SwarmPromiseBroken) as broken:
+        await_refusal(lambda i: writes.create(f"refused-{i}"), NO_LEADER, 10, "a create")
+    assert "a write the swarm had to refuse was accepted: create service refused-0" in str(
+        broken.value
+    )
+
+    scale = writes.scale(3)
+    wait_converged(swarm.leader_client(), "web", 3)
+    refused = check_refused([scale], NO_LEADER)
+    unchanged = check_unchanged(before, state_now(swarm), refused=[scale])
+
+    assert not refused.ok and refused.summary.startswith("accepted: scale web"), refused.summary
+    assert not unchanged.ok, unchanged.summary
+    assert "a refused write took effect: scale web to replicas=3" in unchanged.summary
+    assert "services appeared: refused-0" in unchanged.summary
+    assert "the service's version went from" in unchanged.summary
+    assert "instead of" in unchanged.summary  # new task containers on the engines
+
+
+def test_refusal_checks_fail_for_a_write_with_a_stale_version(swarm: Cluster) -> None:
+    """A write that reaches a leader with a stale version is refused, but not the documented
+    way ("update out of sequence"): the refusal checks fail, the quorum and partition ones."""
+    writes, before = refusal_writes(swarm)
+    swarm.leader_client().update_image("web", workload_image("v2"))  # the version moves on
+    with pytest.raises(SwarmPromiseBroken) as broken:
+        await_refusal(lambda i: writes.scale(3), NO_LEADER, 10, "a scale")
+    message = str(broken.value)
+    assert "a write the swarm had to refuse was other: scale web" in message, message
+    assert "update out of sequence" in message, message
+
+    stale = writes.scale(3)
+    for refusal in (NO_LEADER, MINORITY):
+        verdict = check_refused([stale], refusal)
+        assert not verdict.ok and "answered otherwise" in verdict.summary, verdict.summary
+        assert "500: rpc error: code = Unknown desc = update out of sequence" in verdict.summary
+    assert stale.status == 500, stale
+    unchanged = check_unchanged(before, state_now(swarm), refused=[stale])
+    assert not unchanged.ok and "the service's spec changed (TaskTemplate)" in unchanged.summary
 
 
 # -- swarm spec --------------------------------------------------------------------------------

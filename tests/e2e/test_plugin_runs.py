@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,9 +54,10 @@ import pytest
 
 
 @pytest.fixture
-def up(cluster, request):
+def up(swarm_cluster, request):
     """The swarm, announced in up.json (this session's pid and the run id) once ready; every
     test's swarm is also appended to swarms.jsonl (with its subnet and the test)."""
+    cluster = swarm_cluster
     partial = Path(f"up.json.{os.getpid()}")
     partial.write_text(json.dumps({"pid": os.getpid(), "run_id": cluster.run_id}))
     partial.replace("up.json")
@@ -135,8 +137,8 @@ from swarmcheck.faults import process
 
 @pytest.mark.timeout(10, method="signal", func_only=True)
 @pytest.mark.swarm(managers=1, workers=1)
-def test_hangs_with_a_paused_worker(up, fault_log):
-    process.pause_node(up, up.workers[0], log=fault_log).start()
+def test_hangs_with_a_paused_worker(up, swarm_fault_log):
+    process.pause_node(up, up.workers[0], log=swarm_fault_log).start()
     time.sleep(120)
 
 
@@ -555,6 +557,152 @@ def test_suite_checks_fail_when_the_engine_breaks_the_promise(project: Project) 
         assert result["status"] == "failed", f"{name}: {result['status']}: {message}"
         for text in expected:
             assert text in message, f"{name}: {text!r} not in the failure:\n{message}"
+
+
+TINY_BUDGET = """
+\"\"\"SC-HEAL-009 with a budget no engine meets: its wait for the task to end times out.\"\"\"
+
+
+def pytest_collection_finish(session):
+    import suites.conformance.test_restart_and_health as health
+
+    health.STEP_BUDGET_S = 0.5
+"""
+HEAL_009 = "test_unhealthy_start_fails_whatever_the_exit_code"
+
+
+def test_strict_xfail_fails_when_the_check_times_out(project: Project) -> None:
+    """SC-HEAL-009 is a strict expected failure that names one engine defect. Run as it is, it
+    xfails (the defect seen); with a budget the engine cannot meet, its wait times out
+    (PromiseTimeout, also a broken promise) and that fails the run: the marker no longer takes
+    a hang for the defect."""
+    target = f"{REPO / 'suites/conformance/test_restart_and_health.py'}::{HEAL_009}"
+    as_is = project.run(target, "--swarm-managers=1", timeout_s=SUITE_RUN_TIMEOUT_S)
+    assert as_is.returncode == pytest.ExitCode.OK, as_is.output
+    assert "1 xfailed" in as_is.output, as_is.output[-3000:]
+
+    shutil.rmtree(project.allure)
+    (project.root / "tiny_budget.py").write_text(TINY_BUDGET)
+    hung = project.run(
+        target, "-p", "tiny_budget", "--swarm-managers=1", timeout_s=SUITE_RUN_TIMEOUT_S
+    )
+    assert hung.returncode == pytest.ExitCode.TESTS_FAILED, hung.output
+    assert "1 failed" in hung.output and "xfailed" not in hung.output, hung.output[-3000:]
+    result = project.allure_result(HEAL_009)
+    message = result["statusDetails"]["message"]
+    assert result["status"] == "failed", result
+    assert message.startswith(
+        "swarmcheck.errors.PromiseTimeout: timed out after 0s waiting for end the task that "
+        "never passed its health check, a documented behaviour"
+    ), message
+
+
+ISOLATED_WRITES_REACH_THE_LEADER = """
+\"\"\"SC-CHAOS-003 where the isolated manager's writes reach the leader instead (as an engine
+that served them through the majority would): a scale with the version the isolated manager
+knew, and a create.\"\"\"
+from swarmcheck.faults import partition
+from swarmcheck.workload.refusals import ServiceWrites
+
+partitioned = []
+
+
+def pytest_collection_finish(session):
+    import suites.chaos.test_raft_chaos as chaos
+
+    isolate = partition.isolate
+
+    def recording(cluster, node, **kwargs):
+        partitioned.append(cluster)
+        return isolate(cluster, node, **kwargs)
+
+    class ThroughTheLeader(ServiceWrites):
+        @classmethod
+        def via(cls, node, before, clock):
+            return ServiceWrites.via(partitioned[-1].leader(), before, clock)
+
+    partition.isolate = recording
+    chaos.ServiceWrites = ThroughTheLeader
+"""
+
+
+def test_partition_refusal_check_fails_when_the_writes_reach_a_leader(project: Project) -> None:
+    """SC-CHAOS-003, run as it is but with the isolated manager's two writes sent to the
+    leader: the stale scale is refused the wrong way ("update out of sequence") and the create
+    is accepted, and after healing the created service is there: the check fails and says so."""
+    (project.root / "through_the_leader.py").write_text(ISOLATED_WRITES_REACH_THE_LEADER)
+    target = f"{REPO / 'suites/chaos/test_raft_chaos.py'}::test_partitioned_manager"
+    done = project.run(target, "-p", "through_the_leader", timeout_s=SUITE_RUN_TIMEOUT_S)
+
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.output
+    assert "1 failed" in done.output, done.output[-3000:]
+    result = project.allure_result("test_partitioned_manager")
+    message = result["statusDetails"]["message"]
+    assert result["status"] == "failed", f"{result['status']}: {message}"
+    for text in (
+        "swarmcheck.errors.SwarmPromiseBroken: refused (minority): accepted: create service "
+        "isolated via manager",
+        "answered otherwise: scale web to replicas=5 at version",
+        "update out of sequence",
+        "unchanged: a refused write took effect: create service isolated",
+        "services appeared: isolated",
+    ):
+        assert text in message, f"{text!r} not in the failure:\n{message}"
+
+
+QUORUM_KEPT = """
+\"\"\"The quorum event where the second manager does not stop: the swarm keeps its quorum,
+so it accepts the writes SC-QRM-001 and SC-QRM-002 expect it to refuse.\"\"\"
+
+
+class StillRunning:
+    def start(self):
+        return self
+
+    def stop(self):
+        pass
+
+
+def pytest_collection_finish(session):
+    import suites.conformance.test_quorum as quorum
+
+    real = quorum.process
+    stopped = []
+
+    class Process:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def stop_node(self, cluster, node, **kwargs):
+            stopped.append(node.name)
+            if len(stopped) == 2:
+                return StillRunning()
+            return real.stop_node(cluster, node, **kwargs)
+
+    quorum.process = Process()
+"""
+QUORUM_CHECKS = ("test_writes_fail_without_quorum", "test_tasks_keep_running_without_quorum")
+
+
+def test_quorum_refusal_checks_fail_when_the_swarm_accepts_the_writes(project: Project) -> None:
+    """SC-QRM-001 and SC-QRM-002, run as they are on a swarm that keeps its quorum (the second
+    manager is not stopped): the first write, which had to be refused, is accepted, and both
+    checks fail saying so (SC-RAFT-009, recorded before, passes)."""
+    (project.root / "quorum_kept.py").write_text(QUORUM_KEPT)
+    module = REPO / "suites/conformance/test_quorum.py"
+    targets = [f"{module}::{name}" for name in ("test_follower_down", *QUORUM_CHECKS)]
+    done = project.run(*targets, "-p", "quorum_kept", timeout_s=SUITE_RUN_TIMEOUT_S)
+
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.output
+    assert "2 failed, 1 passed" in done.output, done.output[-3000:]
+    for name in QUORUM_CHECKS:
+        result = project.allure_result(name)
+        message = result["statusDetails"]["message"]
+        assert result["status"] == "failed", f"{name}: {result['status']}: {message}"
+        assert message.startswith(
+            "swarmcheck.errors.SwarmPromiseBroken: a write the swarm had to refuse was accepted: "
+            "create config no-quorum-0"
+        ), f"{name}: {message}"
 
 
 def test_rerun_starts_from_a_reset_swarm(project: Project, host: docker.DockerClient) -> None:

@@ -31,8 +31,8 @@ import docker.errors
 import pytest
 
 from swarmcheck.client.toxiproxy import ToxiproxyClient
-from swarmcheck.cluster.toxiproxy_image import ensure_toxiproxy_image
 from swarmcheck.errors import ConfigError, FaultError
+from swarmcheck.machine.toxiproxy_image import ensure_toxiproxy_image
 
 pytestmark = pytest.mark.e2e
 

@@ -1,20 +1,25 @@
 """End to end: the wheel works on its own.
 
 ``python -m build`` makes the sdist and, from it, the wheel; the wheel goes into a fresh
-virtual environment (no system site-packages, dependencies from PyPI); a copy of suites/ in
-an unrelated folder runs one check (SC-MEM-002, on a real one-manager, one-worker swarm) with
-that environment's pytest, and the environment's ``swarmcheck`` command prints the catalog.
+virtual environment (no system site-packages, dependencies from PyPI). In an empty folder (no
+checkout, no suites/), the environment's ``swarmcheck run`` runs a conformance check
+(SC-MEM-002, on a real one-manager swarm) from the suites the wheel ships, and ``swarmcheck
+catalog`` lists them; a copy of suites/ in another folder runs with plain pytest too.
 Nothing may come from this checkout: PYTHONPATH is dropped and the working directory is
-elsewhere, so the plugin, the image recipes and the catalog must all come from the wheel.
+elsewhere, so the plugin, the suites, the image recipes and the catalog must all come from
+the wheel.
 About two minutes (the build and the install dominate).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +28,9 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
+ROOT_VERSION = re.search(
+    r'__version__ = "([^"]+)"', (ROOT / "swarmcheck" / "__init__.py").read_text()
+).group(1)  # type: ignore[union-attr]
 BUILD_TIMEOUT_S = 600
 RUN_TIMEOUT_S = 600
 NO_NETWORK = ("Failed to establish a new connection", "Temporary failure in name resolution")
@@ -59,7 +67,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             ".ruff_cache", ".tox", ".venv", "node_modules",
         ),
     )  # fmt: skip
-    dist = base / "dist"
+    dist = base / "dist"  # test_wheel_ships_the_suites finds it beside the venv
     run([sys.executable, "-m", "build", "--outdir", str(dist), str(source)], cwd=base)
     wheels = list(dist.glob("swarmcheck-*.whl"))
     assert len(wheels) == 1, f"expected one wheel in {dist}: {list(dist.iterdir())}"
@@ -84,6 +92,43 @@ def test_wheel_contents_come_from_the_wheel(venv: Path, tmp_path: Path) -> None:
     ).split()
     assert where[0].startswith(str(venv)), f"swarmcheck imported from {where[0]}"
     assert int(where[1]) == len((ROOT / "fixtures/images/node/entrypoint.sh").read_bytes())
+
+
+def test_wheel_ships_the_suites(venv: Path) -> None:
+    wheel = next((venv.parent / "dist").glob("swarmcheck-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    expected = {
+        f"swarmcheck/data/suites/{path.relative_to(ROOT / 'suites').as_posix()}"
+        for path in (ROOT / "suites").rglob("*")
+        if path.suffix in (".py", ".md") and "__pycache__" not in path.parts
+    }
+    assert expected and expected <= names, sorted(expected - names)
+
+
+def test_installed_wheel_runs_a_shipped_check_in_an_empty_folder(
+    venv: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    swarmcheck = str(venv / "bin" / "swarmcheck")
+    version = run([swarmcheck, "--version"], empty)
+    assert version.strip() == f"swarmcheck {ROOT_VERSION}", version
+
+    catalog = run([swarmcheck, "catalog"], empty)
+    assert "SC-MEM-002" in catalog and "79 of 79" in catalog, catalog[-2000:]
+
+    output = run(
+        [swarmcheck, "run", "conformance", "-k", "SC-MEM-002", "--swarm-managers=1"],
+        empty,
+        timeout_s=RUN_TIMEOUT_S,
+    )
+    assert "1 passed" in output, output[-3000:]
+    assert "swarmcheck: 1 test: 1 passed" in output, output[-3000:]
+    assert (empty / "reports" / "junit.xml").is_file()
+    verdict = json.loads((empty / "reports" / "verdict.json").read_text())
+    assert verdict["verdict"] == "passed" and verdict["counts"]["passed"] == 1, verdict
+    assert sorted(p.name for p in empty.iterdir()) == ["reports"], "only reports/ is written here"
 
 
 def test_installed_wheel_runs_a_check_from_another_folder(venv: Path, tmp_path: Path) -> None:

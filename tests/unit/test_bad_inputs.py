@@ -22,7 +22,6 @@ import docker.errors
 import pytest
 
 from swarmcheck.client.errors import translate
-from swarmcheck.cluster import hostengine, recipes
 from swarmcheck.errors import (
     DISK_FULL_FIX,
     DiskFull,
@@ -31,11 +30,12 @@ from swarmcheck.errors import (
     ImageBuildError,
 )
 from swarmcheck.faults.schedule import plan_schedule
+from swarmcheck.machine import hostengine, recipes
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "bad-inputs.md"
 
-SWARM_TEST = "def test_swarm(cluster):\n    pass\n"
+SWARM_TEST = "def test_swarm(swarm_cluster):\n    pass\n"
 CHECK = """
 import pytest
 
@@ -52,9 +52,9 @@ def test_check():
     pass
 """
 TEST_MODULE_MARKERS = {
-    "marker-typo": "@pytest.mark.swarm(manager=1)\ndef test_typo(cluster):\n    pass\n",
+    "marker-typo": "@pytest.mark.swarm(manager=1)\ndef test_typo(swarm_cluster):\n    pass\n",
     "marker-engines-string": (
-        "@pytest.mark.swarm(engines='bookworm')\ndef test_one(cluster):\n    pass\n"
+        "@pytest.mark.swarm(engines='bookworm')\ndef test_one(swarm_cluster):\n    pass\n"
     ),
     "marker-no-doc": (
         "@pytest.mark.swarmcheck(id='SC-TEST-971', area='membership')\n"
@@ -196,6 +196,24 @@ USAGE_ROWS = [
         test=CHECK,
     ),
     Row(
+        "keep-on-existing",
+        ("--swarm=existing", "--swarm-existing=tcp://127.0.0.1:9", "--swarm-keep-on-failure"),
+        (
+            "--swarm-keep-on-failure works only with --swarm=dind",
+            "a swarm you give (--swarm=existing) is always put back as it was found",
+            "drop --swarm-keep-on-failure",
+        ),
+    ),
+    Row(
+        "ini-keep-on-existing",
+        ("--swarm=existing", "--swarm-existing=tcp://127.0.0.1:9"),
+        (
+            "ini swarm_keep_on_failure works only with --swarm=dind",
+            "-o swarm_keep_on_failure=false overrides the ini key",
+        ),
+        ini="swarm_keep_on_failure = true",
+    ),
+    Row(
         "ini-managers",
         (),
         ("ini swarm_managers='many'", "not a whole number"),
@@ -212,7 +230,7 @@ USAGE_ROWS = [
         (),
         (
             "test_bad.py::test_typo",
-            "takes only managers=, workers=, faults= and engines= (got manager=)",
+            "takes only managers=, workers=, faults=, engines=, capabilities= (got manager=)",
         ),
     ),
     Row(

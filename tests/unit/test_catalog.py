@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -238,3 +239,23 @@ def test_a_suites_folder_with_bad_metadata_is_reported(
     err = capsys.readouterr().err
     assert "test_bad.py::test_bad: missing area=" in err
     assert "id='bad' does not look like SC-<AREA>-<NNN>" in err
+
+
+def test_effects_are_optional_and_named_from_their_list() -> None:
+    base = {
+        "id": "SC-MEM-901",
+        "area": "membership",
+        "doc": "https://docs.docker.com/engine/swarm/",
+        "title": "t",
+        "promise": "Swarm MUST work.",
+        "rows": ("mem-leave",),
+    }
+    assert parse_check(base).effects is None
+    assert parse_check({**base, "effects": ("writes", "roles")}).effects == ("writes", "roles")
+    for bad, says in (
+        (("writes", "bulldoze"), "effects= names unknown effects 'bulldoze': known are reads,"),
+        ("writes", "effects= takes a non-empty tuple"),
+        ((), "effects= takes a non-empty tuple"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            parse_check({**base, "effects": bad})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmcheck.plugin.options import BY_FLAG, OPTIONS
+from swarmcheck.config import BY_FLAG, OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,8 +54,8 @@ import pytest
     promise="A check MUST be reported.",
     rows=("mem-join-worker",),
 )
-def test_check(figure):
-    figure("answer", 42)
+def test_check(swarm_figure):
+    swarm_figure("answer", 42)
 
 
 def test_plain():
@@ -166,8 +166,9 @@ def test_every_option_has_the_prefix_and_an_ini_key(pytester: pytest.Pytester) -
 SHOW_SETTINGS = """
 def test_settings(swarm_settings):
     spec = swarm_settings.cluster
-    print("SETTINGS", spec.managers, spec.workers, spec.debian_suite, swarm_settings.seed,
-          swarm_settings.chaos_duration_s, swarm_settings.reports_dir.name)
+    nightly = swarm_settings.nightly
+    print("SETTINGS", spec.managers, spec.workers, spec.engine, nightly.seed,
+          nightly.duration_s, swarm_settings.reports_dir.name)
 """
 
 

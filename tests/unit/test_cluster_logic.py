@@ -16,7 +16,6 @@ from swarmcheck.cluster import pool as pool_module
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.health import Member, current_managers, swarm_health
 from swarmcheck.cluster.pool import MAX_FAILED_BRINGUPS, ClusterPool
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import (
     EngineAPIError,
     EngineUnreachable,
@@ -28,6 +27,7 @@ from swarmcheck.errors import (
     SwarmPromiseBroken,
     SwarmRefused,
 )
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import wait_until
 
 # --- whole swarm -------------------------------------------------------------------------------

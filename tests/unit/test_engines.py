@@ -9,15 +9,10 @@ import docker
 import docker.errors
 import pytest
 
-from swarmcheck.cluster.engines import (
-    describe,
-    missing_images,
-    parse_engines,
-    previous_engine,
-)
-from swarmcheck.cluster.spec import ClusterSpec
-from swarmcheck.config import Settings
+from swarmcheck.config import Settings, engine_under_test
 from swarmcheck.errors import ConfigError
+from swarmcheck.machine.images import missing_images
+from swarmcheck.spec import ClusterSpec, describe, parse_engines, previous_engine
 
 
 def test_debian_engines_are_ordered_old_to_new() -> None:
@@ -40,14 +35,24 @@ def test_engine_lists_are_split_and_an_empty_one_refused() -> None:
 
 
 def test_per_node_engines_default_to_the_run_engine() -> None:
-    spec = ClusterSpec(managers=2, workers=1, debian_suite="trixie")
+    spec = ClusterSpec(managers=2, workers=1, engine="trixie")
     assert spec.node_engines() == ("trixie", "trixie", "trixie")
     assert not spec.mixed
     mixed = ClusterSpec(managers=2, workers=1, engines=("bookworm", "trixie", "bookworm"))
     assert mixed.node_engines() == ("bookworm", "trixie", "bookworm")
     assert mixed.mixed
-    image = ClusterSpec(managers=1, engine_image="my/dind:28")
+    image = ClusterSpec(managers=1, engine="my/dind:28")
     assert image.node_engines() == ("my/dind:28",)
+    assert (image.label, mixed.label) == (
+        "my/dind:28",
+        "bookworm (Docker 20.10), trixie (Docker 26.1), bookworm (Docker 20.10)",
+    )
+
+
+def test_the_engine_under_test_is_the_image_given_else_the_debian_suite() -> None:
+    assert engine_under_test("trixie", "my/dind:28") == "my/dind:28"
+    assert engine_under_test("trixie", None) == "trixie"
+    assert engine_under_test(None, None) == "bookworm"
 
 
 def test_one_engine_per_node_or_a_message_with_the_fix() -> None:
@@ -58,9 +63,9 @@ def test_one_engine_per_node_or_a_message_with_the_fix() -> None:
 
 
 def test_old_engine_is_the_one_before_the_engine_under_test() -> None:
-    assert Settings(cluster=ClusterSpec(debian_suite="sid")).old_engine == "trixie"
-    assert Settings(cluster=ClusterSpec(debian_suite="bookworm")).old_engine is None
-    given = Settings(cluster=ClusterSpec(debian_suite="bookworm"), upgrade_from="my/dind:19")
+    assert Settings(cluster=ClusterSpec(engine="sid")).old_engine == "trixie"
+    assert Settings(cluster=ClusterSpec(engine="bookworm")).old_engine is None
+    given = Settings(cluster=ClusterSpec(engine="bookworm"), upgrade_from="my/dind:19")
     assert given.old_engine == "my/dind:19"
 
 

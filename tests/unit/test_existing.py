@@ -11,10 +11,18 @@ import pytest
 import requests
 from docker.context import ContextAPI
 
-from swarmcheck.client.engine import OWN_TASKS, Created, RemoteAPIClient
-from swarmcheck.cluster.existing import parse_endpoints, tls_from_dir
+from swarmcheck.catalog.model import Check
+from swarmcheck.client.engine import (
+    OWN_TASKS,
+    Created,
+    EffectNotAllowed,
+    Permits,
+    RemoteAPIClient,
+)
+from swarmcheck.cluster.existing import RemoteNode, parse_endpoints, tls_from_dir
 from swarmcheck.config import Settings
 from swarmcheck.errors import ConfigError, NotOnExistingSwarm
+from swarmcheck.plugin.admission import _skipping_what_an_existing_swarm_cannot_do as skipping
 
 
 def cert_dir(tmp_path: Path) -> Path:
@@ -122,10 +130,10 @@ import pytest
 
 DOC = "https://docs.docker.com/engine/swarm/"
 
-def marked(check_id, destructive=False):
+def marked(check_id, destructive=False, **more):
     return pytest.mark.swarmcheck(
         id=check_id, area="services", doc=DOC, title="t", promise="Swarm MUST work.",
-        rows=("svc-converge",), destructive=destructive,
+        rows=("svc-converge",), destructive=destructive, **more
     )
 
 @marked("SC-T-001")
@@ -142,13 +150,30 @@ def test_faults(request):
     pass
 
 @marked("SC-T-004", destructive=True)
-def test_fresh(fresh_cluster):
+def test_fresh(swarm_fresh_cluster):
+    pass
+
+@marked("SC-T-008", destructive=True)
+def test_fresh_by_its_old_name(fresh_cluster):
+    pass
+
+@marked("SC-T-005")
+@pytest.mark.swarm(capabilities=("containers",))
+def test_containers(request):
+    pass
+
+@marked("SC-T-006", effects=("writes", "leadership"))
+def test_leadership(request):
+    pass
+
+@marked("SC-T-007", effects=("writes", "roles", "settings"))
+def test_roles(request):
     pass
 """
 
 CONFTEST = """
 import pytest
-from swarmcheck.plugin.existing import skip_reason
+from swarmcheck.plugin.admission import skip_reason
 from swarmcheck.plugin.keys import SETTINGS_KEY
 
 def pytest_collection_finish(session):
@@ -158,24 +183,50 @@ def pytest_collection_finish(session):
 """
 
 
-@pytest.mark.parametrize("allow", [False, True])
-def test_only_non_destructive_checks_run_on_an_existing_swarm(
-    pytester: pytest.Pytester, allow: bool
-) -> None:
+def skip_reasons(pytester: pytest.Pytester, *args: str) -> dict[str, str]:
     pytester.makepyfile(test_a=CHECKS)
     pytester.makeconftest(CONFTEST)
-    args = ["--collect-only", "-q", "-s", "-p", "no:allure_pytest", "--swarm=existing"]
-    args += ["--swarm-existing=unix:///nonexistent.sock"]
-    result = pytester.runpytest(*args, *(["--swarm-allow-destructive"] if allow else []))
+    result = pytester.runpytest("--collect-only", "-q", "-s", "-p", "no:allure_pytest", *args)
     lines = [line for line in result.outlines if line.startswith("REASON")]
-    reasons = dict(line.removeprefix("REASON ").split(": ", 1) for line in lines)
+    return dict(line.removeprefix("REASON ").split(": ", 1) for line in lines)
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_only_checks_the_user_allowed_run_on_an_existing_swarm(
+    pytester: pytest.Pytester, allow: bool
+) -> None:
+    args = ["--swarm=existing", "--swarm-existing=unix:///nonexistent.sock"]
+    reasons = skip_reasons(pytester, *args, *(["--swarm-allow-destructive"] if allow else []))
     assert reasons["test_plain"] == "None"
-    assert "swarm of its own" in reasons["test_fresh"]  # never, even when allowed
+    assert reasons["test_roles"] == "None"  # the reset puts roles and settings back
+    # what an existing swarm cannot offer, even when allowed
+    assert "swarm of its own" in reasons["test_fresh"]
+    assert "swarm of its own" in reasons["test_fresh_by_its_old_name"]
     assert "Toxiproxy" in reasons["test_faults"]
+    assert "node containers" in reasons["test_containers"]
     if allow:
         assert reasons["test_destructive"] == "None"
+        assert reasons["test_leadership"] == "None"
     else:
         assert "--swarm-allow-destructive" in reasons["test_destructive"]
+        assert reasons["test_leadership"] == (
+            "on an existing swarm: it moves the leadership, so it runs only with "
+            "--swarm-allow-destructive"
+        )
+
+
+def test_a_dind_swarm_runs_every_check(pytester: pytest.Pytester) -> None:
+    reasons = skip_reasons(pytester, "--swarm=dind")
+    assert set(reasons.values()) == {"None"}
+
+
+def test_an_undeclared_reach_for_a_node_container_skips_saying_what_to_declare() -> None:
+    node = RemoteNode(name="lab1", role="manager", ip="10.0.0.5", node_id="n1")
+    says = r"its node containers: .* \(it uses container\).* capabilities=\('containers',\)"
+    with pytest.raises(pytest.skip.Exception, match=says), skipping():
+        node.container.stop()  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError), skipping():  # anything else is a bug, not a skip
+        Created().container.stop()  # type: ignore[attr-defined]
 
 
 class Inspecting(Recording):
@@ -222,3 +273,84 @@ def test_on_a_swarm_in_use_only_this_runs_objects_can_be_removed() -> None:
     with pytest.raises(NotOnExistingSwarm, match="refused to update service lab-web"):
         api._guard("POST", api._url("/services/{0}/update", "lab-web"))
     assert api.deleted == ["/services/id1", "/containers/t1", "/services/gone"]
+
+
+class Swarming(RemoteAPIClient):
+    """The remote client over a stand-in engine (its HTTP session answers) that manages a
+    swarm where n1 leads and n2 is a manager."""
+
+    OBJECTS: ClassVar[dict[str, dict[str, Any]]] = {
+        "/nodes/n1": {"ID": "n1", "Spec": {"Role": "manager"}, "ManagerStatus": {"Leader": True}},
+        "/nodes/n2": {"ID": "n2", "Spec": {"Role": "manager"}, "ManagerStatus": {}},
+        "/swarm": {"ID": "s", "Spec": {"CAConfig": {"ForceRotate": 0}}},
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(base_url="tcp://10.0.0.5:2375", version="1.41", **kwargs)
+        self.sent: list[str] = []
+
+    @staticmethod
+    def _answer(status: int, body: object) -> requests.Response:
+        response = requests.Response()
+        response.status_code = status
+        response._content = json.dumps(body).encode()
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        attrs = self.OBJECTS.get(url.split("/v1.41", 1)[1])
+        return self._answer(200 if attrs else 404, attrs or {"message": "not found"})
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.sent.append(url.split("/v1.41", 1)[1])
+        return self._answer(200, {})
+
+
+def test_a_swarm_in_use_refuses_what_the_check_may_not_do() -> None:
+    permits = Permits()
+    permits.allow(frozenset({"reads", "writes", "roles", "settings"}))
+    api = Swarming(created=Created(), permits=permits)
+
+    def update_node(node_id: str, role: str) -> None:
+        api._post_json(api._url("/nodes/{0}/update", node_id), data={"Role": role})
+
+    update_node("n2", "worker")  # demote a manager that does not lead: roles
+    api._post(api._url("/images/create"), data=b"bin/\x00\xf0")  # no effect, not JSON either
+    api._post_json(api._url("/swarm/update"), data={"CAConfig": {"ForceRotate": 0}})
+    refused = {
+        "leadership": lambda: update_node("n1", "worker"),
+        "tokens": lambda: api._post_json(
+            api._url("/swarm/update"), data={}, params={"rotateWorkerToken": "true"}
+        ),
+        "membership": lambda: api._post(api._url("/swarm/leave")),
+    }
+    for effect, call in refused.items():
+        with pytest.raises(EffectNotAllowed, match=rf"\({effect!r}\)") as raised:
+            call()
+        assert raised.value.effect == effect
+    ca = {"CAConfig": {"ForceRotate": 1}}
+    with pytest.raises(
+        EffectNotAllowed, match="rotates join tokens, the unlock key or the root CA"
+    ):
+        api._post_json(api._url("/swarm/update"), data=ca)
+    with permits.lifted():  # the reset puts back what checks changed
+        update_node("n1", "worker")
+    assert api.sent == [
+        "/nodes/n2/update",
+        "/images/create",
+        "/swarm/update",
+        "/nodes/n1/update",
+    ]
+
+
+def test_a_refused_effect_skips_an_undeclared_check_and_fails_a_declared_one() -> None:
+    def refuse() -> None:
+        raise EffectNotAllowed(
+            "refused POST nodes/n1/update: it moves the leadership", "leadership"
+        )
+
+    says = r"declare effects=\(\.\.\., 'leadership'\)"
+    with pytest.raises(pytest.skip.Exception, match=says), skipping(None):
+        refuse()
+    declared = Check("SC-T-9", "services", "https://d", "t", "p", ("r",), effects=("writes",))
+    with pytest.raises(EffectNotAllowed), skipping(declared):  # its declaration is wrong
+        refuse()

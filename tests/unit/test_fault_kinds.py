@@ -16,13 +16,13 @@ from swarmcheck.client.swarm import NodeInfo, TaskInfo
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.controlplane import ControlPlaneProxy, plan_routes
 from swarmcheck.cluster.node import Node
-from swarmcheck.cluster.spec import ClusterSpec
 from swarmcheck.errors import ConfigError, FaultError
 from swarmcheck.faults.base import FaultLog, FaultWindow
 from swarmcheck.faults.kinds import FAULT_KINDS, KINDS, fault_kind
 from swarmcheck.faults.runner import PlayedFault, assert_played, build_fault, check_played
 from swarmcheck.faults.schedule import PlannedFault, Schedule, plan_schedule
 from swarmcheck.faults.targets import parse_target
+from swarmcheck.spec import ClusterSpec
 
 SUBNET = "10.199.250.0/24"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import swarmcheck
-from tests.layers import check_layers
+from tests.layers import check_layers, import_circles
 
 PACKAGE = Path(swarmcheck.__file__).parent
 
@@ -55,3 +55,42 @@ def test_siblings_in_a_layer_stay_independent(tmp_path: Path) -> None:
 def test_a_module_outside_every_layer_is_reported(tmp_path: Path) -> None:
     root = _package(tmp_path, {"gadgets.py": ""})
     assert [v.why for v in check_layers(root)] == ["'gadgets' is in no layer"]
+
+
+def test_swarmcheck_has_no_import_circle() -> None:
+    circles = import_circles(PACKAGE)
+    assert not circles, "import circles:\n" + "\n".join(
+        "  " + "; ".join(map(str, arrows)) for arrows in circles
+    )
+
+
+def test_a_circle_inside_a_package_is_reported_whatever_hides_it(tmp_path: Path) -> None:
+    root = _package(
+        tmp_path,
+        {
+            "plugin/__init__.py": "from swarmcheck.plugin.session import hook\n",
+            "plugin/session.py": "def hook() -> None:\n    from swarmcheck.plugin import xdist\n",
+            "plugin/xdist.py": "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n    from swarmcheck.plugin.session import hook\n",
+            "plugin/keys.py": "from swarmcheck.plugin import xdist\n",
+        },
+    )
+    assert [[str(a) for a in arrows] for arrows in import_circles(root)] == [
+        [
+            "swarmcheck.plugin.session:2 imports swarmcheck.plugin.xdist",
+            "swarmcheck.plugin.xdist:3 imports swarmcheck.plugin.session",
+        ]
+    ]
+
+
+def test_a_package_importing_its_modules_is_no_circle(tmp_path: Path) -> None:
+    root = _package(
+        tmp_path,
+        {
+            "catalog/__init__.py": "from swarmcheck.catalog.model import Check\n",
+            "catalog/model.py": "from swarmcheck.errors import ConfigError\n",
+            "catalog/render.py": "from swarmcheck.catalog import model\n",
+            "errors.py": "",
+        },
+    )
+    assert import_circles(root) == []

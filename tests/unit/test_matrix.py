@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from swarmcheck.config import engine_options
 from swarmcheck.reporting.matrix import (
     EngineRun,
     Result,
@@ -27,7 +28,6 @@ from swarmcheck.reporting.matrix import (
 )
 from swarmcheck.reporting.matrix_runner import (
     MatrixResult,
-    engine_option,
     pytest_command,
     run_matrix,
     slug,
@@ -189,9 +189,8 @@ def test_allure_result_carries_the_matrix(tmp_path: Path) -> None:
 
 
 def test_engine_options_and_folders() -> None:
-    assert engine_option("sid").endswith("=sid") and "suite" in engine_option("sid")
-    assert "image" in engine_option("my/dind:28")
-    assert engine_option("sid") == "--swarm-debian-suite=sid"
+    assert engine_options("sid") == ("--swarm-debian-suite=sid",)
+    assert engine_options("my/dind:28") == ("--swarm-engine-image=my/dind:28",)
     assert slug("my/dind:28") == "my_dind_28"
     command = pytest_command("sid", Path("/r/sid"), ["suites/conformance"], ["-x"], "py")
     assert command[:4] == ["py", "-m", "pytest", "suites/conformance"]

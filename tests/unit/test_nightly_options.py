@@ -8,13 +8,14 @@ import pytest
 from swarmcheck.faults.schedule import plan_schedule
 
 SHOW = """
-def test_show(chaos_schedule):
-    if chaos_schedule is None:
+def test_show(swarm_chaos_schedule):
+    schedule = swarm_chaos_schedule
+    if schedule is None:
         print("SCHEDULE none")
     else:
-        kinds = sorted({f.kind for f in chaos_schedule.faults})
-        print("SCHEDULE", chaos_schedule.seed, chaos_schedule.duration_s,
-              len(chaos_schedule.faults), ",".join(kinds))
+        kinds = sorted({f.kind for f in schedule.faults})
+        print("SCHEDULE", schedule.seed, schedule.duration_s,
+              len(schedule.faults), ",".join(kinds))
 """
 
 

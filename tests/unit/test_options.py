@@ -14,9 +14,9 @@ import pytest
 
 from swarmcheck.checkers.availability import Probe
 from swarmcheck.cluster.network import node_ip
-from swarmcheck.cluster.spec import MAX_NODES, ClusterSpec
-from swarmcheck.config import Settings, parse_duration
+from swarmcheck.config import Nightly, Settings, parse_duration
 from swarmcheck.errors import ConfigError
+from swarmcheck.spec import MAX_NODES, ClusterSpec
 from swarmcheck.workload.probe import parse
 
 Collect = Callable[..., pytest.RunResult]
@@ -60,7 +60,7 @@ def test_duration_must_be_finite(text: str) -> None:
 
 
 def test_default_settings_are_valid() -> None:
-    settings = Settings(chaos_duration_s=30)
+    settings = Settings(nightly=Nightly(duration_s=30))
     assert settings.swarm == "dind"
     assert settings.cluster == ClusterSpec()
 
@@ -72,7 +72,7 @@ def test_unknown_swarm_mode_lists_the_supported_ones() -> None:
 
 
 def test_too_short_chaos_duration_says_the_minimum() -> None:
-    message = config_error(lambda: Settings(chaos_duration_s=10))
+    message = config_error(lambda: Nightly(duration_s=10))
     assert "--swarm-chaos-duration=10s is too short" in message
     assert "at least 30 s" in message
 
@@ -161,7 +161,7 @@ def test_bad_swarm_marker_names_the_test(collect: Collect) -> None:
         [
             "*test_a.py::test_no_manager: swarm marker: bad cluster spec: managers=0: a swarm "
             "needs at least 1 manager",
-            "*test_a.py::test_typo: the swarm marker takes only managers=, workers=, faults= "
-            "and engines= (got manager=)",
+            "*test_a.py::test_typo: the swarm marker takes only managers=, workers=, faults=, "
+            "engines=, capabilities= (got manager=)",
         ]
     )

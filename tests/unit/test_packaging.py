@@ -5,9 +5,10 @@ image recipes and catalog reachable as package data (the wheel itself: tests/e2e
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 import tomllib
-from importlib.metadata import packages_distributions
+from importlib.metadata import packages_distributions, version
 from pathlib import Path
 
 import pytest
@@ -55,11 +56,55 @@ def test_every_imported_package_is_declared_and_nothing_else() -> None:
     assert declared - imported == set(), "declared but imported nowhere"
 
 
-def test_optional_integrations_are_in_the_dev_extra() -> None:
-    extras = _project()["optional-dependencies"]
-    dev = {_normalise(r) for r in extras["dev"]}  # type: ignore[index]
-    assert set(OPTIONAL.values()) <= dev
-    assert {"pytest-rerunfailures", "pytest-timeout", "build"} <= dev
+def _extra(name: str) -> set[str]:
+    """An extra's requirements by name, with ``swarmcheck[a,b]`` (the extra naming others)
+    expanded."""
+    extras: dict[str, list[str]] = _project()["optional-dependencies"]  # type: ignore[assignment]
+    names: set[str] = set()
+    for requirement in extras[name]:
+        if _normalise(requirement) == "swarmcheck":
+            inner = requirement.split("[", 1)[1].split("]", 1)[0]
+            for other in inner.split(","):
+                names |= _extra(other.strip())
+        else:
+            names.add(_normalise(requirement))
+    return names
+
+
+def test_optional_integrations_are_in_the_test_extra_and_dev_is_the_union() -> None:
+    assert set(OPTIONAL.values()) <= _extra("test")
+    assert {"pytest-rerunfailures", "pytest-timeout", "build"} <= _extra("test")
+    assert {"ruff", "mypy"} <= _extra("lint")
+    assert _extra("dev") == _extra("test") | _extra("lint")
+
+
+def test_the_version_is_written_once() -> None:
+    """pyproject.toml reads it from swarmcheck.__version__; the installed metadata, the CLI's
+    --version and the changelog's latest release agree with it."""
+    assert "version" not in _project()
+    assert _project()["dynamic"] == ["version"]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    dynamic = pyproject["tool"]["setuptools"]["dynamic"]["version"]
+    assert dynamic == {"attr": "swarmcheck.__version__"}
+    import swarmcheck
+
+    assert version("swarmcheck") == swarmcheck.__version__
+    shown = subprocess.run(
+        [sys.executable, "-m", "swarmcheck.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert shown.strip() == f"swarmcheck {swarmcheck.__version__}"
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## [{swarmcheck.__version__}]" in changelog
+
+
+def test_the_licence_file_is_the_one_pyproject_names() -> None:
+    assert _project()["license"] == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
 
 
 @pytest.mark.parametrize(

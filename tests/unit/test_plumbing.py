@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from swarmcheck.cache import cache_dir, file_lock
-from swarmcheck.cluster import debian
-from swarmcheck.cluster.recipes import digest
 from swarmcheck.errors import EnvironmentProblem
+from swarmcheck.machine import debian
+from swarmcheck.machine.recipes import digest
 
 
 def test_cache_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

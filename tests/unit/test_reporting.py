@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from swarmcheck.errors import ConfigError, EnvironmentProblem
+from swarmcheck.machine import allure as allure_cli
+from swarmcheck.machine.allure import ensure_allure_cli
 from swarmcheck.reporting import (
     CATEGORY_ENVIRONMENT,
     CATEGORY_FRAMEWORK,
@@ -28,7 +30,6 @@ from swarmcheck.reporting import (
     Outcome,
     availability_figures,
     build_categories,
-    ensure_allure_cli,
     format_summary,
     generate_html,
     render_availability_svg,
@@ -37,6 +38,7 @@ from swarmcheck.reporting import (
     write_executor,
 )
 from swarmcheck.reporting import html as html_mod
+from swarmcheck.reporting.allure3 import HISTORY_FILE, trend_points
 from swarmcheck.reporting.allure_files import (
     escape_properties_key,
     escape_properties_value,
@@ -149,10 +151,19 @@ def allure_matches(result_status: str, message: str | None, category: dict[str, 
     return regex is None or (message is not None and re.fullmatch(regex, message, re.S) is not None)
 
 
-def have_allure_prerequisites() -> bool:
-    """Java, and npm unless the CLI is already cached."""
-    cached = html_mod.allure_binary(html_mod.default_cache_dir()).is_file()
-    return shutil.which("java") is not None and (cached or shutil.which("npm") is not None)
+def have_allure_prerequisites(tool: str = "allure2") -> bool:
+    """Java (Allure 2) or Node.js (Allure 3), and npm unless the tool is already cached."""
+    cached = allure_cli.allure_binary(allure_cli.default_cache_dir(tool), tool).is_file()
+    runtime = "java" if tool == "allure2" else "node"
+    return shutil.which(runtime) is not None and (cached or shutil.which("npm") is not None)
+
+
+def embedded_report3_file(index_html: Path, name: str) -> Any:
+    """Decode one JSON file a single-file Allure 3 report embeds as ``d("name","base64")``."""
+    text = index_html.read_text(encoding="utf-8")
+    match = re.search(re.escape(f'd("{name}","') + r'([A-Za-z0-9+/=]*)"', text)
+    assert match, f"{name} not embedded in {index_html}"
+    return json.loads(base64.b64decode(match.group(1)))
 
 
 # --- plot ----------------------------------------------------------------------------------
@@ -365,16 +376,40 @@ def test_missing_java_is_an_environment_problem(
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EnvironmentProblem, match="Java"):
-        ensure_allure_cli(tmp_path / "cache")
+        ensure_allure_cli(tmp_path / "cache", tool="allure2")
 
 
 def test_missing_npm_is_an_environment_problem(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(html_mod, "_check_java", lambda: None)
+    monkeypatch.setattr(allure_cli, "_check_java", lambda: None)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(EnvironmentProblem, match="npm"):
-        ensure_allure_cli(tmp_path / "cache")
+    for tool in ("allure2", "allure3"):
+        with pytest.raises(EnvironmentProblem, match="npm"):
+            ensure_allure_cli(tmp_path / "cache", tool=tool)
+
+
+def test_missing_node_is_an_environment_problem_that_names_allure2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EnvironmentProblem, match=r"Node\.js.*--tool allure2"):
+        allure_cli.check_node()
+
+
+def test_an_unknown_report_tool_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "results").mkdir()
+    with pytest.raises(ConfigError, match="allure3 or allure2"):
+        generate_html(tmp_path / "results", tmp_path / "report", tool="allure1")
+
+
+def test_a_folder_holding_only_history_is_a_report_folder(tmp_path: Path) -> None:
+    """What a nightly job restores from its cache: reports/html/history/ and nothing else."""
+    (tmp_path / "html" / "history").mkdir(parents=True)
+    html_mod._check_replaceable(tmp_path / "html")
+    (tmp_path / "html" / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="refusing"):
+        html_mod._check_replaceable(tmp_path / "html")
 
 
 def test_refuses_to_clean_a_folder_that_is_not_a_report(tmp_path: Path) -> None:
@@ -389,37 +424,43 @@ def test_refuses_to_clean_a_folder_that_is_not_a_report(tmp_path: Path) -> None:
 def test_subprocess_timeout_is_an_environment_problem() -> None:
     started = time.monotonic()
     with pytest.raises(EnvironmentProblem, match="did not finish within"):
-        html_mod._run(["sh", "-c", "echo working; sleep 30"], 0.5, "slow tool")
+        allure_cli.run_tool(["sh", "-c", "echo working; sleep 30"], 0.5, "slow tool")
     assert time.monotonic() - started < 10
 
 
+def write_night(results: Path, night: int) -> None:
+    """One night's results: environment, categories, executor, a passed check with a plot
+    and a failed one."""
+    if results.exists():
+        shutil.rmtree(results)  # as pytest --clean-alluredir would
+    results.mkdir()
+    write_categories(results)
+    write_environment(results, {"engine": "27.1", "kernel": "6.1 (no IPVS)"})
+    write_executor(results, "nightly", f"nightly #{night}", build_order=night)
+    svg = render_availability_svg(sample_probes(), [(18.0, 30.0, "kill leader")], "SC-HEAL-001")
+    plot = write_attachment(results, svg, "svg", "image/svg+xml", "availability")
+    write_result(
+        results,
+        allure_result(
+            "SC-HEAL-001 leader kill",
+            "passed",
+            attachments=[plot],
+            steps=[allure_step("kill leader"), allure_step("wait for heal")],
+        ),
+    )
+    write_result(
+        results,
+        allure_result("SC-HEAL-002 worker kill", "failed", "SwarmPromiseBroken: not healed"),
+    )
+
+
 def test_generate_html_twice_carries_history(tmp_path: Path) -> None:
-    if not have_allure_prerequisites():
+    if not have_allure_prerequisites("allure2"):
         pytest.skip("needs Java and npm (or a cached Allure CLI) to generate the HTML report")
     results, report = tmp_path / "results", tmp_path / "report"
     for night in (1, 2):
-        if results.exists():
-            shutil.rmtree(results)  # as pytest --clean-alluredir would
-        results.mkdir()
-        write_categories(results)
-        write_environment(results, {"engine": "27.1", "kernel": "6.1 (no IPVS)"})
-        write_executor(results, "nightly", f"nightly #{night}", build_order=night)
-        svg = render_availability_svg(sample_probes(), [(18.0, 30.0, "kill leader")], "SC-HEAL-001")
-        plot = write_attachment(results, svg, "svg", "image/svg+xml", "availability")
-        write_result(
-            results,
-            allure_result(
-                "SC-HEAL-001 leader kill",
-                "passed",
-                attachments=[plot],
-                steps=[allure_step("kill leader"), allure_step("wait for heal")],
-            ),
-        )
-        write_result(
-            results,
-            allure_result("SC-HEAL-002 worker kill", "failed", "SwarmPromiseBroken: not healed"),
-        )
-        index = generate_html(results, report, single_file=True)
+        write_night(results, night)
+        index = generate_html(results, report, single_file=True, tool="allure2")
 
     assert index == report / "index.html" and index.stat().st_size > 100_000
     history = json.loads((report / "history" / "history.json").read_text(encoding="utf-8"))
@@ -431,6 +472,35 @@ def test_generate_html_twice_carries_history(tmp_path: Path) -> None:
     assert [c["name"] for c in categories["children"]] == [CATEGORY_PRODUCT]
     environment = embedded_report_file(index, "widgets/environment.json")
     assert {"name": "kernel", "values": ["6.1 (no IPVS)"]} in environment
+
+
+def test_allure3_twice_carries_history(tmp_path: Path) -> None:
+    """Allure 3: the trend grows from the history file kept in the report's history/ (also
+    when that folder is all the report folder holds, as a nightly cache restores it); the
+    categories, the environment and the plot are in the single file."""
+    if not have_allure_prerequisites("allure3"):
+        pytest.skip("needs Node.js and npm (or a cached Allure 3) to generate the HTML report")
+    results, report = tmp_path / "results", tmp_path / "report"
+    for night in (1, 2):
+        write_night(results, night)
+        index = generate_html(results, report, single_file=True)
+        if night == 1:  # keep only what the GitLab recipe's cache keeps
+            (report / "index.html").unlink()
+            for extra in report.iterdir():
+                if extra.name != "history":
+                    extra.unlink()
+
+    assert index == report / "index.html" and index.stat().st_size > 100_000
+    assert trend_points(report / "history" / HISTORY_FILE) == 2
+    charts = embedded_report3_file(index, "widgets/charts.json")["general"]
+    dynamics = next(chart for chart in charts.values() if chart["type"] == "statusDynamics")
+    assert len(dynamics["data"]) == 2, dynamics  # last night and this one
+    tree = embedded_report3_file(index, "widgets/categories.json")
+    names = [tree["nodes"][root]["name"] for root in tree["roots"]]
+    assert names == [CATEGORY_PRODUCT]
+    environment = embedded_report3_file(index, "widgets/allure_environment.json")
+    assert {"name": "kernel", "values": ["6.1 (no IPVS)"]} in environment, environment
+    assert "image/svg+xml" in index.read_text(encoding="utf-8")
 
 
 # --- categories of real results ------------------------------------------------------------
@@ -500,11 +570,8 @@ EXPECTED_CATEGORY = {
 
 
 @pytest.fixture(scope="module")
-def allure_categories(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
-    """Run CATEGORIZED with allure-pytest, then the Allure CLI with swarmcheck's categories;
-    return, per test name, the categories the report files it under."""
-    if not have_allure_prerequisites():
-        pytest.skip("needs Java and npm (or a cached Allure CLI) to generate the HTML report")
+def categorized_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """CATEGORIZED run with allure-pytest, and swarmcheck's categories beside the results."""
     root = tmp_path_factory.mktemp("categorized")
     (root / "test_categorized.py").write_text(CATEGORIZED)
     results = root / "results"
@@ -519,10 +586,36 @@ def allure_categories(tmp_path_factory: pytest.TempPathFactory) -> dict[str, lis
     )  # fmt: skip
     assert "1 passed" not in done.stdout and "6 failed, 2 skipped" in done.stdout, done.stdout
     write_categories(results)
-    report = root / "report"
-    generate_html(results, report, single_file=False)
-    tree = json.loads((report / "data" / "categories.json").read_text(encoding="utf-8"))
+    return results
+
+
+@pytest.fixture(scope="module", params=["allure2", "allure3"])
+def allure_categories(
+    request: pytest.FixtureRequest, categorized_results: Path
+) -> dict[str, list[str]]:
+    """The report tool on the categorized results: per test name, the categories the report
+    files it under (Allure 2's data/categories.json, Allure 3's widgets/categories.json)."""
+    tool = request.param
+    if not have_allure_prerequisites(tool):
+        pytest.skip(f"needs {tool}'s runtime and npm (or a cached tool) for the HTML report")
+    report = categorized_results.parent / f"report-{tool}"
+    generate_html(categorized_results, report, single_file=False, tool=tool)
     found: dict[str, list[str]] = {}
+    if tool == "allure3":
+        tree = json.loads((report / "widgets" / "categories.json").read_text(encoding="utf-8"))
+        nodes = tree["nodes"]
+
+        def leaves(node_id: str) -> list[str]:
+            node = nodes[node_id]
+            if node["type"] == "tr":
+                return [node["name"]]
+            return [name for child in node.get("childrenIds", []) for name in leaves(child)]
+
+        for root in tree["roots"]:
+            for name in leaves(root):
+                found.setdefault(name, []).append(nodes[root]["name"])
+        return found
+    tree = json.loads((report / "data" / "categories.json").read_text(encoding="utf-8"))
     for category in tree["children"]:
         for group in category["children"]:  # one group per message
             for leaf in group.get("children", [group]):

@@ -161,7 +161,7 @@ def test_bad_markers_name_each_test_and_the_fix(pytester: pytest.Pytester) -> No
             "@pytest.mark.swarmcheck(\n"
             + marked("test_fresh", "SC-DOC-006")
             .split("(", 1)[1]
-            .replace("def test_fresh():", "def test_fresh(fresh_cluster):"),
+            .replace("def test_fresh():", "def test_fresh(swarm_fresh_cluster):"),
         ),
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -175,7 +175,7 @@ def test_bad_markers_name_each_test_and_the_fix(pytester: pytest.Pytester) -> No
             "*test_unknown_row: rows= names 'mem-leav', which is not a catalog row "
             "(did you mean 'mem-leave'?)*",
             "*test_feature: needs= names unknown platform features 'ipv': known are ipvs, netem",
-            "*test_fresh: it uses fresh_cluster (a swarm of its own), so its marker must say "
+            "*test_fresh: it uses swarm_fresh_cluster (a swarm of its own), so its marker must say "
             "destructive=True",
         ]
     )

@@ -40,3 +40,68 @@ def test_rotating_a_join_token_sends_the_whole_spec(kind: str) -> None:
     assert update["version"] == 42
     assert update["rotate_worker_token"] is (kind == "worker")
     assert update["rotate_manager_token"] is (kind == "manager")
+
+
+class FakeServiceApi:
+    """Records what a service write sends; ``inspect_service`` counts the reads."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.posts: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+
+    def inspect_service(self, name: str) -> dict[str, Any]:
+        self.reads += 1
+        return {"ID": "svc1", "Version": {"Index": 30}, "Spec": service_spec()}
+
+    def _url(self, path: str, *args: str) -> str:
+        return path.format(*args)
+
+    def _post_json(
+        self, url: str, data: dict[str, Any], params: dict[str, Any] | None = None
+    ) -> SimpleNamespace:
+        self.posts.append((url, data, params))
+        return SimpleNamespace(json=lambda: {"ID": "new1"})
+
+    def _raise_for_status(self, response: object) -> None:
+        pass
+
+
+def service_spec() -> dict[str, Any]:
+    return {
+        "Name": "web",
+        "Mode": {"Replicated": {"Replicas": 2}},
+        "TaskTemplate": {"ContainerSpec": {"Image": "swarmcheck/workload:v1"}},
+    }
+
+
+def service_client() -> tuple[SwarmClient, FakeServiceApi]:
+    api = FakeServiceApi()
+    return SwarmClient("manager1", SimpleNamespace(api=api)), api  # type: ignore[arg-type]
+
+
+def test_a_raw_update_is_one_post_and_never_reads() -> None:
+    client, api = service_client()
+
+    client.update_service_raw("svc1", 29, service_spec())
+
+    assert api.reads == 0
+    assert api.posts == [("/services/svc1/update", service_spec(), {"version": 29})]
+
+
+def test_a_raw_create_is_one_post_and_never_reads() -> None:
+    client, api = service_client()
+
+    assert client.create_service_raw(service_spec()) == "new1"
+    assert api.reads == 0
+    assert api.posts == [("/services/create", service_spec(), None)]
+
+
+def test_a_scale_reads_once_and_sends_the_stored_spec_with_only_the_count_changed() -> None:
+    client, api = service_client()
+
+    client.scale("web", 3)
+
+    expected = service_spec()
+    expected["Mode"] = {"Replicated": {"Replicas": 3}}
+    assert api.reads == 1
+    assert api.posts == [("/services/svc1/update", expected, {"version": 30})]

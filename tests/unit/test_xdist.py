@@ -1,5 +1,5 @@
 """pytest-xdist without Docker: the shape chunks, and a real -n 2 session whose tests use a
-stand-in ``cluster`` fixture, to see which worker ran what and what the controller prints."""
+stand-in ``swarm_cluster`` fixture, to see which worker ran what and what the controller prints."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from swarmcheck.plugin.xdist import chunk_groups
+from swarmcheck.plugin.chunks import chunk_groups
 
 pytest.importorskip("xdist", reason="pytest-xdist is in the dev extra")
 
@@ -34,7 +34,7 @@ import pytest
 
 
 @pytest.fixture
-def cluster(request):
+def swarm_cluster(request):
     # a stand-in: the scheduler only looks at the fixture name and the swarm marker
     return request.node.get_closest_marker("swarm")
 """
@@ -45,13 +45,13 @@ import pytest
 
 @pytest.mark.parametrize("i", range(14))
 @pytest.mark.swarm(managers=1)
-def test_small(cluster, i):
+def test_small(swarm_cluster, i):
     pass
 
 
 @pytest.mark.parametrize("i", range(3))
 @pytest.mark.swarm(managers=1, workers=1)
-def test_with_worker(cluster, i):
+def test_with_worker(swarm_cluster, i):
     pass
 
 

@@ -1,4 +1,10 @@
-"""What cluster to build: pure data plus validation with messages that say how to fix input."""
+"""What cluster to build and which engines it runs: pure data, with validation whose messages
+say how to fix the input.
+
+An engine is named by one string everywhere: a Debian suite (its docker.io package, built into
+the node image here) or a dind-capable image. A run tests one engine (``ClusterSpec.engine``);
+mixed-version swarms and rolling engine upgrades name several, ordered older to newer.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,50 @@ from dataclasses import dataclass
 from swarmcheck.errors import ConfigError
 
 MAX_NODES = 9
+DEBIAN_ENGINES = {"bookworm": "20.10", "trixie": "26.1", "sid": "28.5"}
+"""Debian suite -> the Docker engine version its docker.io package brings."""
+DEBIAN_ORDER = ("bookworm", "trixie", "sid")
+"""Debian suites from the oldest Docker engine to the newest (20.10, 26.1, 28.5)."""
+DEFAULT_ENGINE = "bookworm"
+NO_OLDER_ENGINE = "no older engine than the one under test"
+"""How the skip of a check that needs an older engine (mixed versions, upgrades) begins when
+the run has none: a property of the run, not a behaviour of its engine (the matrix does not
+count it as a difference)."""
+
+
+def is_debian(engine: str) -> bool:
+    return engine in DEBIAN_ENGINES
+
+
+def describe(engine: str) -> str:
+    """``bookworm (Docker 20.10)`` for a Debian suite, the image reference otherwise."""
+    if is_debian(engine):
+        return f"{engine} (Docker {DEBIAN_ENGINES[engine]})"
+    return engine
+
+
+def previous_engine(engine: str) -> str | None:
+    """The Debian suite whose engine precedes ``engine``'s (None: none known)."""
+    if engine not in DEBIAN_ORDER:
+        return None
+    index = DEBIAN_ORDER.index(engine)
+    return DEBIAN_ORDER[index - 1] if index > 0 else None
+
+
+def parse_engines(text: str, what: str) -> tuple[str, ...]:
+    """``bookworm,trixie,my/dind:28`` -> the engines; ConfigError naming ``what`` when empty."""
+    engines = tuple(e.strip() for e in text.split(",") if e.strip())
+    if not engines:
+        raise ConfigError(
+            f"{what} is empty: give Debian suites ({', '.join(DEBIAN_ORDER)}) or dind images, "
+            "separated by commas"
+        )
+    return engines
+
+
+def looks_like_engine(engine: str) -> bool:
+    """A Debian suite we know, or something shaped like an image reference (repo[:tag])."""
+    return is_debian(engine) or "/" in engine or ":" in engine
 
 
 @dataclass(frozen=True)
@@ -16,9 +66,9 @@ class ClusterSpec:
 
     managers: int = 3
     workers: int = 0
-    debian_suite: str = "bookworm"
-    engine_image: str | None = None
-    """A user's dind-capable image; None builds the node image from Debian's packages."""
+    engine: str = DEFAULT_ENGINE
+    """The engine under test: a Debian suite (the node image is built from its packages) or a
+    user's dind-capable image."""
     toxiproxy_image: str | None = None
     """A user's Toxiproxy server image; None builds one (Go) for control-plane faults."""
     subnet: str | None = None
@@ -52,6 +102,8 @@ class ClusterSpec:
                 f"engines={self.engines}: give one engine per node ({self.managers} managers "
                 f"then {self.workers} workers), e.g. engines=('bookworm', 'bookworm', 'trixie')"
             )
+        if not isinstance(self.engine, str) or not self.engine.strip():
+            problems.append(f"engine={self.engine!r}: a Debian suite or an image")
         if any(not isinstance(e, str) or not e.strip() for e in self.engines):
             problems.append(f"engines={self.engines}: each engine is a Debian suite or an image")
         for name, prefix in (("subnet", 24), ("addr_pool", None)):
@@ -67,11 +119,6 @@ class ClusterSpec:
     def size(self) -> int:
         return self.managers + self.workers
 
-    @property
-    def engine(self) -> str:
-        """The run's engine: the dind image given, else the Debian suite of the built image."""
-        return self.engine_image or self.debian_suite
-
     def node_engines(self) -> tuple[str, ...]:
         """Each node's engine, in node order (the run's engine where none is given)."""
         return self.engines or (self.engine,) * self.size
@@ -86,6 +133,14 @@ class ClusterSpec:
         return [f"manager{i + 1}" for i in range(self.managers)] + [
             f"worker{i + 1}" for i in range(self.workers)
         ]
+
+    @property
+    def label(self) -> str:
+        """The engine this cluster tests, as reports name it: ``trixie (Docker 26.1)``, an
+        image, or each node's engine for a mixed-version cluster."""
+        if self.mixed:
+            return ", ".join(describe(e) for e in self.node_engines())
+        return describe(self.engine)
 
 
 PRIVATE_10 = ipaddress.IPv4Network("10.0.0.0/8")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from swarmcheck.client.engine import host_client
 from swarmcheck.client.errors import translated
-from swarmcheck.cluster.debian import apt_install
 from swarmcheck.errors import EngineAPIError, EnvironmentProblem
+from swarmcheck.machine.debian import apt_install
 from swarmcheck.timing import wait_until
 
 log = logging.getLogger("swarmcheck.engine")

@@ -3,7 +3,7 @@
 Recipe: the real Shopify Toxiproxy server, pinned to :data:`TOXIPROXY_VERSION`, compiled as a
 static binary (``CGO_ENABLED=0 go install <module>/cmd/server@v<version>``) and packed as the
 only file of a FROM-scratch image, imported through the engine's ``/images/create`` endpoint
-(``docker import``, see ``cluster.recipes``). Two caches make this cheap after the first time
+(``docker import``, see ``machine.recipes``). Two caches make this cheap after the first time
 on a machine:
 
 - the binary, under ``$XDG_CACHE_HOME/swarmcheck/toxiproxy/<version>/`` (default ``~/.cache``),
@@ -31,8 +31,9 @@ import docker
 
 from swarmcheck.cache import cache_dir
 from swarmcheck.client.errors import translated
-from swarmcheck.cluster.recipes import digest, ensure_image
+from swarmcheck.config import TOXIPROXY_IMAGE
 from swarmcheck.errors import EngineAPIError, ImageBuildError
+from swarmcheck.machine.recipes import digest, ensure_image
 from swarmcheck.progress import run_with_progress
 from swarmcheck.timing import Stopwatch
 
@@ -43,8 +44,6 @@ TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
 TOXIPROXY_PACKAGE = f"{TOXIPROXY_MODULE}/cmd/server"
 IMAGE_REPOSITORY = "swarmcheck/toxiproxy"
 API_PORT = 8474
-#: The pytest option (ini swarm_toxiproxy_image) that supplies a ready-made image instead.
-TOXIPROXY_IMAGE_OPTION = "--swarm-toxiproxy-image"
 
 #: Bump when the recipe changes in a way the fields below do not capture.
 _RECIPE_REVISION = 1
@@ -145,7 +144,7 @@ def _go_missing_message(tag: str, why: str) -> str:
         f"Either install Go >= {_MIN_GO} (https://go.dev/dl/ ; it must be on PATH as `go`; "
         "the build needs the Go module proxy, ~1 minute once per machine),\n"
         "or pass an existing Toxiproxy 2.x server image whose entrypoint is the server, e.g. "
-        f"{TOXIPROXY_IMAGE_OPTION}=ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION} "
+        f"{TOXIPROXY_IMAGE.flag}=ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION} "
         "(load it first with `docker load` if no registry is reachable)."
     )
 
@@ -167,7 +166,26 @@ def _ensure_binary(client: docker.DockerClient, directory: Path, tag: str) -> Pa
     if _looks_like_elf(binary):
         log.info("using the cached Toxiproxy %s binary %s", TOXIPROXY_VERSION, binary)
         return binary
+    go = _go_for(arch, tag)
+    log.warning(
+        "building Toxiproxy %s from the Go module proxy (once per machine, ~1 min)",
+        TOXIPROXY_VERSION,
+    )
+    clock = Stopwatch()
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".gobin-") as gobin:
+        built = _go_install(go, Path(gobin), tag)
+        os.replace(built, binary)  # same file system: atomic
+    log.warning(
+        "built Toxiproxy %s in %.0fs; cached at %s",
+        TOXIPROXY_VERSION,
+        clock(),
+        binary,
+    )
+    return binary
 
+
+def _go_for(arch: str, tag: str) -> str:
+    """The `go` command, if it builds for the engine's architecture."""
     go = shutil.which("go")
     if go is None:
         raise ImageBuildError(_go_missing_message(tag, "no `go` command on PATH"))
@@ -177,44 +195,35 @@ def _ensure_binary(client: docker.DockerClient, directory: Path, tag: str) -> Pa
             f"the engine runs {arch} but Go builds for {go_arch}; swarmcheck does not "
             "cross-compile Toxiproxy. " + _go_missing_message(tag, "architecture mismatch")
         )
+    return go
 
-    log.warning(
-        "building Toxiproxy %s from the Go module proxy (once per machine, ~1 min)",
-        TOXIPROXY_VERSION,
-    )
-    clock = Stopwatch()
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".gobin-") as gobin:
-        env = {**os.environ, **_GO_ENV, "GOBIN": gobin}
-        # -v names each package as it is compiled: the progress lines show how far it got
-        command = [go, "install", "-v", *_GO_FLAGS, f"{TOXIPROXY_PACKAGE}@v{TOXIPROXY_VERSION}"]
-        try:
-            done = run_with_progress(
-                command, "building Toxiproxy", log, timeout_s=_GO_BUILD_TIMEOUT_S, env=env
-            )
-        except OSError as exc:
-            raise ImageBuildError(_go_missing_message(tag, f"cannot run {go}: {exc}")) from exc
-        if done.timed_out:
-            raise ImageBuildError(
-                f"building Toxiproxy with `{' '.join(command)}` took more than "
-                f"{_GO_BUILD_TIMEOUT_S}s (is the Go module proxy reachable?)"
-            )
-        if done.returncode != 0:
-            raise ImageBuildError(
-                f"building Toxiproxy failed (exit {done.returncode}): `{' '.join(command)}`\n"
-                f"{done.tail}\n(Go >= {_MIN_GO} and access to the Go module proxy are needed; "
-                f"or pass an existing image with {TOXIPROXY_IMAGE_OPTION}=<image>)"
-            )
-        built = Path(gobin) / "server"
-        if not _looks_like_elf(built):
-            raise ImageBuildError(f"`go install` succeeded but left no binary at {built}")
-        os.replace(built, binary)  # same file system: atomic
-    log.warning(
-        "built Toxiproxy %s in %.0fs; cached at %s",
-        TOXIPROXY_VERSION,
-        clock(),
-        binary,
-    )
-    return binary
+
+def _go_install(go: str, gobin: Path, tag: str) -> Path:
+    """`go install` the server into ``gobin``; the binary it left there."""
+    env = {**os.environ, **_GO_ENV, "GOBIN": str(gobin)}
+    # -v names each package as it is compiled: the progress lines show how far it got
+    command = [go, "install", "-v", *_GO_FLAGS, f"{TOXIPROXY_PACKAGE}@v{TOXIPROXY_VERSION}"]
+    try:
+        done = run_with_progress(
+            command, "building Toxiproxy", log, timeout_s=_GO_BUILD_TIMEOUT_S, env=env
+        )
+    except OSError as exc:
+        raise ImageBuildError(_go_missing_message(tag, f"cannot run {go}: {exc}")) from exc
+    if done.timed_out:
+        raise ImageBuildError(
+            f"building Toxiproxy with `{' '.join(command)}` took more than "
+            f"{_GO_BUILD_TIMEOUT_S}s (is the Go module proxy reachable?)"
+        )
+    if done.returncode != 0:
+        raise ImageBuildError(
+            f"building Toxiproxy failed (exit {done.returncode}): `{' '.join(command)}`\n"
+            f"{done.tail}\n(Go >= {_MIN_GO} and access to the Go module proxy are needed; "
+            f"or pass an existing image with {TOXIPROXY_IMAGE.flag}=<image>)"
+        )
+    built = gobin / "server"
+    if not _looks_like_elf(built):
+        raise ImageBuildError(f"`go install` succeeded but left no binary at {built}")
+    return built
 
 
 def _looks_like_elf(path: Path) -> bool:
