@@ -188,6 +188,14 @@ class PromiseTimeout(SwarmPromiseBroken):
         self.last_error = last_error
 
 
+class StaleReadOnDeposedLeader(SwarmPromiseBroken):
+    """A manager that had lost its leadership without knowing it yet (frozen, or cut off from
+    the other managers' Raft port) answered reads from its own store, older than writes the new
+    leader had acknowledged; every other operation of the history was linearizable. A known
+    engine behaviour (docs/consistency.md): swarmkit serves a leader's reads locally, with no
+    quorum check, until CheckQuorum steps it down."""
+
+
 class SwarmRefused(EngineAPIError, SwarmPromiseBroken):
     """An engine of the swarm under test answered a documented swarm operation with an error
     (it refused or failed it). Still an ``EngineAPIError``, so code that expects a refusal

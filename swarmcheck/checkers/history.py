@@ -489,10 +489,13 @@ class HistoryRecorder:
             self._next_client += 1
             return client
 
-    def mark(self, label: str) -> int:
+    def mark(self, label: str, ago_s: float = 0.0) -> int:
+        """Note a moment: now, or ``ago_s`` seconds ago (a fault that began before the code
+        that marks it learnt of it). Marks stay in time order."""
         with self._lock:
-            moment = self.now()
+            moment = self.now() - round(ago_s * 1e9)
             self._marks.append(Mark(moment, label))
+            self._marks.sort(key=lambda m: m.time)
             return moment
 
     def _begin(self, client: RecordingClient, f: str, input: JSONObject) -> PendingOperation:

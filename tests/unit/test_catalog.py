@@ -56,11 +56,11 @@ def check(test_id: str, rows: tuple[str, ...], **fields: Any) -> Check:
     return replace(parse_check({**GOOD, "id": test_id, "rows": rows}), **fields)
 
 
-def test_the_shipped_catalog_has_79_rows_in_13_areas() -> None:
+def test_the_shipped_catalog_has_84_rows_in_14_areas() -> None:
     catalog = load_catalog()
-    assert len(catalog.rows) == 79
-    assert len(set(catalog.row_keys)) == 79
-    assert len(catalog.areas) == 13
+    assert len(catalog.rows) == 84
+    assert len(set(catalog.row_keys)) == 84
+    assert len(catalog.areas) == 14
     assert all(catalog.rows_of(a.key) for a in catalog.areas), "an area without rows"
     for row in catalog.rows:
         assert RFC2119.search(row.promise), f"{row.key}: no RFC 2119 keyword"
@@ -155,7 +155,7 @@ def _sample() -> Mapping[str, Any]:
 def test_markdown_shows_checks_coverage_features_and_rows_without_checks() -> None:
     sample = _sample()
     text = render_markdown(sample["cov"], sample["host"])
-    assert "Checks cover **2 of 79** (conformance checks alone: 2); 1 of them only" in text
+    assert "Checks cover **2 of 84** (conformance checks alone: 2); 1 of them only" in text
     assert "| membership (Membership: init, join, leave, restart) | 8 | 1 | 0 | 7 |" in text
     assert "| ipvs | " in text and "`net-routing-mesh` (SC-NET-901) | missing: no ip_vs |" in text
     assert "| `mem-init` | membership | " in text  # a row without a check, with its promise

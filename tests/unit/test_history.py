@@ -109,6 +109,15 @@ def test_a_snapshot_records_operations_in_flight_as_unknown() -> None:
         history.mark_time("fault off")
 
 
+def test_a_mark_can_be_set_in_the_past_and_marks_stay_in_time_order() -> None:
+    recorder = HistoryRecorder("grow-only-set", clock=lambda: 10_000_000_000)
+    recorder.mark("now")
+    at = recorder.mark("fault began", ago_s=2.5)
+    history = recorder.history()
+    assert at == history.mark_time("now") - 2_500_000_000
+    assert [m.label for m in history.marks] == ["fault began", "now"]
+
+
 def test_threads_record_one_valid_history() -> None:
     recorder = HistoryRecorder("grow-only-set")
 
