@@ -3,7 +3,7 @@
 A wait that runs past its budget is a broken promise (``PromiseTimeout``), so every budget is
 Docker's own (its documentation, or the timeout its own tests use) or, where a fault slows
 the cluster on purpose, a measured figure with the margin argued next to it. The catalog rows
-are those of shared/reference/swarm-behaviors.md.
+are those of swarmcheck/catalog/behaviors.json (docs/bounds.md lists every bound they state).
 """
 
 from __future__ import annotations
