@@ -29,16 +29,17 @@ from collections.abc import Iterator
 import docker
 import pytest
 from docker.types import EndpointSpec
-from swarmcheck.cluster.spec import ClusterSpec
 
 from suites import budgets
 from suites.conformance.test_membership import PendingJoin, judge_pending_join, send_pending_join
 from suites.conformance.test_restart_and_health import counted_history
 from swarmcheck.client.errors import translated
-from swarmcheck.cluster.cluster import SWARM_PORT, Cluster, prepare_images, running_cluster
+from swarmcheck.cluster.cluster import SWARM_PORT, Cluster, running_cluster
 from swarmcheck.cluster.pool import restore_nodes
 from swarmcheck.errors import SwarmPromiseBroken
 from swarmcheck.faults import process
+from swarmcheck.machine.images import prepare_images
+from swarmcheck.spec import ClusterSpec
 from swarmcheck.workload import pki
 from swarmcheck.workload.ingress import ingress_problems
 from swarmcheck.workload.membership import (
