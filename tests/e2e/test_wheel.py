@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from swarmcheck.catalog import load_catalog
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +118,8 @@ def test_installed_wheel_runs_a_shipped_check_in_an_empty_folder(
     assert version.strip() == f"swarmcheck {ROOT_VERSION}", version
 
     catalog = run([swarmcheck, "catalog"], empty)
-    assert "SC-MEM-002" in catalog and "79 of 79" in catalog, catalog[-2000:]
+    rows = len(load_catalog().rows)  # every row of the shipped catalog has a shipped check
+    assert "SC-MEM-002" in catalog and f"{rows} of {rows}" in catalog, catalog[-2000:]
 
     output = run(
         [swarmcheck, "run", "conformance", "-k", "SC-MEM-002", "--swarm-managers=1"],
