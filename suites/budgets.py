@@ -8,8 +8,11 @@ are those of swarmcheck/catalog/behaviors.json (docs/bounds.md lists every bound
 
 from __future__ import annotations
 
-from swarmcheck.catalog import Bound, load_catalog
-from swarmcheck.errors import SwarmPromiseBroken
+from swarmcheck.api import (
+    Bound,
+    SwarmPromiseBroken,
+    load_catalog,
+)
 
 
 def bound(row: str, key: str) -> Bound:

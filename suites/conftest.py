@@ -7,22 +7,25 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from swarmcheck.checkers.availability import address_failures, check_availability
-from swarmcheck.checkers.rolling import check_rolling_update
-from swarmcheck.checkers.verdict import assert_all
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.errors import SwarmcheckError
-from swarmcheck.plugin.chaos import PlotAttacher
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.workload.rolling import RollingUpdateRun
-from swarmcheck.workload.service import deploy_web
-from swarmcheck.workload.updates import remove_services_settled
+from swarmcheck.api import (
+    PlotAttacher,
+    Recorder,
+    RollingUpdateRun,
+    Swarm,
+    SwarmcheckError,
+    SwarmClient,
+    SwarmNode,
+    address_failures,
+    assert_all,
+    check_availability,
+    check_rolling_update,
+    deploy_web,
+    remove_services_settled,
+)
 
 
 @pytest.fixture
-def services_settled(cluster: Cluster) -> Iterator[None]:
+def services_settled(cluster: Swarm) -> Iterator[None]:
     """Crash loops and failing updates leave exited containers that the agents are still
     removing when the shared reset runs: remove the services first and let the engines
     finish. Modules whose checks make tasks fail use it for every check (``usefixtures``)."""
@@ -32,7 +35,7 @@ def services_settled(cluster: Cluster) -> Iterator[None]:
 
 
 @pytest.fixture
-def web(cluster: Cluster) -> Callable[..., SwarmClient]:
+def web(cluster: Swarm) -> Callable[..., SwarmClient]:
     """Deploy the versioned web service (waits for N/N); returns the leader's client."""
 
     def make(name: str = "web", replicas: int = 3, **options: object) -> SwarmClient:
@@ -74,7 +77,7 @@ def judge_rolling(figure: Recorder, attach_availability: PlotAttacher) -> Rollin
 
 
 @pytest.fixture
-def worker(cluster: Cluster) -> Iterator[Node]:
+def worker(cluster: Swarm) -> Iterator[SwarmNode]:
     """A worker node: a real one, or the last manager demoted for this test (the reset
     after the test promotes it back)."""
     if cluster.workers:

@@ -212,6 +212,16 @@ class NotOnExistingSwarm(EnvironmentProblem):
     plugin skips the check with this reason."""
 
 
+class EffectNotAllowed(NotOnExistingSwarm):
+    """A call would have an effect on a swarm in use that the check now running may not
+    have (it does not declare it, or the user did not allow it): the engine clients of an
+    existing swarm refuse it before it is sent."""
+
+    def __init__(self, message: str, effect: str) -> None:
+        super().__init__(message)
+        self.effect = effect
+
+
 class HistoryCheckerUnavailable(EnvironmentProblem):
     """The history checker (a Go program using Porcupine, ``machine/history_checker.py``) is not
     built and cannot be built here: no Go, a Go too old, or no Go module proxy. Consistency

@@ -1,9 +1,12 @@
-"""Report steps for cluster actions and faults, without depending on any report format.
+"""Report steps and attachments for cluster actions, faults and checks, without depending on
+any report format.
 
 Library code wraps each change to the swarm in ``step(title)``: it always logs the title with
-its duration, and runs inside whatever step recorder is installed. The pytest plugin installs
-one that makes Allure steps; outside pytest nothing else happens. A leaf module: it imports
-nothing of swarmcheck, so the client and cluster layers can use it freely.
+its duration, and runs inside whatever step recorder is installed. A check attaches a text or
+JSON document to its report with ``attach``. The pytest plugin installs a recorder that makes
+Allure steps and an attacher that makes Allure attachments; outside pytest nothing else
+happens. A leaf module: it imports nothing of swarmcheck, so the client and cluster layers can
+use it freely.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from contextlib import AbstractContextManager, contextmanager
 log = logging.getLogger("swarmcheck.steps")
 
 StepRecorder = Callable[[str], AbstractContextManager[object]]
+Attacher = Callable[[str, str, str], None]
+"""(body, name, kind): kind is "text" or "json"."""
 
 _recorder: StepRecorder | None = None
+_attacher: Attacher | None = None
 
 
 def install_recorder(recorder: StepRecorder | None) -> StepRecorder | None:
@@ -38,3 +44,21 @@ def step(title: str) -> Iterator[None]:
             yield
         finally:
             log.info("%s (%.2f s)", title, time.monotonic() - started)
+
+
+def install_attacher(attacher: Attacher | None) -> Attacher | None:
+    """Make ``attacher(body, name, kind)`` receive every attachment (None: only log); return
+    the previous one."""
+    global _attacher
+    previous, _attacher = _attacher, attacher
+    return previous
+
+
+def attach(body: str, name: str, kind: str = "text") -> None:
+    """Attach ``body`` (``kind`` text or json) to the report of the check now running."""
+    if kind not in ("text", "json"):
+        raise ValueError(f"kind must be text or json, got {kind!r}")
+    if _attacher is None:
+        log.info("attachment %s (%d characters)", name, len(body))
+        return
+    _attacher(body, name, kind)

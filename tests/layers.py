@@ -4,22 +4,27 @@ Layers go from top to bottom; a module may import from its own component or any 
 a lower layer, never from a higher one, and components that share a layer are independent.
 Inside a component, no two modules import each other, directly or through others: there is
 no import circle anywhere. Imports under ``if TYPE_CHECKING:`` and inside functions count:
-hiding a cycle from the interpreter does not remove it from the design.
+hiding a cycle from the interpreter does not remove it from the design. Suites (``suites/``)
+import only ``swarmcheck.api`` of swarmcheck, and no docker-py (``suite_violations``).
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),  # the command line drives pytest through the plugin (`swarmcheck catalog`)
-    ("plugin",),
+    ("plugin", "api"),  # the two faces: pytest's (fixtures, hooks) and the checks' (api.py)
     ("reporting",),
     ("faults",),
-    ("workload",),
+    ("workload",),  # what checks run on a swarm: the web service, probes, rolling updates
+    ("operations",),  # per catalog area, what checks do and read through the facade
+    ("observe",),  # samplers and reads of what the engines run: checker inputs
+    ("recording",),  # what a check records for its report: figures, plots
     ("checkers",),
     ("cluster",),
     ("machine",),  # this machine made ready: its engine, images, recipes, report tooling
@@ -187,3 +192,72 @@ def import_circles(root: Path) -> list[list[Arrow]]:
         ([a for m in sorted(g) for a in full[m] if a.imported in g] for g in groups),
         key=lambda arrows: arrows[0].module,
     )
+
+
+PUBLIC_API = "swarmcheck.api"
+"""The one module of swarmcheck a suite may import (see docs/writing-checks.md)."""
+SUITE_THIRD_PARTY = frozenset({"pytest"})
+"""Libraries a suite may import besides the standard library, its own helpers and the API."""
+PAST_THE_FACADE = {
+    "docker": "the facade's docker-py client",
+    "quick_client": "a node's raw docker-py client",
+    "host": "the engine that runs the node containers",
+}
+"""Attributes a suite must not reach for: what they hold is docker-py, which the facade
+(SwarmClient, NodeEngine, the node handles) wraps."""
+NOT_CALLED = {
+    "client": "a node's raw docker-py client (cluster.client(node) is the facade)",
+    "container": "a node's docker-py container (node.stop/start/restart/exec instead)",
+    "api": "docker-py's low-level client (a spec builder's api() is the facade)",
+}
+"""Attributes a suite may only call (``cluster.client(node)``, ``engine.container(id)``):
+read as values they are docker-py objects."""
+
+
+def suite_violations(root: Path, package: str = "swarmcheck") -> list[Violation]:
+    """Every import in the suites at ``root`` of anything but the standard library, pytest,
+    the suites' own modules and ``swarmcheck.api``, and every reach past the facade to a
+    docker-py object."""
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    own = root.name
+    violations = []
+    for path in sorted(root.rglob("*.py")):
+        module = _module_name(root, path)
+        tree = ast.parse(path.read_text(), filename=str(path))
+        reported: set[int] = set()  # one violation per import statement
+        for line, imported in _imports(path, module):
+            if line in reported:
+                continue
+            top = imported.split(".")[0]
+            if top in stdlib or top == own or top in SUITE_THIRD_PARTY:
+                continue
+            if top == package:
+                if imported == PUBLIC_API or imported.startswith(PUBLIC_API + "."):
+                    continue
+                if imported == package:  # `from swarmcheck import api` yields swarmcheck too
+                    continue
+                why = f"suites import only {PUBLIC_API} of {package}"
+            else:
+                why = f"{top} is not for suites: {PUBLIC_API} wraps what they need"
+            reported.add(line)
+            violations.append(Violation(module, line, imported, why))
+        violations += _past_the_facade(tree, module)
+    return sorted(violations, key=lambda v: (v.module, v.line, v.imported))
+
+
+def _past_the_facade(tree: ast.AST, module: str) -> list[Violation]:
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        if node.attr in PAST_THE_FACADE:
+            why = PAST_THE_FACADE[node.attr]
+        elif node.attr in NOT_CALLED and id(node) not in called:
+            why = NOT_CALLED[node.attr]
+        else:
+            continue
+        found.append(
+            Violation(module, node.lineno, f".{node.attr}", f"reaches past the facade: {why}")
+        )
+    return found

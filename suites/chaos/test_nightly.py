@@ -4,25 +4,28 @@ same seed replays the same schedule."""
 
 from __future__ import annotations
 
-import allure
 import pytest
 
-from suites.chaos.conftest import SHORT, Deposed, HistoryJudge
-from swarmcheck.checkers.availability import check_availability
-from swarmcheck.checkers.inventory import check_nothing_lost
-from swarmcheck.checkers.leaders import check_single_leader
-from swarmcheck.checkers.verdict import Verdict, assert_all
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import ConfigError
-from swarmcheck.faults.base import FaultLog
-from swarmcheck.faults.runner import assert_played, run_schedule
-from swarmcheck.faults.schedule import PlannedFault, Schedule
-from swarmcheck.plugin.chaos import PlotAttacher
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch
-from swarmcheck.workload.observe import LeaderSampler, inventory
-from swarmcheck.workload.recording import Pace, RecordingWorkload
-from swarmcheck.workload.service import deploy_probed_web, wait_converged
+from swarmcheck.api import (
+    ConfigError,
+    FaultLog,
+    LeaderSampler,
+    PlannedFault,
+    PlotAttacher,
+    Recorder,
+    Schedule,
+    Stopwatch,
+    Swarm,
+    assert_played,
+    attach,
+    check_availability,
+    check_nothing_lost,
+    check_single_leader,
+    deploy_probed_web,
+    inventory,
+    run_schedule,
+    wait_converged,
+)
 
 CONVERGE_DEADLINE_S = 90.0
 REPLICAS = 3
@@ -62,7 +65,7 @@ def _probe_is_safe(schedule: Schedule) -> None:
         raise ConfigError(f"these faults could hit the probe's worker: {risky}")
 
 
-@pytest.mark.swarm(managers=3, workers=1, faults=True)
+@pytest.mark.swarm(managers=3, workers=1, faults=True, capabilities=("stop-nodes", "partition"))
 @pytest.mark.swarmcheck(
     id="SC-CHAOS-100",
     area="chaos/nightly",
@@ -73,9 +76,10 @@ def _probe_is_safe(schedule: Schedule) -> None:
         "converge after every heal and MUST NOT lose a service."
     ),
     rows=("raft-single-leader", "raft-failover", "heal-node-loss"),
+    effects=("writes", "stops", "leadership"),
 )
 def test_nightly_chaos(
-    cluster: Cluster,
+    cluster: Swarm,
     chaos_schedule: Schedule | None,
     fault_log: FaultLog,
     figure: Recorder,
@@ -98,10 +102,8 @@ def test_nightly_chaos(
     _probe_is_safe(schedule)
     figure("seed", seed)
     figure("faults_planned", len(schedule.faults))
-    allure.attach(
-        schedule.timeline_text(), f"planned schedule (seed {seed})", allure.attachment_type.TEXT
-    )
-    allure.attach(schedule.to_json(), "planned schedule (json)", allure.attachment_type.JSON)
+    attach(schedule.timeline_text(), f"planned schedule (seed {seed})")
+    attach(schedule.to_json(), "planned schedule (json)", "json")
 
     _, probe = deploy_probed_web(cluster, REPLICAS, pause_s=0.2, probe_on=cluster.workers[0])
     before = inventory(cluster)

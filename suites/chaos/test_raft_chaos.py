@@ -9,34 +9,40 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from suites import budgets
-from swarmcheck.checkers.containers import check_kept_running
-from swarmcheck.checkers.inventory import check_nothing_lost
-from swarmcheck.checkers.leaders import check_single_leader
-from swarmcheck.checkers.refusals import (
+from swarmcheck.api import (
     MINORITY,
     NO_LEADER,
+    ContainerSampler,
+    FaultLog,
+    LeaderSampler,
+    PromiseTimeout,
+    Recorder,
+    ServiceWrites,
+    Stopwatch,
+    Swarm,
+    SwarmClient,
+    assert_all,
+    await_refusal,
+    boot_clock,
+    check_kept_running,
+    check_nothing_lost,
     check_refused,
+    check_single_leader,
     check_unchanged,
+    figures_of,
+    inventory,
     of_known_outcome,
     of_unknown_outcome,
-)
-from swarmcheck.checkers.verdict import assert_all, figures_of
-from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import PromiseTimeout
-from swarmcheck.faults import partition, process, toxics
-from swarmcheck.faults.base import FaultLog
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, boot_clock, wait_until
-from swarmcheck.workload.observe import ContainerSampler, LeaderSampler, inventory
-from swarmcheck.workload.refusals import (
-    ServiceWrites,
-    await_refusal,
+    partition,
+    process,
     refused_through,
+    toxics,
+    wait_converged,
+    wait_until,
+    wait_write_accepted,
     watched_state,
+    workload_image,
 )
-from swarmcheck.workload.service import wait_converged, wait_write_accepted, workload_image
 
 RAFT = "https://docs.docker.com/engine/swarm/raft/"
 ADMIN = "https://docs.docker.com/engine/swarm/admin_guide/"
@@ -71,7 +77,7 @@ and caught up 14-32 s after healing in three runs. Docker documents no bound (ra
 suggests 30 s, which the slowest run passed)."""
 
 
-@pytest.mark.swarm(faults=True)
+@pytest.mark.swarm(faults=True, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-CHAOS-001",
     area="chaos/raft",
@@ -83,9 +89,10 @@ suggests 30 s, which the slowest run passed)."""
         "leader MUST rejoin once the latency is gone."
     ),
     rows=("raft-failover",),
+    effects=("writes", "stops", "leadership"),
 )
 def test_failover_with_slow_control_plane(
-    cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    cluster: Swarm, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
     """With +500 ms on every control-plane round trip the stopped leader is replaced within
     Docker's election budget (plus ``LATENCY_MARGIN_S``), a write is accepted and seen running,
@@ -125,6 +132,7 @@ def test_failover_with_slow_control_plane(
     figure("leadership_after_rejoin", "kept" if leader == new.name else f"moved to {leader}")
 
 
+@pytest.mark.swarm(capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-CHAOS-002",
     area="chaos/raft",
@@ -135,8 +143,9 @@ def test_failover_with_slow_control_plane(
         "unfrozen old leader MUST rejoin as a follower with never two leaders."
     ),
     rows=("raft-paused-leader",),
+    effects=("writes", "stops", "leadership"),
 )
-def test_paused_leader_is_replaced(cluster: Cluster, fault_log: FaultLog, figure: Recorder) -> None:
+def test_paused_leader_is_replaced(cluster: Swarm, fault_log: FaultLog, figure: Recorder) -> None:
     """A frozen leader is replaced within Docker's election budget; unfrozen, it steps down
     (within ``DEPOSED_GRACE_S``, see checkers.leaders), names the new leader in its own view
     and the swarm is whole again within the rejoin budget."""
@@ -159,6 +168,7 @@ def test_paused_leader_is_replaced(cluster: Cluster, fault_log: FaultLog, figure
     verdict.assert_ok()
 
 
+@pytest.mark.swarm(capabilities=("partition",))
 @pytest.mark.swarmcheck(
     id="SC-CHAOS-003",
     area="chaos/raft",
@@ -171,9 +181,10 @@ def test_paused_leader_is_replaced(cluster: Cluster, fault_log: FaultLog, figure
         "nothing lost."
     ),
     rows=("raft-partition",),
+    effects=("writes", "stops", "leadership"),
 )
 def test_partitioned_manager(
-    cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    cluster: Swarm, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
     """A follower is cut off: the majority keeps its leader, its writes are seen running; the
     isolated manager answers a scale (with the version it knew, one request) and a service
@@ -222,7 +233,7 @@ def test_partitioned_manager(
         healed = Stopwatch()
         cluster.wait_healthy(PARTITION_CATCH_UP_S)
         wait_until(
-            lambda: True if SwarmClient(victim.name, victim.client).exists("during") else None,
+            lambda: True if cluster.client(victim).exists("during") else None,
             what=f"{victim.name} to see the service created meanwhile",
             timeout_s=PARTITION_CATCH_UP_S,
             timeout_error=PromiseTimeout,
@@ -246,7 +257,7 @@ def test_partitioned_manager(
     check_nothing_lost(before, inventory(cluster)).assert_ok()
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-CHAOS-004",
     area="chaos/raft",
@@ -258,9 +269,10 @@ def test_partitioned_manager(
         "running, and one manager back MUST restore writes with nothing lost."
     ),
     rows=("q-writes-fail", "q-tasks-keep-running", "q-restore"),
+    effects=("writes", "stops", "leadership"),
 )
 def test_quorum_loss_and_recovery(
-    cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    cluster: Swarm, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
     """2 of 3 managers stop at once. Service creates (one request each) go to the survivor
     until one is refused with the documented message; through the rest of the 60 s window,
@@ -332,6 +344,7 @@ def test_quorum_loss_and_recovery(
     check_nothing_lost(before, inventory(cluster)).assert_ok()
 
 
+@pytest.mark.swarm(capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-CHAOS-005",
     area="chaos/raft",
@@ -342,9 +355,9 @@ def test_quorum_loss_and_recovery(
         "that keeps its services."
     ),
     rows=("q-force-new-cluster",),
-    destructive=True,
+    effects=("writes", "stops", "membership", "leadership"),
 )
-def test_force_new_cluster(fresh_cluster: Cluster, fault_log: FaultLog, figure: Recorder) -> None:
+def test_force_new_cluster(fresh_cluster: Swarm, fault_log: FaultLog, figure: Recorder) -> None:
     """The other managers are killed; `swarm init --force-new-cluster` on the survivor makes
     it the only manager (and Leader) of a new raft cluster with the same services, and a
     scale afterwards is seen running."""
@@ -358,12 +371,7 @@ def test_force_new_cluster(fresh_cluster: Cluster, fault_log: FaultLog, figure: 
         process.kill_node(cluster, node, log=fault_log).start()
     clock = Stopwatch()
     own = cluster.client(survivor)
-    with translated(survivor.name, swarm=True):
-        own.docker.swarm.init(
-            force_new_cluster=True,
-            advertise_addr=f"{survivor.ip}:2377",
-            listen_addr="0.0.0.0:2377",
-        )
+    own.init(f"{survivor.ip}:2377", force_new_cluster=True)
 
     def sole_manager() -> bool | None:
         info = own.info()

@@ -10,23 +10,29 @@ import pytest
 
 from suites import budgets
 from suites.conftest import RollingJudge
-from swarmcheck.checkers.convergence import ReplicaSample, check_converged
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.errors import PromiseTimeout, SwarmPromiseBroken
-from swarmcheck.faults import process, toxics
-from swarmcheck.faults.base import FaultLog
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, boot_clock, wait_until
-from swarmcheck.workload.placement import (
+from swarmcheck.api import (
+    FaultLog,
     Placement,
+    PromiseTimeout,
+    Recorder,
+    ReplicaSample,
+    Stopwatch,
+    Swarm,
+    SwarmClient,
+    SwarmNode,
+    SwarmPromiseBroken,
+    boot_clock,
+    check_converged,
     create_placed_service,
     hold_placement,
+    process,
+    toxics,
+    wait_converged,
     wait_placement,
+    wait_task_stopped,
+    wait_until,
+    watched_rolling_update,
 )
-from swarmcheck.workload.rolling import watched_rolling_update
-from swarmcheck.workload.service import wait_converged, wait_task_stopped
 
 HOWSVC = "https://docs.docker.com/engine/swarm/how-swarm-mode-works/services/"
 SLOW_HEAL_S = 90.0
@@ -48,7 +54,7 @@ SLOW_CONVERGE_S = 60.0
 """The same latency: N/N reached and seen on the engines after the update completed."""
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-CHAOS-006",
     area="chaos/workload",
@@ -61,9 +67,10 @@ SLOW_CONVERGE_S = 60.0
         "global-service task MUST NOT be replaced on another node."
     ),
     rows=("heal-node-loss",),
+    effects=("writes", "stops"),
 )
 def test_lost_worker_tasks_rescheduled(
-    cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    cluster: Swarm, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
     replicas = 2 * cluster.spec.size
     lead = web("web", replicas=replicas)
@@ -111,7 +118,7 @@ def test_lost_worker_tasks_rescheduled(
         )
 
 
-def lost_node_views(cluster: Cluster, lost: Node, replicas: int) -> None:
+def lost_node_views(cluster: Swarm, lost: SwarmNode, replicas: int) -> None:
     """While ``lost`` is down: every remaining engine runs exactly the replicated tasks the
     managers report (none on the lost node), every manager reports the same placement, and
     the global service runs once on each remaining node, never a second task in the lost
@@ -158,9 +165,10 @@ def lost_node_views(cluster: Cluster, lost: Node, replicas: int) -> None:
     title="a killed task is replaced while the control plane is slow (+500 ms round trip)",
     promise="A killed task MUST be replaced even while the control plane is slow.",
     rows=("heal-task-replace",),
+    effects=("writes", "stops"),
 )
 def test_self_healing_with_slow_control_plane(
-    cluster: Cluster, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    cluster: Swarm, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
 ) -> None:
     lead = web("web", replicas=3)
     with toxics.slow_control_plane(cluster, 250, 25, log=fault_log):
@@ -187,9 +195,10 @@ def test_self_healing_with_slow_control_plane(
         "is degraded."
     ),
     rows=("upd-start-first",),
+    effects=("writes", "stops"),
 )
 def test_rolling_update_with_degraded_control_plane(
-    cluster: Cluster, fault_log: FaultLog, figure: Recorder, judge_rolling: RollingJudge
+    cluster: Swarm, fault_log: FaultLog, figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
     """SC-UPD-001's check (zero failed probes, start-first kept per the managers and the
     engines) while every control-plane round trip is 200 ms (+/-100) slower."""

@@ -4,27 +4,41 @@ off again.
 
 Everything runs on the shared 3-manager + 1-worker swarm. Only followers and the worker are
 restarted (restarting the leader costs a 10-20 s election); autolock is switched off again and
-every manager's key left plain before the next test (``pki.autolocked``).
+every manager's key left plain before the next test (``autolocked``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, SwarmPromiseBroken
-from swarmcheck.faults import process
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
-from swarmcheck.workload import pki
-from swarmcheck.workload.membership import (
+from swarmcheck.api import (
+    UNLOCK_KEY_PREFIX,
+    Autolock,
+    ContainerNode,
+    Recorder,
+    Stopwatch,
+    Swarm,
+    autolocked,
     cert_ou,
     join_swarm,
     leave_swarm,
+    local_state,
+    pem_header,
+    process,
+    promise_timeout,
+    refused,
+    restart_node,
     restore_membership,
+    set_autolock,
+    tls_key,
+    tls_key_sealed,
+    unlock,
+    unlock_key,
+    update_swarm_spec,
+    wait_keys_sealed,
+    wait_until,
 )
 
 LOCK_DOC = "https://docs.docker.com/engine/swarm/swarm_manager_locking/"
@@ -41,10 +55,10 @@ pytestmark = pytest.mark.swarm(workers=1)
 
 
 @pytest.fixture
-def autolock(cluster: Cluster) -> Iterator[pki.Autolock]:
+def autolock(cluster: Swarm) -> Iterator[Autolock]:
     """Autolock on for the test (through the leader); off again, every manager unlocked."""
-    with pki.autolocked(cluster) as lock:
-        pki.wait_keys_sealed(
+    with autolocked(cluster) as lock:
+        wait_keys_sealed(
             cluster.managers,
             sealed=True,
             timeout_s=KEY_FILE_BUDGET_S,
@@ -52,39 +66,30 @@ def autolock(cluster: Cluster) -> Iterator[pki.Autolock]:
         yield lock
 
 
-def _follower(cluster: Cluster) -> Node:
+def _follower(cluster: Swarm) -> ContainerNode:
     leader = cluster.leader()
     return next(n for n in cluster.managers if n.name != leader.name)
 
 
-def _refusal(action: Callable[[], object], what: str) -> EngineAPIError:
-    """Run ``action``, which Swarm must refuse; return the engine's error."""
-    try:
-        action()
-    except EngineAPIError as exc:
-        return exc
-    raise SwarmPromiseBroken(f"{what} was accepted", expected="refused", seen="accepted")
-
-
-def _restart_expect(node: Node, state: str) -> None:
+def _restart_expect(node: ContainerNode, state: str) -> None:
     """Restart the node's engine and expect ``state`` (locked / active) as it comes back."""
-    pki.restart_node(node)
+    restart_node(node)
     wait_until(
-        lambda: True if pki.local_state(node) == state else None,
+        lambda: True if local_state(node) == state else None,
         what=f"{node.name} to come back {state} after a restart",
         timeout_s=LOCKED_AFTER_RESTART_S,
-        timeout_error=pki.promise_timeout,
+        timeout_error=promise_timeout,
     )
 
 
 def _wrong_key(key: str) -> str:
     """A well-formed unlock key that differs from ``key`` in its first payload character (the
     last one can differ in unused base64 bits only, which decode to the same key)."""
-    body = key.removeprefix(pki.UNLOCK_KEY_PREFIX)
-    return pki.UNLOCK_KEY_PREFIX + ("B" if body[0] == "A" else "A") + body[1:]
+    body = key.removeprefix(UNLOCK_KEY_PREFIX)
+    return UNLOCK_KEY_PREFIX + ("B" if body[0] == "A" else "A") + body[1:]
 
 
-def _unlocked_member(cluster: Cluster, node: Node) -> None:
+def _unlocked_member(cluster: Swarm, node: ContainerNode) -> None:
     """``node`` is an active manager again: its engine lists the whole swarm."""
     info = cluster.client(node).info()
     assert info["LocalNodeState"] == "active" and info["ControlAvailable"] is True, info
@@ -92,6 +97,7 @@ def _unlocked_member(cluster: Cluster, node: Node) -> None:
     assert len(cluster.client(node).nodes()) == cluster.spec.size
 
 
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
 @pytest.mark.swarmcheck(
     id="SC-LOCK-001",
     area="autolock",
@@ -104,33 +110,32 @@ def _unlocked_member(cluster: Cluster, node: Node) -> None:
         'manager again with the unlock key; an unlocked node MUST answer "swarm is not locked".'
     ),
     rows=("lock-autolock-restart",),
-    destructive=False,
     needs=(),
+    effects=("settings", "stops"),
 )
-def test_restarted_manager_is_locked(
-    cluster: Cluster, autolock: pki.Autolock, figure: Recorder
-) -> None:
-    assert autolock.key.startswith(pki.UNLOCK_KEY_PREFIX), autolock.key
+def test_restarted_manager_is_locked(cluster: Swarm, autolock: Autolock, figure: Recorder) -> None:
+    assert autolock.key.startswith(UNLOCK_KEY_PREFIX), autolock.key
     node = _follower(cluster)
-    refused = _refusal(lambda: pki.unlock(node, autolock.key), "unlocking an unlocked node")
-    assert (refused.status_code, refused.explanation) == (409, NOT_LOCKED), refused
+    refusal = refused(lambda: unlock(node, autolock.key), "unlocking an unlocked node")
+    assert (refusal.status_code, refusal.explanation) == (409, NOT_LOCKED), refusal
 
     _restart_expect(node, "locked")
     engine = cluster.client(node)
-    refused = _refusal(engine.services, "a service list on a locked manager")
-    assert refused.status_code == 503 and NEEDS_UNLOCK in refused.explanation, refused
-    refused = _refusal(engine.leave, "a plain leave of a locked manager")
-    assert refused.status_code == 503 and LEAVE_LOCKED in refused.explanation, refused
-    refused = _refusal(lambda: pki.unlock(node, _wrong_key(autolock.key)), "a wrong unlock key")
-    assert (refused.status_code, refused.explanation) == (401, WRONG_KEY), refused
-    assert pki.local_state(node) == "locked", "a wrong key changed the locked state"
+    refusal = refused(engine.services, "a service list on a locked manager")
+    assert refusal.status_code == 503 and NEEDS_UNLOCK in refusal.explanation, refusal
+    refusal = refused(engine.leave, "a plain leave of a locked manager")
+    assert refusal.status_code == 503 and LEAVE_LOCKED in refusal.explanation, refusal
+    refusal = refused(lambda: unlock(node, _wrong_key(autolock.key)), "a wrong unlock key")
+    assert (refusal.status_code, refusal.explanation) == (401, WRONG_KEY), refusal
+    assert local_state(node) == "locked", "a wrong key changed the locked state"
 
     clock = Stopwatch()
-    pki.unlock(node, autolock.key)
+    unlock(node, autolock.key)
     _unlocked_member(cluster, node)
     figure("unlock_to_whole_swarm_s", clock())
 
 
+@pytest.mark.swarm(workers=1, capabilities=("containers",))
 @pytest.mark.swarmcheck(
     id="SC-LOCK-002",
     area="autolock",
@@ -142,24 +147,27 @@ def test_restarted_manager_is_locked(
         "(within 30 s) and give every manager the same unlock key, while workers keep theirs."
     ),
     rows=("lock-cluster-propagation",),
-    destructive=False,
     needs=(),
+    effects=("settings",),
 )
-def test_autolock_reaches_every_manager(cluster: Cluster) -> None:
+def test_autolock_reaches_every_manager(cluster: Swarm) -> None:
     via = _follower(cluster)
-    assert pki.unlock_key(via.client) == "", "an unlock key while autolock is off"
-    with pki.autolocked(cluster, via=via) as lock:
-        pki.wait_keys_sealed(
+    assert unlock_key(cluster.client(via)) == "", "an unlock key while autolock is off"
+    with autolocked(cluster, via=via) as lock:
+        wait_keys_sealed(
             cluster.managers,
             sealed=True,
             timeout_s=KEY_FILE_BUDGET_S,
         )
         for manager in cluster.managers:
-            assert pki.unlock_key(manager.client) == lock.key, f"{manager.name} has another key"
+            assert unlock_key(cluster.client(manager)) == lock.key, (
+                f"{manager.name} has another key"
+            )
         for worker in cluster.workers:
-            assert not pki.tls_key_sealed(worker), f"{worker.name}'s key is encrypted"
+            assert not tls_key_sealed(worker), f"{worker.name}'s key is encrypted"
 
 
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
 @pytest.mark.swarmcheck(
     id="SC-LOCK-003",
     area="autolock",
@@ -170,15 +178,16 @@ def test_autolock_reaches_every_manager(cluster: Cluster) -> None:
         "back active, with no unlock, after its engine restarts."
     ),
     rows=("lock-roles",),
-    destructive=False,
     needs=(),
+    effects=("settings", "stops"),
 )
-def test_workers_never_lock(cluster: Cluster, autolock: pki.Autolock, worker: Node) -> None:
-    assert not pki.tls_key_sealed(worker), f"{worker.name}'s TLS key is encrypted"
+def test_workers_never_lock(cluster: Swarm, autolock: Autolock, worker: ContainerNode) -> None:
+    assert not tls_key_sealed(worker), f"{worker.name}'s TLS key is encrypted"
     _restart_expect(worker, "active")
     cluster.wait_healthy()
 
 
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
 @pytest.mark.swarmcheck(
     id="SC-LOCK-006",
     area="autolock",
@@ -192,11 +201,11 @@ def test_workers_never_lock(cluster: Cluster, autolock: pki.Autolock, worker: No
         "says swarm-worker."
     ),
     rows=("lock-roles",),
-    destructive=False,
     needs=(),
+    effects=("settings", "roles", "membership", "stops"),
 )
 def test_new_managers_lock_demoted_do_not(
-    cluster: Cluster, autolock: pki.Autolock, worker: Node, figure: Recorder
+    cluster: Swarm, autolock: Autolock, worker: ContainerNode, figure: Recorder
 ) -> None:
     lead = cluster.leader_client()
     try:
@@ -223,12 +232,12 @@ def test_new_managers_lock_demoted_do_not(
         _role_settled(cluster, worker, "manager")
         _restart_locks(cluster, worker, autolock.key)
     finally:
-        if pki.local_state(worker) == "locked":
-            pki.unlock(worker, autolock.key)
+        if local_state(worker) == "locked":
+            unlock(worker, autolock.key)
         restore_membership(cluster, worker)
 
 
-def _role_settled(cluster: Cluster, node: Node, role: str, sealed: bool = True) -> None:
+def _role_settled(cluster: Swarm, node: ContainerNode, role: str, sealed: bool = True) -> None:
     """``node`` holds ``role`` for good: control plane on (off), its certificate says so and,
     for a manager, its TLS key is encrypted on disk under autolock (``sealed``; moby: 30 s),
     plain without."""
@@ -237,21 +246,24 @@ def _role_settled(cluster: Cluster, node: Node, role: str, sealed: bool = True) 
         lambda: True if cert_ou(node) == f"swarm-{role}" else None,
         what=f"{node.name}'s certificate to say swarm-{role}",
         timeout_s=KEY_FILE_BUDGET_S,
-        timeout_error=pki.promise_timeout,
+        timeout_error=promise_timeout,
     )
     if role == "manager":
-        pki.wait_keys_sealed(
-            [node], sealed=sealed, timeout_s=KEY_FILE_BUDGET_S, timeout_error=pki.promise_timeout
+        wait_keys_sealed(
+            [node],
+            sealed=sealed,
+            timeout_s=KEY_FILE_BUDGET_S,
         )
 
 
-def _restart_locks(cluster: Cluster, node: Node, key: str) -> None:
+def _restart_locks(cluster: Swarm, node: ContainerNode, key: str) -> None:
     """A manager under autolock: locked after a restart, an active manager with the key."""
     _restart_expect(node, "locked")
-    pki.unlock(node, key)
+    unlock(node, key)
     _unlocked_member(cluster, node)
 
 
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
 @pytest.mark.swarmcheck(
     id="SC-LOCK-007",
     area="autolock",
@@ -265,21 +277,25 @@ def _restart_locks(cluster: Cluster, node: Node, key: str) -> None:
         "a manager that joins afterwards MUST never lock."
     ),
     rows=("lock-cluster-propagation",),
-    destructive=False,
     needs=(),
+    effects=("settings", "membership", "stops"),
 )
-def test_autolock_changes_reach_managers_that_were_down(cluster: Cluster, worker: Node) -> None:
+def test_autolock_changes_reach_managers_that_were_down(
+    cluster: Swarm, worker: ContainerNode
+) -> None:
     first, second = (m for m in cluster.managers if m.name != cluster.leader().name)
     leader = cluster.leader()
     first_down = process.stop_node(cluster, first, grace_s=2).start()
     try:
         # On while `first` is down: it starts with its key still plain, then catches up and
         # locks from its next restart.
-        with pki.autolocked(cluster) as lock:
+        with autolocked(cluster) as lock:
             first_down.stop()
-            assert pki.local_state(first) == "active", "a manager down during the change"
-            pki.wait_keys_sealed(
-                [first], sealed=True, timeout_s=KEY_FILE_BUDGET_S, timeout_error=pki.promise_timeout
+            assert local_state(first) == "active", "a manager down during the change"
+            wait_keys_sealed(
+                [first],
+                sealed=True,
+                timeout_s=KEY_FILE_BUDGET_S,
             )
             _restart_locks(cluster, first, lock.key)
 
@@ -287,17 +303,19 @@ def test_autolock_changes_reach_managers_that_were_down(cluster: Cluster, worker
             # the managers that took the change restart active (restarted only once `second`
             # is back: two managers down would lose the quorum).
             with process.stop_node(cluster, second, grace_s=2):
-                pki.set_autolock(leader.client, False, leader.name)
+                set_autolock(cluster.client(leader), False)
                 up = [m for m in cluster.managers if m.name != second.name]
-                pki.wait_keys_sealed(
-                    up, sealed=False, timeout_s=KEY_FILE_BUDGET_S, timeout_error=pki.promise_timeout
+                wait_keys_sealed(
+                    up,
+                    sealed=False,
+                    timeout_s=KEY_FILE_BUDGET_S,
                 )
             _wait_state(second, "locked")
-            pki.unlock(second, lock.key)
+            unlock(second, lock.key)
             _unlocked_member(cluster, second)
             _restart_expect(first, "active")
             cluster.wait_healthy()
-            pki.wait_keys_sealed([second], False, KEY_FILE_BUDGET_S, pki.promise_timeout)
+            wait_keys_sealed([second], False, KEY_FILE_BUDGET_S)
             _restart_expect(second, "active")
             cluster.wait_healthy()
 
@@ -313,17 +331,18 @@ def test_autolock_changes_reach_managers_that_were_down(cluster: Cluster, worker
         restore_membership(cluster, worker)
 
 
-def _wait_state(node: Node, state: str) -> None:
+def _wait_state(node: ContainerNode, state: str) -> None:
     """The node's engine, just started, reports ``state``."""
     node.wait_engine()
     wait_until(
-        lambda: True if pki.local_state(node) == state else None,
+        lambda: True if local_state(node) == state else None,
         what=f"{node.name} to come back {state}",
         timeout_s=LOCKED_AFTER_RESTART_S,
-        timeout_error=pki.promise_timeout,
+        timeout_error=promise_timeout,
     )
 
 
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
 @pytest.mark.swarmcheck(
     id="SC-LOCK-004",
     area="autolock",
@@ -336,41 +355,40 @@ def _wait_state(node: Node, state: str) -> None:
         'provided") and accept the new one.'
     ),
     rows=("lock-rotate-key",),
-    destructive=False,
     needs=(),
+    effects=("settings", "tokens", "stops"),
 )
-def test_rotated_unlock_key(cluster: Cluster, autolock: pki.Autolock) -> None:
+def test_rotated_unlock_key(cluster: Swarm, autolock: Autolock) -> None:
     leader = cluster.leader()
     old_key = autolock.key
-    before = {n.name: pki.pem_header(pki.tls_key(n), "kek-version") for n in cluster.managers}
-    pki.update_swarm_spec(
-        leader.client, node=leader.name, rotate_unlock_key=True, title="rotate the unlock key"
-    )
-    new_key = pki.unlock_key(leader.client)
+    before = {n.name: pem_header(tls_key(n), "kek-version") for n in cluster.managers}
+    update_swarm_spec(cluster.client(leader), rotate_unlock_key=True, title="rotate the unlock key")
+    new_key = unlock_key(cluster.client(leader))
     autolock.keys.append(new_key)
-    assert new_key != old_key and new_key.startswith(pki.UNLOCK_KEY_PREFIX), new_key
+    assert new_key != old_key and new_key.startswith(UNLOCK_KEY_PREFIX), new_key
 
     # docs: keep the old key for a few minutes, a manager may still need it until it has
     # re-encrypted its keys; wait for that (moby waits for "successfully rotated KEK").
     def reencrypted() -> bool | None:
-        now = {n.name: pki.pem_header(pki.tls_key(n), "kek-version") for n in cluster.managers}
+        now = {n.name: pem_header(tls_key(n), "kek-version") for n in cluster.managers}
         return True if all(now[name] != before[name] for name in now) else None
 
     wait_until(
         reencrypted,
         what="every manager to re-encrypt its TLS key with the new unlock key",
         timeout_s=KEY_FILE_BUDGET_S,
-        timeout_error=pki.promise_timeout,
+        timeout_error=promise_timeout,
     )
     node = _follower(cluster)
     _restart_expect(node, "locked")
-    refused = _refusal(lambda: pki.unlock(node, old_key), "the old unlock key")
-    assert (refused.status_code, refused.explanation) == (401, WRONG_KEY), refused
-    assert pki.local_state(node) == "locked"
-    pki.unlock(node, new_key)
+    refusal = refused(lambda: unlock(node, old_key), "the old unlock key")
+    assert (refusal.status_code, refusal.explanation) == (401, WRONG_KEY), refusal
+    assert local_state(node) == "locked"
+    unlock(node, new_key)
     _unlocked_member(cluster, node)
 
 
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
 @pytest.mark.swarmcheck(
     id="SC-LOCK-005",
     area="autolock",
@@ -383,23 +401,23 @@ def test_rotated_unlock_key(cluster: Cluster, autolock: pki.Autolock) -> None:
         "autolock MUST turn on and off again."
     ),
     rows=("lock-toggle",),
-    destructive=False,
     needs=(),
+    effects=("settings", "stops"),
 )
-def test_autolock_off(cluster: Cluster, autolock: pki.Autolock) -> None:
+def test_autolock_off(cluster: Swarm, autolock: Autolock) -> None:
     leader = cluster.leader()
     for round_ in range(2):
         if round_:  # on again, then off again
-            pki.set_autolock(leader.client, True, leader.name)
-            autolock.keys.append(pki.unlock_key(leader.client))
-            pki.wait_keys_sealed(
+            set_autolock(cluster.client(leader), True)
+            autolock.keys.append(unlock_key(cluster.client(leader)))
+            wait_keys_sealed(
                 cluster.managers,
                 sealed=True,
                 timeout_s=KEY_FILE_BUDGET_S,
             )
-        pki.set_autolock(leader.client, False, leader.name)
-        assert pki.unlock_key(leader.client) == "", "an unlock key while autolock is off"
-        pki.wait_keys_sealed(
+        set_autolock(cluster.client(leader), False)
+        assert unlock_key(cluster.client(leader)) == "", "an unlock key while autolock is off"
+        wait_keys_sealed(
             cluster.managers,
             sealed=False,
             timeout_s=KEY_FILE_BUDGET_S,

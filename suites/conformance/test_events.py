@@ -1,8 +1,8 @@
 """Swarm events: what managers report about services, nodes, networks, secrets and configs,
 and that workers report none of it.
 
-Each check records the time, acts, then reads `docker events --since T --until now` (docker-py
-``client.events(since=..., until=..., filters=..., decode=True)``) from the nodes it is about.
+Each check records the time, acts, then reads `docker events --since T --until now`
+(``NodeEngine.events``) from the nodes it is about.
 Events can lag the change by a moment: moby's tests retry 10 x 200 ms, so do these.
 
 Shapes: the default cluster (3 managers) for service and object events; 3 managers + 1 worker
@@ -17,13 +17,12 @@ from typing import Any
 
 import pytest
 
-from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.timing import wait_until
-from swarmcheck.workload.placement import (
+from swarmcheck.api import (
+    Swarm,
+    SwarmClient,
+    SwarmNode,
     create_placed_service,
+    deploy_web,
     ensure_worker,
     join_worker,
     leave_and_remove,
@@ -31,8 +30,9 @@ from swarmcheck.workload.placement import (
     scale_service,
     update_spec,
     wait_placement,
+    wait_until,
+    workload_image,
 )
-from swarmcheck.workload.service import deploy_web, workload_image
 
 EVENTS = "https://docs.docker.com/reference/cli/docker/system/events/"
 EVENT_LAG_S = 2.0
@@ -42,25 +42,15 @@ DRAINED = {"availability.new": "drain", "availability.old": "active"}
 ACTIVATED = {"availability.new": "active", "availability.old": "drain"}
 
 
-def _stamp(ns: int) -> str:
-    """An Engine API timestamp with nanoseconds ("seconds.nanoseconds")."""
-    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
-
-
-def read_events(node: Node, since_ns: int, filters: dict[str, Any] | None = None) -> list[Event]:
+def read_events(
+    node: SwarmNode, since_ns: int, filters: dict[str, Any] | None = None
+) -> list[Event]:
     """The events ``node``'s engine reports from ``since_ns`` until now (a finite read)."""
-    with translated(node.name):
-        stream = node.client.api.events(
-            since=_stamp(since_ns), until=_stamp(time.time_ns()), filters=filters, decode=True
-        )
-        try:
-            return [e for e in stream if int(e.get("timeNano", 0)) >= since_ns]
-        finally:
-            stream.close()
+    return node.engine().events(since_ns, time.time_ns(), filters)
 
 
 def wait_events(
-    node: Node,
+    node: SwarmNode,
     since_ns: int,
     filters: dict[str, Any] | None,
     complete: Callable[[list[Event]], bool],
@@ -119,10 +109,10 @@ def _describe(events: list[Event]) -> str:
     "replicas.new/old on scaling, update with updatestate.new updating then completed on a "
     "rolling update, and remove, in that order.",
     rows=("svc-events",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_service_events(cluster: Cluster) -> None:
+def test_service_events(cluster: Swarm) -> None:
     since = time.time_ns()
     lead = deploy_web(cluster, "ev", 1, update_parallelism=0)
     scale_service(lead, "ev", 2)
@@ -171,10 +161,10 @@ def test_service_events(cluster: Cluster) -> None:
     "availability.old when availability changes, remove when a node is removed and create "
     "when a node joins.",
     rows=("svc-events",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("roles", "membership"),
 )
-def test_node_events(cluster: Cluster) -> None:
+def test_node_events(cluster: Swarm) -> None:
     worker = cluster.workers[0]
     lead_node = cluster.leader()
     lead = cluster.client(lead_node)
@@ -221,21 +211,21 @@ def test_node_events(cluster: Cluster) -> None:
     promise="Managers MUST report swarm-scoped create and remove events for overlay networks, "
     "secrets and configs, naming the object.",
     rows=("svc-events",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_object_events(cluster: Cluster) -> None:
+def test_object_events(cluster: Swarm) -> None:
     lead_node = cluster.leader()
-    client = cluster.client(lead_node).docker
+    client = cluster.client(lead_node)
     since = time.time_ns()
-    with translated(lead_node.name):
-        made: list[tuple[str, str, Any]] = [
-            ("network", "ev-net", client.networks.create("ev-net", driver="overlay")),
-            ("secret", "ev-secret", client.secrets.create(name="ev-secret", data=b"s")),
-            ("config", "ev-config", client.configs.create(name="ev-config", data=b"c")),
-        ]
-        for _, _, obj in made:
-            obj.remove()
+    made: list[tuple[str, str, str]] = [
+        ("network", "ev-net", client.networks.create("ev-net", attachable=None)),
+        ("secret", "ev-secret", client.secrets.create("ev-secret", b"s")),
+        ("config", "ev-config", client.configs.create("ev-config", b"c")),
+    ]
+    client.networks.remove(made[0][2])
+    client.secrets.remove(made[1][2])
+    client.configs.remove(made[2][2])
 
     def complete(got: list[Event]) -> bool:
         return all(
@@ -250,9 +240,9 @@ def test_object_events(cluster: Cluster) -> None:
         complete,
         "create and remove of a network, a secret and a config",
     )
-    for kind, name, obj in made:
+    for kind, name, made_id in made:
         ids = {e["Actor"]["ID"] for e in matching(seen, kind, "create", name=name)}
-        assert ids == {obj.id}, f"{kind} {name}: events name {ids}, the object is {obj.id}"
+        assert ids == {made_id}, f"{kind} {name}: events name {ids}, the object is {made_id}"
 
 
 @pytest.mark.swarm(workers=1)
@@ -264,10 +254,10 @@ def test_object_events(cluster: Cluster) -> None:
     promise="A worker MUST NOT report swarm-scoped events (only its local ones), and a "
     "manager's events filtered on scope=local MUST NOT include swarm-scoped events.",
     rows=("svc-events",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_worker_reports_no_swarm_events(cluster: Cluster) -> None:
+def test_worker_reports_no_swarm_events(cluster: Swarm) -> None:
     worker = cluster.workers[0]
     lead_node = cluster.leader()
     lead: SwarmClient = cluster.client(lead_node)

@@ -13,22 +13,24 @@ from typing import Any
 
 import pytest
 
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import EngineAPIError
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, hold, wait_until
-from swarmcheck.workload.placement import (
+from swarmcheck.api import (
+    EngineAPIError,
+    Recorder,
+    Stopwatch,
+    Swarm,
+    SwarmClient,
     create_placed_service,
     ensure_worker,
     force_update,
+    hold,
     join_worker,
     leave_and_remove,
     promise_timeout,
+    task_container,
     update_spec,
     wait_placement,
+    wait_until,
 )
-from swarmcheck.workload.tasks import task_container
 
 MODES = "https://docs.docker.com/engine/swarm/services/#replicated-or-global-services"
 JOBS = "https://docs.docker.com/reference/cli/docker/service/create/#running-as-a-job"
@@ -46,7 +48,7 @@ job is created with."""
 
 def _job_tasks(client: SwarmClient, service: str) -> list[dict[str, Any]]:
     """The raw task objects (JobIteration is not in the typed view)."""
-    return list(client.docker.api.tasks(filters={"service": service}))
+    return client.raw_tasks(service)
 
 
 def _state(task: dict[str, Any]) -> str:
@@ -57,13 +59,13 @@ def _iteration(obj: dict[str, Any]) -> int:
     return int((obj.get("JobIteration") or {}).get("Index") or 0)
 
 
-def _assert_exited_zero(cluster: Cluster, client: SwarmClient, service: str) -> Counter[str]:
+def _assert_exited_zero(cluster: Swarm, client: SwarmClient, service: str) -> Counter[str]:
     """Every completed task's container exited 0 on the engine of its node; per node count."""
     per_node: Counter[str] = Counter()
     for task in client.tasks(service):
         assert task.state == "complete", f"task {task.id[:10]} of {service} is {task.state}"
         node, container = task_container(cluster, task)
-        state = container.attrs["State"]
+        state = container["State"]
         assert state["Status"] == "exited" and state["ExitCode"] == 0, (
             f"the container of completed task {task.id[:10]} on {node.name}: {state['Status']}"
             f" exit {state['ExitCode']}"
@@ -81,10 +83,10 @@ def _assert_exited_zero(cluster: Cluster, client: SwarmClient, service: str) -> 
     promise="Swarm MUST run exactly one task of a global service on every available node, "
     "including a node that joins after the service was created.",
     rows=("svc-global",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("writes", "membership"),
 )
-def test_global_service_one_per_node(cluster: Cluster, figure: Recorder) -> None:
+def test_global_service_one_per_node(cluster: Swarm, figure: Recorder) -> None:
     lead = cluster.leader_client()
     worker = cluster.workers[0]
     create_placed_service(lead, "everywhere", None, mode="global")
@@ -117,10 +119,10 @@ def test_global_service_one_per_node(cluster: Cluster, figure: Recorder) -> None
     promise="Swarm MUST refuse to turn a global service into a replicated one ('service mode "
     "change is not allowed'), so it cannot be scaled, and MUST keep its tasks untouched.",
     rows=("svc-scale",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_global_service_cannot_be_scaled(cluster: Cluster) -> None:
+def test_global_service_cannot_be_scaled(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     create_placed_service(lead, "everywhere", None, mode="global")
     wait_placement(cluster, lead, "everywhere", cluster.spec.size)
@@ -147,10 +149,10 @@ def test_global_service_cannot_be_scaled(cluster: Cluster) -> None:
     "completed, never more than MaxConcurrent at once, and MUST NOT restart completed tasks "
     "even with restart condition any.",
     rows=("svc-jobs",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_replicated_job(cluster: Cluster, figure: Recorder) -> None:
+def test_replicated_job(cluster: Swarm, figure: Recorder) -> None:
     lead = cluster.leader_client()
     total, concurrent = 5, 2
     create_placed_service(
@@ -208,10 +210,10 @@ def test_replicated_job(cluster: Cluster, figure: Recorder) -> None:
     promise="Swarm MUST run a completed job again when it is force-updated, with a higher "
     "JobIteration index on the service and on the new tasks.",
     rows=("svc-jobs",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_job_rerun_on_forced_update(cluster: Cluster) -> None:
+def test_job_rerun_on_forced_update(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     total = 2
     create_placed_service(
@@ -228,7 +230,7 @@ def test_job_rerun_on_forced_update(cluster: Cluster) -> None:
         timeout_s=JOB_BUDGET_S,
         timeout_error=promise_timeout,
     )
-    with_status = lead.docker.api.inspect_service("job")
+    with_status = lead.inspect_service("job")
     assert _iteration(with_status.get("JobStatus") or {}) == 0, with_status.get("JobStatus")
 
     force_update(lead, "job")
@@ -238,7 +240,7 @@ def test_job_rerun_on_forced_update(cluster: Cluster) -> None:
         timeout_s=JOB_BUDGET_S,
         timeout_error=promise_timeout,
     )
-    status = lead.docker.api.inspect_service("job").get("JobStatus") or {}
+    status = lead.inspect_service("job").get("JobStatus") or {}
     assert _iteration(status) == 1, f"JobStatus after the forced update: {status}"
     by_iteration = Counter(_iteration(t) for t in _job_tasks(lead, "job"))
     assert by_iteration == {0: total, 1: total}, f"tasks per job iteration: {dict(by_iteration)}"
@@ -253,10 +255,10 @@ def test_job_rerun_on_forced_update(cluster: Cluster) -> None:
     promise="Swarm MUST run exactly one task of a global job on every node, each to "
     "completion, and MUST NOT run it again.",
     rows=("svc-jobs",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_global_job(cluster: Cluster) -> None:
+def test_global_job(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     create_placed_service(lead, "gjob", None, mode="global-job", command=["true"])
     nodes = cluster.spec.size

@@ -7,14 +7,19 @@ from collections.abc import Callable
 import pytest
 
 from suites import budgets
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import PromiseTimeout
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
-from swarmcheck.workload.service import wait_converged, wait_write_accepted
+from swarmcheck.api import (
+    PromiseTimeout,
+    Recorder,
+    Stopwatch,
+    Swarm,
+    SwarmClient,
+    wait_converged,
+    wait_until,
+    wait_write_accepted,
+)
 
 
+@pytest.mark.swarm(capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-RAFT-001",
     area="raft",
@@ -25,10 +30,9 @@ from swarmcheck.workload.service import wait_converged, wait_write_accepted
         "leader and accept writes again."
     ),
     rows=("raft-failover",),
+    effects=("writes", "stops", "leadership"),
 )
-def test_leader_failover(
-    cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder
-) -> None:
+def test_leader_failover(cluster: Swarm, web: Callable[..., SwarmClient], figure: Recorder) -> None:
     """The leader's node stops: within Docker's election budget the other managers agree on a
     new leader, accept a write and run it; the old leader comes back as a follower and
     leadership stays where it moved."""
@@ -38,7 +42,7 @@ def test_leader_failover(
     old = cluster.leader()
     survivors = [m for m in cluster.managers if m.name != old.name]
     clock = Stopwatch()
-    old.container.stop(timeout=0)  # the swarm fixture restarts it if this test fails
+    old.stop(timeout_s=0)  # the swarm fixture restarts it if this test fails
     new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
     figure("failover_s", clock())
     budgets.assert_within("raft-failover", "election-after-kill", clock())  # both sides
@@ -63,7 +67,7 @@ def test_leader_failover(
     figure("write_running_s", clock())
 
     back = Stopwatch()
-    old.container.start()
+    old.start()
     old.close()  # its pooled connections point at the stopped engine
     old.wait_engine()
     cluster.wait_healthy(budgets.REJOIN_S)

@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 
 from suites import budgets
-from swarmcheck import labels
-from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import NodeInfo, SwarmClient
-from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, EngineUnreachable, SwarmPromiseBroken
-from swarmcheck.faults import partition, process
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
-from swarmcheck.workload.membership import (
+from swarmcheck.api import (
+    SWARM_PORT,
+    EngineAPIError,
+    EngineUnreachable,
     EventRecord,
+    NodeInfo,
+    Recorder,
+    Stopwatch,
+    Swarm,
+    SwarmNode,
+    SwarmPromiseBroken,
     advertise_address,
     cert_ou,
     entries_of,
@@ -35,18 +35,24 @@ from swarmcheck.workload.membership import (
     leave_swarm,
     local_swarm,
     manager_views,
+    partition,
     ping_swarm_header,
+    process,
+    promise_timeout,
     recorded_once,
+    refused,
     restore_membership,
     rotate_join_token,
+    run_labels,
     unused_address,
     view_problems,
+    wait_converged,
     wait_engine_answers,
+    wait_listening,
     wait_local_state,
+    wait_until,
+    workload_image,
 )
-from swarmcheck.workload.netcheck import wait_listening
-from swarmcheck.workload.placement import promise_timeout
-from swarmcheck.workload.service import wait_converged, workload_image
 
 DOCS = "https://docs.docker.com/engine/swarm"
 CLI = "https://docs.docker.com/reference/cli/docker"
@@ -75,7 +81,7 @@ TOKEN_REFUSED = "A valid join token is necessary to join this cluster"
 
 # -- fixtures --------------------------------------------------------------------------------
 @pytest.fixture
-def rejoins(cluster: Cluster, worker: Node) -> Iterator[Node]:
+def rejoins(cluster: Swarm, worker: SwarmNode) -> Iterator[SwarmNode]:
     """The worker; whatever the check does to its membership, it is back in the swarm as a
     worker afterwards."""
     try:
@@ -85,14 +91,14 @@ def rejoins(cluster: Cluster, worker: Node) -> Iterator[Node]:
 
 
 @pytest.fixture
-def outside(cluster: Cluster, rejoins: Node) -> Node:
+def outside(cluster: Swarm, rejoins: SwarmNode) -> SwarmNode:
     """The worker, out of the swarm (LocalNodeState inactive, its entry removed); back in the
     swarm after the check."""
     leave_swarm(cluster, rejoins)
     return rejoins
 
 
-def clean_engine(cluster: Cluster, node: Node) -> None:
+def clean_engine(cluster: Swarm, node: SwarmNode) -> None:
     """After a check in which ``node`` joined (or tried to join) as a manager: out of the swarm
     (its raft membership removed with its entry) and its engine restarted.
 
@@ -107,25 +113,17 @@ def clean_engine(cluster: Cluster, node: Node) -> None:
         pass
 
 
-def standalone(cluster: Cluster, node: Node, name: str) -> Any:
-    """A standalone (non-service) container on ``node``'s engine, removed by the reset."""
-    with translated(node.name):
-        return node.client.containers.run(
-            workload_image(),
-            name=name,
-            detach=True,
-            labels=labels.for_run(cluster.run_id, "standalone"),
-        )
+def standalone(cluster: Swarm, node: SwarmNode, name: str) -> str:
+    """A standalone (non-service) container on ``node``'s engine, removed by the reset; its
+    ID."""
+    return node.engine().run(
+        workload_image(), name=name, labels=run_labels(cluster.run_id, "standalone")
+    )
 
 
-def refusal(call: Any, *args: Any, **kwargs: Any) -> EngineAPIError:
-    """The engine's refusal of ``call(*args, **kwargs)``; fails the check if it was accepted."""
-    try:
-        with translated():
-            call(*args, **kwargs)
-    except EngineAPIError as exc:
-        return exc
-    raise AssertionError(f"{getattr(call, '__name__', call)}{args or ''}{kwargs} was accepted")
+def container_state(node: SwarmNode, container: str) -> str:
+    """running, exited, ...: the container's state as its node's engine reports it."""
+    return str(node.engine().container(container)["State"]["Status"])
 
 
 # -- a swarm of one node: init, then what its last manager may not do -------------------------
@@ -134,7 +132,7 @@ class SoloSwarm(EventRecord):
     """The worker leaves, makes a swarm of its own (`swarm init`), tries to demote itself and
     to leave without force, then leaves with force and rejoins the cluster."""
 
-    node: Node | None = None
+    node: SwarmNode | None = None
     header_outside: str | None = None
     init_s: float | None = None
     info: dict[str, Any] | None = None
@@ -148,33 +146,29 @@ class SoloSwarm(EventRecord):
     info_after_forced_leave: dict[str, Any] | None = None
 
 
-def run_solo_swarm(cluster: Cluster, node: Node, rec: SoloSwarm) -> None:
+def run_solo_swarm(cluster: Swarm, node: SwarmNode, rec: SoloSwarm) -> None:
     rec.node = node
     try:
         leave_swarm(cluster, node)
         rec.header_outside = ping_swarm_header(node)
-        own = SwarmClient(node.name, node.client)
+        own = cluster.client(node)
         clock = Stopwatch()
-        with translated(node.name):
-            node.client.swarm.init(
-                advertise_addr=f"{node.ip}:2377",
-                listen_addr="0.0.0.0:2377",
-                data_path_addr=node.ip,
-            )
+        own.init(f"{node.ip}:2377", data_path_addr=node.ip)
         rec.init_s = clock()
         rec.note(f"{node.name}: swarm init returned after {rec.init_s:.1f}s")
         rec.info = local_swarm(node)
         rec.own_view = own.nodes()
         rec.header_manager = ping_swarm_header(node)
-        with translated(node.name):
-            rec.write_accepted = bool(node.client.configs.create(name="solo", data=b"1").id)
-        with translated(node.name):
-            me = node.client.nodes.get(rec.info["NodeID"])
-        spec = {**me.attrs["Spec"], "Role": "worker"}
-        rec.demote_refused = refusal(me.update, spec)
+        rec.write_accepted = bool(own.configs.create("solo", b"1"))
+        me = own.inspect_node(rec.info["NodeID"])
+        spec = {**me["Spec"], "Role": "worker"}
+        rec.demote_refused = refused(
+            lambda: own.update_node_raw(me["ID"], me["Version"]["Index"], spec),
+            "demoting the only manager",
+        )
         rec.note(f"demoting the only manager: {rec.demote_refused.explanation}")
         rec.view_after_demote = own.nodes()
-        rec.leave_refused = refusal(node.client.swarm.leave)
+        rec.leave_refused = refused(own.leave, "the last manager leaving without force")
         rec.note(f"leave without force: {rec.leave_refused.explanation}")
         rec.info_after_refused_leave = local_swarm(node)
         own.leave(force=True)
@@ -185,7 +179,7 @@ def run_solo_swarm(cluster: Cluster, node: Node, rec: SoloSwarm) -> None:
 
 
 @pytest.fixture
-def solo(cluster: Cluster, worker: Node) -> SoloSwarm:
+def solo(cluster: Swarm, worker: SwarmNode) -> SoloSwarm:
     return recorded_once(
         cluster, "solo-swarm", lambda rec: run_solo_swarm(cluster, worker, rec), SoloSwarm()
     )
@@ -201,8 +195,8 @@ def solo(cluster: Cluster, worker: Node) -> SoloSwarm:
     "true and no root rotation, list itself as the Leader manager and accept writes, and its "
     "/_ping Swarm header MUST change from inactive to active/manager.",
     rows=("mem-init",),
-    destructive=False,
     needs=(),
+    effects=("membership",),
 )
 def test_init_makes_an_active_leader(solo: SoloSwarm, figure: Recorder) -> None:
     solo.need(solo.node, solo.info, solo.own_view, solo.init_s)
@@ -234,8 +228,8 @@ def test_init_makes_an_active_leader(solo: SoloSwarm, figure: Recorder) -> None:
     promise="The swarm MUST refuse to demote its last manager with HTTP 400 and the node MUST "
     "stay a manager.",
     rows=("raft-demote-last",),
-    destructive=False,
     needs=(),
+    effects=("membership",),
 )
 def test_last_manager_cannot_be_demoted(solo: SoloSwarm) -> None:
     solo.need(solo.demote_refused, solo.view_after_demote, solo.info)
@@ -257,16 +251,16 @@ def test_last_manager_cannot_be_demoted(solo: SoloSwarm) -> None:
     "that it participates as a manager (for the last manager: that leaving erases the swarm's "
     "state) and stay in the swarm, and a forced leave MUST succeed.",
     rows=("mem-leave",),
-    destructive=False,
     needs=(),
+    effects=("membership",),
 )
-def test_manager_leave_needs_force(cluster: Cluster, solo: SoloSwarm) -> None:
+def test_manager_leave_needs_force(cluster: Swarm, solo: SoloSwarm) -> None:
     # One of three managers: refused, nothing changes.
     follower = next(m for m in cluster.managers if m.name != cluster.leader().name)
-    refused = refusal(follower.client.swarm.leave)
-    assert refused.status_code == 503, f"status {refused.status_code}: {refused.explanation}"
-    assert refused.explanation.startswith(MANAGER_LEAVE), f"refusal: {refused.explanation!r}"
-    assert LAST_MANAGER not in refused.explanation, f"not the last manager: {refused.explanation}"
+    refusal = refused(cluster.client(follower).leave, f"{follower.name} leaving without force")
+    assert refusal.status_code == 503, f"status {refusal.status_code}: {refusal.explanation}"
+    assert refusal.explanation.startswith(MANAGER_LEAVE), f"refusal: {refusal.explanation!r}"
+    assert LAST_MANAGER not in refusal.explanation, f"not the last manager: {refusal.explanation}"
     info = local_swarm(follower)
     assert (info["LocalNodeState"], info["ControlAvailable"]) == ("active", True), info
     assert cluster.health_problems() == [], "a refused leave changed the swarm"
@@ -292,10 +286,10 @@ def test_manager_leave_needs_force(cluster: Cluster, solo: SoloSwarm) -> None:
     promise="A node joining with the worker token MUST become active without control-plane "
     "access, and every manager MUST list it as a ready, active worker without ManagerStatus.",
     rows=("mem-join-worker",),
-    destructive=False,
     needs=(),
+    effects=("membership",),
 )
-def test_worker_join(cluster: Cluster, outside: Node) -> None:
+def test_worker_join(cluster: Swarm, outside: SwarmNode) -> None:
     node = outside
     token = lead_client(cluster).join_tokens()["worker"]
     cluster.client(node).join(
@@ -307,8 +301,7 @@ def test_worker_join(cluster: Cluster, outside: Node) -> None:
     def listed_everywhere() -> dict[str, dict[str, Any]] | None:
         seen = {}
         for manager in cluster.managers:
-            with translated(manager.name):
-                seen[manager.name] = manager.client.nodes.get(info["NodeID"]).attrs
+            seen[manager.name] = cluster.client(manager).inspect_node(info["NodeID"])
         return seen if all(a["Status"]["State"] == "ready" for a in seen.values()) else None
 
     # moby waits at most 5 s for the ready count (TestAPISwarmServicesUpdate)
@@ -324,7 +317,7 @@ def test_worker_join(cluster: Cluster, outside: Node) -> None:
         assert attrs.get("ManagerStatus") is None, f"{manager}: {attrs.get('ManagerStatus')}"
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-MEM-006",
     area="membership",
@@ -334,17 +327,17 @@ def test_worker_join(cluster: Cluster, outside: Node) -> None:
     "reachable manager that is not the leader, the existing leader MUST keep leadership, and "
     "every node MUST list the new manager's address among its remote managers.",
     rows=("mem-join-manager",),
-    destructive=False,
     needs=(),
+    effects=("membership", "stops"),
 )
-def test_manager_join(cluster: Cluster, outside: Node) -> None:
+def test_manager_join(cluster: Swarm, outside: SwarmNode) -> None:
     try:
         check_manager_join(cluster, outside)
     finally:
         clean_engine(cluster, outside)
 
 
-def check_manager_join(cluster: Cluster, node: Node) -> None:
+def check_manager_join(cluster: Swarm, node: SwarmNode) -> None:
     leader_before = cluster.leader()
     token = lead_client(cluster).join_tokens()["manager"]
     cluster.client(node).join(
@@ -388,7 +381,7 @@ def check_manager_join(cluster: Cluster, node: Node) -> None:
     )
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-MEM-007",
     area="membership",
@@ -397,11 +390,11 @@ def check_manager_join(cluster: Cluster, node: Node) -> None:
     promise="A manager join whose advertised address the cluster cannot connect back to MUST "
     "fail with the documented error and MUST NOT change the raft member list.",
     rows=("mem-manager-advertise",),
-    destructive=False,
     needs=(),
+    effects=("membership", "stops"),
 )
 def test_unreachable_advertise_address_is_refused(
-    cluster: Cluster, outside: Node, figure: Recorder
+    cluster: Swarm, outside: SwarmNode, figure: Recorder
 ) -> None:
     try:
         check_unreachable_advertise_address(cluster, outside, figure)
@@ -409,7 +402,7 @@ def test_unreachable_advertise_address_is_refused(
         clean_engine(cluster, outside)
 
 
-def check_unreachable_advertise_address(cluster: Cluster, node: Node, figure: Recorder) -> None:
+def check_unreachable_advertise_address(cluster: Swarm, node: SwarmNode, figure: Recorder) -> None:
     members_before = {
         name: sorted(i.id for i in view if i.reachability is not None)
         for name, view in manager_views(cluster).items()
@@ -444,10 +437,12 @@ def check_unreachable_advertise_address(cluster: Cluster, node: Node, figure: Re
     promise="A worker's `swarm leave` MUST make it inactive at once, and a node MUST be able to "
     "join and leave again ten times back to back.",
     rows=("mem-leave",),
-    destructive=False,
     needs=(),
+    effects=("membership",),
 )
-def test_worker_leave_and_rejoin_cycles(cluster: Cluster, rejoins: Node, figure: Recorder) -> None:
+def test_worker_leave_and_rejoin_cycles(
+    cluster: Swarm, rejoins: SwarmNode, figure: Recorder
+) -> None:
     node = rejoins
     me = cluster.client(node)
     me.leave()
@@ -477,10 +472,12 @@ def test_worker_leave_and_rejoin_cycles(cluster: Cluster, rejoins: Node, figure:
     "service-task containers within 30 s, MUST keep its standalone containers running, and "
     "the managers MUST list it as down.",
     rows=("mem-leave",),
-    destructive=False,
     needs=(),
+    effects=("writes", "membership"),
 )
-def test_leave_removes_task_containers(cluster: Cluster, rejoins: Node, figure: Recorder) -> None:
+def test_leave_removes_task_containers(
+    cluster: Swarm, rejoins: SwarmNode, figure: Recorder
+) -> None:
     node = rejoins
     lead = lead_client(cluster)
     # Pinned by hostname: the node keeps its name, not its ID, when it joins again.
@@ -491,9 +488,8 @@ def test_leave_removes_task_containers(cluster: Cluster, rejoins: Node, figure: 
     for force in (False, True):
         wait_converged(lead, "pinned", 2)
         left_id = leave_with_tasks(cluster, node, service_id, force=force)
-        with translated(node.name):
-            kept.reload()
-        assert kept.status == "running", f"the standalone container is {kept.status}"
+        state = container_state(node, kept)
+        assert state == "running", f"the standalone container is {state}"
         # NODES: "The node still appears in the node list, and marked as down" (SC-NODE-004
         # waits as long for it).
         clock = Stopwatch()
@@ -512,20 +508,18 @@ def test_leave_removes_task_containers(cluster: Cluster, rejoins: Node, figure: 
         restore_membership(cluster, node)  # joins again; the pinned tasks come back
 
 
-def leave_with_tasks(cluster: Cluster, node: Node, service_id: str, *, force: bool) -> str:
+def leave_with_tasks(cluster: Swarm, node: SwarmNode, service_id: str, *, force: bool) -> str:
     """``node`` runs two tasks of ``service_id`` and leaves; its task containers must be gone
     within moby's 30 s (TestAPISwarmLeaveRemovesContainer). Returns the ID it left with."""
-    task_filter = {"label": f"{TASK_LABEL}={service_id}"}
-    with translated(node.name):
-        tasks = node.client.containers.list(filters=task_filter)
+    engine = node.engine()
+    tasks = engine.task_containers(service_id=service_id)
     assert len(tasks) == 2, f"{node.name}'s engine runs {len(tasks)} task containers, not 2"
     node_id = local_swarm(node)["NodeID"]
     cluster.client(node).leave(force=force)
     assert local_swarm(node)["LocalNodeState"] == "inactive"
 
     def task_containers_gone() -> bool | None:
-        with translated(node.name):
-            left = node.client.containers.list(all=True, filters=task_filter, sparse=True)
+        left = engine.task_containers(service_id=service_id, running=False)
         return True if not left else None
 
     wait_until(
@@ -552,34 +546,33 @@ class PendingJoin:
 
 
 def send_pending_join(
-    cluster: Cluster, node: Node, manager: Node, rec: PendingJoin, token: str = ""
+    cluster: Swarm, node: SwarmNode, manager: SwarmNode, rec: PendingJoin, token: str = ""
 ) -> None:
     """``node`` joins through ``manager`` (with the worker token unless ``token`` is given)
     while a partition drops what it sends there; the engine waits for its join
     (swarmConnectTimeout) and then answers."""
     token = token or lead_client(cluster).join_tokens()["worker"]
-    client = SwarmClient(node.name, node.quick_client(45))  # the engine waits about 20 s
     clock = Stopwatch()
-    try:
-        client.join(f"{manager.ip}:{SWARM_PORT}", token, advertise_address(cluster, node), node.ip)
-    except EngineAPIError as exc:
-        rec.error = exc
-    finally:
-        rec.returned_s = clock()
-        client.docker.close()
+    with cluster.client(node, timeout_s=45) as client:  # the engine waits about 20 s
+        try:
+            where = f"{manager.ip}:{SWARM_PORT}"
+            client.join(where, token, advertise_address(cluster, node), node.ip)
+        except EngineAPIError as exc:
+            rec.error = exc
+        finally:
+            rec.returned_s = clock()
     rec.state_after = local_swarm(node)["LocalNodeState"]
     rec.listed_by = [
         observer for observer, view in manager_views(cluster).items() if entries_of(view, node.name)
     ]
 
 
-def make_pending(cluster: Cluster, node: Node) -> None:
+def make_pending(cluster: Swarm, node: SwarmNode) -> None:
     """``node`` joins an address where nothing answers and the client stops waiting after 3 s:
     the engine goes on joining in the background, as documented, and the node is pending."""
     token = lead_client(cluster).join_tokens()["worker"]
     nowhere = unused_address(cluster)  # inside the run's own node network; nothing answers
-    impatient = SwarmClient(node.name, node.quick_client(3))
-    with pytest.raises(EngineUnreachable):
+    with cluster.client(node, timeout_s=3) as impatient, pytest.raises(EngineUnreachable):
         impatient.join(f"{nowhere}:2377", token, advertise_address(cluster, node), node.ip)
     wait_local_state(node, "pending", timeout_s=10)
 
@@ -614,7 +607,7 @@ def judge_pending_join(rec: PendingJoin) -> None:
         )
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("partition",))
 @pytest.mark.swarmcheck(
     id="SC-MEM-012",
     area="membership",
@@ -626,10 +619,12 @@ def judge_pending_join(rec: PendingJoin) -> None:
     "MUST go on in the background and succeed once the manager answers, and a forced leave "
     "from pending MUST make the node inactive and keep its standalone containers.",
     rows=("mem-pending-join",),
-    destructive=False,
     needs=(),
+    effects=("membership", "stops"),
 )
-def test_pending_join_then_forced_leave(cluster: Cluster, outside: Node, figure: Recorder) -> None:
+def test_pending_join_then_forced_leave(
+    cluster: Swarm, outside: SwarmNode, figure: Recorder
+) -> None:
     node = outside
     kept = standalone(cluster, node, "standalone-pending")
     manager = cluster.leader()
@@ -661,12 +656,11 @@ def test_pending_join_then_forced_leave(cluster: Cluster, outside: Node, figure:
     make_pending(cluster, node)
     cluster.client(node).leave(force=True)
     assert local_swarm(node)["LocalNodeState"] == "inactive"
-    with translated(node.name):
-        kept.reload()
-    assert kept.status == "running", f"the standalone container is {kept.status}"
+    state = container_state(node, kept)
+    assert state == "running", f"the standalone container is {state}"
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-MEM-013",
     area="membership",
@@ -674,10 +668,10 @@ def test_pending_join_then_forced_leave(cluster: Cluster, outside: Node, figure:
     title="a daemon restarted while its join is pending comes back inactive",
     promise="A node whose engine restarts while a join is pending MUST come back inactive.",
     rows=("mem-pending-join",),
-    destructive=False,
     needs=(),
+    effects=("membership", "stops"),
 )
-def test_pending_join_does_not_survive_a_restart(cluster: Cluster, outside: Node) -> None:
+def test_pending_join_does_not_survive_a_restart(cluster: Swarm, outside: SwarmNode) -> None:
     node = outside
     make_pending(cluster, node)
     # dockerd with a pending join does not stop on SIGTERM: killed after 2 s, then started
@@ -688,7 +682,7 @@ def test_pending_join_does_not_survive_a_restart(cluster: Cluster, outside: Node
 
 
 # -- bad input --------------------------------------------------------------------------------
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("containers",))
 @pytest.mark.swarmcheck(
     id="SC-MEM-014",
     area="membership",
@@ -698,56 +692,47 @@ def test_pending_join_does_not_survive_a_restart(cluster: Cluster, outside: Node
     "address, a 0.0.0.0 advertise or data path address, or a listen port already in use, with "
     "the documented errors, and MUST stay inactive.",
     rows=("mem-input-validation",),
-    destructive=False,
     needs=(),
+    effects=("membership",),
 )
-def test_bad_addresses_are_refused(cluster: Cluster, outside: Node) -> None:
+def test_bad_addresses_are_refused(cluster: Swarm, outside: SwarmNode) -> None:
     node = outside
-    swarm = node.client.swarm
+    own = cluster.client(node)
     token = lead_client(cluster).join_tokens()["worker"]
     cases: list[tuple[str, EngineAPIError, int | None, str | None]] = [
-        ("init, empty ListenAddr", refusal(swarm.init, listen_addr=""), 400, None),
+        ("init, empty ListenAddr", refused(lambda: own.init(listen_addr=""), "init"), 400, None),
         (
             "join, empty RemoteAddrs entry",
-            refusal(swarm.join, remote_addrs=[""], join_token=token, listen_addr="0.0.0.0:2377"),
+            refused(lambda: own.join("", token), "a join with an empty address"),
             400,
             None,
         ),
         (
             "init, AdvertiseAddr 0.0.0.0",
-            refusal(swarm.init, advertise_addr="0.0.0.0", listen_addr="0.0.0.0:2377"),
+            refused(lambda: own.init("0.0.0.0"), "init advertising 0.0.0.0"),
             400,
             "advertise address must be a non-zero IP address",
         ),
         (
             "init, DataPathAddr 0.0.0.0",
-            refusal(
-                swarm.init,
-                advertise_addr=node.ip,
-                listen_addr="0.0.0.0:2377",
-                data_path_addr="0.0.0.0",
-            ),
+            refused(lambda: own.init(node.ip, data_path_addr="0.0.0.0"), "init, data path 0.0.0.0"),
             400,
             "data path address must be a non-zero IP address",
         ),
     ]
     # A standalone httpd on the node's own network stack holds port 8080.
-    with translated(node.name):
-        node.client.containers.run(
-            workload_image(),
-            detach=True,
-            network_mode="host",
-            labels=labels.for_run(cluster.run_id, "standalone"),
-        )
+    node.engine().run(
+        workload_image(), network_mode="host", labels=run_labels(cluster.run_id, "standalone")
+    )
     wait_listening(node, 8080)
-    busy = refusal(swarm.init, advertise_addr=node.ip, listen_addr="0.0.0.0:8080")
+    busy = refused(lambda: own.init(node.ip, "0.0.0.0:8080"), "init on a bound port")
     cases.append(("init, listen port already bound", busy, None, "address already in use"))
     problems = []
-    for case, refused, status, text in cases:
-        if status is not None and refused.status_code != status:
-            problems.append(f"{case}: status {refused.status_code}, not {status}")
-        if text is not None and text not in refused.explanation:
-            problems.append(f"{case}: {refused.explanation!r} lacks {text!r}")
+    for case, refusal, status, text in cases:
+        if status is not None and refusal.status_code != status:
+            problems.append(f"{case}: status {refusal.status_code}, not {status}")
+        if text is not None and text not in refusal.explanation:
+            problems.append(f"{case}: {refusal.explanation!r} lacks {text!r}")
     assert not problems, "\n".join(problems)
     assert local_swarm(node)["LocalNodeState"] == "inactive"
 
@@ -762,10 +747,10 @@ def test_bad_addresses_are_refused(cluster: Cluster, outside: Node) -> None:
     promise="A worker MUST refuse control-plane requests such as `node ls` with the documented "
     "message, while managers MUST answer them.",
     rows=("mem-join-worker",),
-    destructive=False,
     needs=(),
+    effects=("reads",),
 )
-def test_worker_cannot_list_nodes(cluster: Cluster, worker: Node) -> None:
+def test_worker_cannot_list_nodes(cluster: Swarm, worker: SwarmNode) -> None:
     with pytest.raises(EngineAPIError) as refused:
         cluster.client(worker).nodes()
     assert WORKER_REFUSAL in refused.value.explanation, (
@@ -775,7 +760,7 @@ def test_worker_cannot_list_nodes(cluster: Cluster, worker: Node) -> None:
     assert len(manager_view) == cluster.spec.size
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("containers",))
 @pytest.mark.swarmcheck(
     id="SC-MEM-003",
     area="raft",
@@ -784,10 +769,10 @@ def test_worker_cannot_list_nodes(cluster: Cluster, worker: Node) -> None:
     promise="Promoting a worker MUST give it control-plane access and a certificate with OU "
     "swarm-manager, and demoting it MUST take both away (OU swarm-worker).",
     rows=("raft-promote-demote",),
-    destructive=False,
     needs=(),
+    effects=("roles",),
 )
-def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) -> None:
+def test_promote_and_demote(cluster: Swarm, worker: SwarmNode, figure: Recorder) -> None:
     lead = cluster.leader_client()
     assert cert_ou(worker) == "swarm-worker"
     clock = Stopwatch()
@@ -816,7 +801,7 @@ def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) ->
     )
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-MEM-004",
     area="tokens-pki",
@@ -826,17 +811,17 @@ def test_promote_and_demote(cluster: Cluster, worker: Node, figure: Recorder) ->
     "either it MUST refuse the old token of that role and accept the new one, while the other "
     "role's token and the existing nodes stay as they were.",
     rows=("tok-rotate",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("tokens", "membership", "stops"),
 )
-def test_join_token_rotation(cluster: Cluster, outside: Node) -> None:
+def test_join_token_rotation(cluster: Swarm, outside: SwarmNode) -> None:
     try:
         check_join_token_rotation(cluster, outside)
     finally:
         clean_engine(cluster, outside)  # it joined as a manager
 
 
-def check_join_token_rotation(cluster: Cluster, node: Node) -> None:
+def check_join_token_rotation(cluster: Swarm, node: SwarmNode) -> None:
     lead = lead_client(cluster)
     old = lead.join_tokens()
     assert old["worker"].startswith("SWMTKN-1-") and old["manager"].startswith("SWMTKN-1-")

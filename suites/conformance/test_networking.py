@@ -15,43 +15,45 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from docker.types import EndpointSpec, UpdateConfig
 
-from swarmcheck import labels
-from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import NS, SwarmClient
-from swarmcheck.cluster.capabilities import feature_missing
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import EngineAPIError, PromiseTimeout
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import wait_until
-from swarmcheck.workload.ingress import (
+from swarmcheck.api import (
     JUDGED_BY_ENDPOINT,
     JUDGED_BY_RULES,
     JUDGED_BY_TRAFFIC,
-    ingress_problems,
-    rules_readable,
-)
-from swarmcheck.workload.netcheck import (
     WEB_PORT,
+    EndpointSpec,
+    EngineAPIError,
+    Port,
+    PromiseTimeout,
+    Recorder,
+    Swarm,
+    SwarmClient,
+    UpdateConfig,
     container_networks,
     create_service,
+    feature_missing,
     http_from_host,
+    ingress_problems,
+    node_of_task,
     probe_container,
+    promise_timeout,
     raw_tasks,
     refused,
+    rules_readable,
+    run_labels,
     running_addresses,
     service_vips,
     spare_swarm,
     task_address,
+    task_container,
     task_network_ids,
     update_service_spec,
+    wait_converged,
     wait_resolves,
     wait_tasks,
+    wait_until,
+    workload_image,
 )
-from swarmcheck.workload.placement import promise_timeout
-from swarmcheck.workload.service import wait_converged, workload_image
-from swarmcheck.workload.tasks import node_of_task, task_container
 
 NET = "https://docs.docker.com/engine/swarm/networking/"
 MESH = "https://docs.docker.com/engine/swarm/ingress/"
@@ -72,7 +74,7 @@ DNSRR_INGRESS = "port published with ingress mode can't be used with dnsrr mode"
 
 
 def wait_programmed(
-    cluster: Cluster, lead: SwarmClient, service: str, published: dict[int, int]
+    cluster: Swarm, lead: SwarmClient, service: str, published: dict[int, int]
 ) -> None:
     """Every engine has programmed ``service``'s published ports (published -> target): the
     ingress sandbox on every node, the service's ingress VIP, each running task's redirects."""
@@ -94,7 +96,7 @@ def wait_programmed(
     )
 
 
-def lead_of(cluster: Cluster) -> SwarmClient:
+def lead_of(cluster: Swarm) -> SwarmClient:
     return cluster.leader_client()
 
 
@@ -114,10 +116,14 @@ def host_port(published: int, target: int = WEB_PORT) -> dict[str, Any]:
     }
 
 
+def on_host(published: int) -> EndpointSpec:
+    """The web port published on the nodes running a task (host mode)."""
+    return EndpointSpec(ports=[Port(WEB_PORT, published, mode="host")])
+
+
 def endpoint_ports(client: SwarmClient, name: str) -> list[dict[str, Any]]:
     """The ports Swarm allocated for the service (``Endpoint.Ports``)."""
-    with translated(client.node):
-        endpoint = client.docker.services.get(name).attrs.get("Endpoint") or {}
+    endpoint = client.inspect_service(name).get("Endpoint") or {}
     return list(endpoint.get("Ports") or [])
 
 
@@ -131,7 +137,7 @@ def allocated_ports(client: SwarmClient, name: str) -> list[dict[str, Any]]:
     )
 
 
-def skip_without_ipvs(cluster: Cluster) -> None:
+def skip_without_ipvs(cluster: Swarm) -> None:
     missing = feature_missing("ipvs", cluster.managers[0])
     if missing:
         pytest.skip(missing)
@@ -149,39 +155,38 @@ def skip_without_ipvs(cluster: Cluster) -> None:
         "while a service publishes ports through it."
     ),
     rows=("net-ingress",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_ingress_network(cluster: Cluster) -> None:
+def test_ingress_network(cluster: Swarm) -> None:
     lead = lead_of(cluster)
-    d = lead.docker
-    with translated():
-        ingresses = [n for n in d.networks.list() if n.attrs.get("Ingress")]
-    assert [n.name for n in ingresses] == ["ingress"], f"ingress networks: {ingresses}"
-    attrs = ingresses[0].attrs
+    ingresses = [n for n in lead.networks.list(swarm_scope=False) if n.get("Ingress")]
+    assert [n["Name"] for n in ingresses] == ["ingress"], f"ingress networks: {ingresses}"
+    attrs = ingresses[0]
     assert (attrs["Driver"], attrs["Scope"]) == ("overlay", "swarm"), attrs
     # What every node's engine knows, not only the managers' view.
     for node in cluster.nodes:
-        with translated(node.name):
-            local = node.client.networks.get("ingress").attrs
+        local = node.engine().network("ingress")
         assert (local["Id"], local["Ingress"]) == (attrs["Id"], True), f"{node.name}: {local}"
 
     second = refused(
-        lambda: d.networks.create("ingress-2", driver="overlay", ingress=True),
+        lambda: lead.networks.create("ingress-2", attachable=None, ingress=True),
         "a second ingress network",
     )
     assert f"ingress network ({attrs['Id']}) is already present" in second.explanation, second
 
-    service_id = create_service(lead, "pub", 1, endpoint_spec=EndpointSpec(ports={30901: 8080}))
-    removal = refused(ingresses[0].remove, "removing the ingress while pub publishes a port")
+    service_id = create_service(lead, "pub", 1, endpoint=EndpointSpec(ports={30901: 8080}))
+    removal = refused(
+        lambda: lead.networks.remove(attrs["Id"]), "removing the ingress while pub publishes a port"
+    )
     assert (
         f"ingress network cannot be removed because service {service_id} depends on it"
         in removal.explanation
     ), removal.explanation
-    with translated():
-        assert d.networks.get("ingress").id == attrs["Id"], "the refused removal removed it"
+    assert lead.networks.inspect("ingress")["Id"] == attrs["Id"], "the refused removal removed it"
 
 
+@pytest.mark.swarm(capabilities=("destroy",))
 @pytest.mark.swarmcheck(
     id="SC-NET-002",
     area="networking",
@@ -193,28 +198,26 @@ def test_ingress_network(cluster: Cluster) -> None:
         "services, and MUST accept a new overlay created with --ingress as the ingress."
     ),
     rows=("net-ingress", "net-dnsrr"),
-    destructive=True,
     needs=(),
+    effects=("reads",),
 )
-def test_no_ingress_network(cluster: Cluster) -> None:
+def test_no_ingress_network(cluster: Swarm) -> None:
     # Removing the ingress of a swarm whose nodes ran ingress tasks leaves a stale ingress
     # sandbox on them (seen on 20.10 without IPVS): this runs on a spare swarm of its own.
-    with spare_swarm(cluster, "noingress") as node:
-        spare = SwarmClient(node.name, node.client)
-        d = node.client
-        with translated():
-            d.networks.get("ingress").remove()
+    with spare_swarm(cluster, "noingress") as own:
+        spare = own.swarm
+        spare.networks.remove("ingress")
         for name, spec in (
             ("pub", EndpointSpec(ports={30902: 8080})),
             ("pub-auto", EndpointSpec(ports={None: 8080})),
         ):
             err = refused(
-                lambda s=spec, n=name: create_service(spare, n, 1, endpoint_spec=s),
+                lambda s=spec, n=name: create_service(spare, n, 1, endpoint=s),
                 f"creating {name}, which publishes an ingress port, with no ingress network",
             )
             assert NO_INGRESS in err.explanation, err.explanation
         create_service(spare, "plain", 1)
-        create_service(spare, "rr", 1, endpoint_spec=EndpointSpec(mode="dnsrr"))
+        create_service(spare, "rr", 1, endpoint=EndpointSpec(mode="dnsrr"))
         wait_converged(spare, "plain", 1)
         wait_converged(spare, "rr", 1)
 
@@ -227,15 +230,14 @@ def test_no_ingress_network(cluster: Cluster) -> None:
         )
         assert NO_INGRESS in err.explanation, err.explanation
 
-        with translated():
-            new = d.networks.create("my-ingress", driver="overlay", ingress=True)
-            attrs = d.networks.get(new.id).attrs
+        new = spare.networks.create("my-ingress", attachable=None, ingress=True)
+        attrs = spare.networks.inspect(new)
         assert attrs["Ingress"] is True, attrs
-        create_service(spare, "pub", 1, endpoint_spec=EndpointSpec(ports={30902: 8080}))
+        create_service(spare, "pub", 1, endpoint=EndpointSpec(ports={30902: 8080}))
         ports = allocated_ports(spare, "pub")
         assert [(p["PublishedPort"], p["PublishMode"]) for p in ports] == [(30902, "ingress")]
         vips = service_vips(spare, "pub")
-        assert new.id in vips, f"pub has no VIP on the new ingress: {vips}"
+        assert new in vips, f"pub has no VIP on the new ingress: {vips}"
 
 
 # -- published ports ---------------------------------------------------------------------------
@@ -253,17 +255,17 @@ def test_no_ingress_network(cluster: Cluster) -> None:
         "port for every running task, after a scale and an update too."
     ),
     rows=("net-publish",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_published_ports(cluster: Cluster, figure: Recorder) -> None:
+def test_published_ports(cluster: Swarm, figure: Recorder) -> None:
     # Judged by the rules the engines program (works without IPVS); the traffic through the
     # mesh is SC-NET-004's, where the kernel has IPVS.
     rules = rules_readable(cluster)
     figure("judged_by", JUDGED_BY_RULES if rules else JUDGED_BY_ENDPOINT)
     lead = lead_of(cluster)
-    first_id = create_service(lead, "first", 1, endpoint_spec=EndpointSpec(ports={30911: 8080}))
-    create_service(lead, "auto", 1, endpoint_spec=EndpointSpec(ports={None: 8080}))
+    first_id = create_service(lead, "first", 1, endpoint=EndpointSpec(ports={30911: 8080}))
+    create_service(lead, "auto", 1, endpoint=EndpointSpec(ports={None: 8080}))
     wait_converged(lead, "first", 1)
 
     record = [
@@ -277,7 +279,7 @@ def test_published_ports(cluster: Cluster, figure: Recorder) -> None:
     )
 
     taken = refused(
-        lambda: create_service(lead, "second", 1, endpoint_spec=EndpointSpec(ports={30911: 8080})),
+        lambda: create_service(lead, "second", 1, endpoint=EndpointSpec(ports={30911: 8080})),
         "a second service on published port 30911",
     )
     assert (
@@ -292,9 +294,7 @@ def test_published_ports(cluster: Cluster, figure: Recorder) -> None:
         wait_programmed(cluster, lead, "first", {30911: 8080})
         wait_programmed(cluster, lead, "auto", {auto_port: 8080})
     taken = refused(
-        lambda: create_service(
-            lead, "second", 1, endpoint_spec=EndpointSpec(ports={auto_port: 8080})
-        ),
+        lambda: create_service(lead, "second", 1, endpoint=EndpointSpec(ports={auto_port: 8080})),
         f"a second service on the dynamically assigned port {auto_port}",
     )
     assert "is already in use by service 'auto'" in taken.explanation, taken.explanation
@@ -303,7 +303,9 @@ def test_published_ports(cluster: Cluster, figure: Recorder) -> None:
             lead,
             "twice",
             1,
-            endpoint_spec={"Ports": [ingress_port(30912, 8080), ingress_port(30912, 8081)]},
+            endpoint=EndpointSpec(
+                ports=[Port(8080, 30912, mode="ingress"), Port(8081, 30912, mode="ingress")]
+            ),
         ),
         "one published port for two targets",
     )
@@ -329,7 +331,7 @@ def test_published_ports(cluster: Cluster, figure: Recorder) -> None:
     wait_converged(lead, "first", 3)
     if rules:  # and no redirect of 30911 left
         wait_programmed(cluster, lead, "first", {30913: 8080})
-    create_service(lead, "second", 1, endpoint_spec=EndpointSpec(ports={30911: 8080}))
+    create_service(lead, "second", 1, endpoint=EndpointSpec(ports={30911: 8080}))
     assert [p["PublishedPort"] for p in allocated_ports(lead, "second")] == [30911]
 
 
@@ -344,14 +346,14 @@ def test_published_ports(cluster: Cluster, figure: Recorder) -> None:
         "change (the old port released), and MUST release the port when the service is removed."
     ),
     rows=("net-routing-mesh",),
-    destructive=False,
     needs=("ipvs",),
+    effects=("writes", "roles"),
 )
-def test_routing_mesh(cluster: Cluster, figure: Recorder) -> None:
+def test_routing_mesh(cluster: Swarm, figure: Recorder) -> None:
     skip_without_ipvs(cluster)
     figure("judged_by", JUDGED_BY_TRAFFIC)
     lead = lead_of(cluster)
-    create_service(lead, "mesh", 1, endpoint_spec=EndpointSpec(ports={30921: 8080}))
+    create_service(lead, "mesh", 1, endpoint=EndpointSpec(ports={30921: 8080}))
     task = wait_converged(lead, "mesh", 1)[0]
 
     def everywhere(port: int, answer: str | None) -> dict[str, str | None] | None:
@@ -394,21 +396,21 @@ def test_routing_mesh(cluster: Cluster, figure: Recorder) -> None:
         "two tasks with the same host port on one node."
     ),
     rows=("net-host-mode",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_host_mode_publish(cluster: Cluster) -> None:
+def test_host_mode_publish(cluster: Swarm) -> None:
     lead = lead_of(cluster)
     size = cluster.spec.size
     replicas = size - 1  # leaves a node without a task
-    create_service(lead, "edge", replicas, endpoint_spec={"Ports": [host_port(30931)]})
+    create_service(lead, "edge", replicas, endpoint=on_host(30931))
     tasks = wait_converged(lead, "edge", replicas)
     assert endpoint_ports(lead, "edge") == [host_port(30931)]
     with_task = set()
     for task in tasks:
         node, container = task_container(cluster, task)
         with_task.add(node.name)
-        bindings = container.attrs["NetworkSettings"]["Ports"].get("8080/tcp") or []
+        bindings = container["NetworkSettings"]["Ports"].get("8080/tcp") or []
         assert {"HostIp": "0.0.0.0", "HostPort": "30931"} in bindings, (
             f"task {task.id[:10]} on {node.name}: port bindings {bindings}"
         )
@@ -461,20 +463,20 @@ def test_host_mode_publish(cluster: Cluster) -> None:
         "MUST accept DNS-RR with a host-mode published port."
     ),
     rows=("net-dnsrr",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_dnsrr_has_no_vip(cluster: Cluster) -> None:
+def test_dnsrr_has_no_vip(cluster: Swarm) -> None:
     lead = lead_of(cluster)
     err = refused(
         lambda: create_service(
-            lead, "rr-pub", 1, endpoint_spec=EndpointSpec(mode="dnsrr", ports={30941: 8080})
+            lead, "rr-pub", 1, endpoint=EndpointSpec(mode="dnsrr", ports={30941: 8080})
         ),
         "a DNS-RR service with an ingress-published port",
     )
     assert err.status_code == 400 and DNSRR_INGRESS in err.explanation, err
     net = lead.create_network("app-net")
-    create_service(lead, "rr", 1, networks=["app-net"], endpoint_spec=EndpointSpec(mode="dnsrr"))
+    create_service(lead, "rr", 1, networks=["app-net"], endpoint=EndpointSpec(mode="dnsrr"))
     create_service(lead, "vip", 1, networks=["app-net"])
     wait_until(
         lambda: service_vips(lead, "vip") or None,
@@ -492,7 +494,8 @@ def test_dnsrr_has_no_vip(cluster: Cluster) -> None:
     )
     rr_vips = service_vips(lead, "rr")
     assert rr_vips == {}, f"the DNS-RR service has VIPs: {rr_vips}"
-    create_service(lead, "rr-host", 1, endpoint_spec={"Mode": "dnsrr", "Ports": [host_port(30942)]})
+    rr_host = EndpointSpec("dnsrr", [Port(WEB_PORT, 30942, mode="host")])
+    create_service(lead, "rr-host", 1, endpoint=rr_host)
     wait_until(
         lambda: True if endpoint_ports(lead, "rr-host") == [host_port(30942)] else None,
         what="the DNS-RR service rr-host to publish 30942 in host mode",
@@ -512,10 +515,10 @@ def test_dnsrr_has_no_vip(cluster: Cluster) -> None:
         "(following scaling), and a container on another node MUST reach every task address."
     ),
     rows=("net-discovery",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_service_discovery(cluster: Cluster) -> None:
+def test_service_discovery(cluster: Swarm) -> None:
     lead = lead_of(cluster)
     net = lead.create_network("disc")
     probe_node = cluster.nodes[0]
@@ -527,7 +530,7 @@ def test_service_discovery(cluster: Cluster) -> None:
         2,
         networks=["disc"],
         constraints=elsewhere,
-        endpoint_spec=EndpointSpec(mode="dnsrr"),
+        endpoint=EndpointSpec(mode="dnsrr"),
     )
     # The probe attaches while the tasks start (an attach takes seconds too).
     with probe_container(cluster, probe_node, "disc") as probe:
@@ -565,10 +568,10 @@ def test_service_discovery(cluster: Cluster) -> None:
         "service endpoint and in DNS, across a rolling update that replaces every task."
     ),
     rows=("net-vip-stable",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_vip_stable_across_update(cluster: Cluster) -> None:
+def test_vip_stable_across_update(cluster: Swarm) -> None:
     lead = lead_of(cluster)
     net = lead.create_network("app-net")
     create_service(lead, "web", 1, networks=["app-net"])
@@ -612,10 +615,10 @@ def test_vip_stable_across_update(cluster: Cluster) -> None:
         "old version before a rolling update and the new one after it, through the same VIP."
     ),
     rows=("net-vip-stable", "net-discovery"),
-    destructive=False,
     needs=("ipvs",),
+    effects=("writes",),
 )
-def test_vip_traffic_across_update(cluster: Cluster) -> None:
+def test_vip_traffic_across_update(cluster: Swarm) -> None:
     # Continuous availability through the VIP during the update is SC-UPD-002.
     skip_without_ipvs(cluster)
     lead = lead_of(cluster)
@@ -625,7 +628,7 @@ def test_vip_traffic_across_update(cluster: Cluster) -> None:
         "web",
         2,
         networks=["app-net"],
-        update_config=UpdateConfig(order="start-first", monitor=NS // 2),
+        update=UpdateConfig(order="start-first", monitor_s=0.5),
     )
     with probe_container(cluster, cluster.nodes[0], "app-net") as probe:
         wait_converged(lead, "web", 2)
@@ -667,10 +670,10 @@ def test_vip_traffic_across_update(cluster: Cluster) -> None:
         'overlay a service uses ("is in use by") until its tasks are gone.'
     ),
     rows=("net-service-networks",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_service_networks_add_remove(cluster: Cluster) -> None:
+def test_service_networks_add_remove(cluster: Swarm) -> None:
     lead = lead_of(cluster)
     nets = {name: lead.create_network(name) for name in ("a", "b")}
     service_id = create_service(lead, "web", 1, networks=["a"])
@@ -712,13 +715,12 @@ def test_service_networks_add_remove(cluster: Cluster) -> None:
             timeout_error=promise_timeout,
         )
 
-    in_use = refused(lambda: lead.docker.networks.get("b").remove(), "removing b while web uses it")
+    in_use = refused(lambda: lead.networks.remove("b"), "removing b while web uses it")
     assert f"network {nets['b']} is in use by service {service_id}" in in_use.explanation, in_use
 
     def removed(name: str) -> bool | None:
         try:
-            with translated():
-                lead.docker.networks.get(name).remove()
+            lead.networks.remove(name)
         except EngineAPIError as exc:
             if "is in use by" not in exc.explanation:
                 raise
@@ -752,10 +754,10 @@ def test_service_networks_add_remove(cluster: Cluster) -> None:
         "both (and the default data path port 4789) in the cluster info."
     ),
     rows=("net-addr-pool",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_address_pool(cluster: Cluster) -> None:
+def test_address_pool(cluster: Swarm) -> None:
     lead = lead_of(cluster)
     pool = ipaddress.ip_network(cluster.spec.addr_pool)
     swarm = lead.info()["Cluster"]
@@ -764,8 +766,7 @@ def test_address_pool(cluster: Cluster) -> None:
     assert swarm.get("DataPathPort") == 4789, swarm
 
     def subnet(name: str) -> ipaddress.IPv4Network | None:
-        with translated():
-            configs = lead.docker.networks.get(name).attrs["IPAM"].get("Config") or []
+        configs = lead.networks.inspect(name)["IPAM"].get("Config") or []
         return ipaddress.IPv4Network(configs[0]["Subnet"]) if configs else None
 
     ingress = subnet("ingress")
@@ -783,10 +784,11 @@ def test_address_pool(cluster: Cluster) -> None:
     assert not pooled.overlaps(ingress), f"pooled {pooled} overlaps ingress {ingress}"
     task = wait_converged(lead, "web", 1)[0]
     container = task_container(cluster, task)[1]
-    address = container.attrs["NetworkSettings"]["Networks"]["pooled"]["IPAddress"]
+    address = container["NetworkSettings"]["Networks"]["pooled"]["IPAddress"]
     assert ipaddress.ip_address(address) in pooled, f"task address {address} not in {pooled}"
 
 
+@pytest.mark.swarm(capabilities=("destroy",))
 @pytest.mark.swarmcheck(
     id="SC-NET-012",
     area="networking",
@@ -798,32 +800,30 @@ def test_address_pool(cluster: Cluster) -> None:
         "the next overlay the one after it, and MUST carry overlay traffic on that UDP port."
     ),
     rows=("net-addr-pool",),
-    destructive=True,
     needs=(),
+    effects=("reads",),
 )
-def test_init_address_pool_and_data_path_port(cluster: Cluster) -> None:
+def test_init_address_pool_and_data_path_port(cluster: Swarm) -> None:
     with spare_swarm(
         cluster,
         "pool",
         default_addr_pool=["10.203.0.0/16"],
         subnet_size=26,
         data_path_port=7777,
-    ) as node:
-        spare = SwarmClient(node.name, node.client)
+    ) as own:
+        spare, node = own.swarm, own.node
         swarm = spare.info()["Cluster"]
         assert (swarm["DefaultAddrPool"], swarm["SubnetSize"], swarm["DataPathPort"]) == (
             ["10.203.0.0/16"],
             26,
             7777,
         ), swarm
-        with translated():
-            ingress = node.client.networks.get("ingress").attrs["IPAM"]["Config"][0]["Subnet"]
+        ingress = spare.networks.inspect("ingress")["IPAM"]["Config"][0]["Subnet"]
         assert ingress == "10.203.0.0/26", f"ingress got {ingress}"
         spare.create_network("next")
         create_service(spare, "web", 1, networks=["next"])
         task = wait_converged(spare, "web", 1)[0]
-        with translated():
-            subnet = node.client.networks.get("next").attrs["IPAM"]["Config"][0]["Subnet"]
+        subnet = spare.networks.inspect("next")["IPAM"]["Config"][0]["Subnet"]
         assert subnet == "10.203.0.64/26", f"the next overlay got {subnet}"
         # The engine's VXLAN device for the overlay sends to the configured port.
         _, out = node.exec(
@@ -844,10 +844,10 @@ def test_init_address_pool_and_data_path_port(cluster: Cluster) -> None:
         "MUST reach each other over it by address and by name, and it MUST stay attachable."
     ),
     rows=("net-attachable",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_attachable_overlay(cluster: Cluster) -> None:
+def test_attachable_overlay(cluster: Swarm) -> None:
     lead = lead_of(cluster)
     lead.create_network("att", attachable=True)
     first, second = cluster.nodes[0], cluster.nodes[1]
@@ -855,7 +855,7 @@ def test_attachable_overlay(cluster: Cluster) -> None:
         probe_container(cluster, second, "att", name="att-server", command=[]) as server,
         probe_container(cluster, first, "att", name="att-client") as client,
     ):
-        address = container_networks(second, str(server.container.id))["att"]["IPAddress"]
+        address = container_networks(second, server.container_id)["att"]["IPAddress"]
         wait_until(
             lambda: client.http(address),
             what=f"a standalone container on {first.name} to reach one on {second.name}",
@@ -865,13 +865,12 @@ def test_attachable_overlay(cluster: Cluster) -> None:
         assert client.http(address) == "v1"
         wait_resolves(client, "att-server", lambda: {address}, DNS_TIMEOUT_S)
         for node in (first, second):
-            with translated(node.name):
-                attrs = node.client.networks.get("att").attrs
+            attrs = node.engine().network("att")
             assert attrs["Attachable"] is True, f"{node.name}: {attrs}"
-        with translated():
-            assert lead.docker.networks.get("att").attrs["Attachable"] is True
+        assert lead.networks.inspect("att")["Attachable"] is True
 
 
+@pytest.mark.swarm(capabilities=("destroy",))
 @pytest.mark.swarmcheck(
     id="SC-NET-014",
     area="networking",
@@ -882,22 +881,20 @@ def test_attachable_overlay(cluster: Cluster) -> None:
         "overlay MUST be disconnected from it and the network MUST be gone from that node."
     ),
     rows=("net-attachable",),
-    destructive=True,
     needs=(),
+    effects=("reads",),
 )
-def test_attachable_overlay_after_leave(cluster: Cluster) -> None:
-    with spare_swarm(cluster, "leaver") as node:
-        with translated(node.name):
-            node.client.networks.create("att", driver="overlay", attachable=True)
+def test_attachable_overlay_after_leave(cluster: Swarm) -> None:
+    with spare_swarm(cluster, "leaver") as own:
+        node = own.node
+        own.swarm.networks.create("att")
         with probe_container(cluster, node, "att", name="att-leaver") as probe:
-            assert "att" in container_networks(node, str(probe.container.id))
-            with translated(node.name):
-                node.client.swarm.leave(force=True)
+            assert "att" in container_networks(node, probe.container_id)
+            own.swarm.leave(force=True)
 
             def detached() -> bool | None:
-                networks = container_networks(node, str(probe.container.id))
-                with translated(node.name):
-                    local = node.client.networks.list(names=["att"])
+                networks = container_networks(node, probe.container_id)
+                local = node.engine().networks(names=["att"])
                 return True if "att" not in networks and not local else None
 
             wait_until(
@@ -906,7 +903,7 @@ def test_attachable_overlay_after_leave(cluster: Cluster) -> None:
                 timeout_s=10,
                 timeout_error=promise_timeout,
             )
-            node.client.containers.get(probe.container.id).remove(force=True)
+            node.engine().remove_container(probe.container_id)
 
 
 @pytest.mark.swarmcheck(
@@ -920,38 +917,30 @@ def test_attachable_overlay_after_leave(cluster: Cluster) -> None:
         "of the address is gone."
     ),
     rows=("net-attachable",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_failed_attach_releases_resources(cluster: Cluster, figure: Recorder) -> None:
+def test_failed_attach_releases_resources(cluster: Swarm, figure: Recorder) -> None:
     # moby's TestOverlayAttachableReleaseResourcesOnFailure: the second `docker run` fails,
     # the first container is removed, and the network must then be removable although the
     # failed container is left as it is. The refusal comes after the engine's 20 s wait for
     # the network attachment on 20.10: this check costs about 20 s by design.
     lead = lead_of(cluster)
     first = cluster.nodes[0]
-    with translated():
-        lead.docker.networks.create(
-            "fixed",
-            driver="overlay",
-            attachable=True,
-            ipam={"Config": [{"Subnet": "10.212.0.0/24"}]},
-        )
-    d = first.client
+    lead.networks.create("fixed", subnet="10.212.0.0/24")
+    engine = first.engine()
 
-    def run_at(name: str, ip: str) -> Any:
-        return d.containers.run(
+    def run_at(name: str, ip: str) -> str:
+        return engine.run(
             workload_image(),
             ["sleep", "600"],
             name=name,
-            detach=True,
             network="fixed",
-            networking_config={"fixed": d.api.create_endpoint_config(ipv4_address=ip)},
-            labels=labels.for_run(cluster.run_id, "probe"),
+            ipv4_address=ip,
+            labels=run_labels(cluster.run_id, "probe"),
         )
 
-    with translated(first.name):
-        holder = run_at("fixed-1", "10.212.0.33")
+    holder = run_at("fixed-1", "10.212.0.33")
     failed = refused(lambda: run_at("fixed-2", "10.212.0.33"), "a second container on 10.212.0.33")
     figure("attach_refusal", failed.explanation[:120])
     assert any(text in failed.explanation for text in FAILED_ATTACH), (
@@ -959,22 +948,20 @@ def test_failed_attach_releases_resources(cluster: Cluster, figure: Recorder) ->
     )
     # What the failed attach left: at most a container that does not run and holds no
     # endpoint on the network. It stays: removing it would hide a leak.
-    with translated(first.name):
-        left = d.containers.list(all=True, filters={"name": "^/fixed-2$"})
+    left = [engine.container(c.id) for c in engine.containers(running=False, name="^/fixed-2$")]
     for container in left:
-        attached = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        attached = (container.get("NetworkSettings") or {}).get("Networks") or {}
         endpoint = (attached.get("fixed") or {}).get("EndpointID")
-        assert container.status != "running" and not endpoint, (
-            f"the failed container is {container.status} with endpoint {endpoint!r} on fixed"
+        status = container["State"]["Status"]
+        assert status != "running" and not endpoint, (
+            f"the failed container is {status} with endpoint {endpoint!r} on fixed"
         )
     figure("failed_container_left", len(left))
-    with translated(first.name):
-        holder.remove(force=True)
+    engine.remove_container(holder)
 
     def removable() -> bool | None:
         try:
-            with translated():
-                lead.docker.networks.get("fixed").remove()
+            lead.networks.remove("fixed")
         except EngineAPIError:
             return None
         return True

@@ -15,28 +15,32 @@ import time
 import pytest
 
 from suites import budgets
-from swarmcheck import labels
-from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError
-from swarmcheck.faults.process import pause_node, stop_node
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, hold, wait_until
-from swarmcheck.workload.membership import set_dispatcher_heartbeat, watch_node_down
-from swarmcheck.workload.placement import (
+from swarmcheck.api import (
+    EngineAPIError,
     Placement,
+    Recorder,
+    Stopwatch,
+    Swarm,
+    SwarmClient,
+    SwarmNode,
     create_placed_service,
+    deploy_web,
     ensure_worker,
+    hold,
     hold_placement,
     join_worker,
     leave_and_remove,
+    pause_node,
     promise_timeout,
+    run_labels,
     scale_service,
+    set_dispatcher_heartbeat,
+    stop_node,
     wait_placement,
+    wait_until,
+    watch_node_down,
+    workload_image,
 )
-from swarmcheck.workload.service import deploy_web, workload_image
 
 DRAIN = "https://docs.docker.com/engine/swarm/swarm-tutorial/drain-node/"
 AVAILABILITY = "https://docs.docker.com/engine/swarm/manage-nodes/#change-node-availability"
@@ -63,10 +67,10 @@ scheduler acts within a second of a change, so 3 s spans many of its passes)."""
     "the restart delay, MUST NOT run service tasks on it or touch its standalone containers, "
     "and MUST NOT move tasks back when it becomes active again.",
     rows=("node-drain",),
-    destructive=False,
     needs=(),
+    effects=("writes", "roles"),
 )
-def test_drain_moves_tasks_off(cluster: Cluster, figure: Recorder) -> None:
+def test_drain_moves_tasks_off(cluster: Swarm, figure: Recorder) -> None:
     target = cluster.managers[-1]
     replicas = 2 * cluster.spec.size
     # A restart delay far longer than the drain budget: replacements that waited for it
@@ -75,15 +79,13 @@ def test_drain_moves_tasks_off(cluster: Cluster, figure: Recorder) -> None:
     lead = deploy_web(cluster, "web", replicas, restart_delay_s=restart_delay_s)
     before = wait_placement(cluster, lead, "web", replicas)
     assert before.on(target) >= 1, f"{target.name} had no task to move: {before}"
-    with translated(target.name):
-        standalone = target.client.containers.run(
-            workload_image(),
-            name=f"standalone-{cluster.run_id}",
-            labels=labels.for_run(cluster.run_id, "standalone"),
-            detach=True,
-        )
-        standalone.reload()
-    started_at = standalone.attrs["State"]["StartedAt"]
+    engine = target.engine()
+    standalone = engine.run(
+        workload_image(),
+        name=f"standalone-{cluster.run_id}",
+        labels=run_labels(cluster.run_id, "standalone"),
+    )
+    started_at = engine.container(standalone)["State"]["StartedAt"]
 
     clock = Stopwatch()
     lead.update_node(target.node_id, availability="drain")
@@ -98,14 +100,11 @@ def test_drain_moves_tasks_off(cluster: Cluster, figure: Recorder) -> None:
     )
     figure("drain_moved_s", clock())
     assert target.name not in drained.engines
-    with translated(target.name):
-        standalone.reload()
-    assert standalone.status == "running", (
-        f"the drained node's standalone container is {standalone.status}"
+    state = engine.container(standalone)["State"]
+    assert state["Status"] == "running", (
+        f"the drained node's standalone container is {state['Status']}"
     )
-    assert standalone.attrs["State"]["StartedAt"] == started_at, (
-        "the standalone container restarted"
-    )
+    assert state["StartedAt"] == started_at, "the standalone container restarted"
 
     # The replacements were new tasks: none of them went to the drained node (checked above).
 
@@ -128,10 +127,10 @@ def test_drain_moves_tasks_off(cluster: Cluster, figure: Recorder) -> None:
     promise="Swarm MUST create a node that joins with availability drain already drained, "
     "and MUST NOT give it service tasks.",
     rows=("node-drain",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("writes", "membership"),
 )
-def test_join_drained(cluster: Cluster) -> None:
+def test_join_drained(cluster: Swarm) -> None:
     worker = cluster.workers[0]
     lead = cluster.leader_client()
     create_placed_service(lead, "everywhere", mode="global", replicas=None)
@@ -162,10 +161,10 @@ def test_join_drained(cluster: Cluster) -> None:
     promise="Swarm MUST keep the running tasks of a paused node running and MUST place new "
     "tasks only on other nodes.",
     rows=("node-pause",),
-    destructive=False,
     needs=(),
+    effects=("writes", "roles"),
 )
-def test_pause_keeps_tasks_and_takes_no_new(cluster: Cluster) -> None:
+def test_pause_keeps_tasks_and_takes_no_new(cluster: Swarm) -> None:
     target = cluster.managers[-1]
     replicas = cluster.spec.size
     lead = deploy_web(cluster, "web", replicas)
@@ -177,13 +176,7 @@ def test_pause_keeps_tasks_and_takes_no_new(cluster: Cluster) -> None:
     scale_service(lead, "web", 3 * replicas)
     after = wait_placement(cluster, lead, "web", 3 * replicas)
     assert after.on(target) == 1, f"the paused {target.name} got new tasks: {after}"
-    with translated(target.name):
-        running = {
-            c.id
-            for c in target.client.containers.list(
-                filters={"label": "com.docker.swarm.service.name=web"}
-            )
-        }
+    running = {c.id for c in target.engine().task_containers("web")}
     assert running == kept, f"the paused node's task container changed: {kept} -> {running}"
 
 
@@ -198,10 +191,10 @@ def test_pause_keeps_tasks_and_takes_no_new(cluster: Cluster) -> None:
     "removed') and a manager ('must be demoted to worker before removal'), and MUST remove a "
     "down node without force and any worker with force.",
     rows=("node-rm",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("membership",),
 )
-def test_node_rm(cluster: Cluster) -> None:
+def test_node_rm(cluster: Swarm) -> None:
     worker = cluster.workers[0]
     manager = cluster.managers[-1]
     lead = cluster.leader_client()
@@ -242,7 +235,7 @@ def test_node_rm(cluster: Cluster) -> None:
         ensure_worker(cluster, worker)
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-NODE-005",
     area="node-management",
@@ -253,10 +246,10 @@ def test_node_rm(cluster: Cluster) -> None:
     "(a graceful shutdown) as down after the heartbeat grace, not before it and within three "
     "heartbeat periods (plus jitter) of the heartbeat set, and as ready again once it is back.",
     rows=("node-status-down", "pki-cluster-settings"),
-    destructive=False,
     needs=(),
+    effects=("settings", "stops"),
 )
-def test_silent_worker_is_down_then_ready(cluster: Cluster, figure: Recorder) -> None:
+def test_silent_worker_is_down_then_ready(cluster: Swarm, figure: Recorder) -> None:
     # Frozen, the worker's daemon sends nothing and answers nothing, as when it is cut off;
     # stopped, it shuts down cleanly. Either way the moment its heartbeats end is known (a
     # kill is SC-SCH-007's).
@@ -322,5 +315,5 @@ def test_silent_worker_is_down_then_ready(cluster: Cluster, figure: Recorder) ->
     )
 
 
-def _state(lead: SwarmClient, node: Node) -> str:
+def _state(lead: SwarmClient, node: SwarmNode) -> str:
     return next(i.state for i in lead.nodes() if i.id == node.node_id)

@@ -15,57 +15,60 @@ from dataclasses import dataclass, field
 import pytest
 
 from suites import budgets
-from swarmcheck.checkers.containers import ContainerSample, check_kept_running
-from swarmcheck.checkers.inventory import Inventory, check_nothing_lost
-from swarmcheck.checkers.refusals import (
+from swarmcheck.api import (
+    DEFAULT_HEARTBEAT_S,
     NO_LEADER,
+    ContainerSample,
+    ContainerSampler,
+    EventRecord,
+    Fault,
+    FaultLog,
+    Inventory,
+    NodeInfo,
+    PromiseTimeout,
+    Recorder,
+    ServiceWrites,
+    Stopwatch,
+    Swarm,
+    SwarmNode,
+    TaskInfo,
     WatchedState,
     WriteAnswer,
+    advertise_address,
+    assert_all,
+    await_refusal,
+    boot_clock,
+    check_kept_running,
+    check_nothing_lost,
     check_refused,
     check_unchanged,
-    of_known_outcome,
-    of_unknown_outcome,
-)
-from swarmcheck.checkers.verdict import assert_all, figures_of
-from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import NodeInfo, TaskInfo
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.errors import PromiseTimeout
-from swarmcheck.faults import process
-from swarmcheck.faults.base import Fault, FaultLog
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, boot_clock, wait_until
-from swarmcheck.workload.membership import (
-    DEFAULT_HEARTBEAT_S,
-    EventRecord,
-    advertise_address,
+    figures_of,
+    inventory,
     join_address,
     leave_swarm,
     local_swarm,
     manager_views,
+    of_known_outcome,
+    of_unknown_outcome,
+    process,
+    promise_timeout,
     recorded_once,
-    set_dispatcher_heartbeat,
-    view_problems,
-    wait_views,
-)
-from swarmcheck.workload.observe import ContainerSampler, inventory
-from swarmcheck.workload.placement import promise_timeout
-from swarmcheck.workload.refusals import (
-    ServiceWrites,
-    await_refusal,
     refused_through,
     send_write,
+    set_dispatcher_heartbeat,
+    view_problems,
+    wait_converged,
+    wait_until,
+    wait_views,
     watched_state,
+    workload_image,
 )
-from swarmcheck.workload.service import wait_converged, workload_image
 
 ADMIN = "https://docs.docker.com/engine/swarm/admin_guide"
 LOSS_BUDGET_S = 60.0
 """moby's TestAPISwarmRaftQuorum polls 2 x 30 s for the refusal."""
 SETTLE_BUDGET_S = 30.0
 """moby polls each cluster-health check for up to 30 s (defaultReconciliationTimeout)."""
-TASK_LABEL = "com.docker.swarm.service.id"
 
 
 @dataclass
@@ -107,20 +110,20 @@ class QuorumEvent(EventRecord):
     views_demoted: dict[str, list[NodeInfo]] | None = None
 
 
-def _write(node: Node, name: str, rec: QuorumEvent, timeout_s: float) -> WriteAnswer:
+def _write(
+    cluster: Swarm, node: SwarmNode, name: str, rec: QuorumEvent, timeout_s: float
+) -> WriteAnswer:
     """Create a config through ``node`` (one request, nothing read first); a client-side
     timeout is recorded as no answer."""
-    client = node.quick_client(timeout_s)
-
-    def create() -> None:
-        with translated(node.name, swarm=True):
-            client.configs.create(name=name, data=b"quorum check")
-
-    try:
+    with cluster.client(node, timeout_s) as client:
         asked: dict[str, object] = {"config": name}
-        return send_write("config create", f"create config {name}", create, asked, rec.now)
-    finally:
-        client.close()
+        return send_write(
+            "config create",
+            f"create config {name}",
+            lambda: client.configs.create(name, b"quorum check"),
+            asked,
+            rec.now,
+        )
 
 
 def _slots(tasks: list[TaskInfo]) -> dict[str, list[int | None]]:
@@ -131,24 +134,17 @@ def _slots(tasks: list[TaskInfo]) -> dict[str, list[int | None]]:
     return slots
 
 
-def _task_ids(node: Node, service_id: str) -> set[str]:
+def _task_ids(node: SwarmNode, service_id: str) -> set[str]:
     """The task ids of the service's containers that ``node``'s own engine runs."""
-    with translated(node.name):
-        found = node.client.containers.list(
-            filters={"label": f"{TASK_LABEL}={service_id}", "status": "running"}
-        )
+    found = node.engine().task_containers(service_id=service_id)
     return {str(c.labels.get("com.docker.swarm.task.id")) for c in found}
 
 
-def _task_containers(node: Node, service_id: str) -> list[str]:
-    with translated(node.name):
-        found = node.client.containers.list(
-            filters={"label": f"{TASK_LABEL}={service_id}", "status": "running"}, sparse=True
-        )
-    return sorted(str(c.id) for c in found)
+def _task_containers(node: SwarmNode, service_id: str) -> list[str]:
+    return sorted(c.id for c in node.engine().task_containers(service_id=service_id))
 
 
-def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
+def run_quorum_event(cluster: Swarm, rec: QuorumEvent) -> None:
     leader = cluster.leader()
     first, second = (m for m in cluster.managers if m.name != leader.name)
     worker = cluster.workers[0]
@@ -164,8 +160,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
         lead.update_node(node.node_id, node_labels={"quorum": "stays"})
     lead.create_service("web", workload_image(), 2, constraints=["node.labels.quorum==stays"])
     wait_converged(lead, "web", 2)
-    with translated(leader.name):
-        lead.docker.configs.create(name="before-loss", data=b"created before the quorum loss")
+    lead.configs.create("before-loss", b"created before the quorum loss")
     rec.before = inventory(cluster)
     stored = lead.stored_service("web")  # the version every judged write names
     rec.state_before = watched_state(lead, stored, cluster.nodes)
@@ -174,7 +169,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
         # One follower down: the leader stays, writes go on.
         faults.append(process.stop_node(cluster, first).start())
         rec.note(f"{first.name} (follower) stopped")
-        rec.write_one_down = _write(leader, "one-manager-down", rec, 10)
+        rec.write_one_down = _write(cluster, leader, "one-manager-down", rec, 10)
         rec.views_one_down = manager_views(cluster, [leader, second])
         wait_until(
             lambda: (
@@ -198,7 +193,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
             rec.note(f"{second.name} stopped too: 1 of 3 managers up")
 
             def probe(i: int) -> WriteAnswer:
-                rec.writes.append(_write(leader, f"no-quorum-{i}", rec, 5))
+                rec.writes.append(_write(cluster, leader, f"no-quorum-{i}", rec, 5))
                 return rec.writes[-1]
 
             # Config creates until one is refused for lack of a leader: one accepted, or
@@ -231,7 +226,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
         rec.note(f"{new_leader.name} leads")
 
         def accepted() -> WriteAnswer | None:
-            write = _write(new_leader, "after-restore", rec, 25)
+            write = _write(cluster, new_leader, "after-restore", rec, 25)
             return write if write.accepted else None
 
         rec.write_after = wait_until(
@@ -241,8 +236,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
             timeout_error=promise_timeout,
         )
         rec.after = inventory(cluster)
-        with translated(new_leader.name):
-            rec.configs_after = {c.name for c in new_leader.client.configs.list()}
+        rec.configs_after = cluster.client(new_leader).configs.names()
         now = cluster.client(new_leader)
         rec.state_after = watched_state(now, now.stored_service("web"), cluster.nodes)
 
@@ -277,7 +271,7 @@ def run_quorum_event(cluster: Cluster, rec: QuorumEvent) -> None:
 
 
 @pytest.fixture
-def quorum(cluster: Cluster) -> QuorumEvent:
+def quorum(cluster: Swarm) -> QuorumEvent:
     if len(cluster.managers) != 3 or not cluster.workers:
         pytest.skip(
             f"written for 3 managers and a worker, the cluster has {len(cluster.managers)} "
@@ -288,7 +282,7 @@ def quorum(cluster: Cluster) -> QuorumEvent:
     )
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-RAFT-009",
     area="raft",
@@ -297,8 +291,8 @@ def quorum(cluster: Cluster) -> QuorumEvent:
     promise="Stopping one follower of three managers MUST NOT change the leader or block "
     "writes, and the stopped manager MUST be reported unreachable.",
     rows=("raft-follower-down",),
-    destructive=False,
     needs=(),
+    effects=("writes", "roles", "stops", "leadership"),
 )
 def test_follower_down(quorum: QuorumEvent, figure: Recorder) -> None:
     quorum.need(quorum.views_one_down, quorum.write_one_down, quorum.unreachable_s)
@@ -312,7 +306,7 @@ def test_follower_down(quorum: QuorumEvent, figure: Recorder) -> None:
     figure("unreachable_after_s", quorum.unreachable_s)
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-QRM-001",
     area="quorum",
@@ -322,8 +316,8 @@ def test_follower_down(quorum: QuorumEvent, figure: Recorder) -> None:
     "than CheckQuorum's 10 s, and refuse control-plane writes with the documented 'does not "
     "have a leader' error (a deadline error MAY come first), and MUST NOT accept any write.",
     rows=("q-writes-fail",),
-    destructive=False,
     needs=(),
+    effects=("writes", "roles", "stops", "leadership"),
 )
 def test_writes_fail_without_quorum(quorum: QuorumEvent, figure: Recorder) -> None:
     quorum.need(quorum.stopping_s, quorum.lost_s, quorum.refused_s, quorum.configs_after)
@@ -346,7 +340,7 @@ def test_writes_fail_without_quorum(quorum: QuorumEvent, figure: Recorder) -> No
     budgets.assert_within("q-writes-fail", "step-down", step_down)
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-QRM-002",
     area="quorum",
@@ -357,8 +351,8 @@ def test_writes_fail_without_quorum(quorum: QuorumEvent, figure: Recorder) -> No
     "quorum is lost (watched for 60 s), and scaling and updating MUST be refused with the "
     "documented no-leader error and MUST NOT take effect once quorum is back.",
     rows=("q-tasks-keep-running",),
-    destructive=False,
     needs=(),
+    effects=("writes", "roles", "stops", "leadership"),
 )
 def test_tasks_keep_running_without_quorum(quorum: QuorumEvent, figure: Recorder) -> None:
     quorum.need(quorum.state_before, quorum.lost_boot, quorum.window_end_s, quorum.state_after)
@@ -402,7 +396,7 @@ def _watched_from_loss(samples: list[ContainerSample], lost: float) -> float:
     return min(spans, default=0.0)
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-QRM-003",
     area="quorum",
@@ -411,8 +405,8 @@ def _watched_from_loss(samples: list[ContainerSample], lost: float) -> float:
     promise="Bringing a stopped manager back MUST restore a leader and accept writes, with every "
     "object created before the quorum loss intact.",
     rows=("q-restore",),
-    destructive=False,
     needs=(),
+    effects=("writes", "roles", "stops", "leadership"),
 )
 def test_quorum_restored(quorum: QuorumEvent, figure: Recorder) -> None:
     quorum.need(quorum.back_s, quorum.leader_again_s, quorum.write_after, quorum.after)
@@ -424,7 +418,7 @@ def test_quorum_restored(quorum: QuorumEvent, figure: Recorder) -> None:
     check_nothing_lost(quorum.before, quorum.after).assert_ok()
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-RAFT-010",
     area="raft",
@@ -433,8 +427,8 @@ def test_quorum_restored(quorum: QuorumEvent, figure: Recorder) -> None:
     promise="A manager demoted while it is down MUST come back as a worker when restarted, "
     "leaving N-1 managers with one leader.",
     rows=("raft-demote-downed",),
-    destructive=False,
     needs=(),
+    effects=("writes", "roles", "stops", "leadership"),
 )
 def test_demoted_while_down(quorum: QuorumEvent, figure: Recorder) -> None:
     quorum.need(quorum.demoted, quorum.second_control, quorum.views_demoted)
@@ -446,7 +440,7 @@ def test_demoted_while_down(quorum: QuorumEvent, figure: Recorder) -> None:
 
 
 # -- forced new cluster -----------------------------------------------------------------------
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-QRM-004",
     area="quorum",
@@ -457,10 +451,10 @@ def test_demoted_while_down(quorum: QuorumEvent, figure: Recorder) -> None:
     "containers, runs every slot again on the node it ran on (the survivor included), accepts "
     "a new manager and scales (at Docker's default 5 s dispatcher heartbeat).",
     rows=("q-force-new-cluster",),
-    destructive=True,
     needs=(),
+    effects=("writes", "roles", "settings", "stops", "membership", "leadership"),
 )
-def test_force_new_cluster(fresh_cluster: Cluster, figure: Recorder) -> None:
+def test_force_new_cluster(fresh_cluster: Swarm, figure: Recorder) -> None:
     cluster = fresh_cluster
     survivor, *lost = cluster.managers
     worker = cluster.workers[0]
@@ -472,8 +466,7 @@ def test_force_new_cluster(fresh_cluster: Cluster, figure: Recorder) -> None:
         "web", workload_image(), 4, constraints=["node.labels.quorum==stays"]
     )
     wait_converged(lead, "web", 4)
-    with translated(lead.node):
-        lead.docker.configs.create(name="before-loss", data=b"kept by the new cluster")
+    lead.configs.create("before-loss", b"kept by the new cluster")
     before = inventory(cluster)
     on_worker = _task_containers(worker, service_id)
     on_survivor = _task_containers(survivor, service_id)
@@ -490,12 +483,7 @@ def test_force_new_cluster(fresh_cluster: Cluster, figure: Recorder) -> None:
         process.kill_node(cluster, node, log=FaultLog()).start()
 
     clock = Stopwatch()
-    with translated(survivor.name):
-        survivor.client.swarm.init(
-            force_new_cluster=True,
-            advertise_addr=advertise_address(cluster, survivor),
-            listen_addr="0.0.0.0:2377",
-        )
+    cluster.client(survivor).init(advertise_address(cluster, survivor), force_new_cluster=True)
     figure("init_s", clock())
     own = cluster.client(survivor)
     info = own.info()

@@ -8,42 +8,45 @@ event) and judged by several checks, one promise each.
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from docker import DockerClient
 
-from swarmcheck.checkers.leaders import LeaderSample, check_single_leader
-from swarmcheck.checkers.refusals import NO_LEADER, WriteAnswer
-from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import NodeInfo
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError
-from swarmcheck.faults import process
-from swarmcheck.faults.base import Fault
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, boot_clock, wait_until
-from swarmcheck.workload.membership import (
+from swarmcheck.api import (
     DEFAULT_HEARTBEAT_S,
+    NO_LEADER,
+    EngineAPIError,
     EventRecord,
+    Fault,
+    LeaderSample,
+    NodeInfo,
     NodeStateSample,
     NodeStateSampler,
+    Recorder,
+    Sampler,
+    Stopwatch,
+    Swarm,
+    SwarmNode,
+    WriteAnswer,
+    boot_clock,
+    check_single_leader,
     local_swarm,
     manager_views,
+    process,
+    promise_timeout,
     recorded_once,
+    running_containers,
+    send_write,
     set_dispatcher_heartbeat,
     view_problems,
+    wait_converged,
+    wait_until,
     wait_views,
+    workload_image,
 )
-from swarmcheck.workload.placement import promise_timeout
-from swarmcheck.workload.refusals import send_write
-from swarmcheck.workload.service import wait_converged, workload_image
-from swarmcheck.workload.tasks import running_task_containers
 
 DOCS = "https://docs.docker.com/engine/swarm"
 ELECTION_BUDGET_S = 64.0
@@ -63,10 +66,10 @@ SETTLE_BUDGET_S = 30.0
     "ManagerStatus MUST be present exactly on managers, and every manager MUST see every node "
     "ready and active.",
     rows=("raft-single-leader",),
-    destructive=False,
     needs=(),
+    effects=("reads",),
 )
-def test_one_leader_everyone_agrees_on(cluster: Cluster) -> None:
+def test_one_leader_everyone_agrees_on(cluster: Swarm) -> None:
     views = manager_views(cluster)
     problems = view_problems(views, len(cluster.managers), len(cluster.workers))
     assert not problems, "\n".join(problems)
@@ -87,10 +90,10 @@ def test_one_leader_everyone_agrees_on(cluster: Cluster) -> None:
     promise="A manager that is not the leader MUST forward control-plane writes to the leader, "
     "so that a service created through any manager is listed by every manager and runs.",
     rows=("raft-leader-proxy",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_writes_through_any_manager(cluster: Cluster) -> None:
+def test_writes_through_any_manager(cluster: Swarm) -> None:
     created = {}
     for manager in cluster.managers:
         client = cluster.client(manager)
@@ -104,7 +107,9 @@ def test_writes_through_any_manager(cluster: Cluster) -> None:
     lead = cluster.leader_client()
     for name, service_id in created.items():
         wait_converged(lead, name, 1)
-        on_engines = sum(len(c) for c in running_task_containers(cluster, service_id).values())
+        on_engines = sum(
+            len(c) for c in running_containers(cluster, service_id=service_id).values()
+        )
         assert on_engines == 1, f"{name}: {on_engines} containers run on the engines, not 1"
 
 
@@ -116,10 +121,10 @@ def test_writes_through_any_manager(cluster: Cluster) -> None:
     promise="Demoting the leader MUST hand leadership to another manager and leave N-1 managers "
     "with one leader, and promoting the node back MUST make it a reachable manager again.",
     rows=("raft-promote-demote",),
-    destructive=False,
     needs=(),
+    effects=("roles", "leadership"),
 )
-def test_demoting_the_leader(cluster: Cluster, figure: Recorder) -> None:
+def test_demoting_the_leader(cluster: Swarm, figure: Recorder) -> None:
     old = cluster.leader()
     others = [m for m in cluster.managers if m.name != old.name]
     clock = Stopwatch()
@@ -168,53 +173,39 @@ class Failover(EventRecord):
     configs_after: dict[str, set[str]] | None = None
 
 
-class WriteProber:
-    """Creates a config through the survivors in turn until stopped: each attempt recorded."""
+class WriteProber(Sampler[WriteAnswer]):
+    """Creates a config through the survivors in turn until stopped: each attempt recorded
+    in the failover's record as it is answered."""
 
-    def __init__(self, rec: Failover, survivors: list[Node]) -> None:
+    name = "write-prober"
+
+    def __init__(self, cluster: Swarm, rec: Failover, survivors: list[SwarmNode]) -> None:
+        super().__init__(interval_s=0.5, stop_timeout_s=40)
+        self.samples = rec.writes
+        self.cluster = cluster
         self.rec = rec
         self.survivors = survivors
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="write-prober", daemon=True)
-
-    def __enter__(self) -> WriteProber:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=40)
+        self.attempt = 0
 
     def acknowledged(self) -> int:
-        return sum(w.accepted for w in self.rec.writes)
+        return sum(w.accepted for w in self.samples)
 
-    def _run(self) -> None:
-        attempt = 0
-        while not self._stop.is_set():
-            node = self.survivors[attempt % len(self.survivors)]
-            name = f"failover-write-{attempt}"
-            client = node.quick_client(30)  # the engine gives up after 20 s
-
-            def create(client: DockerClient = client, node: Node = node, name: str = name) -> None:
-                with translated(node.name, swarm=True):
-                    client.configs.create(name=name, data=b"written during a failover")
-
-            try:
-                answer = send_write(
-                    "config create",
-                    f"create config {name} via {node.name}",
-                    create,
-                    {"config": name},
-                    self.rec.now,
-                )
-            finally:
-                client.close()
-            self.rec.writes.append(answer)
-            attempt += 1
-            self._stop.wait(0.5)
+    def sample(self, t: float) -> list[WriteAnswer]:
+        node = self.survivors[self.attempt % len(self.survivors)]
+        name = f"failover-write-{self.attempt}"
+        self.attempt += 1
+        with self.cluster.client(node, timeout_s=30) as client:  # the engine gives up after 20 s
+            answer = send_write(
+                "config create",
+                f"create config {name} via {node.name}",
+                lambda: client.configs.create(name, b"written during a failover"),
+                {"config": name},
+                self.rec.now,
+            )
+        return [answer]
 
 
-def run_failover(cluster: Cluster, rec: Failover) -> None:
+def run_failover(cluster: Swarm, rec: Failover) -> None:
     old = cluster.leader()
     survivors = [m for m in cluster.managers if m.name != old.name]
     rec.old_leader = old.name
@@ -232,7 +223,7 @@ def run_failover(cluster: Cluster, rec: Failover) -> None:
         with sampler:
             stop.start()
             rec.note(f"{old.name} (leader) stopped")
-            with WriteProber(rec, survivors) as prober:
+            with WriteProber(cluster, rec, survivors) as prober:
                 views = wait_views(
                     cluster,
                     lambda v: [] if any(i.leader for i in next(iter(v.values()))) else ["none"],
@@ -271,21 +262,17 @@ def run_failover(cluster: Cluster, rec: Failover) -> None:
         set_dispatcher_heartbeat(cluster, heartbeat)
         rec.leader_samples = list(sampler.leader_samples)
         rec.worker_samples = [s for s in sampler.samples if s.hostname in rec.workers]
-    configs = {}
-    for manager in cluster.managers:
-        with translated(manager.name):
-            configs[manager.name] = {c.name for c in manager.client.configs.list()}
-    rec.configs_after = configs
+    rec.configs_after = {m.name: cluster.client(m).configs.names() for m in cluster.managers}
 
 
 @pytest.fixture
-def failover(cluster: Cluster) -> Failover:
+def failover(cluster: Swarm) -> Failover:
     if len(cluster.managers) != 3:
         pytest.skip(f"written for 3 managers, the cluster has {len(cluster.managers)}")
     return recorded_once(cluster, "leader-stop", lambda rec: run_failover(cluster, rec), Failover())
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-RAFT-004",
     area="raft",
@@ -295,8 +282,8 @@ def failover(cluster: Cluster) -> Failover:
     "a write MUST fail with the no-leader or deadline error or wait for the new leader, and "
     "every acknowledged write MUST be on every manager afterwards, the old leader included.",
     rows=("raft-failover",),
-    destructive=False,
     needs=(),
+    effects=("writes", "settings", "stops", "leadership"),
 )
 def test_writes_during_failover(failover: Failover, figure: Recorder) -> None:
     failover.need(failover.elected_s, failover.configs_after)
@@ -323,7 +310,7 @@ def test_writes_during_failover(failover: Failover, figure: Recorder) -> None:
         assert not committed, f"writes refused for lack of a leader are on {manager}: {committed}"
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-RAFT-005",
     area="raft",
@@ -333,8 +320,8 @@ def test_writes_during_failover(failover: Failover, figure: Recorder) -> None:
     "leader elected meanwhile, leadership MUST NOT move back, and there MUST never be two "
     "leaders.",
     rows=("raft-failover",),
-    destructive=False,
     needs=(),
+    effects=("writes", "settings", "stops", "leadership"),
 )
 def test_old_leader_rejoins_as_follower(failover: Failover, figure: Recorder) -> None:
     failover.need(failover.views_after, failover.back_at, failover.leader_samples)
@@ -364,7 +351,7 @@ def test_old_leader_rejoins_as_follower(failover: Failover, figure: Recorder) ->
     )
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-RAFT-006",
     area="raft",
@@ -374,8 +361,8 @@ def test_old_leader_rejoins_as_follower(failover: Failover, figure: Recorder) ->
     "workers MUST NOT be marked down and MUST be ready again within 64 s of the leader "
     "stopping.",
     rows=("raft-workers-not-down-on-failover",),
-    destructive=False,
     needs=(),
+    effects=("writes", "settings", "stops", "leadership"),
 )
 def test_workers_not_down_on_failover(failover: Failover, figure: Recorder) -> None:
     failover.need(failover.worker_samples, failover.elected_s, failover.views_after)
@@ -414,7 +401,7 @@ class FullRestart(EventRecord):
     services_after: dict[str, str | None] | None = None
 
 
-def run_full_restart(cluster: Cluster, rec: FullRestart) -> None:
+def run_full_restart(cluster: Swarm, rec: FullRestart) -> None:
     lead = cluster.leader_client()
     rec.service_id = lead.create_service("before-restart", workload_image(), 2)
     wait_converged(lead, "before-restart", 2)
@@ -459,7 +446,7 @@ def run_full_restart(cluster: Cluster, rec: FullRestart) -> None:
 
 
 @pytest.fixture
-def full_restart(cluster: Cluster) -> FullRestart:
+def full_restart(cluster: Swarm) -> FullRestart:
     shape = (len(cluster.managers), len(cluster.workers))
     if shape != FULL_RESTART_SHAPE:
         pytest.skip(
@@ -471,7 +458,7 @@ def full_restart(cluster: Cluster) -> FullRestart:
     )
 
 
-@pytest.mark.swarm(managers=5, workers=1)
+@pytest.mark.swarm(managers=5, workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-RAFT-011",
     area="raft",
@@ -482,8 +469,8 @@ def full_restart(cluster: Cluster) -> FullRestart:
     "MUST recover one leader that every manager names, with every manager reachable and every "
     "node ready and active.",
     rows=("raft-full-restart",),
-    destructive=False,
     needs=(),
+    effects=("writes", "stops", "leadership"),
 )
 def test_full_restart_recovers(full_restart: FullRestart, figure: Recorder) -> None:
     full_restart.need(full_restart.engines_s, full_restart.healthy_s, full_restart.healthy_views)
@@ -492,7 +479,7 @@ def test_full_restart_recovers(full_restart: FullRestart, figure: Recorder) -> N
     figure("healthy_after_engines_s", full_restart.healthy_s - full_restart.engines_s)
 
 
-@pytest.mark.swarm(managers=5, workers=1)
+@pytest.mark.swarm(managers=5, workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-MEM-011",
     area="membership",
@@ -501,8 +488,8 @@ def test_full_restart_recovers(full_restart: FullRestart, figure: Recorder) -> N
     promise="A node MUST come back from a daemon restart or crash with the same node ID, role "
     "and swarm state, and services created before MUST remain inspectable on every manager.",
     rows=("mem-restart-persist",),
-    destructive=False,
     needs=(),
+    effects=("writes", "stops", "leadership"),
 )
 def test_restart_keeps_identity(full_restart: FullRestart) -> None:
     full_restart.need(full_restart.before, full_restart.after, full_restart.services_after)

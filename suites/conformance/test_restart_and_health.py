@@ -14,24 +14,22 @@ import itertools
 import time
 
 import pytest
-from docker.types import Healthcheck, RestartPolicy, UpdateConfig
 
 from suites import budgets
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import (
-    EnvironmentProblem,
-    SwarmPromiseBroken,
-    UnhealthyStartReportedComplete,
-)
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch
-from swarmcheck.workload.service import workload_image
-from swarmcheck.workload.updates import (
-    NS,
+from swarmcheck.api import (
     EngineContainer,
+    EnvironmentProblem,
+    Healthcheck,
+    Recorder,
+    RestartPolicy,
+    Stopwatch,
+    Swarm,
+    SwarmClient,
+    SwarmPromiseBroken,
     TaskRecord,
-    create_service,
+    UnhealthyStartReportedComplete,
+    UpdateConfig,
+    create_policy_service,
     engine_containers,
     exec_in_container,
     set_container_spec,
@@ -41,6 +39,7 @@ from swarmcheck.workload.updates import (
     update_status,
     wait_promise,
     wait_update_state,
+    workload_image,
 )
 
 CREATE = "https://docs.docker.com/reference/cli/docker/service/create/"
@@ -60,8 +59,10 @@ def exits(code: int, after_s: float = 0.0) -> list[str]:
     return ["sh", "-c", f"sleep {after_s}; exit {code}" if after_s else f"exit {code}"]
 
 
-def restart(condition: str, delay_s: float, **limits: int) -> RestartPolicy:
-    return RestartPolicy(condition=condition, delay=int(delay_s * NS), **limits)
+def restart(
+    condition: str, delay_s: float, *, max_attempts: int = 0, window_s: float = 0.0
+) -> RestartPolicy:
+    return RestartPolicy(condition, delay_s, max_attempts=max_attempts, window_s=window_s)
 
 
 class TaskLog:
@@ -69,15 +70,15 @@ class TaskLog:
     reap old tasks and the engines remove their containers, so a count of restarts has to be
     accumulated while they happen."""
 
-    def __init__(self, cluster: Cluster, client: SwarmClient, services: list[str]) -> None:
+    def __init__(self, cluster: Swarm, client: SwarmClient, services: list[str]) -> None:
         self.cluster = cluster
-        self.client = client
+        self.lead = client
         self.tasks: dict[str, dict[str, TaskRecord]] = {s: {} for s in services}
         self.containers: dict[str, dict[str, EngineContainer]] = {s: {} for s in services}
 
     def poll(self, engines: bool = True) -> None:
         for service, seen in self.tasks.items():
-            seen.update((t.id, t) for t in task_records(self.client, service))
+            seen.update((t.id, t) for t in task_records(self.lead, service))
             if engines:
                 self.containers[service].update(
                     (c.id, c) for c in engine_containers(self.cluster, service)
@@ -115,13 +116,13 @@ CONDITIONS = {  # service: (restart condition, exit code of its task, is it rest
         "MUST NOT replace it under none."
     ),
     rows=("heal-restart-policy",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_restart_conditions(cluster: Cluster) -> None:
+def test_restart_conditions(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     for name, (condition, code, _) in CONDITIONS.items():
-        create_service(lead, name, command=exits(code), restart=restart(condition, 0.2))
+        create_policy_service(lead, name, command=exits(code), restart=restart(condition, 0.2))
     log = TaskLog(cluster, lead, list(CONDITIONS))
     restarted = [name for name, (_, _, again) in CONDITIONS.items() if again]
 
@@ -174,14 +175,14 @@ def test_restart_conditions(cluster: Cluster) -> None:
         "starting the container of its replacement."
     ),
     rows=("heal-restart-policy",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_restart_delay(cluster: Cluster, figure: Recorder) -> None:
+def test_restart_delay(cluster: Swarm, figure: Recorder) -> None:
     delay_s = 2.0
     lead = cluster.leader_client()
-    create_service(lead, "delayed", command=exits(1), restart=restart("any", delay_s))
-    create_service(lead, "undelayed", command=exits(1), restart=restart("any", 0.0))
+    create_policy_service(lead, "delayed", command=exits(1), restart=restart("any", delay_s))
+    create_policy_service(lead, "undelayed", command=exits(1), restart=restart("any", 0.0))
     log = TaskLog(cluster, lead, ["delayed", "undelayed"])
 
     def restarted() -> bool | None:
@@ -230,21 +231,21 @@ def test_restart_delay(cluster: Cluster, figure: Recorder) -> None:
         "is set MUST count only the restarts within that window."
     ),
     rows=("heal-restart-policy",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_restart_max_attempts_and_window(cluster: Cluster) -> None:
+def test_restart_max_attempts_and_window(cluster: Swarm) -> None:
     attempts = 1
     lead = cluster.leader_client()
     # Each task lives about a second (0.2 s delay, start, 0.5 s run): a 0.3 s window never
     # holds the previous restart, a 60 s window always does.
     windows = {"capped": 0.0, "wide-window": 60.0, "narrow-window": 0.3}
     for name, window_s in windows.items():
-        create_service(
+        create_policy_service(
             lead,
             name,
             command=exits(1, after_s=0.5),
-            restart=restart("on-failure", 0.2, max_attempts=attempts, window=int(window_s * NS)),
+            restart=restart("on-failure", 0.2, max_attempts=attempts, window_s=window_s),
         )
     log = TaskLog(cluster, lead, list(windows))
 
@@ -281,13 +282,13 @@ ENDS_143_WHEN_STOPPED = ["sh", "-c", "trap 'exit 143' TERM; sleep 600 & wait"]
 
 
 def health(test: list[str], retries: int) -> Healthcheck:
-    return Healthcheck(test=test, interval=NS // 2, timeout=NS, retries=retries)
+    return Healthcheck(test, interval_s=0.5, timeout_s=1, retries=retries)
 
 
 NEVER_HEALTHY = health(["CMD", "false"], retries=2)  # unhealthy after its second probe
 
 
-def only_container(cluster: Cluster, service: str) -> EngineContainer | None:
+def only_container(cluster: Swarm, service: str) -> EngineContainer | None:
     running = [c for c in engine_containers(cluster, service) if c.running]
     return running[0] if len(running) == 1 else None
 
@@ -302,13 +303,13 @@ def only_container(cluster: Cluster, service: str) -> EngineContainer | None:
         "fails and MUST report it running only after the check first passes."
     ),
     rows=("heal-healthcheck",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_health_check_gates_running(cluster: Cluster, figure: Recorder) -> None:
+def test_health_check_gates_running(cluster: Swarm, figure: Recorder) -> None:
     lead = cluster.leader_client()
     # As moby's TestServiceHealthStart: many retries, so failing checks never make it unhealthy.
-    create_service(
+    create_policy_service(
         lead,
         "gated",
         healthcheck=health(["CMD", "cat", "/tmp/ready"], retries=1000),
@@ -366,14 +367,14 @@ def test_health_check_gates_running(cluster: Cluster, figure: Recorder) -> None:
         "container'), stop that container and replace the task with a new one."
     ),
     rows=("heal-healthcheck",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_unhealthy_container_is_replaced(cluster: Cluster, figure: Recorder) -> None:
+def test_unhealthy_container_is_replaced(cluster: Swarm, figure: Recorder) -> None:
     lead = cluster.leader_client()
     # As moby's TestServiceHealthRun: healthy at first, one failed check makes it unhealthy.
     # The process ignores SIGTERM (PID 1 `sleep`), so it ends non-zero, as moby's `top` does.
-    create_service(
+    create_policy_service(
         lead,
         "checked",
         command=["sh", "-c", "touch /tmp/healthy; exec sleep 600"],
@@ -443,18 +444,18 @@ def test_unhealthy_container_is_replaced(cluster: Cluster, figure: Recorder) -> 
         "start-first update keeps every old task running and pauses when the replacement fails."
     ),
     rows=("heal-healthcheck", "upd-start-first"),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_unhealthy_replacement_never_runs(cluster: Cluster) -> None:
+def test_unhealthy_replacement_never_runs(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     v1, v2 = workload_image("v1"), workload_image("v2")
-    create_service(
+    create_policy_service(
         lead,
         "web",
         replicas=3,
         update=UpdateConfig(
-            parallelism=1, order="start-first", failure_action="pause", monitor=2 * NS
+            parallelism=1, order="start-first", failure_action="pause", monitor_s=2
         ),
         restart=restart("any", 0.2),
     )
@@ -467,7 +468,9 @@ def test_unhealthy_replacement_never_runs(cluster: Cluster) -> None:
     update_service(
         lead,
         "web",
-        set_container_spec(Image=v2, Healthcheck=NEVER_HEALTHY, Command=ENDS_143_WHEN_STOPPED),
+        set_container_spec(
+            Image=v2, Healthcheck=NEVER_HEALTHY.api(), Command=ENDS_143_WHEN_STOPPED
+        ),
         "v2 with a health check that always fails",
     )
 
@@ -531,13 +534,13 @@ def test_unhealthy_replacement_never_runs(cluster: Cluster) -> None:
         "Swarm stops it."
     ),
     rows=("heal-healthcheck",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_unhealthy_start_fails_whatever_the_exit_code(cluster: Cluster) -> None:
+def test_unhealthy_start_fails_whatever_the_exit_code(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     # The workload exits 0 on SIGTERM; no restart, so its one task is the whole story.
-    create_service(
+    create_policy_service(
         lead,
         "graceful",
         healthcheck=NEVER_HEALTHY,
@@ -569,7 +572,7 @@ def test_unhealthy_start_fails_whatever_the_exit_code(cluster: Cluster) -> None:
     )
 
 
-def wait_running_containers(cluster: Cluster, service: str, count: int) -> set[str]:
+def wait_running_containers(cluster: Swarm, service: str, count: int) -> set[str]:
     """Wait until ``count`` containers of ``service`` run on the engines; their ids."""
 
     def running() -> set[str] | None:
@@ -585,10 +588,10 @@ def wait_running_containers(cluster: Cluster, service: str, count: int) -> set[s
 
 
 # -- task history ----------------------------------------------------------------------------
-def counted_history(cluster: Cluster, lead: SwarmClient, service: str, restarts: int) -> int:
+def counted_history(cluster: Swarm, lead: SwarmClient, service: str, restarts: int) -> int:
     """How many tasks the managers keep in the slot of a crash-looping ``service`` once it has
     been restarted ``restarts`` times."""
-    create_service(lead, service, command=exits(1), restart=restart("any", 0.1))
+    create_policy_service(lead, service, command=exits(1), restart=restart("any", 0.1))
     log = TaskLog(cluster, lead, [service])
 
     def restarted() -> bool | None:
@@ -624,10 +627,10 @@ def counted_history(cluster: Cluster, lead: SwarmClient, service: str, restarts:
         "tasks when the restart policy sets MaxAttempts."
     ),
     rows=("heal-task-history",),
-    destructive=False,
     needs=(),
+    effects=("writes", "settings"),
 )
-def test_task_history_limit(cluster: Cluster, figure: Recorder) -> None:
+def test_task_history_limit(cluster: Swarm, figure: Recorder) -> None:
     limit, attempts = 2, 2
     lead = cluster.leader_client()
     # The default, counted: swarmcheck initialises its swarms without --task-history-limit,
@@ -638,8 +641,8 @@ def test_task_history_limit(cluster: Cluster, figure: Recorder) -> None:
     lead.remove_service("looping-default")
     with task_history_limit(lead, limit) as default:
         assert default == 5, f"the task history limit of a new swarm is {default}, not 5"
-        create_service(lead, "looping", command=exits(1), restart=restart("any", 0.1))
-        create_service(
+        create_policy_service(lead, "looping", command=exits(1), restart=restart("any", 0.1))
+        create_policy_service(
             lead,
             "capped",
             command=exits(1),

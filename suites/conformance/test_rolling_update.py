@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from suites.conftest import RollingJudge
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.workload.rolling import watched_rolling_update
+from swarmcheck.api import (
+    Recorder,
+    Swarm,
+    watched_rolling_update,
+)
 
 DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/"
 
@@ -22,9 +24,10 @@ DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/"
         "task on the new image."
     ),
     rows=("upd-start-first",),
+    effects=("writes",),
 )
 def test_rolling_update_keeps_answering(
-    cluster: Cluster, figure: Recorder, judge_rolling: RollingJudge
+    cluster: Swarm, figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
     """3 replicas, start-first, parallelism 1: a client inside the swarm never misses an
     answer, and the tasks (managers and engines, sampled every 0.2 s) show start-first: an
@@ -41,9 +44,10 @@ def test_rolling_update_keeps_answering(
     promise="A start-first rolling update MUST keep a service answering through its virtual IP.",
     rows=("upd-start-first", "net-vip-stable"),
     needs=("ipvs",),  # without IPVS the cluster fixture skips it, with the reason it found
+    effects=("writes",),
 )
 def test_rolling_update_through_vip(
-    cluster: Cluster, figure: Recorder, judge_rolling: RollingJudge
+    cluster: Swarm, figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
     run = watched_rolling_update(cluster, figure, replicas=3, order="start-first", via_vip=True)
     judge_rolling(run, "web v1 -> v2, probed via the service VIP")

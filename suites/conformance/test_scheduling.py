@@ -2,7 +2,7 @@
 preferences, the per-node replica limit, and no rebalancing onto a node that comes back.
 
 Every placement is read twice: from the managers' task list and from the task containers each
-node's engine runs (``swarmcheck.workload.placement``); a placement counts only when they agree.
+node's engine runs (``swarmcheck.operations.scheduling``); a placement counts only when they agree.
 
 Shapes: the default cluster (3 managers) for label rules, spread, limits and pending tasks;
 3 managers + 1 worker (``swarm(workers=1)``) where a worker is the point (role constraints,
@@ -14,21 +14,23 @@ from __future__ import annotations
 import pytest
 
 from suites import budgets
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.faults.process import kill_node
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, hold, wait_until
-from swarmcheck.workload.placement import (
+from swarmcheck.api import (
     Placement,
+    Recorder,
+    Stopwatch,
+    Swarm,
     create_placed_service,
+    deploy_web,
     force_update,
+    hold,
     hold_placement,
+    kill_node,
     not_moved,
     observe,
     promise_timeout,
     wait_placement,
+    wait_until,
 )
-from swarmcheck.workload.service import deploy_web
 
 CONSTRAINTS = "https://docs.docker.com/engine/swarm/services/#placement-constraints"
 PREFERENCES = "https://docs.docker.com/engine/swarm/services/#placement-preferences"
@@ -53,10 +55,10 @@ STILL_PENDING_S = 5.0
     promise="Swarm MUST place the tasks of a service constrained to node.role==worker only on "
     "workers and those constrained to node.role!=worker only on managers.",
     rows=("sch-constraint-role",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_role_constraints(cluster: Cluster) -> None:
+def test_role_constraints(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     create_placed_service(lead, "on-workers", 3, constraints=["node.role==worker"])
     create_placed_service(lead, "on-managers", 4, constraints=["node.role!=worker"])
@@ -77,10 +79,10 @@ def test_role_constraints(cluster: Cluster) -> None:
     "constraint, an oversized memory reservation) and keep them pending, unassigned and not "
     "running anywhere, with an error that starts 'no suitable node' and names the reason.",
     rows=("sch-constraint-role",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_unsatisfiable_placement_stays_pending(cluster: Cluster, figure: Recorder) -> None:
+def test_unsatisfiable_placement_stays_pending(cluster: Swarm, figure: Recorder) -> None:
     lead = cluster.leader_client()
     nodes = cluster.spec.size
     reasons = {
@@ -134,10 +136,10 @@ def test_unsatisfiable_placement_stays_pending(cluster: Cluster, figure: Recorde
     promise="Swarm MUST place tasks only on nodes whose labels satisfy every one of the "
     "service's node.labels constraints, with == and != as written.",
     rows=("sch-constraint-label",),
-    destructive=False,
     needs=(),
+    effects=("writes", "roles"),
 )
-def test_label_constraints(cluster: Cluster) -> None:
+def test_label_constraints(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     m1, m2, m3 = cluster.managers[:3]
     lead.update_node(m1.node_id, node_labels={"zone": "a", "disk": "ssd"})
@@ -164,10 +166,10 @@ def test_label_constraints(cluster: Cluster) -> None:
     "relabelled to match, and MUST shut down and reschedule elsewhere the running tasks of a "
     "node that no longer matches.",
     rows=("sch-constraint-label",),
-    destructive=False,
     needs=(),
+    effects=("writes", "roles"),
 )
-def test_relabelling_moves_tasks(cluster: Cluster, figure: Recorder) -> None:
+def test_relabelling_moves_tasks(cluster: Swarm, figure: Recorder) -> None:
     lead = cluster.leader_client()
     _, m2, m3 = cluster.managers[:3]
     create_placed_service(lead, "gpu", 2, constraints=["node.labels.gpu==yes"])
@@ -209,10 +211,10 @@ def test_relabelling_moves_tasks(cluster: Cluster, figure: Recorder) -> None:
     promise="Swarm SHOULD spread a service's tasks evenly over the values of its spread "
     "preference's node label, counting the nodes that lack the label as one more group.",
     rows=("sch-spread-pref",),
-    destructive=False,
     needs=(),
+    effects=("writes", "roles"),
 )
-def test_spread_preference(cluster: Cluster) -> None:
+def test_spread_preference(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     m1, m2, m3 = cluster.managers[:3]
     # rack: a = {m1}, b = {m2, m3}.  zone: x = {m1}, unlabelled = {m2, m3}.
@@ -240,10 +242,10 @@ def test_spread_preference(cluster: Cluster) -> None:
     "keep the tasks that do not fit pending with 'no suitable node (max replicas per node "
     "limit exceed)'.",
     rows=("sch-max-replicas",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_max_replicas_per_node(cluster: Cluster) -> None:
+def test_max_replicas_per_node(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     nodes = cluster.spec.size
     create_placed_service(lead, "one-each", nodes + 1, max_per_node=1)
@@ -269,7 +271,7 @@ def test_max_replicas_per_node(cluster: Cluster) -> None:
     hold_placement(cluster, lead, "one-each", STILL_PENDING_S / 2, problem)
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-SCH-007",
     area="scheduling",
@@ -279,10 +281,10 @@ def test_max_replicas_per_node(cluster: Cluster) -> None:
     promise="Swarm MUST NOT move running tasks to a node that comes back after being down "
     "(only new tasks may go there), and a forced service update MUST spread the tasks onto it.",
     rows=("sch-no-rebalance",),
-    destructive=False,
     needs=(),
+    effects=("writes", "stops"),
 )
-def test_no_rebalance_after_node_returns(cluster: Cluster, figure: Recorder) -> None:
+def test_no_rebalance_after_node_returns(cluster: Swarm, figure: Recorder) -> None:
     worker = cluster.workers[0]
     replicas = cluster.spec.size
     # All tasks replaced at once by the forced update (parallelism 0), so the rebalance is one

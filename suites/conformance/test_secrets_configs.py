@@ -6,30 +6,34 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import docker
 import pytest
-from docker.types import ConfigReference, SecretReference
 
 from suites import budgets
-from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import SwarmClient, TaskInfo
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import NotFound, PromiseTimeout
-from swarmcheck.faults import partition
-from swarmcheck.faults.base import FaultLog
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
-from swarmcheck.workload.netcheck import (
+from swarmcheck.api import (
+    ConfigRef,
+    FaultLog,
+    NotFound,
+    PromiseTimeout,
+    Recorder,
+    SecretRef,
+    Stopwatch,
+    Swarm,
+    SwarmClient,
+    SwarmObjects,
+    TaskInfo,
     create_service,
-    create_templated_secret,
+    node_of_task,
+    partition,
     refused,
+    run_labels,
+    running_containers,
     task_file,
-    update_object_spec,
     update_service_spec,
+    wait_converged,
     wait_tasks,
+    wait_until,
+    wait_write_accepted,
 )
-from swarmcheck.workload.service import wait_converged, wait_write_accepted
-from swarmcheck.workload.tasks import node_of_task, running_task_containers
 
 SECRETS = "https://docs.docker.com/engine/swarm/secrets/"
 CONFIGS = "https://docs.docker.com/engine/swarm/configs/"
@@ -42,29 +46,17 @@ CONFIG_LIMIT = 1000 * 1024
 DOCUMENTED_CONFIG_SIZE = 500 * 1024 - 1
 
 
-def collection(client: docker.DockerClient, kind: str) -> Any:
-    return client.secrets if kind == "secret" else client.configs
-
-
-def inspect(d: docker.DockerClient, kind: str, ref: str) -> dict[str, Any]:
-    with translated():
-        attrs = d.api.inspect_secret(ref) if kind == "secret" else d.api.inspect_config(ref)
-    return dict(attrs)
-
-
-def check_crud(d: docker.DockerClient, kind: str, limit: int, documented_size: int) -> None:
+def check_crud(objects: SwarmObjects, limit: int, documented_size: int) -> None:
     """The create/inspect/list/remove contract, the same for secrets and configs."""
-    objects = collection(d, kind)
-    with translated():
-        created = objects.create(name="db-pass", data=b"s3cret", labels={"tier": "db"})
-        other = objects.create(name="web-key", data=b"k", labels={"tier": "web"})
-    assert created.id, f"{kind} create returned no ID"
-    with translated():
-        by_id = objects.get(created.id).attrs
-        by_name = objects.get("db-pass").attrs
-        by_prefix = objects.get(created.id[:6]).attrs
+    kind = objects.kind
+    created = objects.create("db-pass", b"s3cret", {"tier": "db"})
+    other = objects.create("web-key", b"k", {"tier": "web"})
+    assert created, f"{kind} create returned no ID"
+    by_id = objects.inspect(created)
+    by_name = objects.inspect("db-pass")
+    by_prefix = objects.inspect(created[:6])
     for how, attrs in (("full ID", by_id), ("full name", by_name), ("ID prefix", by_prefix)):
-        assert attrs["ID"] == created.id, f"{kind} looked up by {how} gave {attrs['ID']}"
+        assert attrs["ID"] == created, f"{kind} looked up by {how} gave {attrs['ID']}"
     assert by_id["Spec"]["Name"] == "db-pass"
     assert by_id["Spec"].get("Labels") == {"tier": "db"}, f"labels stored: {by_id['Spec']}"
     if kind == "config":  # configs are not sensitive: their data is returned and must be intact
@@ -73,43 +65,40 @@ def check_crud(d: docker.DockerClient, kind: str, limit: int, documented_size: i
         assert "Data" not in by_id["Spec"], f"secret inspect returned data: {by_id['Spec']}"
 
     # A name prefix is not a lookup key ("db-p" cannot be an ID prefix: IDs have no dash).
-    with pytest.raises(NotFound) as not_found, translated():
-        objects.get("db-p")
+    with pytest.raises(NotFound) as not_found:
+        objects.inspect("db-p")
     assert not_found.value.status_code == 404
     # An object NAMED like another's ID does not shadow it: the full ID wins (moby #28884).
-    with translated():
-        decoy = objects.create(name=created.id, data=b"decoy")
-        assert objects.get(created.id).attrs["ID"] == created.id
-        listed = {o.name for o in objects.list(filters={"label": "tier=db"})}
+    decoy = objects.create(created, b"decoy")
+    assert objects.inspect(created)["ID"] == created
+    listed = {o["Spec"]["Name"] for o in objects.list(label="tier=db")}
     assert listed == {"db-pass"}, f"{kind}s listed with label tier=db: {listed}"
 
-    dup = refused(lambda: objects.create(name="db-pass", data=b"x"), f"a second {kind} db-pass")
+    dup = refused(lambda: objects.create("db-pass", b"x"), f"a second {kind} db-pass")
     assert dup.status_code == 409, f"duplicate {kind} name: {dup.status_code} {dup.explanation}"
     assert f"{kind} db-pass already exists" in dup.explanation, dup.explanation
 
-    unknown = refused(lambda: objects.get("no-such-thing"), f"inspecting an unknown {kind}")
+    unknown = refused(lambda: objects.inspect("no-such-thing"), f"inspecting an unknown {kind}")
     assert unknown.status_code == 404, unknown
     assert f"{kind} no-such-thing not found" in unknown.explanation, unknown.explanation
 
     # Size limits: at least 1 byte, below the limit.
     message = f"{kind} data must be larger than 0 and less than {limit} bytes"
     for size in (0, limit):
-        too = refused(lambda n=size: objects.create(name=f"size-{n}", data=b"x" * n), f"{size} B")
+        too = refused(lambda n=size: objects.create(f"size-{n}", b"x" * n), f"{size} B")
         assert too.status_code == 400 and message in too.explanation, (size, too.explanation)
-    with translated():
-        for size in sorted({1, documented_size}):
-            objects.create(name=f"size-{size}", data=b"x" * size).remove()
+    for size in sorted({1, documented_size}):
+        objects.remove(objects.create(f"size-{size}", b"x" * size))
 
-    with translated():
-        objects.get(created.id).remove()
-        decoy.remove()
-    gone = refused(lambda: objects.get(created.id), f"inspecting a removed {kind}")
+    objects.remove(created)
+    objects.remove(decoy)
+    gone = refused(lambda: objects.inspect(created), f"inspecting a removed {kind}")
     assert gone.status_code == 404, gone
-    again = refused(lambda: objects.get(created.id).remove(), f"removing a removed {kind}")
+    again = refused(lambda: objects.remove(created), f"removing a removed {kind}")
     assert again.status_code == 404, again
-    with translated():  # (a swarm in use lists its own objects too: only ours count)
-        left = {o.id for o in objects.list()} & {created.id, other.id, decoy.id}
-    assert left == {other.id}, f"{kind}s left of those made here: {left}"
+    # (a swarm in use lists its own objects too: only ours count)
+    left = {o["ID"] for o in objects.list()} & {created, other, decoy}
+    assert left == {other}, f"{kind}s left of those made here: {left}"
 
 
 @pytest.mark.swarmcheck(
@@ -124,11 +113,11 @@ def check_crud(d: docker.DockerClient, kind: str, limit: int, documented_size: i
         "500 KiB of data."
     ),
     rows=("sc-crud",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_secret_crud(cluster: Cluster) -> None:
-    check_crud(cluster.leader_client().docker, "secret", SECRET_LIMIT, SECRET_LIMIT - 1)
+def test_secret_crud(cluster: Swarm) -> None:
+    check_crud(cluster.leader_client().secrets, SECRET_LIMIT, SECRET_LIMIT - 1)
 
 
 @pytest.mark.swarmcheck(
@@ -143,18 +132,18 @@ def test_secret_crud(cluster: Cluster) -> None:
         "1000 KiB and more."
     ),
     rows=("sc-crud",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_config_crud(cluster: Cluster) -> None:
-    check_crud(cluster.leader_client().docker, "config", CONFIG_LIMIT, DOCUMENTED_CONFIG_SIZE)
+def test_config_crud(cluster: Swarm) -> None:
+    check_crud(cluster.leader_client().configs, CONFIG_LIMIT, DOCUMENTED_CONFIG_SIZE)
 
 
-def check_immutable(d: docker.DockerClient, kind: str) -> None:
+def check_immutable(objects: SwarmObjects) -> None:
     """Data and name updates are refused; label updates by ID, name and ID prefix apply."""
-    with translated():
-        obj = collection(d, kind).create(name="app-cfg", data=b"v1", labels={"rev": "1"})
-    before = inspect(d, kind, obj.id)
+    kind = objects.kind
+    obj = objects.create("app-cfg", b"v1", {"rev": "1"})
+    before = objects.inspect(obj)
 
     def set_data(spec: dict[str, Any]) -> None:
         spec["Data"] = base64.b64encode(b"v2").decode()
@@ -163,20 +152,20 @@ def check_immutable(d: docker.DockerClient, kind: str) -> None:
         spec["Name"] = "renamed"
 
     for what, change in (("data", set_data), ("name", set_name)):
-        err = refused(lambda c=change: update_object_spec(d, kind, obj.id, c), f"a {what} change")
+        err = refused(lambda c=change: objects.update(obj, c), f"a {what} change")
         assert err.status_code == 400, f"{kind} {what} update: {err.status_code} {err.explanation}"
         assert "only updates to Labels are allowed" in err.explanation, err.explanation
-    after = inspect(d, kind, obj.id)
+    after = objects.inspect(obj)
     assert after["Version"] == before["Version"], f"refused updates changed the {kind}: {after}"
     assert after["Spec"] == before["Spec"], f"refused updates changed the {kind}: {after}"
 
-    for rev, ref in (("2", obj.id), ("3", "app-cfg"), ("4", obj.id[:5])):
+    for rev, ref in (("2", obj), ("3", "app-cfg"), ("4", obj[:5])):
 
         def relabel(spec: dict[str, Any], value: str = rev) -> None:
             spec["Labels"] = {"rev": value}
 
-        update_object_spec(d, kind, ref, relabel)
-        now = inspect(d, kind, obj.id)
+        objects.update(ref, relabel)
+        now = objects.inspect(obj)
         assert now["Spec"]["Labels"] == {"rev": rev}, f"label update via {ref!r}: {now['Spec']}"
     if kind == "config":
         assert base64.b64decode(now["Spec"]["Data"]) == b"v1", "a label update changed the data"
@@ -193,11 +182,11 @@ def check_immutable(d: docker.DockerClient, kind: str) -> None:
         "ID, name or ID prefix."
     ),
     rows=("sc-immutable",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_secret_immutable(cluster: Cluster) -> None:
-    check_immutable(cluster.leader_client().docker, "secret")
+def test_secret_immutable(cluster: Swarm) -> None:
+    check_immutable(cluster.leader_client().secrets)
 
 
 @pytest.mark.swarmcheck(
@@ -211,36 +200,32 @@ def test_secret_immutable(cluster: Cluster) -> None:
         "ID, name or ID prefix, leaving the data intact."
     ),
     rows=("sc-immutable",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_config_immutable(cluster: Cluster) -> None:
-    check_immutable(cluster.leader_client().docker, "config")
+def test_config_immutable(cluster: Swarm) -> None:
+    check_immutable(cluster.leader_client().configs)
 
 
 def check_in_use(lead: SwarmClient, kind: str) -> None:
     """A referenced secret/config cannot go; dropping the reference or the service frees it."""
-    d = lead.docker
-    objects = collection(d, kind)
-    with translated():
-        kept = objects.create(name="kept", data=b"k")
-        dropped = objects.create(name="dropped", data=b"d")
+    objects = lead.secrets if kind == "secret" else lead.configs
+    made = {"kept": objects.create("kept", b"k"), "dropped": objects.create("dropped", b"d")}
     refs: dict[str, Any]
     if kind == "secret":
-        refs = {"secrets": [SecretReference(o.id, o.name) for o in (kept, dropped)]}
+        refs = {"secrets": [SecretRef(made[n], n) for n in made]}
     else:
-        refs = {"configs": [ConfigReference(o.id, o.name) for o in (kept, dropped)]}
+        refs = {"configs": [ConfigRef(made[n], n) for n in made]}
     create_service(lead, "app", 1, **refs)
     # docs: "You cannot remove a secret that a running service is using".
     wait_converged(lead, "app", 1)
-    for obj in (kept, dropped):
-        err = refused(obj.remove, f"removing {kind} {obj.name} while app uses it")
-        assert f"{kind} '{obj.name}' is in use by the following service: app" in err.explanation, (
+    for name, obj in made.items():
+        err = refused(lambda o=obj: objects.remove(o), f"removing {kind} {name} while app uses it")
+        assert f"{kind} '{name}' is in use by the following service: app" in err.explanation, (
             err.explanation
         )
         assert err.status_code == 400, err
-        with translated():
-            assert objects.get(obj.id).id == obj.id, f"the refused removal removed {obj.name}"
+        assert objects.inspect(obj)["ID"] == obj, f"the refused removal removed {name}"
 
     key = "Secrets" if kind == "secret" else "Configs"
 
@@ -249,11 +234,10 @@ def check_in_use(lead: SwarmClient, kind: str) -> None:
         container[key] = [r for r in container[key] if r[f"{kind.title()}Name"] != "dropped"]
 
     update_service_spec(lead, "app", drop, f"{kind}-rm dropped")
-    with translated():
-        dropped.remove()  # free at once: no service references it any more
-        lead.docker.services.get("app").remove()
-        kept.remove()  # free at once after the service is removed
-        left = {o.name for o in objects.list()}
+    objects.remove(made["dropped"])  # free at once: no service references it any more
+    lead.remove_service("app")
+    objects.remove(made["kept"])  # free at once after the service is removed
+    left = objects.names()
     assert not left & {"kept", "dropped"}, f"{kind}s left after removal: {left}"
 
 
@@ -268,10 +252,10 @@ def check_in_use(lead: SwarmClient, kind: str) -> None:
         "is removed."
     ),
     rows=("sc-in-use",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_secret_in_use_not_removable(cluster: Cluster) -> None:
+def test_secret_in_use_not_removable(cluster: Swarm) -> None:
     check_in_use(cluster.leader_client(), "secret")
 
 
@@ -286,10 +270,10 @@ def test_secret_in_use_not_removable(cluster: Cluster) -> None:
         "is removed."
     ),
     rows=("sc-in-use",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_config_in_use_not_removable(cluster: Cluster) -> None:
+def test_config_in_use_not_removable(cluster: Swarm) -> None:
     check_in_use(cluster.leader_client(), "config")
 
 
@@ -309,15 +293,13 @@ def containers_of_tasks(tasks: list[TaskInfo]) -> set[str]:
         "a task, or in tasks after the grant is removed."
     ),
     rows=("sc-secret-mount",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_secret_mounted_in_tasks(cluster: Cluster) -> None:
+def test_secret_mounted_in_tasks(cluster: Swarm) -> None:
     lead = cluster.leader_client()
-    d = lead.docker
-    with translated():
-        api_key = d.secrets.create(name="api-key", data=b"k-123\n")
-        tls_key = d.secrets.create(name="tls-key", data=b"-----KEY-----")
+    api_key = lead.secrets.create("api-key", b"k-123\n")
+    tls_key = lead.secrets.create("tls-key", b"-----KEY-----")
     # Both services on the same two nodes: each node running a granted task also runs an
     # ungranted one.
     two_nodes = [f"node.hostname!={cluster.nodes[0].name}"]
@@ -327,9 +309,9 @@ def test_secret_mounted_in_tasks(cluster: Cluster) -> None:
         2,
         constraints=two_nodes,
         secrets=[
-            SecretReference(api_key.id, "api-key"),
-            SecretReference(
-                tls_key.id,
+            SecretRef(api_key, "api-key"),
+            SecretRef(
+                tls_key,
                 "tls-key",
                 filename="/etc/app/tls.key",
                 uid="1000",
@@ -370,17 +352,18 @@ def test_secret_mounted_in_tasks(cluster: Cluster) -> None:
     # the committed path failing; engine 20.10 leaves the empty mount-point file in the image,
     # so what is asserted is that no secret byte is in it.
     task = granted[0]
-    node = node_of_task(cluster, task)
-    with translated(node.name):
-        image = node.client.containers.get(task.container_id).commit(repository="sc-committed")
-        try:
-            leaked = node.client.containers.run(
-                image.id,
-                ["sh", "-c", "cat /run/secrets/api-key /etc/app/tls.key 2>/dev/null; true"],
-                remove=True,
-            ).decode()
-        finally:
-            node.client.images.remove(image.id, force=True)
+    assert task.container_id, f"granted task {task.id[:10]} has no container"
+    engine = node_of_task(cluster, task).engine()
+    image = engine.commit(task.container_id, "sc-committed")
+    try:
+        leaked = engine.run(
+            image,
+            ["sh", "-c", "cat /run/secrets/api-key /etc/app/tls.key 2>/dev/null; true"],
+            labels=run_labels(cluster.run_id, "probe"),
+            detach=False,
+        )
+    finally:
+        engine.remove_image(image, force=True)
     assert leaked == "", f"an image committed from a task holds secret data: {leaked!r}"
 
     # Removing the grant redeploys the tasks without the files.
@@ -418,16 +401,14 @@ def test_secret_mounted_in_tasks(cluster: Cluster) -> None:
         "new configs."
     ),
     rows=("sc-config-mount",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_config_mounted_in_tasks(cluster: Cluster) -> None:
+def test_config_mounted_in_tasks(cluster: Swarm) -> None:
     lead = cluster.leader_client()
-    d = lead.docker
-    with translated():
-        site = d.configs.create(name="site.conf", data=b"listen 8080\n")
-        tuned = d.configs.create(name="tuned.conf", data=b"workers 4\n")
-        extra = d.configs.create(name="extra.conf", data=b"debug=1")
+    site = lead.configs.create("site.conf", b"listen 8080\n")
+    tuned = lead.configs.create("tuned.conf", b"workers 4\n")
+    extra = lead.configs.create("extra.conf", b"debug=1")
     # Two different configs: engine 20.10 writes one file per config ID, so one config
     # referenced twice with two modes gets the last mode on both targets.
     create_service(
@@ -435,9 +416,9 @@ def test_config_mounted_in_tasks(cluster: Cluster) -> None:
         "app",
         1,
         configs=[
-            ConfigReference(site.id, "site.conf"),
-            ConfigReference(
-                tuned.id,
+            ConfigRef(site, "site.conf"),
+            ConfigRef(
+                tuned,
                 "tuned.conf",
                 filename="/etc/app/tuned.conf",
                 uid="1000",
@@ -473,7 +454,7 @@ def test_config_mounted_in_tasks(cluster: Cluster) -> None:
     def add(spec: dict[str, Any]) -> None:
         spec["TaskTemplate"]["ContainerSpec"]["Configs"].append(
             {
-                "ConfigID": extra.id,
+                "ConfigID": extra,
                 "ConfigName": "extra.conf",
                 "File": {"Name": "extra.conf", "UID": "0", "GID": "0", "Mode": 0o444},
             }
@@ -518,7 +499,7 @@ def test_config_mounted_in_tasks(cluster: Cluster) -> None:
         assert not task_file(cluster, task, "/site.conf").exists, f"task {task.id[:10]}"
         assert task_file(cluster, task, "/etc/app/tuned.conf").content == "workers 4\n"
         assert task_file(cluster, task, "/extra.conf").content == "debug=1"
-    running = running_task_containers(cluster, lead.service("app").id)
+    running = running_containers(cluster, service_id=lead.service("app").id)
     assert sum(len(ids) for ids in running.values()) == 1, f"engines run {running}"
 
 
@@ -533,30 +514,28 @@ def test_config_mounted_in_tasks(cluster: Cluster) -> None:
         "a hostname template MUST be rendered with the service name, slot and node hostname."
     ),
     rows=("sc-templated",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_templated_config(cluster: Cluster) -> None:
+def test_templated_config(cluster: Swarm) -> None:
     lead = cluster.leader_client()
-    d = lead.docker
     template = (
         b"service={{.Service.Name}} slot={{.Task.Slot}} node={{.Node.ID}} "
         b'greeting={{env "GREETING"}} secret={{secret "db-pass"}} config={{config "plain.conf"}}'
     )
-    with translated():
-        secret = d.secrets.create(name="db-pass", data=b"pw1")
-        plain = d.configs.create(name="plain.conf", data=b"p")
-        rendered = d.configs.create(name="app.tmpl", data=template, templating={"Name": "golang"})
+    secret = lead.secrets.create("db-pass", b"pw1")
+    plain = lead.configs.create("plain.conf", b"p")
+    rendered = lead.configs.create("app.tmpl", template, templated=True)
     create_service(
         lead,
         "tpl",
         2,
         env=["GREETING=hello"],
         hostname="{{.Service.Name}}-{{.Task.Slot}}-{{.Node.Hostname}}",
-        secrets=[SecretReference(secret.id, "db-pass")],
+        secrets=[SecretRef(secret, "db-pass")],
         configs=[
-            ConfigReference(plain.id, "plain.conf"),
-            ConfigReference(rendered.id, "app.tmpl", filename="/app.conf"),
+            ConfigRef(plain, "plain.conf"),
+            ConfigRef(rendered, "app.tmpl", filename="/app.conf"),
         ],
     )
     tasks = wait_converged(lead, "tpl", 2)
@@ -581,16 +560,14 @@ def test_templated_config(cluster: Cluster) -> None:
         "service name, slot, node ID and env values, and still be mounted on a tmpfs."
     ),
     rows=("sc-templated",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_templated_secret(cluster: Cluster) -> None:
+def test_templated_secret(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     template = b'{{.Service.Name}}/{{.Task.Slot}}/{{.Node.ID}}/{{env "DB_USER"}}'
-    secret_id = create_templated_secret(lead.docker, "db-url", template)
-    create_service(
-        lead, "tpl", 2, env=["DB_USER=alice"], secrets=[SecretReference(secret_id, "db-url")]
-    )
+    secret_id = lead.secrets.create("db-url", template, templated=True)
+    create_service(lead, "tpl", 2, env=["DB_USER=alice"], secrets=[SecretRef(secret_id, "db-url")])
     tasks = wait_converged(lead, "tpl", 2)
     for task in tasks:
         seen = task_file(cluster, task, "/run/secrets/db-url")
@@ -598,15 +575,14 @@ def test_templated_secret(cluster: Cluster) -> None:
         assert (seen.content, seen.fs_type) == (want, "tmpfs"), (
             f"task {task.id[:10]}: want {want!r} on tmpfs; {seen.describe()}"
         )
-    with translated():
-        spec = inspect(lead.docker, "secret", secret_id)["Spec"]
+    spec = lead.secrets.inspect(secret_id)["Spec"]
     assert "Data" not in spec, "secret inspect gave the template back"
 
 
 HA_FILES = {"/run/secrets/ha-secret": "s-1\n", "/etc/ha.conf": "c-1\n"}
 
 
-def assert_ha_files(cluster: Cluster, tasks: list[TaskInfo], when: str) -> None:
+def assert_ha_files(cluster: Swarm, tasks: list[TaskInfo], when: str) -> None:
     """Each task reads the secret (on a tmpfs) and the config with the content they were
     created with."""
     for task in tasks:
@@ -618,7 +594,7 @@ def assert_ha_files(cluster: Cluster, tasks: list[TaskInfo], when: str) -> None:
             )
 
 
-@pytest.mark.swarm(workers=1)
+@pytest.mark.swarm(workers=1, capabilities=("partition", "stop-nodes"))
 @pytest.mark.swarmcheck(
     id="SC-SEC-006",
     area="secrets-configs",
@@ -630,11 +606,11 @@ def assert_ha_files(cluster: Cluster, tasks: list[TaskInfo], when: str) -> None:
         "new leader lists them unchanged and tasks started after the failover mount them."
     ),
     rows=("sc-ha",),
-    destructive=True,
     needs=(),
+    effects=("writes", "stops", "leadership"),
 )
 def test_secrets_survive_failover_and_cut_off(
-    cluster: Cluster, fault_log: FaultLog, figure: Recorder
+    cluster: Swarm, fault_log: FaultLog, figure: Recorder
 ) -> None:
     """The docs: secrets live in the replicated Raft log ("the same high availability
     guarantees"), and "if a node loses connectivity to the swarm while it is running a task
@@ -647,12 +623,11 @@ def test_secrets_survive_failover_and_cut_off(
     old = cluster.leader()
     lead = cluster.client(old)
     worker = cluster.workers[0]
-    with translated(old.name):
-        secret = lead.docker.secrets.create(name="ha-secret", data=b"s-1\n", labels={"ha": "1"})
-        config = lead.docker.configs.create(name="ha-config", data=b"c-1\n")
+    secret = lead.secrets.create("ha-secret", b"s-1\n", {"ha": "1"})
+    config = lead.configs.create("ha-config", b"c-1\n")
     grants: dict[str, Any] = {
-        "secrets": [SecretReference(secret.id, "ha-secret")],
-        "configs": [ConfigReference(config.id, "ha-config", filename="/etc/ha.conf")],
+        "secrets": [SecretRef(secret, "ha-secret")],
+        "configs": [ConfigRef(config, "ha-config", filename="/etc/ha.conf")],
     }
     create_service(lead, "holder", 1, constraints=[f"node.hostname=={worker.name}"], **grants)
     # Created now, scaled up after the failover: its tasks are made by the new leader.
@@ -680,25 +655,24 @@ def test_secrets_survive_failover_and_cut_off(
 
     # The leader that accepted them stopped: the new one has them, new tasks mount them.
     clock = Stopwatch()
-    old.container.stop(timeout=0)  # the swarm fixture restarts it if this check fails
+    old.stop(timeout_s=0)  # the swarm fixture restarts it if this check fails
     new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
     figure("failover_s", clock())
     budgets.assert_within("sc-ha", "election", clock())  # both sides
     survivor = cluster.client(new)
     wait_write_accepted(survivor, "after", 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
-    with translated(new.name):
-        listed = {str(s.name): s.id for s in survivor.docker.secrets.list()}
-        secret_now = survivor.docker.api.inspect_secret("ha-secret")
-        config_now = survivor.docker.api.inspect_config("ha-config")
-    assert listed.get("ha-secret") == secret.id, f"secrets the new leader lists: {listed}"
+    listed = {str(s["Spec"]["Name"]): s["ID"] for s in survivor.secrets.list()}
+    secret_now = survivor.secrets.inspect("ha-secret")
+    config_now = survivor.configs.inspect("ha-config")
+    assert listed.get("ha-secret") == secret, f"secrets the new leader lists: {listed}"
     assert secret_now["Spec"].get("Labels") == {"ha": "1"}, f"secret now: {secret_now['Spec']}"
-    assert config_now["ID"] == config.id, f"config now has ID {config_now['ID']}"
+    assert config_now["ID"] == config, f"config now has ID {config_now['ID']}"
     assert base64.b64decode(config_now["Spec"]["Data"]) == b"c-1\n", "config data changed"
     after = wait_converged(survivor, "after", 2, timeout_s=budgets.CONVERGE_S)
     figure("new_tasks_running_s", clock())
     assert_ha_files(cluster, after, f"after the failover to {new.name}")
 
-    old.container.start()
+    old.start()
     old.close()  # its pooled connections point at the stopped engine
     old.wait_engine()
     cluster.wait_healthy(budgets.REJOIN_S)

@@ -7,11 +7,15 @@ from collections.abc import Callable
 import pytest
 
 from suites import budgets
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch
-from swarmcheck.workload.service import running_containers, wait_converged, wait_task_stopped
+from swarmcheck.api import (
+    Recorder,
+    Stopwatch,
+    Swarm,
+    SwarmClient,
+    running_containers,
+    wait_converged,
+    wait_task_stopped,
+)
 
 
 @pytest.mark.swarmcheck(
@@ -24,16 +28,18 @@ from swarmcheck.workload.service import running_containers, wait_converged, wait
         "with the failed task kept in the task history."
     ),
     rows=("heal-task-replace",),
+    effects=("writes",),
 )
 def test_removed_task_container_is_replaced(
-    cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder
+    cluster: Swarm, web: Callable[..., SwarmClient], figure: Recorder
 ) -> None:
     lead = web("web", replicas=3)
     victim = lead.running_tasks("web")[0]
     node = cluster.node(next(n.hostname for n in lead.nodes() if n.id == victim.node_id))
     before = running_containers(cluster, "web")
     clock = Stopwatch()
-    node.client.containers.get(victim.container_id).remove(force=True)
+    assert victim.container_id, f"task {victim.id[:10]} has no container"
+    node.engine().remove_container(victim.container_id)
     wait_task_stopped(lead, "web", victim.id, timeout_s=budgets.TASK_REPLACED_S)
     running = wait_converged(lead, "web", 3, timeout_s=budgets.TASK_REPLACED_S)  # engines agree
     figure("time_to_heal_s", clock())

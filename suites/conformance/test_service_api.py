@@ -9,35 +9,38 @@ from __future__ import annotations
 
 import pytest
 
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import EngineAPIError
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
-from swarmcheck.workload.placement import (
+from swarmcheck.api import (
+    EngineAPIError,
+    Recorder,
+    Stopwatch,
+    Swarm,
     create_placed_service,
-    engine_images,
+    deploy_web,
     promise_timeout,
+    running_containers,
+    running_images,
     scale_service,
     send_spec,
     update_spec,
+    wait_converged,
     wait_placement,
+    wait_until,
+    workload_image,
 )
-from swarmcheck.workload.service import deploy_web, wait_converged, workload_image
-from swarmcheck.workload.tasks import running_task_containers
 
 API = "https://docs.docker.com/reference/api/engine/version/v1.41/"
 V1, V2 = workload_image("v1"), workload_image("v2")
 
 
-def _service_status(cluster: Cluster, name: str) -> dict[str, int]:
+def _service_status(cluster: Swarm, name: str) -> dict[str, int]:
     """`GET /services?status=true`'s ServiceStatus for one service."""
     lead = cluster.leader_client()
-    listed = lead.docker.api.services(filters={"name": name}, status=True)
+    listed = lead.raw_services(name, status=True)
     status = next(s for s in listed if s["Spec"]["Name"] == name)["ServiceStatus"]
     return {k: int(status[k]) for k in ("RunningTasks", "DesiredTasks")}
 
 
-def _wait_status(cluster: Cluster, name: str, replicas: int) -> None:
+def _wait_status(cluster: Swarm, name: str, replicas: int) -> None:
     """Wait until ServiceStatus says ``replicas`` running of ``replicas`` desired."""
     wanted = {"RunningTasks": replicas, "DesiredTasks": replicas}
     wait_until(
@@ -56,10 +59,10 @@ def _wait_status(cluster: Cluster, name: str, replicas: int) -> None:
     promise="Swarm MUST refuse to create a service whose name is taken, with status 409 and "
     "'service <name> already exists', and MUST leave the existing service as it was.",
     rows=("svc-api-conflicts",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_duplicate_name_conflict(cluster: Cluster) -> None:
+def test_duplicate_name_conflict(cluster: Swarm) -> None:
     lead = cluster.leader_client()
     create_placed_service(lead, "dup", 1)
     wait_placement(cluster, lead, "dup", 1)
@@ -68,11 +71,13 @@ def test_duplicate_name_conflict(cluster: Cluster) -> None:
     assert refused.value.status_code == 409, refused.value
     # moby's TestCreateServiceConflict expects this text (inside swarmkit's gRPC message).
     assert "service dup already exists" in refused.value.explanation, refused.value.explanation
-    services = [s for s in lead.docker.api.services() if s["Spec"]["Name"] == "dup"]
+    services = [s for s in lead.raw_services() if s["Spec"]["Name"] == "dup"]
     assert len(services) == 1, f"{len(services)} services named dup"
     seen = wait_placement(cluster, lead, "dup", 1)
     assert seen.running == 1
-    assert engine_images(cluster, services[0]["ID"]) == {V1: 1}, "the refused create ran tasks"
+    assert running_images(cluster, service_id=services[0]["ID"]) == {V1: 1}, (
+        "the refused create ran tasks"
+    )
 
 
 @pytest.mark.swarmcheck(
@@ -85,13 +90,13 @@ def test_duplicate_name_conflict(cluster: Cluster) -> None:
     "out of sequence') without applying any of it, and MUST apply the same change sent with "
     "the current version.",
     rows=("svc-api-conflicts",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_stale_version_update_refused(cluster: Cluster) -> None:
+def test_stale_version_update_refused(cluster: Swarm) -> None:
     # All tasks updated at once (parallelism 0): the check is about the API, not the rollout.
     lead = deploy_web(cluster, "web", 2, update_parallelism=0)
-    stale = lead.docker.api.inspect_service("web")
+    stale = lead.inspect_service("web")
     scale_service(lead, "web", 3)  # someone else's write: the version moves on
     wait_converged(lead, "web", 3)
 
@@ -100,10 +105,12 @@ def test_stale_version_update_refused(cluster: Cluster) -> None:
     with pytest.raises(EngineAPIError) as refused:
         send_spec(lead, stale["ID"], spec, stale["Version"]["Index"])
     assert "update out of sequence" in refused.value.explanation, refused.value.explanation
-    current = lead.docker.api.inspect_service("web")["Spec"]
+    current = lead.inspect_service("web")["Spec"]
     assert current["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0] == V1
     assert current["Mode"]["Replicated"]["Replicas"] == 3, "the stale write reset the replicas"
-    assert engine_images(cluster, stale["ID"]) == {V1: 3}, "the refused update reached the tasks"
+    assert running_images(cluster, service_id=stale["ID"]) == {V1: 3}, (
+        "the refused update reached the tasks"
+    )
 
     def to_v2(spec: dict[str, object]) -> None:
         container = spec["TaskTemplate"]["ContainerSpec"]  # type: ignore[index]
@@ -113,7 +120,7 @@ def test_stale_version_update_refused(cluster: Cluster) -> None:
     wait_converged(lead, "web", 3, image=V2)
 
     def engines_on_v2() -> bool | None:
-        return True if engine_images(cluster, stale["ID"]) == {V2: 3} else None
+        return True if running_images(cluster, service_id=stale["ID"]) == {V2: 3} else None
 
     wait_until(
         engines_on_v2,
@@ -132,15 +139,17 @@ def test_stale_version_update_refused(cluster: Cluster) -> None:
     "the containers of the tasks it keeps running, and MUST report RunningTasks equal to "
     "DesiredTasks once converged.",
     rows=("svc-scale", "svc-converge"),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_scale_keeps_running_containers(cluster: Cluster, figure: Recorder) -> None:
+def test_scale_keeps_running_containers(cluster: Swarm, figure: Recorder) -> None:
     lead = deploy_web(cluster, "web", 2)
     service_id = lead.service("web").id
 
     def containers() -> set[str]:
-        return {c for ids in running_task_containers(cluster, service_id).values() for c in ids}
+        return {
+            c for ids in running_containers(cluster, service_id=service_id).values() for c in ids
+        }
 
     first = containers()
     assert len(first) == 2 and _service_status(cluster, "web") == {

@@ -6,13 +6,17 @@ from collections.abc import Callable
 
 import pytest
 
-from swarmcheck.checkers.containers import check_scaled
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import PromiseTimeout
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import wait_until
-from swarmcheck.workload.service import containers_of, running_containers, wait_converged
+from swarmcheck.api import (
+    PromiseTimeout,
+    Recorder,
+    Swarm,
+    SwarmClient,
+    check_scaled,
+    running_containers,
+    task_containers,
+    wait_converged,
+    wait_until,
+)
 
 DOCS = "https://docs.docker.com/engine/swarm/swarm-tutorial"
 
@@ -27,9 +31,10 @@ DOCS = "https://docs.docker.com/engine/swarm/swarm-tutorial"
         "with each node's engine running what `service ps` shows."
     ),
     rows=("svc-converge",),
+    effects=("writes",),
 )
 def test_replicas_converge_and_spread(
-    cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder
+    cluster: Swarm, web: Callable[..., SwarmClient], figure: Recorder
 ) -> None:
     replicas = 2 * cluster.spec.size
     lead = web("web", replicas=replicas)
@@ -41,7 +46,7 @@ def test_replicas_converge_and_spread(
     ids = {n.node_id for n in cluster.nodes}
     assert set(by_node) == ids, f"tasks per node {by_node}: not every node got a task"
     assert max(by_node.values()) - min(by_node.values()) <= 1, f"uneven spread {by_node}"
-    on_nodes = containers_of(cluster, "web", running_only=True)
+    on_nodes = running_containers(cluster, "web")
     for node in cluster.nodes:
         assert len(on_nodes[node.name]) == by_node[node.node_id], (
             f"service ps says {by_node[node.node_id]} tasks on {node.name}, its engine runs "
@@ -63,8 +68,9 @@ def test_replicas_converge_and_spread(
         "Scaling a replicated service up or down MUST bring its running tasks to the new count."
     ),
     rows=("svc-scale",),
+    effects=("writes",),
 )
-def test_scale_up_and_down(cluster: Cluster, web: Callable[..., SwarmClient]) -> None:
+def test_scale_up_and_down(cluster: Swarm, web: Callable[..., SwarmClient]) -> None:
     """Scaling changes only the difference, as the engines show: up from 1 to 5 keeps the
     running container and adds 4; down to 2 stops 3 of those 5 and starts none."""
     lead = web("web", replicas=1)
@@ -87,9 +93,10 @@ def test_scale_up_and_down(cluster: Cluster, web: Callable[..., SwarmClient]) ->
     title="service rm leaves no container on any node",
     promise="Removing a service MUST remove its tasks and their containers from every node.",
     rows=("svc-converge",),
+    effects=("writes",),
 )
 def test_service_rm_leaves_no_container(
-    cluster: Cluster, web: Callable[..., SwarmClient], figure: Recorder
+    cluster: Swarm, web: Callable[..., SwarmClient], figure: Recorder
 ) -> None:
     lead = web("web", replicas=cluster.spec.size)
     service_id = lead.service("web").id
@@ -97,7 +104,13 @@ def test_service_rm_leaves_no_container(
     assert not lead.exists("web")
 
     def gone() -> bool | None:
-        left = {k: v for k, v in containers_of(cluster, "web", service_id).items() if v}
+        left = {
+            node: [c.id for c in found]
+            for node, found in task_containers(
+                cluster, service_id=service_id, running=False
+            ).items()
+            if found
+        }
         return True if not left else None
 
     # Docker's own tests wait up to 30 s for a removed service's tasks to go (ServicePoll

@@ -13,24 +13,55 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import docker
 import pytest
-from cryptography import x509
 
 from suites import budgets
-from swarmcheck.client.errors import translated
-from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.errors import CertExpiryNotApplied, EngineAPIError, SwarmPromiseBroken
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, hold, wait_until
-from swarmcheck.workload import pki
-from swarmcheck.workload.service import wait_converged, workload_image
-from swarmcheck.workload.tasks import running_task_containers
+from swarmcheck.api import (
+    NODE_CERT_FILE,
+    NODE_KEY_FILE,
+    NS,
+    ROOT_CA_FILE,
+    SWARM_PORT,
+    CertExpiryNotApplied,
+    Certificate,
+    ContainerNode,
+    EngineAPIError,
+    JoinToken,
+    Recorder,
+    Stopwatch,
+    Swarm,
+    SwarmClient,
+    SwarmNode,
+    SwarmPromiseBroken,
+    ca_digest_field,
+    detached,
+    digest_hex,
+    force_ca_rotation,
+    hold,
+    hold_locked_out,
+    hold_rotation_in_progress,
+    issue_node_certificate,
+    issued_by,
+    load_certificate,
+    local_state,
+    new_root_ca,
+    node_certificate,
+    promise_timeout,
+    rejoin_as_worker,
+    restart_node,
+    root_ca_pem,
+    rotate_ca_to,
+    running_containers,
+    swarm_spec,
+    update_swarm_spec,
+    wait_converged,
+    wait_until,
+    workload_image,
+    write_node_file,
+)
 
 PKI_DOC = "https://docs.docker.com/engine/swarm/how-swarm-mode-works/pki/"
 CLI = "https://docs.docker.com/reference/cli/docker"
-NS = 1_000_000_000
 HOUR_NS = 3600 * NS
 
 NEED_TOKEN = "A valid join token is necessary to join this cluster"
@@ -48,17 +79,17 @@ EXPIRY_SLACK = timedelta(minutes=2)
 pytestmark = pytest.mark.swarm(workers=1)
 
 
-def _leader_api(cluster: Cluster) -> tuple[Node, docker.DockerClient]:
+def _leader_api(cluster: Swarm) -> tuple[SwarmNode, SwarmClient]:
     leader = cluster.leader()
-    return leader, leader.client
+    return leader, cluster.client(leader)
 
 
-def _join(cluster: Cluster, node: Node, token: str) -> None:
+def _join(cluster: Swarm, node: ContainerNode, token: str) -> None:
     cluster.client(node).join(f"{cluster.leader().ip}:{SWARM_PORT}", token, node.ip, node.ip)
     cluster.rejoined(node)  # a new member on purpose: its new swarm ID is its ID from now on
 
 
-def _join_refused(cluster: Cluster, node: Node, token: str) -> EngineAPIError:
+def _join_refused(cluster: Swarm, node: ContainerNode, token: str) -> EngineAPIError:
     """Try to join with ``token``, which Swarm must refuse; return the refusal. The node must
     stay out of the swarm and no manager may list a new node."""
     lead = cluster.leader_client()
@@ -73,12 +104,12 @@ def _join_refused(cluster: Cluster, node: Node, token: str) -> EngineAPIError:
             expected="the join refused",
             seen=f"joined; token {token[:40]!r}",
         )
-    assert pki.local_state(node) == "inactive", f"{node.name} is not inactive after a refusal"
+    assert local_state(node) == "inactive", f"{node.name} is not inactive after a refusal"
     assert {n.id for n in lead.nodes()} == before, "a refused join added a node"
     return refusal
 
 
-def _expect_worker(cluster: Cluster, node: Node) -> None:
+def _expect_worker(cluster: Swarm, node: ContainerNode) -> None:
     """``node`` is in the swarm as a worker: its own engine and the managers say so."""
     cluster.wait_healthy()
     info = cluster.client(node).info()
@@ -89,7 +120,7 @@ def _expect_worker(cluster: Cluster, node: Node) -> None:
 
 def _token_digests(tokens: dict[str, str]) -> set[str]:
     try:
-        return {pki.JoinToken.parse(t).ca_digest for t in tokens.values()}
+        return {JoinToken.parse(t).ca_digest for t in tokens.values()}
     except ValueError as exc:
         raise SwarmPromiseBroken(
             "a join token does not have the documented form",
@@ -109,12 +140,12 @@ def _token_digests(tokens: dict[str, str]) -> set[str]:
         "unchanged, and MUST admit a node presenting the worker token as a worker."
     ),
     rows=("tok-join-token-required",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("membership",),
 )
-def test_join_needs_a_valid_token(cluster: Cluster, worker: Node) -> None:
+def test_join_needs_a_valid_token(cluster: Swarm, worker: ContainerNode) -> None:
     # The manager token making a manager is the mem-join-manager row's check (membership).
-    with pki.detached(cluster, worker):
+    with detached(cluster, worker):
         refused = _join_refused(cluster, worker, "")
         assert NEED_TOKEN in refused.explanation, refused.explanation
         for garbage in ("SWMTKN-1-garbage", "not-a-token"):
@@ -124,6 +155,7 @@ def test_join_needs_a_valid_token(cluster: Cluster, worker: Node) -> None:
         _expect_worker(cluster, worker)
 
 
+@pytest.mark.swarm(workers=1, capabilities=("containers",))
 @pytest.mark.swarmcheck(
     id="SC-TOK-002",
     area="tokens-pki",
@@ -135,30 +167,29 @@ def test_join_needs_a_valid_token(cluster: Cluster, worker: Node) -> None:
         "node's certificate, and the worker and manager secrets MUST differ."
     ),
     rows=("tok-ca-digest",),
-    destructive=False,
     needs=(),
+    effects=("reads",),
 )
-def test_token_carries_the_root_ca_digest(cluster: Cluster) -> None:
+def test_token_carries_the_root_ca_digest(cluster: Swarm) -> None:
     leader, api = _leader_api(cluster)
     tokens = cluster.client(leader).join_tokens()
     digests = _token_digests(tokens)
-    worker_token, manager_token = (pki.JoinToken.parse(tokens[r]) for r in ("worker", "manager"))
+    worker_token, manager_token = (JoinToken.parse(tokens[r]) for r in ("worker", "manager"))
     assert worker_token.secret != manager_token.secret, tokens
-    with translated(leader.name):
-        trust_root = api.api.inspect_swarm()["TLSInfo"]["TrustRoot"]
-    roots = {node.name: pki.root_ca_pem(node) for node in cluster.nodes}
+    trust_root = api.inspect_swarm()["TLSInfo"]["TrustRoot"]
+    roots = {node.name: root_ca_pem(node) for node in cluster.nodes}
     assert set(roots.values()) == {trust_root}, "the nodes do not all hold the swarm's root CA"
-    assert digests == {pki.ca_digest_field(trust_root)}, (
-        f"token digest {digests} is not the SHA-256 of the root CA "
-        f"({pki.ca_digest_field(trust_root)})"
+    assert digests == {ca_digest_field(trust_root)}, (
+        f"token digest {digests} is not the SHA-256 of the root CA ({ca_digest_field(trust_root)})"
     )
-    root = x509.load_pem_x509_certificate(trust_root.encode())
+    root = load_certificate(trust_root)
     for node in cluster.nodes:
-        assert pki.issued_by(pki.node_certificate(node), root), (
+        assert issued_by(node_certificate(node), root), (
             f"{node.name}'s certificate was not issued by the root CA the tokens pin"
         )
 
 
+@pytest.mark.swarm(workers=1, capabilities=("containers",))
 @pytest.mark.swarmcheck(
     id="SC-TOK-003",
     area="tokens-pki",
@@ -170,19 +201,17 @@ def test_token_carries_the_root_ca_digest(cluster: Cluster) -> None:
         "the token's secret is valid."
     ),
     rows=("tok-ca-digest",),
-    destructive=False,
     needs=(),
+    effects=("membership",),
 )
-def test_token_with_another_ca_digest_is_refused(cluster: Cluster, worker: Node) -> None:
+def test_token_with_another_ca_digest_is_refused(cluster: Swarm, worker: ContainerNode) -> None:
     leader = cluster.leader()
     genuine = cluster.client(leader).join_tokens()["worker"]
-    other_digest = pki.ca_digest_field(pki.root_ca_pem(leader) + "\n")
-    forged = pki.JoinToken.parse(genuine).with_ca_digest(other_digest)
-    with pki.detached(cluster, worker):
+    other_digest = ca_digest_field(root_ca_pem(leader) + "\n")
+    forged = JoinToken.parse(genuine).with_ca_digest(other_digest)
+    with detached(cluster, worker):
         refused = _join_refused(cluster, worker, str(forged))
-        assert refused.explanation == CA_MISMATCH + pki.digest_hex(other_digest), (
-            refused.explanation
-        )
+        assert refused.explanation == CA_MISMATCH + digest_hex(other_digest), refused.explanation
         # The same secret with the right digest joins: the digest alone was refused.
         _join(cluster, worker, genuine)
         _expect_worker(cluster, worker)
@@ -199,31 +228,31 @@ def test_token_with_another_ca_digest_is_refused(cluster: Cluster, worker: Node)
         "MUST keep both tokens, and nodes already in the swarm MUST keep running tasks."
     ),
     rows=("tok-rotate",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("tokens", "writes"),
 )
-def test_rotation_changes_only_the_rotated_token(cluster: Cluster, worker: Node) -> None:
+def test_rotation_changes_only_the_rotated_token(cluster: Swarm, worker: ContainerNode) -> None:
     # The old worker token's refusal and the new one's admission are SC-MEM-004's.
     leader, api = _leader_api(cluster)
     lead = cluster.client(leader)
-    spec = pki.swarm_spec(api)
+    spec = swarm_spec(api)
     first = lead.join_tokens()
 
-    pki.update_swarm_spec(api, node=leader.name, title="update the swarm spec, no rotation")
+    update_swarm_spec(api, title="update the swarm spec, no rotation")
     assert lead.join_tokens() == first, "an update without rotation changed a join token"
 
-    pki.update_swarm_spec(api, node=leader.name, rotate_worker_token=True)
+    update_swarm_spec(api, rotate_worker_token=True)
     second = lead.join_tokens()
     assert second["worker"] != first["worker"], "the worker token did not change"
     assert second["manager"] == first["manager"], "rotating the worker token changed the manager's"
 
-    pki.update_swarm_spec(api, node=leader.name, rotate_manager_token=True)
+    update_swarm_spec(api, rotate_manager_token=True)
     third = lead.join_tokens()
     assert third["manager"] != second["manager"], "the manager token did not change"
     assert third["worker"] == second["worker"], "rotating the manager token changed the worker's"
 
     assert _token_digests(third) == _token_digests(first), "token rotation changed the CA digest"
-    assert pki.swarm_spec(api) == spec, "token rotation changed the swarm spec"
+    assert swarm_spec(api) == spec, "token rotation changed the swarm spec"
     for manager in cluster.managers:
         assert cluster.client(manager).join_tokens() == third, f"{manager.name} shows old tokens"
 
@@ -237,10 +266,11 @@ def test_rotation_changes_only_the_rotated_token(cluster: Cluster, worker: Node)
         constraints=[f"node.id=={worker.node_id}"],
     )
     wait_converged(lead, "after-rotation", 1, timeout_s=30)
-    running = running_task_containers(cluster, lead.service("after-rotation").id)
+    running = running_containers(cluster, service_id=lead.service("after-rotation").id)
     assert len(running[worker.name]) == 1, f"the worker's engine runs {running}"
 
 
+@pytest.mark.swarm(workers=1, capabilities=("containers",))
 @pytest.mark.swarmcheck(
     id="SC-PKI-001",
     area="tokens-pki",
@@ -256,21 +286,21 @@ def test_rotation_changes_only_the_rotated_token(cluster: Cluster, worker: Node)
         "rotation on the latest root."
     ),
     rows=("pki-ca-rotate",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("tokens", "membership"),
 )
-def test_ca_rotation(cluster: Cluster, worker: Node, figure: Recorder) -> None:
+def test_ca_rotation(cluster: Swarm, worker: ContainerNode, figure: Recorder) -> None:
     leader, api = _leader_api(cluster)
     lead = cluster.client(leader)
     old_tokens = lead.join_tokens()
     old_root_pem = lead.info()["Cluster"]["TLSInfo"]["TrustRoot"]
-    old_root = x509.load_pem_x509_certificate(old_root_pem.encode())
+    old_root = load_certificate(old_root_pem)
 
     clock = Stopwatch()
-    pki.force_ca_rotation(api, node=leader.name)
+    force_ca_rotation(api)
     new_root_pem = _wait_rotation_done(lead.info, old_root_pem)
     figure("rotation_s", clock())
-    new_root = x509.load_pem_x509_certificate(new_root_pem.encode())
+    new_root = load_certificate(new_root_pem)
     assert new_root.public_key() != old_root.public_key(), "the new root reuses the old key"
 
     # Each node then trusts the new root only (on its disk) and reports so to the managers.
@@ -278,56 +308,54 @@ def test_ca_rotation(cluster: Cluster, worker: Node, figure: Recorder) -> None:
         functools.partial(_every_node_trusts, cluster, api, new_root_pem),
         what="every node to trust the new root and report the swarm's TLS info",
         timeout_s=ROTATION_BUDGET_S,
-        timeout_error=pki.promise_timeout,
+        timeout_error=promise_timeout,
     )
     for node in cluster.nodes:
-        leaf = pki.node_certificate(node)
-        assert pki.issued_by(leaf, new_root), f"{node.name}'s certificate is not from the new root"
-        assert not pki.issued_by(leaf, old_root), f"{node.name} still has an old-root certificate"
+        leaf = node_certificate(node)
+        assert issued_by(leaf, new_root), f"{node.name}'s certificate is not from the new root"
+        assert not issued_by(leaf, old_root), f"{node.name} still has an old-root certificate"
 
     new_tokens = lead.join_tokens()
     for role in ("worker", "manager"):
         assert new_tokens[role] != old_tokens[role], f"the {role} token did not change"
-    assert _token_digests(new_tokens) == {pki.ca_digest_field(new_root_pem)}
+    assert _token_digests(new_tokens) == {ca_digest_field(new_root_pem)}
 
-    with pki.detached(cluster, worker):
+    with detached(cluster, worker):
         refused = _join_refused(cluster, worker, old_tokens["worker"])
-        old_digest = pki.JoinToken.parse(old_tokens["worker"]).ca_digest
-        assert refused.explanation == CA_MISMATCH + pki.digest_hex(old_digest), refused.explanation
+        old_digest = JoinToken.parse(old_tokens["worker"]).ca_digest
+        assert refused.explanation == CA_MISMATCH + digest_hex(old_digest), refused.explanation
         _join(cluster, worker, new_tokens["worker"])
         _expect_worker(cluster, worker)
-        assert pki.issued_by(pki.node_certificate(worker), new_root)
+        assert issued_by(node_certificate(worker), new_root)
 
     # The key the swarm generated for the new root is never shown (nor a signing certificate).
-    with translated(leader.name):
-        ca_config = api.api.inspect_swarm()["Spec"]["CAConfig"]
+    ca_config = api.inspect_swarm()["Spec"]["CAConfig"]
     assert not ca_config.get("SigningCAKey") and not ca_config.get("SigningCACert"), ca_config
     # Rotated again: it settles on the latest root, every node re-issued from it.
-    pki.force_ca_rotation(api, node=leader.name)
+    force_ca_rotation(api)
     latest_pem = _wait_rotation_done(lead.info, new_root_pem)
     wait_until(
         functools.partial(_every_node_trusts, cluster, api, latest_pem),
         what="every node to trust the latest root after a second rotation",
         timeout_s=ROTATION_BUDGET_S,
-        timeout_error=pki.promise_timeout,
+        timeout_error=promise_timeout,
     )
-    latest = x509.load_pem_x509_certificate(latest_pem.encode())
+    latest = load_certificate(latest_pem)
     for node in cluster.nodes:
-        assert pki.issued_by(pki.node_certificate(node), latest), f"{node.name} after rotation 2"
+        assert issued_by(node_certificate(node), latest), f"{node.name} after rotation 2"
 
 
-def _every_node_trusts(cluster: Cluster, api: docker.DockerClient, root_pem: str) -> bool | None:
+def _every_node_trusts(cluster: Swarm, api: SwarmClient, root_pem: str) -> bool | None:
     """True once every node holds ``root_pem`` as its root CA and reports the swarm's TLS
     info (trust root and certificate issuer) to the managers."""
-    with translated():
-        cluster_tls = api.info()["Swarm"]["Cluster"]["TLSInfo"]
-        described = {n.attrs["Description"]["Hostname"]: n.attrs for n in api.nodes.list()}
+    cluster_tls = api.info()["Cluster"]["TLSInfo"]
+    described = {n["Description"]["Hostname"]: n for n in api.raw_nodes()}
     if cluster_tls["TrustRoot"] != root_pem:
         return None
     for node in cluster.nodes:
         if described[node.name]["Description"].get("TLSInfo") != cluster_tls:
             return None
-        if pki.root_ca_pem(node) != root_pem:
+        if root_ca_pem(node) != root_pem:
             return None
     return True
 
@@ -345,10 +373,11 @@ def _wait_rotation_done(info: Callable[[], dict[str, Any]], old_root_pem: str) -
         what="the root CA rotation to finish (RootRotationInProgress false, a new TrustRoot)",
         timeout_s=ROTATION_BUDGET_S,
         interval_s=0.25,
-        timeout_error=pki.promise_timeout,
+        timeout_error=promise_timeout,
     )
 
 
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
 @pytest.mark.swarmcheck(
     id="SC-PKI-002",
     area="tokens-pki",
@@ -362,59 +391,59 @@ def _wait_rotation_done(info: Callable[[], dict[str, Any]], old_root_pem: str) -
         "MUST never show the signing key in the swarm's inspect output."
     ),
     rows=("pki-rotation-needs-all-nodes", "pki-ca-rotate"),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("tokens", "stops"),
 )
-def test_rotation_waits_for_every_node(cluster: Cluster, worker: Node, figure: Recorder) -> None:
+def test_rotation_waits_for_every_node(
+    cluster: Swarm, worker: ContainerNode, figure: Recorder
+) -> None:
     leader, api = _leader_api(cluster)
     lead = cluster.client(leader)
     old_root_pem = lead.info()["Cluster"]["TLSInfo"]["TrustRoot"]
-    given_pem, given_key = pki.new_root_ca()
-    given = x509.load_pem_x509_certificate(given_pem.encode())
+    given_pem, given_key = new_root_ca()
+    given = load_certificate(given_pem)
     window_s = budgets.bound("pki-rotation-needs-all-nodes", "held").low or 30
-    with translated(worker.name):
-        worker.container.stop(timeout=2)
+    worker.stop(timeout_s=2)
     try:
-        pki.rotate_ca_to(api, given_pem, given_key, node=leader.name)
+        rotate_ca_to(api, given_pem, given_key)
         for node in cluster.managers:  # every node that is up
             wait_until(
                 functools.partial(_issued_by_or_none, node, given),
                 what=f"{node.name} (up) to get a certificate from the given CA",
                 timeout_s=ROTATION_BUDGET_S,
-                timeout_error=pki.promise_timeout,
+                timeout_error=promise_timeout,
             )
         # The catalog's whole window, sampled throughout, from when every up node is done.
-        held_s = pki.hold_rotation_in_progress(lead.info, old_root_pem, worker.name, window_s)
+        held_s = hold_rotation_in_progress(lead.info, old_root_pem, worker.name, window_s)
         figure("held_in_progress_s", round(held_s, 1))
     finally:
-        with translated(worker.name):
-            worker.container.start()
+        worker.start()
     clock = Stopwatch()
     worker.wait_engine()
     new_root_pem = _wait_rotation_done(lead.info, old_root_pem)
     figure("finished_after_back_s", round(clock(), 1))
     budgets.assert_within("pki-rotation-needs-all-nodes", "finished", clock())
-    assert x509.load_pem_x509_certificate(new_root_pem.encode()) == given, (
+    assert load_certificate(new_root_pem) == given, (
         "the rotation finished on another root than the given CA certificate"
     )
     wait_until(
         functools.partial(_issued_by_or_none, worker, given),
         what=f"{worker.name} (back) to get a certificate from the given CA",
         timeout_s=ROTATION_BUDGET_S,
-        timeout_error=pki.promise_timeout,
+        timeout_error=promise_timeout,
     )
-    with translated(leader.name):
-        shown = api.api.inspect_swarm()
+    shown = api.inspect_swarm()
     key_body = given_key.splitlines()[1]
     assert key_body not in str(shown), "the swarm's inspect output shows the CA signing key"
     assert not shown["Spec"]["CAConfig"].get("SigningCAKey"), shown["Spec"]["CAConfig"]
 
 
-def _validity(cert: x509.Certificate, issued_after: datetime) -> timedelta:
+def _validity(cert: Certificate, issued_after: datetime) -> timedelta:
     """How long past its issuing a certificate is valid (NotAfter - issuing time)."""
     return cert.not_valid_after_utc - issued_after
 
 
+@pytest.mark.swarm(workers=1, capabilities=("containers",))
 @pytest.mark.swarmcheck(
     id="SC-PKI-003",
     area="tokens-pki",
@@ -428,56 +457,48 @@ def _validity(cert: x509.Certificate, issued_after: datetime) -> timedelta:
         "`docker swarm ca --rotate --cert-expiry D` MUST issue certificates valid for D."
     ),
     rows=("pki-cluster-settings",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("membership",),
 )
-def test_certificate_settings(cluster: Cluster, worker: Node) -> None:
-    own = worker.client  # the detached worker makes a single-node swarm of its own
-    with pki.detached(cluster, worker):
+def test_certificate_settings(cluster: Swarm, worker: ContainerNode) -> None:
+    own = cluster.client(worker)  # the detached worker makes a single-node swarm of its own
+    with detached(cluster, worker):
         issued = datetime.now(UTC)
-        with translated(worker.name):
-            own.api.init_swarm(  # no spec at all: the engine's defaults
-                advertise_addr=worker.ip,
-                listen_addr=f"0.0.0.0:{SWARM_PORT}",
-                default_addr_pool=[cluster.spec.addr_pool],
-            )
+        # no spec at all: the engine's defaults
+        own.init(worker.ip, f"0.0.0.0:{SWARM_PORT}", default_addr_pool=[cluster.spec.addr_pool])
         try:
-            spec = pki.swarm_spec(own)
+            spec = swarm_spec(own)
             assert spec["CAConfig"]["NodeCertExpiry"] == 2160 * HOUR_NS, spec["CAConfig"]
             assert spec["Dispatcher"]["HeartbeatPeriod"] == 5 * NS, spec["Dispatcher"]
-            validity = _validity(pki.node_certificate(worker), issued)
+            validity = _validity(node_certificate(worker), issued)
             assert abs(validity - timedelta(hours=2160)) <= EXPIRY_SLACK, validity
 
             with pytest.raises(EngineAPIError) as refused:
-                pki.update_swarm_spec(
+                update_swarm_spec(
                     own,
                     lambda s: s["CAConfig"].update(NodeCertExpiry=59 * 60 * NS),
-                    node=worker.name,
                     title="set a 59 min certificate expiry",
                 )
             assert MIN_EXPIRY in refused.value.explanation, refused.value.explanation
-            assert pki.swarm_spec(own) == spec, "a refused update changed the spec"
+            assert swarm_spec(own) == spec, "a refused update changed the spec"
 
             # What `docker swarm ca --rotate --cert-expiry 3h` sends: one update with both.
-            root_pem = pki.root_ca_pem(worker)
+            root_pem = root_ca_pem(worker)
             issued = datetime.now(UTC)
-            pki.update_swarm_spec(
+            update_swarm_spec(
                 own,
                 lambda s: s["CAConfig"].update(
                     NodeCertExpiry=3 * HOUR_NS, ForceRotate=s["CAConfig"].get("ForceRotate", 0) + 1
                 ),
-                node=worker.name,
                 title="swarm ca --rotate --cert-expiry 3h",
             )
-            assert pki.swarm_spec(own)["CAConfig"]["NodeCertExpiry"] == 3 * HOUR_NS
-            new_root = x509.load_pem_x509_certificate(
-                _wait_rotation_done(lambda: dict(own.info()["Swarm"]), root_pem).encode()
-            )
+            assert swarm_spec(own)["CAConfig"]["NodeCertExpiry"] == 3 * HOUR_NS
+            new_root = load_certificate(_wait_rotation_done(own.info, root_pem))
             leaf = wait_until(
                 functools.partial(_issued_by_or_none, worker, new_root),
                 what=f"{worker.name} to get its certificate from the new root",
                 timeout_s=ROTATION_BUDGET_S,
-                timeout_error=pki.promise_timeout,
+                timeout_error=promise_timeout,
             )
             validity = _validity(leaf, issued)
             assert abs(validity - timedelta(hours=3)) <= EXPIRY_SLACK, (
@@ -487,9 +508,9 @@ def test_certificate_settings(cluster: Cluster, worker: Node) -> None:
             cluster.client(worker).leave(force=True)
 
 
-def _issued_by_or_none(node: Node, root: x509.Certificate) -> x509.Certificate | None:
-    leaf = pki.node_certificate(node)
-    return leaf if pki.issued_by(leaf, root) else None
+def _issued_by_or_none(node: ContainerNode, root: Certificate) -> Certificate | None:
+    leaf = node_certificate(node)
+    return leaf if issued_by(leaf, root) else None
 
 
 @pytest.mark.xfail(
@@ -504,6 +525,7 @@ def _issued_by_or_none(node: Node, root: x509.Certificate) -> x509.Certificate |
         "CA rotation or a new leader"
     ),
 )
+@pytest.mark.swarm(workers=1, capabilities=("containers",))
 @pytest.mark.swarmcheck(
     id="SC-PKI-004",
     area="tokens-pki",
@@ -514,26 +536,25 @@ def _issued_by_or_none(node: Node, root: x509.Certificate) -> x509.Certificate |
         "for D."
     ),
     rows=("pki-cluster-settings",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("settings", "membership"),
 )
-def test_cert_expiry_update_applies(cluster: Cluster, worker: Node) -> None:
+def test_cert_expiry_update_applies(cluster: Swarm, worker: ContainerNode) -> None:
     leader, api = _leader_api(cluster)
-    original = pki.swarm_spec(api)["CAConfig"]["NodeCertExpiry"]
+    original = swarm_spec(api)["CAConfig"]["NodeCertExpiry"]
     wanted = 3 * HOUR_NS
     try:
-        pki.update_swarm_spec(
+        update_swarm_spec(
             api,
             lambda s: s["CAConfig"].update(NodeCertExpiry=wanted),
-            node=leader.name,
             title="set a 3 h certificate expiry",
         )
-        assert pki.swarm_spec(api)["CAConfig"]["NodeCertExpiry"] == wanted
-        with pki.detached(cluster, worker):
+        assert swarm_spec(api)["CAConfig"]["NodeCertExpiry"] == wanted
+        with detached(cluster, worker):
             issued = datetime.now(UTC)
             _join(cluster, worker, cluster.client(leader).join_tokens()["worker"])
             _expect_worker(cluster, worker)
-            validity = _validity(pki.node_certificate(worker), issued)
+            validity = _validity(node_certificate(worker), issued)
             if abs(validity - timedelta(hours=3)) > EXPIRY_SLACK:
                 # The known defect, and only it, is the expected failure: the certificate keeps
                 # the expiry set before the update. Any other validity fails the run.
@@ -545,14 +566,14 @@ def test_cert_expiry_update_applies(cluster: Cluster, worker: Node) -> None:
                     seen=f"valid for {validity} (the expiry before the update: {previous})",
                 )
     finally:
-        pki.update_swarm_spec(
+        update_swarm_spec(
             api,
             lambda s: s["CAConfig"].update(NodeCertExpiry=original),
-            node=leader.name,
             title="restore the certificate expiry",
         )
 
 
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
 @pytest.mark.swarmcheck(
     id="SC-PKI-005",
     area="tokens-pki",
@@ -565,10 +586,12 @@ def test_cert_expiry_update_applies(cluster: Cluster, worker: Node) -> None:
         "does not become an active member again."
     ),
     rows=("pki-removed-node-locked-out",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("membership", "stops"),
 )
-def test_removed_node_is_locked_out(cluster: Cluster, worker: Node, figure: Recorder) -> None:
+def test_removed_node_is_locked_out(
+    cluster: Swarm, worker: ContainerNode, figure: Recorder
+) -> None:
     lead = cluster.leader_client()
     removed = worker.node_id
     try:
@@ -580,21 +603,22 @@ def test_removed_node_is_locked_out(cluster: Cluster, worker: Node, figure: Reco
         # The restarted engine tries to rejoin with its old identity; it answers once its
         # swarm component gives up waiting (15 s in engine 20.10).
         clock = Stopwatch()
-        pki.restart_node(worker, stop_timeout_s=2)
+        restart_node(worker, stop_timeout_s=2)
         figure("engine_back_s", round(clock(), 1))
         assert cluster.client(worker).info()["NodeID"] == removed
         # The catalog's window after the restart, sampled throughout: never active, never
         # listed again.
         window_s = budgets.bound("pki-removed-node-locked-out", "held-out").low or 15
-        held_s = pki.hold_locked_out(cluster, worker, removed, window_s)
+        held_s = hold_locked_out(cluster, worker, removed, window_s)
         figure("held_out_s", round(held_s, 1))
         # Why it stays out: the managers refuse its certificate (PermissionDenied).
         log = worker.daemon_log_tail(400)
         assert f"node {removed} {REMOVED}" in log, "no certificate refusal in the node's log"
     finally:
-        pki.rejoin_as_worker(cluster, worker)
+        rejoin_as_worker(cluster, worker)
 
 
+@pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
 @pytest.mark.swarmcheck(
     id="SC-PKI-006",
     area="tokens-pki",
@@ -605,28 +629,29 @@ def test_removed_node_is_locked_out(cluster: Cluster, worker: Node, figure: Reco
         "no manager may list it ready, nor add a node, while it tries."
     ),
     rows=("pki-removed-node-locked-out",),
-    destructive=True,  # membership, tokens or the CA change: no reset undoes it
     needs=(),
+    effects=("membership", "stops"),
 )
-def test_node_with_another_ca_is_kept_out(cluster: Cluster, worker: Node, figure: Recorder) -> None:
+def test_node_with_another_ca_is_kept_out(
+    cluster: Swarm, worker: ContainerNode, figure: Recorder
+) -> None:
     lead = cluster.leader_client()
-    with translated():
-        swarm_id = str(cluster.leader().client.api.inspect_swarm()["ID"])
+    swarm_id = str(cluster.leader_client().inspect_swarm()["ID"])
     # Its own identity (node ID, role, swarm ID), but certified by a CA the swarm never had.
-    other_pem, other_key = pki.new_root_ca("another-swarm-ca")
-    leaf_pem, leaf_key = pki.issue_node_certificate(
+    other_pem, other_key = new_root_ca("another-swarm-ca")
+    leaf_pem, leaf_key = issue_node_certificate(
         other_pem, other_key, worker.node_id, "worker", swarm_id
     )
     before = {n.id for n in lead.nodes()}
     try:
         for path, text in (
-            (pki.ROOT_CA_FILE, other_pem),
-            (pki.NODE_CERT_FILE, leaf_pem),
-            (pki.NODE_KEY_FILE, leaf_key),
+            (ROOT_CA_FILE, other_pem),
+            (NODE_CERT_FILE, leaf_pem),
+            (NODE_KEY_FILE, leaf_key),
         ):
-            pki.write_node_file(worker, path, text)
-        pki.restart_node(worker, stop_timeout_s=2)
-        assert pki.root_ca_pem(worker) == other_pem, "the node does not hold the other CA"
+            write_node_file(worker, path, text)
+        restart_node(worker, stop_timeout_s=2)
+        assert root_ca_pem(worker) == other_pem, "the node does not hold the other CA"
         window_s = budgets.bound("pki-removed-node-locked-out", "held-out").low or 15
         clock = Stopwatch()
 
@@ -641,6 +666,6 @@ def test_node_with_another_ca_is_kept_out(cluster: Cluster, worker: Node, figure
 
         hold(window_s, admitted)
         figure("held_out_s", round(clock(), 1))
-        figure("own_state", pki.local_state(worker))
+        figure("own_state", local_state(worker))
     finally:
-        pki.rejoin_as_worker(cluster, worker)
+        rejoin_as_worker(cluster, worker)

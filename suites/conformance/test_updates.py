@@ -17,21 +17,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from docker.types import RestartPolicy, RollbackConfig, UpdateConfig
 
-from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import EngineAPIError, SwarmcheckError
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch
-from swarmcheck.workload.service import workload_image
-from swarmcheck.workload.updates import (
-    NS,
+from swarmcheck.api import (
+    EngineAPIError,
     EngineContainer,
+    Recorder,
+    RestartPolicy,
+    RollbackConfig,
+    Stopwatch,
+    Swarm,
+    SwarmcheckError,
+    SwarmClient,
     TaskRecord,
+    UpdateConfig,
     UpdateStatus,
     answer_of,
-    create_service,
+    create_policy_service,
     engine_containers,
     remove_services_settled,
     rollback_service,
@@ -44,6 +45,7 @@ from swarmcheck.workload.updates import (
     update_status,
     wait_promise,
     wait_update_state,
+    workload_image,
 )
 
 ROLLING = "https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/"
@@ -58,7 +60,7 @@ V1, V2 = workload_image("v1"), workload_image("v2")
 # moby's update tests poll 30 s per batch (defaultReconciliationTimeout) and 15 s for
 # UpdateStatus completed (ServicePoll); tasks here start in well under that.
 BATCH_BUDGET_S = 30.0
-QUICK_RESTART = RestartPolicy(condition="any", delay=NS // 5)
+QUICK_RESTART = RestartPolicy("any", delay_s=0.2)
 CRASH = ["sh", "-c", "exit 1"]
 FAIL_IN_SLOT_1 = ["sh", "-c", '[ "$SLOT" = 1 ] && exit 1; exec /bin/sh /serve.sh']
 FLAGS = "/tmp/swarmcheck-flags"
@@ -67,12 +69,12 @@ FLAGS = "/tmp/swarmcheck-flags"
 pytestmark = pytest.mark.usefixtures("services_settled")
 
 
-def running_containers(cluster: Cluster, service: str) -> list[EngineContainer]:
+def running_containers(cluster: Swarm, service: str) -> list[EngineContainer]:
     return [c for c in engine_containers(cluster, service) if c.running]
 
 
 def wait_engines_run(
-    cluster: Cluster, service: str, count: int, image: str, timeout_s: float = BATCH_BUDGET_S
+    cluster: Swarm, service: str, count: int, image: str, timeout_s: float = BATCH_BUDGET_S
 ) -> list[EngineContainer]:
     """Wait until exactly ``count`` containers of ``service`` run on the engines, all on
     ``image``; return them."""
@@ -91,13 +93,13 @@ def wait_engines_run(
     )
 
 
-def assert_answers(cluster: Cluster, containers: list[EngineContainer], version: str) -> None:
+def assert_answers(cluster: Swarm, containers: list[EngineContainer], version: str) -> None:
     answers = {c.id[:12]: answer_of(cluster, c) for c in containers}
     assert set(answers.values()) == {version}, f"the tasks answer {answers}, expected {version}"
 
 
 @contextlib.contextmanager
-def node_folder(cluster: Cluster, path: str) -> Iterator[str]:
+def node_folder(cluster: Swarm, path: str) -> Iterator[str]:
     """A folder on every node (for a bind mount), removed with what it holds afterwards."""
     for node in cluster.nodes:
         node.exec(["mkdir", "-p", path])
@@ -130,7 +132,7 @@ def new_tasks(client: SwarmClient, service: str, image: str, after: float) -> li
     return [t for t in task_records(client, service) if t.image == image and t.created_at > after]
 
 
-def started_at(cluster: Cluster, service: str) -> dict[str, float]:
+def started_at(cluster: Swarm, service: str) -> dict[str, float]:
     """When each task's container started, by task id, from the engines."""
     return {c.task_id: c.started_at for c in engine_containers(cluster, service) if c.started_at}
 
@@ -146,17 +148,17 @@ def started_at(cluster: Cluster, service: str) -> dict[str, float]:
         "updated before updating the next, and MUST move every task to the new spec."
     ),
     rows=("upd-rolling-batches",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_rolling_update_batches(cluster: Cluster, figure: Recorder) -> None:
+def test_rolling_update_batches(cluster: Swarm, figure: Recorder) -> None:
     replicas, parallelism, delay_s = 4, 2, 1.0
     lead = cluster.leader_client()
-    create_service(
+    create_policy_service(
         lead,
         "web",
         replicas=replicas,
-        update=UpdateConfig(parallelism=parallelism, delay=int(delay_s * NS), monitor=NS // 2),
+        update=UpdateConfig(parallelism=parallelism, delay_s=delay_s, monitor_s=0.5),
         restart=QUICK_RESTART,
     )
     wait_engines_run(cluster, "web", replicas, V1)
@@ -222,19 +224,21 @@ def test_rolling_update_batches(cluster: Cluster, figure: Recorder) -> None:
         "remaining old tasks running, and a new spec update MUST resume it."
     ),
     rows=("upd-failure-pause",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_failed_update_pauses(cluster: Cluster) -> None:
+def test_failed_update_pauses(cluster: Swarm) -> None:
     replicas = 4
     lead = cluster.leader_client()
-    # No FailureAction: pause is the documented default (docker-py's UpdateConfig would send
-    # "continue"). 1 failure in 4 (0.25) is tolerated, the second is over the ratio.
-    create_service(
+    # No FailureAction: pause is the documented default (UpdateConfig sends "continue" unless
+    # told otherwise). 1 failure in 4 (0.25) is tolerated, the second is over the ratio.
+    create_policy_service(
         lead,
         "web",
         replicas=replicas,
-        update={"Parallelism": 1, "Monitor": 2 * NS, "MaxFailureRatio": 0.25},
+        update=UpdateConfig(
+            parallelism=1, monitor_s=2, max_failure_ratio=0.25, failure_action=None
+        ),
         restart=QUICK_RESTART,
     )
     originals = {c.id for c in wait_engines_run(cluster, "web", replicas, V1)}
@@ -302,20 +306,20 @@ def test_failed_update_pauses(cluster: Cluster) -> None:
         "running the previous spec."
     ),
     rows=("upd-auto-rollback",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_failed_update_rolls_back(cluster: Cluster) -> None:
+def test_failed_update_rolls_back(cluster: Swarm) -> None:
     replicas = 3
     lead = cluster.leader_client()
-    service_id = create_service(
+    service_id = create_policy_service(
         lead,
         "web",
         replicas=replicas,
-        update=UpdateConfig(parallelism=0, monitor=NS, failure_action="rollback"),
+        update=UpdateConfig(parallelism=0, monitor_s=1, failure_action="rollback"),
         # rollback_started lasts while the rollback replaces tasks, then its 3 s monitor window,
         # so a status poll (every 0.1 s, each slower under load) sees it.
-        rollback=RollbackConfig(parallelism=0, monitor=3 * NS),
+        rollback=RollbackConfig(parallelism=0, monitor_s=3),
         restart=QUICK_RESTART,
     )
     wait_engines_run(cluster, "web", replicas, V1)
@@ -362,6 +366,7 @@ def test_failed_update_rolls_back(cluster: Cluster) -> None:
     assert_answers(cluster, wait_engines_run(cluster, "web", replicas, V1), "v1")
 
 
+@pytest.mark.swarm(capabilities=("containers",))
 @pytest.mark.swarmcheck(
     id="SC-UPD-006",
     area="updates",
@@ -373,26 +378,25 @@ def test_failed_update_rolls_back(cluster: Cluster) -> None:
         "back again."
     ),
     rows=("upd-auto-rollback",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_failed_rollback_pauses(cluster: Cluster) -> None:
+def test_failed_rollback_pauses(cluster: Swarm) -> None:
     replicas = 2
     lead = cluster.leader_client()
     # The previous version runs until a flag file appears on the nodes; from then on its new
     # containers exit 1 at once (its environment broke), those already running keep running.
     old_command = ["sh", "-c", "[ -e /flags/broken ] && exit 1; exec sleep 600"]
     with node_folder(cluster, FLAGS) as flags:
-        service_id = create_service(
+        service_id = create_policy_service(
             lead,
             "web",
             replicas=replicas,
             command=old_command,
             mounts=[f"{flags}:/flags:ro"],
-            update=UpdateConfig(parallelism=0, monitor=3 * NS, failure_action="rollback"),
-            # No FailureAction: pause is the documented default for rollbacks too (docker-py's
-            # RollbackConfig would send "continue").
-            rollback={"Parallelism": 0, "Monitor": 3 * NS},
+            update=UpdateConfig(parallelism=0, monitor_s=3, failure_action="rollback"),
+            # No FailureAction: pause is the documented default for rollbacks too.
+            rollback=RollbackConfig(parallelism=0, monitor_s=3, failure_action=None),
             restart=QUICK_RESTART,
         )
         wait_engines_run(cluster, "web", replicas, V1)
@@ -440,19 +444,19 @@ def test_failed_rollback_pauses(cluster: Cluster) -> None:
         "RollbackConfig, and swap Spec and PreviousSpec so a second rollback returns."
     ),
     rows=("upd-manual-rollback",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_manual_rollback(cluster: Cluster) -> None:
+def test_manual_rollback(cluster: Swarm) -> None:
     replicas = 2
     lead = cluster.leader_client()
     # One at a time forward, all at once back: which config a rollback follows shows.
-    create_service(
+    create_policy_service(
         lead,
         "web",
         replicas=replicas,
-        update=UpdateConfig(parallelism=1, monitor=NS // 2),
-        rollback=RollbackConfig(parallelism=replicas, monitor=NS // 2),
+        update=UpdateConfig(parallelism=1, monitor_s=0.5),
+        rollback=RollbackConfig(parallelism=replicas, monitor_s=0.5),
         restart=QUICK_RESTART,
     )
     wait_engines_run(cluster, "web", replicas, V1)
@@ -500,12 +504,12 @@ def test_manual_rollback(cluster: Cluster) -> None:
         "does not have a previous spec' and leave the service unchanged."
     ),
     rows=("upd-manual-rollback",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_rollback_without_previous_spec_refused(cluster: Cluster) -> None:
+def test_rollback_without_previous_spec_refused(cluster: Swarm) -> None:
     lead = cluster.leader_client()
-    service_id = create_service(lead, "web", replicas=0)
+    service_id = create_policy_service(lead, "web", replicas=0)
     before = service_attrs(lead, "web")
     with pytest.raises(EngineAPIError) as refused:
         rollback_service(lead, "web")
@@ -531,18 +535,18 @@ def test_rollback_without_previous_spec_refused(cluster: Cluster) -> None:
         "Monitor period after the last task started."
     ),
     rows=("upd-monitor-window",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_update_monitor_window(cluster: Cluster) -> None:
+def test_update_monitor_window(cluster: Swarm) -> None:
     monitor_s = 2.0
     lead = cluster.leader_client()
     crash_after = {"early": 0.2, "late": 2 * monitor_s}  # seconds a new task lives
     for name in crash_after:
-        create_service(
+        create_policy_service(
             lead,
             name,
-            update=UpdateConfig(parallelism=1, monitor=int(monitor_s * NS), failure_action="pause"),
+            update=UpdateConfig(parallelism=1, monitor_s=monitor_s, failure_action="pause"),
             restart=QUICK_RESTART,
         )
     for name in crash_after:
@@ -596,17 +600,17 @@ def test_update_monitor_window(cluster: Cluster) -> None:
         "other change, with new containers on the engines, reporting updating then completed."
     ),
     rows=("upd-force",),
-    destructive=False,
     needs=(),
+    effects=("writes",),
 )
-def test_force_update_replaces_every_task(cluster: Cluster) -> None:
+def test_force_update_replaces_every_task(cluster: Swarm) -> None:
     replicas = 3
     lead = cluster.leader_client()
-    service_id = create_service(
+    service_id = create_policy_service(
         lead,
         "web",
         replicas=replicas,
-        update=UpdateConfig(parallelism=0, monitor=NS // 2),
+        update=UpdateConfig(parallelism=0, monitor_s=0.5),
         restart=QUICK_RESTART,
     )
     before = {c.id for c in wait_engines_run(cluster, "web", replicas, V1)}

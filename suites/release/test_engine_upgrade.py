@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import pytest
 
-from swarmcheck.checkers.availability import check_availability
-from swarmcheck.cluster import engines
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.config import Settings
-from swarmcheck.plugin.chaos import PlotAttacher
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.workload.engine_upgrade import rolling_engine_upgrade
-from swarmcheck.workload.service import wait_converged, workload_image
-from swarmcheck.workload.versions import listed_by, own_versions, view_problems
+from swarmcheck.api import (
+    PlotAttacher,
+    Recorder,
+    Settings,
+    Swarm,
+    check_availability,
+    listed_by,
+    own_versions,
+    rolling_engine_upgrade,
+    version_problems,
+    wait_converged,
+    workload_image,
+)
 
 ADMIN_GUIDE = "https://docs.docker.com/engine/swarm/admin_guide/"
 
 
-@pytest.mark.swarm(managers=3, workers=2, engines=("old",) * 5)
+@pytest.mark.swarm(managers=3, workers=2, engines=("old",) * 5, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-REL-005",
     area="release",
@@ -34,10 +38,10 @@ ADMIN_GUIDE = "https://docs.docker.com/engine/swarm/admin_guide/"
     promise="Upgrading every node's engine one at a time, each drained first and restarted on "
     "its own data, MUST keep a replicated service answering and each node's ID and role.",
     rows=("mem-restart-persist", "node-drain"),
-    destructive=True,
+    effects=("writes", "roles", "stops", "leadership"),
 )
 def test_rolling_engine_upgrade_under_load(
-    fresh_cluster: Cluster,
+    fresh_cluster: Swarm,
     swarm_settings: Settings,
     figure: Recorder,
     attach_availability: PlotAttacher,
@@ -45,9 +49,8 @@ def test_rolling_engine_upgrade_under_load(
     cluster = fresh_cluster
     before = own_versions(cluster)
     new_engine = swarm_settings.cluster.engine
-    image = engines.engine_image(cluster.host, new_engine)
-    assert cluster.images is not None
-    old_image = cluster.images.image_for(cluster.spec.node_engines()[0])
+    image = cluster.engine_image(new_engine)
+    old_image = cluster.prepared_image(cluster.spec.node_engines()[0])
     if image == old_image:
         pytest.skip(f"the old and new engines are one image ({image}): nothing to upgrade")
     identities = {i.hostname: (i.id, i.role) for i in listed_by(cluster.managers[0])}
@@ -74,7 +77,7 @@ def test_rolling_engine_upgrade_under_load(
     verdict.assert_ok()
 
     assert sorted(u.node for u in run.upgrades) == sorted(before), "not every node upgraded once"
-    assert not view_problems(cluster, after), "the swarm is not whole after the upgrade"
+    assert not version_problems(cluster, after), "the swarm is not whole after the upgrade"
     listed = {i.hostname: (i.id, i.role) for i in listed_by(cluster.managers[0])}
     assert listed == identities, "node IDs or roles changed across the upgrade"
     active = {i.hostname: i.availability for i in listed_by(cluster.managers[0])}

@@ -15,32 +15,29 @@ import pytest
 
 from suites import budgets
 from suites.conftest import RollingJudge
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch, wait_until
-from swarmcheck.workload.placement import (
+from swarmcheck.api import (
     Placement,
+    Recorder,
+    Stopwatch,
+    Swarm,
+    by_version,
     create_placed_service,
-    engine_images,
+    deploy_web,
     ensure_worker,
+    join_via,
     leave_and_remove,
     observe,
-    promise_timeout,
-    wait_placement,
-)
-from swarmcheck.workload.rolling import watched_rolling_update
-from swarmcheck.workload.service import (
-    deploy_web,
-    wait_converged,
-    wait_write_accepted,
-    workload_image,
-)
-from swarmcheck.workload.versions import (
-    by_version,
-    join_via,
     own_versions,
-    view_problems,
+    promise_timeout,
+    running_images,
+    version_problems,
+    wait_converged,
+    wait_placement,
+    wait_until,
     wait_views_agree,
+    wait_write_accepted,
+    watched_rolling_update,
+    workload_image,
 )
 
 UPGRADE_DOC = "https://docs.docker.com/engine/swarm/admin_guide/"
@@ -58,10 +55,11 @@ UPDATE_BATCH_BUDGET_S = 30.0
 
 
 def three_managers(*engines: str) -> pytest.MarkDecorator:
-    return pytest.mark.swarm(managers=3, workers=0, engines=engines)
+    """Three managers of these engines; the leader is stopped (stop-nodes)."""
+    return pytest.mark.swarm(managers=3, workers=0, engines=engines, capabilities=("stop-nodes",))
 
 
-def versions_or_skip(cluster: Cluster) -> dict[str, str]:
+def versions_or_skip(cluster: Swarm) -> dict[str, str]:
     """Each node's engine version (from the engine); skip when they are all one version."""
     versions = own_versions(cluster)
     groups = by_version(versions)
@@ -73,8 +71,8 @@ def versions_or_skip(cluster: Cluster) -> dict[str, str]:
     return versions
 
 
-def engine_parts(cluster: Cluster) -> dict[str, str]:
-    """Node name -> 'old' or 'new', as the swarm marker placed them."""
+def engine_parts(cluster: Swarm) -> dict[str, str]:
+    """SwarmNode name -> 'old' or 'new', as the swarm marker placed them."""
     return dict(zip(cluster.names(), ENGINES, strict=True))
 
 
@@ -87,8 +85,9 @@ def engine_parts(cluster: Cluster) -> dict[str, str]:
     promise="Nodes running an older and a newer engine MUST join one swarm through a manager of "
     "either version and be listed Ready, with their own engine version, by every manager.",
     rows=("mem-join-worker", "mem-join-manager"),
+    effects=("membership",),
 )
-def test_nodes_of_both_versions_join(cluster: Cluster, figure: Recorder) -> None:
+def test_nodes_of_both_versions_join(cluster: Swarm, figure: Recorder) -> None:
     versions = versions_or_skip(cluster)
     parts = engine_parts(cluster)
     figure("engines", " / ".join(by_version(versions)))
@@ -107,7 +106,7 @@ def test_nodes_of_both_versions_join(cluster: Cluster, figure: Recorder) -> None
             ensure_worker(cluster, worker)
     figure("rejoins_s", clock())
     wait_views_agree(cluster, versions)
-    assert not view_problems(cluster, versions)
+    assert not version_problems(cluster, versions)
 
 
 @MIXED
@@ -119,8 +118,9 @@ def test_nodes_of_both_versions_join(cluster: Cluster, figure: Recorder) -> None
     promise="The scheduler MUST place tasks on nodes of every engine version in a mixed swarm: "
     "a global service on every node and a constrained service only on the nodes it names.",
     rows=("svc-global", "sch-constraint-label"),
+    effects=("writes", "roles"),
 )
-def test_tasks_run_on_both_versions(cluster: Cluster) -> None:
+def test_tasks_run_on_both_versions(cluster: Swarm) -> None:
     versions = versions_or_skip(cluster)
     parts = engine_parts(cluster)
     lead = cluster.leader_client()
@@ -169,9 +169,10 @@ def test_tasks_run_on_both_versions(cluster: Cluster) -> None:
     "versions MUST keep it answering, start every new task before its old one stops (per the "
     "managers and the engines) and end with every task on the new image on both.",
     rows=("upd-start-first",),
+    effects=("writes",),
 )
 def test_rolling_update_across_versions(
-    cluster: Cluster, figure: Recorder, judge_rolling: RollingJudge
+    cluster: Swarm, figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
     versions = versions_or_skip(cluster)
     replicas = len(cluster.nodes)  # the spread strategy puts one task on each node
@@ -185,7 +186,7 @@ def test_rolling_update_across_versions(
     wanted = {workload_image("v2"): replicas}
     # the replaced v1 containers stop within the stop grace period once their tasks shut down
     wait_until(
-        lambda: True if engine_images(cluster, service_id) == wanted else None,
+        lambda: True if running_images(cluster, service_id=service_id) == wanted else None,
         what=f"the engines to run exactly {replicas} web containers, all on v2",
         timeout_s=UPDATE_BATCH_BUDGET_S,
         timeout_error=promise_timeout,
@@ -204,7 +205,7 @@ def test_rolling_update_across_versions(
     promise="When the leader of a three-manager mixed-version swarm stops, the managers of the "
     "other engine version MUST elect a new leader that accepts writes.",
     rows=("raft-failover",),
-    destructive=True,
+    effects=("writes", "stops", "leadership"),
 )
 @pytest.mark.parametrize(
     "direction",
@@ -214,7 +215,7 @@ def test_rolling_update_across_versions(
     ],
 )
 def test_leader_failover_across_versions(
-    fresh_cluster: Cluster, direction: str, figure: Recorder
+    fresh_cluster: Swarm, direction: str, figure: Recorder
 ) -> None:
     cluster = fresh_cluster
     versions = versions_or_skip(cluster)
@@ -224,7 +225,7 @@ def test_leader_failover_across_versions(
     assert followers == set(versions.values()) - {versions[old_leader.name]}
     deploy_web(cluster, "web", 2)
     clock = Stopwatch()
-    old_leader.container.stop(timeout=0)
+    old_leader.stop(timeout_s=0)
     new_leader = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old_leader.name)
     figure("failover_s", clock())
     assert versions[new_leader.name] != versions[old_leader.name]
@@ -233,7 +234,7 @@ def test_leader_failover_across_versions(
     figure("writes_accepted_s", clock())
     wait_converged(survivor, "web", 4)
     clock = Stopwatch()
-    old_leader.container.start()
+    old_leader.start()
     old_leader.wait_engine()
     wait_views_agree(cluster, versions)
     figure("old_leader_back_s", clock())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -49,13 +49,17 @@ EFFECTS: Mapping[str, str] = {
     "membership": "makes nodes leave, join or be removed",
     "stops": "stops, pauses, kills or restarts nodes, or cuts their network",
 }
-"""What a check may do to the swarm it runs on (``effects=``): an existing swarm runs a check
-only when the user allowed every effect it declares."""
+"""What a check may do to the swarm it runs on (``effects=``, which every check declares): an
+existing swarm runs a check only when the user allowed every effect it declares."""
+RESET_EFFECTS = frozenset({"reads", "writes", "roles", "settings"})
+"""What the shared reset puts back exactly (the run's objects removed, node roles, availability
+and labels and the swarm's settings restored). A check with any other effect is destructive:
+no reset undoes it."""
 
 MARKER_FIELDS = (
-    "id", "area", "doc", "title", "promise", "rows", "destructive", "needs", "effects",
+    "id", "area", "doc", "title", "promise", "rows", "effects", "needs", "destructive",
 )  # fmt: skip
-REQUIRED_FIELDS = ("id", "area", "doc", "title", "promise", "rows")
+REQUIRED_FIELDS = ("id", "area", "doc", "title", "promise", "rows", "effects")
 
 
 @dataclass(frozen=True)
@@ -196,12 +200,17 @@ class Check:
     title: str
     promise: str
     rows: tuple[str, ...]
-    destructive: bool = False
+    effects: tuple[str, ...] = ("reads",)
+    """What the check does to the swarm it runs on (``EFFECTS``)."""
     needs: tuple[str, ...] = ()
     file: str = ""  # the test file, relative to the rootdir (or to the suites folder)
     name: str = ""  # the test function
-    effects: tuple[str, ...] | None = None
-    """What the check does to the swarm (None: its marker does not say)."""
+
+    @property
+    def destructive(self) -> bool:
+        """Whether the check does what no reset undoes (an effect beyond
+        ``RESET_EFFECTS``)."""
+        return bool(set(self.effects) - RESET_EFFECTS)
 
     @property
     def suite(self) -> str:
@@ -417,6 +426,34 @@ def parse_check(
     """A Check from a swarmcheck marker's arguments; ConfigError lists every problem, each
     with its fix, one per line."""
     catalog = catalog or load_catalog()
+    problems = _shape_problems(kwargs, args) + _text_problems(kwargs, catalog)
+    rows = kwargs.get("rows")
+    if rows not in (None, ()):
+        problems += _rows_problems(rows, catalog)
+    needs = kwargs.get("needs", ())
+    problems += _needs_problems(needs)
+    effects = kwargs.get("effects")
+    if effects not in (None, ()):
+        problems += _effects_problems(effects)
+        problems += _destructive_problems(kwargs.get("destructive"), effects)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    assert isinstance(rows, Sequence) and isinstance(needs, Sequence)
+    assert isinstance(effects, Sequence)
+    return Check(
+        id=str(kwargs["id"]),
+        area=str(kwargs["area"]),
+        doc=str(kwargs["doc"]),
+        title=str(kwargs["title"]),
+        promise=str(kwargs["promise"]).strip(),
+        rows=tuple(str(r) for r in rows),
+        effects=tuple(str(e) for e in effects),
+        needs=tuple(str(n) for n in needs),
+    )
+
+
+def _shape_problems(kwargs: Mapping[str, object], args: Sequence[object]) -> list[str]:
+    """Positional arguments, unknown fields and missing ones."""
     problems: list[str] = []
     if args:
         problems.append(
@@ -430,50 +467,55 @@ def parse_check(
         )
     missing = [f"{k}=" for k in REQUIRED_FIELDS if kwargs.get(k) in (None, "", ())]
     if missing:
+        hint = (
+            "; effects= says what the check does to the swarm it runs on, so that a swarm in "
+            f"use runs only what its user allowed: one or more of {', '.join(EFFECTS)}"
+            if "effects=" in missing
+            else ""
+        )
         problems.append(
             f"missing {', '.join(missing)}: every check needs "
             + ", ".join(f"{f}=" for f in REQUIRED_FIELDS)
+            + hint
         )
-    for name in ("id", "area", "doc", "title", "promise"):
+    return problems
+
+
+_TEXT_RULES: Mapping[str, Callable[..., list[str]]] = {
+    "id": lambda text, catalog: _id_problems(text),
+    "area": lambda text, catalog: _area_problems(text, catalog),
+    "doc": lambda text, catalog: _doc_problems(text),
+    "title": lambda text, catalog: [],
+    "promise": lambda text, catalog: _promise_problems(text),
+}
+"""What each text field of the marker must be, beyond a non-empty string."""
+
+
+def _text_problems(kwargs: Mapping[str, object], catalog: Catalog) -> list[str]:
+    problems: list[str] = []
+    for name, rule in _TEXT_RULES.items():
         value = kwargs.get(name)
         if value in (None, ""):
             continue
         problem = _text_problem(name, value)
-        if problem:
-            problems.append(problem)
-            continue
-        text = str(value)
-        if name == "id":
-            problems += _id_problems(text)
-        elif name == "area":
-            problems += _area_problems(text, catalog)
-        elif name == "doc":
-            problems += _doc_problems(text)
-        elif name == "promise":
-            problems += _promise_problems(text)
-    rows = kwargs.get("rows")
-    if rows not in (None, ()):
-        problems += _rows_problems(rows, catalog)
-    destructive = kwargs.get("destructive", False)
+        problems += [problem] if problem else rule(str(value), catalog)
+    return problems
+
+
+def _destructive_problems(destructive: object, effects: object) -> list[str]:
+    """``destructive=`` (optional) follows from ``effects=``: a marker that still says it
+    must agree."""
+    if destructive is None:
+        return []
     if not isinstance(destructive, bool):
-        problems.append(f"destructive= must be True or False (got {destructive!r})")
-    needs = kwargs.get("needs", ())
-    problems += _needs_problems(needs)
-    effects = kwargs.get("effects")
-    if effects is not None:
-        problems += _effects_problems(effects)
-    if problems:
-        raise ConfigError("\n".join(problems))
-    assert isinstance(rows, Sequence) and isinstance(needs, Sequence)
-    assert effects is None or isinstance(effects, Sequence)
-    return Check(
-        id=str(kwargs["id"]),
-        area=str(kwargs["area"]),
-        doc=str(kwargs["doc"]),
-        title=str(kwargs["title"]),
-        promise=str(kwargs["promise"]).strip(),
-        rows=tuple(str(r) for r in rows),
-        destructive=bool(destructive),
-        needs=tuple(str(n) for n in needs),
-        effects=None if effects is None else tuple(str(e) for e in effects),
-    )
+        return [f"destructive= must be True or False (got {destructive!r})"]
+    if not isinstance(effects, Sequence) or isinstance(effects, str):
+        return []
+    beyond = sorted(set(map(str, effects)) - RESET_EFFECTS)
+    if destructive == bool(beyond):
+        return []
+    said = f"effects= {'include ' + ', '.join(beyond) if beyond else 'are all undone by the reset'}"
+    return [
+        f"destructive={destructive} contradicts effects= ({said}): leave destructive= out, it "
+        "follows from effects="
+    ]

@@ -40,12 +40,15 @@ def _check_link(check: Check) -> str:
     return f"[{check.id}]({check.file})" if check.file else check.id
 
 
+def notes_of(check: Check) -> list[str]:
+    """What a reader of the check list should know beyond its title: what it does to the
+    swarm beyond reading it and writing its own objects, the platform features it needs."""
+    beyond = [e for e in check.effects if e not in ("reads", "writes")]
+    return [*beyond, *(f"needs {f}" for f in check.needs)]
+
+
 def _notes(check: Check) -> str:
-    notes = []
-    if check.destructive:
-        notes.append("destructive")
-    notes += [f"needs {f}" for f in check.needs]
-    return ", ".join(notes)
+    return ", ".join(notes_of(check))
 
 
 def _summary(cov: Coverage) -> str:
@@ -167,8 +170,10 @@ def render_markdown(cov: Coverage, host: Mapping[str, str] | None = None) -> str
         "",
         f"## Checks ({len(cov.checks)})",
         "",
-        "*destructive*: the check needs a swarm of its own or breaks the shared one on purpose; "
-        "*needs X*: it skips where the platform lacks X.",
+        "Notes: what the check does to the swarm beyond reading it and writing its own objects "
+        "(*roles*, *settings*, *leadership*, *tokens*, *membership*, *stops*: an existing swarm "
+        "runs it only when its user allows that), *needs X*: it skips where the platform lacks "
+        "X.",
         *_checks_section(cov),
     ]
     return "\n".join(lines) + "\n"
@@ -183,6 +188,7 @@ def _check_json(check: Check) -> dict[str, object]:
         "promise": check.promise,
         "doc": check.doc,
         "rows": list(check.rows),
+        "effects": list(check.effects),
         "destructive": check.destructive,
         "needs": list(check.needs),
         "file": check.file,

@@ -29,7 +29,7 @@ round asks that manager again.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from swarmcheck.checkers.verdict import Figure, Verdict
 from swarmcheck.errors import CheckerError
@@ -112,14 +112,60 @@ def _deposed(round_: list[LeaderSample], named: set[str], former: set[str]) -> s
     return None
 
 
-def check_single_leader(
-    samples: Sequence[LeaderSample],
-    window_s: float = 1.0,
-    deposed_grace_s: float = DEPOSED_GRACE_S,
-) -> Verdict:
-    """Fail if in any round two leaders are named, except a deposed leader still naming
-    itself for at most ``deposed_grace_s``; answers that came back more than ``window_s``
-    after their round began are set aside (see the module docstring)."""
+@dataclass
+class _Leadership:
+    """What the rounds showed so far: the leader the managers settled on, the ones it
+    replaced, a deposed leader still naming itself (and since when), and every split."""
+
+    t0: float
+    deposed_grace_s: float
+    split: list[str] = field(default_factory=list)
+    excused: int = 0
+    leaderless: int = 0
+    longest: float = 0.0
+    former: set[str] = field(default_factory=set)
+    established: str | None = None
+    episode: tuple[str, float] | None = None  # deposed leader, first round it was excused
+
+    def judge(self, r: list[LeaderSample]) -> None:
+        """Take one round into account."""
+        named = {leader for s in r for leader in s.leaders}
+        self.leaderless += not named
+        views = ", ".join(f"{s.observer} names {'+'.join(s.leaders) or 'none'}" for s in r)
+        if any(len(s.leaders) > 1 for s in r):
+            self.split.append(f"t={r[0].t - self.t0:.1f}s: one view lists two leaders ({views})")
+            return
+        if len(named) <= 1:
+            self.episode = None
+            if named and self.established not in named:
+                if self.established is not None:
+                    self.former.add(self.established)
+                self.established = next(iter(named))
+            return
+        known = self.former | ({self.established} if self.established else set())
+        stale = _deposed(r, named, known)
+        if stale is None:
+            self.split.append(f"t={r[0].t - self.t0:.1f}s: {' and '.join(sorted(named))} ({views})")
+            self.episode = None
+            return
+        if self.episode is None or self.episode[0] != stale:
+            self.episode = (stale, r[0].t)
+        lasted = r[0].t - self.episode[1]
+        self.longest = max(self.longest, lasted)
+        self.excused += 1
+        if lasted > self.deposed_grace_s:
+            self.split.append(
+                f"t={r[0].t - self.t0:.1f}s: deposed leader {stale} still names itself "
+                f"{lasted:.1f}s after the others named its successor (Raft allows "
+                f"{self.deposed_grace_s:.0f}s; {views})"
+            )
+
+
+def _timely(
+    samples: Sequence[LeaderSample], window_s: float, deposed_grace_s: float
+) -> list[LeaderSample]:
+    """The samples answered within ``window_s`` of their round; CheckerError when there is
+    nothing to judge."""
     if not samples:
         raise CheckerError("check_single_leader got no samples; cannot judge leadership")
     if window_s < 0 or deposed_grace_s < 0:
@@ -132,45 +178,23 @@ def check_single_leader(
             f"all {len(samples)} leader samples were answered more than {window_s}s after "
             "their round began; cannot judge leadership from views of other moments"
         )
+    return timely
+
+
+def check_single_leader(
+    samples: Sequence[LeaderSample],
+    window_s: float = 1.0,
+    deposed_grace_s: float = DEPOSED_GRACE_S,
+) -> Verdict:
+    """Fail if in any round two leaders are named, except a deposed leader still naming
+    itself for at most ``deposed_grace_s``; answers that came back more than ``window_s``
+    after their round began are set aside (see the module docstring)."""
+    timely = _timely(samples, window_s, deposed_grace_s)
     rounds = _rounds(timely, window_s)
-    t0 = rounds[0][0].t
-    split: list[str] = []
-    excused = leaderless = 0
-    former: set[str] = set()
-    established: str | None = None
-    episode: tuple[str, float] | None = None  # deposed leader, first round it was excused
-    longest = 0.0
+    seen = _Leadership(t0=rounds[0][0].t, deposed_grace_s=deposed_grace_s)
     for r in rounds:
-        named = {leader for s in r for leader in s.leaders}
-        leaderless += not named
-        views = ", ".join(f"{s.observer} names {'+'.join(s.leaders) or 'none'}" for s in r)
-        doubled = [s for s in r if len(s.leaders) > 1]
-        if doubled:
-            split.append(f"t={r[0].t - t0:.1f}s: one view lists two leaders ({views})")
-            continue
-        if len(named) <= 1:
-            episode = None
-            if named and established not in named:
-                if established is not None:
-                    former.add(established)
-                established = next(iter(named))
-            continue
-        stale = _deposed(r, named, former | ({established} if established else set()))
-        if stale is None:
-            split.append(f"t={r[0].t - t0:.1f}s: {' and '.join(sorted(named))} ({views})")
-            episode = None
-            continue
-        if episode is None or episode[0] != stale:
-            episode = (stale, r[0].t)
-        lasted = r[0].t - episode[1]
-        longest = max(longest, lasted)
-        excused += 1
-        if lasted > deposed_grace_s:
-            split.append(
-                f"t={r[0].t - t0:.1f}s: deposed leader {stale} still names itself {lasted:.1f}s "
-                f"after the others named its successor (Raft allows {deposed_grace_s:.0f}s; "
-                f"{views})"
-            )
+        seen.judge(r)
+    split, excused, longest, leaderless = seen.split, seen.excused, seen.longest, seen.leaderless
     figures: dict[str, Figure] = {
         "samples": len(samples),
         "rounds": len(rounds),

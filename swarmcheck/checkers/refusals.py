@@ -199,6 +199,36 @@ def took_effect(asked: Mapping[str, object], before: WatchedState, after: Watche
     )
 
 
+def _services_moved(before: WatchedState, after: WatchedState, explained: set[str]) -> list[str]:
+    """Services that appeared (but for those a write of unknown outcome created) or went."""
+    problems = []
+    new = sorted(after.services - before.services - explained)
+    gone = sorted(before.services - after.services)
+    if new:
+        problems.append(f"services appeared: {', '.join(new)}")
+    if gone:
+        problems.append(f"services went: {', '.join(gone)}")
+    return problems
+
+
+def _service_changed(before: WatchedState, after: WatchedState, judged: list[str]) -> list[str]:
+    """How the watched service's version, spec and task containers (on the engines that
+    answered both times) changed."""
+    problems = []
+    if after.version != before.version:
+        problems.append(f"the service's version went from {before.version} to {after.version}")
+    if after.spec != before.spec:
+        keys = sorted(
+            k for k in set(before.spec) | set(after.spec) if before.spec.get(k) != after.spec.get(k)
+        )
+        problems.append(f"the service's spec changed ({', '.join(keys)})")
+    for node in judged:
+        was, now = before.containers[node] or frozenset(), after.containers[node] or frozenset()
+        if was != now:
+            problems.append(f"{node} runs {short_ids(now)} instead of {short_ids(was)}")
+    return problems
+
+
 def check_unchanged(
     before: WatchedState,
     after: WatchedState,
@@ -225,27 +255,9 @@ def check_unchanged(
     ]
     applied = [a for a in unknown if took_effect(a.asked, before, after)]
     explained = {str(a.asked["service"]) for a in applied if "service" in a.asked}
-    new = sorted(after.services - before.services - explained)
-    gone = sorted(before.services - after.services)
-    if new:
-        problems.append(f"services appeared: {', '.join(new)}")
-    if gone:
-        problems.append(f"services went: {', '.join(gone)}")
-    service_changed = [a for a in applied if "service" not in a.asked]
-    if not service_changed:
-        if after.version != before.version:
-            problems.append(f"the service's version went from {before.version} to {after.version}")
-        if after.spec != before.spec:
-            keys = sorted(
-                k
-                for k in set(before.spec) | set(after.spec)
-                if before.spec.get(k) != after.spec.get(k)
-            )
-            problems.append(f"the service's spec changed ({', '.join(keys)})")
-        for node in judged:
-            was, now = before.containers[node] or frozenset(), after.containers[node] or frozenset()
-            if was != now:
-                problems.append(f"{node} runs {short_ids(now)} instead of {short_ids(was)}")
+    problems += _services_moved(before, after, explained)
+    if not [a for a in applied if "service" not in a.asked]:
+        problems += _service_changed(before, after, judged)
     unjudged = sorted((set(before.containers) | set(after.containers)) - set(judged))
     figures: dict[str, Figure] = {
         "version_before": before.version,

@@ -102,15 +102,15 @@ def _runs(
     return [r for r in runs if len(r) >= at_least]
 
 
-def check_rolling_update(
+def _judgeable(
     samples: Sequence[UpdateSample],
     handovers: Sequence[Handover],
     replicas: int,
-    parallelism: int = 1,
-    order: str = "start-first",
-    min_samples: int = 5,
-) -> Verdict:
-    """Fail if the task counts or the per-slot order break ``order`` (see the module doc)."""
+    parallelism: int,
+    order: str,
+    min_samples: int,
+) -> dict[str, list[UpdateSample]]:
+    """The samples of each source in time order; CheckerError when they cannot be judged."""
     if order not in ORDERS:
         raise CheckerError(f"order must be one of {ORDERS}, got {order!r}")
     if replicas < 1 or parallelism < 1:
@@ -130,14 +130,19 @@ def check_rolling_update(
             f"{len(handovers)} slot handovers for {replicas} replicas: the update did not "
             "replace every task, cannot judge its order"
         )
-    start_first = order == "start-first"
-    floor = replicas if start_first else replicas - parallelism
-    ceiling = replicas + parallelism if start_first else replicas
-    ordered = sorted(samples, key=lambda x: x.t)
-    problems: list[str] = []
-    low = min(ordered, key=lambda x: (x.healthy, x.t))
-    high = max(by_source["engines"], key=lambda x: (x.running, -x.t))
-    meant = [x for x in by_source["managers"] if x.meant is not None]
+    return by_source
+
+
+def _count_problems(
+    by_source: dict[str, list[UpdateSample]],
+    ordered: list[UpdateSample],
+    meant: list[UpdateSample],
+    floor: int,
+    ceiling: int,
+) -> list[str]:
+    """Runs of samples below ``floor`` healthy tasks (either source), or above ``ceiling``
+    tasks meant to run (the managers)."""
+    problems = []
     dips = [d for mine in by_source.values() for d in _runs(mine, lambda x: x.healthy < floor)]
     if dips:
         worst = min((x for d in dips for x in d), key=lambda x: (x.healthy, x.t))
@@ -152,6 +157,12 @@ def check_rolling_update(
             f"more than {ceiling} tasks meant to run: {worst.meant} per the managers at "
             f"t={worst.t - ordered[0].t:.1f}s"
         )
+    return problems
+
+
+def _slot_order(handovers: Sequence[Handover], start_first: bool) -> tuple[list[str], list[float]]:
+    """The slots whose handover broke the order, and how long each new task ran before its
+    old one stopped (negative: after)."""
     wrong: list[str] = []
     overlaps: list[float] = []
     for h in sorted(handovers, key=lambda h: h.slot):
@@ -175,6 +186,28 @@ def check_rolling_update(
                 f"slot {h.slot}: the replacement ran {lead:.2f}s before the old task stopped "
                 "(start-first order)"
             )
+    return wrong, overlaps
+
+
+def check_rolling_update(
+    samples: Sequence[UpdateSample],
+    handovers: Sequence[Handover],
+    replicas: int,
+    parallelism: int = 1,
+    order: str = "start-first",
+    min_samples: int = 5,
+) -> Verdict:
+    """Fail if the task counts or the per-slot order break ``order`` (see the module doc)."""
+    by_source = _judgeable(samples, handovers, replicas, parallelism, order, min_samples)
+    start_first = order == "start-first"
+    floor = replicas if start_first else replicas - parallelism
+    ceiling = replicas + parallelism if start_first else replicas
+    ordered = sorted(samples, key=lambda x: x.t)
+    low = min(ordered, key=lambda x: (x.healthy, x.t))
+    high = max(by_source["engines"], key=lambda x: (x.running, -x.t))
+    meant = [x for x in by_source["managers"] if x.meant is not None]
+    problems = _count_problems(by_source, ordered, meant, floor, ceiling)
+    wrong, overlaps = _slot_order(handovers, start_first)
     problems += wrong
     figures: dict[str, Figure] = {
         "update_samples": len(ordered),

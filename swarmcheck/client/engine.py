@@ -15,7 +15,7 @@ import requests
 from docker.tls import TLSConfig
 
 from swarmcheck.catalog.model import EFFECTS as EFFECTS_SAID
-from swarmcheck.errors import NotOnExistingSwarm
+from swarmcheck.errors import EffectNotAllowed, NotOnExistingSwarm
 from swarmcheck.labels import RUN as RUN_LABEL
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -40,15 +40,6 @@ MEMBERSHIP = re.compile(r"/swarm/(?:init|join|leave)$")
 ROTATIONS = ("rotateWorkerToken", "rotateManagerToken", "rotateManagerUnlockKey")
 CA_CHANGES = ("ForceRotate", "SigningCACert", "SigningCAKey")
 """What a swarm update changes that rotates the root CA (a ``tokens`` effect, not a setting)."""
-
-
-class EffectNotAllowed(NotOnExistingSwarm):
-    """A call would have an effect on a swarm in use that the check now running may not
-    have (it does not declare it, or the user did not allow it)."""
-
-    def __init__(self, message: str, effect: str) -> None:
-        super().__init__(message)
-        self.effect = effect
 
 
 class Permits:

@@ -8,11 +8,13 @@ existing swarm (``view.SwarmView``).
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -21,14 +23,13 @@ from docker.models.resource import Model
 
 from swarmcheck import labels
 from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import NS
 from swarmcheck.cluster import reaper, sockets
 from swarmcheck.cluster.controlplane import ControlPlaneProxy, start_control_plane_proxy
 from swarmcheck.cluster.interface import EVERY_CAPABILITY
 from swarmcheck.cluster.network import create_network, node_ip
 from swarmcheck.cluster.node import Node, start_node
 from swarmcheck.cluster.view import READY_TIMEOUT_S, SwarmView
-from swarmcheck.errors import EngineAPIError, NotFound
+from swarmcheck.errors import EngineAPIError, NotFound, SwarmcheckError
 from swarmcheck.machine import images
 from swarmcheck.machine.images import ClusterImages
 from swarmcheck.spec import ClusterSpec
@@ -38,6 +39,8 @@ from swarmcheck.timing import Stopwatch, wait_until
 log = logging.getLogger("swarmcheck.cluster")
 
 SWARM_PORT = 2377
+_SPARE_INDEX = itertools.cycle(range(100, 200))
+"""Addresses of spare nodes in the run's subnet (its swarm's nodes come first)."""
 INNER_BIP = "10.210.0.1/24"
 INNER_POOL = "10.211.0.0/16"
 
@@ -107,9 +110,7 @@ class Cluster(SwarmView[Node]):
             )
             self.nodes.append(node)
             version = node.wait_engine()
-            with translated(name):
-                for tar in prepared.workload_tars:
-                    node.client.images.load(tar)
+            node.engine().load_images(prepared.workload_tars)
             return node, version
 
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
@@ -150,15 +151,14 @@ class Cluster(SwarmView[Node]):
 
     def _form_swarm(self) -> None:
         first = self.managers[0]
-        with translated(first.name, swarm=True):
-            first.client.swarm.init(
-                advertise_addr=self._addr(first),
-                listen_addr=f"0.0.0.0:{SWARM_PORT}",
-                data_path_addr=first.ip,
-                default_addr_pool=[self.spec.addr_pool],
-                subnet_size=24,
-                dispatcher_heartbeat_period=int(self.spec.heartbeat_s * NS),
-            )
+        self.client(first).init(
+            self._addr(first),
+            f"0.0.0.0:{SWARM_PORT}",
+            data_path_addr=first.ip,
+            default_addr_pool=[self.spec.addr_pool],
+            subnet_size=24,
+            heartbeat_s=self.spec.heartbeat_s,
+        )
         tokens = self.client(first).join_tokens()
 
         def join(node: Node) -> None:
@@ -170,6 +170,49 @@ class Cluster(SwarmView[Node]):
         if self.workers:
             with ThreadPoolExecutor(max_workers=len(self.workers)) as pool:
                 list(pool.map(join, self.workers))
+
+    def prepared_image(self, engine: str) -> str:
+        """The node image this cluster's nodes of ``engine`` were started from."""
+        if self.images is None:
+            raise SwarmcheckError("the cluster was not brought up: no node image prepared")
+        return self.images.image_for(engine)
+
+    def engine_image(self, engine: str) -> str:
+        """The node image of ``engine`` (a Debian suite or a dind image), found in the local
+        engine or built now: what an upgrade replaces a node's engine with."""
+        return images.engine_image(self.host, engine)
+
+    @contextmanager
+    def spare_node(self, name: str) -> Iterator[Node]:
+        """A node container of its own on the run's network, outside the swarm, with the
+        workload images loaded (a check makes a one-node swarm of it); removed afterwards."""
+        if self.images is None:
+            raise SwarmcheckError("the cluster was not brought up: no node image to start from")
+        node = start_node(
+            self.host,
+            run_id=self.run_id,
+            name=name,
+            role="manager",
+            image=self.images.node,
+            network=self.network,
+            ip=node_ip(self.subnet, next(_SPARE_INDEX)),
+            entrypoint=images.node_entrypoint(),
+            inner_bip=INNER_BIP,
+            inner_pool=INNER_POOL,
+        )
+        try:
+            with step(f"start a spare node {name}"):
+                node.wait_engine()
+                node.engine().load_images(self.images.workload_tars)
+            yield node
+        finally:
+            node.close()
+            # best effort: what stays is removed with the run, by its labels
+            with suppress(EngineAPIError), translated(name):
+                self.host.containers.get(node.container_name).remove(force=True, v=True)
+            with suppress(EngineAPIError), translated(name):
+                self.host.volumes.get(f"{node.container_name}-docker").remove(force=True)
+            shutil.rmtree(sockets.run_dir(self.run_id) / name, ignore_errors=True)
 
     # -- between tests -------------------------------------------------------------------
     def reset(self) -> None:

@@ -29,6 +29,7 @@ from docker.tls import TLSConfig
 from swarmcheck import labels
 from swarmcheck.client.engine import Created, Permits, remote_client
 from swarmcheck.client.errors import translated
+from swarmcheck.client.local import NodeEngine
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster import reaper
 from swarmcheck.cluster.cluster import remove_or_retry
@@ -182,6 +183,13 @@ class RemoteNode:
             timeout_s, self.run_labels, self.created, self.permits
         )
         return client
+
+    def engine(self, timeout_s: float | None = None) -> NodeEngine:
+        """What this node's engine runs itself; with ``timeout_s``, through a new
+        short-timeout client the facade closes."""
+        if timeout_s is None:
+            return NodeEngine(self.name, self.client)
+        return NodeEngine(self.name, self.quick_client(timeout_s), owned=True)
 
     def daemon_log_tail(self, lines: int = 40) -> str:
         return "(no daemon log: a node of an existing swarm, a host swarmcheck does not own)"

@@ -16,6 +16,7 @@ from typing import ClassVar, Protocol
 
 import docker
 
+from swarmcheck.client.local import NodeEngine
 from swarmcheck.client.swarm import NodeInfo, SwarmClient
 from swarmcheck.cluster.health import Health, View
 from swarmcheck.spec import ClusterSpec
@@ -51,11 +52,43 @@ class SwarmNode(Protocol):
         """A new short-timeout client, for polls that must not hang on a frozen node."""
         ...
 
+    def engine(self, timeout_s: float | None = None) -> NodeEngine:
+        """What this node's engine runs itself (containers, local networks, events): through
+        the node's kept client, or with ``timeout_s`` a new short-timeout one the facade
+        closes (use it in a ``with``)."""
+        ...
+
     def daemon_log_tail(self, lines: int = 40) -> str:
         """The end of the engine's log, where the node can show it (else why not)."""
         ...
 
     def close(self) -> None: ...
+
+
+class ContainerNode(SwarmNode, Protocol):
+    """A node that is a container swarmcheck runs (a dind swarm's; capability
+    ``containers``): commands run in it, its files read, its container stopped and started."""
+
+    api_version: str | None
+
+    @property
+    def state(self) -> str:
+        """The node container's state: running, paused, exited, ..."""
+        ...
+
+    def exec(self, cmd: str | list[str], timeout_s: float = 30.0) -> tuple[int, str]:
+        """Run a command in the node (not in a task); its exit code and output."""
+        ...
+
+    def stop(self, timeout_s: int = 10) -> None: ...
+
+    def start(self) -> None: ...
+
+    def restart(self, timeout_s: int = 10) -> None: ...
+
+    def wait_engine(self, timeout_s: float = ...) -> str:
+        """Wait until the node's engine answers (after a start); its version."""
+        ...
 
 
 class Swarm(Protocol):
@@ -83,7 +116,10 @@ class Swarm(Protocol):
 
     def names(self) -> list[str]: ...
 
-    def client(self, node: SwarmNode | str) -> SwarmClient: ...
+    def client(self, node: SwarmNode | str, timeout_s: float | None = None) -> SwarmClient:
+        """Swarm calls through ``node``'s engine: its kept client, or with ``timeout_s`` a new
+        short-timeout one the facade closes (use it in a ``with``)."""
+        ...
 
     def leader_client(self) -> SwarmClient: ...
 
@@ -100,6 +136,14 @@ class Swarm(Protocol):
     def health_problems(self) -> list[str]: ...
 
     def wait_healthy(self, timeout_s: float = ...) -> None: ...
+
+    def wait_control(self, node: SwarmNode, available: bool, timeout_s: float = 30.0) -> None:
+        """Wait until a node's own engine says it is (or is no longer) a manager."""
+        ...
+
+    def rejoined(self, node: SwarmNode) -> str:
+        """Record that ``node`` joined again on purpose: the ID its engine reports is its ID."""
+        ...
 
     def log_tails(self, lines: int = 15) -> str: ...
 

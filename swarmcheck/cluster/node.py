@@ -18,9 +18,11 @@ from testcontainers.core.container import DockerContainer
 from swarmcheck import labels
 from swarmcheck.client.engine import node_client
 from swarmcheck.client.errors import translated
+from swarmcheck.client.local import NodeEngine
 from swarmcheck.cluster import sockets
 from swarmcheck.config import ENGINE_IMAGE
 from swarmcheck.errors import EngineAPIError, ProvisioningError, ReadinessTimeout
+from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 
 
@@ -100,6 +102,37 @@ class Node:
             result = self.container.exec_run(argv, demux=False)
         out = result.output.decode(errors="replace") if result.output else ""
         return int(result.exit_code or 0), out
+
+    @property
+    def state(self) -> str:
+        """The node container's state: running, paused, exited, created, ..."""
+        return str(self.container.status)
+
+    def stop(self, timeout_s: int = 10) -> None:
+        """Stop the node's container (its engine with it): `docker stop -t`; its swarm state
+        stays on its volume."""
+        with step(f"stop {self.name}'s container"), translated(self.name):
+            self.container.stop(timeout=timeout_s)
+
+    def start(self) -> None:
+        """Start the node's stopped container again (``wait_engine`` waits for its engine;
+        ``close`` first drops connections to the stopped one)."""
+        with step(f"start {self.name}'s container"), translated(self.name):
+            self.container.start()
+
+    def restart(self, timeout_s: int = 10) -> None:
+        """Restart the node's container (its engine with it) and wait until the engine
+        answers."""
+        with step(f"restart {self.name}'s engine"), translated(self.name):
+            self.container.restart(timeout=timeout_s)
+        self.wait_engine()
+
+    def engine(self, timeout_s: float | None = None) -> NodeEngine:
+        """What this node's engine runs itself; with ``timeout_s``, through a new
+        short-timeout client the facade closes."""
+        if timeout_s is None:
+            return NodeEngine(self.name, self.client)
+        return NodeEngine(self.name, self.quick_client(timeout_s), owned=True)
 
     def daemon_log_tail(self, lines: int = 40) -> str:
         """The last lines of the node's dockerd log (the container's output)."""

@@ -19,7 +19,7 @@ from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import INNER_BIP, INNER_POOL, Cluster
 from swarmcheck.cluster.node import Node, start_node
-from swarmcheck.errors import EngineAPIError, SwarmcheckError, SwarmPromiseBroken
+from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmcheckError
 from swarmcheck.machine import images
 from swarmcheck.steps import step
 from swarmcheck.timing import Stopwatch, wait_until
@@ -90,23 +90,10 @@ def _listed(client: SwarmClient, node_id: str) -> dict[str, Any] | None:
     return None
 
 
-def _broken(what: str, timeout_s: float, last_error: str | None) -> SwarmPromiseBroken:
-    seen = f"still not so after {timeout_s:g} s" + (f" ({last_error})" if last_error else "")
-    return SwarmPromiseBroken(f"Swarm did not deliver: {what}", expected=what, seen=seen)
-
-
 def running_tasks_on(node: Node) -> int:
     """Service task containers the node's own engine runs."""
-    client = node.quick_client(5.0)
-    try:
-        with translated(node.name):
-            return len(
-                client.api.containers(
-                    filters={"label": "com.docker.swarm.task.id", "status": "running"}
-                )
-            )
-    finally:
-        client.close()
+    with node.engine(5.0) as engine:
+        return len(engine.task_containers())
 
 
 def drain(cluster: Cluster, node: Node, via: SwarmClient) -> None:
@@ -114,10 +101,10 @@ def drain(cluster: Cluster, node: Node, via: SwarmClient) -> None:
     via.update_node(node.node_id, availability="drain")
     wait_until(
         lambda: True if running_tasks_on(node) == 0 else None,
-        what=f"{node.name}'s tasks to leave it once drained",
+        what=f"{node.name}'s tasks to leave it once drained (node-drain)",
         timeout_s=DRAIN_BUDGET_S,
         interval_s=0.3,
-        timeout_error=_broken,
+        timeout_error=PromiseTimeout,
     )
 
 
@@ -180,10 +167,11 @@ def wait_back(node: Node, via: SwarmClient, version: str) -> None:
 
     wait_until(
         back,
-        what=f"{node.name} back in the swarm with its node ID, Ready on engine {version}",
+        what=f"{node.name} back in the swarm with its node ID, Ready on engine {version} "
+        "(mem-restart-persist)",
         timeout_s=BACK_BUDGET_S,
         interval_s=0.5,
-        timeout_error=_broken,
+        timeout_error=PromiseTimeout,
     )
 
 
@@ -204,7 +192,7 @@ def activate(cluster: Cluster, node: Node) -> None:
         active,
         what=f"every manager to list {node.name} active again",
         timeout_s=ACTIVE_BUDGET_S,
-        timeout_error=_broken,
+        timeout_error=PromiseTimeout,
     )
 
 

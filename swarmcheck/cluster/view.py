@@ -22,6 +22,18 @@ ENGINE_ASK_TIMEOUT_S = 5.0
 N = TypeVar("N", bound=SwarmNode)
 
 
+def service_containers(
+    node: SwarmNode, service: str, timeout_s: float = ENGINE_ASK_TIMEOUT_S
+) -> frozenset[str] | None:
+    """Ids of the running task containers of ``service`` that ``node``'s own engine lists;
+    None when the engine does not answer within ``timeout_s`` (stopped, frozen, cut off)."""
+    try:
+        with node.engine(timeout_s) as engine:
+            return frozenset(c.id for c in engine.task_containers(service))
+    except EngineAPIError:
+        return None
+
+
 class SwarmView(Generic[N]):
     """The read side of a swarm of ``N`` nodes: a kind of swarm sets ``nodes`` and
     ``run_id``, and gets its views, its leader and its health from here."""
@@ -46,11 +58,19 @@ class SwarmView(Generic[N]):
     def workers(self) -> list[N]:
         return [n for n in self.nodes if n.role == "worker"]
 
-    def client(self, node: SwarmNode | str) -> SwarmClient:
+    def client(self, node: SwarmNode | str, timeout_s: float | None = None) -> SwarmClient:
         """Swarm calls through one node's engine (able to read every engine, see
-        ``running_service_containers``)."""
+        ``running_service_containers``); with ``timeout_s``, a new short-timeout client
+        the facade closes."""
         target = self.node(node) if isinstance(node, str) else node
-        return SwarmClient(target.name, target.client, engines=self.running_service_containers)
+        if timeout_s is None:
+            return SwarmClient(target.name, target.client, engines=self.running_service_containers)
+        return SwarmClient(
+            target.name,
+            target.quick_client(timeout_s),
+            engines=self.running_service_containers,
+            owned=True,
+        )
 
     def leader_client(self) -> SwarmClient:
         """Swarm calls through the current leader (writes reach the Raft log directly)."""
@@ -62,24 +82,8 @@ class SwarmView(Generic[N]):
         """For each node (by swarm node ID), the ids of the running containers of ``service``
         its own engine lists; None for an engine that did not answer."""
 
-        def ask(node: N) -> frozenset[str] | None:
-            client = node.quick_client(timeout_s)
-            try:
-                with translated(node.name):
-                    found = client.api.containers(
-                        filters={
-                            "label": f"com.docker.swarm.service.name={service}",
-                            "status": "running",
-                        }
-                    )
-                return frozenset(str(c["Id"]) for c in found)
-            except EngineAPIError:
-                return None
-            finally:
-                client.close()
-
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
-            found = list(pool.map(ask, self.nodes))
+            found = list(pool.map(lambda n: service_containers(n, service, timeout_s), self.nodes))
         return {n.node_id or n.name: f for n, f in zip(self.nodes, found, strict=True)}
 
     def node_list(self, via: SwarmNode | None = None, timeout_s: float = 5.0) -> list[NodeInfo]:

@@ -256,3 +256,7 @@ def add_engine_images(
             if engine not in prepared.engines:
                 prepared.engines[engine] = engine_image(host, engine)
     return prepared
+
+
+def workload_image(version: str = "v1") -> str:
+    return f"{WORKLOAD_REPO}:{version}"

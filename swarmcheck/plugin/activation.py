@@ -28,7 +28,7 @@ import pytest
 from swarmcheck.plugin.keys import ACTIVE_KEY
 from swarmcheck.plugin.report import enable_report_defaults
 from swarmcheck.plugin.roles import is_controller
-from swarmcheck.steps import install_recorder
+from swarmcheck.steps import install_attacher, install_recorder
 
 SWARM_MARKERS = ("swarm", "swarmcheck")
 SWARM_FIXTURE = "swarm_pool"
@@ -56,12 +56,19 @@ def activate(config: pytest.Config, why: str, *, early: bool) -> None:
     enable_report_defaults(config, early=early, controller=is_controller(config))
     _show_progress(config)
     previous = install_recorder(allure.step)  # library steps become Allure steps
+    previous_attacher = install_attacher(_allure_attach)
 
     def restore_recorder() -> None:
         install_recorder(previous)
+        install_attacher(previous_attacher)
 
     config.add_cleanup(restore_recorder)
     _sigterm_as_interrupt(config)
+
+
+def _allure_attach(body: str, name: str, kind: str) -> None:
+    kinds = {"text": allure.attachment_type.TEXT, "json": allure.attachment_type.JSON}
+    allure.attach(body, name, kinds[kind])
 
 
 class TerminalLogHandler(logging.Handler):

@@ -4,15 +4,16 @@ the user allowed.
 
 A local dind swarm offers every capability and allows every effect. An existing swarm
 (--swarm=existing) offers none, and allows only the effects its reset puts back exactly
-(``SAFE_EFFECTS``) unless --swarm-allow-destructive. A check needs a capability when its swarm
-marker asks (``capabilities=``) or what it uses implies it (``swarm_fresh_cluster``: ``destroy``;
-``faults=True``: ``control-plane``; ``engines=``: ``engines``). Its effects are what its
-marker declares (``effects=``), else a default from ``destructive=``.
+(``catalog.model.RESET_EFFECTS``) unless --swarm-allow-destructive. A check needs a
+capability when its swarm marker asks (``capabilities=``) or what it uses implies it
+(``swarm_fresh_cluster``: ``destroy``; ``faults=True``: ``control-plane``; ``engines=``:
+``engines``). Its effects are what its marker declares (``effects=``, required: a marker
+without it stops the run at collection).
 
-Until every check declares its capabilities and effects, a check that reaches on an existing
-swarm for what it did not declare is stopped there and skips, saying what to declare: the
-engine clients refuse an effect the check may not have, and a node or swarm of an existing
-swarm has no container to reach (``_skipping_what_an_existing_swarm_cannot_do``).
+While a check runs on a swarm in use, its engine clients refuse any effect it did not declare
+(``errors.EffectNotAllowed``): that check fails, its declaration is wrong. A check that meets
+what only a swarm swarmcheck made offers (a worker whose engine --swarm-existing does not
+reach: ``errors.NotOnExistingSwarm``) skips, saying so.
 """
 
 from __future__ import annotations
@@ -22,23 +23,22 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
-from swarmcheck.catalog.model import EFFECTS, Check
-from swarmcheck.client.engine import EffectNotAllowed
+from swarmcheck.catalog.model import EFFECTS, RESET_EFFECTS, Check
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.existing import ExistingCluster, RemoteNode
+from swarmcheck.cluster.existing import ExistingCluster
 from swarmcheck.cluster.interface import CAPABILITIES, Swarm
 from swarmcheck.config import ALLOW_DESTRUCTIVE, MANAGERS, WORKERS, Settings
-from swarmcheck.errors import NotOnExistingSwarm
+from swarmcheck.errors import EffectNotAllowed, NotOnExistingSwarm
 from swarmcheck.plugin.markers import check_of, shape_of
 from swarmcheck.spec import ClusterSpec
 
 PREFIX = "on an existing swarm: "
 EVERY_EFFECT = frozenset(EFFECTS)
-SAFE_EFFECTS = frozenset({"reads", "writes", "roles", "settings"})
-"""What an existing swarm's reset puts back exactly (this run's objects, node roles,
-availability and labels, the swarm's settings): allowed there without --swarm-allow-destructive."""
-UNDECLARED_EFFECTS = SAFE_EFFECTS
-"""The effects assumed of a check whose marker declares none and that is not destructive."""
+SAFE_EFFECTS = RESET_EFFECTS
+"""Allowed on an existing swarm without --swarm-allow-destructive: what its reset puts back."""
+NO_CHECK_EFFECTS = SAFE_EFFECTS
+"""What a swarm test that is no check (no swarmcheck marker: a project's own test using the
+``cluster`` fixture) may do on a swarm in use."""
 
 
 def capabilities_of(settings: Settings) -> frozenset[str]:
@@ -63,15 +63,9 @@ def needs(item: pytest.Item) -> list[tuple[str, str]]:
 
 
 def effects_of(check: Check | None) -> frozenset[str]:
-    """What a check does to the swarm: as its marker declares, else every effect for a
-    destructive or chaos check, ``UNDECLARED_EFFECTS`` for the others."""
-    if check is None:
-        return UNDECLARED_EFFECTS
-    if check.effects is not None:
-        return frozenset(check.effects)
-    if check.destructive or check.area.startswith("chaos/"):
-        return EVERY_EFFECT
-    return UNDECLARED_EFFECTS
+    """What a check does to the swarm, as its marker declares (``NO_CHECK_EFFECTS`` for a
+    swarm test that is no check)."""
+    return NO_CHECK_EFFECTS if check is None else frozenset(check.effects)
 
 
 def allowed_effects(settings: Settings) -> frozenset[str]:
@@ -83,10 +77,8 @@ def allowed_effects(settings: Settings) -> frozenset[str]:
 
 def permitted(check: Check | None, settings: Settings) -> frozenset[str]:
     """What a check may do to the swarm while it runs (a swarm in use refuses the rest): what
-    its marker declares, else whatever the user allowed."""
-    if check is not None and check.effects is not None:
-        return frozenset(check.effects)
-    return allowed_effects(settings)
+    its marker declares; a swarm test that is no check, whatever the user allowed."""
+    return allowed_effects(settings) if check is None else frozenset(check.effects)
 
 
 def skip_reason(item: pytest.Item, settings: Settings) -> str | None:
@@ -95,12 +87,9 @@ def skip_reason(item: pytest.Item, settings: Settings) -> str | None:
     for capability, why in needs(item):
         if capability not in offered:
             return f"{PREFIX}{why}, which only a swarm swarmcheck makes can offer"
-    check = check_of(item)
-    beyond = effects_of(check) - allowed_effects(settings)
+    beyond = effects_of(check_of(item)) - allowed_effects(settings)
     if not beyond:
         return None
-    if check is not None and check.effects is None:
-        return f"{PREFIX}destructive, so it runs only with {ALLOW_DESTRUCTIVE.flag}"
     return (
         f"{PREFIX}it {'; it '.join(EFFECTS[e] for e in sorted(beyond))}, so it runs only with "
         f"{ALLOW_DESTRUCTIVE.flag}"
@@ -136,47 +125,26 @@ def _not_on_existing(exc: BaseException) -> NotOnExistingSwarm | None:
     return None
 
 
-def _undeclared_container(exc: BaseException) -> str | None:
-    """Why a check that reached for a node container of an existing swarm (a host: it has
-    none) skips, and what its marker should declare."""
-    if not isinstance(exc, AttributeError):
-        return None
-    if not isinstance(exc.obj, RemoteNode | ExistingCluster):
-        return None
-    return (
-        f"needs {CAPABILITIES['containers']} (it uses {exc.name}), which only a swarm "
-        "swarmcheck makes can offer: its swarm marker should say capabilities=('containers',)"
-    )
-
-
 @contextlib.contextmanager
-def _skipping_what_an_existing_swarm_cannot_do(check: Check | None = None) -> Iterator[None]:
-    """A check that needs what an existing swarm does not give skips, saying what; one that
-    declares its effects and has another fails (its declaration is wrong)."""
+def _skipping_what_an_existing_swarm_cannot_do() -> Iterator[None]:
+    """A check that meets what only a swarm swarmcheck made offers skips, saying what; an
+    effect its declaration does not cover (``EffectNotAllowed``) fails it."""
     try:
         yield
     except Exception as exc:
-        reason = _not_on_existing(exc) or _undeclared_container(exc)
-        if reason is None:
+        reason = _not_on_existing(exc)
+        if reason is None or isinstance(reason, EffectNotAllowed):
             raise
-        if isinstance(reason, EffectNotAllowed):
-            if check is not None and check.effects is not None:
-                raise
-            reason = EffectNotAllowed(
-                f"{reason} (its marker should declare effects=(..., {reason.effect!r}); it then "
-                f"runs only with {ALLOW_DESTRUCTIVE.flag})",
-                reason.effect,
-            )
         pytest.skip(PREFIX + str(reason))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    with _skipping_what_an_existing_swarm_cannot_do(check_of(item)):
+    with _skipping_what_an_existing_swarm_cannot_do():
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    with _skipping_what_an_existing_swarm_cannot_do(check_of(item)):
+    with _skipping_what_an_existing_swarm_cannot_do():
         return (yield)

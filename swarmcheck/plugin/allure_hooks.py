@@ -11,6 +11,7 @@ import allure
 import pytest
 
 from swarmcheck.catalog.model import Check
+from swarmcheck.catalog.render import notes_of
 from swarmcheck.cluster.interface import Swarm
 from swarmcheck.errors import (
     ConfigError,
@@ -40,7 +41,7 @@ def describe(check: Check, docstring: str | None) -> str:
         f"**Catalog rows:** {', '.join(check.rows)}",
         f"**Documentation:** {check.doc}",
     ]
-    notes = (["destructive"] if check.destructive else []) + [f"needs {n}" for n in check.needs]
+    notes = notes_of(check)
     if notes:
         parts.append(f"**Notes:** {', '.join(notes)}")
     if docstring and docstring.strip():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import allure
@@ -17,10 +17,10 @@ from swarmcheck.errors import ConfigError
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.schedule import FAULT_KINDS, Schedule, plan_schedule
 from swarmcheck.plugin.keys import FAULT_LOG_KEY, SCHEDULE_KEY, SETTINGS_KEY
+from swarmcheck.plugin.keys import SCHEDULE_KEY, SETTINGS_KEY
+from swarmcheck.recording import PlotAttacher
 from swarmcheck.reporting.plot import render_availability_svg
 from swarmcheck.timing import boot_clock
-
-PlotAttacher = Callable[[Sequence[Probe], str], None]
 
 
 def nightly_schedule(nightly: Nightly) -> Schedule | None:

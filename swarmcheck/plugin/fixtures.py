@@ -7,7 +7,7 @@ for one release (renamed.py)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -36,8 +36,8 @@ from swarmcheck.plugin.keys import (
     SETTINGS_KEY,
 )
 from swarmcheck.plugin.markers import check_of, missing_engine, shape_of
+from swarmcheck.recording import Recorder
 
-Recorder = Callable[[str, float | int | str], None]
 log = logging.getLogger("swarmcheck.cluster")
 
 

@@ -24,11 +24,10 @@ from swarmcheck.spec import (
 )
 
 MARKERS = (
-    "swarmcheck(id, area, doc, title, promise, rows, destructive=False, needs=(), "
-    "effects=None): a conformance or chaos check: its stable id, area, documentation link, "
-    "what it checks, Swarm's promise (one RFC 2119 sentence), the catalog rows it covers, "
-    "whether it needs a swarm of its own or breaks one, the platform features it needs (e.g. "
-    f"'ipvs') and what it does to the swarm ({', '.join(EFFECTS)})",
+    "swarmcheck(id, area, doc, title, promise, rows, effects, needs=()): a conformance or "
+    "chaos check: its stable id, area, documentation link, what it checks, Swarm's promise "
+    "(one RFC 2119 sentence), the catalog rows it covers, what it does to the swarm it runs on "
+    f"({', '.join(EFFECTS)}) and the platform features it needs (e.g. 'ipvs')",
     "swarm(managers=None, workers=None, faults=False, engines=None, capabilities=()): the "
     "cluster this test needs: its shape; engines= gives one engine per node (managers, then "
     f"workers): 'old', 'new' (see {UPGRADE_FROM.flag}), a Debian suite or a dind image; "
@@ -154,8 +153,9 @@ def suite_marker_problems(item: pytest.Item, rootpath: Path) -> list[str]:
     uses_fresh = "swarm_fresh_cluster" in getattr(item, "fixturenames", ())
     if uses_fresh and not check.destructive:
         return [
-            "it uses swarm_fresh_cluster (a swarm of its own), so its marker must say "
-            "destructive=True"
+            "it uses swarm_fresh_cluster (a swarm of its own, for what no reset undoes), so its "
+            "effects= must name what it does beyond reads, writes, roles and settings (e.g. "
+            "stops, membership)"
         ]
     try:
         file = item.path.relative_to(rootpath).as_posix()

@@ -137,37 +137,14 @@ def verdict_document(
     """The verdict as JSON-ready data: one word, the counts per kind (skips by category and by
     reason), the tests that did not pass, and what was tested on what."""
     results = list(results)
-    kinds = Counter(r.kind for r in results)
+    kinds: Counter[str] = Counter(r.kind for r in results)
     skips = [r for r in results if r.kind == "skipped"]
-    by_category = Counter(SKIP_KEYS.get(r.category or "", "not_part_of_this_run") for r in skips)
-    worst = next((k for k in VERDICT_ORDER if kinds[k]), None)
-    if exit_status in PYTEST_EXIT_WORDS:
-        verdict = PYTEST_EXIT_WORDS[exit_status]
-    elif worst is not None:
-        verdict = worst
-    elif not results:
-        verdict = "no_tests"
-    elif kinds["xpassed"] and exit_status != 0:
-        verdict = "unexpected_pass"  # a strict xfail passed: its defect is fixed
-    else:
-        verdict = "passed"
     return {
         "schema": SCHEMA,
-        "verdict": verdict,
+        "verdict": _verdict_word(results, kinds, exit_status),
         "exit_status": exit_status,
         "tests": len(results),
-        "counts": {
-            "passed": kinds["passed"],
-            "broken_promise": kinds["broken_promise"],
-            "environment_problem": kinds["environment_problem"],
-            "framework_error": kinds["framework_error"],
-            "skipped": {
-                "platform_lacks_a_feature": by_category["platform_lacks_a_feature"],
-                "not_part_of_this_run": by_category["not_part_of_this_run"],
-            },
-            "xfailed": kinds["xfailed"],
-            "xpassed": kinds["xpassed"],
-        },
+        "counts": _counts(kinds, skips),
         "skip_reasons": dict(
             Counter(_first_line(r.message).removeprefix("Skipped: ") for r in skips).most_common()
         ),
@@ -188,6 +165,36 @@ def verdict_document(
         "seed": seed,
         "duration_s": round(duration_s, 1),
         "swarmcheck": swarmcheck_version,
+    }
+
+
+def _verdict_word(results: list[Result], kinds: Counter[str], exit_status: int) -> str:
+    """The one word: pytest's own when it stopped the run, else the worst kind of result."""
+    worst = next((k for k in VERDICT_ORDER if kinds[k]), None)
+    if exit_status in PYTEST_EXIT_WORDS:
+        return PYTEST_EXIT_WORDS[exit_status]
+    if worst is not None:
+        return worst
+    if not results:
+        return "no_tests"
+    if kinds["xpassed"] and exit_status != 0:
+        return "unexpected_pass"  # a strict xfail passed: its defect is fixed
+    return "passed"
+
+
+def _counts(kinds: Counter[str], skips: list[Result]) -> dict[str, Any]:
+    by_category = Counter(SKIP_KEYS.get(r.category or "", "not_part_of_this_run") for r in skips)
+    return {
+        "passed": kinds["passed"],
+        "broken_promise": kinds["broken_promise"],
+        "environment_problem": kinds["environment_problem"],
+        "framework_error": kinds["framework_error"],
+        "skipped": {
+            "platform_lacks_a_feature": by_category["platform_lacks_a_feature"],
+            "not_part_of_this_run": by_category["not_part_of_this_run"],
+        },
+        "xfailed": kinds["xfailed"],
+        "xpassed": kinds["xpassed"],
     }
 
 

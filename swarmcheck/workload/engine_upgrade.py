@@ -18,10 +18,11 @@ from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.cluster.upgrade import NodeUpgrade, upgrade_all, upgrade_order
 from swarmcheck.errors import PromiseTimeout
+from swarmcheck.machine.images import workload_image
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
 from swarmcheck.workload.probe import ServiceProbe
-from swarmcheck.workload.service import PROBE_NETWORK, deploy_web_for_probes, workload_image
+from swarmcheck.workload.service import PROBE_NETWORK, deploy_web_for_probes
 
 PROBE_START_TIMEOUT_S = 30.0
 """A converged DNS-RR service answers a probe on its network (moby's 30 s reconciliation

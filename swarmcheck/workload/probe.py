@@ -16,11 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from docker.models.containers import Container
-
 from swarmcheck import labels
 from swarmcheck.checkers.availability import AddressProbe, Probe
-from swarmcheck.client.errors import translated
 from swarmcheck.cluster.node import Node
 
 SCRIPT = r"""
@@ -64,7 +61,7 @@ class ServiceProbe:
     pause_s: float = 0.05
     port: int = 8080
     via_vip: bool = False
-    container: Container | None = None
+    container_id: str | None = None
     attempts: list[AddressProbe] = field(default_factory=list)
     """Every request to one address, once stopped."""
 
@@ -73,21 +70,21 @@ class ServiceProbe:
         return self.service if self.via_vip else f"tasks.{self.service}"
 
     def start(self) -> ServiceProbe:
-        with translated(self.node.name):
-            self.container = self.node.client.containers.run(
-                self.image,
-                ["sh", "-c", SCRIPT, "probe", self.dns_name, str(self.port), str(self.pause_s)],
-                name=f"probe-{self.service}{'-vip' if self.via_vip else ''}",
-                network=self.network,
-                detach=True,
-                labels=labels.for_run(self.run_id, "probe"),
-            )
+        self.container_id = self.node.engine().run(
+            self.image,
+            ["sh", "-c", SCRIPT, "probe", self.dns_name, str(self.port), str(self.pause_s)],
+            name=f"probe-{self.service}{'-vip' if self.via_vip else ''}",
+            network=self.network,
+            labels=labels.for_run(self.run_id, "probe"),
+        )
         return self
 
+    def _started(self) -> str:
+        assert self.container_id is not None, "probe not started"
+        return self.container_id
+
     def output(self) -> str:
-        assert self.container is not None, "probe not started"
-        with translated(self.node.name):
-            return str(self.container.logs(stdout=True, stderr=False).decode(errors="replace"))
+        return self.node.engine().logs(self._started(), stderr=False)
 
     def results(self) -> list[Probe]:
         """Every probe round so far, parsed from the container's output."""
@@ -100,12 +97,11 @@ class ServiceProbe:
     def stop(self) -> list[Probe]:
         """Stop probing and remove the container; return every probe round (the per-address
         requests stay readable through ``attempts``)."""
-        assert self.container is not None, "probe not started"
-        with translated(self.node.name):
-            self.container.exec_run(["touch", "/tmp/stop"])
-            self.container.wait(timeout=10)
-            out = self.output()
-            self.container.remove(force=True)
+        engine, container = self.node.engine(), self._started()
+        engine.exec(container, ["touch", "/tmp/stop"])
+        engine.wait(container, timeout_s=10)
+        out = self.output()
+        engine.remove_container(container)
         self.attempts = parse_addresses(out)
         return parse(out)
 

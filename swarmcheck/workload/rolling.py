@@ -4,25 +4,21 @@ what was seen (suites judge it with the availability and rolling-update checkers
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from swarmcheck.checkers.availability import AddressProbe, Probe
 from swarmcheck.checkers.rolling import Handover, UpdateSample, parse_timestamp
-from swarmcheck.client.errors import translated
 from swarmcheck.client.swarm import SwarmClient, TaskInfo
 from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmPromiseBroken
-from swarmcheck.timing import Stopwatch, boot_clock, wait_until
-from swarmcheck.workload.service import deploy_probed_web, wait_converged, workload_image
+from swarmcheck.errors import PromiseTimeout, SwarmPromiseBroken
+from swarmcheck.machine.images import workload_image
+from swarmcheck.observe.updates import LIVE, UpdateSampler
+from swarmcheck.operations.services import wait_converged
+from swarmcheck.recording import Recorder
+from swarmcheck.timing import Stopwatch, wait_until
+from swarmcheck.workload.probe import ServiceProbe
+from swarmcheck.workload.service import deploy_probed_web
 
-FigureRecorder = Callable[[str, float | int | str], None]
-LIVE = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
-"""Task states before a final one (complete, shutdown, failed, rejected, orphaned, remove)."""
 UPDATING_STATES = ("updating", "completed", None)
 """UpdateStatus states of an update that goes on (None: not reported yet)."""
 
@@ -39,97 +35,6 @@ class RollingUpdateRun:
     attempts: list[AddressProbe] = field(default_factory=list)
     samples: list[UpdateSample] = field(default_factory=list)
     handovers: list[Handover] = field(default_factory=list)
-
-
-class UpdateSampler:
-    """Counts, every ``interval_s`` (in a thread), the service's running and healthy tasks as
-    the managers report them and as every node's engine runs them."""
-
-    def __init__(
-        self, cluster: Cluster, service: str, interval_s: float = 0.2, timeout_s: float = 3.0
-    ) -> None:
-        self.cluster = cluster
-        self.service = service
-        self.interval_s = interval_s
-        self.timeout_s = timeout_s
-        self.samples: list[UpdateSample] = []
-        self.incomplete = 0
-        """Rounds in which an engine or the managers did not answer (no sample then)."""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="update-sampler", daemon=True)
-
-    def __enter__(self) -> UpdateSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> list[UpdateSample]:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=self.timeout_s * 3)
-        return list(self.samples)
-
-    def _run(self) -> None:
-        nodes = list(self.cluster.nodes)
-        with ThreadPoolExecutor(max_workers=len(nodes) + 1) as pool:
-            while not self._stop.is_set():
-                t = boot_clock()
-                managers = pool.submit(self._managers, t)
-                engines = list(pool.map(self._engine, nodes))
-                for sample in (managers.result(), _engines_sample(t, engines)):
-                    if sample is None:
-                        self.incomplete += 1
-                    else:
-                        self.samples.append(sample)
-                self._stop.wait(self.interval_s)
-
-    def _managers(self, t: float) -> UpdateSample | None:
-        for node in self.cluster.managers:
-            client = node.quick_client(self.timeout_s)
-            try:
-                tasks = SwarmClient(node.name, client).tasks(self.service)
-            except EngineAPIError:
-                continue
-            finally:
-                client.close()
-            running = [x for x in tasks if x.state == "running"]
-            # With a healthcheck a task is "starting" until healthy, so running is healthy;
-            # serving: running and not told to stop (it left the service's DNS then).
-            serving = [x for x in running if x.desired_state == "running"]
-            meant = [x for x in tasks if x.desired_state == "running" and x.state in LIVE]
-            images = Counter(x.image.split("/")[-1] for x in serving)
-            return UpdateSample(
-                t, "managers", len(running), len(serving), dict(images), meant=len(meant)
-            )
-        return None
-
-    def _engine(self, node: Node) -> list[tuple[str, bool]] | None:
-        """(image, healthy) of each running container of the service on ``node``."""
-        client = node.quick_client(self.timeout_s)
-        try:
-            with translated(node.name):
-                found = client.api.containers(
-                    filters={
-                        "label": f"com.docker.swarm.service.name={self.service}",
-                        "status": "running",
-                    }
-                )
-        except EngineAPIError:
-            return None
-        finally:
-            client.close()
-        return [(str(c["Image"]).split("@")[0], "(healthy)" in str(c["Status"])) for c in found]
-
-
-def _engines_sample(t: float, engines: list[list[tuple[str, bool]] | None]) -> UpdateSample | None:
-    if any(e is None for e in engines):
-        return None
-    containers = [c for e in engines for c in e or []]
-    images = Counter(image.split("/")[-1] for image, _ in containers)
-    healthy = sum(ok for _, ok in containers)
-    return UpdateSample(t, "engines", len(containers), healthy, dict(images))
 
 
 def handovers(before: list[TaskInfo], after: list[TaskInfo], image: str) -> list[Handover]:
@@ -163,7 +68,7 @@ def handovers(before: list[TaskInfo], after: list[TaskInfo], image: str) -> list
 
 def watched_rolling_update(
     cluster: Cluster,
-    figure: FigureRecorder,
+    figure: Recorder,
     *,
     replicas: int = 3,
     order: str = "start-first",
@@ -189,44 +94,60 @@ def watched_rolling_update(
         update_parallelism=parallelism,
     )
     try:
-        wait_until(
-            lambda: True if sum(p.answer == "v1" for p in probe.results()) >= 10 else None,
-            what="10 answers from v1 before the update",
-            timeout_s=converge_timeout_s,
-            timeout_error=PromiseTimeout,
-        )
+        _answers(probe, "v1", "before the update", converge_timeout_s)
         before = lead.running_tasks("web")
         v2 = workload_image("v2")
         with UpdateSampler(cluster, "web") as sampler:
-            clock = Stopwatch()
-            lead.update_image("web", v2)
-            wait_until(
-                lambda: _update_done(lead, "web"),
-                what="the rolling update to complete",
-                timeout_s=update_timeout_s,
-                timeout_error=PromiseTimeout,
-            )
-            figure("update_s", clock())
-            wait_converged(lead, "web", replicas, image=v2, timeout_s=converge_timeout_s)
-            # The last old task's container may be gone before its final state is reported.
-            history = wait_until(
-                lambda: _replaced(lead, "web", before),
-                what="every old task to be reported stopped",
-                timeout_s=converge_timeout_s,
-                timeout_error=PromiseTimeout,
+            history = _update_to(
+                lead, v2, before, replicas, figure, update_timeout_s, converge_timeout_s
             )
         run.samples = sampler.samples
         run.handovers = handovers(before, history, v2)
-        wait_until(
-            lambda: True if sum(p.answer == "v2" for p in probe.results()) >= 10 else None,
-            what="10 answers from v2 after the update",
-            timeout_s=converge_timeout_s,
-            timeout_error=PromiseTimeout,
-        )
+        _answers(probe, "v2", "after the update", converge_timeout_s)
     finally:
         run.probes = probe.stop()
         run.attempts = probe.attempts
     return run
+
+
+def _answers(probe: ServiceProbe, version: str, when: str, timeout_s: float) -> None:
+    """Wait for 10 answers from ``version``: the probe demonstrably covers the update."""
+    wait_until(
+        lambda: True if sum(p.answer == version for p in probe.results()) >= 10 else None,
+        what=f"10 answers from {version} {when}",
+        timeout_s=timeout_s,
+        timeout_error=PromiseTimeout,
+    )
+
+
+def _update_to(
+    lead: SwarmClient,
+    image: str,
+    before: list[TaskInfo],
+    replicas: int,
+    figure: Recorder,
+    update_timeout_s: float,
+    converge_timeout_s: float,
+) -> list[TaskInfo]:
+    """Roll web to ``image``, wait until the update completes, every replica runs it and no
+    task of ``before`` is reported running; the task history then."""
+    clock = Stopwatch()
+    lead.update_image("web", image)
+    wait_until(
+        lambda: _update_done(lead, "web"),
+        what="the rolling update to complete",
+        timeout_s=update_timeout_s,
+        timeout_error=PromiseTimeout,
+    )
+    figure("update_s", clock())
+    wait_converged(lead, "web", replicas, image=image, timeout_s=converge_timeout_s)
+    # The last old task's container may be gone before its final state is reported.
+    return wait_until(
+        lambda: _replaced(lead, "web", before),
+        what="every old task to be reported stopped",
+        timeout_s=converge_timeout_s,
+        timeout_error=PromiseTimeout,
+    )
 
 
 def _replaced(client: SwarmClient, service: str, old: list[TaskInfo]) -> list[TaskInfo] | None:

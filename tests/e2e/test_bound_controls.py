@@ -28,35 +28,26 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-from docker.types import EndpointSpec
 
 from suites import budgets
 from suites.conformance.test_membership import PendingJoin, judge_pending_join, send_pending_join
 from suites.conformance.test_restart_and_health import counted_history
 from swarmcheck.client.errors import translated
+from swarmcheck.client.specs import EndpointSpec
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster, running_cluster
 from swarmcheck.cluster.pool import restore_nodes
 from swarmcheck.errors import SwarmPromiseBroken
 from swarmcheck.faults import process
 from swarmcheck.machine.images import prepare_images
+from swarmcheck.observe.nodes import watch_node_down
+from swarmcheck.operations import tokens_pki
+from swarmcheck.operations.membership import restore_membership, set_dispatcher_heartbeat
+from swarmcheck.operations.networking import ingress_problems
+from swarmcheck.operations.scheduling import force_update, hold_placement, not_moved, wait_placement
+from swarmcheck.operations.services import create_service, task_container, wait_converged
+from swarmcheck.operations.updates import task_history_limit
 from swarmcheck.spec import ClusterSpec
-from swarmcheck.workload import pki
-from swarmcheck.workload.ingress import ingress_problems
-from swarmcheck.workload.membership import (
-    restore_membership,
-    set_dispatcher_heartbeat,
-    watch_node_down,
-)
-from swarmcheck.workload.netcheck import create_service
-from swarmcheck.workload.placement import (
-    force_update,
-    hold_placement,
-    not_moved,
-    wait_placement,
-)
-from swarmcheck.workload.service import deploy_web, wait_converged
-from swarmcheck.workload.tasks import task_container
-from swarmcheck.workload.updates import task_history_limit
+from swarmcheck.workload.service import deploy_web
 
 pytestmark = pytest.mark.e2e
 
@@ -140,10 +131,10 @@ def test_rotation_finishing_in_the_window_fails_the_hold(swarm: Cluster) -> None
     leader = swarm.leader()
     lead = swarm.client(leader)
     old_root = lead.info()["Cluster"]["TLSInfo"]["TrustRoot"]
-    given_pem, given_key = pki.new_root_ca()
+    given_pem, given_key = tokens_pki.new_root_ca()
     with translated(worker.name):
         worker.container.stop(timeout=2)
-    pki.rotate_ca_to(leader.client, given_pem, given_key, node=leader.name)
+    tokens_pki.rotate_ca_to(lead, given_pem, given_key)
 
     def back() -> None:
         with translated(worker.name):
@@ -152,7 +143,7 @@ def test_rotation_finishing_in_the_window_fails_the_hold(swarm: Cluster) -> None
     timer = later(5, back)  # the down node returns early: nothing holds the rotation back
     try:
         with pytest.raises(SwarmPromiseBroken) as broken:
-            pki.hold_rotation_in_progress(lead.info, old_root, worker.name, 60)
+            tokens_pki.hold_rotation_in_progress(lead.info, old_root, worker.name, 60)
     finally:
         timer.join()
         worker.wait_engine()
@@ -166,7 +157,7 @@ def test_removed_node_back_in_the_window_fails_the_hold(swarm: Cluster) -> None:
     lead = swarm.leader_client()
     removed = worker.node_id
     lead.remove_node(removed, force=True)
-    pki.restart_node(worker, stop_timeout_s=2)
+    tokens_pki.restart_node(worker, stop_timeout_s=2)
     token = lead.join_tokens()["worker"]
 
     def rejoin() -> None:  # an operator lets it in again with a valid token
@@ -177,7 +168,7 @@ def test_removed_node_back_in_the_window_fails_the_hold(swarm: Cluster) -> None:
     timer = later(3, rejoin)
     try:
         with pytest.raises(SwarmPromiseBroken) as broken:
-            pki.hold_locked_out(swarm, worker, removed, 30)
+            tokens_pki.hold_locked_out(swarm, worker, removed, 30)
     finally:
         timer.join()
     message = str(broken.value)
@@ -215,13 +206,14 @@ def test_a_shorter_history_fails_the_count(swarm: Cluster) -> None:
 
 def test_a_deleted_redirect_fails_the_rules_check(swarm: Cluster) -> None:
     lead = swarm.leader_client()
-    create_service(lead, "pub", 2, endpoint_spec=EndpointSpec(ports={30931: 8080}))
+    create_service(lead, "pub", 2, endpoint=EndpointSpec(ports={30931: 8080}))
     wait_converged(lead, "pub", 2)
     assert ingress_problems(swarm, lead, "pub", {30931: 8080}) == []
     task = lead.running_tasks("pub")[0]
-    node, container = task_container(swarm, task)
-    sandbox = container.attrs["NetworkSettings"]["SandboxKey"]
-    address = container.attrs["NetworkSettings"]["Networks"]["ingress"]["IPAddress"]
+    found, container = task_container(swarm, task)
+    node = swarm.node(found.name)
+    sandbox = container["NetworkSettings"]["SandboxKey"]
+    address = container["NetworkSettings"]["Networks"]["ingress"]["IPAddress"]
     rule = f"PREROUTING -d {address}/32 -p tcp -m tcp --dport 30931 -j REDIRECT --to-ports 8080"
     code, out = node.exec(["sh", "-c", f"nsenter --net={sandbox} iptables -w -t nat -D {rule}"])
     assert code == 0, out

@@ -17,6 +17,8 @@ import docker
 import pytest
 from docker.context import ContextAPI
 
+from swarmcheck.catalog.model import RESET_EFFECTS
+from swarmcheck.plugin.catalog import collect_checks
 from tests.e2e import outside_swarm
 from tests.e2e.outside_swarm import Lab
 
@@ -105,6 +107,11 @@ def test_non_destructive_checks_leave_an_existing_swarm_as_found(
     rotation = next(o for o in outcomes if o["id"] == "SC-TOK-004")
     assert rotation["status"] == "skipped", rotation
     assert "--swarm-allow-destructive" in rotation["reason"], rotation
+    # Only what the user allowed ran: every check that ran declares effects the reset puts back.
+    effects = {c.id: set(c.effects) for c in collect_checks(ROOT / "suites")}
+    ran = {o["id"] for o in outcomes if o["status"] in ("passed", "failed", "error")}
+    beyond = {i: sorted(effects[i] - RESET_EFFECTS) for i in ran if effects[i] - RESET_EFFECTS}
+    assert not beyond, f"checks with effects the user did not allow ran: {beyond}"
 
     after = outside_swarm.state(lab)
     changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}

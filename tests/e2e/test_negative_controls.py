@@ -41,23 +41,20 @@ from swarmcheck.checkers.refusals import (
 )
 from swarmcheck.checkers.rolling import check_rolling_update
 from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import NS
+from swarmcheck.client.specs import NS
 from swarmcheck.cluster.cluster import Cluster, running_cluster
 from swarmcheck.cluster.pool import restore_nodes
 from swarmcheck.errors import PromiseTimeout, SwarmPromiseBroken
-from swarmcheck.machine.images import prepare_images
+from swarmcheck.machine.images import prepare_images, workload_image
+from swarmcheck.observe.engines import ContainerSampler, running_containers
+from swarmcheck.observe.inventory import inventory
+from swarmcheck.observe.leaders import LeaderSampler
+from swarmcheck.operations.refusals import ServiceWrites, await_refusal, watched_state
+from swarmcheck.operations.services import node_of_task, wait_converged
 from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import Stopwatch, wait_until
-from swarmcheck.workload.observe import ContainerSampler, LeaderSampler, inventory
-from swarmcheck.workload.refusals import ServiceWrites, await_refusal, watched_state
 from swarmcheck.workload.rolling import RollingUpdateRun, watched_rolling_update
-from swarmcheck.workload.service import (
-    deploy_web,
-    running_containers,
-    wait_converged,
-    workload_image,
-)
-from swarmcheck.workload.tasks import task_container
+from swarmcheck.workload.service import deploy_web
 
 pytestmark = pytest.mark.e2e
 
@@ -138,7 +135,8 @@ def test_convergence_fails_for_an_unsatisfiable_constraint(swarm: Cluster) -> No
 def test_convergence_fails_when_the_engine_does_not_run_a_reported_task(swarm: Cluster) -> None:
     lead = deploy_web(swarm, "web", 3)
     task = lead.running_tasks("web")[0]
-    node, container = task_container(swarm, task)
+    node = node_of_task(swarm, task)
+    container = node.client.containers.get(task.container_id)
     container.pause()  # frozen: no longer running; the managers still report the task running
     try:
         with pytest.raises(PromiseTimeout) as broken:
@@ -160,7 +158,8 @@ def test_kept_running_check_fails_when_a_task_container_goes(swarm: Cluster) -> 
     task = swarm.leader_client().running_tasks("web")[0]
     with ContainerSampler(swarm.nodes, "web", interval_s=0.5) as sampler:
         wait_for_samples(sampler.samples, 2 * len(swarm.nodes))
-        node, container = task_container(swarm, task)
+        node = node_of_task(swarm, task)
+        container = node.client.containers.get(task.container_id)
         container.remove(force=True)
         wait_for_samples(sampler.samples, 5 * len(swarm.nodes))
     verdict = check_kept_running(before, sampler.samples)

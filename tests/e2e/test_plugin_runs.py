@@ -79,6 +79,7 @@ import pytest
     title="a worker lists the nodes (it must not)",
     promise="A worker MUST list the nodes (a broken expectation on purpose).",
     rows=("mem-join-worker",),
+    effects=("writes",),
 )
 @pytest.mark.swarm(managers=1, workers=1)
 def test_worker_can_list_nodes(up):
@@ -105,6 +106,7 @@ import pytest
     title="a one-manager swarm lists its node",
     promise="A manager MUST list the nodes of its swarm.",
     rows=("mem-join-worker",),
+    effects=("writes",),
 )
 @pytest.mark.swarm(managers=1)
 def test_marked_swarm_answers(up):
@@ -602,7 +604,7 @@ ISOLATED_WRITES_REACH_THE_LEADER = """
 that served them through the majority would): a scale with the version the isolated manager
 knew, and a create.\"\"\"
 from swarmcheck.faults import partition
-from swarmcheck.workload.refusals import ServiceWrites
+from swarmcheck.operations.refusals import ServiceWrites
 
 partitioned = []
 

@@ -47,6 +47,7 @@ import pytest
     title="a check",
     promise="A check MUST be reported.",
     rows=("mem-join-worker",),
+    effects=("writes",),
 )
 def test_check():
     pass
@@ -61,6 +62,7 @@ TEST_MODULE_MARKERS = {
         "def test_undocumented():\n    pass\n"
     ),
     "marker-fresh-not-destructive": CHECK.replace("test_check()", "test_check(fresh_cluster)"),
+    "marker-no-effects": CHECK.replace('    effects=("writes",),\n', ""),
 }
 
 
@@ -240,7 +242,14 @@ USAGE_ROWS = [
     ),
     Row("marker-no-doc", (), ("test_bad.py::test_undocumented", "doc=")),
     Row(
-        "marker-fresh-not-destructive", (), ("test_bad.py::test_check", "must say destructive=True")
+        "marker-fresh-not-destructive",
+        (),
+        ("test_bad.py::test_check", "its effects= must name what it does beyond reads, writes"),
+    ),
+    Row(
+        "marker-no-effects",
+        (),
+        ("test_bad.py::test_check", "missing effects=", "effects= says what the check does"),
     ),
     Row(
         "docker-host-unreachable",

@@ -41,6 +41,7 @@ GOOD: dict[str, Any] = {
     "title": "a worker leaves",
     "promise": "A worker MUST be able to leave the swarm.",
     "rows": ("mem-leave",),
+    "effects": ("writes",),
 }
 
 
@@ -68,10 +69,13 @@ def test_the_shipped_catalog_has_84_rows_in_14_areas() -> None:
 
 
 def test_a_good_marker_parses() -> None:
-    parsed = parse_check({**GOOD, "needs": ["ipvs"], "destructive": True})
+    parsed = parse_check({**GOOD, "needs": ["ipvs"], "effects": ("writes", "membership")})
     assert parsed.rows == ("mem-leave",)
     assert parsed.needs == ("ipvs",)
+    assert parsed.effects == ("writes", "membership")
+    assert parsed.destructive  # what no reset undoes: membership
     assert parsed.keywords == ("SC-MEM-901", "membership", "mem-leave", "destructive")
+    assert not parse_check({**GOOD, "effects": ("writes", "roles", "settings")}).destructive
 
 
 @pytest.mark.parametrize(
@@ -92,6 +96,13 @@ def test_a_good_marker_parses() -> None:
         ({"needs": ("ipv",)}, "needs= names unknown platform features 'ipv': known are ipvs, "),
         ({"needs": "ipvs"}, "needs= takes a tuple of platform features"),
         ({"destructive": "yes"}, "destructive= must be True or False (got 'yes')"),
+        ({"destructive": False}, None),  # agrees with effects=('writes',)
+        ({"destructive": True}, "destructive=True contradicts effects= (effects= are all undone"),
+        (
+            {"effects": ("stops",), "destructive": False},
+            "destructive=False contradicts effects= (effects= include stops): leave destructive=",
+        ),
+        ({"effects": None}, "missing effects=: every check needs id=, area=, doc=, title=, "),
         ({"row": ("mem-leave",)}, "unknown argument row=: the swarmcheck marker takes id=, area="),
         ({"title": None, "promise": None}, "missing title=, promise=: every check needs id=, "),
         ({"title": 42}, "title= must be a non-empty string (got 42)"),
@@ -144,7 +155,7 @@ def test_coverage_tells_covered_platform_only_and_uncovered_rows() -> None:
 
 def _sample() -> Mapping[str, Any]:
     checks = [
-        check("SC-MEM-901", ("mem-leave",), file="conformance/test_a.py", destructive=True),
+        check("SC-MEM-901", ("mem-leave",), file="conformance/test_a.py", effects=("stops",)),
         check("SC-NET-901", ("net-routing-mesh",), area="networking", needs=("ipvs",)),
     ]
     cov = coverage(load_catalog(), checks)
@@ -160,7 +171,7 @@ def test_markdown_shows_checks_coverage_features_and_rows_without_checks() -> No
     assert "| ipvs | " in text and "`net-routing-mesh` (SC-NET-901) | missing: no ip_vs |" in text
     assert "| `mem-init` | membership | " in text  # a row without a check, with its promise
     assert "[SC-MEM-901](conformance/test_a.py)" in text
-    assert "| destructive |" in text and "| needs ipvs |" in text
+    assert "| stops |" in text and "| needs ipvs |" in text
     assert "detected when a check runs" in render_markdown(sample["cov"])  # no host: README
 
 
@@ -176,7 +187,8 @@ def test_json_has_the_same_facts() -> None:
     row = next(r for r in data["rows"] if r["row"] == "mem-leave")
     assert row["checks"] == ["SC-MEM-901"] and row["status"] == "covered" and row["budget"]
     assert {c["id"] for c in data["checks"]} == {"SC-MEM-901", "SC-NET-901"}
-    assert next(c for c in data["checks"] if c["id"] == "SC-MEM-901")["destructive"] is True
+    mem = next(c for c in data["checks"] if c["id"] == "SC-MEM-901")
+    assert (mem["effects"], mem["destructive"]) == (["stops"], True)
 
 
 def test_splice_keeps_the_hand_written_part() -> None:
@@ -241,21 +253,15 @@ def test_a_suites_folder_with_bad_metadata_is_reported(
     assert "id='bad' does not look like SC-<AREA>-<NNN>" in err
 
 
-def test_effects_are_optional_and_named_from_their_list() -> None:
-    base = {
-        "id": "SC-MEM-901",
-        "area": "membership",
-        "doc": "https://docs.docker.com/engine/swarm/",
-        "title": "t",
-        "promise": "Swarm MUST work.",
-        "rows": ("mem-leave",),
-    }
-    assert parse_check(base).effects is None
+def test_effects_are_required_and_named_from_their_list() -> None:
+    base = {k: v for k, v in GOOD.items() if k != "effects"}
+    with pytest.raises(ConfigError, match=re.escape("missing effects=")):
+        parse_check(base)
     assert parse_check({**base, "effects": ("writes", "roles")}).effects == ("writes", "roles")
     for bad, says in (
         (("writes", "bulldoze"), "effects= names unknown effects 'bulldoze': known are reads,"),
         ("writes", "effects= takes a non-empty tuple"),
-        ((), "effects= takes a non-empty tuple"),
+        ((), "missing effects="),
     ):
         with pytest.raises(ConfigError, match=re.escape(says)):
             parse_check({**base, "effects": bad})

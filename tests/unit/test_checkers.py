@@ -30,8 +30,8 @@ from swarmcheck.checkers.rolling import (
 from swarmcheck.checkers.verdict import assert_all
 from swarmcheck.client.swarm import TaskInfo
 from swarmcheck.errors import CheckerError, SwarmPromiseBroken
+from swarmcheck.operations.services import _task_summary
 from swarmcheck.reporting.plot import availability_figures
-from swarmcheck.workload.service import _task_summary
 
 
 def test_verdict_assert_ok() -> None:

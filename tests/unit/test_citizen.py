@@ -53,6 +53,7 @@ import pytest
     title="a check that needs no swarm",
     promise="A check MUST be reported.",
     rows=("mem-join-worker",),
+    effects=("writes",),
 )
 def test_check(swarm_figure):
     swarm_figure("answer", 42)

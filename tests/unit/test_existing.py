@@ -11,17 +11,10 @@ import pytest
 import requests
 from docker.context import ContextAPI
 
-from swarmcheck.catalog.model import Check
-from swarmcheck.client.engine import (
-    OWN_TASKS,
-    Created,
-    EffectNotAllowed,
-    Permits,
-    RemoteAPIClient,
-)
+from swarmcheck.client.engine import OWN_TASKS, Created, Permits, RemoteAPIClient
 from swarmcheck.cluster.existing import RemoteNode, parse_endpoints, tls_from_dir
 from swarmcheck.config import Settings
-from swarmcheck.errors import ConfigError, NotOnExistingSwarm
+from swarmcheck.errors import ConfigError, EffectNotAllowed, NotOnExistingSwarm
 from swarmcheck.plugin.admission import _skipping_what_an_existing_swarm_cannot_do as skipping
 
 
@@ -130,30 +123,30 @@ import pytest
 
 DOC = "https://docs.docker.com/engine/swarm/"
 
-def marked(check_id, destructive=False, **more):
+def marked(check_id, effects=("writes",), **more):
     return pytest.mark.swarmcheck(
         id=check_id, area="services", doc=DOC, title="t", promise="Swarm MUST work.",
-        rows=("svc-converge",), destructive=destructive, **more
+        rows=("svc-converge",), effects=effects, **more
     )
 
 @marked("SC-T-001")
 def test_plain(request):
     pass
 
-@marked("SC-T-002", destructive=True)
+@marked("SC-T-002", effects=("writes", "membership", "stops"))
 def test_destructive(request):
     pass
 
-@marked("SC-T-003")
+@marked("SC-T-003", effects=("writes", "stops"))
 @pytest.mark.swarm(faults=True)
 def test_faults(request):
     pass
 
-@marked("SC-T-004", destructive=True)
+@marked("SC-T-004", effects=("writes", "stops"))
 def test_fresh(swarm_fresh_cluster):
     pass
 
-@marked("SC-T-008", destructive=True)
+@marked("SC-T-008", effects=("writes", "stops"))
 def test_fresh_by_its_old_name(fresh_cluster):
     pass
 
@@ -208,7 +201,11 @@ def test_only_checks_the_user_allowed_run_on_an_existing_swarm(
         assert reasons["test_destructive"] == "None"
         assert reasons["test_leadership"] == "None"
     else:
-        assert "--swarm-allow-destructive" in reasons["test_destructive"]
+        assert reasons["test_destructive"] == (
+            "on an existing swarm: it makes nodes leave, join or be removed; it stops, pauses, "
+            "kills or restarts nodes, or cuts their network, so it runs only with "
+            "--swarm-allow-destructive"
+        )
         assert reasons["test_leadership"] == (
             "on an existing swarm: it moves the leadership, so it runs only with "
             "--swarm-allow-destructive"
@@ -220,13 +217,14 @@ def test_a_dind_swarm_runs_every_check(pytester: pytest.Pytester) -> None:
     assert set(reasons.values()) == {"None"}
 
 
-def test_an_undeclared_reach_for_a_node_container_skips_saying_what_to_declare() -> None:
-    node = RemoteNode(name="lab1", role="manager", ip="10.0.0.5", node_id="n1")
-    says = r"its node containers: .* \(it uses container\).* capabilities=\('containers',\)"
+def test_what_an_existing_swarm_cannot_reach_skips_and_everything_else_fails() -> None:
+    unreachable = RemoteNode(name="lab9", role="worker", ip="10.0.0.9", node_id="n9")
+    says = r"on an existing swarm: needs the engine of worker lab9"
     with pytest.raises(pytest.skip.Exception, match=says), skipping():
+        unreachable.engine()  # --swarm-existing gave no endpoint for it
+    node = RemoteNode(name="lab1", role="manager", ip="10.0.0.5", node_id="n1")
+    with pytest.raises(AttributeError), skipping():  # a check that did not declare containers
         node.container.stop()  # type: ignore[attr-defined]
-    with pytest.raises(AttributeError), skipping():  # anything else is a bug, not a skip
-        Created().container.stop()  # type: ignore[attr-defined]
 
 
 class Inspecting(Recording):
@@ -342,15 +340,10 @@ def test_a_swarm_in_use_refuses_what_the_check_may_not_do() -> None:
     ]
 
 
-def test_a_refused_effect_skips_an_undeclared_check_and_fails_a_declared_one() -> None:
-    def refuse() -> None:
+def test_a_refused_effect_fails_the_check() -> None:
+    """Every check declares its effects: one the swarm in use refuses means the declaration is
+    wrong, a failure to fix, never a skip."""
+    with pytest.raises(EffectNotAllowed), skipping():
         raise EffectNotAllowed(
             "refused POST nodes/n1/update: it moves the leadership", "leadership"
         )
-
-    says = r"declare effects=\(\.\.\., 'leadership'\)"
-    with pytest.raises(pytest.skip.Exception, match=says), skipping(None):
-        refuse()
-    declared = Check("SC-T-9", "services", "https://d", "t", "p", ("r",), effects=("writes",))
-    with pytest.raises(EffectNotAllowed), skipping(declared):  # its declaration is wrong
-        refuse()

@@ -3,7 +3,7 @@ namespace and telling what is missing or extra."""
 
 from __future__ import annotations
 
-from swarmcheck.workload.ingress import (
+from swarmcheck.operations.networking import (
     Redirect,
     parse_addresses,
     parse_redirects,

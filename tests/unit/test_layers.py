@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import swarmcheck
-from tests.layers import check_layers, import_circles
+from tests.layers import check_layers, import_circles, suite_violations
 
 PACKAGE = Path(swarmcheck.__file__).parent
+SUITES = PACKAGE.parent / "suites"
 
 
 def test_swarmcheck_keeps_its_layers() -> None:
@@ -15,10 +16,11 @@ def test_swarmcheck_keeps_its_layers() -> None:
     assert not violations, "layering broken:\n" + "\n".join(map(str, violations))
 
 
-def _package(tmp_path: Path, files: dict[str, str]) -> Path:
-    root = tmp_path / "swarmcheck"
-    for name, body in {"__init__.py": "", **files}.items():
-        path = root / name
+def _package(tmp_path: Path, files: dict[str, str], name: str = "swarmcheck") -> Path:
+    """A package ``name`` of these files (and an empty ``__init__.py``) under ``tmp_path``."""
+    root = tmp_path / name
+    for file, body in {"__init__.py": "", **files}.items():
+        path = root / file
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body)
     return root
@@ -94,3 +96,63 @@ def test_a_package_importing_its_modules_is_no_circle(tmp_path: Path) -> None:
         },
     )
     assert import_circles(root) == []
+
+
+def test_suites_use_only_the_public_api() -> None:
+    violations = suite_violations(SUITES)
+    assert not violations, "suites reach past swarmcheck.api:\n" + "\n".join(map(str, violations))
+
+
+def test_suites_have_no_import_circle() -> None:
+    circles = import_circles(SUITES)
+    assert not circles, "import circles in suites/:\n" + "\n".join(
+        "  " + "; ".join(map(str, arrows)) for arrows in circles
+    )
+
+
+def test_a_suite_importing_docker_or_swarmcheck_internals_is_reported(tmp_path: Path) -> None:
+    root = _package(
+        tmp_path,
+        {
+            "budgets.py": "import json\nfrom swarmcheck.api import Bound\n",
+            "conformance/__init__.py": "",
+            "conformance/test_x.py": "import pytest\n"
+            "from suites import budgets\n"
+            "from swarmcheck.api import Swarm\n"
+            "from docker.types import UpdateConfig\n"
+            "from swarmcheck.client.errors import translated\n"
+            "def test_x() -> None:\n"
+            "    import allure\n"
+            "    from swarmcheck import labels\n",
+        },
+        "suites",
+    )
+    assert [(v.module, v.line, v.imported) for v in suite_violations(root)] == [
+        ("suites.conformance.test_x", 4, "docker.types"),
+        ("suites.conformance.test_x", 5, "swarmcheck.client.errors"),
+        ("suites.conformance.test_x", 7, "allure"),
+        ("suites.conformance.test_x", 8, "swarmcheck.labels"),
+    ]
+
+
+def test_a_suite_reaching_past_the_facade_is_reported(tmp_path: Path) -> None:
+    root = _package(
+        tmp_path,
+        {
+            "test_y.py": "def test_y(cluster, node) -> None:\n"
+            "    cluster.client(node).nodes()\n"  # the facade: fine
+            "    node.engine().container('abc')\n"  # the facade: fine
+            "    node.client.containers.list()\n"
+            "    cluster.leader_client().docker.api.inspect_swarm()\n"
+            "    node.container.stop()\n"
+            "    node.quick_client(3)\n",
+        },
+        "suites",
+    )
+    assert [(v.line, v.imported) for v in suite_violations(root)] == [
+        (4, ".client"),
+        (5, ".api"),
+        (5, ".docker"),
+        (6, ".container"),
+        (7, ".quick_client"),
+    ]

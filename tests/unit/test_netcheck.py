@@ -1,17 +1,15 @@
-"""The pure parts of workload.netcheck: what a task's `ls -l`, /proc/mounts and busybox
-nslookup say, and the errors its waits and refusals raise."""
+"""The pure parts of operations.networking and operations.secrets_configs: what a task's
+`ls -l`, /proc/mounts and busybox nslookup say, and the errors their waits and refusals
+raise."""
 
 from __future__ import annotations
 
 import pytest
 
 from swarmcheck.errors import EngineAPIError, SwarmPromiseBroken
-from swarmcheck.workload.netcheck import (
-    mount_type_of,
-    parse_nslookup,
-    parse_permissions,
-    refused,
-)
+from swarmcheck.operations.networking import parse_nslookup
+from swarmcheck.operations.promises import refused
+from swarmcheck.operations.secrets_configs import mount_type_of, parse_permissions
 
 MOUNTS = """\
 overlay / overlay rw,relatime,lowerdir=/a:/b 0 0

@@ -6,38 +6,38 @@ import hashlib
 
 import pytest
 
-from swarmcheck.workload import pki
+from swarmcheck.operations import autolock, tokens_pki
 
 # From the Engine API reference (JoinTokens example).
 DOC_TOKEN = "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx"
 
 
 def test_base36() -> None:
-    assert pki.base36(0) == "0"
-    assert pki.base36(35) == "z"
-    assert pki.base36(36) == "10"
-    assert int(pki.base36(2**256 - 1), 36) == 2**256 - 1
+    assert tokens_pki.base36(0) == "0"
+    assert tokens_pki.base36(35) == "z"
+    assert tokens_pki.base36(36) == "10"
+    assert int(tokens_pki.base36(2**256 - 1), 36) == 2**256 - 1
     with pytest.raises(ValueError):
-        pki.base36(-1)
+        tokens_pki.base36(-1)
 
 
 def test_ca_digest_field_is_sha256_of_the_pem_in_base36() -> None:
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    field = pki.ca_digest_field(pem)
-    assert len(field) == pki.CA_DIGEST_LEN
-    assert pki.digest_hex(field) == hashlib.sha256(pem.encode()).hexdigest()
+    field = tokens_pki.ca_digest_field(pem)
+    assert len(field) == tokens_pki.CA_DIGEST_LEN
+    assert tokens_pki.digest_hex(field) == hashlib.sha256(pem.encode()).hexdigest()
 
 
 def test_small_digests_are_zero_padded() -> None:
-    assert pki.digest_hex("0" * 49 + "z") == format(35, "064x")
+    assert tokens_pki.digest_hex("0" * 49 + "z") == format(35, "064x")
 
 
 def test_parse_documented_token() -> None:
-    token = pki.JoinToken.parse(DOC_TOKEN)
+    token = tokens_pki.JoinToken.parse(DOC_TOKEN)
     assert token.ca_digest == "3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl"
     assert token.secret == "1awxwuwd3z9j1z3puu7rcgdbx"
     assert str(token) == DOC_TOKEN
-    forged = token.with_ca_digest("0" * pki.CA_DIGEST_LEN)
+    forged = token.with_ca_digest("0" * tokens_pki.CA_DIGEST_LEN)
     assert str(forged) == f"SWMTKN-1-{'0' * 50}-1awxwuwd3z9j1z3puu7rcgdbx"
 
 
@@ -54,7 +54,7 @@ def test_parse_documented_token() -> None:
 )
 def test_parse_refuses_malformed_tokens(token: str) -> None:
     with pytest.raises(ValueError):
-        pki.JoinToken.parse(token)
+        tokens_pki.JoinToken.parse(token)
 
 
 PLAIN = (
@@ -68,10 +68,10 @@ SEALED = (
 
 
 def test_key_sealed_and_headers() -> None:
-    assert pki.key_sealed(SEALED) is True
-    assert pki.key_sealed(PLAIN) is False
-    assert pki.pem_header(SEALED, "kek-version") == "49"
-    assert pki.pem_header(PLAIN, "raft-dek") == "abc"
-    assert pki.pem_header(PLAIN, "missing") is None
+    assert autolock.key_sealed(SEALED) is True
+    assert autolock.key_sealed(PLAIN) is False
+    assert autolock.pem_header(SEALED, "kek-version") == "49"
+    assert autolock.pem_header(PLAIN, "raft-dek") == "abc"
+    assert autolock.pem_header(PLAIN, "missing") is None
     with pytest.raises(ValueError):
-        pki.key_sealed("")
+        autolock.key_sealed("")

@@ -4,10 +4,12 @@ The rule (docs/architecture.md, "One place for each kind of plumbing"):
 
 1. Nothing under ``suites/`` names ``ReadinessTimeout``: a check never raises the
    environment's timeout itself.
-2. Every ``wait_until(...)`` call under ``suites/`` and ``swarmcheck/workload/`` (the helpers
-   suites wait through) passes ``timeout_error=`` a promise error factory: ``PromiseTimeout``
-   itself, a ``promise_timeout`` function (each returns a ``PromiseTimeout``, checked below),
-   or a function of the same module annotated to return ``PromiseTimeout``.
+2. Every ``wait_until(...)`` call under ``suites/``, ``swarmcheck/workload/``,
+   ``swarmcheck/operations/`` and ``swarmcheck/observe/`` (the helpers suites wait through)
+   and ``swarmcheck/cluster/`` (the swarm's own waits) passes
+   ``timeout_error=`` a promise error factory: ``PromiseTimeout`` itself, a
+   ``promise_timeout`` function (each returns a ``PromiseTimeout``, checked below), or a
+   function of the same module annotated to return ``PromiseTimeout``.
 3. The only exceptions are waits on the environment, not on Swarm, listed in
    ``ENVIRONMENT_WAITS`` with the reason, by module and function (a listed wait that is gone
    fails too, so the list stays exact). They keep ``wait_until``'s ``ReadinessTimeout``.
@@ -20,22 +22,36 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from swarmcheck.errors import PromiseTimeout
-from swarmcheck.workload import pki, placement
+from swarmcheck.operations import promises
 
 ROOT = Path(__file__).resolve().parents[2]
-SCOPES = ("suites", "swarmcheck/workload")
+SCOPES = (
+    "suites",
+    "swarmcheck/workload",
+    "swarmcheck/operations",
+    "swarmcheck/observe",
+    "swarmcheck/cluster",
+)
 ENVIRONMENT_WAITS = {
-    ("swarmcheck/workload/pki.py", "_read_pem"): "re-reads a PEM file the engine may be "
+    ("swarmcheck/operations/tokens_pki.py", "_read_pem"): "re-reads a PEM file the engine may be "
     "rewriting mid-read: a read retried, not a behaviour awaited",
-    ("swarmcheck/workload/updates.py", "remove_services_settled"): "swarmcheck removes "
+    ("swarmcheck/operations/updates.py", "remove_services_settled"): "swarmcheck removes "
     "the task containers itself (a clean-up), then waits for the engines to list none",
-    ("swarmcheck/workload/membership.py", "wait_engine_answers"): "a node's engine (its "
+    ("swarmcheck/operations/membership.py", "wait_engine_answers"): "a node's engine (its "
     "container) answering again after a restart: the machine, not Swarm",
-    ("swarmcheck/workload/netcheck.py", "wait_listening"): "a standalone container on the "
+    ("swarmcheck/operations/networking.py", "wait_listening"): "a standalone container on the "
     "host network listening: no Swarm object is involved",
+    ("swarmcheck/cluster/node.py", "wait_engine"): "a node container's engine answering "
+    "after it starts: the machine, not Swarm (a ProvisioningError with the daemon log)",
+    ("swarmcheck/cluster/cluster.py", "_remove_all"): "the reset removing what a check "
+    "left: swarmcheck's own clean-up",
+    ("swarmcheck/cluster/existing.py", "_wait_whole"): "the swarm given with --swarm-existing "
+    "whole before a check: the environment the user gave (an EnvironmentProblem)",
+    ("swarmcheck/cluster/existing.py", "_reset"): "the reset removing this run's objects "
+    "from the existing swarm: swarmcheck's own clean-up",
+    ("swarmcheck/cluster/existing.py", "_clean_node"): "the reset waiting for the task "
+    "containers of this run's removed services to leave a node: swarmcheck's own clean-up",
 }
 PROMISE_FACTORY_NAMES = {"PromiseTimeout", "promise_timeout"}
 
@@ -116,10 +132,8 @@ def test_every_wait_on_a_promise_ends_in_a_promise_error() -> None:
     assert not gone, f"ENVIRONMENT_WAITS lists waits that are gone: {gone}"
 
 
-@pytest.mark.parametrize("factory", [placement.promise_timeout, pki.promise_timeout])
-def test_the_promise_timeout_functions_make_promise_timeouts(factory: object) -> None:
-    assert callable(factory)
-    made = factory("a leader", 45.0, "no answer")
+def test_the_promise_timeout_function_makes_promise_timeouts() -> None:
+    made = promises.promise_timeout("a leader", 45.0, "no answer")
     assert isinstance(made, PromiseTimeout)
     assert str(made).startswith("timed out after 45s waiting for a leader, a documented behaviour")
 

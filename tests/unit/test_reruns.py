@@ -18,6 +18,7 @@ MARKER = """@pytest.mark.swarmcheck(
     title="{title}",
     promise="A check MUST be reported by its final outcome.",
     rows=("mem-join-worker",),
+    effects=("writes",),
 )"""
 
 TESTS = f"""

@@ -24,6 +24,7 @@ def marked(name: str, test_id: str, area: str = "membership", **extra: Any) -> s
         "title": TITLES.get(area, "a check"),
         "promise": "Swarm MUST keep this promise.",
         "rows": ("mem-leave",) if area == "membership" else ("svc-converge",),
+        "effects": ("writes",),
         **extra,
     }
     args = ", ".join(f"{k}={v!r}" for k, v in fields.items() if v is not None)
@@ -41,7 +42,7 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
         test_members=module(
             marked("test_leave", "SC-MEM-901"),
             marked("test_join", "SC-MEM-902", rows=("mem-join-worker", "tok-rotate")),
-            marked("test_init", "SC-MEM-903", rows=("mem-init",), destructive=True),
+            marked("test_init", "SC-MEM-903", rows=("mem-init",), effects=("membership",)),
         ),
         test_more=module(
             marked("test_converge", "SC-SVC-901", area="services"),
@@ -169,14 +170,15 @@ def test_bad_markers_name_each_test_and_the_fix(pytester: pytest.Pytester) -> No
         [
             "*bad suite metadata:*",
             "*test_undocumented: missing doc=, title=: every check needs id=, area=, doc=, "
-            "title=, promise=, rows=",
+            "title=, promise=, rows=, effects=",
             "*test_lowercase: id='sc-doc-2' does not look like SC-<AREA>-<NNN>*",
             "*test_vague: promise='Swarm keeps it.' has no RFC 2119 keyword*",
             "*test_unknown_row: rows= names 'mem-leav', which is not a catalog row "
             "(did you mean 'mem-leave'?)*",
             "*test_feature: needs= names unknown platform features 'ipv': known are ipvs, netem",
-            "*test_fresh: it uses swarm_fresh_cluster (a swarm of its own), so its marker must say "
-            "destructive=True",
+            "*test_fresh: it uses swarm_fresh_cluster (a swarm of its own, for what no reset "
+            "undoes), so its effects= must name what it does beyond reads, writes, roles and "
+            "settings*",
         ]
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swarmcheck.workload.updates import parse_time
+from swarmcheck.operations.updates import parse_time
 
 
 def test_nanosecond_timestamps_keep_their_fraction() -> None:

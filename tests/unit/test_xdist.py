@@ -62,6 +62,7 @@ def test_with_worker(swarm_cluster, i):
     title="a check",
     promise="A check MUST be summarised once.",
     rows=("mem-join-worker",),
+    effects=("writes",),
 )
 def test_check():
     pass

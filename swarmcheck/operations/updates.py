@@ -15,24 +15,20 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from docker.types import Healthcheck, RestartPolicy, ServiceMode
-
-from swarmcheck.client.errors import translated
+from swarmcheck.client.specs import NS, Healthcheck, RestartPolicy, UpdateConfig
 from swarmcheck.client.swarm import SwarmClient
-from swarmcheck.cluster.cluster import Cluster
+from swarmcheck.cluster.interface import Swarm
 from swarmcheck.errors import EngineAPIError, NotFound, PromiseTimeout, SwarmPromiseBroken
+from swarmcheck.machine.images import workload_image
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
-from swarmcheck.workload.service import workload_image
 
-NS = 1_000_000_000
 TERMINAL_UPDATE_STATES = frozenset({"completed", "paused", "rollback_completed", "rollback_paused"})
 """Update states the updater stays in until the next spec change."""
 SERVICE_LABEL = "com.docker.swarm.service.name"
@@ -77,7 +73,7 @@ def wait_promise(
 
 
 # -- services ------------------------------------------------------------------------------
-def create_service(
+def create_policy_service(
     client: SwarmClient,
     name: str,
     *,
@@ -87,50 +83,35 @@ def create_service(
     env: list[str] | None = None,
     mounts: list[str] | None = None,
     restart: RestartPolicy | None = None,
-    update: Mapping[str, Any] | None = None,
-    rollback: Mapping[str, Any] | None = None,
+    update: UpdateConfig | None = None,
+    rollback: UpdateConfig | None = None,
     healthcheck: Healthcheck | None = None,
     stop_grace_s: float = 1.0,
 ) -> str:
     """Create a replicated service from a locally loaded image (never resolved at a registry)
-    with the given policies (``update``/``rollback``: docker-py's UpdateConfig/RollbackConfig,
-    or a plain API dict to leave fields to the engine's defaults); a short stop grace period
+    with the given policies, the engine's defaults for the rest (an ``UpdateConfig`` with
+    ``failure_action=None`` leaves that field to the engine too); a short stop grace period
     keeps crash loops and updates quick."""
     image = image or workload_image("v1")
-    with step(f"create service {name}: {replicas} x {image}"), translated(client.node):
-        service = client.docker.services.create(
-            image,
-            name=name,
-            command=command,
-            env=env,
-            mounts=mounts or [],
-            mode=ServiceMode("replicated", replicas=replicas),
-            restart_policy=restart,
-            update_config=update,
-            rollback_config=rollback,
-            healthcheck=healthcheck,
-            stop_grace_period=int(stop_grace_s * NS),
-        )
-    return str(service.id)
+    return client.create(
+        name,
+        image,
+        replicas=replicas,
+        command=command,
+        env=env,
+        mounts=mounts or (),
+        restart=restart,
+        update=update,
+        rollback=rollback,
+        healthcheck=healthcheck,
+        stop_grace_s=stop_grace_s,
+        title=f"create service {name}: {replicas} x {image}",
+    )
 
 
 def service_attrs(client: SwarmClient, name: str) -> dict[str, Any]:
     """The service as `docker service inspect` shows it."""
-    with translated(client.node):
-        return dict(client.docker.api.inspect_service(name))
-
-
-def _post_update(
-    client: SwarmClient, attrs: dict[str, Any], spec: dict[str, Any], rollback: bool
-) -> None:
-    api = client.docker.api
-    params: dict[str, Any] = {"version": attrs["Version"]["Index"]}
-    if rollback:
-        params["rollback"] = "previous"
-    response = api._post_json(
-        api._url("/services/{0}/update", attrs["ID"]), data=spec, params=params
-    )
-    api._raise_for_status(response)
+    return client.inspect_service(name)
 
 
 def _update(
@@ -142,8 +123,9 @@ def _update(
         if change is not None:
             change(spec)
         try:
-            with translated(client.node):
-                _post_update(client, attrs, spec, rollback)
+            client.update_service_raw(
+                attrs["ID"], attrs["Version"]["Index"], spec, rollback=rollback
+            )
             return
         except EngineAPIError as exc:
             if (
@@ -241,19 +223,14 @@ def wait_update_state(
 def update_state_events(client: SwarmClient, service_id: str, since: float) -> list[str]:
     """The ``updatestate.new`` values of the service's events since ``since`` (epoch s), in
     order: what `docker events` shows a user watching the update."""
-    with translated(client.node):
-        stream = client.docker.events(
-            since=f"{since:.3f}",
-            until=f"{time.time():.3f}",
-            filters={"type": "service", "service": service_id},
-            decode=True,
-        )
-        found = [
-            attrs["updatestate.new"]
-            for event in stream
-            if "updatestate.new" in (attrs := event.get("Actor", {}).get("Attributes", {}))
-        ]
-    return found
+    events = client.engine.events(
+        int(since * NS), time.time_ns(), {"type": "service", "service": service_id}
+    )
+    return [
+        attrs["updatestate.new"]
+        for event in events
+        if "updatestate.new" in (attrs := event.get("Actor", {}).get("Attributes", {}))
+    ]
 
 
 # -- tasks, as the managers record them ----------------------------------------------------
@@ -278,8 +255,7 @@ class TaskRecord:
 
 def task_records(client: SwarmClient, service: str) -> list[TaskRecord]:
     """Every task of ``service`` the managers still keep, oldest first."""
-    with translated(client.node):
-        raw = client.docker.api.tasks(filters={"service": service})
+    raw = client.raw_tasks(service)
     records = []
     for task in raw:
         status = task.get("Status", {})
@@ -331,18 +307,15 @@ class EngineContainer:
         return self.status in ("exited", "dead")
 
 
-def engine_containers(cluster: Cluster, service: str) -> list[EngineContainer]:
+def engine_containers(cluster: Swarm, service: str) -> list[EngineContainer]:
     """Every container of ``service``'s tasks on every node's engine, running or not (one
     the engine removes while being listed is left out)."""
     found = []
     for node in cluster.nodes:
-        api = node.client.api
-        with translated(node.name):
-            listed = api.containers(all=True, filters={"label": f"{SERVICE_LABEL}={service}"})
-        for summary in listed:
+        engine = node.engine()
+        for listed in engine.task_containers(service, running=False):
             try:
-                with translated(node.name):
-                    attrs = api.inspect_container(summary["Id"])
+                attrs = engine.container(listed.id)
             except NotFound:
                 continue
             state = attrs.get("State", {})
@@ -364,30 +337,15 @@ def engine_containers(cluster: Cluster, service: str) -> list[EngineContainer]:
     return sorted(found, key=lambda c: c.started_at or 0.0)
 
 
-def running_images(cluster: Cluster, service: str) -> Counter[str]:
-    """How many containers of ``service`` run each image, over all engines (a cheap listing
-    for sampling during an update)."""
-    counts: Counter[str] = Counter()
-    for node in cluster.nodes:
-        with translated(node.name):
-            listed = node.client.api.containers(
-                filters={"label": f"{SERVICE_LABEL}={service}", "status": "running"}
-            )
-        counts.update(str(c.get("Image", "")).split("@")[0] for c in listed)
-    return counts
-
-
 def exec_in_container(
-    cluster: Cluster, container: EngineContainer, cmd: list[str]
+    cluster: Swarm, container: EngineContainer, cmd: list[str]
 ) -> tuple[int, str]:
     """Run ``cmd`` in a task container on its node's engine; (exit code, output)."""
-    node = cluster.node(container.node)
-    with translated(node.name):
-        result = node.client.containers.get(container.id).exec_run(cmd)
-    return int(result.exit_code or 0), (result.output or b"").decode(errors="replace").strip()
+    code, out = cluster.node(container.node).engine().exec(container.id, cmd)
+    return code, out.strip()
 
 
-def answer_of(cluster: Cluster, container: EngineContainer, attempts: int = 10) -> str:
+def answer_of(cluster: Swarm, container: EngineContainer, attempts: int = 10) -> str:
     """What the workload in ``container`` answers on its port (its version: v1, v2).
 
     A container that just started may not listen yet, and an engine can lose the output of a
@@ -416,17 +374,15 @@ def task_history_limit(client: SwarmClient, limit: int) -> Iterator[int]:
     def set_limit(value: int) -> int:
         attempt = 0
         while True:
-            with translated(client.node):
-                swarm = client.docker.api.inspect_swarm()
+            swarm = client.inspect_swarm()
             spec = swarm["Spec"]
             orchestration = spec.setdefault("Orchestration", {})
             previous = int(orchestration.get("TaskHistoryRetentionLimit", 0))
             orchestration["TaskHistoryRetentionLimit"] = value
             try:
-                with translated(client.node):
-                    client.docker.api.update_swarm(
-                        version=swarm["Version"]["Index"], swarm_spec=spec
-                    )
+                client.update_swarm_raw(
+                    swarm["Version"]["Index"], spec, title=f"task history limit {value}"
+                )
                 return previous
             except EngineAPIError as exc:
                 attempt += 1
@@ -444,7 +400,7 @@ def task_history_limit(client: SwarmClient, limit: int) -> Iterator[int]:
 
 
 # -- clean-up --------------------------------------------------------------------------------
-def remove_services_settled(cluster: Cluster, timeout_s: float = 20.0) -> None:
+def remove_services_settled(cluster: Swarm, timeout_s: float = 20.0) -> None:
     """Remove every service and its task containers, and wait until the engines list none.
 
     Crash-looping services leave exited containers the agents are still removing after the
@@ -454,24 +410,18 @@ def remove_services_settled(cluster: Cluster, timeout_s: float = 20.0) -> None:
     """
     lead = cluster.leader_client()
     with step("remove the services and their task containers"):
-        with translated(lead.node):
-            services = lead.docker.services.list()
-        for service in services:
-            with contextlib.suppress(NotFound), translated(lead.node):
-                service.remove()
+        for service in lead.raw_services():
+            with contextlib.suppress(NotFound):
+                lead.remove_service(service["ID"])
 
         def settled() -> bool | None:
             left = 0
             for node in cluster.nodes:
-                api = node.client.api
-                with translated(node.name):
-                    listed = api.containers(
-                        all=True, filters={"label": "com.docker.swarm.service.id"}
-                    )
-                for container in listed:
+                engine = node.engine()
+                for container in engine.task_containers(running=False):
                     left += 1
-                    with contextlib.suppress(EngineAPIError), translated(node.name):
-                        api.remove_container(container["Id"], force=True)
+                    with contextlib.suppress(EngineAPIError):
+                        engine.remove_container(container.id)
             return True if left == 0 else None
 
         wait_until(

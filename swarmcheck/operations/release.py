@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from swarmcheck.client.errors import translated
+from swarmcheck.client.swarm import SwarmClient
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, PromiseTimeout
+from swarmcheck.operations.promises import promise_timeout
 from swarmcheck.steps import step
 from swarmcheck.timing import wait_until
-from swarmcheck.workload.placement import promise_timeout
 
 JOIN_READY_BUDGET_S = 30.0
 """mem-join-worker: ready within seconds (moby waits 5 s for the ready count); 30 s here,
@@ -57,24 +57,16 @@ def _listed(attrs: Mapping[str, Any]) -> Listed:
 
 def own_versions(cluster: Cluster) -> dict[str, str]:
     """Each node's engine version as the engine itself reports it (`docker version`)."""
-    found = {}
-    for node in cluster.nodes:
-        with translated(node.name):
-            found[node.name] = str(node.client.version()["Version"])
-    return found
+    return {node.name: node.engine().version() for node in cluster.nodes}
 
 
 def listed_by(node: Node, timeout_s: float = 5.0) -> list[Listed]:
     """`docker node ls` through ``node`` (a manager), engine versions included."""
-    client = node.quick_client(timeout_s)
-    try:
-        with translated(node.name):
-            return [_listed(n) for n in client.api.nodes()]
-    finally:
-        client.close()
+    with SwarmClient(node.name, node.quick_client(timeout_s), owned=True) as client:
+        return [_listed(n) for n in client.raw_nodes()]
 
 
-def view_problems(
+def version_problems(
     cluster: Cluster, versions: Mapping[str, str], managers: list[Node] | None = None
 ) -> list[str]:
     """What keeps each manager (of any version) from listing every node Ready, managers
@@ -112,11 +104,11 @@ def view_problems(
 def wait_views_agree(
     cluster: Cluster, versions: Mapping[str, str], timeout_s: float = JOIN_READY_BUDGET_S
 ) -> None:
-    """Wait until ``view_problems`` finds nothing; a timeout is a broken promise."""
+    """Wait until ``version_problems`` finds nothing; a timeout is a broken promise."""
     last: list[str] = []
 
     def whole() -> bool | None:
-        last[:] = view_problems(cluster, versions)
+        last[:] = version_problems(cluster, versions)
         return True if not last else None
 
     def broken(what: str, waited_s: float, _: str | None) -> PromiseTimeout:
@@ -140,8 +132,7 @@ def join_via(cluster: Cluster, node: Node, manager: Node, role: str) -> str:
         cluster.client(node).join(
             f"{manager.ip}:{SWARM_PORT}", token, f"{node.ip}:{SWARM_PORT}", node.ip
         )
-        with translated(node.name):
-            new_id = str(node.client.info()["Swarm"]["NodeID"])
+        new_id = str(node.engine().swarm_info()["NodeID"])
 
     def ready() -> bool | None:
         rows = listed_by(manager)

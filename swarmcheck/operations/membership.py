@@ -1,5 +1,5 @@
-"""Membership moves and views for checks: a node leaving and joining again, what every manager
-and every engine says about the swarm, and expensive events recorded once for several checks.
+"""Membership (catalog area ``membership``): a node leaving and joining again, the join
+addresses and tokens, and what every manager and every engine says about the swarm.
 
 Checks of membership, raft and quorum take nodes out of the shared swarm and put them back.
 The helpers here always leave the swarm as the pool expects it: each node in it once (stale
@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from cryptography.x509.oid import NameOID
 
-from swarmcheck.checkers.leaders import LeaderSample
 from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import NS, NodeInfo, SwarmClient
+from swarmcheck.client.specs import NS
+from swarmcheck.client.swarm import NodeInfo, SwarmClient
 from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
+from swarmcheck.cluster.interface import SwarmNode
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmcheckError, SwarmPromiseBroken
-from swarmcheck.timing import Stopwatch, boot_clock, hold, wait_until
-from swarmcheck.workload import pki
-from swarmcheck.workload.placement import promise_timeout
+from swarmcheck.operations import tokens_pki
+from swarmcheck.operations.promises import promise_timeout
+from swarmcheck.timing import wait_until
 
 log = logging.getLogger("swarmcheck.workload")
 
@@ -39,27 +37,16 @@ DEFAULT_HEARTBEAT_S = 5.0
 
 
 # -- what one engine says --------------------------------------------------------------------
-def local_swarm(node: Node, timeout_s: float = 10.0) -> dict[str, Any]:
+def local_swarm(node: SwarmNode, timeout_s: float = 10.0) -> dict[str, Any]:
     """``docker info``'s Swarm section, read from the node's own engine."""
-    client = node.quick_client(timeout_s)
-    try:
-        with translated(node.name):
-            return dict(client.info()["Swarm"])
-    finally:
-        client.close()
+    with node.engine(timeout_s) as engine:
+        return engine.swarm_info()
 
 
-def ping_swarm_header(node: Node) -> str | None:
+def ping_swarm_header(node: SwarmNode) -> str | None:
     """The ``Swarm`` header of the node engine's ``GET /_ping`` (None when it sends none)."""
-    client = node.quick_client(10)
-    try:
-        with translated(node.name):
-            response = client.api.get(f"{client.api.base_url}/_ping")
-            response.raise_for_status()
-    finally:
-        client.close()
-    header = response.headers.get("Swarm")
-    return str(header) if header is not None else None
+    with node.engine(10) as engine:
+        return engine.ping_swarm_header()
 
 
 def sends_ping_swarm_header(node: Node) -> bool:
@@ -107,7 +94,7 @@ def wait_engine_answers(node: Node, timeout_s: float = 60.0) -> dict[str, Any]:
 
 def cert_ou(node: Node) -> str:
     """The OU of the node's swarm TLS certificate: its role as the CA signed it."""
-    subject = pki.node_certificate(node).subject
+    subject = tokens_pki.node_certificate(node).subject
     units = subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
     if len(units) != 1:
         raise SwarmcheckError(f"{node.name}'s certificate subject has no single OU: {subject}")
@@ -221,28 +208,16 @@ def set_dispatcher_heartbeat(cluster: Cluster, period_s: float) -> float:
         previous.append(int(dispatcher.get("HeartbeatPeriod") or DEFAULT_HEARTBEAT_S * NS) / NS)
         dispatcher["HeartbeatPeriod"] = int(period_s * NS)
 
-    pki.update_swarm_spec(
-        lead.docker, change, node=lead.node, title=f"set the dispatcher heartbeat to {period_s:g} s"
+    tokens_pki.update_swarm_spec(
+        lead, change, title=f"set the dispatcher heartbeat to {period_s:g} s"
     )
     return previous[0]
 
 
 def rotate_join_token(cluster: Cluster, role: str) -> str:
-    """Rotate the ``role`` join token, keeping every other swarm setting; return the new token.
-
-    docker-py's ``Swarm.update`` sends a partial spec, which resets the settings it leaves out
-    (the dispatcher heartbeat, autolock); this, like ``SwarmClient.rotate_join_token``, sends
-    the whole current spec back.
-    """
-    lead = lead_client(cluster)
-    pki.update_swarm_spec(
-        lead.docker,
-        node=lead.node,
-        rotate_worker_token=role == "worker",
-        rotate_manager_token=role == "manager",
-        title=f"rotate the {role} join token",
-    )
-    return lead.join_tokens()[role]
+    """Rotate the ``role`` join token through the leader, keeping every other swarm setting
+    (``SwarmClient.rotate_join_token``); return the new token."""
+    return lead_client(cluster).rotate_join_token(role)
 
 
 def unused_address(cluster: Cluster) -> str:
@@ -356,196 +331,3 @@ def restore_membership(cluster: Cluster, node: Node) -> None:
             timeout_error=promise_timeout,
         )
     forget_node(cluster, node.name, keep_id=mine.id)
-
-
-# -- observing -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class NodeStateSample:
-    """At ``t`` (seconds after the sampler started) ``observer`` listed ``hostname`` as
-    ``state``, and named ``leader`` (None: none) as the leader."""
-
-    t: float
-    observer: str
-    hostname: str
-    state: str
-    role: str
-    leader: str | None
-
-
-class NodeStateSampler:
-    """Asks each of ``observers`` for the node list every ``interval_s`` (in a thread), with
-    short timeouts so an election or a stopped manager costs a missing sample, never a hang."""
-
-    def __init__(
-        self,
-        cluster: Cluster,
-        observers: Sequence[Node],
-        interval_s: float = 0.2,
-        timeout_s: float = 2.0,
-    ) -> None:
-        self.cluster = cluster
-        self.observers = list(observers)
-        self.interval_s = interval_s
-        self.timeout_s = timeout_s
-        self.samples: list[NodeStateSample] = []
-        self.leader_samples: list[LeaderSample] = []
-        self.errors = 0
-        self.started = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="node-state-sampler", daemon=True)
-
-    def __enter__(self) -> NodeStateSampler:
-        self.started = time.monotonic()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=self.timeout_s * (len(self.observers) + 2))
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for node in self.observers:
-                self._ask(node)
-            self._stop.wait(self.interval_s)
-
-    def _ask(self, node: Node) -> None:
-        t_boot = boot_clock()
-        t = time.monotonic() - self.started
-        client = node.quick_client(self.timeout_s)
-        try:
-            infos = SwarmClient(node.name, client).nodes()
-        except EngineAPIError:
-            self.errors += 1
-            return
-        finally:
-            client.close()
-        # answered: a frozen manager answers late, from a later moment than its round's
-        view = LeaderSample.of_view(
-            t_boot, node.name, (i.hostname for i in infos if i.leader), answered=boot_clock()
-        )
-        self.leader_samples.append(view)
-        leader = view.leader
-        for info in infos:
-            self.samples.append(
-                NodeStateSample(t, node.name, info.hostname, info.state, info.role, leader)
-            )
-
-
-# -- expensive events, recorded once ---------------------------------------------------------
-@dataclass
-class EventRecord:
-    """What one expensive event (a leader stop, a quorum loss, a full restart) showed, for
-    several checks to judge, each its own promise.
-
-    The event records as it goes; if a step fails, ``failure`` keeps why, and the checks whose
-    part was recorded before still judge it while the others re-raise the failure.
-    """
-
-    timeline: list[str] = field(default_factory=list)
-    failure: BaseException | None = None
-    started: float = field(default_factory=time.monotonic)
-
-    def note(self, what: str) -> None:
-        """A line of the event's timeline (seconds since it began)."""
-        self.timeline.append(f"{time.monotonic() - self.started:6.1f}s {what}")
-
-    def now(self) -> float:
-        return time.monotonic() - self.started
-
-    def need(self, *parts: object) -> None:
-        """Raise the event's failure when a part a check needs was never recorded."""
-        if all(p is not None for p in parts):
-            return
-        if self.failure is not None:
-            raise self.failure
-        raise SwarmcheckError(f"the event did not record what this check needs:\n{self.story()}")
-
-    def story(self) -> str:
-        return "\n".join(self.timeline)
-
-
-_RECORDS: dict[tuple[str, str], EventRecord] = {}
-_RECORDS_LOCK = threading.Lock()
-E = TypeVar("E", bound=EventRecord)
-
-
-def recorded_once(cluster: Cluster, name: str, record: Callable[[E], None], blank: E) -> E:
-    """Run the event ``name`` on ``cluster`` once, recording into ``blank``, and hand the same
-    record to every check that asks for it on this cluster (a replaced cluster runs it again).
-
-    An exception escaping ``record`` ends the event; it is kept in ``failure``.
-    """
-    key = (cluster.run_id, name)
-    with _RECORDS_LOCK:
-        known = _RECORDS.get(key)
-    if known is not None:
-        assert isinstance(known, type(blank))
-        return known
-    blank.started = time.monotonic()
-    try:
-        record(blank)
-    except Exception as exc:
-        blank.failure = exc
-        blank.note(f"the event ended early: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-    log.info("recorded event %s on %s:\n%s", name, cluster.run_id, blank.story())
-    with _RECORDS_LOCK:
-        _RECORDS[key] = blank
-    return blank
-
-
-def watch_node_down(
-    client: SwarmClient,
-    node: Node,
-    silence: Callable[[], object],
-    *,
-    not_before_s: float,
-    budget_s: float,
-) -> float:
-    """Silence ``node`` (``silence()`` starts a fault that ends its heartbeats; it may take a
-    while, e.g. a graceful stop) and watch the managers' view of it meanwhile: it must not be
-    down before ``not_before_s`` (every look until then says so) and must be down by
-    ``budget_s``, both counted from just before the fault. Return when it was seen down. The
-    caller heals the fault."""
-
-    def state() -> str:
-        return next(i.state for i in client.nodes() if i.id == node.node_id)
-
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            silence()
-        except BaseException as exc:  # re-raised in the caller's thread below
-            failed.append(exc)
-
-    clock = Stopwatch()
-    fault = threading.Thread(target=run, name=f"silence {node.name}", daemon=True)
-    fault.start()
-    try:
-        hold(
-            not_before_s,
-            lambda: (
-                f"{node.name} was reported down {clock():.1f} s after its heartbeats began to "
-                f"end, before the heartbeat grace ({not_before_s:g} s)"
-                if state() == "down"
-                else None
-            ),
-            interval_s=0.2,
-        )
-    finally:
-        fault.join()
-    if failed:
-        raise failed[0]
-    wait_until(
-        lambda: True if state() == "down" else None,
-        what=f"{node.name} to be reported down within {budget_s:g} s of its heartbeats ending",
-        timeout_s=max(0.1, budget_s - clock()),
-        interval_s=0.2,
-        timeout_error=promise_timeout,
-    )
-    return clock()

@@ -8,34 +8,26 @@ engine runs: a placement only counts when both agree.
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from docker.types import Resources, RestartPolicy, ServiceMode
-
-from swarmcheck.client.errors import translated
-from swarmcheck.client.swarm import NS, SwarmClient, TaskInfo
-from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
+from swarmcheck.client.specs import RestartPolicy
+from swarmcheck.client.swarm import SwarmClient, TaskInfo
+from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, EngineUnreachable, PromiseTimeout
+from swarmcheck.errors import EngineUnreachable, PromiseTimeout
+from swarmcheck.machine.images import workload_image
 from swarmcheck.steps import step
 from swarmcheck.timing import hold, wait_until
-from swarmcheck.workload.service import workload_image
 
 PLACEMENT_BUDGET_S = 30.0
 """moby's defaultReconciliationTimeout (integration-cli): the budget for a placement to settle."""
 ENGINE_LOOK_TIMEOUT_S = 3.0
 """A look at one engine gives up after this (a stopped or frozen node must not stall a wait)."""
-STOP_GRACE_NS = NS
+STOP_GRACE_S = 1.0
 """Tasks that move stop within a second (the workload does not need the default 10 s)."""
-
-
-def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> PromiseTimeout:
-    """``wait_until``'s timeout for a documented behaviour: a broken promise, not a slow host."""
-    return PromiseTimeout(what, timeout_s, last_error)  # the one factory (swarmcheck.errors)
 
 
 def create_placed_service(
@@ -60,23 +52,6 @@ def create_placed_service(
     lists node label keys for spread preferences (``node.labels.<key>``); ``max_per_node``
     is the per-node replica limit. Nothing waits here: callers wait for what they check.
     """
-    swarm_mode = ServiceMode(
-        mode, replicas=replicas if "replicated" in mode else None, concurrency=concurrency
-    )
-    options: dict[str, Any] = {
-        "name": name,
-        "command": command,
-        "mode": swarm_mode,
-        "restart_policy": RestartPolicy(
-            condition=restart_condition, delay=int(restart_delay_s * NS)
-        ),
-        "stop_grace_period": STOP_GRACE_NS,
-        "constraints": constraints,
-        "preferences": [("spread", f"node.labels.{key}") for key in spread] if spread else None,
-        "maxreplicas": max_per_node,
-    }
-    if reserve_memory is not None:
-        options["resources"] = Resources(mem_reservation=reserve_memory)
     rules = "".join(
         f", {k} {v}"
         for k, v in (
@@ -88,10 +63,21 @@ def create_placed_service(
         if v
     )
     count = f"{replicas} replicas" if "replicated" in mode else "one per node"
-    with step(f"create {mode} service {name}: {count}{rules} (via {client.node})"):
-        with translated(client.node):
-            service = client.docker.services.create(workload_image(version), **options)
-        return str(service.id)
+    return client.create(
+        name,
+        workload_image(version),
+        replicas=replicas,
+        mode=mode,
+        concurrency=concurrency,
+        command=command,
+        restart=RestartPolicy(restart_condition, delay_s=restart_delay_s),
+        stop_grace_s=STOP_GRACE_S,
+        constraints=constraints,
+        spread=spread,
+        max_per_node=max_per_node,
+        reserve_memory=reserve_memory,
+        title=f"create {mode} service {name}: {count}{rules}",
+    )
 
 
 @dataclass(frozen=True)
@@ -141,18 +127,15 @@ def engine_counts(cluster: Cluster, service_id: str) -> tuple[dict[str, int], se
     the nodes whose engine did not answer (a node that is down runs nothing anyone can use)."""
     counts: dict[str, int] = {}
     silent: set[str] = set()
-    label = f"com.docker.swarm.service.id={service_id}"
     for node in cluster.nodes:
-        client = node.quick_client(ENGINE_LOOK_TIMEOUT_S)
         try:
-            with translated(node.name):
-                running = client.containers.list(filters={"label": label, "status": "running"})
-            if running:
-                counts[node.name] = len(running)
+            with node.engine(ENGINE_LOOK_TIMEOUT_S) as engine:
+                running = engine.task_containers(service_id=service_id)
         except EngineUnreachable:
             silent.add(node.name)
-        finally:
-            client.close()
+            continue
+        if running:
+            counts[node.name] = len(running)
     return counts, silent
 
 
@@ -257,19 +240,6 @@ def update_spec(
     client.update_spec(service, change)
 
 
-def engine_images(cluster: Cluster, service_id: str) -> Counter[str]:
-    """The images of a service's running task containers, counted over every node's engine."""
-    images: Counter[str] = Counter()
-    label = f"com.docker.swarm.service.id={service_id}"
-    for node in cluster.nodes:
-        with translated(node.name):
-            for container in node.client.containers.list(
-                filters={"label": label, "status": "running"}
-            ):
-                images[str(container.attrs["Config"]["Image"]).split("@")[0]] += 1
-    return images
-
-
 def scale_service(client: SwarmClient, service: str, replicas: int) -> None:
     """`docker service scale service=replicas`: only the replica count changes."""
 
@@ -290,72 +260,3 @@ def force_update(client: SwarmClient, service: str) -> None:
 
     with step(f"force update service {service} (via {client.node})"):
         update_spec(client, service, force)
-
-
-def join_worker(cluster: Cluster, node: Node, availability: str | None = None) -> str:
-    """Join ``node`` (out of the swarm) as a worker through the leader, optionally with an
-    initial availability; wait until the managers list it ready; return its new node id.
-
-    docker-py's ``join`` has no availability argument, so the Engine API call is made directly.
-    """
-    leader = cluster.leader()
-    lead = cluster.client(leader)
-    body: dict[str, Any] = {
-        "ListenAddr": f"0.0.0.0:{SWARM_PORT}",
-        "AdvertiseAddr": f"{node.ip}:{SWARM_PORT}",
-        "DataPathAddr": node.ip,
-        "RemoteAddrs": [f"{leader.ip}:{SWARM_PORT}"],
-        "JoinToken": lead.join_tokens()["worker"],
-    }
-    if availability:
-        body["Availability"] = availability
-    api = node.client.api
-    title = f"join {node.name} as a worker" + (f" ({availability})" if availability else "")
-    with step(title), translated(node.name):
-        api._raise_for_status(api._post_json(api._url("/swarm/join"), data=body))
-        new_id = str(node.client.info()["Swarm"]["NodeID"])
-
-    def ready() -> bool | None:
-        return True if any(i.id == new_id and i.state == "ready" for i in lead.nodes()) else None
-
-    wait_until(
-        ready,
-        what=f"{node.name} to show as ready after joining",
-        timeout_s=30,
-        timeout_error=promise_timeout,
-    )
-    node.node_id = new_id
-    return new_id
-
-
-def leave_and_remove(cluster: Cluster, node: Node) -> None:
-    """Make a worker leave the swarm, wait until the managers see it down, remove its entry."""
-    lead = cluster.leader_client()
-    old_id = node.node_id
-    cluster.client(node).leave(force=True)
-
-    def state() -> str | None:
-        return next((i.state for i in lead.nodes() if i.id == old_id), None)
-
-    wait_until(
-        lambda: True if state() in (None, "down") else None,
-        what=f"{node.name} to show as down after leaving",
-        timeout_s=30,
-        timeout_error=promise_timeout,
-    )
-    if state() is not None:
-        lead.remove_node(old_id)
-
-
-def ensure_worker(cluster: Cluster, node: Node) -> None:
-    """Put a worker that a check took out of the swarm back in (for a ``finally``): leave
-    whatever state it is in, drop its stale entries from the node list, join again."""
-    lead = cluster.leader_client()
-    listed = [i for i in lead.nodes() if i.hostname == node.name]
-    if any(i.id == node.node_id and i.state == "ready" for i in listed) and len(listed) == 1:
-        return
-    with contextlib.suppress(EngineAPIError):
-        cluster.client(node).leave(force=True)
-    for info in listed:
-        lead.remove_node(info.id, force=True)
-    join_worker(cluster, node)

@@ -1,10 +1,10 @@
-"""Swarm's PKI and autolock as the nodes hold them, and the swarm-spec writes that drive them.
+"""Join tokens and the PKI (catalog area ``tokens-pki``) as the nodes hold them, and the
+swarm-spec writes that drive them.
 
-Checks of join tokens, CA rotation, certificate settings and autolock look at what each node
-keeps on its own disk (the root CA, its certificate chain, its TLS key: sealed or not) rather
-than only at what a manager reports. Swarm-spec changes always send the whole current spec:
-the Engine API replaces the spec on update, so a partial one (docker-py's ``Swarm.update()``)
-silently resets autolock, the dispatcher heartbeat and the certificate expiry.
+Checks of join tokens, CA rotation and certificate settings look at what each node keeps on
+its own disk (the root CA, its certificate chain) rather than only at what the API reports: a
+token's CA digest must match the root a node trusts, a rotated root must be the one every
+node's certificate chains to. Reading a node's files needs its container (``containers``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import docker
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -31,12 +30,16 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from swarmcheck.client.errors import translated
-from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmPromiseBroken
+from swarmcheck.client.swarm import SwarmClient
+from swarmcheck.cluster.cluster import SWARM_PORT
+from swarmcheck.cluster.interface import ContainerNode, Swarm, SwarmNode
+from swarmcheck.errors import EngineAPIError, SwarmPromiseBroken
+from swarmcheck.operations.promises import promise_timeout
 from swarmcheck.steps import step
 from swarmcheck.timing import Stopwatch, hold, wait_until
+
+Certificate = x509.Certificate
+"""An X.509 certificate (a node's, a root CA's), as ``load_certificate`` parses it."""
 
 CERT_DIR = "/var/lib/docker/swarm/certificates"
 ROOT_CA_FILE = f"{CERT_DIR}/swarm-root-ca.crt"
@@ -49,19 +52,9 @@ CA_DIGEST_LEN = 50
 """Characters of the CA digest field: a SHA-256 in base 36, zero-padded."""
 SECRET_LEN = 25
 """Characters of the secret field: a random 128-bit number in base 36, zero-padded."""
-UNLOCK_KEY_PREFIX = "SWMKEY-1-"
 BASE36 = string.digits + string.ascii_lowercase
 
 T = TypeVar("T")
-
-SEALED_KEY_PEM = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
-PLAIN_KEY_PEM = "-----BEGIN PRIVATE KEY-----"
-
-
-def promise_timeout(what: str, timeout_s: float, last_error: str | None) -> PromiseTimeout:
-    """``wait_until(timeout_error=...)`` for a documented behaviour: a timeout is a broken
-    promise, not a slow machine."""
-    return PromiseTimeout(what, timeout_s, last_error)  # the one factory (swarmcheck.errors)
 
 
 # -- join tokens ----------------------------------------------------------------------------
@@ -119,7 +112,7 @@ class JoinToken:
 
 
 # -- what a node keeps on disk --------------------------------------------------------------
-def read_node_file(node: Node, path: str) -> str:
+def read_node_file(node: ContainerNode, path: str) -> str:
     """A file from the node's own filesystem (the swarm state of its engine)."""
     code, out = node.exec(["cat", path])
     if code != 0:
@@ -127,12 +120,12 @@ def read_node_file(node: Node, path: str) -> str:
     return out
 
 
-def root_ca_pem(node: Node) -> str:
+def root_ca_pem(node: ContainerNode) -> str:
     """The root CA certificate the node trusts (PEM, exactly as stored)."""
     return read_node_file(node, ROOT_CA_FILE)
 
 
-def _read_pem(node: Node, path: str, parse: Callable[[str], T]) -> T:
+def _read_pem(node: ContainerNode, path: str, parse: Callable[[str], T]) -> T:
     """Read and parse a PEM file of the node's swarm state. The engine rewrites these files
     (renewal, rotation, autolock), and a read can land mid-way: it is tried again."""
     return wait_until(
@@ -144,18 +137,18 @@ def _read_pem(node: Node, path: str, parse: Callable[[str], T]) -> T:
     )
 
 
-def node_chain(node: Node) -> list[x509.Certificate]:
+def node_chain(node: ContainerNode) -> list[Certificate]:
     """The node's TLS certificate, followed by any intermediate it presents."""
     return _read_pem(
         node, NODE_CERT_FILE, lambda pem: x509.load_pem_x509_certificates(pem.encode())
     )
 
 
-def node_certificate(node: Node) -> x509.Certificate:
+def node_certificate(node: ContainerNode) -> Certificate:
     return node_chain(node)[0]
 
 
-def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def issued_by(cert: Certificate, issuer: Certificate) -> bool:
     """Whether ``issuer``'s key signed ``cert`` (all swarm roots are named CN=swarm-ca, so the
     name alone says nothing)."""
     try:
@@ -165,55 +158,16 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def key_sealed(key_pem: str) -> bool:
-    """Whether a stored TLS key is encrypted (autolock) or plain; ValueError if neither."""
-    if key_pem.startswith(SEALED_KEY_PEM):
-        return True
-    if key_pem.startswith(PLAIN_KEY_PEM):
-        return False
-    raise ValueError(f"not a PEM private key: {key_pem[:40]!r}")
-
-
-def pem_header(key_pem: str, name: str) -> str | None:
-    """A ``Name: value`` header of the PEM block (swarm keeps ``kek-version`` there)."""
-    for line in key_pem.splitlines()[1:]:
-        if not line.strip():
-            break
-        key, _, value = line.partition(":")
-        if key.strip() == name:
-            return value.strip()
-    return None
-
-
-def _checked_key(key_pem: str) -> str:
-    """``key_pem`` if it is a whole PEM private key; ValueError otherwise."""
-    key_sealed(key_pem)
-    if "-----END " not in key_pem:
-        raise ValueError(f"a truncated PEM private key: {key_pem[:40]!r}")
-    return key_pem
-
-
-def tls_key(node: Node) -> str:
-    """The node's TLS key file (PEM, with swarm's headers)."""
-    return _read_pem(node, NODE_KEY_FILE, _checked_key)
-
-
-def tls_key_sealed(node: Node) -> bool:
-    """Whether the node's TLS key is encrypted at rest (what autolock promises on managers)."""
-    return key_sealed(tls_key(node))
-
-
 # -- swarm spec writes ----------------------------------------------------------------------
-def swarm_spec(client: docker.DockerClient) -> dict[str, Any]:
+def swarm_spec(client: SwarmClient) -> dict[str, Any]:
     """The current swarm spec, as ``GET /swarm`` returns it."""
-    return dict(client.api.inspect_swarm()["Spec"])
+    return client.swarm_spec()[1]
 
 
 def update_swarm_spec(
-    client: docker.DockerClient,
+    client: SwarmClient,
     change: Callable[[dict[str, Any]], None] | None = None,
     *,
-    node: str = "",
     rotate_worker_token: bool = False,
     rotate_manager_token: bool = False,
     rotate_unlock_key: bool = False,
@@ -222,40 +176,31 @@ def update_swarm_spec(
     """Read the whole swarm spec, apply ``change`` to it, and send it whole (POST
     /swarm/update with the version read): settings the change does not touch stay as they are.
     """
-    with step(f"{title} (via {node or 'a manager'})"), translated(node or None):
-        current = client.api.inspect_swarm()
-        spec = current["Spec"]
-        if change is not None:
-            change(spec)
-        client.api.update_swarm(
-            version=current["Version"]["Index"],
-            swarm_spec=spec,
-            rotate_worker_token=rotate_worker_token,
-            rotate_manager_token=rotate_manager_token,
-            rotate_manager_unlock_key=rotate_unlock_key,
-        )
+    current = client.inspect_swarm()
+    spec = current["Spec"]
+    if change is not None:
+        change(spec)
+    client.update_swarm_raw(
+        current["Version"]["Index"],
+        spec,
+        rotate_worker_token=rotate_worker_token,
+        rotate_manager_token=rotate_manager_token,
+        rotate_unlock_key=rotate_unlock_key,
+        title=title,
+    )
 
 
-def force_ca_rotation(client: docker.DockerClient, node: str = "") -> None:
+def force_ca_rotation(client: SwarmClient) -> None:
     """What ``docker swarm ca --rotate`` sends: the spec with ``CAConfig.ForceRotate`` + 1."""
 
     def bump(spec: dict[str, Any]) -> None:
         ca = spec.setdefault("CAConfig", {})
         ca["ForceRotate"] = int(ca.get("ForceRotate") or 0) + 1
 
-    update_swarm_spec(client, bump, node=node, title="rotate the root CA (ForceRotate + 1)")
+    update_swarm_spec(client, bump, title="rotate the root CA (ForceRotate + 1)")
 
 
-def set_autolock(client: docker.DockerClient, enabled: bool, node: str = "") -> None:
-    """``docker swarm update --autolock=<enabled>``, keeping the rest of the spec."""
-
-    def lock(spec: dict[str, Any]) -> None:
-        spec.setdefault("EncryptionConfig", {})["AutoLockManagers"] = enabled
-
-    update_swarm_spec(client, lock, node=node, title=f"set autolock {enabled}")
-
-
-def rotate_ca_to(client: docker.DockerClient, cert_pem: str, key_pem: str, node: str = "") -> None:
+def rotate_ca_to(client: SwarmClient, cert_pem: str, key_pem: str) -> None:
     """What ``docker swarm ca --rotate --ca-cert C --ca-key K`` sends: the spec with this
     signing CA and ``CAConfig.ForceRotate`` + 1."""
 
@@ -264,7 +209,12 @@ def rotate_ca_to(client: docker.DockerClient, cert_pem: str, key_pem: str, node:
         ca.update(SigningCACert=cert_pem, SigningCAKey=key_pem)
         ca["ForceRotate"] = int(ca.get("ForceRotate") or 0) + 1
 
-    update_swarm_spec(client, use, node=node, title="rotate the root CA to a given certificate")
+    update_swarm_spec(client, use, title="rotate the root CA to a given certificate")
+
+
+def load_certificate(pem: str) -> Certificate:
+    """A PEM certificate, parsed (its subject, issuer, key, validity)."""
+    return x509.load_pem_x509_certificate(pem.encode())
 
 
 def new_root_ca(common_name: str = "swarm-ca", days: int = 20 * 365) -> tuple[str, str]:
@@ -346,7 +296,7 @@ def issue_node_certificate(
     return cert.public_bytes(Encoding.PEM).decode(), key_pem.decode()
 
 
-def write_node_file(node: Node, path: str, text: str) -> None:
+def write_node_file(node: ContainerNode, path: str, text: str) -> None:
     """Replace a file of the node's own filesystem (its engine's swarm state)."""
     encoded = base64.b64encode(text.encode()).decode()
     code, out = node.exec(["sh", "-c", f"echo {encoded} | base64 -d > {path}"])
@@ -354,35 +304,25 @@ def write_node_file(node: Node, path: str, text: str) -> None:
         raise EngineAPIError(f"cannot write {path} on {node.name}: {out.strip()}", node=node.name)
 
 
-def unlock_key(client: docker.DockerClient) -> str:
-    """``docker swarm unlock-key``: the current key ("" while autolock is off)."""
-    with translated():
-        return str(client.api.get_unlock_key()["UnlockKey"])
-
-
 # -- nodes ----------------------------------------------------------------------------------
-def local_state(node: Node) -> str:
+def local_state(node: SwarmNode) -> str:
     """The node's own view: ``docker info``'s LocalNodeState (active, locked, pending, ...)."""
-    with translated(node.name):
-        return str(node.client.info()["Swarm"]["LocalNodeState"])
+    return str(node.engine().swarm_info()["LocalNodeState"])
 
 
-def restart_node(node: Node, stop_timeout_s: int = 3) -> None:
+def restart_node(node: ContainerNode, stop_timeout_s: int = 3) -> None:
     """Restart the node's Docker daemon (its container; the swarm state on its volume stays)
     and wait until the engine answers."""
-    with step(f"restart {node.name}'s engine"), translated(node.name):
-        node.container.restart(timeout=stop_timeout_s)
-    node.wait_engine()
+    node.restart(stop_timeout_s)
 
 
-def rejoin_as_worker(cluster: Cluster, node: Node) -> None:
+def rejoin_as_worker(cluster: Swarm, node: ContainerNode) -> None:
     """Bring ``node`` back as a worker of ``cluster`` with a fresh identity: leave whatever
     state it is in, drop its stale entries, join with the current token, wait for a whole
     swarm."""
     with step(f"rejoin {node.name} as a worker"):
-        if node.container.status != "running":
-            with translated(node.name):
-                node.container.start()
+        if node.state != "running":
+            node.start()
             node.wait_engine()
         client = cluster.client(node)
         leader = cluster.leader()
@@ -405,7 +345,7 @@ def rejoin_as_worker(cluster: Cluster, node: Node) -> None:
 
 
 @contextmanager
-def detached(cluster: Cluster, node: Node) -> Iterator[None]:
+def detached(cluster: Swarm, node: ContainerNode) -> Iterator[None]:
     """``node`` (a worker) outside the swarm for the block: it leaves and its entry is
     removed; afterwards it joins again as a worker, whatever the block did."""
     with step(f"detach {node.name} from the swarm"):
@@ -422,81 +362,6 @@ def detached(cluster: Cluster, node: Node) -> Iterator[None]:
         yield
     finally:
         rejoin_as_worker(cluster, node)
-
-
-# -- autolock -------------------------------------------------------------------------------
-@dataclass
-class Autolock:
-    """Autolock switched on for a block; every unlock key handed out, newest last (a check
-    that rotates the key appends the new one, so the clean-up can unlock with any)."""
-
-    keys: list[str]
-
-    @property
-    def key(self) -> str:
-        return self.keys[-1]
-
-
-def wait_keys_sealed(nodes: list[Node], sealed: bool, timeout_s: float) -> None:
-    """Wait until every node's TLS key on disk is encrypted (``sealed``) or plain (autolock's
-    documented effect: a timeout is a ``PromiseTimeout``)."""
-    names = ", ".join(n.name for n in nodes)
-
-    def settled() -> bool | None:
-        return True if all(tls_key_sealed(n) is sealed for n in nodes) else None
-
-    wait_until(
-        settled,
-        what=f"the TLS key of {names} to be {'encrypted' if sealed else 'plain'} on disk",
-        timeout_s=timeout_s,
-        timeout_error=promise_timeout,
-    )
-
-
-def unlock(node: Node, key: str) -> None:
-    """``docker swarm unlock`` on the node's own engine."""
-    with step(f"unlock {node.name}"), translated(node.name):
-        node.client.api.unlock_swarm(key)
-
-
-def autolock_off(cluster: Cluster, keys: list[str]) -> None:
-    """Leave ``cluster`` as the reset expects it: every manager running and unlocked (with
-    whichever of ``keys`` works), autolock off, every manager's TLS key plain on disk again
-    (so a later restart does not lock), the swarm whole."""
-    with step("turn autolock off and unlock every manager"):
-        for node in cluster.managers:
-            if node.container.status != "running":
-                with translated(node.name):
-                    node.container.start()
-                node.wait_engine()
-            for key in reversed(keys):
-                if local_state(node) != "locked":
-                    break
-                try:
-                    unlock(node, key)
-                except EngineAPIError:
-                    continue
-        leader = cluster.wait_leader()
-        set_autolock(leader.client, False, leader.name)
-        wait_keys_sealed(cluster.managers, sealed=False, timeout_s=30)
-        cluster.wait_healthy()
-
-
-@contextmanager
-def autolocked(cluster: Cluster, via: Node | None = None) -> Iterator[Autolock]:
-    """Autolock on (through ``via``'s engine, by default the leader's) for the block, and off
-    again afterwards; a swarm that cannot be brought back is marked dirty (replaced)."""
-    node = via or cluster.leader()
-    set_autolock(node.client, True, node.name)
-    lock = Autolock([unlock_key(node.client)])
-    try:
-        yield lock
-    finally:
-        try:
-            autolock_off(cluster, lock.keys)
-        except Exception as exc:  # whatever the cause, a swarm left locked is not reused
-            cluster.dirty = f"autolock could not be turned off: {str(exc).splitlines()[0]}"
-            raise
 
 
 def hold_rotation_in_progress(
@@ -523,7 +388,7 @@ def hold_rotation_in_progress(
     return clock()
 
 
-def hold_locked_out(cluster: Cluster, node: Node, removed: str, window_s: float) -> float:
+def hold_locked_out(cluster: Swarm, node: SwarmNode, removed: str, window_s: float) -> float:
     """A force-removed node must stay out for ``window_s``: at every look its engine is not an
     active member and no manager lists its old ID, or more nodes than the swarm has left.
     Returns how long it held."""

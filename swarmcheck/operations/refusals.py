@@ -20,9 +20,9 @@ from typing import Any
 from swarmcheck.checkers.refusals import Refusal, WatchedState, WriteAnswer
 from swarmcheck.client.swarm import StoredService, SwarmClient
 from swarmcheck.cluster.node import Node
+from swarmcheck.cluster.view import service_containers
 from swarmcheck.errors import EngineAPIError, EngineUnreachable, PromiseTimeout, SwarmPromiseBroken
 from swarmcheck.timing import wait_until
-from swarmcheck.workload.observe import service_containers
 
 JUDGED_WRITE_INTERVAL_S = 3.0
 """Between the writes sent through a fault's window."""
