@@ -29,6 +29,7 @@ from swarmcheck.checkers.availability import (
 )
 from swarmcheck.checkers.containers import ContainerSample, check_kept_running, check_scaled
 from swarmcheck.checkers.convergence import ReplicaSample, check_converged
+from swarmcheck.checkers.history import MODELS as HISTORY_MODELS
 from swarmcheck.checkers.history import History, HistoryRecorder, Operation, RecordingClient
 from swarmcheck.checkers.inventory import Inventory, check_nothing_lost
 from swarmcheck.checkers.leaders import LeaderSample, check_single_leader
@@ -44,6 +45,8 @@ from swarmcheck.checkers.refusals import (
     of_unknown_outcome,
 )
 from swarmcheck.checkers.rolling import check_rolling_update
+from swarmcheck.checkers.spread import check_spread
+from swarmcheck.checkers.stale_reads import stale_read_failure, stale_reads, without_reads
 from swarmcheck.checkers.verdict import Verdict, assert_all, figures_of
 from swarmcheck.client.local import ContainerInfo, NodeEngine
 from swarmcheck.client.objects import SwarmNetworks, SwarmObjects
@@ -80,10 +83,12 @@ from swarmcheck.errors import (
     EngineUnreachable,
     EnvironmentProblem,
     FaultError,
+    HistoryCheckerUnavailable,
     KnownEngineDefect,
     NotFound,
     NotOnExistingSwarm,
     PromiseTimeout,
+    StaleReadOnDeposedLeader,
     SwarmcheckError,
     SwarmNotFound,
     SwarmPromiseBroken,
@@ -93,9 +98,11 @@ from swarmcheck.errors import (
 from swarmcheck.faults import partition, process, toxics
 from swarmcheck.faults.base import Fault, FaultLog
 from swarmcheck.faults.process import kill_node, pause_node, stop_node
+from swarmcheck.faults.raft_port import isolate_raft_port
 from swarmcheck.faults.runner import assert_played, run_schedule
 from swarmcheck.faults.schedule import PlannedFault, Schedule
 from swarmcheck.labels import for_run as run_labels
+from swarmcheck.machine.history_checker import ensure_history_checker
 from swarmcheck.machine.images import workload_image
 from swarmcheck.observe.engines import (
     ContainerSampler,
@@ -256,16 +263,20 @@ from swarmcheck.operations.updates import (
     wait_update_state,
 )
 from swarmcheck.recording import PlotAttacher, Recorder
-from swarmcheck.steps import attach, step
+from swarmcheck.steps import attach, attach_file, step
 from swarmcheck.timing import Stopwatch, boot_clock, hold, wait_until
 from swarmcheck.workload.engine_upgrade import rolling_engine_upgrade
 from swarmcheck.workload.probe import ServiceProbe
+from swarmcheck.workload.recording import CALL_TIMEOUT_S as RECORDING_CALL_TIMEOUT_S
+from swarmcheck.workload.recording import Pace, RecordingWorkload
+from swarmcheck.workload.recording import node_of as recording_node_of
 from swarmcheck.workload.rolling import RollingUpdateRun, watched_rolling_update
 from swarmcheck.workload.service import deploy_probed_web, deploy_web, deploy_web_for_probes
 
 __all__ = [
     "CAPABILITIES",
     "DEFAULT_HEARTBEAT_S",
+    "HISTORY_MODELS",
     "JUDGED_BY_ENDPOINT",
     "JUDGED_BY_RULES",
     "JUDGED_BY_TRAFFIC",
@@ -274,6 +285,7 @@ __all__ = [
     "NODE_KEY_FILE",
     "NO_LEADER",
     "NS",
+    "RECORDING_CALL_TIMEOUT_S",
     "ROOT_CA_FILE",
     "SWARM_PORT",
     "UNLOCK_KEY_PREFIX",
@@ -304,6 +316,7 @@ __all__ = [
     "Gap",
     "Healthcheck",
     "History",
+    "HistoryCheckerUnavailable",
     "HistoryRecorder",
     "Inventory",
     "JoinToken",
@@ -319,6 +332,7 @@ __all__ = [
     "NotFound",
     "NotOnExistingSwarm",
     "Operation",
+    "Pace",
     "Placement",
     "PlannedFault",
     "PlotAttacher",
@@ -327,6 +341,7 @@ __all__ = [
     "PromiseTimeout",
     "Recorder",
     "RecordingClient",
+    "RecordingWorkload",
     "ReplicaSample",
     "RestartPolicy",
     "RollbackConfig",
@@ -338,6 +353,7 @@ __all__ = [
     "ServiceProbe",
     "ServiceWrites",
     "Settings",
+    "StaleReadOnDeposedLeader",
     "Stopwatch",
     "StoredService",
     "Swarm",
@@ -365,6 +381,7 @@ __all__ = [
     "assert_all",
     "assert_played",
     "attach",
+    "attach_file",
     "autolock_off",
     "autolocked",
     "await_refusal",
@@ -381,6 +398,7 @@ __all__ = [
     "check_rolling_update",
     "check_scaled",
     "check_single_leader",
+    "check_spread",
     "check_unchanged",
     "container_networks",
     "create_placed_service",
@@ -392,6 +410,7 @@ __all__ = [
     "detached",
     "digest_hex",
     "engine_containers",
+    "ensure_history_checker",
     "ensure_worker",
     "entries_of",
     "exec_in_container",
@@ -408,6 +427,7 @@ __all__ = [
     "http_from_host",
     "ingress_problems",
     "inventory",
+    "isolate_raft_port",
     "issue_node_certificate",
     "issued_by",
     "join_address",
@@ -446,6 +466,7 @@ __all__ = [
     "raw_tasks",
     "read_node_file",
     "recorded_once",
+    "recording_node_of",
     "refused",
     "refused_through",
     "rejoin_as_worker",
@@ -472,6 +493,8 @@ __all__ = [
     "set_container_spec",
     "set_dispatcher_heartbeat",
     "spare_swarm",
+    "stale_read_failure",
+    "stale_reads",
     "step",
     "stop_node",
     "swarm_spec",
@@ -514,6 +537,7 @@ __all__ = [
     "watch_node_down",
     "watched_rolling_update",
     "watched_state",
+    "without_reads",
     "workload_image",
     "write_node_file",
 ]

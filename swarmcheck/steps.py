@@ -16,12 +16,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 log = logging.getLogger("swarmcheck.steps")
 
 StepRecorder = Callable[[str], AbstractContextManager[object]]
 Attacher = Callable[[str, str, str], None]
-"""(body, name, kind): kind is "text" or "json"."""
+"""(body, name, kind): kind is one of KINDS."""
+KINDS = ("text", "json", "html")
 
 _recorder: StepRecorder | None = None
 _attacher: Attacher | None = None
@@ -55,10 +57,15 @@ def install_attacher(attacher: Attacher | None) -> Attacher | None:
 
 
 def attach(body: str, name: str, kind: str = "text") -> None:
-    """Attach ``body`` (``kind`` text or json) to the report of the check now running."""
-    if kind not in ("text", "json"):
-        raise ValueError(f"kind must be text or json, got {kind!r}")
+    """Attach ``body`` (``kind`` text, json or html) to the report of the check now running."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if _attacher is None:
         log.info("attachment %s (%d characters)", name, len(body))
         return
     _attacher(body, name, kind)
+
+
+def attach_file(path: str | Path, name: str, kind: str = "text") -> None:
+    """Attach a file's text (a saved history, a checker's visualization) like ``attach``."""
+    attach(Path(path).read_text(encoding="utf-8"), name, kind)

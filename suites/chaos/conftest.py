@@ -17,24 +17,38 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import allure
 import pytest
 
 from suites import budgets
-from swarmcheck.checkers.history import MODELS, History, Operation
-from swarmcheck.checkers.linearizable import LinearizabilityVerdict, check_linearizable
-from swarmcheck.checkers.spread import check_spread
-from swarmcheck.checkers.stale_reads import stale_read_failure, stale_reads, without_reads
-from swarmcheck.checkers.verdict import Verdict, assert_all
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.cluster.node import Node
-from swarmcheck.config import Settings
-from swarmcheck.errors import EngineAPIError, HistoryCheckerUnavailable, StaleReadOnDeposedLeader
-from swarmcheck.faults.base import Fault
-from swarmcheck.machine.history_checker import ensure_history_checker
-from swarmcheck.plugin.fixtures import Recorder
-from swarmcheck.timing import Stopwatch
-from swarmcheck.workload.recording import CALL_TIMEOUT_S, Pace, RecordingWorkload, node_of
+from swarmcheck.api import (
+    HISTORY_MODELS,
+    RECORDING_CALL_TIMEOUT_S,
+    EngineAPIError,
+    Fault,
+    History,
+    HistoryCheckerUnavailable,
+    LinearizabilityVerdict,
+    Operation,
+    Pace,
+    Recorder,
+    RecordingWorkload,
+    Settings,
+    StaleReadOnDeposedLeader,
+    Stopwatch,
+    Swarm,
+    SwarmNode,
+    Verdict,
+    assert_all,
+    attach,
+    attach_file,
+    check_linearizable,
+    check_spread,
+    ensure_history_checker,
+    recording_node_of,
+    stale_read_failure,
+    stale_reads,
+    without_reads,
+)
 
 BEFORE_S = 5.0
 """Recording on the healthy swarm before the fault: a few hundred operations."""
@@ -69,7 +83,7 @@ class HistoryJudge:
     def save(self, name: str, history: History) -> Path:
         """Save the history as ``<name>.json`` and attach it."""
         path = history.save(self.folder / f"{name}.json")
-        allure.attach.file(str(path), f"history: {name}", allure.attachment_type.JSON)
+        attach_file(path, f"history: {name}", "json")
         return path
 
     def __call__(self, name: str, history: History, figures: bool = True) -> LinearizabilityVerdict:
@@ -80,11 +94,9 @@ class HistoryJudge:
         verdict = check_linearizable(history, self.checker, html=self.folder / f"{name}.html")
         report = verdict.report()
         (self.folder / f"{name}.checker.txt").write_text(report + "\n")
-        allure.attach(report, f"checker: {name}", allure.attachment_type.TEXT)
+        attach(report, f"checker: {name}", "text")
         if verdict.html is not None and verdict.html.exists():
-            allure.attach.file(
-                str(verdict.html), f"visualization: {name}", allure.attachment_type.HTML
-            )
+            attach_file(verdict.html, f"visualization: {name}", "html")
         if figures:
             for key, value in verdict.figures().items():
                 self.figure(f"{name}_{key.replace(' (s)', '_s').replace(' ', '_')}", value)
@@ -100,7 +112,7 @@ class HistoryJudge:
         reads among those reads is returned as ``StaleReadOnDeposedLeader``; any other is a
         second verdict. Stale reads are counted (figure ``<name>_stale_reads``)."""
         whole = self(name, history)
-        served = ServedBy(frozenset(MODELS[history.model].reads), tuple(deposed))
+        served = ServedBy(frozenset(HISTORY_MODELS[history.model].reads), tuple(deposed))
         where = ", ".join(sorted({w.node for w in deposed})) or "no manager"
         rest = without_reads(
             history, served, f"reads served by {where} while it may have been a deposed leader"
@@ -143,7 +155,7 @@ class ServedBy:
     def __call__(self, op: Operation) -> bool:
         if op.f not in self.reads:
             return False
-        node = node_of(op.process)
+        node = recording_node_of(op.process)
         return any(w.node == node and w.start <= op.call <= w.end for w in self.deposed)
 
 
@@ -165,7 +177,7 @@ class ConsistencyRun:
     """A workload recorded across one fault: ``start``, ``fault(...)``, ``end``, then one of
     the ``assert_*`` judgements."""
 
-    def __init__(self, cluster: Cluster, judge: HistoryJudge, figure: Recorder) -> None:
+    def __init__(self, cluster: Swarm, judge: HistoryJudge, figure: Recorder) -> None:
         self.cluster = cluster
         self.judge = judge
         self.figure = figure
@@ -179,7 +191,7 @@ class ConsistencyRun:
         return self.workload
 
     def start(
-        self, fault: str, pace: Pace | None = None, timeout_s: float = CALL_TIMEOUT_S
+        self, fault: str, pace: Pace | None = None, timeout_s: float = RECORDING_CALL_TIMEOUT_S
     ) -> RecordingWorkload:
         """Start the clients (each call given up after ``timeout_s``) and record
         ``BEFORE_S`` on the healthy swarm."""
@@ -209,7 +221,7 @@ class ConsistencyRun:
                 fault.stop()
         self.running.mark(FAULT_OFF)
 
-    def hold(self, at_least_s: float, what: str, deposed: Node | None = None) -> None:
+    def hold(self, at_least_s: float, what: str, deposed: SwarmNode | None = None) -> None:
         """Inside ``fault``: wait for a leader other than ``deposed`` (when given), then until
         every model has an acknowledged read and write called from then on (the wait is the
         figure ``what``), and until ``at_least_s`` have passed since the fault began."""
@@ -218,7 +230,7 @@ class ConsistencyRun:
         self.wait_acknowledged(what)
         time.sleep(max(0.0, at_least_s - self._fault_clock()))
 
-    def wait_step_down(self, node: Node, timeout_s: float) -> float | None:
+    def wait_step_down(self, node: SwarmNode, timeout_s: float) -> float | None:
         """Seconds until ``node`` stops naming itself Leader in its own view (`node ls` on its
         engine fails or names another); None when it still does after ``timeout_s``."""
         clock = Stopwatch()
@@ -275,7 +287,7 @@ class ConsistencyRun:
         self._spread()
         assert_all([v.verdict(f"{name} linearizable") for name, v in verdicts.items()])
 
-    def assert_linearizable_but_deposed(self, deposed: Node) -> list[StaleReadOnDeposedLeader]:
+    def assert_linearizable_but_deposed(self, deposed: SwarmNode) -> list[StaleReadOnDeposedLeader]:
         """The model Swarm keeps when a leader is deposed without knowing it (frozen, or cut
         off from the other managers' Raft port): every write and every read is linearizable
         except the reads ``deposed`` served from "fault on" until the swarm was whole again.
@@ -297,7 +309,7 @@ class ConsistencyRun:
 
 @pytest.fixture
 def consistency(
-    swarm_cluster: Cluster,
+    swarm_cluster: Swarm,
     history_checker: Path,
     judge_history: HistoryJudge,
     swarm_figure: Recorder,

@@ -27,12 +27,16 @@ import pytest
 
 from suites import budgets
 from suites.chaos.conftest import ConsistencyRun
-from swarmcheck.cluster.cluster import Cluster
-from swarmcheck.errors import StaleReadOnDeposedLeader
-from swarmcheck.faults import partition, process, toxics
-from swarmcheck.faults.base import FaultLog
-from swarmcheck.faults.raft_port import isolate_raft_port
-from swarmcheck.plugin.fixtures import Recorder
+from swarmcheck.api import (
+    FaultLog,
+    Recorder,
+    StaleReadOnDeposedLeader,
+    Swarm,
+    isolate_raft_port,
+    partition,
+    process,
+    toxics,
+)
 
 pytestmark = pytest.mark.usefixtures("history_checker")
 """Without a history checker, skip before a swarm is brought up or touched."""
@@ -76,12 +80,12 @@ timed-out ones were applied when the latency was lifted), which left the history
 no acknowledged write during the fault."""
 
 
-def _needs_three_managers(swarm_cluster: Cluster) -> None:
+def _needs_three_managers(swarm_cluster: Swarm) -> None:
     if len(swarm_cluster.managers) != 3:
         pytest.skip(f"written for 3 managers, the cluster has {len(swarm_cluster.managers)}")
 
 
-@pytest.mark.swarm(faults=True)
+@pytest.mark.swarm(faults=True, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-CONS-001",
     area="chaos/consistency",
@@ -93,9 +97,10 @@ def _needs_three_managers(swarm_cluster: Cluster) -> None:
         "(linearizable register and set)."
     ),
     rows=(*ROWS, "cons-reads-current"),
+    effects=("writes", "stops", "leadership"),
 )
 def test_leader_killed(
-    swarm_cluster: Cluster, consistency: ConsistencyRun, swarm_fault_log: FaultLog
+    swarm_cluster: Swarm, consistency: ConsistencyRun, swarm_fault_log: FaultLog
 ) -> None:
     """Model: the service as a CAS register and the configs as a grow-only set, both
     linearizable. The leader's container is killed (SIGKILL); once the others have elected a
@@ -109,7 +114,7 @@ def test_leader_killed(
     consistency.assert_linearizable()
 
 
-@pytest.mark.swarm(faults=True)
+@pytest.mark.swarm(faults=True, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-CONS-002",
     area="chaos/consistency",
@@ -122,9 +127,10 @@ def test_leader_killed(
         "MUST show the writes acknowledged before them."
     ),
     rows=ROWS,
+    effects=("writes", "stops", "leadership"),
 )
 def test_leader_paused(
-    swarm_cluster: Cluster,
+    swarm_cluster: Swarm,
     consistency: ConsistencyRun,
     swarm_fault_log: FaultLog,
     swarm_figure: Recorder,
@@ -149,7 +155,7 @@ def test_leader_paused(
     swarm_figure("stale_read_windows", len(found))
 
 
-@pytest.mark.swarm(faults=True)
+@pytest.mark.swarm(faults=True, capabilities=("partition",))
 @pytest.mark.swarmcheck(
     id="SC-CONS-003",
     area="chaos/consistency",
@@ -162,9 +168,10 @@ def test_leader_paused(
         "reads through managers that keep quorum MUST show the writes acknowledged before them."
     ),
     rows=ROWS,
+    effects=("writes", "stops", "leadership"),
 )
 def test_leader_isolated_on_raft_port(
-    swarm_cluster: Cluster,
+    swarm_cluster: Swarm,
     consistency: ConsistencyRun,
     swarm_fault_log: FaultLog,
     swarm_figure: Recorder,
@@ -186,7 +193,7 @@ def test_leader_isolated_on_raft_port(
     swarm_figure("stale_read_windows", len(found))
 
 
-@pytest.mark.swarm(faults=True)
+@pytest.mark.swarm(faults=True, capabilities=("partition",))
 @pytest.mark.swarmcheck(
     id="SC-CONS-004",
     area="chaos/consistency",
@@ -197,9 +204,10 @@ def test_leader_isolated_on_raft_port(
         "stay visible and every read MUST show the writes acknowledged before it."
     ),
     rows=(*ROWS, "cons-reads-current"),
+    effects=("writes", "stops", "leadership"),
 )
 def test_one_way_partition(
-    swarm_cluster: Cluster, consistency: ConsistencyRun, swarm_fault_log: FaultLog
+    swarm_cluster: Swarm, consistency: ConsistencyRun, swarm_fault_log: FaultLog
 ) -> None:
     """Model: linearizable register and set. What the leader sends to one follower is dropped
     for ``ONE_WAY_S`` (its TCP connections stall both ways); the leader keeps its quorum with
@@ -226,9 +234,10 @@ def test_one_way_partition(
         "and every read MUST show the writes acknowledged before it."
     ),
     rows=(*ROWS, "cons-reads-current"),
+    effects=("writes", "stops", "leadership"),
 )
 def test_slow_raft(
-    swarm_cluster: Cluster, consistency: ConsistencyRun, swarm_fault_log: FaultLog
+    swarm_cluster: Swarm, consistency: ConsistencyRun, swarm_fault_log: FaultLog
 ) -> None:
     """Model: linearizable register and set. Toxiproxy delays every manager's control-plane
     traffic by ``LATENCY_MS`` (+/- ``JITTER_MS``) each way for ``LATENCY_S``: Raft messages,
@@ -246,7 +255,7 @@ def test_slow_raft(
     consistency.assert_linearizable()
 
 
-@pytest.mark.swarm(faults=True)
+@pytest.mark.swarm(faults=True, capabilities=("stop-nodes",))
 @pytest.mark.swarmcheck(
     id="SC-CONS-006",
     area="chaos/consistency",
@@ -257,9 +266,10 @@ def test_slow_raft(
         "read MUST show the writes acknowledged before it, also on the restarted manager."
     ),
     rows=(*ROWS, "cons-reads-current"),
+    effects=("writes", "stops", "leadership"),
 )
 def test_leader_restarted(
-    swarm_cluster: Cluster, consistency: ConsistencyRun, swarm_fault_log: FaultLog
+    swarm_cluster: Swarm, consistency: ConsistencyRun, swarm_fault_log: FaultLog
 ) -> None:
     """Model: linearizable register and set. ``docker restart`` of the leader's node (SIGTERM
     to its engine, then a start); the fault ends once its engine answers again and the managers
@@ -276,7 +286,7 @@ def test_leader_restarted(
     consistency.assert_linearizable()
 
 
-@pytest.mark.swarm(faults=True)
+@pytest.mark.swarm(faults=True, capabilities=("stop-nodes", "partition"))
 @pytest.mark.xfail(
     strict=True,
     raises=StaleReadOnDeposedLeader,
@@ -297,9 +307,10 @@ def test_leader_restarted(
         "read was called, also through a manager that has just lost its leadership."
     ),
     rows=("cons-reads-current",),
+    effects=("writes", "stops", "leadership"),
 )
 def test_reads_on_deposed_leader(
-    swarm_cluster: Cluster,
+    swarm_cluster: Swarm,
     consistency: ConsistencyRun,
     swarm_fault_log: FaultLog,
     swarm_figure: Recorder,

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import pytest
 
+from suites.chaos.conftest import SHORT, Deposed, HistoryJudge
 from swarmcheck.api import (
     ConfigError,
     FaultLog,
     LeaderSampler,
+    Pace,
     PlannedFault,
     PlotAttacher,
     Recorder,
+    RecordingWorkload,
     Schedule,
     Stopwatch,
     Swarm,
+    Verdict,
+    assert_all,
     assert_played,
     attach,
     check_availability,

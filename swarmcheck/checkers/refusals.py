@@ -6,8 +6,8 @@ that fails first. Then, once the fault has healed, nothing a refused write asked
 happened: the service keeps its version and spec, no refused create exists, and every engine
 runs the same task containers as before.
 
-Raft's outcomes are not all definite (docs/consistency.md, "outcome rules"): a write that ends in a deadline,
-or that a leader loses its status under, may still commit later. Those answers are
+Raft's outcomes are not all definite (docs/consistency.md, "outcome rules"): a write that ends in
+a deadline, or that a leader loses its status under, may still commit later. Those answers are
 "indeterminate": they are allowed before the documented refusal, and where the caller says they
 may have reached a leader (a leader that lost its quorum), their effect is allowed afterwards.
 """

@@ -67,7 +67,11 @@ def activate(config: pytest.Config, why: str, *, early: bool) -> None:
 
 
 def _allure_attach(body: str, name: str, kind: str) -> None:
-    kinds = {"text": allure.attachment_type.TEXT, "json": allure.attachment_type.JSON}
+    kinds = {
+        "text": allure.attachment_type.TEXT,
+        "json": allure.attachment_type.JSON,
+        "html": allure.attachment_type.HTML,
+    }
     allure.attach(body, name, kinds[kind])
 
 

@@ -17,7 +17,6 @@ from swarmcheck.errors import ConfigError
 from swarmcheck.faults.base import FaultLog
 from swarmcheck.faults.schedule import FAULT_KINDS, Schedule, plan_schedule
 from swarmcheck.plugin.keys import FAULT_LOG_KEY, SCHEDULE_KEY, SETTINGS_KEY
-from swarmcheck.plugin.keys import SCHEDULE_KEY, SETTINGS_KEY
 from swarmcheck.recording import PlotAttacher
 from swarmcheck.reporting.plot import render_availability_svg
 from swarmcheck.timing import boot_clock

@@ -45,6 +45,7 @@ from swarmcheck.checkers.history import (
 from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.cluster.node import Node
 from swarmcheck.errors import EngineAPIError, PromiseTimeout, SwarmcheckError
+from swarmcheck.machine.images import workload_image
 from swarmcheck.steps import step
 from swarmcheck.timing import boot_clock
 from swarmcheck.workload.control_objects import ConfigSet, ServiceRegister
@@ -54,7 +55,6 @@ from swarmcheck.workload.outcomes import (
     is_already_exists,
     is_not_found,
 )
-from swarmcheck.workload.service import workload_image
 
 log = logging.getLogger("swarmcheck.workload")
 
