@@ -115,6 +115,16 @@ CHAOS_FAULTS = Option(
     "--swarm-chaos-faults", "KIND,...", "nightly chaos mode: draw only these fault kinds "
     "(default: all)",
 )  # fmt: skip
+PARALLEL = Option(
+    "--swarm-parallel", "N|auto|off", "how many checks run at once, each in a pytest-xdist worker "
+    "with swarms of its own: auto sizes it from this machine's CPUs and memory when the run "
+    "collects swarm suites; off (like pytest's -n 0) runs one check at a time, for debugging; "
+    "an explicit -n N wins", "auto",
+)  # fmt: skip
+QUICK = Option(
+    "--swarm-quick", "", "a first look at an engine: one check per catalog area (the seed "
+    "tutorial's behaviours first); the report says it was a quick run", switch=True,
+)  # fmt: skip
 CHAOS_SCHEDULE = Option(
     "--swarm-chaos-schedule", "FILE", "replay a night: the schedule JSON attached to its report "
     "(\"planned schedule (json)\"); it fixes duration, seed and faults",
@@ -122,8 +132,8 @@ CHAOS_SCHEDULE = Option(
 
 OPTIONS: tuple[Option, ...] = (
     SWARM, MANAGERS, WORKERS, DEBIAN_SUITE, ENGINE_IMAGE, ENGINES, UPGRADE_FROM, EXISTING,
-    EXISTING_TLS, ALLOW_DESTRUCTIVE, TOXIPROXY_IMAGE, SUBNET, SELECT, REPORTS, CHAOS_DURATION,
-    SEED, CHAOS_FAULTS, CHAOS_SCHEDULE,
+    EXISTING_TLS, ALLOW_DESTRUCTIVE, TOXIPROXY_IMAGE, SUBNET, SELECT, REPORTS, PARALLEL, QUICK,
+    CHAOS_DURATION, SEED, CHAOS_FAULTS, CHAOS_SCHEDULE,
 )  # fmt: skip
 BY_FLAG = {o.flag: o for o in OPTIONS}
 
@@ -182,6 +192,8 @@ class Settings:
     """A folder with ca.pem, cert.pem and key.pem for the engine URLs (as DOCKER_CERT_PATH)."""
     allow_destructive: bool = False
     """Run destructive checks and faults on an existing swarm too."""
+    quick: bool = False
+    """--swarm-quick: one check per catalog area, the seed tutorial's behaviours first."""
 
     @property
     def old_engine(self) -> str | None:

@@ -15,6 +15,7 @@ from swarmcheck.plugin.chaos import (
 )
 from swarmcheck.plugin.fixtures import cluster, figure, fresh_cluster, swarm_pool, swarm_settings
 from swarmcheck.plugin.options import pytest_addoption
+from swarmcheck.plugin.parallel import pytest_cmdline_main
 from swarmcheck.plugin.session import (
     pytest_collection_finish,
     pytest_collection_modifyitems,
@@ -33,6 +34,7 @@ __all__ = [
     "figure",
     "fresh_cluster",
     "pytest_addoption",
+    "pytest_cmdline_main",
     "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",

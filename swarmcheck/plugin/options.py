@@ -27,6 +27,7 @@ from swarmcheck.config import (
     EXISTING_TLS,
     MANAGERS,
     OPTIONS,
+    QUICK,
     REPORTS,
     SEED,
     SELECT,
@@ -275,6 +276,7 @@ def settings_from(config: pytest.Config) -> Settings:
             existing=_existing(given(config, EXISTING).value, tls),
             existing_tls=tls,
             allow_destructive=_switch(config, ALLOW_DESTRUCTIVE),
+            quick=_switch(config, QUICK),
             nightly=_nightly(config),
             asked=tuple(asked(config)),
         )

@@ -40,6 +40,11 @@ from swarmcheck.reporting.junit import fold_reruns
 from swarmcheck.reporting.matrix import OUTCOMES_FILE, write_outcomes
 from swarmcheck.reporting.summary import Outcome, Status, format_summary
 
+QUICK_NOTE = (
+    "quick run (--swarm-quick): one check per catalog area, not the full verdict; run "
+    "without --swarm-quick for every check"
+)
+
 VERSION_PREFIX = "version of "
 """Run entries naming an engine's version (mixed-version checks start two engines)."""
 PENDING_JUNIT_KEY = pytest.StashKey[LogXML]()
@@ -317,6 +322,8 @@ def write_side_files(config: pytest.Config) -> None:
     schedule = config.stash.get(SCHEDULE_KEY, None)
     if schedule is not None:
         env["seed"] = schedule.seed
+    if settings.quick:
+        env["run"] = QUICK_NOTE
     path = Path(results)
     path.mkdir(parents=True, exist_ok=True)
     write_environment(path, env)
@@ -354,6 +361,8 @@ def print_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     results = getattr(terminalreporter.config.option, "allure_report_dir", None)
     terminalreporter.section("swarmcheck summary")
+    if terminalreporter.config.stash[SETTINGS_KEY].quick:
+        terminalreporter.write_line(QUICK_NOTE)
     text = format_summary(
         list(outcomes.values()), f"{results} (HTML: swarmcheck report)" if results else None
     )

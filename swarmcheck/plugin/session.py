@@ -23,6 +23,7 @@ from swarmcheck.plugin.markers import (
     swarm_marker_problem,
 )
 from swarmcheck.plugin.options import settings_from
+from swarmcheck.plugin.quick import keep_quick
 from swarmcheck.plugin.report import (
     fold_junit_reruns,
     prepare_reports,
@@ -165,7 +166,7 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Check suite metadata and swarm markers; make ids, areas and rows selectable (-k,
-    --swarm-select); group tests by cluster shape (fewer rebuilds)."""
+    --swarm-select); group tests by cluster shape (fewer rebuilds); --swarm-quick."""
     _check_metadata(items, config)
     _select(items, config)
     swarm = False
@@ -188,3 +189,4 @@ def pytest_collection_modifyitems(
         )
 
     items.sort(key=key)
+    keep_quick(items, config)

@@ -1,0 +1,88 @@
+"""Quick mode (--swarm-quick): a first look at a new engine in about a minute and a half.
+
+One check per catalog area, the behaviours of Docker's swarm tutorial (create a swarm, deploy,
+scale, drain, rolling update: the rows whose documentation is a swarm-tutorial page) first.
+Within an area the pick is deterministic, so two quick runs on two engines compare the same
+checks: a check of a tutorial row, then one that needs no swarm of its own (not destructive)
+on the run's default cluster shape (no extra bring-up), then the first in collection order.
+The report says it was a quick run: the summary's first line, verdict.json (``"quick":
+true``) and the Allure environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from swarmcheck.catalog.model import Check, load_catalog
+from swarmcheck.config import QUICK
+from swarmcheck.plugin.keys import SETTINGS_KEY
+from swarmcheck.plugin.markers import check_of, shape_of
+
+TUTORIAL = "/swarm-tutorial/"
+"""What the documentation link of a row from Docker's swarm tutorial contains."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    index: int
+    """Position in collection order."""
+    area: str
+    tutorial: bool
+    destructive: bool
+    default_shape: bool
+
+
+def quick_pick(candidates: Sequence[Candidate]) -> list[int]:
+    """The indexes of the checks a quick run keeps: one per area, tutorial ones first, then
+    in collection order."""
+    best: dict[str, Candidate] = {}
+    for c in candidates:
+        rank = (not c.tutorial, c.destructive, not c.default_shape, c.index)
+        held = best.get(c.area)
+        if held is None or rank < (
+            not held.tutorial,
+            held.destructive,
+            not held.default_shape,
+            held.index,
+        ):
+            best[c.area] = c
+    chosen = sorted(best.values(), key=lambda c: (not c.tutorial, c.index))
+    return [c.index for c in chosen]
+
+
+def tutorial_rows() -> frozenset[str]:
+    return frozenset(r.key for r in load_catalog().rows if TUTORIAL in r.doc)
+
+
+def candidate(index: int, check: Check, item: pytest.Item, tutorial: frozenset[str]) -> Candidate:
+    default = item.config.stash[SETTINGS_KEY].cluster
+    return Candidate(
+        index=index,
+        area=check.area,
+        tutorial=bool(tutorial & set(check.rows)),
+        destructive=check.destructive,
+        default_shape=shape_of(item, default) == default,
+    )
+
+
+def keep_quick(items: list[pytest.Item], config: pytest.Config) -> None:
+    """--swarm-quick: keep one check per area (the rest are deselected), tutorial ones first."""
+    if not config.stash[SETTINGS_KEY].quick:
+        return
+    tutorial = tutorial_rows()
+    candidates = []
+    for index, item in enumerate(items):
+        check = check_of(item)
+        if check is not None:
+            candidates.append(candidate(index, check, item, tutorial))
+    if not candidates:
+        raise pytest.UsageError(f"{QUICK.flag}: the run collects no swarmcheck checks")
+    keep = [items[i] for i in quick_pick(candidates)]
+    kept = {id(item) for item in keep}
+    drop = [item for item in items if id(item) not in kept]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    items[:] = keep

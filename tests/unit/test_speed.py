@@ -1,0 +1,84 @@
+"""The fast mode's choices without Docker: how many workers a machine gets, when a run goes
+parallel by itself, and which checks a quick run keeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from swarmcheck.machine.capacity import GiB, available_memory, workers_for
+from swarmcheck.plugin.parallel import suites_folder
+from swarmcheck.plugin.quick import Candidate, quick_pick
+
+
+@pytest.mark.parametrize(
+    ("cpus", "memory", "expected"),
+    [
+        (2, 24 * GiB, 6),  # this project's machine: three checks waiting per core
+        (1, 24 * GiB, 3),
+        (16, 64 * GiB, 8),  # capped: more start-up than it saves
+        (8, 4 * GiB, 2),  # memory-bound: a worker's swarm and process
+        (2, 1 * GiB, 1),  # never fewer than one
+    ],
+)
+def test_workers_are_sized_from_cpus_and_memory(cpus: int, memory: int, expected: int) -> None:
+    assert workers_for(cpus, memory) == expected
+
+
+def test_available_memory_reads_meminfo(tmp_path: Path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 100 kB\nMemAvailable:   2048 kB\n")
+    assert available_memory(meminfo) == 2048 * 1024
+    assert available_memory(tmp_path / "missing") > 0
+
+
+def test_only_paths_in_a_swarm_suites_folder_go_parallel_by_themselves(tmp_path: Path) -> None:
+    suites = tmp_path / "suites"
+    (suites / "conformance").mkdir(parents=True)
+    (suites / "conftest.py").write_text("")
+    (suites / "conformance" / "test_x.py").write_text("")
+    assert suites_folder(suites)
+    assert suites_folder(suites / "conformance" / "test_x.py")
+    assert not suites_folder(tmp_path)  # a project's own tests
+    other = tmp_path / "other" / "suites"
+    other.mkdir(parents=True)
+    (other / "conftest.py").write_text("")
+    assert not suites_folder(other)  # a suites folder without swarm suites in it
+
+
+def test_repository_suites_are_swarm_suites() -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert suites_folder(root / "suites" / "conformance")
+    assert not suites_folder(root / "tests" / "unit")
+
+
+def c(
+    index: int,
+    area: str,
+    tutorial: bool = False,
+    destructive: bool = False,
+    default_shape: bool = True,
+) -> Candidate:
+    return Candidate(index, area, tutorial, destructive, default_shape)
+
+
+def test_quick_keeps_one_check_per_area_tutorial_first() -> None:
+    picked = quick_pick(
+        [
+            c(0, "raft", destructive=True),
+            c(1, "raft"),
+            c(2, "services"),
+            c(3, "services", tutorial=True),
+            c(4, "membership", default_shape=False),
+            c(5, "membership"),
+            c(6, "updates", tutorial=True, default_shape=False),
+        ]
+    )
+    # tutorial checks first (in collection order), then the others in collection order
+    assert picked == [3, 6, 1, 5]
+
+
+def test_quick_pick_is_deterministic_and_complete() -> None:
+    candidates = [c(i, f"area{i % 4}") for i in range(20)]
+    assert quick_pick(candidates) == quick_pick(list(reversed(candidates))) == [0, 1, 2, 3]
