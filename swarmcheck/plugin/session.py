@@ -13,6 +13,7 @@ from swarmcheck.plugin import admission
 from swarmcheck.plugin.activation import activate, active, is_swarm_item
 from swarmcheck.plugin.chaos import nightly_schedule
 from swarmcheck.plugin.chunks import write_groups
+from swarmcheck.plugin.durations import DurationRecorder
 from swarmcheck.plugin.keys import REPORT_ATTR, SCHEDULE_KEY, SETTINGS_KEY, SWARM_ITEM_KEY
 from swarmcheck.plugin.markers import (
     MARKERS,
@@ -55,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     prepare_reports(config, decided=bool(settings.asked))
     config.pluginmanager.register(ReportWatcher(config), "swarmcheck-reports")
     config.pluginmanager.register(VerdictWriter(config), "swarmcheck-verdict")
+    config.pluginmanager.register(DurationRecorder(config), "swarmcheck-durations")
     if settings.asked:
         activate(config, f"options given: {', '.join(settings.asked)}", early=True)
     # its hooks: skips on a swarm we did not create
