@@ -92,8 +92,13 @@ def requested_workers(config: pytest.Config) -> int | None:
     return default_workers()
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns -n into workers
+@pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Set -n as if given. pytest-xdist's own hook turns -n into workers in this same
+    (tryfirst) hook, before or after this one: what it derives from -n is set here too."""
     workers = requested_workers(config)
     if workers:
         config.option.numprocesses = workers
+        if config.option.dist == "no":
+            config.option.dist = "load"
+        config.option.tx = ["popen"] * workers
