@@ -387,6 +387,8 @@ class RunFigures:
     peak_rss_sum_mib: float
     peak_rss_max_mib: float
     slowest: list[tuple[str, float]]
+    wall_by_phase: dict[str, dict[str, float]]
+    """worker -> phase -> seconds of wall time (where each process's time went)."""
     outcomes: dict[str, int]
     effects: dict[str, list[str]]
     calls: dict[str, dict[str, list[str]]]
@@ -416,7 +418,7 @@ def attribute(sampler: Sampler, timeline: Timeline) -> dict[str, dict[str, float
     return {p: dict(v) for p, v in by_phase.items()}
 
 
-def run_suite(pytest_args: list[str], interval: float) -> RunFigures:
+def run_suite(pytest_args: list[str], interval: float, keep: bool = False) -> RunFigures:
     from swarmcheck.client.engine import host_client
 
     host = host_client()
@@ -459,7 +461,18 @@ def run_suite(pytest_args: list[str], interval: float) -> RunFigures:
     outcomes: dict[str, int] = defaultdict(int)
     for outcome in timeline.outcomes.values():
         outcomes[outcome] += 1
-    shutil.rmtree(log_dir, ignore_errors=True)
+    wall_by_phase: dict[str, dict[str, float]] = {}
+    for pid, segs in timeline.segments.items():
+        name = timeline.workers.get(pid, str(pid))
+        spent: dict[str, float] = defaultdict(float)
+        for a, b, phase in segs:
+            spent[phase] += b - a
+        spent["(outside tests)"] = wall - sum(spent.values())
+        wall_by_phase[name] = dict(spent)
+    if keep:
+        print(f"bench_speed: the probe's logs are in {log_dir}")
+    else:
+        shutil.rmtree(log_dir, ignore_errors=True)
     host.close()
     return RunFigures(
         wall_s=wall,
@@ -477,6 +490,7 @@ def run_suite(pytest_args: list[str], interval: float) -> RunFigures:
         peak_rss_sum_mib=sampler.peak_rss_sum / MiB,
         peak_rss_max_mib=sampler.peak_rss_max / MiB,
         slowest=slowest,
+        wall_by_phase=wall_by_phase,
         outcomes=dict(outcomes),
         effects=timeline.effects,
         calls=timeline.calls,
@@ -528,6 +542,12 @@ def print_suite(label: str, runs: list[RunFigures]) -> None:
             for kind in ("pytest", "nodes", "tasks", "host")
         ]
         print(f"{phase:24} " + " ".join(f"{c:8.1f}" for c in cols))
+    last = runs[-1].wall_by_phase
+    phases_seen = sorted({p for spent in last.values() for p in spent})
+    print("\nwall seconds by phase, per process (last run)")
+    print(f"{'process':12} " + " ".join(f"{p[:10]:>10}" for p in phases_seen))
+    for name, spent in sorted(last.items()):
+        print(f"{name:12} " + " ".join(f"{spent.get(p, 0.0):10.0f}" for p in phases_seen))
     print("\nslowest checks (last run: setup + call + teardown)")
     for test, seconds in runs[-1].slowest:
         print(f"  {seconds:6.1f} s  {test}")
@@ -541,7 +561,7 @@ def suite_main(args: argparse.Namespace) -> int:
             f"{' '.join(args.pytest_args)}",
             flush=True,
         )
-        runs.append(run_suite(args.pytest_args, args.interval))
+        runs.append(run_suite(args.pytest_args, args.interval, args.keep_logs))
     print_suite(args.label, runs)
     if args.json:
         Path(args.json).write_text(
@@ -686,6 +706,7 @@ def main() -> int:
     suite.add_argument("--interval", type=float, default=0.25)
     suite.add_argument("--label", default="run")
     suite.add_argument("--json", help="write the figures (and observed effects) here")
+    suite.add_argument("--keep-logs", action="store_true", help="keep the probe's phase logs")
     suite.add_argument("pytest_args", nargs="*", default=["suites/conformance"])
     micro = sub.add_parser("micro", help="one swarm, step by step")
     micro.add_argument("--runs", type=int, default=3)

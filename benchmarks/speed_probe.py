@@ -36,9 +36,8 @@ LOG_ENV = "SWARMCHECK_SPEED_LOG"
 _lock = threading.Lock()
 _current: dict[str, Any] = {"test": None, "effects": None}
 
-NODE_CONTAINER = re.compile(
-    r"/containers/(sc-[0-9a-f]+-[a-z]+\d*)/(stop|kill|pause|restart|start)$"
-)
+NODE_CONTAINER = re.compile(r"/containers/([^/]+)/(stop|kill|pause|restart|start)$")
+"""On the host engine the only containers checks touch are the nodes (by name or by ID)."""
 EXEC = re.compile(r"/containers/(sc-[0-9a-f]+-[a-z]+\d*|[0-9a-f]{12,64})/exec$")
 STOPPING_COMMANDS = re.compile(r"iptables|\bkill\b|pkill|killall|\btc\b")
 

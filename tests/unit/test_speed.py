@@ -4,9 +4,14 @@ parallel by itself, and which checks a quick run keeps."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+import docker
 import pytest
+import requests
 
+from swarmcheck.errors import FaultError
+from swarmcheck.faults.process import PauseNode
 from swarmcheck.machine.capacity import GiB, available_memory, workers_for
 from swarmcheck.plugin.parallel import suites_folder
 from swarmcheck.plugin.quick import Candidate, quick_pick
@@ -82,3 +87,40 @@ def test_quick_keeps_one_check_per_area_tutorial_first() -> None:
 def test_quick_pick_is_deterministic_and_complete() -> None:
     candidates = [c(i, f"area{i % 4}") for i in range(20)]
     assert quick_pick(candidates) == quick_pick(list(reversed(candidates))) == [0, 1, 2, 3]
+
+
+class _Freezer:
+    """A node container whose freezer gives up ``failures`` times, then freezes."""
+
+    def __init__(self, failures: int, message: str = "unable to freeze: unknown") -> None:
+        self.failures, self.message, self.calls = failures, message, 0
+
+    def pause(self) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            response = requests.Response()
+            response.status_code = 500
+            raise docker.errors.APIError(
+                "pause", response, f"OCI runtime pause failed: {self.message}"
+            )
+
+
+def _pause_fault(container: _Freezer) -> PauseNode:
+    fault = PauseNode.__new__(PauseNode)
+    fault.node = SimpleNamespace(name="worker1", container=container)  # type: ignore[assignment]
+    return fault
+
+
+def test_a_freeze_the_runtime_gave_up_is_tried_again() -> None:
+    container = _Freezer(failures=2)
+    _pause_fault(container)._inject()
+    assert container.calls == 3
+
+
+def test_other_pause_errors_and_a_freeze_that_never_works_still_fail() -> None:
+    with pytest.raises(FaultError, match="unable to freeze"):
+        _pause_fault(_Freezer(failures=9))._inject()
+    container = _Freezer(failures=1, message="container is not running")
+    with pytest.raises(FaultError, match="not running"):
+        _pause_fault(container)._inject()
+    assert container.calls == 1
