@@ -47,22 +47,31 @@ class Unit:
     weight: float
 
 
+def expected_s(
+    shapes: Sequence[tuple[str, str | None]], weights: Mapping[str, float]
+) -> dict[str, float]:
+    """nodeid -> expected seconds: as the last run took (at least ``MIN_S``); checks no run
+    has timed weigh the median of those timed (else ``DEFAULT_S``)."""
+    known = sorted(max(MIN_S, weights[n]) for n, _ in shapes if n in weights)
+    default = known[len(known) // 2] if known else DEFAULT_S
+    return {n: max(MIN_S, weights[n]) if n in weights else default for n, _ in shapes}
+
+
 def plan_units(
     shapes: Sequence[tuple[str, str | None]],
     weights: Mapping[str, float],
+    workers: int = 1,
     unit_s: float = UNIT_S,
 ) -> list[Unit]:
     """Units of work for (nodeid, shape key or None): each shape's checks, longest first
     (the last ones to start are short, so the workers end together), packed into units of
-    about ``unit_s`` expected seconds; a check of no shape is a unit of its own. Heaviest
-    units first. Checks no run has timed weigh the median of those timed (else
-    ``DEFAULT_S``)."""
-    known = sorted(max(MIN_S, weights[n]) for n, _ in shapes if n in weights)
-    default = known[len(known) // 2] if known else DEFAULT_S
+    about ``unit_s`` expected seconds, smaller when the whole run would not give every one
+    of ``workers`` a unit; a check of no shape is a unit of its own. Heaviest units first."""
+    expected = expected_s(shapes, weights)
+    unit_s = min(unit_s, sum(expected.values()) / max(1, workers))
     by_shape: dict[str | None, list[tuple[str, float]]] = {}
     for nodeid, shape in shapes:
-        weight = max(MIN_S, weights[nodeid]) if nodeid in weights else default
-        by_shape.setdefault(shape, []).append((nodeid, weight))
+        by_shape.setdefault(shape, []).append((nodeid, expected[nodeid]))
     units: list[Unit] = []
     for shape, tests in by_shape.items():
         ordered = sorted(tests, key=lambda t: -t[1])  # stable: collection order among equals

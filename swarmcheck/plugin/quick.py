@@ -2,27 +2,33 @@
 
 One check per catalog area, the behaviours of Docker's swarm tutorial (create a swarm, deploy,
 scale, drain, rolling update: the rows whose documentation is a swarm-tutorial page) first.
-Within an area the pick is deterministic, so two quick runs on two engines compare the same
-checks: a check of a tutorial row, then one that needs no swarm of its own (not destructive)
-on the run's default cluster shape (no extra bring-up), then the first in collection order.
+Within an area the pick is deterministic for a given machine, so two quick runs on two
+engines compare the same checks: a check of a tutorial row, then one that needs no swarm of
+its own (not destructive), then one that took at most ``SHORT_S`` the last time it ran here
+(plugin/durations.py; a quick run lasts as long as its longest check), then one on the run's
+default cluster shape (no extra bring-up), then the first in collection order.
 The report says it was a quick run: the summary's first line, verdict.json (``"quick":
 true``) and the Allure environment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
 
 from swarmcheck.catalog.model import Check, load_catalog
 from swarmcheck.config import QUICK
+from swarmcheck.plugin.durations import read_durations
 from swarmcheck.plugin.keys import SETTINGS_KEY
 from swarmcheck.plugin.markers import check_of, shape_of
 
 TUTORIAL = "/swarm-tutorial/"
 """What the documentation link of a row from Docker's swarm tutorial contains."""
+SHORT_S = 30.0
+"""A check that took longer the last time it ran here is picked only when its area has no
+shorter one (a quick run lasts as long as its longest check)."""
 
 
 @dataclass(frozen=True)
@@ -33,21 +39,21 @@ class Candidate:
     tutorial: bool
     destructive: bool
     default_shape: bool
+    short: bool = True
+    """It took at most ``SHORT_S`` the last time it ran here (or it never ran)."""
 
 
 def quick_pick(candidates: Sequence[Candidate]) -> list[int]:
     """The indexes of the checks a quick run keeps: one per area, tutorial ones first, then
     in collection order."""
+
+    def rank(c: Candidate) -> tuple[bool, bool, bool, bool, int]:
+        return (not c.tutorial, c.destructive, not c.short, not c.default_shape, c.index)
+
     best: dict[str, Candidate] = {}
     for c in candidates:
-        rank = (not c.tutorial, c.destructive, not c.default_shape, c.index)
         held = best.get(c.area)
-        if held is None or rank < (
-            not held.tutorial,
-            held.destructive,
-            not held.default_shape,
-            held.index,
-        ):
+        if held is None or rank(c) < rank(held):
             best[c.area] = c
     chosen = sorted(best.values(), key=lambda c: (not c.tutorial, c.index))
     return [c.index for c in chosen]
@@ -57,7 +63,13 @@ def tutorial_rows() -> frozenset[str]:
     return frozenset(r.key for r in load_catalog().rows if TUTORIAL in r.doc)
 
 
-def candidate(index: int, check: Check, item: pytest.Item, tutorial: frozenset[str]) -> Candidate:
+def candidate(
+    index: int,
+    check: Check,
+    item: pytest.Item,
+    tutorial: frozenset[str],
+    durations: Mapping[str, float],
+) -> Candidate:
     default = item.config.stash[SETTINGS_KEY].cluster
     return Candidate(
         index=index,
@@ -65,6 +77,7 @@ def candidate(index: int, check: Check, item: pytest.Item, tutorial: frozenset[s
         tutorial=bool(tutorial & set(check.rows)),
         destructive=check.destructive,
         default_shape=shape_of(item, default) == default,
+        short=durations.get(item.nodeid, 0.0) <= SHORT_S,
     )
 
 
@@ -73,11 +86,12 @@ def keep_quick(items: list[pytest.Item], config: pytest.Config) -> None:
     if not config.stash[SETTINGS_KEY].quick:
         return
     tutorial = tutorial_rows()
+    durations = read_durations()
     candidates = []
     for index, item in enumerate(items):
         check = check_of(item)
         if check is not None:
-            candidates.append(candidate(index, check, item, tutorial))
+            candidates.append(candidate(index, check, item, tutorial, durations))
     if not candidates:
         raise pytest.UsageError(f"{QUICK.flag}: the run collects no swarmcheck checks")
     keep = [items[i] for i in quick_pick(candidates)]

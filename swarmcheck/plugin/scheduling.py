@@ -96,7 +96,9 @@ class UnitScheduling:
         if not self.collection:
             return
         self.units = plan_units(
-            [(nodeid, self.shapes.get(nodeid)) for nodeid in self.collection], read_durations()
+            [(nodeid, self.shapes.get(nodeid)) for nodeid in self.collection],
+            read_durations(),
+            workers=len(self.pending),
         )
         self.log(f"{len(self.units)} units of work for {len(self.pending)} workers")
         for node in self.nodes[len(self.units) :]:  # more workers than work

@@ -13,6 +13,7 @@ import requests
 from swarmcheck.errors import FaultError
 from swarmcheck.faults.process import PauseNode
 from swarmcheck.machine.capacity import GiB, available_memory, workers_for
+from swarmcheck.plugin.chunks import plan_units
 from swarmcheck.plugin.parallel import suites_folder
 from swarmcheck.plugin.quick import Candidate, quick_pick
 
@@ -124,3 +125,14 @@ def test_other_pause_errors_and_a_freeze_that_never_works_still_fail() -> None:
     with pytest.raises(FaultError, match="not running"):
         _pause_fault(container)._inject()
     assert container.calls == 1
+
+
+def test_quick_prefers_a_check_that_was_short_here() -> None:
+    long_first = [Candidate(0, "quorum", False, False, True, short=False), c(1, "quorum")]
+    assert quick_pick(long_first) == [1]
+    assert quick_pick([Candidate(0, "quorum", False, False, True, short=False)]) == [0]
+
+
+def test_a_small_run_is_cut_so_that_every_worker_gets_a_unit() -> None:
+    units = plan_units([(f"t{i}", "s") for i in range(6)], {}, workers=6)
+    assert len(units) == 6  # 60 s of work for 6 workers: 10 s units, not one of 45 s
