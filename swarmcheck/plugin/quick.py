@@ -3,10 +3,11 @@
 One check per catalog area, the behaviours of Docker's swarm tutorial (create a swarm, deploy,
 scale, drain, rolling update: the rows whose documentation is a swarm-tutorial page) first.
 Within an area the pick is deterministic for a given machine, so two quick runs on two
-engines compare the same checks: a check of a tutorial row, then one that needs no swarm of
-its own (not destructive), then one that took at most ``SHORT_S`` the last time it ran here
-(plugin/durations.py; a quick run lasts as long as its longest check), then one on the run's
-default cluster shape (no extra bring-up), then the first in collection order.
+engines compare the same checks: a check of a tutorial row, then
+one that took at most ``SHORT_S`` the last time it ran here (plugin/durations.py) and shares
+no module fixture (a quick run lasts as long as its longest check), then one that needs no
+swarm of its own (a bring-up costs seconds, a long check a minute), then one on the run's
+default cluster shape, then the first in collection order.
 The report says it was a quick run: the summary's first line, verdict.json (``"quick":
 true``) and the Allure environment.
 """
@@ -40,7 +41,8 @@ class Candidate:
     destructive: bool
     default_shape: bool
     short: bool = True
-    """It took at most ``SHORT_S`` the last time it ran here (or it never ran)."""
+    """It took at most ``SHORT_S`` the last time it ran here (or it never ran), and shares no
+    module or class fixture with other checks (whose cost the first of them pays alone)."""
 
 
 def quick_pick(candidates: Sequence[Candidate]) -> list[int]:
@@ -48,7 +50,7 @@ def quick_pick(candidates: Sequence[Candidate]) -> list[int]:
     in collection order."""
 
     def rank(c: Candidate) -> tuple[bool, bool, bool, bool, int]:
-        return (not c.tutorial, c.destructive, not c.short, not c.default_shape, c.index)
+        return (not c.tutorial, not c.short, c.destructive, not c.default_shape, c.index)
 
     best: dict[str, Candidate] = {}
     for c in candidates:
@@ -77,8 +79,18 @@ def candidate(
         tutorial=bool(tutorial & set(check.rows)),
         destructive=check.destructive,
         default_shape=shape_of(item, default) == default,
-        short=durations.get(item.nodeid, 0.0) <= SHORT_S,
+        short=durations.get(item.nodeid, 0.0) <= SHORT_S and not shares_fixtures(item),
     )
+
+
+def shares_fixtures(item: pytest.Item) -> bool:
+    """Whether the item uses a module-, class- or package-scoped fixture: what it took last
+    time says nothing of what it costs alone."""
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in getattr(info, "name2fixturedefs", {}).values():
+        if defs and defs[-1].scope in ("module", "class", "package"):
+            return True
+    return False
 
 
 def keep_quick(items: list[pytest.Item], config: pytest.Config) -> None:
