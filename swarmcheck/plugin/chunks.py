@@ -27,6 +27,8 @@ DEFAULT_S = 10.0
 MIN_S = 1.0
 """The least a check weighs (one that skipped last time still costs a little)."""
 POOLED_FIXTURE = "cluster"
+TOGETHER = "|"
+"""Between a shape key and the group of checks that share a module fixture."""
 
 
 def groups_dir(testrunuid: str) -> Path:
@@ -66,26 +68,34 @@ def plan_units(
     """Units of work for (nodeid, shape key or None): each shape's checks, longest first
     (the last ones to start are short, so the workers end together), packed into units of
     about ``unit_s`` expected seconds, smaller when the whole run would not give every one
-    of ``workers`` a unit; a check of no shape is a unit of its own. Heaviest units first."""
+    of ``workers`` a unit; a check of no shape is a unit of its own. Checks whose key names
+    a group (``shape|group``: they share a module fixture) stay together, in collection
+    order, and weigh together: the first of them pays the fixture. Heaviest units first."""
     expected = expected_s(shapes, weights)
     unit_s = min(unit_s, sum(expected.values()) / max(1, workers))
-    by_shape: dict[str | None, list[tuple[str, float]]] = {}
-    for nodeid, shape in shapes:
-        by_shape.setdefault(shape, []).append((nodeid, expected[nodeid]))
+    blocks: dict[tuple[str | None, str], list[str]] = {}
+    for nodeid, key in shapes:
+        part, _, together = (key or "").partition(TOGETHER)
+        blocks.setdefault((part or None, together or nodeid), []).append(nodeid)
+    by_shape: dict[str | None, list[tuple[tuple[str, ...], float]]] = {}
+    for (shape, _), members in blocks.items():
+        by_shape.setdefault(shape, []).append((tuple(members), sum(expected[n] for n in members)))
     units: list[Unit] = []
-    for shape, tests in by_shape.items():
-        ordered = sorted(tests, key=lambda t: -t[1])  # stable: collection order among equals
+    for shape, found in by_shape.items():
+        ordered = sorted(found, key=lambda b: -b[1])  # stable: collection order among equals
         if shape is None:
-            units += [Unit(None, (n,), w) for n, w in ordered]
+            units += [Unit(None, block, w) for block, w in ordered]
             continue
-        batch: list[tuple[str, float]] = []
-        for test in ordered:
-            if batch and sum(w for _, w in batch) + test[1] > unit_s:
-                units.append(Unit(shape, tuple(n for n, _ in batch), sum(w for _, w in batch)))
-                batch = []
-            batch.append(test)
+        batch: list[str] = []
+        weight = 0.0
+        for block, w in ordered:
+            if batch and weight + w > unit_s:
+                units.append(Unit(shape, tuple(batch), weight))
+                batch, weight = [], 0.0
+            batch += block
+            weight += w
         if batch:
-            units.append(Unit(shape, tuple(n for n, _ in batch), sum(w for _, w in batch)))
+            units.append(Unit(shape, tuple(batch), weight))
     return sorted(units, key=lambda u: -u.weight)
 
 
@@ -106,20 +116,31 @@ def pick_unit(units: Sequence[Unit], held: str | None, others: Sequence[str | No
     return next(i for i, u in enumerate(units) if u.shape == best)
 
 
+def shares_fixtures(item: pytest.Item) -> bool:
+    """Whether the item uses a module-, class- or package-scoped fixture: its first check on
+    a worker pays for it, the others reuse it."""
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in getattr(info, "name2fixturedefs", {}).values():
+        if defs and defs[-1].scope in ("module", "class", "package"):
+            return True
+    return False
+
+
+def group_key(item: pytest.Item, default: ClusterSpec) -> str | None:
+    """What the scheduler needs of a check: its cluster shape (None: it uses no pooled
+    cluster), and its module when it shares a fixture with other checks there."""
+    if POOLED_FIXTURE not in getattr(item, "fixturenames", ()):
+        return None
+    key = shape_key(shape_of(item, default))
+    return f"{key}{TOGETHER}{item.nodeid.split('::', 1)[0]}" if shares_fixtures(item) else key
+
+
 def write_groups(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
-    """Worker side, end of collection: the cluster shape of each check of this collection
-    (those that use the pooled cluster), for the controller's scheduler."""
+    """Worker side, end of collection: the group key of each check of this collection (those
+    that use the pooled cluster), for the controller's scheduler."""
     workerinput: dict[str, Any] = config.workerinput  # type: ignore[attr-defined]
     default = config.stash[SETTINGS_KEY].cluster
-    shapes = [
-        (
-            item.nodeid,
-            shape_key(shape_of(item, default))
-            if POOLED_FIXTURE in getattr(item, "fixturenames", ())
-            else None,
-        )
-        for item in items
-    ]
+    shapes = [(item.nodeid, group_key(item, default)) for item in items]
     folder = groups_dir(str(workerinput["testrunuid"]))
     folder.mkdir(mode=0o700, exist_ok=True)
     target = folder / f"{workerinput['workerid']}.json"
@@ -129,7 +150,8 @@ def write_groups(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
 
 
 def read_groups(testrunuid: str, workerid: str) -> dict[str, str]:
-    """Controller side: the shapes a worker wrote ({} for a session without swarm tests)."""
+    """Controller side: the group keys a worker wrote ({} for a session without swarm
+    tests)."""
     try:
         data = json.loads((groups_dir(testrunuid) / f"{workerid}.json").read_text())
     except (OSError, ValueError):

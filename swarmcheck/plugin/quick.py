@@ -21,6 +21,7 @@ import pytest
 
 from swarmcheck.catalog.model import Check, load_catalog
 from swarmcheck.config import QUICK
+from swarmcheck.plugin.chunks import shares_fixtures
 from swarmcheck.plugin.durations import read_durations
 from swarmcheck.plugin.keys import SETTINGS_KEY
 from swarmcheck.plugin.markers import check_of, shape_of
@@ -81,16 +82,6 @@ def candidate(
         default_shape=shape_of(item, default) == default,
         short=durations.get(item.nodeid, 0.0) <= SHORT_S and not shares_fixtures(item),
     )
-
-
-def shares_fixtures(item: pytest.Item) -> bool:
-    """Whether the item uses a module-, class- or package-scoped fixture: what it took last
-    time says nothing of what it costs alone."""
-    info = getattr(item, "_fixtureinfo", None)
-    for defs in getattr(info, "name2fixturedefs", {}).values():
-        if defs and defs[-1].scope in ("module", "class", "package"):
-            return True
-    return False
 
 
 def keep_quick(items: list[pytest.Item], config: pytest.Config) -> None:

@@ -13,7 +13,7 @@ import pytest
 from xdist.scheduler import LoadScheduling
 from xdist.workermanage import parse_tx_spec_config
 
-from swarmcheck.plugin.chunks import Unit, pick_unit, plan_units, read_groups
+from swarmcheck.plugin.chunks import TOGETHER, Unit, pick_unit, plan_units, read_groups
 from swarmcheck.plugin.durations import read_durations
 
 
@@ -77,7 +77,8 @@ class UnitScheduling:
         crashed = self.collection[pending.pop(0)]
         if pending:
             left = tuple(self.collection[i] for i in pending)
-            self.units.insert(0, Unit(self.shapes.get(left[0]), left, 0.0))
+            shape = self.shapes.get(left[0], "").partition(TOGETHER)[0] or None
+            self.units.insert(0, Unit(shape, left, 0.0))
             for other in self.pending:
                 self._top_up(other)
         return crashed

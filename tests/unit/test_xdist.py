@@ -121,3 +121,13 @@ def test_clean_alluredir_keeps_this_runs_results_only(
     result.assert_outcomes(passed=19)
     assert not (results / "old-result.json").exists()
     assert len(list(results.glob("*-result.json"))) == 19
+
+
+def test_checks_sharing_a_module_fixture_stay_together_in_order() -> None:
+    quorum = "3m1w|suites/test_quorum.py"
+    shapes = [("q1", quorum), ("x1", "3m1w"), ("q2", quorum), ("q3", quorum), ("x2", "3m1w")]
+    weights = {"q1": 60.0, "q2": 5.0, "q3": 5.0, "x1": 30.0, "x2": 30.0}
+    units = plan_units(shapes, weights, unit_s=45.0)
+    together = next(u for u in units if "q1" in u.nodeids)
+    assert together.nodeids == ("q1", "q2", "q3") and together.weight == 70.0
+    assert together.shape == "3m1w" and units[0] is together  # the heaviest goes first
