@@ -28,7 +28,7 @@ MIN_S = 1.0
 """The least a check weighs (one that skipped last time still costs a little)."""
 POOLED_FIXTURE = "cluster"
 TOGETHER = "|"
-"""Between a shape key and the group of checks that share a module fixture."""
+"""Between a shape key and the group of checks that share a fixture's state."""
 
 
 def groups_dir(testrunuid: str) -> Path:
@@ -69,8 +69,9 @@ def plan_units(
     (the last ones to start are short, so the workers end together), packed into units of
     about ``unit_s`` expected seconds, smaller when the whole run would not give every one
     of ``workers`` a unit; a check of no shape is a unit of its own. Checks whose key names
-    a group (``shape|group``: they share a module fixture) stay together, in collection
-    order, and weigh together: the first of them pays the fixture. Heaviest units first."""
+    a group (``shape|group``: they share a fixture's state, ``shared_fixture``) stay
+    together, in collection order, and weigh together: the first of them pays for it.
+    Heaviest units first."""
     expected = expected_s(shapes, weights)
     unit_s = min(unit_s, sum(expected.values()) / max(1, workers))
     blocks: dict[tuple[str | None, str], list[str]] = {}
@@ -116,23 +117,33 @@ def pick_unit(units: Sequence[Unit], held: str | None, others: Sequence[str | No
     return next(i for i, u in enumerate(units) if u.shape == best)
 
 
-def shares_fixtures(item: pytest.Item) -> bool:
-    """Whether the item uses a module-, class- or package-scoped fixture: its first check on
-    a worker pays for it, the others reuse it."""
+def shared_fixture(item: pytest.Item) -> str | None:
+    """The state ``item`` may share with other checks through a fixture, named (None: none):
+    a module-, class- or package-scoped fixture (its first check on a worker pays for it),
+    or a fixture its own module defines, which may hand every check of the module one
+    recorded event (``workload.membership.recorded_once``: a quorum loss, a failover) on
+    the same cluster."""
+    module = item.nodeid.split("::", 1)[0]
     info = getattr(item, "_fixtureinfo", None)
-    for defs in getattr(info, "name2fixturedefs", {}).values():
-        if defs and defs[-1].scope in ("module", "class", "package"):
-            return True
-    return False
+    shared = None
+    for name, defs in sorted(getattr(info, "name2fixturedefs", {}).items()):
+        if not defs:
+            continue
+        if defs[-1].baseid == module:
+            return f"{module}::{name}"
+        if defs[-1].scope in ("module", "class", "package"):
+            shared = shared or module
+    return shared
 
 
 def group_key(item: pytest.Item, default: ClusterSpec) -> str | None:
     """What the scheduler needs of a check: its cluster shape (None: it uses no pooled
-    cluster), and its module when it shares a fixture with other checks there."""
+    cluster), and the fixture state it shares with other checks, if any."""
     if POOLED_FIXTURE not in getattr(item, "fixturenames", ()):
         return None
     key = shape_key(shape_of(item, default))
-    return f"{key}{TOGETHER}{item.nodeid.split('::', 1)[0]}" if shares_fixtures(item) else key
+    shared = shared_fixture(item)
+    return f"{key}{TOGETHER}{shared}" if shared else key
 
 
 def write_groups(config: pytest.Config, items: Sequence[pytest.Item]) -> None:

@@ -5,7 +5,8 @@ scale, drain, rolling update: the rows whose documentation is a swarm-tutorial p
 Within an area the pick is deterministic for a given machine, so two quick runs on two
 engines compare the same checks: a check of a tutorial row, then
 one that took at most ``SHORT_S`` the last time it ran here (plugin/durations.py) and shares
-no module fixture (a quick run lasts as long as its longest check), then one that needs no
+no fixture's state with others (``chunks.shared_fixture``; a quick run lasts as long as its
+longest check), then one that needs no
 swarm of its own (a bring-up costs seconds, a long check a minute), then one on the run's
 default cluster shape, then the first in collection order.
 The report says it was a quick run: the summary's first line, verdict.json (``"quick":
@@ -21,7 +22,7 @@ import pytest
 
 from swarmcheck.catalog.model import Check, load_catalog
 from swarmcheck.config import QUICK
-from swarmcheck.plugin.chunks import shares_fixtures
+from swarmcheck.plugin.chunks import shared_fixture
 from swarmcheck.plugin.durations import read_durations
 from swarmcheck.plugin.keys import SETTINGS_KEY
 from swarmcheck.plugin.markers import check_of, shape_of
@@ -43,7 +44,7 @@ class Candidate:
     default_shape: bool
     short: bool = True
     """It took at most ``SHORT_S`` the last time it ran here (or it never ran), and shares no
-    module or class fixture with other checks (whose cost the first of them pays alone)."""
+    fixture's state with other checks (whose cost the first of them pays alone)."""
 
 
 def quick_pick(candidates: Sequence[Candidate]) -> list[int]:
@@ -80,7 +81,7 @@ def candidate(
         tutorial=bool(tutorial & set(check.rows)),
         destructive=check.destructive,
         default_shape=shape_of(item, default) == default,
-        short=durations.get(item.nodeid, 0.0) <= SHORT_S and not shares_fixtures(item),
+        short=durations.get(item.nodeid, 0.0) <= SHORT_S and shared_fixture(item) is None,
     )
 
 
