@@ -3,10 +3,10 @@
 One check per catalog area, the behaviours of Docker's swarm tutorial (create a swarm, deploy,
 scale, drain, rolling update: the rows whose documentation is a swarm-tutorial page) first.
 Within an area the pick is deterministic for a given machine, so two quick runs on two
-engines compare the same checks: a check of a tutorial row, then
-one that took at most ``SHORT_S`` the last time it ran here (plugin/durations.py) and shares
-no fixture's state with others (``chunks.shared_fixture``; a quick run lasts as long as its
-longest check), then one that needs no
+engines compare the same checks: a check of a tutorial row, then one that shares no
+fixture's state with others (``chunks.shared_fixture``: what it took says nothing of its cost
+alone), then one that took at most ``SHORT_S`` the last time it ran here, else the shortest
+(plugin/durations.py; a quick run lasts as long as its longest check), then one that needs no
 swarm of its own (a bring-up costs seconds, a long check a minute), then one on the run's
 default cluster shape, then the first in collection order.
 The report says it was a quick run: the summary's first line, verdict.json (``"quick":
@@ -30,8 +30,8 @@ from swarmcheck.plugin.markers import check_of, shape_of
 TUTORIAL = "/swarm-tutorial/"
 """What the documentation link of a row from Docker's swarm tutorial contains."""
 SHORT_S = 30.0
-"""A check that took longer the last time it ran here is picked only when its area has no
-shorter one (a quick run lasts as long as its longest check)."""
+"""Checks that took at most this the last time they ran here count as equally short; of
+longer ones the shortest is picked (a quick run lasts as long as its longest check)."""
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,19 @@ class Candidate:
     tutorial: bool
     destructive: bool
     default_shape: bool
-    short: bool = True
-    """It took at most ``SHORT_S`` the last time it ran here (or it never ran), and shares no
-    fixture's state with other checks (whose cost the first of them pays alone)."""
+    shares: bool = False
+    """It shares a fixture's state with other checks (whose cost the first pays alone)."""
+    took_s: float = 0.0
+    """How long it took the last time it ran here (0: never ran)."""
 
 
 def quick_pick(candidates: Sequence[Candidate]) -> list[int]:
     """The indexes of the checks a quick run keeps: one per area, tutorial ones first, then
     in collection order."""
 
-    def rank(c: Candidate) -> tuple[bool, bool, bool, bool, int]:
-        return (not c.tutorial, not c.short, c.destructive, not c.default_shape, c.index)
+    def rank(c: Candidate) -> tuple[bool, bool, float, bool, bool, int]:
+        longer = c.took_s if c.took_s > SHORT_S else 0.0  # short ones are alike: no flapping
+        return (not c.tutorial, c.shares, longer, c.destructive, not c.default_shape, c.index)
 
     best: dict[str, Candidate] = {}
     for c in candidates:
@@ -81,7 +83,8 @@ def candidate(
         tutorial=bool(tutorial & set(check.rows)),
         destructive=check.destructive,
         default_shape=shape_of(item, default) == default,
-        short=durations.get(item.nodeid, 0.0) <= SHORT_S and shared_fixture(item) is None,
+        shares=shared_fixture(item) is not None,
+        took_s=durations.get(item.nodeid, 0.0),
     )
 
 

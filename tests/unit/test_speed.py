@@ -128,9 +128,16 @@ def test_other_pause_errors_and_a_freeze_that_never_works_still_fail() -> None:
 
 
 def test_quick_prefers_a_check_that_was_short_here() -> None:
-    long_first = [Candidate(0, "quorum", False, False, True, short=False), c(1, "quorum")]
-    assert quick_pick(long_first) == [1]
-    assert quick_pick([Candidate(0, "quorum", False, False, True, short=False)]) == [0]
+    def q(index: int, took_s: float, shares: bool = False, destructive: bool = False) -> Candidate:
+        return Candidate(index, "quorum", False, destructive, True, shares, took_s)
+
+    assert quick_pick([q(0, 95.0), q(1, 20.0)]) == [1]
+    assert quick_pick([q(0, 95.0)]) == [0]
+    # the shortest of the long ones, even with a swarm of its own: no flapping under load
+    assert quick_pick([q(0, 113.0), q(1, 35.0, destructive=True)]) == [1]
+    assert quick_pick([q(0, 10.0, shares=True), q(1, 80.0)]) == [1]
+    # among short ones, the other rules decide
+    assert quick_pick([q(0, 25.0, destructive=True), q(1, 29.0)]) == [1]
 
 
 def test_a_small_run_is_cut_so_that_every_worker_gets_a_unit() -> None:
