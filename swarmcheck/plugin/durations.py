@@ -63,8 +63,10 @@ class DurationRecorder:
             self.seen[report.nodeid] += float(report.duration or 0.0)
 
     def pytest_sessionfinish(self) -> None:
+        if not self.seen or self.config.option.collectonly:
+            return  # a plain session leaves no cache folder behind
         path = durations_file()
-        if self.seen and path is not None and not self.config.option.collectonly:
+        if path is not None:
             # a read-only cache costs the next run its plan, not this run its result
             with contextlib.suppress(OSError, EnvironmentProblem):
                 merge_durations(path, dict(self.seen))
