@@ -3,6 +3,7 @@ parallel by itself, and which checks a quick run keeps."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,7 +13,7 @@ import requests
 
 from swarmcheck.errors import FaultError
 from swarmcheck.faults.process import PauseNode
-from swarmcheck.machine.capacity import GiB, available_memory, workers_for
+from swarmcheck.machine.capacity import GiB, available_memory, default_workers, workers_for
 from swarmcheck.plugin.chunks import plan_units
 from swarmcheck.plugin.parallel import suites_folder
 from swarmcheck.plugin.quick import Candidate, quick_pick
@@ -143,3 +144,34 @@ def test_quick_prefers_a_check_that_was_short_here() -> None:
 def test_a_small_run_is_cut_so_that_every_worker_gets_a_unit() -> None:
     units = plan_units([(f"t{i}", "s") for i in range(6)], {}, workers=6)
     assert len(units) == 6  # 60 s of work for 6 workers: 10 s units, not one of 45 s
+
+
+def _suites(pytester: pytest.Pytester) -> None:
+    (pytester.path / "suites" / "conformance").mkdir(parents=True)
+    (pytester.path / "suites" / "conftest.py").write_text("")
+    (pytester.path / "suites" / "conformance" / "test_a.py").write_text(
+        "def test_one():\n    pass\n\ndef test_two():\n    pass\n"
+    )
+    (pytester.path / "test_plain.py").write_text("def test_plain():\n    pass\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "workers"),
+    [
+        (["suites/conformance"], default_workers()),  # the fast mode, unasked
+        (["suites/conformance", "--swarm-parallel=2"], 2),
+        (["suites/conformance", "-n", "0"], 0),  # one at a time, for debugging
+        (["suites/conformance", "--swarm-parallel=off"], 0),
+        (["test_plain.py"], 0),  # not a swarm suites folder: pytest as usual
+        (["suites/conformance", "--collect-only"], 0),
+    ],
+)
+def test_swarm_suites_run_in_parallel_unless_told_otherwise(
+    pytester: pytest.Pytester, args: list[str], workers: int
+) -> None:
+    pytest.importorskip("xdist", reason="pytest-xdist is in the dev extra")
+    _suites(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    assert result.ret == 0, result.stdout.str()
+    started = re.search(r"created: (\d+)/\d+ workers", result.stdout.str())
+    assert (int(started.group(1)) if started else 0) == workers, result.stdout.str()
