@@ -375,6 +375,7 @@ class RunFigures:
     wall_s: float
     exit_code: int
     loadavg: tuple[float, float, float]
+    loadavg_start: tuple[float, float, float]
     own_cpu_s: float
     pytest_cpu_s: float
     nodes_cpu_s: float
@@ -429,6 +430,7 @@ def run_suite(pytest_args: list[str], interval: float, keep: bool = False) -> Ru
     )
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     before_children = os.times()
+    load_start = os.getloadavg()
     started = time.monotonic()
     child = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args],
@@ -478,6 +480,7 @@ def run_suite(pytest_args: list[str], interval: float, keep: bool = False) -> Ru
         wall_s=wall,
         exit_code=code,
         loadavg=os.getloadavg(),
+        loadavg_start=load_start,
         own_cpu_s=pytest_total + nodes,
         pytest_cpu_s=pytest_total,
         nodes_cpu_s=nodes,
@@ -507,8 +510,8 @@ def print_suite(label: str, runs: list[RunFigures]) -> None:
     print(
         f"wall                  {med([r.wall_s for r in runs]):7.1f} s   "
         f"(each: {', '.join(f'{r.wall_s:.0f}' for r in runs)}; exit "
-        f"{', '.join(str(r.exit_code) for r in runs)}; load average at the end "
-        f"{', '.join(f'{r.loadavg[0]:.1f}' for r in runs)})"
+        f"{', '.join(str(r.exit_code) for r in runs)}; load average at start -> end "
+        f"{', '.join(f'{r.loadavg_start[0]:.1f} -> {r.loadavg[0]:.1f}' for r in runs)})"
     )
     print(
         f"own CPU               {med([r.own_cpu_s for r in runs]):7.1f} s   "
