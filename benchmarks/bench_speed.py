@@ -2,6 +2,7 @@
 per phase, clusters started, peak memory, the slowest checks. Figures, medians of several
 runs; it asserts nothing.
 
+    python benchmarks/bench_speed.py all [--runs 3]      # one at a time, fast, quick
     python benchmarks/bench_speed.py suite [--runs 3] [--label serial] [-- pytest args]
     python benchmarks/bench_speed.py micro [--runs 3]
 
@@ -556,20 +557,35 @@ def print_suite(label: str, runs: list[RunFigures]) -> None:
         print(f"  {seconds:6.1f} s  {test}")
 
 
-def suite_main(args: argparse.Namespace) -> int:
+MODES = {
+    "one at a time (-n 0)": ["suites/conformance", "-n", "0"],
+    "fast (the default)": ["suites/conformance"],
+    "quick (--swarm-quick)": ["suites/conformance", "--swarm-quick"],
+}
+"""What ``all`` runs: the conformance suites in each mode."""
+
+
+def measure(label: str, pytest_args: list[str], args: argparse.Namespace) -> list[RunFigures]:
     runs = []
     for index in range(args.runs):
         print(
-            f"bench_speed: {args.label} run {index + 1}/{args.runs}: pytest "
-            f"{' '.join(args.pytest_args)}",
+            f"bench_speed: {label} run {index + 1}/{args.runs}: pytest {' '.join(pytest_args)}",
             flush=True,
         )
-        runs.append(run_suite(args.pytest_args, args.interval, args.keep_logs))
-    print_suite(args.label, runs)
+        runs.append(run_suite(pytest_args, args.interval, args.keep_logs))
+    return runs
+
+
+def suite_main(args: argparse.Namespace) -> int:
+    if args.what == "all":
+        measured = {label: measure(label, argv, args) for label, argv in MODES.items()}
+    else:
+        measured = {args.label: measure(args.label, args.pytest_args, args)}
+    for label, runs in measured.items():
+        print_suite(label, runs)
     if args.json:
-        Path(args.json).write_text(
-            json.dumps([r.__dict__ for r in runs], indent=1, default=list) + "\n"
-        )
+        data = {label: [r.__dict__ for r in runs] for label, runs in measured.items()}
+        Path(args.json).write_text(json.dumps(data, indent=1, default=list) + "\n")
         print(f"\nfigures and each check's observed effects: {args.json}")
     return 0
 
@@ -705,17 +721,19 @@ def main() -> int:
     )
     sub = parser.add_subparsers(dest="what", required=True)
     suite = sub.add_parser("suite", help="run pytest and break its CPU down by phase")
-    suite.add_argument("--runs", type=int, default=3)
-    suite.add_argument("--interval", type=float, default=0.25)
+    every = sub.add_parser("all", help="the conformance suites one at a time, fast and quick")
+    for command in (suite, every):
+        command.add_argument("--runs", type=int, default=3)
+        command.add_argument("--interval", type=float, default=0.25)
+        command.add_argument("--json", help="write the figures (and observed effects) here")
+        command.add_argument("--keep-logs", action="store_true", help="keep the phase logs")
     suite.add_argument("--label", default="run")
-    suite.add_argument("--json", help="write the figures (and observed effects) here")
-    suite.add_argument("--keep-logs", action="store_true", help="keep the probe's phase logs")
     suite.add_argument("pytest_args", nargs="*", default=["suites/conformance"])
     micro = sub.add_parser("micro", help="one swarm, step by step")
     micro.add_argument("--runs", type=int, default=3)
     micro.add_argument("--idle", type=float, default=20.0)
     args = parser.parse_args()
-    return suite_main(args) if args.what == "suite" else micro_main(args)
+    return micro_main(args) if args.what == "micro" else suite_main(args)
 
 
 if __name__ == "__main__":
