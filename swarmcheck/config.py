@@ -122,6 +122,16 @@ CHAOS_FAULTS = Option(
     "--swarm-chaos-faults", "KIND,...", "nightly chaos mode: draw only these fault kinds "
     "(default: all)",
 )  # fmt: skip
+PARALLEL = Option(
+    "--swarm-parallel", "N|auto|off", "how many checks run at once, each in a pytest-xdist worker "
+    "with swarms of its own: auto sizes it from this machine's CPUs and memory when the run "
+    "collects swarm suites; off (like pytest's -n 0) runs one check at a time, for debugging; "
+    "an explicit -n N wins", "auto",
+)  # fmt: skip
+QUICK = Option(
+    "--swarm-quick", "", "a first look at an engine: one check per catalog area (the seed "
+    "tutorial's behaviours first); the report says it was a quick run", switch=True,
+)  # fmt: skip
 CHAOS_SCHEDULE = Option(
     "--swarm-chaos-schedule", "FILE", "replay a night: the schedule JSON attached to its report "
     "(\"planned schedule (json)\"); it fixes duration, seed and faults",
@@ -130,6 +140,7 @@ CHAOS_SCHEDULE = Option(
 OPTIONS: tuple[Option, ...] = (
     SWARM, MANAGERS, WORKERS, DEBIAN_SUITE, ENGINE_IMAGE, ENGINES, UPGRADE_FROM, EXISTING,
     EXISTING_TLS, ALLOW_DESTRUCTIVE, TOXIPROXY_IMAGE, SUBNET, SELECT, REPORTS, KEEP_ON_FAILURE,
+    PARALLEL, QUICK,
     CHAOS_DURATION, SEED, CHAOS_FAULTS, CHAOS_SCHEDULE,
 )  # fmt: skip
 BY_FLAG = {o.flag: o for o in OPTIONS}
@@ -191,6 +202,8 @@ class Settings:
     """Run destructive checks and faults on an existing swarm too."""
     keep_on_failure: bool = False
     """Leave the cluster of a failed check running for a person to look into (dind only)."""
+    quick: bool = False
+    """--swarm-quick: one check per catalog area, the seed tutorial's behaviours first."""
 
     @property
     def old_engine(self) -> str | None:

@@ -34,6 +34,9 @@ from swarmcheck.timing import wait_until
 STOP_GRACE_S = 10
 EXIT_WAIT_S = 15.0
 DOWN_STATES = ("exited", "created", "dead")
+FREEZE_ATTEMPTS = 3
+UNABLE_TO_FREEZE = "unable to freeze"
+"""runc's refusal when the freezer did not reach FROZEN in time (it thaws the container)."""
 
 
 class NodeFault(Fault):
@@ -143,8 +146,22 @@ class PauseNode(NodeFault):
     kind = "pause_node"
 
     def _inject(self) -> None:
-        with self._engine_call("docker pause"):
-            self._container().pause()
+        container = self._container()
+        for attempt in range(1, FREEZE_ATTEMPTS + 1):
+            try:
+                with self._engine_call("docker pause"):
+                    container.pause()
+                return
+            except FaultError as exc:
+                if attempt == FREEZE_ATTEMPTS or not could_not_freeze(exc):
+                    raise
+
+
+def could_not_freeze(exc: BaseException) -> bool:
+    """The runtime's cgroup-v1 freezer gave up (it thawed the container, which runs on): it
+    polls for FROZEN a bounded number of times, and a loaded machine's freeze can take longer,
+    so the freeze is tried again. Seen here with several swarms paused and resumed at once."""
+    return UNABLE_TO_FREEZE in str(exc)
 
 
 class KillDockerd(NodeFault):

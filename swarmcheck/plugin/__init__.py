@@ -31,6 +31,7 @@ from swarmcheck.plugin.renamed import (
     figure_alias,
     fresh_cluster_alias,
 )
+from swarmcheck.plugin.parallel import pytest_cmdline_main
 from swarmcheck.plugin.session import (
     pytest_collection_finish,
     pytest_collection_modifyitems,
@@ -50,6 +51,7 @@ __all__ = [
     "figure_alias",
     "fresh_cluster_alias",
     "pytest_addoption",
+    "pytest_cmdline_main",
     "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",

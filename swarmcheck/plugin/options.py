@@ -28,6 +28,7 @@ from swarmcheck.config import (
     KEEP_ON_FAILURE,
     MANAGERS,
     OPTIONS,
+    QUICK,
     REPORTS,
     SEED,
     SELECT,
@@ -296,6 +297,7 @@ def settings_from(config: pytest.Config) -> Settings:
             existing_tls=tls,
             allow_destructive=_switch(config, ALLOW_DESTRUCTIVE),
             keep_on_failure=_keep_on_failure(config, swarm),
+            quick=_switch(config, QUICK),
             nightly=_nightly(config),
             asked=tuple(asked(config)),
         )

@@ -42,6 +42,11 @@ from swarmcheck.reporting.junit import fold_reruns
 from swarmcheck.reporting.matrix import OUTCOMES_FILE, write_outcomes
 from swarmcheck.reporting.summary import Outcome, Status, format_kept, format_summary
 
+QUICK_NOTE = (
+    "quick run (--swarm-quick): one check per catalog area, not the full verdict; run "
+    "without --swarm-quick for every check"
+)
+
 VERSION_PREFIX = "version of "
 """Run entries naming an engine's version (mixed-version checks start two engines)."""
 PENDING_JUNIT_KEY = pytest.StashKey[LogXML]()
@@ -330,6 +335,8 @@ def write_side_files(config: pytest.Config) -> None:
     schedule = config.stash.get(SCHEDULE_KEY, None)
     if schedule is not None:
         env["seed"] = schedule.seed
+    if settings.quick:
+        env["run"] = QUICK_NOTE
     path = Path(results)
     path.mkdir(parents=True, exist_ok=True)
     write_environment(path, env)
@@ -371,6 +378,8 @@ def print_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     results = getattr(config.option, "allure_report_dir", None)
     terminalreporter.section("swarmcheck summary")
+    if config.stash[SETTINGS_KEY].quick:
+        terminalreporter.write_line(QUICK_NOTE)
     text = ""
     if outcomes:
         text = format_summary(

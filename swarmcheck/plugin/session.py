@@ -13,6 +13,7 @@ from swarmcheck.plugin import admission
 from swarmcheck.plugin.activation import activate, active, is_swarm_item
 from swarmcheck.plugin.chaos import nightly_schedule
 from swarmcheck.plugin.chunks import write_groups
+from swarmcheck.plugin.durations import DurationRecorder
 from swarmcheck.plugin.keys import REPORT_ATTR, SCHEDULE_KEY, SETTINGS_KEY, SWARM_ITEM_KEY
 from swarmcheck.plugin.markers import (
     MARKERS,
@@ -23,6 +24,7 @@ from swarmcheck.plugin.markers import (
     swarm_marker_problem,
 )
 from swarmcheck.plugin.options import settings_from
+from swarmcheck.plugin.quick import keep_quick
 from swarmcheck.plugin.report import (
     fold_junit_reruns,
     prepare_reports,
@@ -54,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     prepare_reports(config, decided=bool(settings.asked))
     config.pluginmanager.register(ReportWatcher(config), "swarmcheck-reports")
     config.pluginmanager.register(VerdictWriter(config), "swarmcheck-verdict")
+    config.pluginmanager.register(DurationRecorder(config), "swarmcheck-durations")
     if settings.asked:
         activate(config, f"options given: {', '.join(settings.asked)}", early=True)
     # its hooks: skips on a swarm we did not create
@@ -165,7 +168,7 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Check suite metadata and swarm markers; make ids, areas and rows selectable (-k,
-    --swarm-select); group tests by cluster shape (fewer rebuilds)."""
+    --swarm-select); group tests by cluster shape (fewer rebuilds); --swarm-quick."""
     _check_metadata(items, config)
     _select(items, config)
     swarm = False
@@ -188,3 +191,4 @@ def pytest_collection_modifyitems(
         )
 
     items.sort(key=key)
+    keep_quick(items, config)

@@ -11,7 +11,7 @@ import pytest
 
 import swarmcheck
 from swarmcheck.plugin.activation import active
-from swarmcheck.plugin.keys import REPORT_ATTR, RUN_KEY, SCHEDULE_KEY
+from swarmcheck.plugin.keys import REPORT_ATTR, RUN_KEY, SCHEDULE_KEY, SETTINGS_KEY
 from swarmcheck.plugin.report import STARTED_KEY, engine_versions, side_files_dir
 from swarmcheck.plugin.roles import is_worker
 from swarmcheck.reporting.verdict import (
@@ -105,6 +105,7 @@ class VerdictWriter:
             node_image=run.get("node_image"),
             seed=_seed(self.config),
             swarmcheck_version=swarmcheck.__version__,
+            quick=self.config.stash[SETTINGS_KEY].quick,
         )
         write_verdict(side_files_dir(self.config) / VERDICT_FILE, document)
 

@@ -8,16 +8,20 @@ keeping the bring-ups few: a swarm takes seconds to come up and the pool reuses 
 the next test of the same shape, so tests of one shape should run one after another on one
 worker, yet a shape with many tests should still use every worker.
 
-Hence a scheduler (``ShapeScheduling``, used when ``-n`` is given without ``--dist``): each
-worker, at the end of its collection, splits the swarm tests of every shape (in collection
-order) into contiguous chunks, one chunk per worker but at least ``MIN_CHUNK`` tests each, and
-writes nodeid -> chunk to a file the controller reads when that worker's collection arrives.
-Chunks are xdist scopes (largest first), so each worker brings up a cluster per chunk it
-takes, not per test; tests that need no pooled cluster (fresh_cluster, plain tests) are
-scheduled one by one. ``--dist loadgroup`` with one xdist_group per shape was the other
-candidate: it keeps every test of a shape on one worker, so a suite of mostly one shape
-would run on one worker. A session without swarm tests writes no file and is scheduled
-exactly as xdist's default (``load``) would.
+Hence a scheduler (``ShapeScheduling``, used when ``-n`` is given without ``--dist``, and in
+the fast mode, plugin/parallel.py): each worker, at the end of its collection, writes the
+cluster shape of each of its swarm tests to a file the controller reads when that worker's
+collection arrives. The controller plans units of work (chunks.plan_units): the checks of one
+shape, longest first, in units of about 45 expected seconds (how long each check took last
+time on this machine: plugin/durations.py), and hands them out one at a time, a unit of the
+shape a worker's cluster already has whenever there is one (``UnitScheduling``). So each
+worker brings a cluster up about once per shape it takes, and the workers end together
+rather than one of them running a long chunk alone at the end. ``--dist loadgroup`` with one
+xdist_group per shape was the other candidate: it keeps every test of a shape on one worker,
+so a suite of mostly one shape would run on one worker; xdist's ``loadscope`` with fixed
+chunks sent two whole chunks to each worker at once and could not even them out. A session
+without swarm tests writes no file and is scheduled exactly as xdist's default (``load``)
+would.
 """
 
 from __future__ import annotations

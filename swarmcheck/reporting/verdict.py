@@ -133,6 +133,7 @@ def verdict_document(
     node_image: str | None,
     seed: int | None,
     swarmcheck_version: str,
+    quick: bool = False,
 ) -> dict[str, Any]:
     """The verdict as JSON-ready data: one word, the counts per kind (skips by category and by
     reason), the tests that did not pass, and what was tested on what."""
@@ -163,6 +164,7 @@ def verdict_document(
         "engine_versions": dict(engine_versions),
         "node_image": node_image or None,
         "seed": seed,
+        "quick": quick,
         "duration_s": round(duration_s, 1),
         "swarmcheck": swarmcheck_version,
     }

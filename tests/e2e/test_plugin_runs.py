@@ -222,10 +222,14 @@ class Project:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
-        """Start ``python -m pytest`` here; output goes to ``self.log``."""
+        """Start ``python -m pytest`` here; output goes to ``self.log``. One session, one
+        process (the swarms' owner), also for the repository's suite files, which the fast
+        mode would otherwise spread over workers, unless the test chose ``-n``."""
         self.up_file.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v"]
         cmd += [f"--alluredir={self.allure}", f"--swarm-reports={self.root / 'reports'}"]
+        if not any(a.startswith("-n") for a in args):
+            cmd.append("--swarm-parallel=off")
         with self.log.open("wb") as out:
             proc = subprocess.Popen(
                 [*cmd, *args],

@@ -8,25 +8,36 @@ from collections import defaultdict
 
 import pytest
 
-from swarmcheck.plugin.chunks import chunk_groups
+from swarmcheck.plugin.chunks import Unit, pick_unit, plan_units
 
 pytest.importorskip("xdist", reason="pytest-xdist is in the dev extra")
 
 
-def test_a_big_shape_is_split_over_the_workers_a_small_one_is_not() -> None:
-    shapes = [(f"a{i}", "3m0w") for i in range(14)] + [(f"b{i}", "3m1w") for i in range(3)]
-    shapes.insert(5, ("plain", None))
-    groups = chunk_groups(shapes, workers=2)
-    assert "plain" not in groups
-    assert {groups[f"a{i}"] for i in range(7)} == {"swarm:3m0w:1"}  # contiguous halves
-    assert {groups[f"a{i}"] for i in range(7, 14)} == {"swarm:3m0w:2"}
-    assert {groups[f"b{i}"] for i in range(3)} == {"swarm:3m1w:1"}
+def test_units_pack_each_shape_longest_first() -> None:
+    shapes = [(f"a{i}", "3m0w") for i in range(10)] + [("plain", None), ("b0", "3m1w")]
+    weights = {"a0": 5.0, "a1": 40.0, "a2": 20.0, "b0": 30.0}  # the others: median 20 s
+    units = plan_units(shapes, weights, unit_s=45.0)
+    assert [u.weight for u in units] == sorted((u.weight for u in units), reverse=True)
+    by_test = {n: u for u in units for n in u.nodeids}
+    assert by_test["a1"].nodeids == ("a1",)  # 40 s: nothing more fits beside it
+    assert by_test["plain"].shape is None and by_test["plain"].nodeids == ("plain",)
+    assert by_test["b0"].shape == "3m1w"
+    assert sorted(n for u in units for n in u.nodeids) == sorted(n for n, _ in shapes)
+    assert all(u.weight <= 45.0 or len(u.nodeids) == 1 for u in units)
+    assert by_test["a0"] is units[-1] or by_test["a0"].weight <= 45.0  # the shortest last
 
 
-@pytest.mark.parametrize(("tests", "workers", "chunks"), [(5, 4, 1), (12, 4, 2), (40, 4, 4)])
-def test_chunks_have_at_least_six_tests(tests: int, workers: int, chunks: int) -> None:
-    groups = chunk_groups([(f"t{i}", "s") for i in range(tests)], workers)
-    assert len(set(groups.values())) == chunks
+def test_untimed_checks_weigh_the_default() -> None:
+    units = plan_units([(f"t{i}", "s") for i in range(12)], {})
+    assert [len(u.nodeids) for u in units] == [4, 4, 4]  # 10 s each, 45 s units
+
+
+def test_a_worker_keeps_its_shape_then_goes_where_work_is() -> None:
+    units = [Unit("a", ("a1",), 30), Unit("b", ("b1",), 20), Unit("b", ("b2",), 20)]
+    assert pick_unit(units, held="b", others=[]) == 1  # its own shape: no bring-up
+    # no unit of its shape left: the shape with the most work per worker holding it
+    assert pick_unit(units, held="c", others=["b"]) == 0  # a: 30 s for 0 workers
+    assert pick_unit(units, held=None, others=["a"]) == 1  # b: 40 s for 0 workers
 
 
 CONFTEST = """
@@ -81,28 +92,18 @@ def test_tests_of_one_shape_run_together_and_one_summary(pytester: pytest.Pytest
 
     ran_on: dict[str, str] = {}
     for line in result.outlines:
-        found = re.match(r"\[(gw\d)\] .*PASSED test_shapes.py::(test_\w+\[?\d*\]?)", line)
+        found = re.match(r"\[(gw\d)\] .*PASSED test_shapes.py::(test_\w+)\[?\d*\]?", line)
         if found:
-            ran_on[found.group(2)] = found.group(1)
+            ran_on.setdefault(found.group(2), "")
+            ran_on[found.group(2)] += found.group(1)
     workers: dict[str, set[str]] = defaultdict(set)
-    for name, worker in ran_on.items():
-        workers[_chunk(name)].add(worker)
-    assert all(len(w) == 1 for w in workers.values()), f"a chunk was split: {dict(workers)}"
-    assert workers["small#0"] != workers["small#1"], "the big shape used one worker only"
+    for name, seen in ran_on.items():
+        workers[name] |= set(re.findall(r"gw\d", seen))
+    assert workers["test_small"] == {"gw0", "gw1"}, "the big shape used one worker only"
+    assert len(workers["test_with_worker"]) == 1, "a small shape was split over workers"
     assert result.stdout.str().count("swarmcheck summary") == 1
     result.stdout.fnmatch_lines(["swarmcheck: 1 test: 1 passed*"])
     assert (pytester.path / "reports" / "junit.xml").is_file()
-
-
-def _chunk(name: str) -> str:
-    """test_small[0..6] -> small#0, test_small[7..13] -> small#1, test_with_worker[..] ->
-    with_worker, others: their own name."""
-    found = re.match(r"test_(small|with_worker)\[(\d+)\]", name)
-    if not found:
-        return name
-    if found.group(1) == "small":
-        return f"small#{int(found.group(2)) // 7}"
-    return "with_worker"
 
 
 @pytest.mark.parametrize("explicit", [False, True], ids=["swarm-tests-found", "option-given"])
@@ -121,3 +122,13 @@ def test_clean_alluredir_keeps_this_runs_results_only(
     result.assert_outcomes(passed=19)
     assert not (results / "old-result.json").exists()
     assert len(list(results.glob("*-result.json"))) == 19
+
+
+def test_checks_sharing_a_module_fixture_stay_together_in_order() -> None:
+    quorum = "3m1w|suites/test_quorum.py"
+    shapes = [("q1", quorum), ("x1", "3m1w"), ("q2", quorum), ("q3", quorum), ("x2", "3m1w")]
+    weights = {"q1": 60.0, "q2": 5.0, "q3": 5.0, "x1": 30.0, "x2": 30.0}
+    units = plan_units(shapes, weights, unit_s=45.0)
+    together = next(u for u in units if "q1" in u.nodeids)
+    assert together.nodeids == ("q1", "q2", "q3") and together.weight == 70.0
+    assert together.shape == "3m1w" and units[0] is together  # the heaviest goes first
