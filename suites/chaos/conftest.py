@@ -177,10 +177,10 @@ class ConsistencyRun:
     """A workload recorded across one fault: ``start``, ``fault(...)``, ``end``, then one of
     the ``assert_*`` judgements."""
 
-    def __init__(self, cluster: Swarm, judge: HistoryJudge, figure: Recorder) -> None:
-        self.cluster = cluster
+    def __init__(self, swarm_cluster: Swarm, judge: HistoryJudge, swarm_figure: Recorder) -> None:
+        self.cluster = swarm_cluster
         self.judge = judge
-        self.figure = figure
+        self.figure = swarm_figure
         self.workload: RecordingWorkload | None = None
         self.histories: dict[str, History] = {}
         self._fault_clock = Stopwatch()

@@ -84,11 +84,11 @@ def _probe_is_safe(schedule: Schedule) -> None:
     effects=("writes", "stops", "leadership"),
 )
 def test_nightly_chaos(
-    cluster: Swarm,
-    chaos_schedule: Schedule | None,
-    fault_log: FaultLog,
-    figure: Recorder,
-    attach_availability: PlotAttacher,
+    swarm_cluster: Swarm,
+    swarm_chaos_schedule: Schedule | None,
+    swarm_fault_log: FaultLog,
+    swarm_figure: Recorder,
+    swarm_attach_availability: PlotAttacher,
     judge_history: HistoryJudge,
 ) -> None:
     """Also records the control plane's histories (the register and the set of
@@ -96,26 +96,28 @@ def test_nightly_chaos(
     at the end: every write and every read linearizable, except reads a faulted manager served
     from its fault's start until the swarm was whole again (a deposed leader may answer from
     its own store, SC-CONS-007); stale reads among those are counted, not failed."""
-    if chaos_schedule is None:
+    if swarm_chaos_schedule is None:
         pytest.skip(
             "nightly chaos mode is off: run with --swarm-chaos-duration (e.g. 15m), optionally "
             "--swarm-seed N or --swarm-chaos-faults KIND,...; replay a night with "
             "--swarm-chaos-schedule FILE"
         )
-    schedule = chaos_schedule
+    schedule = swarm_chaos_schedule
     seed = schedule.seed
     _probe_is_safe(schedule)
-    figure("seed", seed)
-    figure("faults_planned", len(schedule.faults))
+    swarm_figure("seed", seed)
+    swarm_figure("faults_planned", len(schedule.faults))
     attach(schedule.timeline_text(), f"planned schedule (seed {seed})")
     attach(schedule.to_json(), "planned schedule (json)", "json")
 
-    _, probe = deploy_probed_web(cluster, REPLICAS, pause_s=0.2, probe_on=cluster.workers[0])
-    before = inventory(cluster)
+    _, probe = deploy_probed_web(
+        swarm_cluster, REPLICAS, pause_s=0.2, probe_on=swarm_cluster.workers[0]
+    )
+    before = inventory(swarm_cluster)
     slow_heals: list[str] = []
-    versions = ", ".join(sorted(set(cluster.engine_versions.values())))
+    versions = ", ".join(sorted(set(swarm_cluster.engine_versions.values())))
     workload = RecordingWorkload(
-        cluster,
+        swarm_cluster,
         meta={"fault": f"nightly schedule, seed {seed}", "engine": versions},
         pace=NIGHT_PACE,
         seed=seed,
@@ -124,38 +126,40 @@ def test_nightly_chaos(
 
     def after_heal(index: int, planned: PlannedFault) -> None:
         clock = Stopwatch()
-        cluster.wait_healthy(CONVERGE_DEADLINE_S)
-        wait_converged(cluster.leader_client(), "web", REPLICAS, timeout_s=CONVERGE_DEADLINE_S)
+        swarm_cluster.wait_healthy(CONVERGE_DEADLINE_S)
+        wait_converged(
+            swarm_cluster.leader_client(), "web", REPLICAS, timeout_s=CONVERGE_DEADLINE_S
+        )
         if clock() > CONVERGE_DEADLINE_S:
             slow_heals.append(f"fault {index} ({planned.kind}): {clock():.0f}s")
-        figure(f"fault{index:02d}_{planned.kind}_recovered_s", clock())
-        window = fault_log.windows()[-1]
+        swarm_figure(f"fault{index:02d}_{planned.kind}_recovered_s", clock())
+        window = swarm_fault_log.windows()[-1]
         on, whole = f"fault {index} on: {window.kind}", f"fault {index}: whole again"
         workload.mark(on, since_boot_s=window.started_at)
         workload.mark(whole)
         deposed.append((window.targets, on, whole))
 
     try:
-        with LeaderSampler(cluster) as sampler:
+        with LeaderSampler(swarm_cluster) as sampler:
             played = run_schedule(
-                cluster, schedule, fault_log, service="web", after_heal=after_heal
+                swarm_cluster, schedule, swarm_fault_log, service="web", after_heal=after_heal
             )
-        workload.finish(cluster.leader(), WRITE_AFTER_NIGHT_S)
+        workload.finish(swarm_cluster.leader(), WRITE_AFTER_NIGHT_S)
     finally:
         workload.stop()
         probes = probe.stop()
-        attach_availability(probes, f"nightly chaos, seed {seed}")
+        swarm_attach_availability(probes, f"nightly chaos, seed {seed}")
     histories = {SHORT[model]: history for model, history in workload.histories().items()}
     for model, history in histories.items():
         judge_history.save(model, history)
-    figure("faults_run", sum(p.error is None for p in played))
-    assert_played(schedule, played, fault_log.windows())
+    swarm_figure("faults_run", sum(p.error is None for p in played))
+    assert_played(schedule, played, swarm_fault_log.windows())
     availability = check_availability(probes, min_success_ratio=MIN_SUCCESS_RATIO)
     for name, value in availability.figures.items():
-        figure(name, value)
+        swarm_figure(name, value)
     check_single_leader(sampler.samples).assert_ok()
     availability.assert_ok()
-    check_nothing_lost(before, inventory(cluster)).assert_ok()
+    check_nothing_lost(before, inventory(swarm_cluster)).assert_ok()
     assert not slow_heals, f"slow recoveries: {slow_heals}"
     checks: list[Verdict] = []
     for model, history in histories.items():

@@ -92,44 +92,47 @@ suggests 30 s, which the slowest run passed)."""
     effects=("writes", "stops", "leadership"),
 )
 def test_failover_with_slow_control_plane(
-    cluster: Swarm, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    swarm_cluster: Swarm,
+    web: Callable[..., SwarmClient],
+    swarm_fault_log: FaultLog,
+    swarm_figure: Recorder,
 ) -> None:
     """With +500 ms on every control-plane round trip the stopped leader is replaced within
     Docker's election budget (plus ``LATENCY_MARGIN_S``), a write is accepted and seen running,
     never two leaders; the old leader rejoins once the latency is gone. Whether leadership
     moved back to it is recorded, not asserted (see ``MOVED_BACK_NOTE``)."""
     web("web", replicas=2)
-    old = cluster.leader()
-    stopped = process.stop_node(cluster, old, log=fault_log)
-    with LeaderSampler(cluster) as sampler:
+    old = swarm_cluster.leader()
+    stopped = process.stop_node(swarm_cluster, old, log=swarm_fault_log)
+    with LeaderSampler(swarm_cluster) as sampler:
         # 250 ms each way on every manager: +500 ms on every control-plane round trip
-        with toxics.slow_control_plane(cluster, 250, 25, log=fault_log):
+        with toxics.slow_control_plane(swarm_cluster, 250, 25, log=swarm_fault_log):
             clock = Stopwatch()
             stopped.start()
-            new = cluster.wait_leader(
+            new = swarm_cluster.wait_leader(
                 timeout_s=budgets.ELECTION_S + LATENCY_MARGIN_S, exclude=old.name
             )
-            figure("failover_s", clock())
-            lead = cluster.client(new)
+            swarm_figure("failover_s", clock())
+            lead = swarm_cluster.client(new)
             wait_write_accepted(lead, "web", 3, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
-            figure("writes_accepted_s", clock())
+            swarm_figure("writes_accepted_s", clock())
         # Seen running once the latency is lifted (see UNKNOWN_NODES_NOTE).
         lifted = Stopwatch()
         wait_converged(lead, "web", 3, timeout_s=budgets.CONVERGE_S)
-        figure("write_running_after_heal_s", lifted())
+        swarm_figure("write_running_after_heal_s", lifted())
         # The old leader comes back once the latency is gone: restarted under +500 ms round
         # trips, its TLS handshakes to the other managers time out and gRPC backs off for
         # minutes (seen here), which is a separate question from failover.
         back = Stopwatch()
         stopped.stop()
-        cluster.wait_healthy(SLOW_REJOIN_S)
-        figure("rejoined_after_restart_s", back())
+        swarm_cluster.wait_healthy(SLOW_REJOIN_S)
+        swarm_figure("rejoined_after_restart_s", back())
     verdict = check_single_leader(sampler.samples)
-    figure("deposed_leader_s", verdict.figures["deposed_leader_s"])
+    swarm_figure("deposed_leader_s", verdict.figures["deposed_leader_s"])
     verdict.assert_ok()
     # Recorded, not asserted (see MOVED_BACK_NOTE).
-    leader = cluster.leader().name
-    figure("leadership_after_rejoin", "kept" if leader == new.name else f"moved to {leader}")
+    leader = swarm_cluster.leader().name
+    swarm_figure("leadership_after_rejoin", "kept" if leader == new.name else f"moved to {leader}")
 
 
 @pytest.mark.swarm(capabilities=("stop-nodes",))
@@ -145,26 +148,28 @@ def test_failover_with_slow_control_plane(
     rows=("raft-paused-leader",),
     effects=("writes", "stops", "leadership"),
 )
-def test_paused_leader_is_replaced(cluster: Swarm, fault_log: FaultLog, figure: Recorder) -> None:
+def test_paused_leader_is_replaced(
+    swarm_cluster: Swarm, swarm_fault_log: FaultLog, swarm_figure: Recorder
+) -> None:
     """A frozen leader is replaced within Docker's election budget; unfrozen, it steps down
     (within ``DEPOSED_GRACE_S``, see checkers.leaders), names the new leader in its own view
     and the swarm is whole again within the rejoin budget."""
-    with LeaderSampler(cluster) as sampler:
-        old = cluster.leader()
+    with LeaderSampler(swarm_cluster) as sampler:
+        old = swarm_cluster.leader()
         clock = Stopwatch()
-        with process.pause_node(cluster, old, log=fault_log):
-            new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
-            figure("failover_s", clock())
+        with process.pause_node(swarm_cluster, old, log=swarm_fault_log):
+            new = swarm_cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
+            swarm_figure("failover_s", clock())
             budgets.assert_within("raft-paused-leader", "election", clock())  # both sides
         back = Stopwatch()
-        cluster.wait_healthy(budgets.REJOIN_S)
-        figure("rejoined_after_unpause_s", back())
-    own_view = {i.hostname: i for i in cluster.node_list(via=old)}
+        swarm_cluster.wait_healthy(budgets.REJOIN_S)
+        swarm_figure("rejoined_after_unpause_s", back())
+    own_view = {i.hostname: i for i in swarm_cluster.node_list(via=old)}
     assert not own_view[old.name].leader, f"{old.name} still calls itself Leader after unpause"
     assert own_view[new.name].leader, f"{old.name} does not see {new.name} as Leader"
     verdict = check_single_leader(sampler.samples)
-    figure("deposed_leader_s", verdict.figures["deposed_leader_s"])
-    figure("late_leader_views", verdict.figures["late_samples"])  # the frozen leader's
+    swarm_figure("deposed_leader_s", verdict.figures["deposed_leader_s"])
+    swarm_figure("late_leader_views", verdict.figures["late_samples"])  # the frozen leader's
     verdict.assert_ok()
 
 
@@ -184,7 +189,10 @@ def test_paused_leader_is_replaced(cluster: Swarm, fault_log: FaultLog, figure: 
     effects=("writes", "stops", "leadership"),
 )
 def test_partitioned_manager(
-    cluster: Swarm, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    swarm_cluster: Swarm,
+    web: Callable[..., SwarmClient],
+    swarm_fault_log: FaultLog,
+    swarm_figure: Recorder,
 ) -> None:
     """A follower is cut off: the majority keeps its leader, its writes are seen running; the
     isolated manager answers a scale (with the version it knew, one request) and a service
@@ -193,14 +201,14 @@ def test_partitioned_manager(
     containers on every engine as the majority left them), one leader throughout and nothing
     lost. The service avoids the victim: a node cut off keeps running what it has
     (documented), which is not what this check is about."""
-    leader = cluster.leader()
-    victim = next(m for m in cluster.managers if m.name != leader.name)
+    leader = swarm_cluster.leader()
+    victim = next(m for m in swarm_cluster.managers if m.name != leader.name)
     lead = web("web", replicas=2, constraints=[f"node.hostname!={victim.name}"])
-    before = inventory(cluster)
+    before = inventory(swarm_cluster)
     known = lead.stored_service("web")  # what the isolated manager last knew of web
-    with LeaderSampler(cluster) as sampler:
+    with LeaderSampler(swarm_cluster) as sampler:
         clock = Stopwatch()
-        with partition.isolate(cluster, victim, log=fault_log):
+        with partition.isolate(swarm_cluster, victim, log=swarm_fault_log):
             wait_until(
                 lambda: (
                     True
@@ -214,47 +222,49 @@ def test_partitioned_manager(
                 timeout_s=30,
                 timeout_error=PromiseTimeout,
             )
-            figure("detected_unreachable_s", clock())
-            assert cluster.leader(timeout_s=10).name == leader.name, "the majority lost its leader"
+            swarm_figure("detected_unreachable_s", clock())
+            assert swarm_cluster.leader(timeout_s=10).name == leader.name, (
+                "the majority lost its leader"
+            )
             lead.scale("web", 3)
             lead.create_service("during", "swarmcheck/workload:v1", 1)
             wait_converged(lead, "web", 3, timeout_s=budgets.CONVERGE_S)
             wait_converged(lead, "during", 1, timeout_s=budgets.CONVERGE_S)
-            figure("majority_write_running_s", clock())
+            swarm_figure("majority_write_running_s", clock())
             # What the majority made of web, before the isolated manager writes anything.
-            majority = watched_state(lead, lead.stored_service("web"), cluster.nodes)
+            majority = watched_state(lead, lead.stored_service("web"), swarm_cluster.nodes)
             # Through the isolated manager, at once: a scale of web with the version it knew
             # and a create, each one request.
             writes = ServiceWrites.via(victim, known, clock)
             with ThreadPoolExecutor(max_workers=2) as pool:
                 scale, create = pool.submit(writes.scale, 5), pool.submit(writes.create, "isolated")
                 isolated = [scale.result(), create.result()]
-            figure("isolated_writes_answered_s", clock())
+            swarm_figure("isolated_writes_answered_s", clock())
         healed = Stopwatch()
-        cluster.wait_healthy(PARTITION_CATCH_UP_S)
+        swarm_cluster.wait_healthy(PARTITION_CATCH_UP_S)
         wait_until(
-            lambda: True if cluster.client(victim).exists("during") else None,
+            lambda: True if swarm_cluster.client(victim).exists("during") else None,
             what=f"{victim.name} to see the service created meanwhile",
             timeout_s=PARTITION_CATCH_UP_S,
             timeout_error=PromiseTimeout,
         )
-        figure("caught_up_after_heal_s", healed())
+        swarm_figure("caught_up_after_heal_s", healed())
     verdict = check_single_leader(sampler.samples)
-    figure("deposed_leader_s", verdict.figures["deposed_leader_s"])
+    swarm_figure("deposed_leader_s", verdict.figures["deposed_leader_s"])
     # Nothing the isolated manager sent can reach a leader, and its deadline passed before the
     # heal: neither answer (deadline or no leader) may take effect, web stays as the majority
     # left it (version, spec, containers on every engine) and no "isolated" service appears.
-    now = cluster.leader_client()
+    now = swarm_cluster.leader_client()
     verdicts = {
         "isolated": check_refused(isolated, MINORITY),
         "unchanged": check_unchanged(
-            majority, watched_state(now, now.stored_service("web"), cluster.nodes), isolated
+            majority, watched_state(now, now.stored_service("web"), swarm_cluster.nodes), isolated
         ),
     }
     for name, value in figures_of(**verdicts).items():
-        figure(name, value)
+        swarm_figure(name, value)
     assert_all([verdict, *verdicts.values()])
-    check_nothing_lost(before, inventory(cluster)).assert_ok()
+    check_nothing_lost(before, inventory(swarm_cluster)).assert_ok()
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
@@ -272,7 +282,10 @@ def test_partitioned_manager(
     effects=("writes", "stops", "leadership"),
 )
 def test_quorum_loss_and_recovery(
-    cluster: Swarm, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    swarm_cluster: Swarm,
+    web: Callable[..., SwarmClient],
+    swarm_fault_log: FaultLog,
+    swarm_figure: Recorder,
 ) -> None:
     """2 of 3 managers stop at once. Service creates (one request each) go to the survivor
     until one is refused with the documented message; through the rest of the 60 s window,
@@ -281,19 +294,19 @@ def test_quorum_loss_and_recovery(
     the worker, where web runs) keep running, sampled every 2 s from the loss. One manager
     back: a leader, nothing a refused write asked for happened (web's version, spec and
     containers on every engine as before), a new write seen running, nothing lost."""
-    if len(cluster.managers) != 3:
-        pytest.skip(f"written for 3 managers, the cluster has {len(cluster.managers)}")
-    replicas = 2 * cluster.spec.size
-    survivor, *others = cluster.managers
-    up = [survivor, *cluster.workers]
+    if len(swarm_cluster.managers) != 3:
+        pytest.skip(f"written for 3 managers, the cluster has {len(swarm_cluster.managers)}")
+    replicas = 2 * swarm_cluster.spec.size
+    survivor, *others = swarm_cluster.managers
+    up = [survivor, *swarm_cluster.workers]
     # web runs on the nodes that stay up: what they run can be compared on every engine.
     lead = web("web", replicas=replicas, constraints=[f"node.hostname!={n.name}" for n in others])
-    before = inventory(cluster)
+    before = inventory(swarm_cluster)
     stored = lead.stored_service("web")
-    state_before = watched_state(lead, stored, cluster.nodes)
+    state_before = watched_state(lead, stored, swarm_cluster.nodes)
     running = {n.name: state_before.containers[n.name] or frozenset() for n in up}
     assert all(running.values()), f"a node that stays up runs no task of web: {running}"
-    first, second = (process.stop_node(cluster, n, log=fault_log) for n in others)
+    first, second = (process.stop_node(swarm_cluster, n, log=swarm_fault_log) for n in others)
     outage = Stopwatch()
     writes = ServiceWrites.via(survivor, stored, outage)
     with ContainerSampler(up, "web") as kept:
@@ -306,42 +319,44 @@ def test_quorum_loss_and_recovery(
             timeout_s=budgets.QUORUM_REFUSAL_S,
             what="a service create without quorum",
         )
-        figure("refused_after_s", outage())
-        figure("writes_before_refusal", len(probes) - 1)
+        swarm_figure("refused_after_s", outage())
+        swarm_figure("writes_before_refusal", len(probes) - 1)
         judged = refused_through(
             writes, budgets.QUORUM_WINDOW_S, replicas + 1, workload_image("v2")
         )
         time.sleep(kept.interval_s)  # one more sample past the window's end
-    figure("outage_s", outage())
+    swarm_figure("outage_s", outage())
     verdicts = {
         "creates": check_refused(probes, NO_LEADER),
         "writes": check_refused(judged, NO_LEADER),
         "kept": check_kept_running(running, kept.samples),
     }
-    figure("watched_from_loss_s", round(max(s.t for s in kept.samples) - lost, 1))
+    swarm_figure("watched_from_loss_s", round(max(s.t for s in kept.samples) - lost, 1))
 
     back = Stopwatch()
     first.stop()  # one manager back: 2 of 3, quorum again
-    leader = cluster.wait_leader(timeout_s=budgets.QUORUM_RESTORED_S, exclude=second.targets[0])
-    figure("quorum_back_s", back())
-    lead = cluster.client(leader)
+    leader = swarm_cluster.wait_leader(
+        timeout_s=budgets.QUORUM_RESTORED_S, exclude=second.targets[0]
+    )
+    swarm_figure("quorum_back_s", back())
+    lead = swarm_cluster.client(leader)
     # A write refused with the documented message never takes effect. One that timed out
     # while the leader stepped down may: its proposal can sit in the old leader's log and
     # commit once a majority is back (Raft: the outcome of a timed-out request is unknown).
     answers = [*probes, *judged]
     verdicts["unchanged"] = check_unchanged(
         state_before,
-        watched_state(lead, lead.stored_service("web"), cluster.nodes),
+        watched_state(lead, lead.stored_service("web"), swarm_cluster.nodes),
         refused=of_known_outcome(answers, NO_LEADER),
         unknown=of_unknown_outcome(answers, NO_LEADER),
     )
     for name, value in figures_of(**verdicts).items():
-        figure(name, value)
+        swarm_figure(name, value)
     assert_all(list(verdicts.values()))
     wait_write_accepted(lead, "web", replicas - 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
     wait_converged(lead, "web", replicas - 2, timeout_s=budgets.CONVERGE_S)
-    figure("write_running_s", back())
-    check_nothing_lost(before, inventory(cluster)).assert_ok()
+    swarm_figure("write_running_s", back())
+    check_nothing_lost(before, inventory(swarm_cluster)).assert_ok()
 
 
 @pytest.mark.swarm(capabilities=("stop-nodes",))
@@ -357,18 +372,20 @@ def test_quorum_loss_and_recovery(
     rows=("q-force-new-cluster",),
     effects=("writes", "stops", "membership", "leadership"),
 )
-def test_force_new_cluster(fresh_cluster: Swarm, fault_log: FaultLog, figure: Recorder) -> None:
+def test_force_new_cluster(
+    swarm_fresh_cluster: Swarm, swarm_fault_log: FaultLog, swarm_figure: Recorder
+) -> None:
     """The other managers are killed; `swarm init --force-new-cluster` on the survivor makes
     it the only manager (and Leader) of a new raft cluster with the same services, and a
     scale afterwards is seen running."""
-    cluster = fresh_cluster
+    cluster = swarm_fresh_cluster
     lead = cluster.leader_client()
     lead.create_service("web", "swarmcheck/workload:v1", 2)
     wait_converged(lead, "web", 2)
     before = inventory(cluster)
     survivor = cluster.managers[0]
     for node in cluster.managers[1:]:
-        process.kill_node(cluster, node, log=fault_log).start()
+        process.kill_node(cluster, node, log=swarm_fault_log).start()
     clock = Stopwatch()
     own = cluster.client(survivor)
     own.init(f"{survivor.ip}:2377", force_new_cluster=True)
@@ -392,7 +409,7 @@ def test_force_new_cluster(fresh_cluster: Swarm, fault_log: FaultLog, figure: Re
         timeout_s=budgets.FORCE_NEW_CLUSTER_S,
         timeout_error=PromiseTimeout,
     )
-    figure("new_cluster_s", clock())
+    swarm_figure("new_cluster_s", clock())
     wait_write_accepted(own, "web", 3, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
     # The killed managers' tasks count as running until the new cluster marks their nodes
     # down; then they are rescheduled (seen at the 5 s heartbeat: not whole after 30 s).
@@ -403,6 +420,6 @@ def test_force_new_cluster(fresh_cluster: Swarm, fault_log: FaultLog, figure: Re
         timeout_s=budgets.unknown_nodes_grace_s(cluster.spec.heartbeat_s)
         + budgets.FORCE_NEW_CLUSTER_S,
     )
-    figure("recovered_s", clock())
+    swarm_figure("recovered_s", clock())
     check_nothing_lost(before, inventory(cluster)).assert_ok()
     cluster.dirty = "force-new-cluster left a one-manager swarm"

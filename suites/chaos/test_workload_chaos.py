@@ -70,18 +70,21 @@ SLOW_CONVERGE_S = 60.0
     effects=("writes", "stops"),
 )
 def test_lost_worker_tasks_rescheduled(
-    cluster: Swarm, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    swarm_cluster: Swarm,
+    web: Callable[..., SwarmClient],
+    swarm_fault_log: FaultLog,
+    swarm_figure: Recorder,
 ) -> None:
-    replicas = 2 * cluster.spec.size
+    replicas = 2 * swarm_cluster.spec.size
     lead = web("web", replicas=replicas)
     create_placed_service(lead, "agent", None, mode="global")
-    wait_placement(cluster, lead, "agent", cluster.spec.size)
-    worker = cluster.workers[0]
+    wait_placement(swarm_cluster, lead, "agent", swarm_cluster.spec.size)
+    worker = swarm_cluster.workers[0]
     on_worker = [t for t in lead.running_tasks("web") if t.node_id == worker.node_id]
     assert on_worker, f"no task of web landed on {worker.name}"
     samples: list[ReplicaSample] = []  # tasks running off the lost worker, over time
     clock = Stopwatch()
-    with process.kill_node(cluster, worker, log=fault_log):
+    with process.kill_node(swarm_cluster, worker, log=swarm_fault_log):
         killed_at = boot_clock()
 
         def moved() -> bool | None:
@@ -97,12 +100,12 @@ def test_lost_worker_tasks_rescheduled(
             timeout_s=budgets.RESCHEDULED_S + 30,  # judged below against the budget
             timeout_error=PromiseTimeout,
         )
-        figure("rescheduled_s", clock())
+        swarm_figure("rescheduled_s", clock())
         time.sleep(3)  # and they stay there
         moved()
-        lost_node_views(cluster, worker, replicas)
+        lost_node_views(swarm_cluster, worker, replicas)
     verdict = check_converged(samples, healed_at=killed_at, deadline_s=budgets.RESCHEDULED_S)
-    figure("moved_tasks", len(on_worker))
+    swarm_figure("moved_tasks", len(on_worker))
     verdict.assert_ok()
     # Not too early either: the managers learn of a killed node from its missing heartbeats,
     # so its tasks cannot all be replaced before the heartbeat grace.
@@ -118,14 +121,14 @@ def test_lost_worker_tasks_rescheduled(
         )
 
 
-def lost_node_views(cluster: Swarm, lost: SwarmNode, replicas: int) -> None:
+def lost_node_views(swarm_cluster: Swarm, lost: SwarmNode, replicas: int) -> None:
     """While ``lost`` is down: every remaining engine runs exactly the replicated tasks the
     managers report (none on the lost node), every manager reports the same placement, and
     the global service runs once on each remaining node, never a second task in the lost
     node's stead, over a few seconds of looks."""
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     web = wait_placement(
-        cluster,
+        swarm_cluster,
         lead,
         "web",
         replicas,
@@ -134,11 +137,11 @@ def lost_node_views(cluster: Swarm, lost: SwarmNode, replicas: int) -> None:
         f"{lost.name}",
         timeout_s=10,
     )
-    names = {i.id: i.hostname for i in cluster.node_list()}
-    for manager in cluster.managers:
-        seen = Counter(names[t.node_id] for t in cluster.client(manager).running_tasks("web"))
+    names = {i.id: i.hostname for i in swarm_cluster.node_list()}
+    for manager in swarm_cluster.managers:
+        seen = Counter(names[t.node_id] for t in swarm_cluster.client(manager).running_tasks("web"))
         assert dict(seen) == web.by_node, f"{manager.name} reports web as {dict(seen)}, not {web}"
-    others = [n.name for n in cluster.nodes if n.name != lost.name]
+    others = [n.name for n in swarm_cluster.nodes if n.name != lost.name]
 
     def global_problem(p: Placement) -> str | None:
         if p.on(lost) or any(p.on(n) != 1 for n in others) or not p.agrees or p.pending:
@@ -146,7 +149,7 @@ def lost_node_views(cluster: Swarm, lost: SwarmNode, replicas: int) -> None:
         return None
 
     wait_placement(
-        cluster,
+        swarm_cluster,
         lead,
         "agent",
         len(others),
@@ -154,7 +157,7 @@ def lost_node_views(cluster: Swarm, lost: SwarmNode, replicas: int) -> None:
         what=f"the global service to run once on each node but {lost.name}",
         timeout_s=10,
     )
-    hold_placement(cluster, lead, "agent", GLOBAL_NOT_REPLACED_S, global_problem)
+    hold_placement(swarm_cluster, lead, "agent", GLOBAL_NOT_REPLACED_S, global_problem)
 
 
 @pytest.mark.swarm(faults=True)
@@ -168,18 +171,21 @@ def lost_node_views(cluster: Swarm, lost: SwarmNode, replicas: int) -> None:
     effects=("writes", "stops"),
 )
 def test_self_healing_with_slow_control_plane(
-    cluster: Swarm, web: Callable[..., SwarmClient], fault_log: FaultLog, figure: Recorder
+    swarm_cluster: Swarm,
+    web: Callable[..., SwarmClient],
+    swarm_fault_log: FaultLog,
+    swarm_figure: Recorder,
 ) -> None:
     lead = web("web", replicas=3)
-    with toxics.slow_control_plane(cluster, 250, 25, log=fault_log):
-        victim = process.kill_task_container(cluster, "web", log=fault_log)
+    with toxics.slow_control_plane(swarm_cluster, 250, 25, log=swarm_fault_log):
+        victim = process.kill_task_container(swarm_cluster, "web", log=swarm_fault_log)
         task_id = str(victim.params["task_id"])
         clock = Stopwatch()
         victim.start()
         wait_task_stopped(lead, "web", task_id, timeout_s=SLOW_HEAL_S)
-        figure("task_stopped_s", clock())
+        swarm_figure("task_stopped_s", clock())
         running = wait_converged(lead, "web", 3, timeout_s=SLOW_HEAL_S - clock())
-        figure("time_to_heal_s", clock())
+        swarm_figure("time_to_heal_s", clock())
         assert task_id not in {t.id for t in running}
 
 
@@ -198,14 +204,17 @@ def test_self_healing_with_slow_control_plane(
     effects=("writes", "stops"),
 )
 def test_rolling_update_with_degraded_control_plane(
-    cluster: Swarm, fault_log: FaultLog, figure: Recorder, judge_rolling: RollingJudge
+    swarm_cluster: Swarm,
+    swarm_fault_log: FaultLog,
+    swarm_figure: Recorder,
+    judge_rolling: RollingJudge,
 ) -> None:
     """SC-UPD-001's check (zero failed probes, start-first kept per the managers and the
     engines) while every control-plane round trip is 200 ms (+/-100) slower."""
-    with toxics.slow_control_plane(cluster, 100, 50, log=fault_log):
+    with toxics.slow_control_plane(swarm_cluster, 100, 50, log=swarm_fault_log):
         run = watched_rolling_update(
-            cluster,
-            figure,
+            swarm_cluster,
+            swarm_figure,
             replicas=3,
             order="start-first",
             update_timeout_s=SLOW_UPDATE_S,

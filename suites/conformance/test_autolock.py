@@ -55,20 +55,20 @@ pytestmark = pytest.mark.swarm(workers=1)
 
 
 @pytest.fixture
-def autolock(cluster: Swarm) -> Iterator[Autolock]:
+def autolock(swarm_cluster: Swarm) -> Iterator[Autolock]:
     """Autolock on for the test (through the leader); off again, every manager unlocked."""
-    with autolocked(cluster) as lock:
+    with autolocked(swarm_cluster) as lock:
         wait_keys_sealed(
-            cluster.managers,
+            swarm_cluster.managers,
             sealed=True,
             timeout_s=KEY_FILE_BUDGET_S,
         )
         yield lock
 
 
-def _follower(cluster: Swarm) -> ContainerNode:
-    leader = cluster.leader()
-    return next(n for n in cluster.managers if n.name != leader.name)
+def _follower(swarm_cluster: Swarm) -> ContainerNode:
+    leader = swarm_cluster.leader()
+    return next(n for n in swarm_cluster.managers if n.name != leader.name)
 
 
 def _restart_expect(node: ContainerNode, state: str) -> None:
@@ -89,12 +89,12 @@ def _wrong_key(key: str) -> str:
     return UNLOCK_KEY_PREFIX + ("B" if body[0] == "A" else "A") + body[1:]
 
 
-def _unlocked_member(cluster: Swarm, node: ContainerNode) -> None:
+def _unlocked_member(swarm_cluster: Swarm, node: ContainerNode) -> None:
     """``node`` is an active manager again: its engine lists the whole swarm."""
-    info = cluster.client(node).info()
+    info = swarm_cluster.client(node).info()
     assert info["LocalNodeState"] == "active" and info["ControlAvailable"] is True, info
-    cluster.wait_healthy()
-    assert len(cluster.client(node).nodes()) == cluster.spec.size
+    swarm_cluster.wait_healthy()
+    assert len(swarm_cluster.client(node).nodes()) == swarm_cluster.spec.size
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
@@ -113,14 +113,16 @@ def _unlocked_member(cluster: Swarm, node: ContainerNode) -> None:
     needs=(),
     effects=("settings", "stops"),
 )
-def test_restarted_manager_is_locked(cluster: Swarm, autolock: Autolock, figure: Recorder) -> None:
+def test_restarted_manager_is_locked(
+    swarm_cluster: Swarm, autolock: Autolock, swarm_figure: Recorder
+) -> None:
     assert autolock.key.startswith(UNLOCK_KEY_PREFIX), autolock.key
-    node = _follower(cluster)
+    node = _follower(swarm_cluster)
     refusal = refused(lambda: unlock(node, autolock.key), "unlocking an unlocked node")
     assert (refusal.status_code, refusal.explanation) == (409, NOT_LOCKED), refusal
 
     _restart_expect(node, "locked")
-    engine = cluster.client(node)
+    engine = swarm_cluster.client(node)
     refusal = refused(engine.services, "a service list on a locked manager")
     assert refusal.status_code == 503 and NEEDS_UNLOCK in refusal.explanation, refusal
     refusal = refused(engine.leave, "a plain leave of a locked manager")
@@ -131,8 +133,8 @@ def test_restarted_manager_is_locked(cluster: Swarm, autolock: Autolock, figure:
 
     clock = Stopwatch()
     unlock(node, autolock.key)
-    _unlocked_member(cluster, node)
-    figure("unlock_to_whole_swarm_s", clock())
+    _unlocked_member(swarm_cluster, node)
+    swarm_figure("unlock_to_whole_swarm_s", clock())
 
 
 @pytest.mark.swarm(workers=1, capabilities=("containers",))
@@ -150,20 +152,20 @@ def test_restarted_manager_is_locked(cluster: Swarm, autolock: Autolock, figure:
     needs=(),
     effects=("settings",),
 )
-def test_autolock_reaches_every_manager(cluster: Swarm) -> None:
-    via = _follower(cluster)
-    assert unlock_key(cluster.client(via)) == "", "an unlock key while autolock is off"
-    with autolocked(cluster, via=via) as lock:
+def test_autolock_reaches_every_manager(swarm_cluster: Swarm) -> None:
+    via = _follower(swarm_cluster)
+    assert unlock_key(swarm_cluster.client(via)) == "", "an unlock key while autolock is off"
+    with autolocked(swarm_cluster, via=via) as lock:
         wait_keys_sealed(
-            cluster.managers,
+            swarm_cluster.managers,
             sealed=True,
             timeout_s=KEY_FILE_BUDGET_S,
         )
-        for manager in cluster.managers:
-            assert unlock_key(cluster.client(manager)) == lock.key, (
+        for manager in swarm_cluster.managers:
+            assert unlock_key(swarm_cluster.client(manager)) == lock.key, (
                 f"{manager.name} has another key"
             )
-        for worker in cluster.workers:
+        for worker in swarm_cluster.workers:
             assert not tls_key_sealed(worker), f"{worker.name}'s key is encrypted"
 
 
@@ -181,10 +183,12 @@ def test_autolock_reaches_every_manager(cluster: Swarm) -> None:
     needs=(),
     effects=("settings", "stops"),
 )
-def test_workers_never_lock(cluster: Swarm, autolock: Autolock, worker: ContainerNode) -> None:
+def test_workers_never_lock(
+    swarm_cluster: Swarm, autolock: Autolock, worker: ContainerNode
+) -> None:
     assert not tls_key_sealed(worker), f"{worker.name}'s TLS key is encrypted"
     _restart_expect(worker, "active")
-    cluster.wait_healthy()
+    swarm_cluster.wait_healthy()
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
@@ -205,43 +209,45 @@ def test_workers_never_lock(cluster: Swarm, autolock: Autolock, worker: Containe
     effects=("settings", "roles", "membership", "stops"),
 )
 def test_new_managers_lock_demoted_do_not(
-    cluster: Swarm, autolock: Autolock, worker: ContainerNode, figure: Recorder
+    swarm_cluster: Swarm, autolock: Autolock, worker: ContainerNode, swarm_figure: Recorder
 ) -> None:
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     try:
         clock = Stopwatch()
         lead.update_node(worker.node_id, role="manager")
-        _role_settled(cluster, worker, "manager")
-        figure("promoted_s", round(clock(), 1))
-        _restart_locks(cluster, worker, autolock.key)
+        _role_settled(swarm_cluster, worker, "manager")
+        swarm_figure("promoted_s", round(clock(), 1))
+        _restart_locks(swarm_cluster, worker, autolock.key)
 
         clock = Stopwatch()
         lead.update_node(worker.node_id, role="worker")
-        _role_settled(cluster, worker, "worker")
-        figure("demoted_s", round(clock(), 1))
+        _role_settled(swarm_cluster, worker, "worker")
+        swarm_figure("demoted_s", round(clock(), 1))
         _restart_expect(worker, "active")
-        cluster.wait_healthy()
+        swarm_cluster.wait_healthy()
 
         # A node that joins with the manager token: no unlock at join (the key comes over
         # mutual TLS), locked from its next restart.
-        leave_swarm(cluster, worker)
-        join_swarm(cluster, worker, "manager")
-        cluster.rejoined(worker)
-        info = cluster.client(worker).info()
+        leave_swarm(swarm_cluster, worker)
+        join_swarm(swarm_cluster, worker, "manager")
+        swarm_cluster.rejoined(worker)
+        info = swarm_cluster.client(worker).info()
         assert info["LocalNodeState"] == "active" and info["ControlAvailable"], info
-        _role_settled(cluster, worker, "manager")
-        _restart_locks(cluster, worker, autolock.key)
+        _role_settled(swarm_cluster, worker, "manager")
+        _restart_locks(swarm_cluster, worker, autolock.key)
     finally:
         if local_state(worker) == "locked":
             unlock(worker, autolock.key)
-        restore_membership(cluster, worker)
+        restore_membership(swarm_cluster, worker)
 
 
-def _role_settled(cluster: Swarm, node: ContainerNode, role: str, sealed: bool = True) -> None:
+def _role_settled(
+    swarm_cluster: Swarm, node: ContainerNode, role: str, sealed: bool = True
+) -> None:
     """``node`` holds ``role`` for good: control plane on (off), its certificate says so and,
     for a manager, its TLS key is encrypted on disk under autolock (``sealed``; moby: 30 s),
     plain without."""
-    cluster.wait_control(node, available=role == "manager", timeout_s=KEY_FILE_BUDGET_S)
+    swarm_cluster.wait_control(node, available=role == "manager", timeout_s=KEY_FILE_BUDGET_S)
     wait_until(
         lambda: True if cert_ou(node) == f"swarm-{role}" else None,
         what=f"{node.name}'s certificate to say swarm-{role}",
@@ -256,11 +262,11 @@ def _role_settled(cluster: Swarm, node: ContainerNode, role: str, sealed: bool =
         )
 
 
-def _restart_locks(cluster: Swarm, node: ContainerNode, key: str) -> None:
+def _restart_locks(swarm_cluster: Swarm, node: ContainerNode, key: str) -> None:
     """A manager under autolock: locked after a restart, an active manager with the key."""
     _restart_expect(node, "locked")
     unlock(node, key)
-    _unlocked_member(cluster, node)
+    _unlocked_member(swarm_cluster, node)
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
@@ -281,15 +287,15 @@ def _restart_locks(cluster: Swarm, node: ContainerNode, key: str) -> None:
     effects=("settings", "membership", "stops"),
 )
 def test_autolock_changes_reach_managers_that_were_down(
-    cluster: Swarm, worker: ContainerNode
+    swarm_cluster: Swarm, worker: ContainerNode
 ) -> None:
-    first, second = (m for m in cluster.managers if m.name != cluster.leader().name)
-    leader = cluster.leader()
-    first_down = process.stop_node(cluster, first, grace_s=2).start()
+    first, second = (m for m in swarm_cluster.managers if m.name != swarm_cluster.leader().name)
+    leader = swarm_cluster.leader()
+    first_down = process.stop_node(swarm_cluster, first, grace_s=2).start()
     try:
         # On while `first` is down: it starts with its key still plain, then catches up and
         # locks from its next restart.
-        with autolocked(cluster) as lock:
+        with autolocked(swarm_cluster) as lock:
             first_down.stop()
             assert local_state(first) == "active", "a manager down during the change"
             wait_keys_sealed(
@@ -297,14 +303,14 @@ def test_autolock_changes_reach_managers_that_were_down(
                 sealed=True,
                 timeout_s=KEY_FILE_BUDGET_S,
             )
-            _restart_locks(cluster, first, lock.key)
+            _restart_locks(swarm_cluster, first, lock.key)
 
             # Off while `second` is down: it comes back locked and needs the old key, once;
             # the managers that took the change restart active (restarted only once `second`
             # is back: two managers down would lose the quorum).
-            with process.stop_node(cluster, second, grace_s=2):
-                set_autolock(cluster.client(leader), False)
-                up = [m for m in cluster.managers if m.name != second.name]
+            with process.stop_node(swarm_cluster, second, grace_s=2):
+                set_autolock(swarm_cluster.client(leader), False)
+                up = [m for m in swarm_cluster.managers if m.name != second.name]
                 wait_keys_sealed(
                     up,
                     sealed=False,
@@ -312,23 +318,23 @@ def test_autolock_changes_reach_managers_that_were_down(
                 )
             _wait_state(second, "locked")
             unlock(second, lock.key)
-            _unlocked_member(cluster, second)
+            _unlocked_member(swarm_cluster, second)
             _restart_expect(first, "active")
-            cluster.wait_healthy()
+            swarm_cluster.wait_healthy()
             wait_keys_sealed([second], False, KEY_FILE_BUDGET_S)
             _restart_expect(second, "active")
-            cluster.wait_healthy()
+            swarm_cluster.wait_healthy()
 
             # A manager that joins after autolock is off never locks.
-            leave_swarm(cluster, worker)
-            join_swarm(cluster, worker, "manager")
-            cluster.rejoined(worker)
-            _role_settled(cluster, worker, "manager", sealed=False)
+            leave_swarm(swarm_cluster, worker)
+            join_swarm(swarm_cluster, worker, "manager")
+            swarm_cluster.rejoined(worker)
+            _role_settled(swarm_cluster, worker, "manager", sealed=False)
             _restart_expect(worker, "active")
-            cluster.wait_healthy()
+            swarm_cluster.wait_healthy()
     finally:
         first_down.stop()
-        restore_membership(cluster, worker)
+        restore_membership(swarm_cluster, worker)
 
 
 def _wait_state(node: ContainerNode, state: str) -> None:
@@ -358,19 +364,21 @@ def _wait_state(node: ContainerNode, state: str) -> None:
     needs=(),
     effects=("settings", "tokens", "stops"),
 )
-def test_rotated_unlock_key(cluster: Swarm, autolock: Autolock) -> None:
-    leader = cluster.leader()
+def test_rotated_unlock_key(swarm_cluster: Swarm, autolock: Autolock) -> None:
+    leader = swarm_cluster.leader()
     old_key = autolock.key
-    before = {n.name: pem_header(tls_key(n), "kek-version") for n in cluster.managers}
-    update_swarm_spec(cluster.client(leader), rotate_unlock_key=True, title="rotate the unlock key")
-    new_key = unlock_key(cluster.client(leader))
+    before = {n.name: pem_header(tls_key(n), "kek-version") for n in swarm_cluster.managers}
+    update_swarm_spec(
+        swarm_cluster.client(leader), rotate_unlock_key=True, title="rotate the unlock key"
+    )
+    new_key = unlock_key(swarm_cluster.client(leader))
     autolock.keys.append(new_key)
     assert new_key != old_key and new_key.startswith(UNLOCK_KEY_PREFIX), new_key
 
     # docs: keep the old key for a few minutes, a manager may still need it until it has
     # re-encrypted its keys; wait for that (moby waits for "successfully rotated KEK").
     def reencrypted() -> bool | None:
-        now = {n.name: pem_header(tls_key(n), "kek-version") for n in cluster.managers}
+        now = {n.name: pem_header(tls_key(n), "kek-version") for n in swarm_cluster.managers}
         return True if all(now[name] != before[name] for name in now) else None
 
     wait_until(
@@ -379,13 +387,13 @@ def test_rotated_unlock_key(cluster: Swarm, autolock: Autolock) -> None:
         timeout_s=KEY_FILE_BUDGET_S,
         timeout_error=promise_timeout,
     )
-    node = _follower(cluster)
+    node = _follower(swarm_cluster)
     _restart_expect(node, "locked")
     refusal = refused(lambda: unlock(node, old_key), "the old unlock key")
     assert (refusal.status_code, refusal.explanation) == (401, WRONG_KEY), refusal
     assert local_state(node) == "locked"
     unlock(node, new_key)
-    _unlocked_member(cluster, node)
+    _unlocked_member(swarm_cluster, node)
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
@@ -404,24 +412,24 @@ def test_rotated_unlock_key(cluster: Swarm, autolock: Autolock) -> None:
     needs=(),
     effects=("settings", "stops"),
 )
-def test_autolock_off(cluster: Swarm, autolock: Autolock) -> None:
-    leader = cluster.leader()
+def test_autolock_off(swarm_cluster: Swarm, autolock: Autolock) -> None:
+    leader = swarm_cluster.leader()
     for round_ in range(2):
         if round_:  # on again, then off again
-            set_autolock(cluster.client(leader), True)
-            autolock.keys.append(unlock_key(cluster.client(leader)))
+            set_autolock(swarm_cluster.client(leader), True)
+            autolock.keys.append(unlock_key(swarm_cluster.client(leader)))
             wait_keys_sealed(
-                cluster.managers,
+                swarm_cluster.managers,
                 sealed=True,
                 timeout_s=KEY_FILE_BUDGET_S,
             )
-        set_autolock(cluster.client(leader), False)
-        assert unlock_key(cluster.client(leader)) == "", "an unlock key while autolock is off"
+        set_autolock(swarm_cluster.client(leader), False)
+        assert unlock_key(swarm_cluster.client(leader)) == "", "an unlock key while autolock is off"
         wait_keys_sealed(
-            cluster.managers,
+            swarm_cluster.managers,
             sealed=False,
             timeout_s=KEY_FILE_BUDGET_S,
         )
-    node = _follower(cluster)
+    node = _follower(swarm_cluster)
     _restart_expect(node, "active")
-    _unlocked_member(cluster, node)
+    _unlocked_member(swarm_cluster, node)

@@ -112,11 +112,11 @@ def _describe(events: list[Event]) -> str:
     needs=(),
     effects=("writes",),
 )
-def test_service_events(cluster: Swarm) -> None:
+def test_service_events(swarm_cluster: Swarm) -> None:
     since = time.time_ns()
-    lead = deploy_web(cluster, "ev", 1, update_parallelism=0)
+    lead = deploy_web(swarm_cluster, "ev", 1, update_parallelism=0)
     scale_service(lead, "ev", 2)
-    wait_placement(cluster, lead, "ev", 2)
+    wait_placement(swarm_cluster, lead, "ev", 2)
 
     def to_v2(spec: dict[str, Any]) -> None:
         spec["TaskTemplate"]["ContainerSpec"]["Image"] = workload_image("v2")
@@ -140,7 +140,7 @@ def test_service_events(cluster: Swarm) -> None:
         ),
         ("service", "remove", {"name": "ev"}),
     ]
-    for manager in cluster.managers:
+    for manager in swarm_cluster.managers:
         seen = wait_events(
             manager,
             since,
@@ -164,19 +164,19 @@ def test_service_events(cluster: Swarm) -> None:
     needs=(),
     effects=("roles", "membership"),
 )
-def test_node_events(cluster: Swarm) -> None:
-    worker = cluster.workers[0]
-    lead_node = cluster.leader()
-    lead = cluster.client(lead_node)
+def test_node_events(swarm_cluster: Swarm) -> None:
+    worker = swarm_cluster.workers[0]
+    lead_node = swarm_cluster.leader()
+    lead = swarm_cluster.client(lead_node)
     since = time.time_ns()
     old_id = worker.node_id
     lead.update_node(old_id, availability="drain")
     lead.update_node(old_id, availability="active")
     try:
-        leave_and_remove(cluster, worker)
-        new_id = join_worker(cluster, worker)
+        leave_and_remove(swarm_cluster, worker)
+        new_id = join_worker(swarm_cluster, worker)
     finally:
-        ensure_worker(cluster, worker)
+        ensure_worker(swarm_cluster, worker)
 
     def complete(got: list[Event]) -> bool:
         drained = matching(got, "node", "update", **DRAINED)
@@ -214,9 +214,9 @@ def test_node_events(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_object_events(cluster: Swarm) -> None:
-    lead_node = cluster.leader()
-    client = cluster.client(lead_node)
+def test_object_events(swarm_cluster: Swarm) -> None:
+    lead_node = swarm_cluster.leader()
+    client = swarm_cluster.client(lead_node)
     since = time.time_ns()
     made: list[tuple[str, str, str]] = [
         ("network", "ev-net", client.networks.create("ev-net", attachable=None)),
@@ -257,14 +257,14 @@ def test_object_events(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_worker_reports_no_swarm_events(cluster: Swarm) -> None:
-    worker = cluster.workers[0]
-    lead_node = cluster.leader()
-    lead: SwarmClient = cluster.client(lead_node)
+def test_worker_reports_no_swarm_events(swarm_cluster: Swarm) -> None:
+    worker = swarm_cluster.workers[0]
+    lead_node = swarm_cluster.leader()
+    lead: SwarmClient = swarm_cluster.client(lead_node)
     since = time.time_ns()
     # A service whose task runs on the worker: its engine has local events in the window.
     create_placed_service(lead, "on-worker", 1, constraints=["node.role==worker"])
-    wait_placement(cluster, lead, "on-worker", 1, also=lambda p: p.on(worker) == 1)
+    wait_placement(swarm_cluster, lead, "on-worker", 1, also=lambda p: p.on(worker) == 1)
     lead.remove_service("on-worker")
     wait_events(
         lead_node,

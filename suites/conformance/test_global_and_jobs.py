@@ -59,12 +59,12 @@ def _iteration(obj: dict[str, Any]) -> int:
     return int((obj.get("JobIteration") or {}).get("Index") or 0)
 
 
-def _assert_exited_zero(cluster: Swarm, client: SwarmClient, service: str) -> Counter[str]:
+def _assert_exited_zero(swarm_cluster: Swarm, client: SwarmClient, service: str) -> Counter[str]:
     """Every completed task's container exited 0 on the engine of its node; per node count."""
     per_node: Counter[str] = Counter()
     for task in client.tasks(service):
         assert task.state == "complete", f"task {task.id[:10]} of {service} is {task.state}"
-        node, container = task_container(cluster, task)
+        node, container = task_container(swarm_cluster, task)
         state = container["State"]
         assert state["Status"] == "exited" and state["ExitCode"] == 0, (
             f"the container of completed task {task.id[:10]} on {node.name}: {state['Status']}"
@@ -86,29 +86,29 @@ def _assert_exited_zero(cluster: Swarm, client: SwarmClient, service: str) -> Co
     needs=(),
     effects=("writes", "membership"),
 )
-def test_global_service_one_per_node(cluster: Swarm, figure: Recorder) -> None:
-    lead = cluster.leader_client()
-    worker = cluster.workers[0]
+def test_global_service_one_per_node(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    lead = swarm_cluster.leader_client()
+    worker = swarm_cluster.workers[0]
     create_placed_service(lead, "everywhere", None, mode="global")
-    seen = wait_placement(cluster, lead, "everywhere", cluster.spec.size)
-    assert seen.by_node == {n.name: 1 for n in cluster.nodes}, f"one task per node: {seen}"
+    seen = wait_placement(swarm_cluster, lead, "everywhere", swarm_cluster.spec.size)
+    assert seen.by_node == {n.name: 1 for n in swarm_cluster.nodes}, f"one task per node: {seen}"
     try:
-        leave_and_remove(cluster, worker)
+        leave_and_remove(swarm_cluster, worker)
         clock = Stopwatch()
-        join_worker(cluster, worker)
+        join_worker(swarm_cluster, worker)
         # sk global orchestrator: a task for every new node; the catalog allows 30 s.
         joined = wait_placement(
-            cluster,
+            swarm_cluster,
             lead,
             "everywhere",
-            cluster.spec.size,
+            swarm_cluster.spec.size,
             also=lambda p: p.on(worker) == 1,
             what=f"the global service to start a task on {worker.name}, which joined later",
         )
-        figure("task_on_joined_node_s", clock())
-        assert joined.by_node == {n.name: 1 for n in cluster.nodes}, f"one per node: {joined}"
+        swarm_figure("task_on_joined_node_s", clock())
+        assert joined.by_node == {n.name: 1 for n in swarm_cluster.nodes}, f"one per node: {joined}"
     finally:
-        ensure_worker(cluster, worker)
+        ensure_worker(swarm_cluster, worker)
 
 
 @pytest.mark.swarmcheck(
@@ -122,21 +122,21 @@ def test_global_service_one_per_node(cluster: Swarm, figure: Recorder) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_global_service_cannot_be_scaled(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_global_service_cannot_be_scaled(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     create_placed_service(lead, "everywhere", None, mode="global")
-    wait_placement(cluster, lead, "everywhere", cluster.spec.size)
+    wait_placement(swarm_cluster, lead, "everywhere", swarm_cluster.spec.size)
     before = {t.id for t in lead.running_tasks("everywhere")}
 
     def to_replicated(spec: dict[str, Any]) -> None:
-        spec["Mode"] = {"Replicated": {"Replicas": 2 * cluster.spec.size}}
+        spec["Mode"] = {"Replicated": {"Replicas": 2 * swarm_cluster.spec.size}}
 
     with pytest.raises(EngineAPIError) as refused:
         update_spec(lead, "everywhere", to_replicated)
     assert "service mode change is not allowed" in refused.value.explanation, refused.value
-    after = wait_placement(cluster, lead, "everywhere", cluster.spec.size)
+    after = wait_placement(swarm_cluster, lead, "everywhere", swarm_cluster.spec.size)
     assert {t.id for t in lead.running_tasks("everywhere")} == before, "tasks were replaced"
-    assert after.by_node == {n.name: 1 for n in cluster.nodes}, f"one per node: {after}"
+    assert after.by_node == {n.name: 1 for n in swarm_cluster.nodes}, f"one per node: {after}"
 
 
 @pytest.mark.swarmcheck(
@@ -152,8 +152,8 @@ def test_global_service_cannot_be_scaled(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_replicated_job(cluster: Swarm, figure: Recorder) -> None:
-    lead = cluster.leader_client()
+def test_replicated_job(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    lead = swarm_cluster.leader_client()
     total, concurrent = 5, 2
     create_placed_service(
         lead,
@@ -187,10 +187,10 @@ def test_replicated_job(cluster: Swarm, figure: Recorder) -> None:
         interval_s=0.1,
         timeout_error=promise_timeout,
     )
-    figure("job_complete_s", clock())
-    figure("peak_concurrent", peak[0])
+    swarm_figure("job_complete_s", clock())
+    swarm_figure("peak_concurrent", peak[0])
     assert peak[0] == concurrent, f"the job never ran {concurrent} tasks at once: peak {peak[0]}"
-    assert sum(_assert_exited_zero(cluster, lead, "job").values()) == total
+    assert sum(_assert_exited_zero(swarm_cluster, lead, "job").values()) == total
 
     def restarted() -> str | None:
         tasks = _job_tasks(lead, "job")
@@ -213,8 +213,8 @@ def test_replicated_job(cluster: Swarm, figure: Recorder) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_job_rerun_on_forced_update(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_job_rerun_on_forced_update(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     total = 2
     create_placed_service(
         lead, "job", total, mode="replicated-job", concurrency=total, command=["true"]
@@ -244,7 +244,7 @@ def test_job_rerun_on_forced_update(cluster: Swarm) -> None:
     assert _iteration(status) == 1, f"JobStatus after the forced update: {status}"
     by_iteration = Counter(_iteration(t) for t in _job_tasks(lead, "job"))
     assert by_iteration == {0: total, 1: total}, f"tasks per job iteration: {dict(by_iteration)}"
-    assert sum(_assert_exited_zero(cluster, lead, "job").values()) == 2 * total
+    assert sum(_assert_exited_zero(swarm_cluster, lead, "job").values()) == 2 * total
 
 
 @pytest.mark.swarmcheck(
@@ -258,10 +258,10 @@ def test_job_rerun_on_forced_update(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_global_job(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_global_job(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     create_placed_service(lead, "gjob", None, mode="global-job", command=["true"])
-    nodes = cluster.spec.size
+    nodes = swarm_cluster.spec.size
 
     def done() -> bool | None:
         tasks = _job_tasks(lead, "gjob")
@@ -273,8 +273,10 @@ def test_global_job(cluster: Swarm) -> None:
         timeout_s=JOB_BUDGET_S,
         timeout_error=promise_timeout,
     )
-    per_node = _assert_exited_zero(cluster, lead, "gjob")
-    assert per_node == {n.name: 1 for n in cluster.nodes}, f"completed tasks per node: {per_node}"
+    per_node = _assert_exited_zero(swarm_cluster, lead, "gjob")
+    assert per_node == {n.name: 1 for n in swarm_cluster.nodes}, (
+        f"completed tasks per node: {per_node}"
+    )
 
     def again() -> str | None:
         count = len(_job_tasks(lead, "gjob"))

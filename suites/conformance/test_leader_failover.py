@@ -32,24 +32,28 @@ from swarmcheck.api import (
     rows=("raft-failover",),
     effects=("writes", "stops", "leadership"),
 )
-def test_leader_failover(cluster: Swarm, web: Callable[..., SwarmClient], figure: Recorder) -> None:
+def test_leader_failover(
+    swarm_cluster: Swarm, web: Callable[..., SwarmClient], swarm_figure: Recorder
+) -> None:
     """The leader's node stops: within Docker's election budget the other managers agree on a
     new leader, accept a write and run it; the old leader comes back as a follower and
     leadership stays where it moved."""
-    if len(cluster.managers) < 3:
-        pytest.skip(f"needs 3 managers to keep quorum, the cluster has {len(cluster.managers)}")
+    if len(swarm_cluster.managers) < 3:
+        pytest.skip(
+            f"needs 3 managers to keep quorum, the cluster has {len(swarm_cluster.managers)}"
+        )
     web("web", replicas=2)
-    old = cluster.leader()
-    survivors = [m for m in cluster.managers if m.name != old.name]
+    old = swarm_cluster.leader()
+    survivors = [m for m in swarm_cluster.managers if m.name != old.name]
     clock = Stopwatch()
     old.stop(timeout_s=0)  # the swarm fixture restarts it if this test fails
-    new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
-    figure("failover_s", clock())
+    new = swarm_cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
+    swarm_figure("failover_s", clock())
     budgets.assert_within("raft-failover", "election-after-kill", clock())  # both sides
 
     def agreed() -> bool | None:
         for m in survivors:
-            if [i.hostname for i in cluster.node_list(via=m) if i.leader] != [new.name]:
+            if [i.hostname for i in swarm_cluster.node_list(via=m) if i.leader] != [new.name]:
                 return None
         return True
 
@@ -60,16 +64,16 @@ def test_leader_failover(cluster: Swarm, web: Callable[..., SwarmClient], figure
         timeout_s=2.0,
         timeout_error=PromiseTimeout,
     )
-    survivor = cluster.client(new)
+    survivor = swarm_cluster.client(new)
     wait_write_accepted(survivor, "web", 4, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
-    figure("writes_accepted_s", clock())
+    swarm_figure("writes_accepted_s", clock())
     wait_converged(survivor, "web", 4)  # the write is seen running on the engines
-    figure("write_running_s", clock())
+    swarm_figure("write_running_s", clock())
 
     back = Stopwatch()
     old.start()
     old.close()  # its pooled connections point at the stopped engine
     old.wait_engine()
-    cluster.wait_healthy(budgets.REJOIN_S)
-    figure("rejoined_after_restart_s", back())
-    assert cluster.leader().name == new.name, f"leadership moved back to {old.name}"
+    swarm_cluster.wait_healthy(budgets.REJOIN_S)
+    swarm_figure("rejoined_after_restart_s", back())
+    assert swarm_cluster.leader().name == new.name, f"leadership moved back to {old.name}"

@@ -81,24 +81,24 @@ TOKEN_REFUSED = "A valid join token is necessary to join this cluster"
 
 # -- fixtures --------------------------------------------------------------------------------
 @pytest.fixture
-def rejoins(cluster: Swarm, worker: SwarmNode) -> Iterator[SwarmNode]:
+def rejoins(swarm_cluster: Swarm, worker: SwarmNode) -> Iterator[SwarmNode]:
     """The worker; whatever the check does to its membership, it is back in the swarm as a
     worker afterwards."""
     try:
         yield worker
     finally:
-        restore_membership(cluster, worker)
+        restore_membership(swarm_cluster, worker)
 
 
 @pytest.fixture
-def outside(cluster: Swarm, rejoins: SwarmNode) -> SwarmNode:
+def outside(swarm_cluster: Swarm, rejoins: SwarmNode) -> SwarmNode:
     """The worker, out of the swarm (LocalNodeState inactive, its entry removed); back in the
     swarm after the check."""
-    leave_swarm(cluster, rejoins)
+    leave_swarm(swarm_cluster, rejoins)
     return rejoins
 
 
-def clean_engine(cluster: Swarm, node: SwarmNode) -> None:
+def clean_engine(swarm_cluster: Swarm, node: SwarmNode) -> None:
     """After a check in which ``node`` joined (or tried to join) as a manager: out of the swarm
     (its raft membership removed with its entry) and its engine restarted.
 
@@ -107,17 +107,17 @@ def clean_engine(cluster: Swarm, node: SwarmNode) -> None:
     its engine restarts; the checks after this one then leave as fast as before.
     """
     if local_swarm(node)["LocalNodeState"] != "inactive":
-        cluster.client(node).leave(force=True)
-    forget_node(cluster, node.name)
-    with process.restart_node(cluster, node):
+        swarm_cluster.client(node).leave(force=True)
+    forget_node(swarm_cluster, node.name)
+    with process.restart_node(swarm_cluster, node):
         pass
 
 
-def standalone(cluster: Swarm, node: SwarmNode, name: str) -> str:
+def standalone(swarm_cluster: Swarm, node: SwarmNode, name: str) -> str:
     """A standalone (non-service) container on ``node``'s engine, removed by the reset; its
     ID."""
     return node.engine().run(
-        workload_image(), name=name, labels=run_labels(cluster.run_id, "standalone")
+        workload_image(), name=name, labels=run_labels(swarm_cluster.run_id, "standalone")
     )
 
 
@@ -146,12 +146,12 @@ class SoloSwarm(EventRecord):
     info_after_forced_leave: dict[str, Any] | None = None
 
 
-def run_solo_swarm(cluster: Swarm, node: SwarmNode, rec: SoloSwarm) -> None:
+def run_solo_swarm(swarm_cluster: Swarm, node: SwarmNode, rec: SoloSwarm) -> None:
     rec.node = node
     try:
-        leave_swarm(cluster, node)
+        leave_swarm(swarm_cluster, node)
         rec.header_outside = ping_swarm_header(node)
-        own = cluster.client(node)
+        own = swarm_cluster.client(node)
         clock = Stopwatch()
         own.init(f"{node.ip}:2377", data_path_addr=node.ip)
         rec.init_s = clock()
@@ -175,13 +175,16 @@ def run_solo_swarm(cluster: Swarm, node: SwarmNode, rec: SoloSwarm) -> None:
         rec.info_after_forced_leave = local_swarm(node)
         rec.note(f"forced leave: {rec.info_after_forced_leave['LocalNodeState']}")
     finally:
-        restore_membership(cluster, node)
+        restore_membership(swarm_cluster, node)
 
 
 @pytest.fixture
-def solo(cluster: Swarm, worker: SwarmNode) -> SoloSwarm:
+def solo(swarm_cluster: Swarm, worker: SwarmNode) -> SoloSwarm:
     return recorded_once(
-        cluster, "solo-swarm", lambda rec: run_solo_swarm(cluster, worker, rec), SoloSwarm()
+        swarm_cluster,
+        "solo-swarm",
+        lambda rec: run_solo_swarm(swarm_cluster, worker, rec),
+        SoloSwarm(),
     )
 
 
@@ -198,12 +201,12 @@ def solo(cluster: Swarm, worker: SwarmNode) -> SoloSwarm:
     needs=(),
     effects=("membership",),
 )
-def test_init_makes_an_active_leader(solo: SoloSwarm, figure: Recorder) -> None:
+def test_init_makes_an_active_leader(solo: SoloSwarm, swarm_figure: Recorder) -> None:
     solo.need(solo.node, solo.info, solo.own_view, solo.init_s)
     assert solo.node and solo.info and solo.own_view is not None and solo.init_s is not None
-    figure("init_s", solo.init_s)
+    swarm_figure("init_s", solo.init_s)
     budgets.assert_within("mem-init", "init-returns", solo.init_s)
-    figure(
+    swarm_figure(
         "ping_header_before",
         judge_ping_header(solo.node, solo.header_outside, "inactive"),
     )
@@ -216,7 +219,9 @@ def test_init_makes_an_active_leader(solo: SoloSwarm, figure: Recorder) -> None:
     assert me.id == info["NodeID"], f"node ls lists {me}, not the node itself"
     assert (me.role, me.leader, me.state) == ("manager", True, "ready"), f"node ls: {me}"
     assert solo.write_accepted, "the new manager did not accept a write"
-    figure("ping_header_after", judge_ping_header(solo.node, solo.header_manager, "active/manager"))
+    swarm_figure(
+        "ping_header_after", judge_ping_header(solo.node, solo.header_manager, "active/manager")
+    )
 
 
 @pytest.mark.swarm(workers=1)
@@ -254,16 +259,18 @@ def test_last_manager_cannot_be_demoted(solo: SoloSwarm) -> None:
     needs=(),
     effects=("membership",),
 )
-def test_manager_leave_needs_force(cluster: Swarm, solo: SoloSwarm) -> None:
+def test_manager_leave_needs_force(swarm_cluster: Swarm, solo: SoloSwarm) -> None:
     # One of three managers: refused, nothing changes.
-    follower = next(m for m in cluster.managers if m.name != cluster.leader().name)
-    refusal = refused(cluster.client(follower).leave, f"{follower.name} leaving without force")
+    follower = next(m for m in swarm_cluster.managers if m.name != swarm_cluster.leader().name)
+    refusal = refused(
+        swarm_cluster.client(follower).leave, f"{follower.name} leaving without force"
+    )
     assert refusal.status_code == 503, f"status {refusal.status_code}: {refusal.explanation}"
     assert refusal.explanation.startswith(MANAGER_LEAVE), f"refusal: {refusal.explanation!r}"
     assert LAST_MANAGER not in refusal.explanation, f"not the last manager: {refusal.explanation}"
     info = local_swarm(follower)
     assert (info["LocalNodeState"], info["ControlAvailable"]) == ("active", True), info
-    assert cluster.health_problems() == [], "a refused leave changed the swarm"
+    assert swarm_cluster.health_problems() == [], "a refused leave changed the swarm"
 
     # The last manager: refused with the warning that its state would be erased; force leaves.
     solo.need(solo.leave_refused, solo.info_after_refused_leave, solo.info_after_forced_leave)
@@ -289,19 +296,19 @@ def test_manager_leave_needs_force(cluster: Swarm, solo: SoloSwarm) -> None:
     needs=(),
     effects=("membership",),
 )
-def test_worker_join(cluster: Swarm, outside: SwarmNode) -> None:
+def test_worker_join(swarm_cluster: Swarm, outside: SwarmNode) -> None:
     node = outside
-    token = lead_client(cluster).join_tokens()["worker"]
-    cluster.client(node).join(
-        join_address(cluster), token, advertise_address(cluster, node), node.ip
+    token = lead_client(swarm_cluster).join_tokens()["worker"]
+    swarm_cluster.client(node).join(
+        join_address(swarm_cluster), token, advertise_address(swarm_cluster, node), node.ip
     )
     info = local_swarm(node)
     assert (info["LocalNodeState"], info["ControlAvailable"]) == ("active", False), info
 
     def listed_everywhere() -> dict[str, dict[str, Any]] | None:
         seen = {}
-        for manager in cluster.managers:
-            seen[manager.name] = cluster.client(manager).inspect_node(info["NodeID"])
+        for manager in swarm_cluster.managers:
+            seen[manager.name] = swarm_cluster.client(manager).inspect_node(info["NodeID"])
         return seen if all(a["Status"]["State"] == "ready" for a in seen.values()) else None
 
     # moby waits at most 5 s for the ready count (TestAPISwarmServicesUpdate)
@@ -330,26 +337,28 @@ def test_worker_join(cluster: Swarm, outside: SwarmNode) -> None:
     needs=(),
     effects=("membership", "stops"),
 )
-def test_manager_join(cluster: Swarm, outside: SwarmNode) -> None:
+def test_manager_join(swarm_cluster: Swarm, outside: SwarmNode) -> None:
     try:
-        check_manager_join(cluster, outside)
+        check_manager_join(swarm_cluster, outside)
     finally:
-        clean_engine(cluster, outside)
+        clean_engine(swarm_cluster, outside)
 
 
-def check_manager_join(cluster: Swarm, node: SwarmNode) -> None:
-    leader_before = cluster.leader()
-    token = lead_client(cluster).join_tokens()["manager"]
-    cluster.client(node).join(
-        join_address(cluster), token, advertise_address(cluster, node), node.ip
+def check_manager_join(swarm_cluster: Swarm, node: SwarmNode) -> None:
+    leader_before = swarm_cluster.leader()
+    token = lead_client(swarm_cluster).join_tokens()["manager"]
+    swarm_cluster.client(node).join(
+        join_address(swarm_cluster), token, advertise_address(swarm_cluster, node), node.ip
     )
     info = local_swarm(node)
     assert (info["LocalNodeState"], info["ControlAvailable"]) == ("active", True), info
-    assert len(cluster.client(node).nodes()) == cluster.spec.size, "the new manager's node ls"
-    managers = [*cluster.managers, node]
+    assert len(swarm_cluster.client(node).nodes()) == swarm_cluster.spec.size, (
+        "the new manager's node ls"
+    )
+    managers = [*swarm_cluster.managers, node]
 
     def settled() -> dict[str, list[NodeInfo]] | None:
-        views = manager_views(cluster, managers)
+        views = manager_views(swarm_cluster, managers)
         entries = [entries_of(v, node.name) for v in views.values()]
         ok = all(len(e) == 1 and e[0].reachability == "reachable" for e in entries)
         return views if ok else None
@@ -367,7 +376,7 @@ def check_manager_join(cluster: Swarm, node: SwarmNode) -> None:
         leaders = [i.hostname for i in view if i.leader]
         assert leaders == [leader_before.name], f"{observer} names leader(s) {leaders}"
 
-    addresses = {advertise_address(cluster, m) for m in managers}
+    addresses = {advertise_address(swarm_cluster, m) for m in managers}
 
     def remote_managers_known() -> bool | None:
         known = {m.name: {r["Addr"] for r in local_swarm(m)["RemoteManagers"]} for m in managers}
@@ -394,37 +403,41 @@ def check_manager_join(cluster: Swarm, node: SwarmNode) -> None:
     effects=("membership", "stops"),
 )
 def test_unreachable_advertise_address_is_refused(
-    cluster: Swarm, outside: SwarmNode, figure: Recorder
+    swarm_cluster: Swarm, outside: SwarmNode, swarm_figure: Recorder
 ) -> None:
     try:
-        check_unreachable_advertise_address(cluster, outside, figure)
+        check_unreachable_advertise_address(swarm_cluster, outside, swarm_figure)
     finally:
-        clean_engine(cluster, outside)
+        clean_engine(swarm_cluster, outside)
 
 
-def check_unreachable_advertise_address(cluster: Swarm, node: SwarmNode, figure: Recorder) -> None:
+def check_unreachable_advertise_address(
+    swarm_cluster: Swarm, node: SwarmNode, swarm_figure: Recorder
+) -> None:
     members_before = {
         name: sorted(i.id for i in view if i.reachability is not None)
-        for name, view in manager_views(cluster).items()
+        for name, view in manager_views(swarm_cluster).items()
     }
-    leader_before = cluster.leader().name
-    token = lead_client(cluster).join_tokens()["manager"]
-    nowhere = unused_address(cluster)  # inside the run's own node network; nothing answers
+    leader_before = swarm_cluster.leader().name
+    token = lead_client(swarm_cluster).join_tokens()["manager"]
+    nowhere = unused_address(swarm_cluster)  # inside the run's own node network; nothing answers
     clock = Stopwatch()
     with pytest.raises(EngineAPIError) as refused:
-        cluster.client(node).join(join_address(cluster), token, f"{nowhere}:2377", node.ip)
-    figure("refused_after_s", round(clock(), 2))
+        swarm_cluster.client(node).join(
+            join_address(swarm_cluster), token, f"{nowhere}:2377", node.ip
+        )
+    swarm_figure("refused_after_s", round(clock(), 2))
     assert ADVERTISE_UNREACHABLE in refused.value.explanation, refused.value.explanation
     budgets.assert_within("mem-manager-advertise", "refused", clock())
     assert local_swarm(node)["LocalNodeState"] == "inactive"
     members_after = {
         name: sorted(i.id for i in view if i.reachability is not None)
-        for name, view in manager_views(cluster).items()
+        for name, view in manager_views(swarm_cluster).items()
     }
     assert members_after == members_before, "the refused join changed the raft members"
-    for manager in cluster.managers:
-        assert local_swarm(manager)["Managers"] == len(cluster.managers)
-    assert cluster.leader().name == leader_before
+    for manager in swarm_cluster.managers:
+        assert local_swarm(manager)["Managers"] == len(swarm_cluster.managers)
+    assert swarm_cluster.leader().name == leader_before
 
 
 # -- leave ------------------------------------------------------------------------------------
@@ -441,15 +454,17 @@ def check_unreachable_advertise_address(cluster: Swarm, node: SwarmNode, figure:
     effects=("membership",),
 )
 def test_worker_leave_and_rejoin_cycles(
-    cluster: Swarm, rejoins: SwarmNode, figure: Recorder
+    swarm_cluster: Swarm, rejoins: SwarmNode, swarm_figure: Recorder
 ) -> None:
     node = rejoins
-    me = cluster.client(node)
+    me = swarm_cluster.client(node)
     me.leave()
     assert local_swarm(node)["LocalNodeState"] == "inactive"
-    figure("ping_header_after_leave", judge_ping_header(node, ping_swarm_header(node), "inactive"))
-    token = lead_client(cluster).join_tokens()["worker"]
-    where, advertise = join_address(cluster), advertise_address(cluster, node)
+    swarm_figure(
+        "ping_header_after_leave", judge_ping_header(node, ping_swarm_header(node), "inactive")
+    )
+    token = lead_client(swarm_cluster).join_tokens()["worker"]
+    where, advertise = join_address(swarm_cluster), advertise_address(swarm_cluster, node)
     clock = Stopwatch()
     for cycle in range(10):  # moby: TestSwarmJoinLeave
         me.join(where, token, advertise, node.ip)
@@ -458,7 +473,7 @@ def test_worker_leave_and_rejoin_cycles(
         me.leave()
         left = local_swarm(node)["LocalNodeState"]
         assert left == "inactive", f"cycle {cycle + 1}: {left} after leave"
-    figure("ten_cycles_s", clock())
+    swarm_figure("ten_cycles_s", clock())
 
 
 @pytest.mark.swarm(workers=1)
@@ -476,18 +491,18 @@ def test_worker_leave_and_rejoin_cycles(
     effects=("writes", "membership"),
 )
 def test_leave_removes_task_containers(
-    cluster: Swarm, rejoins: SwarmNode, figure: Recorder
+    swarm_cluster: Swarm, rejoins: SwarmNode, swarm_figure: Recorder
 ) -> None:
     node = rejoins
-    lead = lead_client(cluster)
+    lead = lead_client(swarm_cluster)
     # Pinned by hostname: the node keeps its name, not its ID, when it joins again.
     service_id = lead.create_service(
         "pinned", workload_image(), 2, constraints=[f"node.hostname=={node.name}"]
     )
-    kept = standalone(cluster, node, "standalone-kept")
+    kept = standalone(swarm_cluster, node, "standalone-kept")
     for force in (False, True):
         wait_converged(lead, "pinned", 2)
-        left_id = leave_with_tasks(cluster, node, service_id, force=force)
+        left_id = leave_with_tasks(swarm_cluster, node, service_id, force=force)
         state = container_state(node, kept)
         assert state == "running", f"the standalone container is {state}"
         # NODES: "The node still appears in the node list, and marked as down" (SC-NODE-004
@@ -504,18 +519,18 @@ def test_leave_removes_task_containers(
             timeout_s=30,
             timeout_error=promise_timeout,
         )
-        figure("forced_down_s" if force else "plain_down_s", round(clock(), 2))
-        restore_membership(cluster, node)  # joins again; the pinned tasks come back
+        swarm_figure("forced_down_s" if force else "plain_down_s", round(clock(), 2))
+        restore_membership(swarm_cluster, node)  # joins again; the pinned tasks come back
 
 
-def leave_with_tasks(cluster: Swarm, node: SwarmNode, service_id: str, *, force: bool) -> str:
+def leave_with_tasks(swarm_cluster: Swarm, node: SwarmNode, service_id: str, *, force: bool) -> str:
     """``node`` runs two tasks of ``service_id`` and leaves; its task containers must be gone
     within moby's 30 s (TestAPISwarmLeaveRemovesContainer). Returns the ID it left with."""
     engine = node.engine()
     tasks = engine.task_containers(service_id=service_id)
     assert len(tasks) == 2, f"{node.name}'s engine runs {len(tasks)} task containers, not 2"
     node_id = local_swarm(node)["NodeID"]
-    cluster.client(node).leave(force=force)
+    swarm_cluster.client(node).leave(force=force)
     assert local_swarm(node)["LocalNodeState"] == "inactive"
 
     def task_containers_gone() -> bool | None:
@@ -546,34 +561,36 @@ class PendingJoin:
 
 
 def send_pending_join(
-    cluster: Swarm, node: SwarmNode, manager: SwarmNode, rec: PendingJoin, token: str = ""
+    swarm_cluster: Swarm, node: SwarmNode, manager: SwarmNode, rec: PendingJoin, token: str = ""
 ) -> None:
     """``node`` joins through ``manager`` (with the worker token unless ``token`` is given)
     while a partition drops what it sends there; the engine waits for its join
     (swarmConnectTimeout) and then answers."""
-    token = token or lead_client(cluster).join_tokens()["worker"]
+    token = token or lead_client(swarm_cluster).join_tokens()["worker"]
     clock = Stopwatch()
-    with cluster.client(node, timeout_s=45) as client:  # the engine waits about 20 s
+    with swarm_cluster.client(node, timeout_s=45) as client:  # the engine waits about 20 s
         try:
             where = f"{manager.ip}:{SWARM_PORT}"
-            client.join(where, token, advertise_address(cluster, node), node.ip)
+            client.join(where, token, advertise_address(swarm_cluster, node), node.ip)
         except EngineAPIError as exc:
             rec.error = exc
         finally:
             rec.returned_s = clock()
     rec.state_after = local_swarm(node)["LocalNodeState"]
     rec.listed_by = [
-        observer for observer, view in manager_views(cluster).items() if entries_of(view, node.name)
+        observer
+        for observer, view in manager_views(swarm_cluster).items()
+        if entries_of(view, node.name)
     ]
 
 
-def make_pending(cluster: Swarm, node: SwarmNode) -> None:
+def make_pending(swarm_cluster: Swarm, node: SwarmNode) -> None:
     """``node`` joins an address where nothing answers and the client stops waiting after 3 s:
     the engine goes on joining in the background, as documented, and the node is pending."""
-    token = lead_client(cluster).join_tokens()["worker"]
-    nowhere = unused_address(cluster)  # inside the run's own node network; nothing answers
-    with cluster.client(node, timeout_s=3) as impatient, pytest.raises(EngineUnreachable):
-        impatient.join(f"{nowhere}:2377", token, advertise_address(cluster, node), node.ip)
+    token = lead_client(swarm_cluster).join_tokens()["worker"]
+    nowhere = unused_address(swarm_cluster)  # inside the run's own node network; nothing answers
+    with swarm_cluster.client(node, timeout_s=3) as impatient, pytest.raises(EngineUnreachable):
+        impatient.join(f"{nowhere}:2377", token, advertise_address(swarm_cluster, node), node.ip)
     wait_local_state(node, "pending", timeout_s=10)
 
 
@@ -623,38 +640,40 @@ def judge_pending_join(rec: PendingJoin) -> None:
     effects=("membership", "stops"),
 )
 def test_pending_join_then_forced_leave(
-    cluster: Swarm, outside: SwarmNode, figure: Recorder
+    swarm_cluster: Swarm, outside: SwarmNode, swarm_figure: Recorder
 ) -> None:
     node = outside
-    kept = standalone(cluster, node, "standalone-pending")
-    manager = cluster.leader()
+    kept = standalone(swarm_cluster, node, "standalone-pending")
+    manager = swarm_cluster.leader()
     rec = PendingJoin()
-    cut = partition.one_way(cluster, node, manager).start()  # the node's packets go nowhere
+    cut = partition.one_way(swarm_cluster, node, manager).start()  # the node's packets go nowhere
     try:
-        send_pending_join(cluster, node, manager, rec)
+        send_pending_join(swarm_cluster, node, manager, rec)
     finally:
         cut.stop()
     assert rec.returned_s is not None
-    figure("join_returned_s", round(rec.returned_s, 2))
+    swarm_figure("join_returned_s", round(rec.returned_s, 2))
     judge_pending_join(rec)
 
     # "The attempt to join the swarm will continue in the background": healed, it joins.
     back = budgets.bound("mem-pending-join", "joins-when-back")
     clock = Stopwatch()
     info = wait_local_state(node, "active", timeout_s=back.high or 30)
-    figure("joined_after_heal_s", round(clock(), 2))
+    swarm_figure("joined_after_heal_s", round(clock(), 2))
     listed = wait_until(
-        lambda: next((i for i in lead_client(cluster).nodes() if i.id == info["NodeID"]), None),
+        lambda: next(
+            (i for i in lead_client(swarm_cluster).nodes() if i.id == info["NodeID"]), None
+        ),
         what=f"the managers to list {node.name}, which joined in the background",
         timeout_s=10,
         timeout_error=promise_timeout,
     )
     assert (listed.role, listed.hostname) == ("worker", node.name), f"joined as {listed}"
-    leave_swarm(cluster, node, force=True)
+    leave_swarm(swarm_cluster, node, force=True)
 
     # A forced leave from pending: inactive, and the standalone container keeps running.
-    make_pending(cluster, node)
-    cluster.client(node).leave(force=True)
+    make_pending(swarm_cluster, node)
+    swarm_cluster.client(node).leave(force=True)
     assert local_swarm(node)["LocalNodeState"] == "inactive"
     state = container_state(node, kept)
     assert state == "running", f"the standalone container is {state}"
@@ -671,11 +690,11 @@ def test_pending_join_then_forced_leave(
     needs=(),
     effects=("membership", "stops"),
 )
-def test_pending_join_does_not_survive_a_restart(cluster: Swarm, outside: SwarmNode) -> None:
+def test_pending_join_does_not_survive_a_restart(swarm_cluster: Swarm, outside: SwarmNode) -> None:
     node = outside
-    make_pending(cluster, node)
+    make_pending(swarm_cluster, node)
     # dockerd with a pending join does not stop on SIGTERM: killed after 2 s, then started
-    with process.restart_node(cluster, node, grace_s=2):
+    with process.restart_node(swarm_cluster, node, grace_s=2):
         pass
     state = wait_engine_answers(node)["LocalNodeState"]
     assert state == "inactive", f"{node.name} is {state} after the restart"
@@ -695,10 +714,10 @@ def test_pending_join_does_not_survive_a_restart(cluster: Swarm, outside: SwarmN
     needs=(),
     effects=("membership",),
 )
-def test_bad_addresses_are_refused(cluster: Swarm, outside: SwarmNode) -> None:
+def test_bad_addresses_are_refused(swarm_cluster: Swarm, outside: SwarmNode) -> None:
     node = outside
-    own = cluster.client(node)
-    token = lead_client(cluster).join_tokens()["worker"]
+    own = swarm_cluster.client(node)
+    token = lead_client(swarm_cluster).join_tokens()["worker"]
     cases: list[tuple[str, EngineAPIError, int | None, str | None]] = [
         ("init, empty ListenAddr", refused(lambda: own.init(listen_addr=""), "init"), 400, None),
         (
@@ -722,7 +741,7 @@ def test_bad_addresses_are_refused(cluster: Swarm, outside: SwarmNode) -> None:
     ]
     # A standalone httpd on the node's own network stack holds port 8080.
     node.engine().run(
-        workload_image(), network_mode="host", labels=run_labels(cluster.run_id, "standalone")
+        workload_image(), network_mode="host", labels=run_labels(swarm_cluster.run_id, "standalone")
     )
     wait_listening(node, 8080)
     busy = refused(lambda: own.init(node.ip, "0.0.0.0:8080"), "init on a bound port")
@@ -750,14 +769,14 @@ def test_bad_addresses_are_refused(cluster: Swarm, outside: SwarmNode) -> None:
     needs=(),
     effects=("reads",),
 )
-def test_worker_cannot_list_nodes(cluster: Swarm, worker: SwarmNode) -> None:
+def test_worker_cannot_list_nodes(swarm_cluster: Swarm, worker: SwarmNode) -> None:
     with pytest.raises(EngineAPIError) as refused:
-        cluster.client(worker).nodes()
+        swarm_cluster.client(worker).nodes()
     assert WORKER_REFUSAL in refused.value.explanation, (
         f"unexpected refusal text: {refused.value.explanation!r}"
     )
-    manager_view = cluster.client(cluster.managers[0]).nodes()
-    assert len(manager_view) == cluster.spec.size
+    manager_view = swarm_cluster.client(swarm_cluster.managers[0]).nodes()
+    assert len(manager_view) == swarm_cluster.spec.size
 
 
 @pytest.mark.swarm(workers=1, capabilities=("containers",))
@@ -772,15 +791,17 @@ def test_worker_cannot_list_nodes(cluster: Swarm, worker: SwarmNode) -> None:
     needs=(),
     effects=("roles",),
 )
-def test_promote_and_demote(cluster: Swarm, worker: SwarmNode, figure: Recorder) -> None:
-    lead = cluster.leader_client()
+def test_promote_and_demote(
+    swarm_cluster: Swarm, worker: SwarmNode, swarm_figure: Recorder
+) -> None:
+    lead = swarm_cluster.leader_client()
     assert cert_ou(worker) == "swarm-worker"
     clock = Stopwatch()
     lead.update_node(worker.node_id, role="manager")
     # Docker's own test allows 30 s; swarmkit's 64 s (the new certificate takes a while).
-    cluster.wait_control(worker, available=True, timeout_s=64)
-    figure("promote_s", clock())
-    assert len(cluster.client(worker).nodes()) == cluster.spec.size
+    swarm_cluster.wait_control(worker, available=True, timeout_s=64)
+    swarm_figure("promote_s", clock())
+    assert len(swarm_cluster.client(worker).nodes()) == swarm_cluster.spec.size
     wait_until(
         lambda: True if cert_ou(worker) == "swarm-manager" else None,
         what=f"{worker.name}'s certificate OU to become swarm-manager",
@@ -789,10 +810,10 @@ def test_promote_and_demote(cluster: Swarm, worker: SwarmNode, figure: Recorder)
     )
     clock = Stopwatch()
     lead.update_node(worker.node_id, role="worker")
-    cluster.wait_control(worker, available=False, timeout_s=64)
-    figure("demote_s", clock())
+    swarm_cluster.wait_control(worker, available=False, timeout_s=64)
+    swarm_figure("demote_s", clock())
     with pytest.raises(EngineAPIError, match="not a swarm manager"):
-        cluster.client(worker).nodes()
+        swarm_cluster.client(worker).nodes()
     wait_until(
         lambda: True if cert_ou(worker) == "swarm-worker" else None,
         what=f"{worker.name}'s certificate OU to become swarm-worker",
@@ -814,50 +835,50 @@ def test_promote_and_demote(cluster: Swarm, worker: SwarmNode, figure: Recorder)
     needs=(),
     effects=("tokens", "membership", "stops"),
 )
-def test_join_token_rotation(cluster: Swarm, outside: SwarmNode) -> None:
+def test_join_token_rotation(swarm_cluster: Swarm, outside: SwarmNode) -> None:
     try:
-        check_join_token_rotation(cluster, outside)
+        check_join_token_rotation(swarm_cluster, outside)
     finally:
-        clean_engine(cluster, outside)  # it joined as a manager
+        clean_engine(swarm_cluster, outside)  # it joined as a manager
 
 
-def check_join_token_rotation(cluster: Swarm, node: SwarmNode) -> None:
-    lead = lead_client(cluster)
+def check_join_token_rotation(swarm_cluster: Swarm, node: SwarmNode) -> None:
+    lead = lead_client(swarm_cluster)
     old = lead.join_tokens()
     assert old["worker"].startswith("SWMTKN-1-") and old["manager"].startswith("SWMTKN-1-")
     assert old["worker"] != old["manager"]
     members = {i.id: (i.role, i.hostname) for i in lead.nodes()}
-    where, advertise = join_address(cluster), advertise_address(cluster, node)
+    where, advertise = join_address(swarm_cluster), advertise_address(swarm_cluster, node)
 
     def refused_join(token: str, role: str) -> None:
         with pytest.raises(EngineAPIError) as refused:
-            cluster.client(node).join(where, token, advertise, node.ip)
+            swarm_cluster.client(node).join(where, token, advertise, node.ip)
         assert TOKEN_REFUSED in refused.value.explanation, (
             f"the old {role} token: {refused.value.explanation}"
         )
         assert local_swarm(node)["LocalNodeState"] == "inactive"
-        forget_node(cluster, node.name)
+        forget_node(swarm_cluster, node.name)
 
     new = {}
     for role, other in (("worker", "manager"), ("manager", "worker")):
         before = lead.join_tokens()
-        new[role] = rotate_join_token(cluster, role)
+        new[role] = rotate_join_token(swarm_cluster, role)
         after = lead.join_tokens()
         assert new[role] != before[role], f"rotating the {role} token returned the same token"
         assert after[other] == before[other], f"rotating the {role} token changed the {other} one"
         refused_join(old[role], role)
 
     # The existing nodes are as they were: the same members and roles, one leader, all ready.
-    views = manager_views(cluster)
-    problems = view_problems(views, len(cluster.managers), len(cluster.workers) - 1)
+    views = manager_views(swarm_cluster)
+    problems = view_problems(views, len(swarm_cluster.managers), len(swarm_cluster.workers) - 1)
     assert not problems, "after both rotations: " + "; ".join(problems)
     for observer, view in views.items():
         listed = {i.id: (i.role, i.hostname) for i in view}
         assert listed == members, f"{observer} lists {listed}, not {members}"
 
     # Each new token joins with its role.
-    assert join_swarm(cluster, node, "worker").role == "worker"
+    assert join_swarm(swarm_cluster, node, "worker").role == "worker"
     assert lead.join_tokens() == new, "the tokens changed while the node joined"
-    leave_swarm(cluster, node)
-    joined = join_swarm(cluster, node, "manager")
+    leave_swarm(swarm_cluster, node)
+    joined = join_swarm(swarm_cluster, node, "manager")
     assert (joined.role, joined.reachability) == ("manager", "reachable"), joined

@@ -74,14 +74,14 @@ DNSRR_INGRESS = "port published with ingress mode can't be used with dnsrr mode"
 
 
 def wait_programmed(
-    cluster: Swarm, lead: SwarmClient, service: str, published: dict[int, int]
+    swarm_cluster: Swarm, lead: SwarmClient, service: str, published: dict[int, int]
 ) -> None:
     """Every engine has programmed ``service``'s published ports (published -> target): the
     ingress sandbox on every node, the service's ingress VIP, each running task's redirects."""
     problems: list[str] = []
 
     def programmed() -> bool | None:
-        problems[:] = ingress_problems(cluster, lead, service, published)
+        problems[:] = ingress_problems(swarm_cluster, lead, service, published)
         return None if problems else True
 
     def broken(what: str, waited: float, last: str | None) -> PromiseTimeout:
@@ -96,8 +96,8 @@ def wait_programmed(
     )
 
 
-def lead_of(cluster: Swarm) -> SwarmClient:
-    return cluster.leader_client()
+def lead_of(swarm_cluster: Swarm) -> SwarmClient:
+    return swarm_cluster.leader_client()
 
 
 def ingress_port(published: int | None, target: int = WEB_PORT) -> dict[str, Any]:
@@ -137,8 +137,8 @@ def allocated_ports(client: SwarmClient, name: str) -> list[dict[str, Any]]:
     )
 
 
-def skip_without_ipvs(cluster: Swarm) -> None:
-    missing = feature_missing("ipvs", cluster.managers[0])
+def skip_without_ipvs(swarm_cluster: Swarm) -> None:
+    missing = feature_missing("ipvs", swarm_cluster.managers[0])
     if missing:
         pytest.skip(missing)
 
@@ -158,14 +158,14 @@ def skip_without_ipvs(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_ingress_network(cluster: Swarm) -> None:
-    lead = lead_of(cluster)
+def test_ingress_network(swarm_cluster: Swarm) -> None:
+    lead = lead_of(swarm_cluster)
     ingresses = [n for n in lead.networks.list(swarm_scope=False) if n.get("Ingress")]
     assert [n["Name"] for n in ingresses] == ["ingress"], f"ingress networks: {ingresses}"
     attrs = ingresses[0]
     assert (attrs["Driver"], attrs["Scope"]) == ("overlay", "swarm"), attrs
     # What every node's engine knows, not only the managers' view.
-    for node in cluster.nodes:
+    for node in swarm_cluster.nodes:
         local = node.engine().network("ingress")
         assert (local["Id"], local["Ingress"]) == (attrs["Id"], True), f"{node.name}: {local}"
 
@@ -201,10 +201,10 @@ def test_ingress_network(cluster: Swarm) -> None:
     needs=(),
     effects=("reads",),
 )
-def test_no_ingress_network(cluster: Swarm) -> None:
+def test_no_ingress_network(swarm_cluster: Swarm) -> None:
     # Removing the ingress of a swarm whose nodes ran ingress tasks leaves a stale ingress
     # sandbox on them (seen on 20.10 without IPVS): this runs on a spare swarm of its own.
-    with spare_swarm(cluster, "noingress") as own:
+    with spare_swarm(swarm_cluster, "noingress") as own:
         spare = own.swarm
         spare.networks.remove("ingress")
         for name, spec in (
@@ -258,12 +258,12 @@ def test_no_ingress_network(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_published_ports(cluster: Swarm, figure: Recorder) -> None:
+def test_published_ports(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
     # Judged by the rules the engines program (works without IPVS); the traffic through the
     # mesh is SC-NET-004's, where the kernel has IPVS.
-    rules = rules_readable(cluster)
-    figure("judged_by", JUDGED_BY_RULES if rules else JUDGED_BY_ENDPOINT)
-    lead = lead_of(cluster)
+    rules = rules_readable(swarm_cluster)
+    swarm_figure("judged_by", JUDGED_BY_RULES if rules else JUDGED_BY_ENDPOINT)
+    lead = lead_of(swarm_cluster)
     first_id = create_service(lead, "first", 1, endpoint=EndpointSpec(ports={30911: 8080}))
     create_service(lead, "auto", 1, endpoint=EndpointSpec(ports={None: 8080}))
     wait_converged(lead, "first", 1)
@@ -291,8 +291,8 @@ def test_published_ports(cluster: Swarm, figure: Recorder) -> None:
     lead.scale("first", 3)
     wait_converged(lead, "first", 3)
     if rules:  # the new tasks too
-        wait_programmed(cluster, lead, "first", {30911: 8080})
-        wait_programmed(cluster, lead, "auto", {auto_port: 8080})
+        wait_programmed(swarm_cluster, lead, "first", {30911: 8080})
+        wait_programmed(swarm_cluster, lead, "auto", {auto_port: 8080})
     taken = refused(
         lambda: create_service(lead, "second", 1, endpoint=EndpointSpec(ports={auto_port: 8080})),
         f"a second service on the dynamically assigned port {auto_port}",
@@ -330,7 +330,7 @@ def test_published_ports(cluster: Swarm, figure: Recorder) -> None:
     )
     wait_converged(lead, "first", 3)
     if rules:  # and no redirect of 30911 left
-        wait_programmed(cluster, lead, "first", {30913: 8080})
+        wait_programmed(swarm_cluster, lead, "first", {30913: 8080})
     create_service(lead, "second", 1, endpoint=EndpointSpec(ports={30911: 8080}))
     assert [p["PublishedPort"] for p in allocated_ports(lead, "second")] == [30911]
 
@@ -349,15 +349,15 @@ def test_published_ports(cluster: Swarm, figure: Recorder) -> None:
     needs=("ipvs",),
     effects=("writes", "roles"),
 )
-def test_routing_mesh(cluster: Swarm, figure: Recorder) -> None:
-    skip_without_ipvs(cluster)
-    figure("judged_by", JUDGED_BY_TRAFFIC)
-    lead = lead_of(cluster)
+def test_routing_mesh(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    skip_without_ipvs(swarm_cluster)
+    swarm_figure("judged_by", JUDGED_BY_TRAFFIC)
+    lead = lead_of(swarm_cluster)
     create_service(lead, "mesh", 1, endpoint=EndpointSpec(ports={30921: 8080}))
     task = wait_converged(lead, "mesh", 1)[0]
 
     def everywhere(port: int, answer: str | None) -> dict[str, str | None] | None:
-        seen = {n.name: http_from_host(n.ip, port) for n in cluster.nodes}
+        seen = {n.name: http_from_host(n.ip, port) for n in swarm_cluster.nodes}
         return seen if all(a == answer for a in seen.values()) else None
 
     def expect(port: int, answer: str | None, what: str) -> None:
@@ -369,7 +369,7 @@ def test_routing_mesh(cluster: Swarm, figure: Recorder) -> None:
         )
 
     expect(30921, "v1", "every node to answer v1 on 30921, one running a task")
-    first = node_of_task(cluster, task)
+    first = node_of_task(swarm_cluster, task)
     lead.update_node(first.node_id, availability="drain")
     moved = wait_converged(lead, "mesh", 1)[0]
     assert moved.node_id != first.node_id, "the drained node still runs the task"
@@ -399,16 +399,16 @@ def test_routing_mesh(cluster: Swarm, figure: Recorder) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_host_mode_publish(cluster: Swarm) -> None:
-    lead = lead_of(cluster)
-    size = cluster.spec.size
+def test_host_mode_publish(swarm_cluster: Swarm) -> None:
+    lead = lead_of(swarm_cluster)
+    size = swarm_cluster.spec.size
     replicas = size - 1  # leaves a node without a task
     create_service(lead, "edge", replicas, endpoint=on_host(30931))
     tasks = wait_converged(lead, "edge", replicas)
     assert endpoint_ports(lead, "edge") == [host_port(30931)]
     with_task = set()
     for task in tasks:
-        node, container = task_container(cluster, task)
+        node, container = task_container(swarm_cluster, task)
         with_task.add(node.name)
         bindings = container["NetworkSettings"]["Ports"].get("8080/tcp") or []
         assert {"HostIp": "0.0.0.0", "HostPort": "30931"} in bindings, (
@@ -417,8 +417,8 @@ def test_host_mode_publish(cluster: Swarm) -> None:
     assert len(with_task) == replicas, f"two tasks with host port 30931 on one node: {with_task}"
 
     def answers() -> dict[str, str | None] | None:
-        seen = {n.name: http_from_host(n.ip, 30931) for n in cluster.nodes}
-        wanted = {n.name: "v1" if n.name in with_task else None for n in cluster.nodes}
+        seen = {n.name: http_from_host(n.ip, 30931) for n in swarm_cluster.nodes}
+        wanted = {n.name: "v1" if n.name in with_task else None for n in swarm_cluster.nodes}
         return seen if seen == wanted else None
 
     wait_until(
@@ -466,8 +466,8 @@ def test_host_mode_publish(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_dnsrr_has_no_vip(cluster: Swarm) -> None:
-    lead = lead_of(cluster)
+def test_dnsrr_has_no_vip(swarm_cluster: Swarm) -> None:
+    lead = lead_of(swarm_cluster)
     err = refused(
         lambda: create_service(
             lead, "rr-pub", 1, endpoint=EndpointSpec(mode="dnsrr", ports={30941: 8080})
@@ -518,10 +518,10 @@ def test_dnsrr_has_no_vip(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_service_discovery(cluster: Swarm) -> None:
-    lead = lead_of(cluster)
+def test_service_discovery(swarm_cluster: Swarm) -> None:
+    lead = lead_of(swarm_cluster)
     net = lead.create_network("disc")
-    probe_node = cluster.nodes[0]
+    probe_node = swarm_cluster.nodes[0]
     elsewhere = [f"node.hostname!={probe_node.name}"]
     create_service(lead, "web", 2, networks=["disc"], constraints=elsewhere)
     create_service(
@@ -533,7 +533,7 @@ def test_service_discovery(cluster: Swarm) -> None:
         endpoint=EndpointSpec(mode="dnsrr"),
     )
     # The probe attaches while the tasks start (an attach takes seconds too).
-    with probe_container(cluster, probe_node, "disc") as probe:
+    with probe_container(swarm_cluster, probe_node, "disc") as probe:
         wait_converged(lead, "web", 2)
         wait_converged(lead, "rr", 2)
         vip = service_vips(lead, "web")[net]
@@ -571,8 +571,8 @@ def test_service_discovery(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_vip_stable_across_update(cluster: Swarm) -> None:
-    lead = lead_of(cluster)
+def test_vip_stable_across_update(swarm_cluster: Swarm) -> None:
+    lead = lead_of(swarm_cluster)
     net = lead.create_network("app-net")
     create_service(lead, "web", 1, networks=["app-net"])
     wait_converged(lead, "web", 1)
@@ -589,7 +589,7 @@ def test_vip_stable_across_update(cluster: Swarm) -> None:
         new = task["Status"]["ContainerStatus"]["ContainerID"] not in old
         return new and image.startswith(workload_image("v2"))
 
-    with probe_container(cluster, cluster.nodes[0], "app-net") as probe:
+    with probe_container(swarm_cluster, swarm_cluster.nodes[0], "app-net") as probe:
         wait_resolves(probe, "web", lambda: {vip}, DNS_TIMEOUT_S)
         update_service_spec(lead, "web", to_v2, "image v2")
         wait_tasks(
@@ -618,10 +618,10 @@ def test_vip_stable_across_update(cluster: Swarm) -> None:
     needs=("ipvs",),
     effects=("writes",),
 )
-def test_vip_traffic_across_update(cluster: Swarm) -> None:
+def test_vip_traffic_across_update(swarm_cluster: Swarm) -> None:
     # Continuous availability through the VIP during the update is SC-UPD-002.
-    skip_without_ipvs(cluster)
-    lead = lead_of(cluster)
+    skip_without_ipvs(swarm_cluster)
+    lead = lead_of(swarm_cluster)
     net = lead.create_network("app-net")
     create_service(
         lead,
@@ -630,7 +630,7 @@ def test_vip_traffic_across_update(cluster: Swarm) -> None:
         networks=["app-net"],
         update=UpdateConfig(order="start-first", monitor_s=0.5),
     )
-    with probe_container(cluster, cluster.nodes[0], "app-net") as probe:
+    with probe_container(swarm_cluster, swarm_cluster.nodes[0], "app-net") as probe:
         wait_converged(lead, "web", 2)
         vip = service_vips(lead, "web")[net]
 
@@ -673,8 +673,8 @@ def test_vip_traffic_across_update(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_service_networks_add_remove(cluster: Swarm) -> None:
-    lead = lead_of(cluster)
+def test_service_networks_add_remove(swarm_cluster: Swarm) -> None:
+    lead = lead_of(swarm_cluster)
     nets = {name: lead.create_network(name) for name in ("a", "b")}
     service_id = create_service(lead, "web", 1, networks=["a"])
     tasks = wait_converged(lead, "web", 1)
@@ -705,7 +705,7 @@ def test_service_networks_add_remove(cluster: Swarm) -> None:
             timeout_s=REDEPLOY_TIMEOUT_S,
         )
         for task in tasks:  # what the engines run
-            node = node_of_task(cluster, task)
+            node = node_of_task(swarm_cluster, task)
             attached = set(container_networks(node, task.container_id or ""))
             assert attached == set(names), f"task {task.id[:10]} on {node.name}: {attached}"
         wait_until(
@@ -757,9 +757,9 @@ def test_service_networks_add_remove(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_address_pool(cluster: Swarm) -> None:
-    lead = lead_of(cluster)
-    pool = ipaddress.ip_network(cluster.spec.addr_pool)
+def test_address_pool(swarm_cluster: Swarm) -> None:
+    lead = lead_of(swarm_cluster)
+    pool = ipaddress.ip_network(swarm_cluster.spec.addr_pool)
     swarm = lead.info()["Cluster"]
     assert swarm.get("DefaultAddrPool") == [str(pool)], swarm
     assert swarm.get("SubnetSize") == 24, swarm
@@ -783,7 +783,7 @@ def test_address_pool(cluster: Swarm) -> None:
     assert pooled.subnet_of(pool) and pooled.prefixlen == 24, f"pooled got {pooled}"
     assert not pooled.overlaps(ingress), f"pooled {pooled} overlaps ingress {ingress}"
     task = wait_converged(lead, "web", 1)[0]
-    container = task_container(cluster, task)[1]
+    container = task_container(swarm_cluster, task)[1]
     address = container["NetworkSettings"]["Networks"]["pooled"]["IPAddress"]
     assert ipaddress.ip_address(address) in pooled, f"task address {address} not in {pooled}"
 
@@ -803,9 +803,9 @@ def test_address_pool(cluster: Swarm) -> None:
     needs=(),
     effects=("reads",),
 )
-def test_init_address_pool_and_data_path_port(cluster: Swarm) -> None:
+def test_init_address_pool_and_data_path_port(swarm_cluster: Swarm) -> None:
     with spare_swarm(
-        cluster,
+        swarm_cluster,
         "pool",
         default_addr_pool=["10.203.0.0/16"],
         subnet_size=26,
@@ -847,13 +847,13 @@ def test_init_address_pool_and_data_path_port(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_attachable_overlay(cluster: Swarm) -> None:
-    lead = lead_of(cluster)
+def test_attachable_overlay(swarm_cluster: Swarm) -> None:
+    lead = lead_of(swarm_cluster)
     lead.create_network("att", attachable=True)
-    first, second = cluster.nodes[0], cluster.nodes[1]
+    first, second = swarm_cluster.nodes[0], swarm_cluster.nodes[1]
     with (
-        probe_container(cluster, second, "att", name="att-server", command=[]) as server,
-        probe_container(cluster, first, "att", name="att-client") as client,
+        probe_container(swarm_cluster, second, "att", name="att-server", command=[]) as server,
+        probe_container(swarm_cluster, first, "att", name="att-client") as client,
     ):
         address = container_networks(second, server.container_id)["att"]["IPAddress"]
         wait_until(
@@ -884,11 +884,11 @@ def test_attachable_overlay(cluster: Swarm) -> None:
     needs=(),
     effects=("reads",),
 )
-def test_attachable_overlay_after_leave(cluster: Swarm) -> None:
-    with spare_swarm(cluster, "leaver") as own:
+def test_attachable_overlay_after_leave(swarm_cluster: Swarm) -> None:
+    with spare_swarm(swarm_cluster, "leaver") as own:
         node = own.node
         own.swarm.networks.create("att")
-        with probe_container(cluster, node, "att", name="att-leaver") as probe:
+        with probe_container(swarm_cluster, node, "att", name="att-leaver") as probe:
             assert "att" in container_networks(node, probe.container_id)
             own.swarm.leave(force=True)
 
@@ -920,13 +920,13 @@ def test_attachable_overlay_after_leave(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_failed_attach_releases_resources(cluster: Swarm, figure: Recorder) -> None:
+def test_failed_attach_releases_resources(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
     # moby's TestOverlayAttachableReleaseResourcesOnFailure: the second `docker run` fails,
     # the first container is removed, and the network must then be removable although the
     # failed container is left as it is. The refusal comes after the engine's 20 s wait for
     # the network attachment on 20.10: this check costs about 20 s by design.
-    lead = lead_of(cluster)
-    first = cluster.nodes[0]
+    lead = lead_of(swarm_cluster)
+    first = swarm_cluster.nodes[0]
     lead.networks.create("fixed", subnet="10.212.0.0/24")
     engine = first.engine()
 
@@ -937,12 +937,12 @@ def test_failed_attach_releases_resources(cluster: Swarm, figure: Recorder) -> N
             name=name,
             network="fixed",
             ipv4_address=ip,
-            labels=run_labels(cluster.run_id, "probe"),
+            labels=run_labels(swarm_cluster.run_id, "probe"),
         )
 
     holder = run_at("fixed-1", "10.212.0.33")
     failed = refused(lambda: run_at("fixed-2", "10.212.0.33"), "a second container on 10.212.0.33")
-    figure("attach_refusal", failed.explanation[:120])
+    swarm_figure("attach_refusal", failed.explanation[:120])
     assert any(text in failed.explanation for text in FAILED_ATTACH), (
         f"the duplicate address was refused for another reason: {failed.explanation!r}"
     )
@@ -956,7 +956,7 @@ def test_failed_attach_releases_resources(cluster: Swarm, figure: Recorder) -> N
         assert status != "running" and not endpoint, (
             f"the failed container is {status} with endpoint {endpoint!r} on fixed"
         )
-    figure("failed_container_left", len(left))
+    swarm_figure("failed_container_left", len(left))
     engine.remove_container(holder)
 
     def removable() -> bool | None:

@@ -70,27 +70,27 @@ scheduler acts within a second of a change, so 3 s spans many of its passes)."""
     needs=(),
     effects=("writes", "roles"),
 )
-def test_drain_moves_tasks_off(cluster: Swarm, figure: Recorder) -> None:
-    target = cluster.managers[-1]
-    replicas = 2 * cluster.spec.size
+def test_drain_moves_tasks_off(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    target = swarm_cluster.managers[-1]
+    replicas = 2 * swarm_cluster.spec.size
     # A restart delay far longer than the drain budget: replacements that waited for it
     # would miss the budget (swarmkit skips the delay for tasks leaving a drained node).
     restart_delay_s = 20.0
-    lead = deploy_web(cluster, "web", replicas, restart_delay_s=restart_delay_s)
-    before = wait_placement(cluster, lead, "web", replicas)
+    lead = deploy_web(swarm_cluster, "web", replicas, restart_delay_s=restart_delay_s)
+    before = wait_placement(swarm_cluster, lead, "web", replicas)
     assert before.on(target) >= 1, f"{target.name} had no task to move: {before}"
     engine = target.engine()
     standalone = engine.run(
         workload_image(),
-        name=f"standalone-{cluster.run_id}",
-        labels=run_labels(cluster.run_id, "standalone"),
+        name=f"standalone-{swarm_cluster.run_id}",
+        labels=run_labels(swarm_cluster.run_id, "standalone"),
     )
     started_at = engine.container(standalone)["State"]["StartedAt"]
 
     clock = Stopwatch()
     lead.update_node(target.node_id, availability="drain")
     drained = wait_placement(
-        cluster,
+        swarm_cluster,
         lead,
         "web",
         replicas,
@@ -98,7 +98,7 @@ def test_drain_moves_tasks_off(cluster: Swarm, figure: Recorder) -> None:
         what=f"every task of the drained {target.name} to run elsewhere, none left on its engine",
         timeout_s=restart_delay_s - 5,
     )
-    figure("drain_moved_s", clock())
+    swarm_figure("drain_moved_s", clock())
     assert target.name not in drained.engines
     state = engine.container(standalone)["State"]
     assert state["Status"] == "running", (
@@ -110,7 +110,7 @@ def test_drain_moves_tasks_off(cluster: Swarm, figure: Recorder) -> None:
 
     lead.update_node(target.node_id, availability="active")
     hold_placement(
-        cluster,
+        swarm_cluster,
         lead,
         "web",
         NOT_PULLED_BACK_S,
@@ -130,27 +130,27 @@ def test_drain_moves_tasks_off(cluster: Swarm, figure: Recorder) -> None:
     needs=(),
     effects=("writes", "membership"),
 )
-def test_join_drained(cluster: Swarm) -> None:
-    worker = cluster.workers[0]
-    lead = cluster.leader_client()
+def test_join_drained(swarm_cluster: Swarm) -> None:
+    worker = swarm_cluster.workers[0]
+    lead = swarm_cluster.leader_client()
     create_placed_service(lead, "everywhere", mode="global", replicas=None)
-    wait_placement(cluster, lead, "everywhere", cluster.spec.size)
+    wait_placement(swarm_cluster, lead, "everywhere", swarm_cluster.spec.size)
     try:
-        leave_and_remove(cluster, worker)
-        new_id = join_worker(cluster, worker, availability="drain")
+        leave_and_remove(swarm_cluster, worker)
+        new_id = join_worker(swarm_cluster, worker, availability="drain")
         info = next(i for i in lead.nodes() if i.id == new_id)
         assert info.availability == "drain", f"{worker.name} joined as {info.availability}"
 
         def problem(p: Placement) -> str | None:
             if p.on(worker) or p.engines.get(worker.name):
                 return f"the node that joined drained runs a task of the global service: {p}"
-            if p.running != len(cluster.managers):
+            if p.running != len(swarm_cluster.managers):
                 return f"the global service does not run one task per active node: {p}"
             return None
 
-        hold_placement(cluster, lead, "everywhere", NOT_PULLED_BACK_S, problem)
+        hold_placement(swarm_cluster, lead, "everywhere", NOT_PULLED_BACK_S, problem)
     finally:
-        ensure_worker(cluster, worker)
+        ensure_worker(swarm_cluster, worker)
 
 
 @pytest.mark.swarmcheck(
@@ -164,17 +164,17 @@ def test_join_drained(cluster: Swarm) -> None:
     needs=(),
     effects=("writes", "roles"),
 )
-def test_pause_keeps_tasks_and_takes_no_new(cluster: Swarm) -> None:
-    target = cluster.managers[-1]
-    replicas = cluster.spec.size
-    lead = deploy_web(cluster, "web", replicas)
-    before = wait_placement(cluster, lead, "web", replicas)
+def test_pause_keeps_tasks_and_takes_no_new(swarm_cluster: Swarm) -> None:
+    target = swarm_cluster.managers[-1]
+    replicas = swarm_cluster.spec.size
+    lead = deploy_web(swarm_cluster, "web", replicas)
+    before = wait_placement(swarm_cluster, lead, "web", replicas)
     assert before.on(target) == 1, f"one task per node to begin with: {before}"
     kept = {t.container_id for t in lead.running_tasks("web") if t.node_id == target.node_id}
 
     lead.update_node(target.node_id, availability="pause")
     scale_service(lead, "web", 3 * replicas)
-    after = wait_placement(cluster, lead, "web", 3 * replicas)
+    after = wait_placement(swarm_cluster, lead, "web", 3 * replicas)
     assert after.on(target) == 1, f"the paused {target.name} got new tasks: {after}"
     running = {c.id for c in target.engine().task_containers("web")}
     assert running == kept, f"the paused node's task container changed: {kept} -> {running}"
@@ -194,10 +194,10 @@ def test_pause_keeps_tasks_and_takes_no_new(cluster: Swarm) -> None:
     needs=(),
     effects=("membership",),
 )
-def test_node_rm(cluster: Swarm) -> None:
-    worker = cluster.workers[0]
-    manager = cluster.managers[-1]
-    lead = cluster.leader_client()
+def test_node_rm(swarm_cluster: Swarm) -> None:
+    worker = swarm_cluster.workers[0]
+    manager = swarm_cluster.managers[-1]
+    lead = swarm_cluster.leader_client()
 
     def listed(node_id: str) -> str | None:
         return next((i.state for i in lead.nodes() if i.id == node_id), None)
@@ -217,7 +217,7 @@ def test_node_rm(cluster: Swarm) -> None:
     try:
         # A node that left is down: removed without force (cli:node_rm "Remove a stopped node").
         old_id = worker.node_id
-        cluster.client(worker).leave()
+        swarm_cluster.client(worker).leave()
         wait_until(
             lambda: True if listed(old_id) == "down" else None,
             what=f"{worker.name} to show as down after leaving",
@@ -228,11 +228,11 @@ def test_node_rm(cluster: Swarm) -> None:
         assert listed(old_id) is None, "the down node is still listed after node rm"
 
         # A ready worker goes with force, at once.
-        new_id = join_worker(cluster, worker)
+        new_id = join_worker(swarm_cluster, worker)
         lead.remove_node(new_id, force=True)
         assert listed(new_id) is None, "the node is still listed after node rm --force"
     finally:
-        ensure_worker(cluster, worker)
+        ensure_worker(swarm_cluster, worker)
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
@@ -249,27 +249,31 @@ def test_node_rm(cluster: Swarm) -> None:
     needs=(),
     effects=("settings", "stops"),
 )
-def test_silent_worker_is_down_then_ready(cluster: Swarm, figure: Recorder) -> None:
+def test_silent_worker_is_down_then_ready(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
     # Frozen, the worker's daemon sends nothing and answers nothing, as when it is cut off;
     # stopped, it shuts down cleanly. Either way the moment its heartbeats end is known (a
     # kill is SC-SCH-007's).
-    worker = cluster.workers[0]
-    lead = cluster.leader_client()
+    worker = swarm_cluster.workers[0]
+    lead = swarm_cluster.leader_client()
     period_s = lead.heartbeat_period_s()
-    figure("heartbeat_period_s", period_s)
+    swarm_figure("heartbeat_period_s", period_s)
     limits = {
         "not_before_s": budgets.node_not_down_before_s(period_s),
         "budget_s": budgets.node_down_budget_s(period_s),
     }
     for name, back_name, fault in (
-        ("down_after_s", "ready_again_s", pause_node(cluster, worker)),
-        ("stopped_down_after_s", "stopped_ready_again_s", stop_node(cluster, worker, grace_s=10)),
+        ("down_after_s", "ready_again_s", pause_node(swarm_cluster, worker)),
+        (
+            "stopped_down_after_s",
+            "stopped_ready_again_s",
+            stop_node(swarm_cluster, worker, grace_s=10),
+        ),
     ):
         try:
             down_s = watch_node_down(lead, worker, fault.start, **limits)
         finally:
             fault.stop()
-        figure(name, round(down_s, 2))
+        swarm_figure(name, round(down_s, 2))
         clock = Stopwatch()
         # The agent reconnects with a backoff of at most 8 s (swarmkit agent).
         ready_s = budgets.bound("node-status-down", "ready-again").high or 30
@@ -279,7 +283,7 @@ def test_silent_worker_is_down_then_ready(cluster: Swarm, figure: Recorder) -> N
             timeout_s=ready_s,
             timeout_error=promise_timeout,
         )
-        figure(back_name, round(clock(), 2))
+        swarm_figure(back_name, round(clock(), 2))
         hold(
             1.0,
             lambda: (
@@ -290,10 +294,10 @@ def test_silent_worker_is_down_then_ready(cluster: Swarm, figure: Recorder) -> N
         )
     # The heartbeat setting takes effect (pki-cluster-settings): at 1 s a frozen worker is
     # down within 3 x (1 + 0.5) + 2 s, and not before 2 x (1 - 0.5) - 0.5 s.
-    previous = set_dispatcher_heartbeat(cluster, 1.0)
+    previous = set_dispatcher_heartbeat(swarm_cluster, 1.0)
     try:
         time.sleep(2 * period_s)  # every agent learns the new period at its next heartbeat
-        fault = pause_node(cluster, worker)
+        fault = pause_node(swarm_cluster, worker)
         try:
             down_s = watch_node_down(
                 lead,
@@ -304,9 +308,9 @@ def test_silent_worker_is_down_then_ready(cluster: Swarm, figure: Recorder) -> N
             )
         finally:
             fault.stop()
-        figure("down_after_at_1s_heartbeat_s", round(down_s, 2))
+        swarm_figure("down_after_at_1s_heartbeat_s", round(down_s, 2))
     finally:
-        set_dispatcher_heartbeat(cluster, previous)
+        set_dispatcher_heartbeat(swarm_cluster, previous)
     wait_until(
         lambda: True if _state(lead, worker) == "ready" else None,
         what=f"{worker.name} to be ready again",

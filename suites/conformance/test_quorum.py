@@ -111,11 +111,11 @@ class QuorumEvent(EventRecord):
 
 
 def _write(
-    cluster: Swarm, node: SwarmNode, name: str, rec: QuorumEvent, timeout_s: float
+    swarm_cluster: Swarm, node: SwarmNode, name: str, rec: QuorumEvent, timeout_s: float
 ) -> WriteAnswer:
     """Create a config through ``node`` (one request, nothing read first); a client-side
     timeout is recorded as no answer."""
-    with cluster.client(node, timeout_s) as client:
+    with swarm_cluster.client(node, timeout_s) as client:
         asked: dict[str, object] = {"config": name}
         return send_write(
             "config create",
@@ -144,33 +144,33 @@ def _task_containers(node: SwarmNode, service_id: str) -> list[str]:
     return sorted(c.id for c in node.engine().task_containers(service_id=service_id))
 
 
-def run_quorum_event(cluster: Swarm, rec: QuorumEvent) -> None:
-    leader = cluster.leader()
-    first, second = (m for m in cluster.managers if m.name != leader.name)
-    worker = cluster.workers[0]
+def run_quorum_event(swarm_cluster: Swarm, rec: QuorumEvent) -> None:
+    leader = swarm_cluster.leader()
+    first, second = (m for m in swarm_cluster.managers if m.name != leader.name)
+    worker = swarm_cluster.workers[0]
     rec.leader, rec.first, rec.second, rec.worker = (
         leader.name,
         first.name,
         second.name,
         worker.name,
     )
-    lead = cluster.client(leader)
+    lead = swarm_cluster.client(leader)
     # The service runs on the leader and the worker only: the nodes that stay up.
     for node in (leader, worker):
         lead.update_node(node.node_id, node_labels={"quorum": "stays"})
     lead.create_service("web", workload_image(), 2, constraints=["node.labels.quorum==stays"])
     wait_converged(lead, "web", 2)
     lead.configs.create("before-loss", b"created before the quorum loss")
-    rec.before = inventory(cluster)
+    rec.before = inventory(swarm_cluster)
     stored = lead.stored_service("web")  # the version every judged write names
-    rec.state_before = watched_state(lead, stored, cluster.nodes)
+    rec.state_before = watched_state(lead, stored, swarm_cluster.nodes)
     faults: list[Fault] = []
     try:
         # One follower down: the leader stays, writes go on.
-        faults.append(process.stop_node(cluster, first).start())
+        faults.append(process.stop_node(swarm_cluster, first).start())
         rec.note(f"{first.name} (follower) stopped")
-        rec.write_one_down = _write(cluster, leader, "one-manager-down", rec, 10)
-        rec.views_one_down = manager_views(cluster, [leader, second])
+        rec.write_one_down = _write(swarm_cluster, leader, "one-manager-down", rec, 10)
+        rec.views_one_down = manager_views(swarm_cluster, [leader, second])
         wait_until(
             lambda: (
                 True
@@ -188,12 +188,12 @@ def run_quorum_event(cluster: Swarm, rec: QuorumEvent) -> None:
         # sampled from just before the loss to the end of the window.
         with ContainerSampler([leader, worker], "web") as sampler:
             rec.stopping_s = rec.now()  # quorum held until here, for sure
-            faults.append(process.stop_node(cluster, second).start())
+            faults.append(process.stop_node(swarm_cluster, second).start())
             rec.lost_s, rec.lost_boot = rec.now(), boot_clock()
             rec.note(f"{second.name} stopped too: 1 of 3 managers up")
 
             def probe(i: int) -> WriteAnswer:
-                rec.writes.append(_write(cluster, leader, f"no-quorum-{i}", rec, 5))
+                rec.writes.append(_write(swarm_cluster, leader, f"no-quorum-{i}", rec, 5))
                 return rec.writes[-1]
 
             # Config creates until one is refused for lack of a leader: one accepted, or
@@ -215,18 +215,18 @@ def run_quorum_event(cluster: Swarm, rec: QuorumEvent) -> None:
         rec.back_s = rec.now()
         rec.note(f"{first.name} started again")
         views = wait_views(
-            cluster,
+            swarm_cluster,
             lambda v: [] if all(any(i.leader for i in view) for view in v.values()) else ["none"],
             what=f"a leader again among {leader.name} and {first.name}",
             timeout_s=SETTLE_BUDGET_S,
             managers=[leader, first],
         )
         rec.leader_again_s = rec.now()
-        new_leader = cluster.node(next(i.hostname for i in views[leader.name] if i.leader))
+        new_leader = swarm_cluster.node(next(i.hostname for i in views[leader.name] if i.leader))
         rec.note(f"{new_leader.name} leads")
 
         def accepted() -> WriteAnswer | None:
-            write = _write(cluster, new_leader, "after-restore", rec, 25)
+            write = _write(swarm_cluster, new_leader, "after-restore", rec, 25)
             return write if write.accepted else None
 
         rec.write_after = wait_until(
@@ -235,14 +235,14 @@ def run_quorum_event(cluster: Swarm, rec: QuorumEvent) -> None:
             timeout_s=SETTLE_BUDGET_S,
             timeout_error=promise_timeout,
         )
-        rec.after = inventory(cluster)
-        rec.configs_after = cluster.client(new_leader).configs.names()
-        now = cluster.client(new_leader)
-        rec.state_after = watched_state(now, now.stored_service("web"), cluster.nodes)
+        rec.after = inventory(swarm_cluster)
+        rec.configs_after = swarm_cluster.client(new_leader).configs.names()
+        now = swarm_cluster.client(new_leader)
+        rec.state_after = watched_state(now, now.stored_service("web"), swarm_cluster.nodes)
 
         # The second follower, still down, is demoted; started again it is a worker.
         def demote() -> bool | None:
-            cluster.client(new_leader).update_node(second.node_id, role="worker")
+            swarm_cluster.client(new_leader).update_node(second.node_id, role="worker")
             return True
 
         rec.demoted = wait_until(
@@ -255,10 +255,10 @@ def run_quorum_event(cluster: Swarm, rec: QuorumEvent) -> None:
         faults[1].stop()
         rec.second_back_s = rec.now()
         # swarmkit: TestDemoteDownedManager allows 64 s
-        cluster.wait_control(second, available=False, timeout_s=64)
+        swarm_cluster.wait_control(second, available=False, timeout_s=64)
         rec.second_control = bool(local_swarm(second)["ControlAvailable"])
         rec.views_demoted = wait_views(
-            cluster,
+            swarm_cluster,
             lambda v: view_problems(v, 2, 2),
             what=f"2 managers and 2 workers ({second.name} a worker), one leader",
             timeout_s=SETTLE_BUDGET_S,
@@ -271,14 +271,17 @@ def run_quorum_event(cluster: Swarm, rec: QuorumEvent) -> None:
 
 
 @pytest.fixture
-def quorum(cluster: Swarm) -> QuorumEvent:
-    if len(cluster.managers) != 3 or not cluster.workers:
+def quorum(swarm_cluster: Swarm) -> QuorumEvent:
+    if len(swarm_cluster.managers) != 3 or not swarm_cluster.workers:
         pytest.skip(
-            f"written for 3 managers and a worker, the cluster has {len(cluster.managers)} "
-            f"managers and {len(cluster.workers)} workers"
+            f"written for 3 managers and a worker, the cluster has {len(swarm_cluster.managers)} "
+            f"managers and {len(swarm_cluster.workers)} workers"
         )
     return recorded_once(
-        cluster, "quorum-loss", lambda rec: run_quorum_event(cluster, rec), QuorumEvent()
+        swarm_cluster,
+        "quorum-loss",
+        lambda rec: run_quorum_event(swarm_cluster, rec),
+        QuorumEvent(),
     )
 
 
@@ -294,7 +297,7 @@ def quorum(cluster: Swarm) -> QuorumEvent:
     needs=(),
     effects=("writes", "roles", "stops", "leadership"),
 )
-def test_follower_down(quorum: QuorumEvent, figure: Recorder) -> None:
+def test_follower_down(quorum: QuorumEvent, swarm_figure: Recorder) -> None:
     quorum.need(quorum.views_one_down, quorum.write_one_down, quorum.unreachable_s)
     assert quorum.views_one_down and quorum.write_one_down and quorum.unreachable_s
     for observer, view in quorum.views_one_down.items():
@@ -302,8 +305,8 @@ def test_follower_down(quorum: QuorumEvent, figure: Recorder) -> None:
         assert leaders == [quorum.leader], f"{observer} names {leaders} with a follower down"
     write = quorum.write_one_down
     assert write.accepted, f"a write with one follower down was not accepted: {write}"
-    figure("write_s", write.took_s)
-    figure("unreachable_after_s", quorum.unreachable_s)
+    swarm_figure("write_s", write.took_s)
+    swarm_figure("unreachable_after_s", quorum.unreachable_s)
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
@@ -319,16 +322,16 @@ def test_follower_down(quorum: QuorumEvent, figure: Recorder) -> None:
     needs=(),
     effects=("writes", "roles", "stops", "leadership"),
 )
-def test_writes_fail_without_quorum(quorum: QuorumEvent, figure: Recorder) -> None:
+def test_writes_fail_without_quorum(quorum: QuorumEvent, swarm_figure: Recorder) -> None:
     quorum.need(quorum.stopping_s, quorum.lost_s, quorum.refused_s, quorum.configs_after)
     assert quorum.lost_s is not None and quorum.refused_s is not None
     assert quorum.stopping_s is not None and quorum.configs_after is not None
-    figure("refused_after_s", quorum.refused_s - quorum.lost_s)
+    swarm_figure("refused_after_s", quorum.refused_s - quorum.lost_s)
     # The survivor is the leader: CheckQuorum steps it down no sooner than an election timeout
     # (10 ticks of 1 s) after it last heard a majority, which it did until the stop began.
     step_down = quorum.refused_s - quorum.stopping_s
-    figure("refused_after_stop_began_s", round(step_down, 1))
-    figure("writes_before_refusal", len(quorum.writes) - 1)
+    swarm_figure("refused_after_stop_began_s", round(step_down, 1))
+    swarm_figure("writes_before_refusal", len(quorum.writes) - 1)
     # Config creates: one request each, nothing read first. Accepted or refused otherwise
     # fails; a deadline or no answer (the probe gives up after 5 s) may come first.
     check_refused(quorum.writes, NO_LEADER).assert_ok()
@@ -354,7 +357,7 @@ def test_writes_fail_without_quorum(quorum: QuorumEvent, figure: Recorder) -> No
     needs=(),
     effects=("writes", "roles", "stops", "leadership"),
 )
-def test_tasks_keep_running_without_quorum(quorum: QuorumEvent, figure: Recorder) -> None:
+def test_tasks_keep_running_without_quorum(quorum: QuorumEvent, swarm_figure: Recorder) -> None:
     quorum.need(quorum.state_before, quorum.lost_boot, quorum.window_end_s, quorum.state_after)
     assert quorum.state_before and quorum.state_after and quorum.lost_boot is not None
     before = {
@@ -367,8 +370,8 @@ def test_tasks_keep_running_without_quorum(quorum: QuorumEvent, figure: Recorder
         {n: c for n, c in before.items() if c is not None}, quorum.container_samples
     )
     watched = _watched_from_loss(quorum.container_samples, quorum.lost_boot)
-    figure("watched_from_loss_s", round(watched, 1))
-    figure("judged_writes", len(quorum.judged))
+    swarm_figure("watched_from_loss_s", round(watched, 1))
+    swarm_figure("judged_writes", len(quorum.judged))
     refused = check_refused(quorum.judged, NO_LEADER)
     # The survivor was the leader: a write it answered with a deadline may still commit
     # (Raft); one refused with the documented message never does.
@@ -379,7 +382,7 @@ def test_tasks_keep_running_without_quorum(quorum: QuorumEvent, figure: Recorder
         unknown=of_unknown_outcome(quorum.judged, NO_LEADER),
     )
     for name, value in figures_of(kept=kept, refused=refused, unchanged=unchanged).items():
-        figure(name, value)
+        swarm_figure(name, value)
     assert_all([kept, refused, unchanged])
     # the catalog's window: a shorter watch is no verdict on the whole of it
     budgets.assert_within("q-tasks-keep-running", "kept", watched)
@@ -408,13 +411,13 @@ def _watched_from_loss(samples: list[ContainerSample], lost: float) -> float:
     needs=(),
     effects=("writes", "roles", "stops", "leadership"),
 )
-def test_quorum_restored(quorum: QuorumEvent, figure: Recorder) -> None:
+def test_quorum_restored(quorum: QuorumEvent, swarm_figure: Recorder) -> None:
     quorum.need(quorum.back_s, quorum.leader_again_s, quorum.write_after, quorum.after)
     assert quorum.back_s is not None and quorum.leader_again_s is not None
     assert quorum.before and quorum.after and quorum.write_after
-    figure("leader_after_s", quorum.leader_again_s - quorum.back_s)
+    swarm_figure("leader_after_s", quorum.leader_again_s - quorum.back_s)
     write = quorum.write_after
-    figure("write_accepted_after_s", write.t + write.took_s - quorum.back_s)
+    swarm_figure("write_accepted_after_s", write.t + write.took_s - quorum.back_s)
     check_nothing_lost(quorum.before, quorum.after).assert_ok()
 
 
@@ -430,7 +433,7 @@ def test_quorum_restored(quorum: QuorumEvent, figure: Recorder) -> None:
     needs=(),
     effects=("writes", "roles", "stops", "leadership"),
 )
-def test_demoted_while_down(quorum: QuorumEvent, figure: Recorder) -> None:
+def test_demoted_while_down(quorum: QuorumEvent, swarm_figure: Recorder) -> None:
     quorum.need(quorum.demoted, quorum.second_control, quorum.views_demoted)
     assert quorum.views_demoted is not None
     assert quorum.second_control is False
@@ -454,8 +457,8 @@ def test_demoted_while_down(quorum: QuorumEvent, figure: Recorder) -> None:
     needs=(),
     effects=("writes", "roles", "settings", "stops", "membership", "leadership"),
 )
-def test_force_new_cluster(fresh_cluster: Swarm, figure: Recorder) -> None:
-    cluster = fresh_cluster
+def test_force_new_cluster(swarm_fresh_cluster: Swarm, swarm_figure: Recorder) -> None:
+    cluster = swarm_fresh_cluster
     survivor, *lost = cluster.managers
     worker = cluster.workers[0]
     lead = cluster.leader_client()
@@ -484,7 +487,7 @@ def test_force_new_cluster(fresh_cluster: Swarm, figure: Recorder) -> None:
 
     clock = Stopwatch()
     cluster.client(survivor).init(advertise_address(cluster, survivor), force_new_cluster=True)
-    figure("init_s", clock())
+    swarm_figure("init_s", clock())
     own = cluster.client(survivor)
     info = own.info()
     assert (info["LocalNodeState"], info["ControlAvailable"]) == ("active", True), info
@@ -519,7 +522,7 @@ def test_force_new_cluster(fresh_cluster: Swarm, figure: Recorder) -> None:
         timeout_s=budgets.FORCE_NEW_CLUSTER_S,
         timeout_error=broken,
     )
-    figure("tasks_running_s", clock())
+    swarm_figure("tasks_running_s", clock())
     # "The manager has all the previous information about services and tasks": every task of
     # before is still known. (Engine 20.10 shuts the survivor's own tasks down and starts new
     # ones in the same slots on the same node within seconds; the docs promise the services
@@ -543,9 +546,9 @@ def test_force_new_cluster(fresh_cluster: Swarm, figure: Recorder) -> None:
         timeout_s=64,  # swarmkit's integration tests allow 64 s for node state
         managers=[survivor],
     )
-    figure("worker_ready_s", clock())
+    swarm_figure("worker_ready_s", clock())
     assert _task_containers(worker, service_id) == on_worker, "the worker's tasks were replaced"
-    figure("survivor_tasks_kept", _task_containers(survivor, service_id) == on_survivor)
+    swarm_figure("survivor_tasks_kept", _task_containers(survivor, service_id) == on_survivor)
 
     # A new manager joins: the worker leaves and joins with the new cluster's manager token.
     leave_swarm(cluster, worker, force=True)
@@ -572,4 +575,4 @@ def test_force_new_cluster(fresh_cluster: Swarm, figure: Recorder) -> None:
         timeout_s=30,
         timeout_error=promise_timeout,
     )
-    figure("recovered_s", clock())
+    swarm_figure("recovered_s", clock())

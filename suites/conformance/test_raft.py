@@ -69,13 +69,13 @@ SETTLE_BUDGET_S = 30.0
     needs=(),
     effects=("reads",),
 )
-def test_one_leader_everyone_agrees_on(cluster: Swarm) -> None:
-    views = manager_views(cluster)
-    problems = view_problems(views, len(cluster.managers), len(cluster.workers))
+def test_one_leader_everyone_agrees_on(swarm_cluster: Swarm) -> None:
+    views = manager_views(swarm_cluster)
+    problems = view_problems(views, len(swarm_cluster.managers), len(swarm_cluster.workers))
     assert not problems, "\n".join(problems)
     # What each engine says about itself matches what the managers list.
     roles = {i.hostname: i.role for i in next(iter(views.values()))}
-    for node in cluster.nodes:
+    for node in swarm_cluster.nodes:
         control = local_swarm(node)["ControlAvailable"]
         assert control is (roles[node.name] == "manager"), (
             f"{node.name} is listed as a {roles[node.name]} but says ControlAvailable={control}"
@@ -93,22 +93,22 @@ def test_one_leader_everyone_agrees_on(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_writes_through_any_manager(cluster: Swarm) -> None:
+def test_writes_through_any_manager(swarm_cluster: Swarm) -> None:
     created = {}
-    for manager in cluster.managers:
-        client = cluster.client(manager)
+    for manager in swarm_cluster.managers:
+        client = swarm_cluster.client(manager)
         created[f"via-{manager.name}"] = client.create_service(
             f"via-{manager.name}", workload_image(), 1
         )
-    for manager in cluster.managers:
-        services = cluster.client(manager).services()  # (a swarm in use has others too)
+    for manager in swarm_cluster.managers:
+        services = swarm_cluster.client(manager).services()  # (a swarm in use has others too)
         listed = {s.name: s.id for s in services if s.name in created}
         assert listed == created, f"{manager.name} lists {sorted(s.name for s in services)}"
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     for name, service_id in created.items():
         wait_converged(lead, name, 1)
         on_engines = sum(
-            len(c) for c in running_containers(cluster, service_id=service_id).values()
+            len(c) for c in running_containers(swarm_cluster, service_id=service_id).values()
         )
         assert on_engines == 1, f"{name}: {on_engines} containers run on the engines, not 1"
 
@@ -124,33 +124,33 @@ def test_writes_through_any_manager(cluster: Swarm) -> None:
     needs=(),
     effects=("roles", "leadership"),
 )
-def test_demoting_the_leader(cluster: Swarm, figure: Recorder) -> None:
-    old = cluster.leader()
-    others = [m for m in cluster.managers if m.name != old.name]
+def test_demoting_the_leader(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    old = swarm_cluster.leader()
+    others = [m for m in swarm_cluster.managers if m.name != old.name]
     clock = Stopwatch()
-    cluster.client(old).update_node(old.node_id, role="worker")
+    swarm_cluster.client(old).update_node(old.node_id, role="worker")
     views = wait_views(
-        cluster,
-        lambda v: view_problems(v, len(others), len(cluster.workers) + 1),
+        swarm_cluster,
+        lambda v: view_problems(v, len(others), len(swarm_cluster.workers) + 1),
         what=f"a leader other than {old.name} and {len(others)} managers, on every manager",
         timeout_s=ELECTION_BUDGET_S,
         managers=others,
     )
-    figure("handover_s", clock())
+    swarm_figure("handover_s", clock())
     new = next(i.hostname for i in next(iter(views.values())) if i.leader)
     assert new != old.name
     # swarmkit's tests allow 64 s for the role change to reach the node
-    cluster.wait_control(old, available=False, timeout_s=64)
+    swarm_cluster.wait_control(old, available=False, timeout_s=64)
 
-    cluster.client(cluster.node(new)).update_node(old.node_id, role="manager")
-    cluster.wait_control(old, available=True, timeout_s=64)
+    swarm_cluster.client(swarm_cluster.node(new)).update_node(old.node_id, role="manager")
+    swarm_cluster.wait_control(old, available=True, timeout_s=64)
     wait_views(
-        cluster,
-        lambda v: view_problems(v, len(cluster.managers), len(cluster.workers)),
+        swarm_cluster,
+        lambda v: view_problems(v, len(swarm_cluster.managers), len(swarm_cluster.workers)),
         what=f"{old.name} a reachable manager again, one leader, on every manager",
         timeout_s=SETTLE_BUDGET_S,
     )
-    figure("promoted_back_s", clock())
+    swarm_figure("promoted_back_s", clock())
 
 
 # -- a leader stop, recorded once -------------------------------------------------------------
@@ -179,10 +179,10 @@ class WriteProber(Sampler[WriteAnswer]):
 
     name = "write-prober"
 
-    def __init__(self, cluster: Swarm, rec: Failover, survivors: list[SwarmNode]) -> None:
+    def __init__(self, swarm_cluster: Swarm, rec: Failover, survivors: list[SwarmNode]) -> None:
         super().__init__(interval_s=0.5, stop_timeout_s=40)
         self.samples = rec.writes
-        self.cluster = cluster
+        self.cluster = swarm_cluster
         self.rec = rec
         self.survivors = survivors
         self.attempt = 0
@@ -205,27 +205,27 @@ class WriteProber(Sampler[WriteAnswer]):
         return [answer]
 
 
-def run_failover(cluster: Swarm, rec: Failover) -> None:
-    old = cluster.leader()
-    survivors = [m for m in cluster.managers if m.name != old.name]
+def run_failover(swarm_cluster: Swarm, rec: Failover) -> None:
+    old = swarm_cluster.leader()
+    survivors = [m for m in swarm_cluster.managers if m.name != old.name]
     rec.old_leader = old.name
-    rec.workers = [w.name for w in cluster.workers]
-    stop: Fault = process.stop_node(cluster, old)
+    rec.workers = [w.name for w in swarm_cluster.workers]
+    stop: Fault = process.stop_node(swarm_cluster, old)
     # Every manager is asked, the stopped one too (no answer while it is down): once it is
     # back, its own view counts as much as the survivors'.
-    sampler = NodeStateSampler(cluster, cluster.managers, interval_s=0.2)
+    sampler = NodeStateSampler(swarm_cluster, swarm_cluster.managers, interval_s=0.2)
     # Docker's default heartbeat (5 s, the clusters' default too; set whatever a cluster runs):
     # a new leader gives nodes 6 heartbeats to report again, and at 1 s that is 6 s, shorter
     # than an agent's reconnect backoff (up to 8 s).
-    heartbeat = set_dispatcher_heartbeat(cluster, DEFAULT_HEARTBEAT_S)
+    heartbeat = set_dispatcher_heartbeat(swarm_cluster, DEFAULT_HEARTBEAT_S)
     time.sleep(1.5)  # agents learn the new period from their next heartbeat
     try:
         with sampler:
             stop.start()
             rec.note(f"{old.name} (leader) stopped")
-            with WriteProber(cluster, rec, survivors) as prober:
+            with WriteProber(swarm_cluster, rec, survivors) as prober:
                 views = wait_views(
-                    cluster,
+                    swarm_cluster,
                     lambda v: [] if any(i.leader for i in next(iter(v.values()))) else ["none"],
                     what=f"a new leader among {[s.name for s in survivors]}",
                     timeout_s=ELECTION_BUDGET_S,
@@ -246,9 +246,12 @@ def run_failover(cluster: Swarm, rec: Failover) -> None:
             rec.back_at = boot_clock()
             rec.note(f"{old.name} started again")
             rec.views_after = wait_views(
-                cluster,
+                swarm_cluster,
                 lambda v: view_problems(
-                    v, len(cluster.managers), len(cluster.workers), leader=rec.new_leader
+                    v,
+                    len(swarm_cluster.managers),
+                    len(swarm_cluster.workers),
+                    leader=rec.new_leader,
                 ),
                 what=f"{old.name} back as a reachable follower of {rec.new_leader}",
                 timeout_s=SETTLE_BUDGET_S,
@@ -259,17 +262,21 @@ def run_failover(cluster: Swarm, rec: Failover) -> None:
     finally:
         sampler.stop()
         stop.stop()
-        set_dispatcher_heartbeat(cluster, heartbeat)
+        set_dispatcher_heartbeat(swarm_cluster, heartbeat)
         rec.leader_samples = list(sampler.leader_samples)
         rec.worker_samples = [s for s in sampler.samples if s.hostname in rec.workers]
-    rec.configs_after = {m.name: cluster.client(m).configs.names() for m in cluster.managers}
+    rec.configs_after = {
+        m.name: swarm_cluster.client(m).configs.names() for m in swarm_cluster.managers
+    }
 
 
 @pytest.fixture
-def failover(cluster: Swarm) -> Failover:
-    if len(cluster.managers) != 3:
-        pytest.skip(f"written for 3 managers, the cluster has {len(cluster.managers)}")
-    return recorded_once(cluster, "leader-stop", lambda rec: run_failover(cluster, rec), Failover())
+def failover(swarm_cluster: Swarm) -> Failover:
+    if len(swarm_cluster.managers) != 3:
+        pytest.skip(f"written for 3 managers, the cluster has {len(swarm_cluster.managers)}")
+    return recorded_once(
+        swarm_cluster, "leader-stop", lambda rec: run_failover(swarm_cluster, rec), Failover()
+    )
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
@@ -285,15 +292,15 @@ def failover(cluster: Swarm) -> Failover:
     needs=(),
     effects=("writes", "settings", "stops", "leadership"),
 )
-def test_writes_during_failover(failover: Failover, figure: Recorder) -> None:
+def test_writes_during_failover(failover: Failover, swarm_figure: Recorder) -> None:
     failover.need(failover.elected_s, failover.configs_after)
     assert failover.elected_s is not None and failover.configs_after is not None
     during = [w for w in failover.writes if w.t < failover.elected_s]
     assert during, f"no write was sent before the election:\n{failover.story()}"
-    figure("elected_s", failover.elected_s)
-    figure("first_write_held_s", during[0].took_s)
-    figure("first_write", during[0].text or "acknowledged")
-    figure("writes_before_election", len(during))
+    swarm_figure("elected_s", failover.elected_s)
+    swarm_figure("first_write_held_s", during[0].took_s)
+    swarm_figure("first_write", during[0].text or "acknowledged")
+    swarm_figure("writes_before_election", len(during))
     # Each write is one config create (nothing read first): acknowledged, refused with the
     # documented no-leader answer (HTTP 500), or of unknown outcome (a deadline, a leader that
     # lost its status under it); any other answer is not how Swarm refuses a write.
@@ -302,7 +309,7 @@ def test_writes_during_failover(failover: Failover, figure: Recorder) -> None:
     acknowledged = {str(w.asked["config"]) for w in failover.writes if w.accepted}
     assert acknowledged, f"no write acknowledged:\n{failover.story()}"
     refused = {str(w.asked["config"]) for w in failover.writes if w.outcome(NO_LEADER) == "refused"}
-    figure("writes_refused_no_leader", len(refused))
+    swarm_figure("writes_refused_no_leader", len(refused))
     for manager, names in failover.configs_after.items():
         lost = sorted(acknowledged - names)
         assert not lost, f"acknowledged writes missing on {manager}: {lost}"
@@ -323,7 +330,7 @@ def test_writes_during_failover(failover: Failover, figure: Recorder) -> None:
     needs=(),
     effects=("writes", "settings", "stops", "leadership"),
 )
-def test_old_leader_rejoins_as_follower(failover: Failover, figure: Recorder) -> None:
+def test_old_leader_rejoins_as_follower(failover: Failover, swarm_figure: Recorder) -> None:
     failover.need(failover.views_after, failover.back_at, failover.leader_samples)
     assert failover.views_after and failover.back_at is not None and failover.leader_samples
     assert failover.old_leader != failover.new_leader
@@ -364,7 +371,7 @@ def test_old_leader_rejoins_as_follower(failover: Failover, figure: Recorder) ->
     needs=(),
     effects=("writes", "settings", "stops", "leadership"),
 )
-def test_workers_not_down_on_failover(failover: Failover, figure: Recorder) -> None:
+def test_workers_not_down_on_failover(failover: Failover, swarm_figure: Recorder) -> None:
     failover.need(failover.worker_samples, failover.elected_s, failover.views_after)
     assert failover.worker_samples is not None and failover.elected_s is not None
     samples = failover.worker_samples
@@ -373,7 +380,7 @@ def test_workers_not_down_on_failover(failover: Failover, figure: Recorder) -> N
     down = [s for s in samples if s.state == "down"]
     assert not down, f"workers marked down: {down[:5]}"
     unknown = [s.t for s in samples if s.state == "unknown"]
-    figure("worker_unknown_for_s", (max(unknown) - min(unknown)) if unknown else 0.0)
+    swarm_figure("worker_unknown_for_s", (max(unknown) - min(unknown)) if unknown else 0.0)
     for worker in failover.workers:
         ready = [s.t for s in samples if s.hostname == worker and s.state == "ready"]
         back = [t for t in ready if t >= failover.elected_s]
@@ -401,17 +408,19 @@ class FullRestart(EventRecord):
     services_after: dict[str, str | None] | None = None
 
 
-def run_full_restart(cluster: Swarm, rec: FullRestart) -> None:
-    lead = cluster.leader_client()
+def run_full_restart(swarm_cluster: Swarm, rec: FullRestart) -> None:
+    lead = swarm_cluster.leader_client()
     rec.service_id = lead.create_service("before-restart", workload_image(), 2)
     wait_converged(lead, "before-restart", 2)
-    rec.before = {n.name: local_swarm(n) for n in cluster.nodes}
+    rec.before = {n.name: local_swarm(n) for n in swarm_cluster.nodes}
     faults: list[Fault] = []
-    for node in cluster.nodes:
-        killed = node.name == cluster.managers[-1].name or node.role == "worker"
+    for node in swarm_cluster.nodes:
+        killed = node.name == swarm_cluster.managers[-1].name or node.role == "worker"
         rec.how[node.name] = "SIGKILL" if killed else "docker stop"
         faults.append(
-            process.kill_node(cluster, node) if killed else process.stop_node(cluster, node)
+            process.kill_node(swarm_cluster, node)
+            if killed
+            else process.stop_node(swarm_cluster, node)
         )
     try:
         with ThreadPoolExecutor(len(faults)) as pool:
@@ -425,8 +434,8 @@ def run_full_restart(cluster: Swarm, rec: FullRestart) -> None:
         for fault in faults:
             fault.stop()
     rec.healthy_views = wait_views(
-        cluster,
-        lambda v: view_problems(v, len(cluster.managers), len(cluster.workers)),
+        swarm_cluster,
+        lambda v: view_problems(v, len(swarm_cluster.managers), len(swarm_cluster.workers)),
         what="one leader, every manager reachable, every node ready and active",
         timeout_s=SETTLE_BUDGET_S,
     )
@@ -435,26 +444,29 @@ def run_full_restart(cluster: Swarm, rec: FullRestart) -> None:
     # Each node's own view once the swarm is whole again: right after its engine answers, an
     # agent still connecting to the managers reports LocalNodeState "pending" (seen on a
     # worker killed with SIGKILL), which is the way back, not a lost state.
-    rec.after = {n.name: local_swarm(n) for n in cluster.nodes}
+    rec.after = {n.name: local_swarm(n) for n in swarm_cluster.nodes}
     seen: dict[str, str | None] = {}
-    for manager in cluster.managers:
+    for manager in swarm_cluster.managers:
         try:
-            seen[manager.name] = cluster.client(manager).service("before-restart").id
+            seen[manager.name] = swarm_cluster.client(manager).service("before-restart").id
         except EngineAPIError:
             seen[manager.name] = None
     rec.services_after = seen
 
 
 @pytest.fixture
-def full_restart(cluster: Swarm) -> FullRestart:
-    shape = (len(cluster.managers), len(cluster.workers))
+def full_restart(swarm_cluster: Swarm) -> FullRestart:
+    shape = (len(swarm_cluster.managers), len(swarm_cluster.workers))
     if shape != FULL_RESTART_SHAPE:
         pytest.skip(
             f"written for {FULL_RESTART_SHAPE[0]} managers and {FULL_RESTART_SHAPE[1]} worker "
             f"(the catalog's case), the cluster has {shape[0]} managers and {shape[1]} workers"
         )
     return recorded_once(
-        cluster, "full-restart", lambda rec: run_full_restart(cluster, rec), FullRestart()
+        swarm_cluster,
+        "full-restart",
+        lambda rec: run_full_restart(swarm_cluster, rec),
+        FullRestart(),
     )
 
 
@@ -472,11 +484,11 @@ def full_restart(cluster: Swarm) -> FullRestart:
     needs=(),
     effects=("writes", "stops", "leadership"),
 )
-def test_full_restart_recovers(full_restart: FullRestart, figure: Recorder) -> None:
+def test_full_restart_recovers(full_restart: FullRestart, swarm_figure: Recorder) -> None:
     full_restart.need(full_restart.engines_s, full_restart.healthy_s, full_restart.healthy_views)
     assert full_restart.engines_s is not None and full_restart.healthy_s is not None
-    figure("engines_back_s", full_restart.engines_s)
-    figure("healthy_after_engines_s", full_restart.healthy_s - full_restart.engines_s)
+    swarm_figure("engines_back_s", full_restart.engines_s)
+    swarm_figure("healthy_after_engines_s", full_restart.healthy_s - full_restart.engines_s)
 
 
 @pytest.mark.swarm(managers=5, workers=1, capabilities=("stop-nodes",))

@@ -70,8 +70,8 @@ class TaskLog:
     reap old tasks and the engines remove their containers, so a count of restarts has to be
     accumulated while they happen."""
 
-    def __init__(self, cluster: Swarm, client: SwarmClient, services: list[str]) -> None:
-        self.cluster = cluster
+    def __init__(self, swarm_cluster: Swarm, client: SwarmClient, services: list[str]) -> None:
+        self.cluster = swarm_cluster
         self.lead = client
         self.tasks: dict[str, dict[str, TaskRecord]] = {s: {} for s in services}
         self.containers: dict[str, dict[str, EngineContainer]] = {s: {} for s in services}
@@ -119,11 +119,11 @@ CONDITIONS = {  # service: (restart condition, exit code of its task, is it rest
     needs=(),
     effects=("writes",),
 )
-def test_restart_conditions(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_restart_conditions(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     for name, (condition, code, _) in CONDITIONS.items():
         create_policy_service(lead, name, command=exits(code), restart=restart(condition, 0.2))
-    log = TaskLog(cluster, lead, list(CONDITIONS))
+    log = TaskLog(swarm_cluster, lead, list(CONDITIONS))
     restarted = [name for name, (_, _, again) in CONDITIONS.items() if again]
 
     def restarted_twice() -> bool | None:
@@ -178,12 +178,12 @@ def test_restart_conditions(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_restart_delay(cluster: Swarm, figure: Recorder) -> None:
+def test_restart_delay(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
     delay_s = 2.0
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     create_policy_service(lead, "delayed", command=exits(1), restart=restart("any", delay_s))
     create_policy_service(lead, "undelayed", command=exits(1), restart=restart("any", 0.0))
-    log = TaskLog(cluster, lead, ["delayed", "undelayed"])
+    log = TaskLog(swarm_cluster, lead, ["delayed", "undelayed"])
 
     def restarted() -> bool | None:
         log.poll()
@@ -205,9 +205,9 @@ def test_restart_delay(cluster: Swarm, figure: Recorder) -> None:
         ]
 
     delayed, undelayed = gaps("delayed"), gaps("undelayed")
-    figure("restart_gap_delayed_s", min(delayed))
+    swarm_figure("restart_gap_delayed_s", min(delayed))
     if undelayed:
-        figure("restart_gap_undelayed_s", min(undelayed))
+        swarm_figure("restart_gap_undelayed_s", min(undelayed))
     assert delayed, "no restart of the delayed service finished on the engines"
     assert min(delayed) >= delay_s, (
         f"a replacement started {min(delayed):.2f} s after the previous container exited; "
@@ -234,9 +234,9 @@ def test_restart_delay(cluster: Swarm, figure: Recorder) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_restart_max_attempts_and_window(cluster: Swarm) -> None:
+def test_restart_max_attempts_and_window(swarm_cluster: Swarm) -> None:
     attempts = 1
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     # Each task lives about a second (0.2 s delay, start, 0.5 s run): a 0.3 s window never
     # holds the previous restart, a 60 s window always does.
     windows = {"capped": 0.0, "wide-window": 60.0, "narrow-window": 0.3}
@@ -247,7 +247,7 @@ def test_restart_max_attempts_and_window(cluster: Swarm) -> None:
             command=exits(1, after_s=0.5),
             restart=restart("on-failure", 0.2, max_attempts=attempts, window_s=window_s),
         )
-    log = TaskLog(cluster, lead, list(windows))
+    log = TaskLog(swarm_cluster, lead, list(windows))
 
     def narrow_went_past_the_cap() -> bool | None:
         log.poll(engines=False)
@@ -288,8 +288,8 @@ def health(test: list[str], retries: int) -> Healthcheck:
 NEVER_HEALTHY = health(["CMD", "false"], retries=2)  # unhealthy after its second probe
 
 
-def only_container(cluster: Swarm, service: str) -> EngineContainer | None:
-    running = [c for c in engine_containers(cluster, service) if c.running]
+def only_container(swarm_cluster: Swarm, service: str) -> EngineContainer | None:
+    running = [c for c in engine_containers(swarm_cluster, service) if c.running]
     return running[0] if len(running) == 1 else None
 
 
@@ -306,8 +306,8 @@ def only_container(cluster: Swarm, service: str) -> EngineContainer | None:
     needs=(),
     effects=("writes",),
 )
-def test_health_check_gates_running(cluster: Swarm, figure: Recorder) -> None:
-    lead = cluster.leader_client()
+def test_health_check_gates_running(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    lead = swarm_cluster.leader_client()
     # As moby's TestServiceHealthStart: many retries, so failing checks never make it unhealthy.
     create_policy_service(
         lead,
@@ -319,7 +319,7 @@ def test_health_check_gates_running(cluster: Swarm, figure: Recorder) -> None:
 
     def failed_checks() -> EngineContainer | None:
         states.extend(t.state for t in task_records(lead, "gated"))
-        container = only_container(cluster, "gated")
+        container = only_container(swarm_cluster, "gated")
         return container if container and container.failing_streak >= 2 else None
 
     container = wait_promise(
@@ -337,7 +337,7 @@ def test_health_check_gates_running(cluster: Swarm, figure: Recorder) -> None:
         f"the task was reported running before a passing check: {states}"
     )
 
-    code, out = exec_in_container(cluster, container, ["touch", "/tmp/ready"])
+    code, out = exec_in_container(swarm_cluster, container, ["touch", "/tmp/ready"])
     assert code == 0, f"touch /tmp/ready in the task: {out}"
     clock = Stopwatch()
 
@@ -351,8 +351,8 @@ def test_health_check_gates_running(cluster: Swarm, figure: Recorder) -> None:
         timeout_s=STEP_BUDGET_S,
         seen=lambda: f"task {task_records(lead, 'gated')[0].state}",
     )
-    figure("running_after_passing_check_s", clock())
-    healthy = only_container(cluster, "gated")
+    swarm_figure("running_after_passing_check_s", clock())
+    healthy = only_container(swarm_cluster, "gated")
     assert healthy is not None and healthy.id == container.id, "the container was replaced"
     assert healthy.health == "healthy", f"engine health: {healthy.health}"
 
@@ -370,8 +370,8 @@ def test_health_check_gates_running(cluster: Swarm, figure: Recorder) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_unhealthy_container_is_replaced(cluster: Swarm, figure: Recorder) -> None:
-    lead = cluster.leader_client()
+def test_unhealthy_container_is_replaced(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    lead = swarm_cluster.leader_client()
     # As moby's TestServiceHealthRun: healthy at first, one failed check makes it unhealthy.
     # The process ignores SIGTERM (PID 1 `sleep`), so it ends non-zero, as moby's `top` does.
     create_policy_service(
@@ -384,7 +384,7 @@ def test_unhealthy_container_is_replaced(cluster: Swarm, figure: Recorder) -> No
 
     def healthy() -> tuple[TaskRecord, EngineContainer] | None:
         tasks = [t for t in task_records(lead, "checked") if t.state == "running"]
-        container = only_container(cluster, "checked")
+        container = only_container(swarm_cluster, "checked")
         if len(tasks) == 1 and container and container.health == "healthy":
             return tasks[0], container
         return None
@@ -395,7 +395,7 @@ def test_unhealthy_container_is_replaced(cluster: Swarm, figure: Recorder) -> No
         timeout_s=STEP_BUDGET_S,
         seen=lambda: str([(t.state, t.error) for t in task_records(lead, "checked")]),
     )
-    code, out = exec_in_container(cluster, container, ["rm", "/tmp/healthy"])
+    code, out = exec_in_container(swarm_cluster, container, ["rm", "/tmp/healthy"])
     assert code == 0, f"rm /tmp/healthy in the task: {out}"
     clock = Stopwatch()
 
@@ -416,7 +416,7 @@ def test_unhealthy_container_is_replaced(cluster: Swarm, figure: Recorder) -> No
 
     def replaced() -> tuple[TaskRecord, EngineContainer] | None:
         tasks = [t for t in task_records(lead, "checked") if t.state == "running"]
-        fresh = only_container(cluster, "checked")
+        fresh = only_container(swarm_cluster, "checked")
         if len(tasks) == 1 and tasks[0].id != task.id and fresh and fresh.id != container.id:
             return tasks[0], fresh
         return None
@@ -427,10 +427,10 @@ def test_unhealthy_container_is_replaced(cluster: Swarm, figure: Recorder) -> No
         timeout_s=STEP_BUDGET_S,
         seen=lambda: str([(t.state, t.error) for t in task_records(lead, "checked")]),
     )
-    figure("replaced_after_unhealthy_s", clock())
+    swarm_figure("replaced_after_unhealthy_s", clock())
     assert new_task.slot == task.slot, f"replacement in slot {new_task.slot}, not {task.slot}"
     assert new_container.task_id == new_task.id, "the running container is not the new task's"
-    old = {c.id: c for c in engine_containers(cluster, "checked")}.get(container.id)
+    old = {c.id: c for c in engine_containers(swarm_cluster, "checked")}.get(container.id)
     assert old is None or not old.running, f"the unhealthy container still runs on {old.node}"
 
 
@@ -447,8 +447,8 @@ def test_unhealthy_container_is_replaced(cluster: Swarm, figure: Recorder) -> No
     needs=(),
     effects=("writes",),
 )
-def test_unhealthy_replacement_never_runs(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_unhealthy_replacement_never_runs(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     v1, v2 = workload_image("v1"), workload_image("v2")
     create_policy_service(
         lead,
@@ -459,7 +459,7 @@ def test_unhealthy_replacement_never_runs(cluster: Swarm) -> None:
         ),
         restart=restart("any", 0.2),
     )
-    originals = wait_running_containers(cluster, "web", 3)
+    originals = wait_running_containers(swarm_cluster, "web", 3)
     new_states: list[tuple[str, str]] = []
     old_seen: list[set[str]] = []
 
@@ -476,7 +476,7 @@ def test_unhealthy_replacement_never_runs(cluster: Swarm) -> None:
 
     def paused() -> bool | None:
         new_states.extend((t.id, t.state) for t in task_records(lead, "web") if t.image == v2)
-        old_seen.append({c.id for c in engine_containers(cluster, "web") if c.running})
+        old_seen.append({c.id for c in engine_containers(swarm_cluster, "web") if c.running})
         return True if update_status(lead, "web").state == "paused" else None
 
     wait_promise(
@@ -492,7 +492,9 @@ def test_unhealthy_replacement_never_runs(cluster: Swarm) -> None:
     new_tasks = [t for t in task_records(lead, "web") if t.image == v2]
     assert new_tasks, "the update created no v2 task"
     # Each v2 container the engines still have ended unhealthy, never healthy.
-    v2_health = {c.task_id: c.health for c in engine_containers(cluster, "web") if c.image == v2}
+    v2_health = {
+        c.task_id: c.health for c in engine_containers(swarm_cluster, "web") if c.image == v2
+    }
     assert "healthy" not in v2_health.values(), f"health of the v2 containers: {v2_health}"
     ended = [t for t in new_tasks if t.state in ("complete", "failed")]
     assert ended and all(v2_health.get(t.id, "unhealthy") == "unhealthy" for t in ended), (
@@ -507,7 +509,7 @@ def test_unhealthy_replacement_never_runs(cluster: Swarm) -> None:
             f"an old v1 task stopped during a start-first update: running {sample}, "
             f"originally {originals}"
         )
-    still = [c for c in engine_containers(cluster, "web") if c.running and c.image == v1]
+    still = [c for c in engine_containers(swarm_cluster, "web") if c.running and c.image == v1]
     assert {c.id for c in still} == originals, "the v1 containers changed"
 
 
@@ -537,8 +539,8 @@ def test_unhealthy_replacement_never_runs(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_unhealthy_start_fails_whatever_the_exit_code(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_unhealthy_start_fails_whatever_the_exit_code(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     # The workload exits 0 on SIGTERM; no restart, so its one task is the whole story.
     create_policy_service(
         lead,
@@ -572,27 +574,27 @@ def test_unhealthy_start_fails_whatever_the_exit_code(cluster: Swarm) -> None:
     )
 
 
-def wait_running_containers(cluster: Swarm, service: str, count: int) -> set[str]:
+def wait_running_containers(swarm_cluster: Swarm, service: str, count: int) -> set[str]:
     """Wait until ``count`` containers of ``service`` run on the engines; their ids."""
 
     def running() -> set[str] | None:
-        found = {c.id for c in engine_containers(cluster, service) if c.running}
+        found = {c.id for c in engine_containers(swarm_cluster, service) if c.running}
         return found if len(found) == count else None
 
     return wait_promise(
         running,
         what=f"run {count} containers of {service}",
         timeout_s=STEP_BUDGET_S,
-        seen=lambda: str([(c.node, c.status) for c in engine_containers(cluster, service)]),
+        seen=lambda: str([(c.node, c.status) for c in engine_containers(swarm_cluster, service)]),
     )
 
 
 # -- task history ----------------------------------------------------------------------------
-def counted_history(cluster: Swarm, lead: SwarmClient, service: str, restarts: int) -> int:
+def counted_history(swarm_cluster: Swarm, lead: SwarmClient, service: str, restarts: int) -> int:
     """How many tasks the managers keep in the slot of a crash-looping ``service`` once it has
     been restarted ``restarts`` times."""
     create_policy_service(lead, service, command=exits(1), restart=restart("any", 0.1))
-    log = TaskLog(cluster, lead, [service])
+    log = TaskLog(swarm_cluster, lead, [service])
 
     def restarted() -> bool | None:
         log.poll(engines=False)
@@ -630,13 +632,13 @@ def counted_history(cluster: Swarm, lead: SwarmClient, service: str, restarts: i
     needs=(),
     effects=("writes", "settings"),
 )
-def test_task_history_limit(cluster: Swarm, figure: Recorder) -> None:
+def test_task_history_limit(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
     limit, attempts = 2, 2
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     # The default, counted: swarmcheck initialises its swarms without --task-history-limit,
     # and a crash-looping slot restarted ten times must keep five tasks, no more, no fewer.
-    kept = counted_history(cluster, lead, "looping-default", restarts=10)
-    figure("history_per_slot", kept)
+    kept = counted_history(swarm_cluster, lead, "looping-default", restarts=10)
+    swarm_figure("history_per_slot", kept)
     budgets.assert_within("heal-task-history", "kept", kept)
     lead.remove_service("looping-default")
     with task_history_limit(lead, limit) as default:
@@ -648,7 +650,7 @@ def test_task_history_limit(cluster: Swarm, figure: Recorder) -> None:
             command=exits(1),
             restart=restart("on-failure", 0.1, max_attempts=attempts),
         )
-        log = TaskLog(cluster, lead, ["looping", "capped"])
+        log = TaskLog(swarm_cluster, lead, ["looping", "capped"])
 
         def enough_history() -> bool | None:
             log.poll()
@@ -677,21 +679,21 @@ def test_task_history_limit(cluster: Swarm, figure: Recorder) -> None:
         assert not {t.id for t in first} & {t.id for t in kept}, "the oldest tasks were kept"
 
         def containers_removed() -> bool | None:
-            left = {c.task_id for c in engine_containers(cluster, "looping")}
+            left = {c.task_id for c in engine_containers(swarm_cluster, "looping")}
             return True if not left & {t.id for t in first} else None
 
         wait_promise(
             containers_removed,
             what="remove the containers of reaped tasks from the engines",
             timeout_s=10,
-            seen=lambda: str([c.task_id[:10] for c in engine_containers(cluster, "looping")]),
+            seen=lambda: str([c.task_id[:10] for c in engine_containers(swarm_cluster, "looping")]),
         )
         capped = task_records(lead, "capped")
         assert len(capped) == attempts + 1, (
             f"MaxAttempts={attempts} must keep {attempts + 1} tasks although the limit is "
             f"{limit}: {len(capped)} kept"
         )
-        on_engines = engine_containers(cluster, "capped")
+        on_engines = engine_containers(swarm_cluster, "capped")
         assert len(on_engines) == attempts + 1, (
             f"the engines keep {len(on_engines)} containers of the capped service"
         )

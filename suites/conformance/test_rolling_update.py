@@ -27,12 +27,12 @@ DOC = "https://docs.docker.com/engine/swarm/swarm-tutorial/rolling-update/"
     effects=("writes",),
 )
 def test_rolling_update_keeps_answering(
-    cluster: Swarm, figure: Recorder, judge_rolling: RollingJudge
+    swarm_cluster: Swarm, swarm_figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
     """3 replicas, start-first, parallelism 1: a client inside the swarm never misses an
     answer, and the tasks (managers and engines, sampled every 0.2 s) show start-first: an
     engine that updates stop-first fails here even though the client would not notice."""
-    run = watched_rolling_update(cluster, figure, replicas=3, order="start-first")
+    run = watched_rolling_update(swarm_cluster, swarm_figure, replicas=3, order="start-first")
     judge_rolling(run, "web v1 -> v2, probed via tasks.web (DNS-RR)")
 
 
@@ -47,7 +47,9 @@ def test_rolling_update_keeps_answering(
     effects=("writes",),
 )
 def test_rolling_update_through_vip(
-    cluster: Swarm, figure: Recorder, judge_rolling: RollingJudge
+    swarm_cluster: Swarm, swarm_figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
-    run = watched_rolling_update(cluster, figure, replicas=3, order="start-first", via_vip=True)
+    run = watched_rolling_update(
+        swarm_cluster, swarm_figure, replicas=3, order="start-first", via_vip=True
+    )
     judge_rolling(run, "web v1 -> v2, probed via the service VIP")

@@ -58,14 +58,14 @@ STILL_PENDING_S = 5.0
     needs=(),
     effects=("writes",),
 )
-def test_role_constraints(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_role_constraints(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     create_placed_service(lead, "on-workers", 3, constraints=["node.role==worker"])
     create_placed_service(lead, "on-managers", 4, constraints=["node.role!=worker"])
-    workers = {n.name for n in cluster.workers}
-    managers = {n.name for n in cluster.managers}
-    on_workers = wait_placement(cluster, lead, "on-workers", 3)
-    on_managers = wait_placement(cluster, lead, "on-managers", 4)
+    workers = {n.name for n in swarm_cluster.workers}
+    managers = {n.name for n in swarm_cluster.managers}
+    on_workers = wait_placement(swarm_cluster, lead, "on-workers", 3)
+    on_managers = wait_placement(swarm_cluster, lead, "on-managers", 4)
     assert set(on_workers.by_node) <= workers, f"node.role==worker tasks: {on_workers}"
     assert set(on_managers.by_node) <= managers, f"node.role!=worker tasks: {on_managers}"
 
@@ -82,9 +82,11 @@ def test_role_constraints(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_unsatisfiable_placement_stays_pending(cluster: Swarm, figure: Recorder) -> None:
-    lead = cluster.leader_client()
-    nodes = cluster.spec.size
+def test_unsatisfiable_placement_stays_pending(
+    swarm_cluster: Swarm, swarm_figure: Recorder
+) -> None:
+    lead = swarm_cluster.leader_client()
+    nodes = swarm_cluster.spec.size
     reasons = {
         # swarmkit's scheduler explains why no node fits, counting the nodes it tried.
         "no-role": f"scheduling constraints not satisfied on {nodes} nodes",
@@ -101,7 +103,7 @@ def test_unsatisfiable_placement_stays_pending(cluster: Swarm, figure: Recorder)
 
     for service in reasons:
         wait_placement(
-            cluster,
+            swarm_cluster,
             lead,
             service,
             0,
@@ -112,7 +114,7 @@ def test_unsatisfiable_placement_stays_pending(cluster: Swarm, figure: Recorder)
 
     def problem() -> str | None:
         for service in reasons:
-            seen = observe(cluster, lead, service)
+            seen = observe(swarm_cluster, lead, service)
             if seen.running or seen.engines:
                 return f"a task of {service} runs although no node can take it: {seen}"
             if len(seen.pending) != 2 or any(
@@ -125,7 +127,7 @@ def test_unsatisfiable_placement_stays_pending(cluster: Swarm, figure: Recorder)
 
     clock = Stopwatch()
     hold(STILL_PENDING_S, problem)
-    figure("watched_pending_s", clock())
+    swarm_figure("watched_pending_s", clock())
 
 
 @pytest.mark.swarmcheck(
@@ -139,9 +141,9 @@ def test_unsatisfiable_placement_stays_pending(cluster: Swarm, figure: Recorder)
     needs=(),
     effects=("writes", "roles"),
 )
-def test_label_constraints(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
-    m1, m2, m3 = cluster.managers[:3]
+def test_label_constraints(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
+    m1, m2, m3 = swarm_cluster.managers[:3]
     lead.update_node(m1.node_id, node_labels={"zone": "a", "disk": "ssd"})
     lead.update_node(m2.node_id, node_labels={"zone": "a", "disk": "hdd"})
     lead.update_node(m3.node_id, node_labels={"zone": "b"})
@@ -150,9 +152,9 @@ def test_label_constraints(cluster: Swarm) -> None:
         lead, "a-and-ssd", 3, constraints=["node.labels.zone==a", "node.labels.disk==ssd"]
     )
     create_placed_service(lead, "not-a", 3, constraints=["node.labels.zone!=a"])
-    both = wait_placement(cluster, lead, "a-and-ssd", 3)
+    both = wait_placement(swarm_cluster, lead, "a-and-ssd", 3)
     assert both.by_node == {m1.name: 3}, f"zone==a AND disk==ssd: only {m1.name} fits; {both}"
-    not_a = wait_placement(cluster, lead, "not-a", 3)
+    not_a = wait_placement(swarm_cluster, lead, "not-a", 3)
     assert not_a.by_node == {m3.name: 3}, f"zone!=a: only {m3.name} fits; {not_a}"
 
 
@@ -169,12 +171,12 @@ def test_label_constraints(cluster: Swarm) -> None:
     needs=(),
     effects=("writes", "roles"),
 )
-def test_relabelling_moves_tasks(cluster: Swarm, figure: Recorder) -> None:
-    lead = cluster.leader_client()
-    _, m2, m3 = cluster.managers[:3]
+def test_relabelling_moves_tasks(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    lead = swarm_cluster.leader_client()
+    _, m2, m3 = swarm_cluster.managers[:3]
     create_placed_service(lead, "gpu", 2, constraints=["node.labels.gpu==yes"])
     wait_placement(
-        cluster,
+        swarm_cluster,
         lead,
         "gpu",
         0,
@@ -184,22 +186,22 @@ def test_relabelling_moves_tasks(cluster: Swarm, figure: Recorder) -> None:
     )
     clock = Stopwatch()
     lead.update_node(m2.node_id, node_labels={"gpu": "yes"})
-    placed = wait_placement(cluster, lead, "gpu", 2, what="the pending tasks to run on m2")
-    figure("pending_to_running_s", clock())
+    placed = wait_placement(swarm_cluster, lead, "gpu", 2, what="the pending tasks to run on m2")
+    swarm_figure("pending_to_running_s", clock())
     assert placed.by_node == {m2.name: 2}, f"after labelling {m2.name} gpu=yes: {placed}"
 
     clock = Stopwatch()
     lead.update_node(m3.node_id, node_labels={"gpu": "yes"})
     lead.update_node(m2.node_id, node_labels={"gpu": "no"})
     moved = wait_placement(
-        cluster,
+        swarm_cluster,
         lead,
         "gpu",
         2,
         also=lambda seen: seen.by_node == {m3.name: 2},
         what=f"the constraint enforcer to move both tasks from {m2.name} to {m3.name}",
     )
-    figure("enforced_move_s", clock())
+    swarm_figure("enforced_move_s", clock())
     assert moved.engines == {m3.name: 2}, f"{m2.name} still runs tasks it no longer matches"
 
 
@@ -214,9 +216,9 @@ def test_relabelling_moves_tasks(cluster: Swarm, figure: Recorder) -> None:
     needs=(),
     effects=("writes", "roles"),
 )
-def test_spread_preference(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
-    m1, m2, m3 = cluster.managers[:3]
+def test_spread_preference(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
+    m1, m2, m3 = swarm_cluster.managers[:3]
     # rack: a = {m1}, b = {m2, m3}.  zone: x = {m1}, unlabelled = {m2, m3}.
     lead.update_node(m1.node_id, node_labels={"rack": "a", "zone": "x"})
     lead.update_node(m2.node_id, node_labels={"rack": "b"})
@@ -225,7 +227,7 @@ def test_spread_preference(cluster: Swarm) -> None:
     create_placed_service(lead, "by-zone", 6, spread=["zone"])
     # Without the preference 6 tasks spread 2/2/2; with it half go to the one-node group.
     for service in ("by-rack", "by-zone"):
-        seen = wait_placement(cluster, lead, service, 6)
+        seen = wait_placement(swarm_cluster, lead, service, 6)
         assert seen.on(m1) == 3, f"{service}: the group of {m1.name} alone gets half; {seen}"
         assert {seen.on(m2), seen.on(m3)} == {1, 2}, (
             f"{service}: the other group's 3 tasks spread over {m2.name} and {m3.name}; {seen}"
@@ -245,12 +247,12 @@ def test_spread_preference(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_max_replicas_per_node(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
-    nodes = cluster.spec.size
+def test_max_replicas_per_node(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
+    nodes = swarm_cluster.spec.size
     create_placed_service(lead, "one-each", nodes + 1, max_per_node=1)
     seen = wait_placement(
-        cluster,
+        swarm_cluster,
         lead,
         "one-each",
         nodes,
@@ -258,7 +260,7 @@ def test_max_replicas_per_node(cluster: Swarm) -> None:
         also=lambda p: bool(p.pending) and p.pending[0].error == MAX_REPLICAS_ERR,
         what=f"{nodes} tasks, one per node, and one pending with '{MAX_REPLICAS_ERR}'",
     )
-    assert seen.by_node == {n.name: 1 for n in cluster.nodes}, f"one task per node: {seen}"
+    assert seen.by_node == {n.name: 1 for n in swarm_cluster.nodes}, f"one task per node: {seen}"
 
     def problem(p: Placement) -> str | None:
         crowded = {n: c for n, c in {**p.by_node, **p.engines}.items() if c > 1}
@@ -268,7 +270,7 @@ def test_max_replicas_per_node(cluster: Swarm) -> None:
             return f"the excess task is not pending with {MAX_REPLICAS_ERR!r}: {p.pending}"
         return None
 
-    hold_placement(cluster, lead, "one-each", STILL_PENDING_S / 2, problem)
+    hold_placement(swarm_cluster, lead, "one-each", STILL_PENDING_S / 2, problem)
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes",))
@@ -284,21 +286,21 @@ def test_max_replicas_per_node(cluster: Swarm) -> None:
     needs=(),
     effects=("writes", "stops"),
 )
-def test_no_rebalance_after_node_returns(cluster: Swarm, figure: Recorder) -> None:
-    worker = cluster.workers[0]
-    replicas = cluster.spec.size
+def test_no_rebalance_after_node_returns(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    worker = swarm_cluster.workers[0]
+    replicas = swarm_cluster.spec.size
     # All tasks replaced at once by the forced update (parallelism 0), so the rebalance is one
     # scheduling decision; a short restart delay so the lost task is replaced quickly.
-    lead = deploy_web(cluster, "web", replicas, update_parallelism=0, restart_delay_s=0.2)
-    start = wait_placement(cluster, lead, "web", replicas)
+    lead = deploy_web(swarm_cluster, "web", replicas, update_parallelism=0, restart_delay_s=0.2)
+    start = wait_placement(swarm_cluster, lead, "web", replicas)
     assert start.on(worker) == 1, f"one task per node to begin with: {start}"
 
     clock = Stopwatch()
-    crash = kill_node(cluster, worker).start()  # the worker's engine dies with its containers
+    crash = kill_node(swarm_cluster, worker).start()  # the worker's engine dies with its containers
     try:
         # Its task is replaced on a manager once the worker is marked down.
         wait_placement(
-            cluster,
+            swarm_cluster,
             lead,
             "web",
             replicas,
@@ -306,7 +308,7 @@ def test_no_rebalance_after_node_returns(cluster: Swarm, figure: Recorder) -> No
             what=f"the task of the dead {worker.name} to be replaced on the managers",
             timeout_s=60,
         )
-        figure("replaced_after_kill_s", clock())
+        swarm_figure("replaced_after_kill_s", clock())
     finally:
         crash.stop()
     clock = Stopwatch()
@@ -323,7 +325,7 @@ def test_no_rebalance_after_node_returns(cluster: Swarm, figure: Recorder) -> No
         timeout_s=60,
         timeout_error=promise_timeout,
     )
-    figure("back_ready_s", clock())
+    swarm_figure("back_ready_s", clock())
     settled = {t.id for t in lead.running_tasks("web")}
     problem = not_moved(lead, "web", worker)
 
@@ -331,12 +333,12 @@ def test_no_rebalance_after_node_returns(cluster: Swarm, figure: Recorder) -> No
     # for the catalog's whole window (observe >= 30 s), every look on every engine.
     window_s = budgets.bound("sch-no-rebalance", "not-moved").low or 30
     clock = Stopwatch()
-    hold_placement(cluster, lead, "web", window_s, problem)
-    figure("not_moved_held_s", round(clock(), 1))
+    hold_placement(swarm_cluster, lead, "web", window_s, problem)
+    swarm_figure("not_moved_held_s", round(clock(), 1))
 
     force_update(lead, "web")
     spread = wait_placement(
-        cluster,
+        swarm_cluster,
         lead,
         "web",
         replicas,

@@ -116,8 +116,8 @@ def check_crud(objects: SwarmObjects, limit: int, documented_size: int) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_secret_crud(cluster: Swarm) -> None:
-    check_crud(cluster.leader_client().secrets, SECRET_LIMIT, SECRET_LIMIT - 1)
+def test_secret_crud(swarm_cluster: Swarm) -> None:
+    check_crud(swarm_cluster.leader_client().secrets, SECRET_LIMIT, SECRET_LIMIT - 1)
 
 
 @pytest.mark.swarmcheck(
@@ -135,8 +135,8 @@ def test_secret_crud(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_config_crud(cluster: Swarm) -> None:
-    check_crud(cluster.leader_client().configs, CONFIG_LIMIT, DOCUMENTED_CONFIG_SIZE)
+def test_config_crud(swarm_cluster: Swarm) -> None:
+    check_crud(swarm_cluster.leader_client().configs, CONFIG_LIMIT, DOCUMENTED_CONFIG_SIZE)
 
 
 def check_immutable(objects: SwarmObjects) -> None:
@@ -185,8 +185,8 @@ def check_immutable(objects: SwarmObjects) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_secret_immutable(cluster: Swarm) -> None:
-    check_immutable(cluster.leader_client().secrets)
+def test_secret_immutable(swarm_cluster: Swarm) -> None:
+    check_immutable(swarm_cluster.leader_client().secrets)
 
 
 @pytest.mark.swarmcheck(
@@ -203,8 +203,8 @@ def test_secret_immutable(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_config_immutable(cluster: Swarm) -> None:
-    check_immutable(cluster.leader_client().configs)
+def test_config_immutable(swarm_cluster: Swarm) -> None:
+    check_immutable(swarm_cluster.leader_client().configs)
 
 
 def check_in_use(lead: SwarmClient, kind: str) -> None:
@@ -255,8 +255,8 @@ def check_in_use(lead: SwarmClient, kind: str) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_secret_in_use_not_removable(cluster: Swarm) -> None:
-    check_in_use(cluster.leader_client(), "secret")
+def test_secret_in_use_not_removable(swarm_cluster: Swarm) -> None:
+    check_in_use(swarm_cluster.leader_client(), "secret")
 
 
 @pytest.mark.swarmcheck(
@@ -273,8 +273,8 @@ def test_secret_in_use_not_removable(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_config_in_use_not_removable(cluster: Swarm) -> None:
-    check_in_use(cluster.leader_client(), "config")
+def test_config_in_use_not_removable(swarm_cluster: Swarm) -> None:
+    check_in_use(swarm_cluster.leader_client(), "config")
 
 
 def containers_of_tasks(tasks: list[TaskInfo]) -> set[str]:
@@ -296,13 +296,13 @@ def containers_of_tasks(tasks: list[TaskInfo]) -> set[str]:
     needs=(),
     effects=("writes",),
 )
-def test_secret_mounted_in_tasks(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_secret_mounted_in_tasks(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     api_key = lead.secrets.create("api-key", b"k-123\n")
     tls_key = lead.secrets.create("tls-key", b"-----KEY-----")
     # Both services on the same two nodes: each node running a granted task also runs an
     # ungranted one.
-    two_nodes = [f"node.hostname!={cluster.nodes[0].name}"]
+    two_nodes = [f"node.hostname!={swarm_cluster.nodes[0].name}"]
     create_service(
         lead,
         "granted",
@@ -329,9 +329,9 @@ def test_secret_mounted_in_tasks(cluster: Swarm) -> None:
         "/etc/app/tls.key": ("-----KEY-----", 0o640, 1000, 1001),
     }
     for task in granted:
-        where = node_of_task(cluster, task).name
+        where = node_of_task(swarm_cluster, task).name
         for path, (content, mode, uid, gid) in expected.items():
-            seen = task_file(cluster, task, path)
+            seen = task_file(swarm_cluster, task, path)
             want = f"{path}: file mode {mode:o} uid {uid} gid {gid} on tmpfs, content {content!r}"
             assert (seen.kind, seen.mode, seen.uid, seen.gid, seen.content, seen.fs_type) == (
                 "file",
@@ -345,7 +345,7 @@ def test_secret_mounted_in_tasks(cluster: Swarm) -> None:
     assert {t.node_id for t in others} >= granted_nodes, "no ungranted task shares a node"
     for task in others:
         for path in expected:
-            seen = task_file(cluster, task, path)
+            seen = task_file(swarm_cluster, task, path)
             assert not seen.exists, f"ungranted task {task.id[:10]}: {seen.describe()}"
 
     # docker commit of a task container does not capture the secret. The docs show `cat` of
@@ -353,13 +353,13 @@ def test_secret_mounted_in_tasks(cluster: Swarm) -> None:
     # so what is asserted is that no secret byte is in it.
     task = granted[0]
     assert task.container_id, f"granted task {task.id[:10]} has no container"
-    engine = node_of_task(cluster, task).engine()
+    engine = node_of_task(swarm_cluster, task).engine()
     image = engine.commit(task.container_id, "sc-committed")
     try:
         leaked = engine.run(
             image,
             ["sh", "-c", "cat /run/secrets/api-key /etc/app/tls.key 2>/dev/null; true"],
-            labels=run_labels(cluster.run_id, "probe"),
+            labels=run_labels(swarm_cluster.run_id, "probe"),
             detach=False,
         )
     finally:
@@ -385,7 +385,7 @@ def test_secret_mounted_in_tasks(cluster: Swarm) -> None:
     )
     for task in redeployed:
         for path in expected:
-            seen = task_file(cluster, task, path)
+            seen = task_file(swarm_cluster, task, path)
             assert not seen.exists, f"after secret-rm, task {task.id[:10]}: {seen.describe()}"
 
 
@@ -404,8 +404,8 @@ def test_secret_mounted_in_tasks(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_config_mounted_in_tasks(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_config_mounted_in_tasks(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     site = lead.configs.create("site.conf", b"listen 8080\n")
     tuned = lead.configs.create("tuned.conf", b"workers 4\n")
     extra = lead.configs.create("extra.conf", b"debug=1")
@@ -436,7 +436,7 @@ def test_config_mounted_in_tasks(cluster: Swarm) -> None:
             ("/site.conf", 0o444, 0, 0, "listen 8080\n"),
             ("/etc/app/tuned.conf", 0o600, 1000, 1001, "workers 4\n"),
         ):
-            seen = task_file(cluster, task, path)
+            seen = task_file(swarm_cluster, task, path)
             assert (seen.kind, seen.mode, seen.uid, seen.gid, seen.content) == (
                 "file",
                 mode,
@@ -472,7 +472,7 @@ def test_config_mounted_in_tasks(cluster: Swarm) -> None:
         ),
     )
     for task in added:
-        seen = task_file(cluster, task, "/extra.conf")
+        seen = task_file(swarm_cluster, task, "/extra.conf")
         assert (seen.kind, seen.content) == ("file", "debug=1"), seen.describe()
 
     # config-rm: redeployed without the removed target, the others still there.
@@ -496,10 +496,10 @@ def test_config_mounted_in_tasks(cluster: Swarm) -> None:
         ),
     )
     for task in removed:
-        assert not task_file(cluster, task, "/site.conf").exists, f"task {task.id[:10]}"
-        assert task_file(cluster, task, "/etc/app/tuned.conf").content == "workers 4\n"
-        assert task_file(cluster, task, "/extra.conf").content == "debug=1"
-    running = running_containers(cluster, service_id=lead.service("app").id)
+        assert not task_file(swarm_cluster, task, "/site.conf").exists, f"task {task.id[:10]}"
+        assert task_file(swarm_cluster, task, "/etc/app/tuned.conf").content == "workers 4\n"
+        assert task_file(swarm_cluster, task, "/extra.conf").content == "debug=1"
+    running = running_containers(swarm_cluster, service_id=lead.service("app").id)
     assert sum(len(ids) for ids in running.values()) == 1, f"engines run {running}"
 
 
@@ -517,8 +517,8 @@ def test_config_mounted_in_tasks(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_templated_config(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_templated_config(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     template = (
         b"service={{.Service.Name}} slot={{.Task.Slot}} node={{.Node.ID}} "
         b'greeting={{env "GREETING"}} secret={{secret "db-pass"}} config={{config "plain.conf"}}'
@@ -540,13 +540,13 @@ def test_templated_config(cluster: Swarm) -> None:
     )
     tasks = wait_converged(lead, "tpl", 2)
     for task in tasks:
-        node = node_of_task(cluster, task)
+        node = node_of_task(swarm_cluster, task)
         want = (
             f"service=tpl slot={task.slot} node={task.node_id} greeting=hello secret=pw1 config=p"
         )
-        seen = task_file(cluster, task, "/app.conf")
+        seen = task_file(swarm_cluster, task, "/app.conf")
         assert seen.content == want, f"task {task.id[:10]} on {node.name}: {seen.describe()}"
-        hostname = task_file(cluster, task, "/etc/hostname").content.strip()
+        hostname = task_file(swarm_cluster, task, "/etc/hostname").content.strip()
         assert hostname == f"tpl-{task.slot}-{node.name}", f"task {task.id[:10]}: {hostname!r}"
 
 
@@ -563,14 +563,14 @@ def test_templated_config(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_templated_secret(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_templated_secret(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     template = b'{{.Service.Name}}/{{.Task.Slot}}/{{.Node.ID}}/{{env "DB_USER"}}'
     secret_id = lead.secrets.create("db-url", template, templated=True)
     create_service(lead, "tpl", 2, env=["DB_USER=alice"], secrets=[SecretRef(secret_id, "db-url")])
     tasks = wait_converged(lead, "tpl", 2)
     for task in tasks:
-        seen = task_file(cluster, task, "/run/secrets/db-url")
+        seen = task_file(swarm_cluster, task, "/run/secrets/db-url")
         want = f"tpl/{task.slot}/{task.node_id}/alice"
         assert (seen.content, seen.fs_type) == (want, "tmpfs"), (
             f"task {task.id[:10]}: want {want!r} on tmpfs; {seen.describe()}"
@@ -582,12 +582,12 @@ def test_templated_secret(cluster: Swarm) -> None:
 HA_FILES = {"/run/secrets/ha-secret": "s-1\n", "/etc/ha.conf": "c-1\n"}
 
 
-def assert_ha_files(cluster: Swarm, tasks: list[TaskInfo], when: str) -> None:
+def assert_ha_files(swarm_cluster: Swarm, tasks: list[TaskInfo], when: str) -> None:
     """Each task reads the secret (on a tmpfs) and the config with the content they were
     created with."""
     for task in tasks:
         for path, content in HA_FILES.items():
-            seen = task_file(cluster, task, path)
+            seen = task_file(swarm_cluster, task, path)
             on_tmpfs = seen.fs_type == "tmpfs" or not path.startswith("/run/secrets/")
             assert seen.exists and seen.content == content and on_tmpfs, (
                 f"{when}, task {task.id[:10]}: want {path} with {content!r}; seen {seen.describe()}"
@@ -610,19 +610,19 @@ def assert_ha_files(cluster: Swarm, tasks: list[TaskInfo], when: str) -> None:
     effects=("writes", "stops", "leadership"),
 )
 def test_secrets_survive_failover_and_cut_off(
-    cluster: Swarm, fault_log: FaultLog, figure: Recorder
+    swarm_cluster: Swarm, swarm_fault_log: FaultLog, swarm_figure: Recorder
 ) -> None:
     """The docs: secrets live in the replicated Raft log ("the same high availability
     guarantees"), and "if a node loses connectivity to the swarm while it is running a task
     container with access to a secret, the task container still has access to its secrets"."""
-    if len(cluster.managers) < 3 or not cluster.workers:
+    if len(swarm_cluster.managers) < 3 or not swarm_cluster.workers:
         pytest.skip(
             f"needs 3 managers (to keep quorum without the leader) and a worker, the cluster "
-            f"has {len(cluster.managers)} managers and {len(cluster.workers)} workers"
+            f"has {len(swarm_cluster.managers)} managers and {len(swarm_cluster.workers)} workers"
         )
-    old = cluster.leader()
-    lead = cluster.client(old)
-    worker = cluster.workers[0]
+    old = swarm_cluster.leader()
+    lead = swarm_cluster.client(old)
+    worker = swarm_cluster.workers[0]
     secret = lead.secrets.create("ha-secret", b"s-1\n", {"ha": "1"})
     config = lead.configs.create("ha-config", b"c-1\n")
     grants: dict[str, Any] = {
@@ -633,11 +633,11 @@ def test_secrets_survive_failover_and_cut_off(
     # Created now, scaled up after the failover: its tasks are made by the new leader.
     create_service(lead, "after", 0, constraints=[f"node.hostname!={old.name}"], **grants)
     holder = wait_converged(lead, "holder", 1)
-    assert_ha_files(cluster, holder, "before any fault")
+    assert_ha_files(swarm_cluster, holder, "before any fault")
 
     # The worker cut off: once the managers report it down, its task still reads both files.
     clock = Stopwatch()
-    with partition.isolate(cluster, worker, log=fault_log):
+    with partition.isolate(swarm_cluster, worker, log=swarm_fault_log):
         wait_until(
             lambda: (
                 True
@@ -649,17 +649,17 @@ def test_secrets_survive_failover_and_cut_off(
             interval_s=0.2,
             timeout_error=PromiseTimeout,
         )
-        figure("worker_down_s", clock())
-        assert_ha_files(cluster, holder, f"with {worker.name} cut off and reported down")
-    cluster.wait_healthy(budgets.REJOIN_S)
+        swarm_figure("worker_down_s", clock())
+        assert_ha_files(swarm_cluster, holder, f"with {worker.name} cut off and reported down")
+    swarm_cluster.wait_healthy(budgets.REJOIN_S)
 
     # The leader that accepted them stopped: the new one has them, new tasks mount them.
     clock = Stopwatch()
     old.stop(timeout_s=0)  # the swarm fixture restarts it if this check fails
-    new = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
-    figure("failover_s", clock())
+    new = swarm_cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old.name)
+    swarm_figure("failover_s", clock())
     budgets.assert_within("sc-ha", "election", clock())  # both sides
-    survivor = cluster.client(new)
+    survivor = swarm_cluster.client(new)
     wait_write_accepted(survivor, "after", 2, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
     listed = {str(s["Spec"]["Name"]): s["ID"] for s in survivor.secrets.list()}
     secret_now = survivor.secrets.inspect("ha-secret")
@@ -669,10 +669,10 @@ def test_secrets_survive_failover_and_cut_off(
     assert config_now["ID"] == config, f"config now has ID {config_now['ID']}"
     assert base64.b64decode(config_now["Spec"]["Data"]) == b"c-1\n", "config data changed"
     after = wait_converged(survivor, "after", 2, timeout_s=budgets.CONVERGE_S)
-    figure("new_tasks_running_s", clock())
-    assert_ha_files(cluster, after, f"after the failover to {new.name}")
+    swarm_figure("new_tasks_running_s", clock())
+    assert_ha_files(swarm_cluster, after, f"after the failover to {new.name}")
 
     old.start()
     old.close()  # its pooled connections point at the stopped engine
     old.wait_engine()
-    cluster.wait_healthy(budgets.REJOIN_S)
+    swarm_cluster.wait_healthy(budgets.REJOIN_S)

@@ -31,21 +31,21 @@ from swarmcheck.api import (
     effects=("writes",),
 )
 def test_removed_task_container_is_replaced(
-    cluster: Swarm, web: Callable[..., SwarmClient], figure: Recorder
+    swarm_cluster: Swarm, web: Callable[..., SwarmClient], swarm_figure: Recorder
 ) -> None:
     lead = web("web", replicas=3)
     victim = lead.running_tasks("web")[0]
-    node = cluster.node(next(n.hostname for n in lead.nodes() if n.id == victim.node_id))
-    before = running_containers(cluster, "web")
+    node = swarm_cluster.node(next(n.hostname for n in lead.nodes() if n.id == victim.node_id))
+    before = running_containers(swarm_cluster, "web")
     clock = Stopwatch()
     assert victim.container_id, f"task {victim.id[:10]} has no container"
     node.engine().remove_container(victim.container_id)
     wait_task_stopped(lead, "web", victim.id, timeout_s=budgets.TASK_REPLACED_S)
     running = wait_converged(lead, "web", 3, timeout_s=budgets.TASK_REPLACED_S)  # engines agree
-    figure("time_to_heal_s", clock())
+    swarm_figure("time_to_heal_s", clock())
     assert victim.id not in {t.id for t in running}, "the killed task still counts as running"
     others = frozenset().union(*before.values()) - {victim.container_id}
-    after = frozenset().union(*running_containers(cluster, "web").values())
+    after = frozenset().union(*running_containers(swarm_cluster, "web").values())
     assert others <= after, f"other tasks' containers were touched: {sorted(others - after)}"
     history = {t.id: t for t in lead.tasks("web")}
     assert victim.id in history, "the failed task vanished from the service's task history"

@@ -32,19 +32,19 @@ API = "https://docs.docker.com/reference/api/engine/version/v1.41/"
 V1, V2 = workload_image("v1"), workload_image("v2")
 
 
-def _service_status(cluster: Swarm, name: str) -> dict[str, int]:
+def _service_status(swarm_cluster: Swarm, name: str) -> dict[str, int]:
     """`GET /services?status=true`'s ServiceStatus for one service."""
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     listed = lead.raw_services(name, status=True)
     status = next(s for s in listed if s["Spec"]["Name"] == name)["ServiceStatus"]
     return {k: int(status[k]) for k in ("RunningTasks", "DesiredTasks")}
 
 
-def _wait_status(cluster: Swarm, name: str, replicas: int) -> None:
+def _wait_status(swarm_cluster: Swarm, name: str, replicas: int) -> None:
     """Wait until ServiceStatus says ``replicas`` running of ``replicas`` desired."""
     wanted = {"RunningTasks": replicas, "DesiredTasks": replicas}
     wait_until(
-        lambda: True if _service_status(cluster, name) == wanted else None,
+        lambda: True if _service_status(swarm_cluster, name) == wanted else None,
         what=f"ServiceStatus of {name} to be {wanted}",
         timeout_s=30,
         timeout_error=promise_timeout,
@@ -62,10 +62,10 @@ def _wait_status(cluster: Swarm, name: str, replicas: int) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_duplicate_name_conflict(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_duplicate_name_conflict(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     create_placed_service(lead, "dup", 1)
-    wait_placement(cluster, lead, "dup", 1)
+    wait_placement(swarm_cluster, lead, "dup", 1)
     with pytest.raises(EngineAPIError) as refused:
         create_placed_service(lead, "dup", 3, version="v2")
     assert refused.value.status_code == 409, refused.value
@@ -73,9 +73,9 @@ def test_duplicate_name_conflict(cluster: Swarm) -> None:
     assert "service dup already exists" in refused.value.explanation, refused.value.explanation
     services = [s for s in lead.raw_services() if s["Spec"]["Name"] == "dup"]
     assert len(services) == 1, f"{len(services)} services named dup"
-    seen = wait_placement(cluster, lead, "dup", 1)
+    seen = wait_placement(swarm_cluster, lead, "dup", 1)
     assert seen.running == 1
-    assert running_images(cluster, service_id=services[0]["ID"]) == {V1: 1}, (
+    assert running_images(swarm_cluster, service_id=services[0]["ID"]) == {V1: 1}, (
         "the refused create ran tasks"
     )
 
@@ -93,9 +93,9 @@ def test_duplicate_name_conflict(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_stale_version_update_refused(cluster: Swarm) -> None:
+def test_stale_version_update_refused(swarm_cluster: Swarm) -> None:
     # All tasks updated at once (parallelism 0): the check is about the API, not the rollout.
-    lead = deploy_web(cluster, "web", 2, update_parallelism=0)
+    lead = deploy_web(swarm_cluster, "web", 2, update_parallelism=0)
     stale = lead.inspect_service("web")
     scale_service(lead, "web", 3)  # someone else's write: the version moves on
     wait_converged(lead, "web", 3)
@@ -108,7 +108,7 @@ def test_stale_version_update_refused(cluster: Swarm) -> None:
     current = lead.inspect_service("web")["Spec"]
     assert current["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0] == V1
     assert current["Mode"]["Replicated"]["Replicas"] == 3, "the stale write reset the replicas"
-    assert running_images(cluster, service_id=stale["ID"]) == {V1: 3}, (
+    assert running_images(swarm_cluster, service_id=stale["ID"]) == {V1: 3}, (
         "the refused update reached the tasks"
     )
 
@@ -120,7 +120,7 @@ def test_stale_version_update_refused(cluster: Swarm) -> None:
     wait_converged(lead, "web", 3, image=V2)
 
     def engines_on_v2() -> bool | None:
-        return True if running_images(cluster, service_id=stale["ID"]) == {V2: 3} else None
+        return True if running_images(swarm_cluster, service_id=stale["ID"]) == {V2: 3} else None
 
     wait_until(
         engines_on_v2,
@@ -142,32 +142,34 @@ def test_stale_version_update_refused(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_scale_keeps_running_containers(cluster: Swarm, figure: Recorder) -> None:
-    lead = deploy_web(cluster, "web", 2)
+def test_scale_keeps_running_containers(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    lead = deploy_web(swarm_cluster, "web", 2)
     service_id = lead.service("web").id
 
     def containers() -> set[str]:
         return {
-            c for ids in running_containers(cluster, service_id=service_id).values() for c in ids
+            c
+            for ids in running_containers(swarm_cluster, service_id=service_id).values()
+            for c in ids
         }
 
     first = containers()
-    assert len(first) == 2 and _service_status(cluster, "web") == {
+    assert len(first) == 2 and _service_status(swarm_cluster, "web") == {
         "RunningTasks": 2,
         "DesiredTasks": 2,
     }
     clock = Stopwatch()
     scale_service(lead, "web", 5)
-    wait_placement(cluster, lead, "web", 5)
-    figure("scale_up_s", clock())
+    wait_placement(swarm_cluster, lead, "web", 5)
+    swarm_figure("scale_up_s", clock())
     grown = containers()
     assert first <= grown, f"scaling up replaced running containers: {first - grown} gone"
     assert len(grown) == 5
-    assert _service_status(cluster, "web") == {"RunningTasks": 5, "DesiredTasks": 5}
+    assert _service_status(swarm_cluster, "web") == {"RunningTasks": 5, "DesiredTasks": 5}
 
     scale_service(lead, "web", 2)
-    wait_placement(cluster, lead, "web", 2)
+    wait_placement(swarm_cluster, lead, "web", 2)
     kept = containers()
     assert len(kept) == 2 and kept <= grown, f"scaling down started new containers: {kept - grown}"
     # tasks being shut down still count as running until their agents report them stopped
-    _wait_status(cluster, "web", 2)
+    _wait_status(swarm_cluster, "web", 2)

@@ -34,20 +34,20 @@ DOCS = "https://docs.docker.com/engine/swarm/swarm-tutorial"
     effects=("writes",),
 )
 def test_replicas_converge_and_spread(
-    cluster: Swarm, web: Callable[..., SwarmClient], figure: Recorder
+    swarm_cluster: Swarm, web: Callable[..., SwarmClient], swarm_figure: Recorder
 ) -> None:
-    replicas = 2 * cluster.spec.size
+    replicas = 2 * swarm_cluster.spec.size
     lead = web("web", replicas=replicas)
     running = wait_converged(lead, "web", replicas)
     by_node: dict[str, int] = {}
     for task in running:
         assert task.node_id, f"running task {task.id} has no node in service ps"
         by_node[task.node_id] = by_node.get(task.node_id, 0) + 1
-    ids = {n.node_id for n in cluster.nodes}
+    ids = {n.node_id for n in swarm_cluster.nodes}
     assert set(by_node) == ids, f"tasks per node {by_node}: not every node got a task"
     assert max(by_node.values()) - min(by_node.values()) <= 1, f"uneven spread {by_node}"
-    on_nodes = running_containers(cluster, "web")
-    for node in cluster.nodes:
+    on_nodes = running_containers(swarm_cluster, "web")
+    for node in swarm_cluster.nodes:
         assert len(on_nodes[node.name]) == by_node[node.node_id], (
             f"service ps says {by_node[node.node_id]} tasks on {node.name}, its engine runs "
             f"{len(on_nodes[node.name])} containers of the service"
@@ -56,7 +56,7 @@ def test_replicas_converge_and_spread(
         assert mine == set(on_nodes[node.name]), (
             f"{node.name} runs {sorted(on_nodes[node.name])}, service ps places {sorted(mine)}"
         )
-    figure("replicas", replicas)
+    swarm_figure("replicas", replicas)
 
 
 @pytest.mark.swarmcheck(
@@ -70,18 +70,18 @@ def test_replicas_converge_and_spread(
     rows=("svc-scale",),
     effects=("writes",),
 )
-def test_scale_up_and_down(cluster: Swarm, web: Callable[..., SwarmClient]) -> None:
+def test_scale_up_and_down(swarm_cluster: Swarm, web: Callable[..., SwarmClient]) -> None:
     """Scaling changes only the difference, as the engines show: up from 1 to 5 keeps the
     running container and adds 4; down to 2 stops 3 of those 5 and starts none."""
     lead = web("web", replicas=1)
-    one = running_containers(cluster, "web")
+    one = running_containers(swarm_cluster, "web")
     lead.scale("web", 5)
     wait_converged(lead, "web", 5)
-    five = running_containers(cluster, "web")
+    five = running_containers(swarm_cluster, "web")
     check_scaled(one, five, 5).assert_ok()
     lead.scale("web", 2)
     wait_converged(lead, "web", 2)
-    two = running_containers(cluster, "web")
+    two = running_containers(swarm_cluster, "web")
     check_scaled(five, two, 2).assert_ok()
     assert lead.service("web").replicas == 2
 
@@ -96,9 +96,9 @@ def test_scale_up_and_down(cluster: Swarm, web: Callable[..., SwarmClient]) -> N
     effects=("writes",),
 )
 def test_service_rm_leaves_no_container(
-    cluster: Swarm, web: Callable[..., SwarmClient], figure: Recorder
+    swarm_cluster: Swarm, web: Callable[..., SwarmClient], swarm_figure: Recorder
 ) -> None:
-    lead = web("web", replicas=cluster.spec.size)
+    lead = web("web", replicas=swarm_cluster.spec.size)
     service_id = lead.service("web").id
     lead.remove_service("web")
     assert not lead.exists("web")
@@ -107,7 +107,7 @@ def test_service_rm_leaves_no_container(
         left = {
             node: [c.id for c in found]
             for node, found in task_containers(
-                cluster, service_id=service_id, running=False
+                swarm_cluster, service_id=service_id, running=False
             ).items()
             if found
         }

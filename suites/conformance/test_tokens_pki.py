@@ -79,23 +79,25 @@ EXPIRY_SLACK = timedelta(minutes=2)
 pytestmark = pytest.mark.swarm(workers=1)
 
 
-def _leader_api(cluster: Swarm) -> tuple[SwarmNode, SwarmClient]:
-    leader = cluster.leader()
-    return leader, cluster.client(leader)
+def _leader_api(swarm_cluster: Swarm) -> tuple[SwarmNode, SwarmClient]:
+    leader = swarm_cluster.leader()
+    return leader, swarm_cluster.client(leader)
 
 
-def _join(cluster: Swarm, node: ContainerNode, token: str) -> None:
-    cluster.client(node).join(f"{cluster.leader().ip}:{SWARM_PORT}", token, node.ip, node.ip)
-    cluster.rejoined(node)  # a new member on purpose: its new swarm ID is its ID from now on
+def _join(swarm_cluster: Swarm, node: ContainerNode, token: str) -> None:
+    swarm_cluster.client(node).join(
+        f"{swarm_cluster.leader().ip}:{SWARM_PORT}", token, node.ip, node.ip
+    )
+    swarm_cluster.rejoined(node)  # a new member on purpose: its new swarm ID is its ID from now on
 
 
-def _join_refused(cluster: Swarm, node: ContainerNode, token: str) -> EngineAPIError:
+def _join_refused(swarm_cluster: Swarm, node: ContainerNode, token: str) -> EngineAPIError:
     """Try to join with ``token``, which Swarm must refuse; return the refusal. The node must
     stay out of the swarm and no manager may list a new node."""
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     before = {n.id for n in lead.nodes()}
     try:
-        _join(cluster, node, token)
+        _join(swarm_cluster, node, token)
     except EngineAPIError as exc:
         refusal = exc
     else:
@@ -109,12 +111,12 @@ def _join_refused(cluster: Swarm, node: ContainerNode, token: str) -> EngineAPIE
     return refusal
 
 
-def _expect_worker(cluster: Swarm, node: ContainerNode) -> None:
+def _expect_worker(swarm_cluster: Swarm, node: ContainerNode) -> None:
     """``node`` is in the swarm as a worker: its own engine and the managers say so."""
-    cluster.wait_healthy()
-    info = cluster.client(node).info()
+    swarm_cluster.wait_healthy()
+    info = swarm_cluster.client(node).info()
     assert info["LocalNodeState"] == "active" and info["ControlAvailable"] is False, info
-    listed = next(n for n in cluster.node_list() if n.id == info["NodeID"])
+    listed = next(n for n in swarm_cluster.node_list() if n.id == info["NodeID"])
     assert (listed.role, listed.state) == ("worker", "ready"), listed
 
 
@@ -143,16 +145,16 @@ def _token_digests(tokens: dict[str, str]) -> set[str]:
     needs=(),
     effects=("membership",),
 )
-def test_join_needs_a_valid_token(cluster: Swarm, worker: ContainerNode) -> None:
+def test_join_needs_a_valid_token(swarm_cluster: Swarm, worker: ContainerNode) -> None:
     # The manager token making a manager is the mem-join-manager row's check (membership).
-    with detached(cluster, worker):
-        refused = _join_refused(cluster, worker, "")
+    with detached(swarm_cluster, worker):
+        refused = _join_refused(swarm_cluster, worker, "")
         assert NEED_TOKEN in refused.explanation, refused.explanation
         for garbage in ("SWMTKN-1-garbage", "not-a-token"):
-            refused = _join_refused(cluster, worker, garbage)
+            refused = _join_refused(swarm_cluster, worker, garbage)
             assert refused.explanation == BAD_TOKEN, refused.explanation
-        _join(cluster, worker, cluster.leader_client().join_tokens()["worker"])
-        _expect_worker(cluster, worker)
+        _join(swarm_cluster, worker, swarm_cluster.leader_client().join_tokens()["worker"])
+        _expect_worker(swarm_cluster, worker)
 
 
 @pytest.mark.swarm(workers=1, capabilities=("containers",))
@@ -170,20 +172,20 @@ def test_join_needs_a_valid_token(cluster: Swarm, worker: ContainerNode) -> None
     needs=(),
     effects=("reads",),
 )
-def test_token_carries_the_root_ca_digest(cluster: Swarm) -> None:
-    leader, api = _leader_api(cluster)
-    tokens = cluster.client(leader).join_tokens()
+def test_token_carries_the_root_ca_digest(swarm_cluster: Swarm) -> None:
+    leader, api = _leader_api(swarm_cluster)
+    tokens = swarm_cluster.client(leader).join_tokens()
     digests = _token_digests(tokens)
     worker_token, manager_token = (JoinToken.parse(tokens[r]) for r in ("worker", "manager"))
     assert worker_token.secret != manager_token.secret, tokens
     trust_root = api.inspect_swarm()["TLSInfo"]["TrustRoot"]
-    roots = {node.name: root_ca_pem(node) for node in cluster.nodes}
+    roots = {node.name: root_ca_pem(node) for node in swarm_cluster.nodes}
     assert set(roots.values()) == {trust_root}, "the nodes do not all hold the swarm's root CA"
     assert digests == {ca_digest_field(trust_root)}, (
         f"token digest {digests} is not the SHA-256 of the root CA ({ca_digest_field(trust_root)})"
     )
     root = load_certificate(trust_root)
-    for node in cluster.nodes:
+    for node in swarm_cluster.nodes:
         assert issued_by(node_certificate(node), root), (
             f"{node.name}'s certificate was not issued by the root CA the tokens pin"
         )
@@ -204,17 +206,19 @@ def test_token_carries_the_root_ca_digest(cluster: Swarm) -> None:
     needs=(),
     effects=("membership",),
 )
-def test_token_with_another_ca_digest_is_refused(cluster: Swarm, worker: ContainerNode) -> None:
-    leader = cluster.leader()
-    genuine = cluster.client(leader).join_tokens()["worker"]
+def test_token_with_another_ca_digest_is_refused(
+    swarm_cluster: Swarm, worker: ContainerNode
+) -> None:
+    leader = swarm_cluster.leader()
+    genuine = swarm_cluster.client(leader).join_tokens()["worker"]
     other_digest = ca_digest_field(root_ca_pem(leader) + "\n")
     forged = JoinToken.parse(genuine).with_ca_digest(other_digest)
-    with detached(cluster, worker):
-        refused = _join_refused(cluster, worker, str(forged))
+    with detached(swarm_cluster, worker):
+        refused = _join_refused(swarm_cluster, worker, str(forged))
         assert refused.explanation == CA_MISMATCH + digest_hex(other_digest), refused.explanation
         # The same secret with the right digest joins: the digest alone was refused.
-        _join(cluster, worker, genuine)
-        _expect_worker(cluster, worker)
+        _join(swarm_cluster, worker, genuine)
+        _expect_worker(swarm_cluster, worker)
 
 
 @pytest.mark.swarmcheck(
@@ -231,10 +235,12 @@ def test_token_with_another_ca_digest_is_refused(cluster: Swarm, worker: Contain
     needs=(),
     effects=("tokens", "writes"),
 )
-def test_rotation_changes_only_the_rotated_token(cluster: Swarm, worker: ContainerNode) -> None:
+def test_rotation_changes_only_the_rotated_token(
+    swarm_cluster: Swarm, worker: ContainerNode
+) -> None:
     # The old worker token's refusal and the new one's admission are SC-MEM-004's.
-    leader, api = _leader_api(cluster)
-    lead = cluster.client(leader)
+    leader, api = _leader_api(swarm_cluster)
+    lead = swarm_cluster.client(leader)
     spec = swarm_spec(api)
     first = lead.join_tokens()
 
@@ -253,12 +259,14 @@ def test_rotation_changes_only_the_rotated_token(cluster: Swarm, worker: Contain
 
     assert _token_digests(third) == _token_digests(first), "token rotation changed the CA digest"
     assert swarm_spec(api) == spec, "token rotation changed the swarm spec"
-    for manager in cluster.managers:
-        assert cluster.client(manager).join_tokens() == third, f"{manager.name} shows old tokens"
+    for manager in swarm_cluster.managers:
+        assert swarm_cluster.client(manager).join_tokens() == third, (
+            f"{manager.name} shows old tokens"
+        )
 
     # "Rotation does not affect existing nodes": every node stays ready, and the worker still
     # takes and runs new work.
-    cluster.wait_healthy(timeout_s=10)
+    swarm_cluster.wait_healthy(timeout_s=10)
     lead.create_service(
         "after-rotation",
         workload_image(),
@@ -266,7 +274,7 @@ def test_rotation_changes_only_the_rotated_token(cluster: Swarm, worker: Contain
         constraints=[f"node.id=={worker.node_id}"],
     )
     wait_converged(lead, "after-rotation", 1, timeout_s=30)
-    running = running_containers(cluster, service_id=lead.service("after-rotation").id)
+    running = running_containers(swarm_cluster, service_id=lead.service("after-rotation").id)
     assert len(running[worker.name]) == 1, f"the worker's engine runs {running}"
 
 
@@ -289,9 +297,9 @@ def test_rotation_changes_only_the_rotated_token(cluster: Swarm, worker: Contain
     needs=(),
     effects=("tokens", "membership"),
 )
-def test_ca_rotation(cluster: Swarm, worker: ContainerNode, figure: Recorder) -> None:
-    leader, api = _leader_api(cluster)
-    lead = cluster.client(leader)
+def test_ca_rotation(swarm_cluster: Swarm, worker: ContainerNode, swarm_figure: Recorder) -> None:
+    leader, api = _leader_api(swarm_cluster)
+    lead = swarm_cluster.client(leader)
     old_tokens = lead.join_tokens()
     old_root_pem = lead.info()["Cluster"]["TLSInfo"]["TrustRoot"]
     old_root = load_certificate(old_root_pem)
@@ -299,18 +307,18 @@ def test_ca_rotation(cluster: Swarm, worker: ContainerNode, figure: Recorder) ->
     clock = Stopwatch()
     force_ca_rotation(api)
     new_root_pem = _wait_rotation_done(lead.info, old_root_pem)
-    figure("rotation_s", clock())
+    swarm_figure("rotation_s", clock())
     new_root = load_certificate(new_root_pem)
     assert new_root.public_key() != old_root.public_key(), "the new root reuses the old key"
 
     # Each node then trusts the new root only (on its disk) and reports so to the managers.
     wait_until(
-        functools.partial(_every_node_trusts, cluster, api, new_root_pem),
+        functools.partial(_every_node_trusts, swarm_cluster, api, new_root_pem),
         what="every node to trust the new root and report the swarm's TLS info",
         timeout_s=ROTATION_BUDGET_S,
         timeout_error=promise_timeout,
     )
-    for node in cluster.nodes:
+    for node in swarm_cluster.nodes:
         leaf = node_certificate(node)
         assert issued_by(leaf, new_root), f"{node.name}'s certificate is not from the new root"
         assert not issued_by(leaf, old_root), f"{node.name} still has an old-root certificate"
@@ -320,12 +328,12 @@ def test_ca_rotation(cluster: Swarm, worker: ContainerNode, figure: Recorder) ->
         assert new_tokens[role] != old_tokens[role], f"the {role} token did not change"
     assert _token_digests(new_tokens) == {ca_digest_field(new_root_pem)}
 
-    with detached(cluster, worker):
-        refused = _join_refused(cluster, worker, old_tokens["worker"])
+    with detached(swarm_cluster, worker):
+        refused = _join_refused(swarm_cluster, worker, old_tokens["worker"])
         old_digest = JoinToken.parse(old_tokens["worker"]).ca_digest
         assert refused.explanation == CA_MISMATCH + digest_hex(old_digest), refused.explanation
-        _join(cluster, worker, new_tokens["worker"])
-        _expect_worker(cluster, worker)
+        _join(swarm_cluster, worker, new_tokens["worker"])
+        _expect_worker(swarm_cluster, worker)
         assert issued_by(node_certificate(worker), new_root)
 
     # The key the swarm generated for the new root is never shown (nor a signing certificate).
@@ -335,24 +343,24 @@ def test_ca_rotation(cluster: Swarm, worker: ContainerNode, figure: Recorder) ->
     force_ca_rotation(api)
     latest_pem = _wait_rotation_done(lead.info, new_root_pem)
     wait_until(
-        functools.partial(_every_node_trusts, cluster, api, latest_pem),
+        functools.partial(_every_node_trusts, swarm_cluster, api, latest_pem),
         what="every node to trust the latest root after a second rotation",
         timeout_s=ROTATION_BUDGET_S,
         timeout_error=promise_timeout,
     )
     latest = load_certificate(latest_pem)
-    for node in cluster.nodes:
+    for node in swarm_cluster.nodes:
         assert issued_by(node_certificate(node), latest), f"{node.name} after rotation 2"
 
 
-def _every_node_trusts(cluster: Swarm, api: SwarmClient, root_pem: str) -> bool | None:
+def _every_node_trusts(swarm_cluster: Swarm, api: SwarmClient, root_pem: str) -> bool | None:
     """True once every node holds ``root_pem`` as its root CA and reports the swarm's TLS
     info (trust root and certificate issuer) to the managers."""
     cluster_tls = api.info()["Cluster"]["TLSInfo"]
     described = {n["Description"]["Hostname"]: n for n in api.raw_nodes()}
     if cluster_tls["TrustRoot"] != root_pem:
         return None
-    for node in cluster.nodes:
+    for node in swarm_cluster.nodes:
         if described[node.name]["Description"].get("TLSInfo") != cluster_tls:
             return None
         if root_ca_pem(node) != root_pem:
@@ -395,10 +403,10 @@ def _wait_rotation_done(info: Callable[[], dict[str, Any]], old_root_pem: str) -
     effects=("tokens", "stops"),
 )
 def test_rotation_waits_for_every_node(
-    cluster: Swarm, worker: ContainerNode, figure: Recorder
+    swarm_cluster: Swarm, worker: ContainerNode, swarm_figure: Recorder
 ) -> None:
-    leader, api = _leader_api(cluster)
-    lead = cluster.client(leader)
+    leader, api = _leader_api(swarm_cluster)
+    lead = swarm_cluster.client(leader)
     old_root_pem = lead.info()["Cluster"]["TLSInfo"]["TrustRoot"]
     given_pem, given_key = new_root_ca()
     given = load_certificate(given_pem)
@@ -406,7 +414,7 @@ def test_rotation_waits_for_every_node(
     worker.stop(timeout_s=2)
     try:
         rotate_ca_to(api, given_pem, given_key)
-        for node in cluster.managers:  # every node that is up
+        for node in swarm_cluster.managers:  # every node that is up
             wait_until(
                 functools.partial(_issued_by_or_none, node, given),
                 what=f"{node.name} (up) to get a certificate from the given CA",
@@ -415,13 +423,13 @@ def test_rotation_waits_for_every_node(
             )
         # The catalog's whole window, sampled throughout, from when every up node is done.
         held_s = hold_rotation_in_progress(lead.info, old_root_pem, worker.name, window_s)
-        figure("held_in_progress_s", round(held_s, 1))
+        swarm_figure("held_in_progress_s", round(held_s, 1))
     finally:
         worker.start()
     clock = Stopwatch()
     worker.wait_engine()
     new_root_pem = _wait_rotation_done(lead.info, old_root_pem)
-    figure("finished_after_back_s", round(clock(), 1))
+    swarm_figure("finished_after_back_s", round(clock(), 1))
     budgets.assert_within("pki-rotation-needs-all-nodes", "finished", clock())
     assert load_certificate(new_root_pem) == given, (
         "the rotation finished on another root than the given CA certificate"
@@ -460,12 +468,14 @@ def _validity(cert: Certificate, issued_after: datetime) -> timedelta:
     needs=(),
     effects=("membership",),
 )
-def test_certificate_settings(cluster: Swarm, worker: ContainerNode) -> None:
-    own = cluster.client(worker)  # the detached worker makes a single-node swarm of its own
-    with detached(cluster, worker):
+def test_certificate_settings(swarm_cluster: Swarm, worker: ContainerNode) -> None:
+    own = swarm_cluster.client(worker)  # the detached worker makes a single-node swarm of its own
+    with detached(swarm_cluster, worker):
         issued = datetime.now(UTC)
         # no spec at all: the engine's defaults
-        own.init(worker.ip, f"0.0.0.0:{SWARM_PORT}", default_addr_pool=[cluster.spec.addr_pool])
+        own.init(
+            worker.ip, f"0.0.0.0:{SWARM_PORT}", default_addr_pool=[swarm_cluster.spec.addr_pool]
+        )
         try:
             spec = swarm_spec(own)
             assert spec["CAConfig"]["NodeCertExpiry"] == 2160 * HOUR_NS, spec["CAConfig"]
@@ -505,7 +515,7 @@ def test_certificate_settings(cluster: Swarm, worker: ContainerNode) -> None:
                 f"rotated with a 3 h expiry, but the certificate is valid for {validity}"
             )
         finally:
-            cluster.client(worker).leave(force=True)
+            swarm_cluster.client(worker).leave(force=True)
 
 
 def _issued_by_or_none(node: ContainerNode, root: Certificate) -> Certificate | None:
@@ -539,8 +549,8 @@ def _issued_by_or_none(node: ContainerNode, root: Certificate) -> Certificate | 
     needs=(),
     effects=("settings", "membership"),
 )
-def test_cert_expiry_update_applies(cluster: Swarm, worker: ContainerNode) -> None:
-    leader, api = _leader_api(cluster)
+def test_cert_expiry_update_applies(swarm_cluster: Swarm, worker: ContainerNode) -> None:
+    leader, api = _leader_api(swarm_cluster)
     original = swarm_spec(api)["CAConfig"]["NodeCertExpiry"]
     wanted = 3 * HOUR_NS
     try:
@@ -550,10 +560,10 @@ def test_cert_expiry_update_applies(cluster: Swarm, worker: ContainerNode) -> No
             title="set a 3 h certificate expiry",
         )
         assert swarm_spec(api)["CAConfig"]["NodeCertExpiry"] == wanted
-        with detached(cluster, worker):
+        with detached(swarm_cluster, worker):
             issued = datetime.now(UTC)
-            _join(cluster, worker, cluster.client(leader).join_tokens()["worker"])
-            _expect_worker(cluster, worker)
+            _join(swarm_cluster, worker, swarm_cluster.client(leader).join_tokens()["worker"])
+            _expect_worker(swarm_cluster, worker)
             validity = _validity(node_certificate(worker), issued)
             if abs(validity - timedelta(hours=3)) > EXPIRY_SLACK:
                 # The known defect, and only it, is the expected failure: the certificate keeps
@@ -590,32 +600,32 @@ def test_cert_expiry_update_applies(cluster: Swarm, worker: ContainerNode) -> No
     effects=("membership", "stops"),
 )
 def test_removed_node_is_locked_out(
-    cluster: Swarm, worker: ContainerNode, figure: Recorder
+    swarm_cluster: Swarm, worker: ContainerNode, swarm_figure: Recorder
 ) -> None:
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     removed = worker.node_id
     try:
         lead.remove_node(removed, force=True)
-        for manager in cluster.managers:
-            listed = {n.id for n in cluster.node_list(via=manager)}
+        for manager in swarm_cluster.managers:
+            listed = {n.id for n in swarm_cluster.node_list(via=manager)}
             assert removed not in listed, f"{manager.name} still lists the removed node"
-            assert len(listed) == cluster.spec.size - 1, listed
+            assert len(listed) == swarm_cluster.spec.size - 1, listed
         # The restarted engine tries to rejoin with its old identity; it answers once its
         # swarm component gives up waiting (15 s in engine 20.10).
         clock = Stopwatch()
         restart_node(worker, stop_timeout_s=2)
-        figure("engine_back_s", round(clock(), 1))
-        assert cluster.client(worker).info()["NodeID"] == removed
+        swarm_figure("engine_back_s", round(clock(), 1))
+        assert swarm_cluster.client(worker).info()["NodeID"] == removed
         # The catalog's window after the restart, sampled throughout: never active, never
         # listed again.
         window_s = budgets.bound("pki-removed-node-locked-out", "held-out").low or 15
-        held_s = hold_locked_out(cluster, worker, removed, window_s)
-        figure("held_out_s", round(held_s, 1))
+        held_s = hold_locked_out(swarm_cluster, worker, removed, window_s)
+        swarm_figure("held_out_s", round(held_s, 1))
         # Why it stays out: the managers refuse its certificate (PermissionDenied).
         log = worker.daemon_log_tail(400)
         assert f"node {removed} {REMOVED}" in log, "no certificate refusal in the node's log"
     finally:
-        rejoin_as_worker(cluster, worker)
+        rejoin_as_worker(swarm_cluster, worker)
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))
@@ -633,10 +643,10 @@ def test_removed_node_is_locked_out(
     effects=("membership", "stops"),
 )
 def test_node_with_another_ca_is_kept_out(
-    cluster: Swarm, worker: ContainerNode, figure: Recorder
+    swarm_cluster: Swarm, worker: ContainerNode, swarm_figure: Recorder
 ) -> None:
-    lead = cluster.leader_client()
-    swarm_id = str(cluster.leader_client().inspect_swarm()["ID"])
+    lead = swarm_cluster.leader_client()
+    swarm_id = str(swarm_cluster.leader_client().inspect_swarm()["ID"])
     # Its own identity (node ID, role, swarm ID), but certified by a CA the swarm never had.
     other_pem, other_key = new_root_ca("another-swarm-ca")
     leaf_pem, leaf_key = issue_node_certificate(
@@ -665,7 +675,7 @@ def test_node_with_another_ca_is_kept_out(
             return None
 
         hold(window_s, admitted)
-        figure("held_out_s", round(clock(), 1))
-        figure("own_state", local_state(worker))
+        swarm_figure("held_out_s", round(clock(), 1))
+        swarm_figure("own_state", local_state(worker))
     finally:
-        rejoin_as_worker(cluster, worker)
+        rejoin_as_worker(swarm_cluster, worker)

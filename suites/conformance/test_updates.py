@@ -69,18 +69,18 @@ FLAGS = "/tmp/swarmcheck-flags"
 pytestmark = pytest.mark.usefixtures("services_settled")
 
 
-def running_containers(cluster: Swarm, service: str) -> list[EngineContainer]:
-    return [c for c in engine_containers(cluster, service) if c.running]
+def running_containers(swarm_cluster: Swarm, service: str) -> list[EngineContainer]:
+    return [c for c in engine_containers(swarm_cluster, service) if c.running]
 
 
 def wait_engines_run(
-    cluster: Swarm, service: str, count: int, image: str, timeout_s: float = BATCH_BUDGET_S
+    swarm_cluster: Swarm, service: str, count: int, image: str, timeout_s: float = BATCH_BUDGET_S
 ) -> list[EngineContainer]:
     """Wait until exactly ``count`` containers of ``service`` run on the engines, all on
     ``image``; return them."""
 
     def converged() -> list[EngineContainer] | None:
-        running = running_containers(cluster, service)
+        running = running_containers(swarm_cluster, service)
         if len(running) == count and all(c.image == image for c in running):
             return running
         return None
@@ -89,24 +89,24 @@ def wait_engines_run(
         converged,
         what=f"run {count} containers of {service} on {image}",
         timeout_s=timeout_s,
-        seen=lambda: str(Counter(c.image for c in running_containers(cluster, service))),
+        seen=lambda: str(Counter(c.image for c in running_containers(swarm_cluster, service))),
     )
 
 
-def assert_answers(cluster: Swarm, containers: list[EngineContainer], version: str) -> None:
-    answers = {c.id[:12]: answer_of(cluster, c) for c in containers}
+def assert_answers(swarm_cluster: Swarm, containers: list[EngineContainer], version: str) -> None:
+    answers = {c.id[:12]: answer_of(swarm_cluster, c) for c in containers}
     assert set(answers.values()) == {version}, f"the tasks answer {answers}, expected {version}"
 
 
 @contextlib.contextmanager
-def node_folder(cluster: Swarm, path: str) -> Iterator[str]:
+def node_folder(swarm_cluster: Swarm, path: str) -> Iterator[str]:
     """A folder on every node (for a bind mount), removed with what it holds afterwards."""
-    for node in cluster.nodes:
+    for node in swarm_cluster.nodes:
         node.exec(["mkdir", "-p", path])
     try:
         yield path
     finally:
-        for node in cluster.nodes:
+        for node in swarm_cluster.nodes:
             with contextlib.suppress(SwarmcheckError):
                 node.exec(["rm", "-rf", path])
 
@@ -132,9 +132,11 @@ def new_tasks(client: SwarmClient, service: str, image: str, after: float) -> li
     return [t for t in task_records(client, service) if t.image == image and t.created_at > after]
 
 
-def started_at(cluster: Swarm, service: str) -> dict[str, float]:
+def started_at(swarm_cluster: Swarm, service: str) -> dict[str, float]:
     """When each task's container started, by task id, from the engines."""
-    return {c.task_id: c.started_at for c in engine_containers(cluster, service) if c.started_at}
+    return {
+        c.task_id: c.started_at for c in engine_containers(swarm_cluster, service) if c.started_at
+    }
 
 
 # -- rolling batches -------------------------------------------------------------------------
@@ -151,9 +153,9 @@ def started_at(cluster: Swarm, service: str) -> dict[str, float]:
     needs=(),
     effects=("writes",),
 )
-def test_rolling_update_batches(cluster: Swarm, figure: Recorder) -> None:
+def test_rolling_update_batches(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
     replicas, parallelism, delay_s = 4, 2, 1.0
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     create_policy_service(
         lead,
         "web",
@@ -161,14 +163,14 @@ def test_rolling_update_batches(cluster: Swarm, figure: Recorder) -> None:
         update=UpdateConfig(parallelism=parallelism, delay_s=delay_s, monitor_s=0.5),
         restart=QUICK_RESTART,
     )
-    wait_engines_run(cluster, "web", replicas, V1)
+    wait_engines_run(swarm_cluster, "web", replicas, V1)
     samples: list[Counter[str]] = []
     began = time.time()
     clock = Stopwatch()
     update_service(lead, "web", set_container_spec(Image=V2), "image v1 -> v2")
 
     def converged() -> bool | None:
-        samples.append(running_images(cluster, "web"))
+        samples.append(running_images(swarm_cluster, "web"))
         return True if samples[-1] == Counter({V2: replicas}) else None
 
     # Completion (one monitor period later) is SC-UPD-009's subject: converged is enough here.
@@ -178,8 +180,8 @@ def test_rolling_update_batches(cluster: Swarm, figure: Recorder) -> None:
         timeout_s=BATCH_BUDGET_S * replicas / parallelism,
         seen=lambda: f"running images {dict(samples[-1]) if samples else '?'}",
     )
-    figure("update_s", clock())
-    assert_answers(cluster, wait_engines_run(cluster, "web", replicas, V2), "v2")
+    swarm_figure("update_s", clock())
+    assert_answers(swarm_cluster, wait_engines_run(swarm_cluster, "web", replicas, V2), "v2")
 
     # What the engines ran, sampled through the update: never more than Parallelism tasks
     # down, old ones only going, new ones only coming.
@@ -194,7 +196,7 @@ def test_rolling_update_batches(cluster: Swarm, figure: Recorder) -> None:
     # When the managers created each new task, and when its container started on its engine.
     tasks = new_tasks(lead, "web", V2, began)
     assert len(tasks) == replicas, f"{len(tasks)} v2 tasks for {replicas} replicas"
-    starts = started_at(cluster, "web")
+    starts = started_at(swarm_cluster, "web")
     created = [t.created_at for t in tasks]
     first_up = min(starts[t.id] for t in tasks[:parallelism])
     assert created[parallelism - 1] < first_up, (
@@ -227,9 +229,9 @@ def test_rolling_update_batches(cluster: Swarm, figure: Recorder) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_failed_update_pauses(cluster: Swarm) -> None:
+def test_failed_update_pauses(swarm_cluster: Swarm) -> None:
     replicas = 4
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     # No FailureAction: pause is the documented default (UpdateConfig sends "continue" unless
     # told otherwise). 1 failure in 4 (0.25) is tolerated, the second is over the ratio.
     create_policy_service(
@@ -241,7 +243,7 @@ def test_failed_update_pauses(cluster: Swarm) -> None:
         ),
         restart=QUICK_RESTART,
     )
-    originals = {c.id for c in wait_engines_run(cluster, "web", replicas, V1)}
+    originals = {c.id for c in wait_engines_run(swarm_cluster, "web", replicas, V1)}
     began = time.time()
     # The failing version keeps the v1 image (its tasks are told apart by creation time), so
     # only the working v2 the update resumes with runs v2 containers.
@@ -271,7 +273,7 @@ def test_failed_update_pauses(cluster: Swarm) -> None:
         for t in task_records(lead, "web")
         if t.created_at < began and t.desired_state == "running" and t.slot not in updated
     ]
-    running = {c.id for c in running_containers(cluster, "web")}
+    running = {c.id for c in running_containers(swarm_cluster, "web")}
     assert kept and len(kept) == replicas - len(updated), (
         f"the update touched slots {sorted(s or 0 for s in updated)} of {replicas}, and "
         f"{len(kept)} v1 tasks are still meant to run"
@@ -291,7 +293,7 @@ def test_failed_update_pauses(cluster: Swarm) -> None:
     assert resumed.started_at and status.started_at and resumed.started_at > status.started_at, (
         "the new update did not reset UpdateStatus"
     )
-    assert_answers(cluster, wait_engines_run(cluster, "web", replicas, V2), "v2")
+    assert_answers(swarm_cluster, wait_engines_run(swarm_cluster, "web", replicas, V2), "v2")
 
 
 # -- rollback ---------------------------------------------------------------------------------
@@ -309,9 +311,9 @@ def test_failed_update_pauses(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_failed_update_rolls_back(cluster: Swarm) -> None:
+def test_failed_update_rolls_back(swarm_cluster: Swarm) -> None:
     replicas = 3
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     service_id = create_policy_service(
         lead,
         "web",
@@ -322,7 +324,7 @@ def test_failed_update_rolls_back(cluster: Swarm) -> None:
         rollback=RollbackConfig(parallelism=0, monitor_s=3),
         restart=QUICK_RESTART,
     )
-    wait_engines_run(cluster, "web", replicas, V1)
+    wait_engines_run(swarm_cluster, "web", replicas, V1)
     began = time.time()
     # v2 fails in slot 1 only, and every slot gets it at once: when the rollback starts, the
     # other slots run v2, so it has tasks to replace. A rollback that finds every task already
@@ -363,7 +365,7 @@ def test_failed_update_rolls_back(cluster: Swarm) -> None:
     assert spec.get("Image", "").split("@")[0] == V1 and not {"Command", "Env"} & set(spec), (
         f"the service spec after the rollback: {spec}"
     )
-    assert_answers(cluster, wait_engines_run(cluster, "web", replicas, V1), "v1")
+    assert_answers(swarm_cluster, wait_engines_run(swarm_cluster, "web", replicas, V1), "v1")
 
 
 @pytest.mark.swarm(capabilities=("containers",))
@@ -381,13 +383,13 @@ def test_failed_update_rolls_back(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_failed_rollback_pauses(cluster: Swarm) -> None:
+def test_failed_rollback_pauses(swarm_cluster: Swarm) -> None:
     replicas = 2
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     # The previous version runs until a flag file appears on the nodes; from then on its new
     # containers exit 1 at once (its environment broke), those already running keep running.
     old_command = ["sh", "-c", "[ -e /flags/broken ] && exit 1; exec sleep 600"]
-    with node_folder(cluster, FLAGS) as flags:
+    with node_folder(swarm_cluster, FLAGS) as flags:
         service_id = create_policy_service(
             lead,
             "web",
@@ -399,8 +401,8 @@ def test_failed_rollback_pauses(cluster: Swarm) -> None:
             rollback=RollbackConfig(parallelism=0, monitor_s=3, failure_action=None),
             restart=QUICK_RESTART,
         )
-        wait_engines_run(cluster, "web", replicas, V1)
-        for node in cluster.nodes:
+        wait_engines_run(swarm_cluster, "web", replicas, V1)
+        for node in swarm_cluster.nodes:
             node.exec(["touch", f"{flags}/broken"])
         began = time.time()
         # The new version fails in slot 1 only: the other slots run it when the rollback
@@ -430,7 +432,7 @@ def test_failed_rollback_pauses(cluster: Swarm) -> None:
         assert final.state == "rollback_paused", f"the paused rollback moved on: {final}"
         spec = service_attrs(lead, "web")["Spec"]["TaskTemplate"]["ContainerSpec"]
         assert spec.get("Command") == old_command, f"the spec is not the previous one: {spec}"
-        remove_services_settled(cluster)  # before the folder the tasks mount goes
+        remove_services_settled(swarm_cluster)  # before the folder the tasks mount goes
 
 
 @pytest.mark.swarmcheck(
@@ -447,9 +449,9 @@ def test_failed_rollback_pauses(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_manual_rollback(cluster: Swarm) -> None:
+def test_manual_rollback(swarm_cluster: Swarm) -> None:
     replicas = 2
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     # One at a time forward, all at once back: which config a rollback follows shows.
     create_policy_service(
         lead,
@@ -459,13 +461,13 @@ def test_manual_rollback(cluster: Swarm) -> None:
         rollback=RollbackConfig(parallelism=replicas, monitor_s=0.5),
         restart=QUICK_RESTART,
     )
-    wait_engines_run(cluster, "web", replicas, V1)
+    wait_engines_run(swarm_cluster, "web", replicas, V1)
     began = time.time()
     update_service(lead, "web", set_container_spec(Image=V2), "image v1 -> v2")
     wait_update_state(lead, "web", "completed", timeout_s=replicas * BATCH_BUDGET_S)
-    wait_engines_run(cluster, "web", replicas, V2)
+    wait_engines_run(swarm_cluster, "web", replicas, V2)
     forward = new_tasks(lead, "web", V2, began)
-    starts = started_at(cluster, "web")
+    starts = started_at(swarm_cluster, "web")
     assert forward[1].created_at >= starts[forward[0].id], (
         "with update parallelism 1 the second task was created before the first came up"
     )
@@ -477,9 +479,9 @@ def test_manual_rollback(cluster: Swarm) -> None:
         f"right after `docker service rollback`: {status}"
     )
     wait_update_state(lead, "web", "rollback_completed", timeout_s=BATCH_BUDGET_S)
-    assert_answers(cluster, wait_engines_run(cluster, "web", replicas, V1), "v1")
+    assert_answers(swarm_cluster, wait_engines_run(swarm_cluster, "web", replicas, V1), "v1")
     back = new_tasks(lead, "web", V1, back_began)
-    starts = started_at(cluster, "web")
+    starts = started_at(swarm_cluster, "web")
     assert len(back) == replicas, f"{len(back)} tasks made by the rollback"
     assert back[-1].created_at < min(starts[t.id] for t in back), (
         f"with rollback parallelism {replicas} every task is replaced at once; the rollback "
@@ -507,8 +509,8 @@ def test_manual_rollback(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_rollback_without_previous_spec_refused(cluster: Swarm) -> None:
-    lead = cluster.leader_client()
+def test_rollback_without_previous_spec_refused(swarm_cluster: Swarm) -> None:
+    lead = swarm_cluster.leader_client()
     service_id = create_policy_service(lead, "web", replicas=0)
     before = service_attrs(lead, "web")
     with pytest.raises(EngineAPIError) as refused:
@@ -538,9 +540,9 @@ def test_rollback_without_previous_spec_refused(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_update_monitor_window(cluster: Swarm) -> None:
+def test_update_monitor_window(swarm_cluster: Swarm) -> None:
     monitor_s = 2.0
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     crash_after = {"early": 0.2, "late": 2 * monitor_s}  # seconds a new task lives
     for name in crash_after:
         create_policy_service(
@@ -550,7 +552,7 @@ def test_update_monitor_window(cluster: Swarm) -> None:
             restart=QUICK_RESTART,
         )
     for name in crash_after:
-        wait_engines_run(cluster, name, 1, V1)
+        wait_engines_run(swarm_cluster, name, 1, V1)
     began = time.time()
     for name, after_s in crash_after.items():
         update_service(
@@ -565,7 +567,7 @@ def test_update_monitor_window(cluster: Swarm) -> None:
     assert early.message.endswith(early_task.id), f"pause message: {early.message!r}"
 
     late_task = new_tasks(lead, "late", V1, began)[0]
-    late_start = started_at(cluster, "late")[late_task.id]
+    late_start = started_at(swarm_cluster, "late")[late_task.id]
     assert late.completed_at is not None
     assert late.completed_at - late_start >= monitor_s, (
         f"completed {late.completed_at - late_start:.2f} s after the last task started; the "
@@ -603,9 +605,9 @@ def test_update_monitor_window(cluster: Swarm) -> None:
     needs=(),
     effects=("writes",),
 )
-def test_force_update_replaces_every_task(cluster: Swarm) -> None:
+def test_force_update_replaces_every_task(swarm_cluster: Swarm) -> None:
     replicas = 3
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     service_id = create_policy_service(
         lead,
         "web",
@@ -613,7 +615,7 @@ def test_force_update_replaces_every_task(cluster: Swarm) -> None:
         update=UpdateConfig(parallelism=0, monitor_s=0.5),
         restart=QUICK_RESTART,
     )
-    before = {c.id for c in wait_engines_run(cluster, "web", replicas, V1)}
+    before = {c.id for c in wait_engines_run(swarm_cluster, "web", replicas, V1)}
     old_tasks = {t.id for t in task_records(lead, "web")}
     spec_before = service_attrs(lead, "web")["Spec"]
     began = time.time()
@@ -623,7 +625,7 @@ def test_force_update_replaces_every_task(cluster: Swarm) -> None:
 
     update_service(lead, "web", force, "force (docker service update --force)")
     wait_update_state(lead, "web", "completed", timeout_s=BATCH_BUDGET_S)
-    after = wait_engines_run(cluster, "web", replicas, V1)
+    after = wait_engines_run(swarm_cluster, "web", replicas, V1)
     assert not before & {c.id for c in after}, "an old container still runs after --force"
     running = {t.id for t in task_records(lead, "web") if t.state == "running"}
     assert len(running) == replicas and not running & old_tasks, "a task was not replaced"

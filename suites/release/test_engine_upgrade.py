@@ -41,12 +41,12 @@ ADMIN_GUIDE = "https://docs.docker.com/engine/swarm/admin_guide/"
     effects=("writes", "roles", "stops", "leadership"),
 )
 def test_rolling_engine_upgrade_under_load(
-    fresh_cluster: Swarm,
+    swarm_fresh_cluster: Swarm,
     swarm_settings: Settings,
-    figure: Recorder,
-    attach_availability: PlotAttacher,
+    swarm_figure: Recorder,
+    swarm_attach_availability: PlotAttacher,
 ) -> None:
-    cluster = fresh_cluster
+    cluster = swarm_fresh_cluster
     before = own_versions(cluster)
     new_engine = swarm_settings.cluster.engine
     image = cluster.engine_image(new_engine)
@@ -54,26 +54,26 @@ def test_rolling_engine_upgrade_under_load(
     if image == old_image:
         pytest.skip(f"the old and new engines are one image ({image}): nothing to upgrade")
     identities = {i.hostname: (i.id, i.role) for i in listed_by(cluster.managers[0])}
-    figure("from", " / ".join(sorted(set(before.values()))))
+    swarm_figure("from", " / ".join(sorted(set(before.values()))))
 
     run = rolling_engine_upgrade(cluster, image)
 
     after = own_versions(cluster)
-    figure("to", " / ".join(sorted(set(after.values()))))
+    swarm_figure("to", " / ".join(sorted(set(after.values()))))
     assert len(set(after.values())) == 1, f"nodes run different engines after it: {after}"
     # Per node: the engine swap until the node is back active (its drain is reported apart:
     # it depends on how many of the service's tasks the scheduler had put on that node).
     for upgrade in run.upgrades:
-        figure(f"{upgrade.node}_s", upgrade.total_s - upgrade.drain_s)
-    figure("upgrade_total_s", sum(u.total_s for u in run.upgrades))
-    figure("slowest_node_s", max(u.total_s - u.drain_s for u in run.upgrades))
-    figure("drain_max_s", max(u.drain_s for u in run.upgrades))
-    figure("probe_hosts", "->".join(run.probe_hosts))
+        swarm_figure(f"{upgrade.node}_s", upgrade.total_s - upgrade.drain_s)
+    swarm_figure("upgrade_total_s", sum(u.total_s for u in run.upgrades))
+    swarm_figure("slowest_node_s", max(u.total_s - u.drain_s for u in run.upgrades))
+    swarm_figure("drain_max_s", max(u.drain_s for u in run.upgrades))
+    swarm_figure("probe_hosts", "->".join(run.probe_hosts))
 
-    attach_availability(run.probes, f"web during the engine upgrade to {new_engine}")
+    swarm_attach_availability(run.probes, f"web during the engine upgrade to {new_engine}")
     verdict = check_availability(run.probes, min_success_ratio=1.0)
     for name, value in verdict.figures.items():
-        figure(name, value)
+        swarm_figure(name, value)
     verdict.assert_ok()
 
     assert sorted(u.node for u in run.upgrades) == sorted(before), "not every node upgraded once"

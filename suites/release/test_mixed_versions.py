@@ -59,9 +59,9 @@ def three_managers(*engines: str) -> pytest.MarkDecorator:
     return pytest.mark.swarm(managers=3, workers=0, engines=engines, capabilities=("stop-nodes",))
 
 
-def versions_or_skip(cluster: Swarm) -> dict[str, str]:
+def versions_or_skip(swarm_cluster: Swarm) -> dict[str, str]:
     """Each node's engine version (from the engine); skip when they are all one version."""
-    versions = own_versions(cluster)
+    versions = own_versions(swarm_cluster)
     groups = by_version(versions)
     if len(groups) < 2:
         pytest.skip(
@@ -71,9 +71,9 @@ def versions_or_skip(cluster: Swarm) -> dict[str, str]:
     return versions
 
 
-def engine_parts(cluster: Swarm) -> dict[str, str]:
+def engine_parts(swarm_cluster: Swarm) -> dict[str, str]:
     """SwarmNode name -> 'old' or 'new', as the swarm marker placed them."""
-    return dict(zip(cluster.names(), ENGINES, strict=True))
+    return dict(zip(swarm_cluster.names(), ENGINES, strict=True))
 
 
 @MIXED
@@ -87,26 +87,26 @@ def engine_parts(cluster: Swarm) -> dict[str, str]:
     rows=("mem-join-worker", "mem-join-manager"),
     effects=("membership",),
 )
-def test_nodes_of_both_versions_join(cluster: Swarm, figure: Recorder) -> None:
-    versions = versions_or_skip(cluster)
-    parts = engine_parts(cluster)
-    figure("engines", " / ".join(by_version(versions)))
+def test_nodes_of_both_versions_join(swarm_cluster: Swarm, swarm_figure: Recorder) -> None:
+    versions = versions_or_skip(swarm_cluster)
+    parts = engine_parts(swarm_cluster)
+    swarm_figure("engines", " / ".join(by_version(versions)))
     # Formed by an old manager: a new manager and a new worker joined an old leader.
-    wait_views_agree(cluster, versions)
-    old_manager, new_manager = cluster.managers[0], cluster.managers[1]
+    wait_views_agree(swarm_cluster, versions)
+    old_manager, new_manager = swarm_cluster.managers[0], swarm_cluster.managers[1]
     assert (parts[old_manager.name], parts[new_manager.name]) == ("old", "new")
     clock = Stopwatch()
-    for worker in cluster.workers:
+    for worker in swarm_cluster.workers:
         # the new worker joins again through the old manager, the old one through the new
         via = old_manager if parts[worker.name] == "new" else new_manager
         try:
-            leave_and_remove(cluster, worker)
-            join_via(cluster, worker, via, "worker")
+            leave_and_remove(swarm_cluster, worker)
+            join_via(swarm_cluster, worker, via, "worker")
         finally:
-            ensure_worker(cluster, worker)
-    figure("rejoins_s", clock())
-    wait_views_agree(cluster, versions)
-    assert not version_problems(cluster, versions)
+            ensure_worker(swarm_cluster, worker)
+    swarm_figure("rejoins_s", clock())
+    wait_views_agree(swarm_cluster, versions)
+    assert not version_problems(swarm_cluster, versions)
 
 
 @MIXED
@@ -120,20 +120,20 @@ def test_nodes_of_both_versions_join(cluster: Swarm, figure: Recorder) -> None:
     rows=("svc-global", "sch-constraint-label"),
     effects=("writes", "roles"),
 )
-def test_tasks_run_on_both_versions(cluster: Swarm) -> None:
-    versions = versions_or_skip(cluster)
-    parts = engine_parts(cluster)
-    lead = cluster.leader_client()
+def test_tasks_run_on_both_versions(swarm_cluster: Swarm) -> None:
+    versions = versions_or_skip(swarm_cluster)
+    parts = engine_parts(swarm_cluster)
+    lead = swarm_cluster.leader_client()
     create_placed_service(lead, "everywhere", mode="global")
     wait_placement(
-        cluster,
+        swarm_cluster,
         lead,
         "everywhere",
-        running=len(cluster.nodes),
-        also=lambda p: all(p.engines.get(n) == 1 for n in cluster.names()),
+        running=len(swarm_cluster.nodes),
+        also=lambda p: all(p.engines.get(n) == 1 for n in swarm_cluster.names()),
         what="a global service to run one task on every node of both versions",
     )
-    for node in cluster.nodes:
+    for node in swarm_cluster.nodes:
         lead.update_node(node.node_id, node_labels={LABEL: parts[node.name]})
     for part in ("old", "new"):
         mine = {n for n, p in parts.items() if p == part}
@@ -146,7 +146,7 @@ def test_tasks_run_on_both_versions(cluster: Swarm) -> None:
         service = f"on-{part}"
         create_placed_service(lead, service, replicas, constraints=[f"node.labels.{LABEL}=={part}"])
         placement = wait_placement(
-            cluster,
+            swarm_cluster,
             lead,
             service,
             running=replicas,
@@ -172,26 +172,28 @@ def test_tasks_run_on_both_versions(cluster: Swarm) -> None:
     effects=("writes",),
 )
 def test_rolling_update_across_versions(
-    cluster: Swarm, figure: Recorder, judge_rolling: RollingJudge
+    swarm_cluster: Swarm, swarm_figure: Recorder, judge_rolling: RollingJudge
 ) -> None:
-    versions = versions_or_skip(cluster)
-    replicas = len(cluster.nodes)  # the spread strategy puts one task on each node
+    versions = versions_or_skip(swarm_cluster)
+    replicas = len(swarm_cluster.nodes)  # the spread strategy puts one task on each node
     # Judged like SC-UPD-001: the probe's answers and the task order, sampled on the managers
     # and the engines (never fewer than N healthy, each new task running before its old one
     # stops), not the probe alone.
-    run = watched_rolling_update(cluster, figure, replicas=replicas, order="start-first")
+    run = watched_rolling_update(
+        swarm_cluster, swarm_figure, replicas=replicas, order="start-first"
+    )
     judge_rolling(run, f"web v1 -> v2 over {replicas} nodes of two engine versions")
-    lead = cluster.leader_client()
+    lead = swarm_cluster.leader_client()
     service_id = lead.service("web").id
     wanted = {workload_image("v2"): replicas}
     # the replaced v1 containers stop within the stop grace period once their tasks shut down
     wait_until(
-        lambda: True if running_images(cluster, service_id=service_id) == wanted else None,
+        lambda: True if running_images(swarm_cluster, service_id=service_id) == wanted else None,
         what=f"the engines to run exactly {replicas} web containers, all on v2",
         timeout_s=UPDATE_BATCH_BUDGET_S,
         timeout_error=promise_timeout,
     )
-    placement = observe(cluster, lead, "web")
+    placement = observe(swarm_cluster, lead, "web")
     on = {versions[n] for n, count in placement.engines.items() if count}
     assert on == set(versions.values()), f"v2 tasks run on engines {on} only: {placement}"
 
@@ -215,9 +217,9 @@ def test_rolling_update_across_versions(
     ],
 )
 def test_leader_failover_across_versions(
-    fresh_cluster: Swarm, direction: str, figure: Recorder
+    swarm_fresh_cluster: Swarm, direction: str, swarm_figure: Recorder
 ) -> None:
-    cluster = fresh_cluster
+    cluster = swarm_fresh_cluster
     versions = versions_or_skip(cluster)
     old_leader = cluster.leader()
     assert old_leader is cluster.managers[0], "manager1 initialised the swarm and leads it"
@@ -227,15 +229,15 @@ def test_leader_failover_across_versions(
     clock = Stopwatch()
     old_leader.stop(timeout_s=0)
     new_leader = cluster.wait_leader(timeout_s=budgets.ELECTION_S, exclude=old_leader.name)
-    figure("failover_s", clock())
+    swarm_figure("failover_s", clock())
     assert versions[new_leader.name] != versions[old_leader.name]
     survivor = cluster.client(new_leader)
     wait_write_accepted(survivor, "web", 4, timeout_s=budgets.WRITE_AFTER_ELECTION_S)
-    figure("writes_accepted_s", clock())
+    swarm_figure("writes_accepted_s", clock())
     wait_converged(survivor, "web", 4)
     clock = Stopwatch()
     old_leader.start()
     old_leader.wait_engine()
     wait_views_agree(cluster, versions)
-    figure("old_leader_back_s", clock())
+    swarm_figure("old_leader_back_s", clock())
     assert cluster.leader().name == new_leader.name, "the returning manager took the lead"

@@ -22,6 +22,7 @@ from swarmcheck.plugin.fixtures import (
     swarm_settings,
 )
 from swarmcheck.plugin.options import pytest_addoption
+from swarmcheck.plugin.parallel import pytest_cmdline_main
 from swarmcheck.plugin.renamed import (
     SwarmcheckDeprecationWarning,
     attach_availability_alias,
@@ -31,7 +32,6 @@ from swarmcheck.plugin.renamed import (
     figure_alias,
     fresh_cluster_alias,
 )
-from swarmcheck.plugin.parallel import pytest_cmdline_main
 from swarmcheck.plugin.session import (
     pytest_collection_finish,
     pytest_collection_modifyitems,
