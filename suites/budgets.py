@@ -109,3 +109,18 @@ def unknown_nodes_grace_s(heartbeat_period_s: float) -> float:
 def _down_grace_s(heartbeat_period_s: float) -> float:
     """swarmkit's grace for a node's heartbeat: 3 periods, each up to 0.5 s late (epsilon)."""
     return 3 * (heartbeat_period_s + 0.5)
+
+
+GRPC_RECONNECT_BACKOFF_MAX_S = 120.0
+"""gRPC's default ceiling on the delay between reconnect attempts (grpc-go's backoff
+MaxDelay): a manager whose connection to a peer failed during a partition may wait that long
+after the heal before it tries again."""
+PARTITION_CATCH_UP_S = GRPC_RECONNECT_BACKOFF_MAX_S + 30.0
+"""How long a swarm may take to be whole again after a partition heals. Docker documents no
+bound (raft-partition suggests 30 s); the mechanism's ceiling is the reconnect backoff above
+plus one election (10-20 s) and a margin. Measured: whole again 14-32 s after healing in most
+runs, but once (SC-CONS-004, 2026-12-07) the leader's connection to the follower it had been
+cut from stayed down for more than 90 s after the heal: the follower, hearing nothing,
+campaigned with a stale log and was refused, and the swarm had no leader at the end of a 90 s
+wait. A wait shorter than the backoff would call a designed behaviour, which Docker does not
+bound, a broken promise."""

@@ -67,10 +67,6 @@ down: past the 10-20 s in which CheckQuorum does that, so the history shows wher
 answers end. It stops waiting once the old leader no longer names itself Leader, so the
 partition lasts no longer than needed (cut off for a minute, it took 84 s to be whole again
 after healing on 20.10, against 6 s after about 20 s)."""
-PARTITION_CATCH_UP_S = 90.0
-"""Loose on purpose, as SC-CHAOS-003 argues: after a partition heals, the cut-off manager's
-gRPC connections come back on their reconnect backoff (up to 2 min in gRPC's defaults);
-measured there: whole again 14-32 s after healing. Docker documents no bound."""
 LATENCY_MS, JITTER_MS = 250, 50
 """Each way on every manager's control-plane proxy: +500 ms per Raft round trip."""
 SLOW_CALL_TIMEOUT_S = 25.0
@@ -188,7 +184,7 @@ def test_leader_isolated_on_raft_port(
         consistency.fault(isolate_raft_port(swarm_cluster, old, log=swarm_fault_log)),
     ):
         consistency.hold(ISOLATION_S, "acknowledged_after_election_s", deposed=old)
-    consistency.end(PARTITION_CATCH_UP_S)
+    consistency.end(budgets.PARTITION_CATCH_UP_S)
     found = consistency.assert_linearizable_but_deposed(old)
     swarm_figure("stale_read_windows", len(found))
 
@@ -219,7 +215,7 @@ def test_one_way_partition(
     follower = next(m for m in swarm_cluster.managers if m.name != leader.name)
     with consistency.fault(partition.one_way(swarm_cluster, leader, follower, log=swarm_fault_log)):
         consistency.hold(ONE_WAY_S, "acknowledged_during_s")
-    consistency.end(PARTITION_CATCH_UP_S)
+    consistency.end(budgets.PARTITION_CATCH_UP_S)
     consistency.assert_linearizable()
 
 
@@ -341,7 +337,7 @@ def test_reads_on_deposed_leader(
         "stepped_down_after_thaw_s",
         "not within the probe" if stepped_down is None else round(stepped_down, 1),
     )
-    consistency.end(PARTITION_CATCH_UP_S)
+    consistency.end(budgets.PARTITION_CATCH_UP_S)
     found = consistency.assert_linearizable_but_deposed(old)
     if found:
         raise found[0]
