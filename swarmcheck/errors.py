@@ -151,9 +151,11 @@ class UnhealthyStartReportedComplete(KnownEngineDefect):
 
 
 class CertExpiryNotApplied(KnownEngineDefect):
-    """SC-PKI-004: after `swarm update --cert-expiry D`, certificates the CA issues keep the
-    previous validity: swarmkit's CA server rebuilds its signer, and so reads NodeCertExpiry,
-    only when the root CA changes (ca/server.go UpdateRootCA; engines 20.10, 26.1, 28.5)."""
+    """SC-PKI-004, SC-PKI-007: after `swarm update --cert-expiry D`, or `swarm init
+    --cert-expiry D` (which moby applies as an update once the swarm has started), certificates
+    the CA issues keep the previous validity: swarmkit's CA server rebuilds its signer, and so
+    reads NodeCertExpiry, only when the root CA changes (ca/server.go UpdateRootCA; engines
+    20.10, 26.1, 28.5)."""
 
 
 class CheckerError(SwarmcheckError):

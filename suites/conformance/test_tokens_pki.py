@@ -52,6 +52,7 @@ from swarmcheck.api import (
     root_ca_pem,
     rotate_ca_to,
     running_containers,
+    spare_swarm,
     swarm_spec,
     update_swarm_spec,
     wait_converged,
@@ -75,6 +76,7 @@ REMOVED = "was removed from swarm"
 ROTATION_BUDGET_S = 64.0
 # Certificates carry whole minutes, and swarmkit backdates NotBefore by an hour.
 EXPIRY_SLACK = timedelta(minutes=2)
+DEFAULT_EXPIRY = timedelta(hours=2160)  # docs: "--cert-expiry ... (default 2160h0m0s)"
 
 pytestmark = pytest.mark.swarm(workers=1)
 
@@ -451,6 +453,33 @@ def _validity(cert: Certificate, issued_after: datetime) -> timedelta:
     return cert.not_valid_after_utc - issued_after
 
 
+def _ns(duration: timedelta) -> int:
+    """A duration as the Engine API's nanoseconds (NodeCertExpiry)."""
+    return round(duration.total_seconds()) * NS
+
+
+def _hours(duration: timedelta) -> float:
+    """A duration in hours, for figures."""
+    return round(duration / timedelta(hours=1), 3)
+
+
+def _expect_validity(
+    validity: timedelta, wanted: timedelta, before: timedelta, setting: str
+) -> None:
+    """A certificate issued after ``setting`` (which set the expiry to ``wanted``) must be
+    valid for ``wanted``. The known defect, and only it, is the expected failure
+    (CertExpiryNotApplied): the certificate keeps ``before``, the expiry in force before the
+    setting. Any other validity is a broken promise that fails the run."""
+    if abs(validity - wanted) <= EXPIRY_SLACK:
+        return
+    defect = abs(validity - before) <= EXPIRY_SLACK
+    raise (CertExpiryNotApplied if defect else SwarmPromiseBroken)(
+        f"a certificate issued after `{setting}` ignores it",
+        expected=f"valid for {wanted}",
+        seen=f"valid for {validity} (the expiry before the setting: {before})",
+    )
+
+
 @pytest.mark.swarm(workers=1, capabilities=("containers",))
 @pytest.mark.swarmcheck(
     id="SC-PKI-003",
@@ -478,10 +507,10 @@ def test_certificate_settings(swarm_cluster: Swarm, worker: ContainerNode) -> No
         )
         try:
             spec = swarm_spec(own)
-            assert spec["CAConfig"]["NodeCertExpiry"] == 2160 * HOUR_NS, spec["CAConfig"]
+            assert spec["CAConfig"]["NodeCertExpiry"] == _ns(DEFAULT_EXPIRY), spec["CAConfig"]
             assert spec["Dispatcher"]["HeartbeatPeriod"] == 5 * NS, spec["Dispatcher"]
             validity = _validity(node_certificate(worker), issued)
-            assert abs(validity - timedelta(hours=2160)) <= EXPIRY_SLACK, validity
+            assert abs(validity - DEFAULT_EXPIRY) <= EXPIRY_SLACK, validity
 
             with pytest.raises(EngineAPIError) as refused:
                 update_swarm_spec(
@@ -528,11 +557,10 @@ def _issued_by_or_none(node: ContainerNode, root: Certificate) -> Certificate | 
     raises=CertExpiryNotApplied,
     reason=(
         "engines 20.10.24, 26.1.5 and 28.5.2 (swarmcheck matrix; swarmkit to date): the CA "
-        "server rebuilds its signer, and so picks up "
-        "NodeCertExpiry, only when the root CA changes (ca/server.go UpdateRootCA); "
-        "certificates issued after `swarm update --cert-expiry` (or `swarm init "
-        "--cert-expiry`, which moby applies as an update) keep the previous validity until a "
-        "CA rotation or a new leader"
+        "server rebuilds its signer, and so picks up NodeCertExpiry, only when the root CA "
+        "changes (ca/server.go UpdateRootCA); certificates issued after `swarm update "
+        "--cert-expiry` (or `swarm init --cert-expiry`, which moby applies as an update: "
+        "SC-PKI-007) keep the previous validity until a CA rotation or a new leader"
     ),
 )
 @pytest.mark.swarm(workers=1, capabilities=("containers",))
@@ -564,23 +592,81 @@ def test_cert_expiry_update_applies(swarm_cluster: Swarm, worker: ContainerNode)
             issued = datetime.now(UTC)
             _join(swarm_cluster, worker, swarm_cluster.client(leader).join_tokens()["worker"])
             _expect_worker(swarm_cluster, worker)
-            validity = _validity(node_certificate(worker), issued)
-            if abs(validity - timedelta(hours=3)) > EXPIRY_SLACK:
-                # The known defect, and only it, is the expected failure: the certificate keeps
-                # the expiry set before the update. Any other validity fails the run.
-                previous = timedelta(microseconds=original // 1000)
-                defect = abs(validity - previous) <= EXPIRY_SLACK
-                raise (CertExpiryNotApplied if defect else SwarmPromiseBroken)(
-                    "a certificate issued after `swarm update --cert-expiry 3h` ignores it",
-                    expected="valid for 3:00:00",
-                    seen=f"valid for {validity} (the expiry before the update: {previous})",
-                )
+            _expect_validity(
+                _validity(node_certificate(worker), issued),
+                wanted=timedelta(hours=3),
+                before=timedelta(microseconds=original // 1000),
+                setting="swarm update --cert-expiry 3h",
+            )
     finally:
         update_swarm_spec(
             api,
             lambda s: s["CAConfig"].update(NodeCertExpiry=original),
             title="restore the certificate expiry",
         )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=CertExpiryNotApplied,
+    reason=(
+        "engines 20.10.24, 26.1.5 and 28.5.2 (each issued the joining node a 2160 h "
+        "certificate): moby starts the new swarm with the default settings and applies the "
+        "init request's spec afterwards as an update (daemon/cluster/swarm.go Init, "
+        "initClusterSpec); the CA server, which read NodeCertExpiry when it first saw the root "
+        "CA (ca/server.go UpdateRootCA), keeps issuing 90-day certificates until a CA rotation "
+        "or a new leader (SC-PKI-004's defect)"
+    ),
+)
+@pytest.mark.swarm(workers=1, capabilities=("destroy", "containers"))
+@pytest.mark.swarmcheck(
+    id="SC-PKI-007",
+    area="tokens-pki",
+    doc=f"{CLI}/swarm/init/",
+    title="`swarm init --cert-expiry` is the validity of the certificates of nodes that join",
+    promise=(
+        "A swarm initialised with `docker swarm init --cert-expiry D` MUST report D as its "
+        "node certificate expiry and MUST issue a node that joins it a certificate valid for D."
+    ),
+    rows=("pki-cluster-settings",),
+    needs=(),
+    effects=("membership",),
+)
+def test_cert_expiry_set_at_init_applies(
+    swarm_cluster: Swarm, worker: ContainerNode, swarm_figure: Recorder
+) -> None:
+    # A spare one-node swarm, initialised as `docker swarm init --cert-expiry 3h` asks (the
+    # expiry in the init request's spec); the shared cluster's worker leaves the cluster and
+    # joins the spare.
+    wanted = timedelta(hours=3)
+    started = datetime.now(UTC)
+    with (
+        detached(swarm_cluster, worker),
+        spare_swarm(swarm_cluster, "certinit", cert_expiry_s=wanted.total_seconds()) as own,
+    ):
+        ca_config = swarm_spec(own.swarm)["CAConfig"]
+        assert ca_config["NodeCertExpiry"] == _ns(wanted), f"after init: {ca_config}"
+        root = load_certificate(root_ca_pem(own.node))
+        # The init node's own certificate, issued as the swarm started: recorded, not judged.
+        swarm_figure("init_node_validity_h", _hours(_validity(node_certificate(own.node), started)))
+        joiner = swarm_cluster.client(worker)
+        issued = datetime.now(UTC)
+        joiner.join(
+            f"{own.node.ip}:{SWARM_PORT}", own.swarm.join_tokens()["worker"], worker.ip, worker.ip
+        )
+        try:
+            joined = joiner.info()["NodeID"]
+            listed = {n.id: n.role for n in own.swarm.nodes()}
+            assert listed.get(joined) == "worker", f"the spare lists {listed}, not {joined}"
+            leaf = node_certificate(worker)
+            assert issued_by(leaf, root), f"{worker.name}'s certificate is not the spare's"
+            validity = _validity(leaf, issued)
+            swarm_figure("joined_validity_h", _hours(validity))
+            _expect_validity(
+                validity, wanted, before=DEFAULT_EXPIRY, setting="swarm init --cert-expiry 3h"
+            )
+        finally:
+            joiner.leave(force=True)
 
 
 @pytest.mark.swarm(workers=1, capabilities=("stop-nodes", "containers"))

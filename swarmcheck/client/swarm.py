@@ -221,12 +221,16 @@ class SwarmClient(Facade):
         subnet_size: int | None = None,
         force_new_cluster: bool = False,
         heartbeat_s: float | None = None,
+        cert_expiry_s: float | None = None,
     ) -> str:
         """`docker swarm init` on this client's engine (``heartbeat_s``: the dispatcher
-        heartbeat, else the engine's default settings); the new node's ID."""
-        spec = (
-            {"Dispatcher": {"HeartbeatPeriod": nanoseconds(heartbeat_s)}} if heartbeat_s else None
-        )
+        heartbeat, ``cert_expiry_s``: the node certificate expiry, as `--cert-expiry` sends it
+        in the init request's spec; else the engine's default settings); the new node's ID."""
+        spec: dict[str, Any] = {}
+        if heartbeat_s:
+            spec["Dispatcher"] = {"HeartbeatPeriod": nanoseconds(heartbeat_s)}
+        if cert_expiry_s:
+            spec["CAConfig"] = {"NodeCertExpiry": nanoseconds(cert_expiry_s)}
         what = "force a new cluster" if force_new_cluster else "init a swarm"
         with self._act(f"{what} advertising {advertise_addr}"):
             return str(
@@ -234,7 +238,7 @@ class SwarmClient(Facade):
                     advertise_addr=advertise_addr,
                     listen_addr=listen_addr,
                     force_new_cluster=force_new_cluster,
-                    swarm_spec=spec,
+                    swarm_spec=spec or None,
                     default_addr_pool=list(default_addr_pool) if default_addr_pool else None,
                     subnet_size=subnet_size,
                     data_path_addr=data_path_addr,

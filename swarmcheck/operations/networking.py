@@ -211,10 +211,10 @@ class Spare:
 @contextmanager
 def spare_swarm(cluster: Cluster, name: str, **init: Any) -> Iterator[Spare]:
     """A one-node swarm of its own on the run's network, initialised with ``init``
-    (``SwarmClient.init``'s ``default_addr_pool``, ``subnet_size``, ``data_path_port``), with
-    the workload images loaded; removed afterwards. For what only ``swarm init`` sets, and for
-    checks that would damage the shared cluster. Needs a swarm that can make one (capability
-    ``destroy``)."""
+    (``SwarmClient.init``'s ``default_addr_pool``, ``subnet_size``, ``data_path_port``,
+    ``heartbeat_s``, ``cert_expiry_s``), with the workload images loaded; removed afterwards.
+    For what only ``swarm init`` sets, and for checks that would damage the shared cluster.
+    Needs a swarm that can make one (capability ``destroy``)."""
     with cluster.spare_node(name) as node:
         with step(f"init a spare one-node swarm on {name}"):
             client = SwarmClient(node.name, node.client)
