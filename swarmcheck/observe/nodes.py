@@ -3,10 +3,12 @@ sees them, and when a silenced node is reported down."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from swarmcheck.checkers.leaders import LeaderSample
 from swarmcheck.client.swarm import SwarmClient
@@ -72,6 +74,52 @@ class NodeStateSampler(Sampler[NodeStateSample]):
         ]
 
 
+SESSION_WAIT = re.compile(
+    r'time="(?P<t>[^"]+)"[^\n]*'
+    r'msg="waiting (?P<n>[0-9.]+)(?P<unit>ms|s) before registering session"'
+)
+"""The line a swarmkit agent logs before it registers a session with a manager (at start, and
+after a session failed: a role change, a lost manager), with how long it waits first."""
+SESSION_REGISTERED_S = 1.0
+"""How long after its announced wait an agent's session counts as registered (the register
+call itself); from then on its heartbeats flow."""
+SESSION_LOG_LINES = 300
+
+
+def session_registered_by(log: str) -> float | None:
+    """When (seconds since the epoch) the agent's latest announced session registration is
+    due, read from its daemon log; None when the log announces none (or cannot be read)."""
+    due = None
+    for match in SESSION_WAIT.finditer(log):
+        stamp = match["t"].rstrip("Z")
+        whole, _, fraction = stamp.partition(".")
+        at = datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00").timestamp()
+        wait = float(match["n"]) / (1000 if match["unit"] == "ms" else 1)
+        due = at + wait + SESSION_REGISTERED_S
+    return due
+
+
+def wait_agent_session(node: SwarmNode, timeout_s: float = 30.0) -> None:
+    """Wait until ``node``'s agent has registered the session it last announced. After a role
+    change (a reset demoting a manager) or a lost manager, the agent waits up to its 8 s
+    backoff before it registers again, and sends no heartbeat meanwhile, while the managers
+    still list it ready; a check that times from the end of its heartbeats must not start
+    inside that gap (SC-NODE-005 once saw a worker down 5.3 s after it was frozen: its session
+    had failed when a reset demoted it, and it was still waiting to register)."""
+
+    def settled() -> bool | None:
+        due = session_registered_by(node.daemon_log_tail(SESSION_LOG_LINES))
+        return True if due is None or time.time() >= due else None
+
+    wait_until(
+        settled,
+        what=f"the agent on {node.name} to register its session with a manager",
+        timeout_s=timeout_s,
+        interval_s=0.5,
+        timeout_error=PromiseTimeout,
+    )
+
+
 def watch_node_down(
     client: SwarmClient,
     node: SwarmNode,
@@ -84,11 +132,13 @@ def watch_node_down(
     while, e.g. a graceful stop) and watch the managers' view of it meanwhile: it must not be
     down before ``not_before_s`` (every look until then says so) and must be down by
     ``budget_s``, both counted from just before the fault. Return when it was seen down. The
-    caller heals the fault."""
+    caller heals the fault. It starts only once the node's agent has a session (its heartbeats
+    flow), so that the end of its heartbeats is the fault's start."""
 
     def state() -> str:
         return next(i.state for i in client.nodes() if i.id == node.node_id)
 
+    wait_agent_session(node)
     failed: list[BaseException] = []
 
     def run() -> None:
