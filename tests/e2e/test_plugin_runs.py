@@ -159,10 +159,22 @@ def test_one_manager(up):
     assert len(up.node_list()) == 1
 
 
+@pytest.mark.swarm(managers=1)
+def test_one_manager_again(up):
+    assert len(up.node_list()) == 1
+
+
 @pytest.mark.swarm(managers=1, workers=1)
 def test_one_manager_one_worker(up):
     assert len(up.node_list()) == 2
+
+
+@pytest.mark.swarm(managers=1, workers=1)
+def test_one_manager_one_worker_again(up):
+    assert len(up.node_list()) == 2
 """
+"""Two checks of each of two shapes: the scheduler tops a worker up to two checks, so two
+checks in all would both go to one worker."""
 
 SLEEPING = """
 import time
@@ -745,7 +757,8 @@ def test_timed_out_test_heals_its_fault_and_gives_the_swarm_back(
 def test_xdist_workers_bring_up_their_own_swarms(
     project: Project, host: docker.DockerClient
 ) -> None:
-    """-n 2: one swarm per worker (own run id, network and subnet), one summary, one JUnit."""
+    """-n 2: each worker its own swarm (own run id, network and subnet) for the checks of its
+    shape, one summary, one JUnit."""
     pytest.importorskip("xdist", reason="pytest-xdist is in the dev extra")
     project.write(TWO_SHAPES)
     done = project.run("-n", "2")
