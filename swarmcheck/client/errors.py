@@ -57,7 +57,10 @@ def translate(
             explanation=explanation,
             node=node,
         )
-    if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError):
+    unreachable = requests.exceptions.RequestException | ConnectionError | TimeoutError
+    # docker-py wraps a transport error in its own when it asks the API version as a client
+    # is made: still an engine that did not answer.
+    if isinstance(exc, unreachable) or isinstance(exc.__cause__, unreachable):
         return EngineUnreachable(f"engine{where} did not answer: {exc}", node=node)
     if isinstance(exc, docker.errors.DockerException):
         return EngineAPIError(f"docker error{where}: {exc}", node=node)

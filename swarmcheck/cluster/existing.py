@@ -79,14 +79,17 @@ class Endpoint:
         created: Created | None = None,
         permits: Permits | None = None,
     ) -> Any:
-        return remote_client(
-            self.url,
-            tls=self.tls,
-            timeout_s=timeout_s,
-            labels=run_labels,
-            created=created,
-            permits=permits,
-        )
+        # docker-py asks the engine its API version as the client is made: an engine that
+        # does not answer fails here, as swarmcheck's EngineUnreachable, not docker's error.
+        with translated(self.given):
+            return remote_client(
+                self.url,
+                tls=self.tls,
+                timeout_s=timeout_s,
+                labels=run_labels,
+                created=created,
+                permits=permits,
+            )
 
 
 def tls_from_dir(directory: str | os.PathLike[str]) -> TLSConfig:

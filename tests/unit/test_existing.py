@@ -347,3 +347,14 @@ def test_a_refused_effect_fails_the_check() -> None:
         raise EffectNotAllowed(
             "refused POST nodes/n1/update: it moves the leadership", "leadership"
         )
+
+
+def test_an_engine_that_does_not_answer_is_engine_unreachable() -> None:
+    """docker-py asks the engine its API version while the client is made: an engine that does
+    not answer must surface as swarmcheck's error (which the report's diagnostics catch), not
+    as docker's (which ended a whole session as an INTERNALERROR)."""
+    from swarmcheck.cluster.existing import Endpoint
+    from swarmcheck.errors import EngineUnreachable
+
+    with pytest.raises(EngineUnreachable, match="lab9"):
+        Endpoint("lab9", "tcp://127.0.0.1:9").client(2.0)
