@@ -350,6 +350,25 @@ def stop(host: docker.DockerClient, lab: Lab) -> None:
         volume.remove(force=True)
 
 
+def node_health(host: docker.DockerClient, lab: Lab, lines: int = 25) -> str:
+    """How each node container is (status, exit code, OOM-killed) and the end of its engine's
+    log: what a failure message needs when a lab engine stopped answering mid-run."""
+    parts = []
+    for name in lab.ips:
+        try:
+            container = host.containers.get(f"sc-{lab.run_id}-{name}")
+        except docker.errors.NotFound:
+            parts.append(f"== {name}: container gone")
+            continue
+        st = container.attrs["State"]
+        log = container.logs(tail=lines).decode(errors="replace")
+        parts.append(
+            f"== {name}: {st['Status']} exit={st['ExitCode']} oom_killed={st['OOMKilled']} "
+            f"started={st['StartedAt']} finished={st['FinishedAt']}\n{log}"
+        )
+    return "\n".join(parts)
+
+
 @contextmanager
 def running(host: docker.DockerClient, folder: Path) -> Iterator[Lab]:
     lab = None

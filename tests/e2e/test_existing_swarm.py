@@ -56,7 +56,7 @@ def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_non_destructive_checks_leave_an_existing_swarm_as_found(
-    lab: Lab, docker_config: Path, tmp_path: Path
+    lab: Lab, docker_config: Path, tmp_path: Path, host: docker.DockerClient
 ) -> None:
     ContextAPI.create_context(
         "lab1", host=lab.url("lab1"), tls_cfg=outside_swarm.tls(lab.client_dir)
@@ -90,6 +90,7 @@ def test_non_destructive_checks_leave_an_existing_swarm_as_found(
     )
     (tmp_path / "pytest.log").write_text(done.stdout + done.stderr)
     tail = "\n".join((done.stdout + done.stderr).splitlines()[-60:])
+    tail += "\n--- the lab's node containers ---\n" + outside_swarm.node_health(host, lab)
     assert done.returncode in (0, 1), f"the run against the existing swarm broke:\n{tail}"
 
     outcomes = json.loads((reports / "outcomes.json").read_text())["outcomes"]
