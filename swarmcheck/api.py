@@ -112,7 +112,12 @@ from swarmcheck.observe.engines import (
 )
 from swarmcheck.observe.inventory import inventory
 from swarmcheck.observe.leaders import LeaderSampler
-from swarmcheck.observe.nodes import NodeStateSample, NodeStateSampler, watch_node_down
+from swarmcheck.observe.nodes import (
+    NodeStateSample,
+    NodeStateSampler,
+    wait_agent_session,
+    watch_node_down,
+)
 from swarmcheck.observe.record import EventRecord, recorded_once
 from swarmcheck.observe.sampler import Gap, Sampler
 from swarmcheck.observe.updates import UpdateSampler
@@ -519,6 +524,7 @@ __all__ = [
     "update_swarm_spec",
     "version_problems",
     "view_problems",
+    "wait_agent_session",
     "wait_converged",
     "wait_engine_answers",
     "wait_keys_sealed",

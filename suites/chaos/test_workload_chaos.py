@@ -27,6 +27,7 @@ from swarmcheck.api import (
     hold_placement,
     process,
     toxics,
+    wait_agent_session,
     wait_converged,
     wait_placement,
     wait_task_stopped,
@@ -83,6 +84,7 @@ def test_lost_worker_tasks_rescheduled(
     on_worker = [t for t in lead.running_tasks("web") if t.node_id == worker.node_id]
     assert on_worker, f"no task of web landed on {worker.name}"
     samples: list[ReplicaSample] = []  # tasks running off the lost worker, over time
+    wait_agent_session(worker)  # its heartbeats flow: they end when it is killed, not before
     clock = Stopwatch()
     with process.kill_node(swarm_cluster, worker, log=swarm_fault_log):
         killed_at = boot_clock()
