@@ -42,3 +42,13 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_built_binary(path: Path) -> bool:
+    """Whether ``path`` is an executable ELF file: a binary built into the cache (the Toxiproxy
+    server, the history checker) that a killed or failed build did not leave half-written."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"\x7fELF" and os.access(path, os.X_OK)
+    except OSError:
+        return False

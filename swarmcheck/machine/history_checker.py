@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from swarmcheck.cache import cache_dir, file_lock
+from swarmcheck.cache import cache_dir, file_lock, is_built_binary
 from swarmcheck.errors import CheckerError, HistoryCheckerUnavailable
 from swarmcheck.progress import run_with_progress
 from swarmcheck.recipes import history_checker_sources
@@ -65,7 +65,7 @@ def binary_path() -> Path:
 def cached_history_checker() -> Path | None:
     """The built binary, or None when it is not built yet."""
     binary = binary_path()
-    return binary if _is_executable(binary) else None
+    return binary if is_built_binary(binary) else None
 
 
 def ensure_history_checker() -> Path:
@@ -77,10 +77,10 @@ def ensure_history_checker() -> Path:
         CheckerError: the source does not compile (a swarmcheck defect, not the machine's).
     """
     binary = binary_path()
-    if _is_executable(binary):
+    if is_built_binary(binary):
         return binary
     with file_lock(binary.parent / ".build.lock"):
-        if _is_executable(binary):  # another process built it while we waited
+        if is_built_binary(binary):  # another process built it while we waited
             return binary
         _build(binary)
     return binary
@@ -142,7 +142,7 @@ def _build(binary: Path) -> None:
         out = work / BINARY_NAME
         build = [go, "build", "-C", scratch, *_GO_BUILD_FLAGS, "-o", str(out), "."]
         done = _run(build, env, "building the history checker", _BUILD_TIMEOUT_S)
-        if done is not None or not _is_executable(out):
+        if done is not None or not is_built_binary(out):
             raise CheckerError(
                 f"the history checker's source does not build with `{' '.join(build)}` "
                 f"(a swarmcheck defect):\n{done or 'no binary was written'}"
@@ -162,11 +162,3 @@ def _run(command: list[str], env: dict[str, str], what: str, timeout_s: float) -
     if done.returncode != 0:
         return f"exit {done.returncode}\n{done.tail}"
     return None
-
-
-def _is_executable(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(4) == b"\x7fELF" and os.access(path, os.X_OK)
-    except OSError:
-        return False

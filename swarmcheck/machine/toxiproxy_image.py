@@ -29,7 +29,7 @@ from pathlib import Path
 
 import docker
 
-from swarmcheck.cache import cache_dir
+from swarmcheck.cache import cache_dir, is_built_binary
 from swarmcheck.client.errors import translated
 from swarmcheck.config import TOXIPROXY_IMAGE
 from swarmcheck.errors import EngineAPIError, ImageBuildError
@@ -163,7 +163,7 @@ def _ensure_binary(client: docker.DockerClient, directory: Path, tag: str) -> Pa
     arch = _engine_arch(client)
     build_hash = _digest({**_build_recipe(), "arch": arch})[:12]
     binary = directory / f"toxiproxy-server-linux-{arch}-{build_hash}"
-    if _looks_like_elf(binary):
+    if is_built_binary(binary):
         log.info("using the cached Toxiproxy %s binary %s", TOXIPROXY_VERSION, binary)
         return binary
     go = _go_for(arch, tag)
@@ -221,17 +221,9 @@ def _go_install(go: str, gobin: Path, tag: str) -> Path:
             f"or pass an existing image with {TOXIPROXY_IMAGE.flag}=<image>)"
         )
     built = gobin / "server"
-    if not _looks_like_elf(built):
+    if not is_built_binary(built):
         raise ImageBuildError(f"`go install` succeeded but left no binary at {built}")
     return built
-
-
-def _looks_like_elf(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(4) == b"\x7fELF" and os.access(path, os.X_OK)
-    except OSError:
-        return False
 
 
 def _write_rootfs_tar(binary: Path, target: Path) -> None:
