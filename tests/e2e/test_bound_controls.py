@@ -34,11 +34,9 @@ from suites.conformance.test_membership import PendingJoin, judge_pending_join, 
 from suites.conformance.test_restart_and_health import counted_history
 from swarmcheck.client.errors import translated
 from swarmcheck.client.specs import EndpointSpec
-from swarmcheck.cluster.cluster import SWARM_PORT, Cluster, running_cluster
-from swarmcheck.cluster.pool import restore_nodes
+from swarmcheck.cluster.cluster import SWARM_PORT, Cluster
 from swarmcheck.errors import SwarmPromiseBroken
 from swarmcheck.faults import process
-from swarmcheck.machine.images import prepare_images
 from swarmcheck.observe.nodes import watch_node_down
 from swarmcheck.operations import tokens_pki
 from swarmcheck.operations.membership import restore_membership, set_dispatcher_heartbeat
@@ -48,34 +46,31 @@ from swarmcheck.operations.services import create_service, task_container, wait_
 from swarmcheck.operations.updates import task_history_limit
 from swarmcheck.spec import ClusterSpec
 from swarmcheck.workload.service import deploy_web
+from tests.e2e.shared_swarm import brought_up, lent
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def shared(host: docker.DockerClient) -> Iterator[Cluster]:
-    spec = ClusterSpec(managers=3, workers=1)
-    with running_cluster(host, spec, prepare_images(host, spec)) as cluster:
+    with brought_up(host, ClusterSpec(managers=3, workers=1)) as cluster:
         yield cluster
+
+
+def _worker_back(shared: Cluster) -> None:
+    """The worker back in the swarm: one that left is listed down, and a whole swarm (what
+    restore_nodes waits for) would never come."""
+    worker = shared.workers[0]
+    if worker.container.status != "running":
+        worker.container.start()
+        worker.wait_engine()
+    restore_membership(shared, worker)
 
 
 @pytest.fixture
 def swarm(shared: Cluster) -> Iterator[Cluster]:
     """The shared cluster, whole and reset after the test (the worker back in it)."""
-    if shared.dirty:
-        pytest.skip(f"the shared cluster is dirty: {shared.dirty}")
-    restore_nodes(shared)
-    yield shared
-    if not shared.dirty:
-        # The worker back in the swarm first: one that left is listed down, and a whole swarm
-        # (what restore_nodes waits for) would never come.
-        worker = shared.workers[0]
-        if worker.container.status != "running":
-            worker.container.start()
-            worker.wait_engine()
-        restore_membership(shared, worker)
-        restore_nodes(shared)
-        shared.reset()
+    yield from lent(shared, _worker_back)
 
 
 def later(delay_s: float, action: object) -> threading.Timer:

@@ -42,10 +42,9 @@ from swarmcheck.checkers.refusals import (
 from swarmcheck.checkers.rolling import check_rolling_update
 from swarmcheck.client.errors import translated
 from swarmcheck.client.specs import NS
-from swarmcheck.cluster.cluster import Cluster, running_cluster
-from swarmcheck.cluster.pool import restore_nodes
+from swarmcheck.cluster.cluster import Cluster
 from swarmcheck.errors import PromiseTimeout, SwarmPromiseBroken
-from swarmcheck.machine.images import prepare_images, workload_image
+from swarmcheck.machine.images import workload_image
 from swarmcheck.observe.engines import ContainerSampler, running_containers
 from swarmcheck.observe.inventory import inventory
 from swarmcheck.observe.leaders import LeaderSampler
@@ -55,6 +54,7 @@ from swarmcheck.spec import ClusterSpec
 from swarmcheck.timing import Stopwatch, wait_until
 from swarmcheck.workload.rolling import RollingUpdateRun, watched_rolling_update
 from swarmcheck.workload.service import deploy_web
+from tests.e2e.shared_swarm import brought_up, lent
 
 pytestmark = pytest.mark.e2e
 
@@ -73,21 +73,14 @@ def wait_for_samples(samples: Sized, count: int) -> None:
 
 @pytest.fixture(scope="module")
 def shared(host: docker.DockerClient) -> Iterator[Cluster]:
-    spec = ClusterSpec(managers=3, heartbeat_s=HEARTBEAT_S)
-    with running_cluster(host, spec, prepare_images(host, spec)) as cluster:
+    with brought_up(host, ClusterSpec(managers=3, heartbeat_s=HEARTBEAT_S)) as cluster:
         yield cluster
 
 
 @pytest.fixture
 def swarm(shared: Cluster) -> Iterator[Cluster]:
     """The shared cluster, whole and reset after the test."""
-    if shared.dirty:
-        pytest.skip(f"the shared cluster is dirty: {shared.dirty}")
-    restore_nodes(shared)
-    yield shared
-    if not shared.dirty:
-        restore_nodes(shared)
-        shared.reset()
+    yield from lent(shared)
 
 
 def stop_first(swarm: Cluster, replicas: int) -> RollingUpdateRun:
